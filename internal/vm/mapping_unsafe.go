@@ -1,0 +1,233 @@
+// This file is where package vm handles raw addresses: mappings and
+// reservations are described by unsafe.Pointer, never uintptr, so that
+// checkptr (on under -race) can check every conversion. The memory they
+// describe lies outside the Go heap; no Go pointer is ever stored in it by
+// this package.
+
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// Source says which descriptor a mapping is made from.
+type Source int
+
+// Sources.
+const (
+	FromReadWrite Source = iota // the memfd's own descriptor: can be made writable again
+	FromReadOnly                // the O_RDONLY reopen: can never be made writable
+)
+
+// Mapping is a MAP_SHARED|MAP_FIXED mapping of a File at an address the
+// caller reserved. It is owned by exactly one holder, which calls Release
+// once; afterwards the range is PROT_NONE and reserved again.
+type Mapping struct {
+	file   *File
+	addr   unsafe.Pointer
+	len    uintptr
+	off    int64
+	prot   Prot
+	source Source
+	done   bool
+}
+
+// Map maps n bytes of f, starting at file offset off, at address at (which
+// must lie in a range the caller reserved and be page-aligned).
+func Map(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src Source) (*Mapping, error) {
+	m := &Mapping{file: f, addr: at, len: n, off: off, prot: prot, source: src}
+	if err := mapFixed(f, off, at, n, prot, src); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Addr returns the start of the mapping.
+func (m *Mapping) Addr() unsafe.Pointer { return m.addr }
+
+// Len returns its length in bytes.
+func (m *Mapping) Len() uintptr { return m.len }
+
+// Prot returns its current protection.
+func (m *Mapping) Prot() Prot { return m.prot }
+
+// Source returns the descriptor it was made from.
+func (m *Mapping) Source() Source { return m.source }
+
+// Bytes returns the mapped memory as a byte slice (for hashing and tests).
+//
+// Unsafe: the slice aliases memory outside the Go heap; it stays valid only
+// until Release, and writes fault unless the protection allows them.
+func (m *Mapping) Bytes() []byte { return unsafe.Slice((*byte)(m.addr), m.len) }
+
+// Extend maps n more bytes of the file directly after the mapping, with the
+// same protection and source. The file must already be large enough. The
+// kernel merges the two pieces into one mapping.
+func (m *Mapping) Extend(n uintptr) error {
+	if m.done {
+		return errReleased
+	}
+	at := unsafe.Add(m.addr, m.len)
+	if err := mapFixed(m.file, m.off+int64(m.len), at, n, m.prot, m.source); err != nil {
+		return err
+	}
+	m.len += n
+	return nil
+}
+
+// Protect changes the protection of the whole mapping.
+func (m *Mapping) Protect(p Prot) error {
+	if m.done {
+		return errReleased
+	}
+	if err := protect(m.addr, m.len, p); err != nil {
+		return fmt.Errorf("vm: mprotect %s: %w", p, err)
+	}
+	m.prot = p
+	return nil
+}
+
+// Remap replaces the mapping in place by a fresh mapping of the same file
+// range, from the given descriptor and with the given protection. Pages are
+// not lost (they live in the file); the new mapping faults them in again.
+func (m *Mapping) Remap(src Source, p Prot) error {
+	if m.done {
+		return errReleased
+	}
+	if err := mapFixed(m.file, m.off, m.addr, m.len, p, src); err != nil {
+		return err
+	}
+	m.prot, m.source = p, src
+	return nil
+}
+
+// MoveAside moves the mapping's page tables to the reserved range at to
+// (mremap with MREMAP_DONTUNMAP), leaving m in place with no pages populated.
+// It is O(page-table entries / 512), or O(1) per GiB when both addresses are
+// 1 GiB-aligned, where a remap in place would walk every page. The returned
+// Mapping, at to, has m's old protection and source; its owner releases it.
+func (m *Mapping) MoveAside(to unsafe.Pointer) (*Mapping, error) {
+	if m.done {
+		return nil, errReleased
+	}
+	if err := moveAside(m.addr, to, m.len); err != nil {
+		return nil, err
+	}
+	aside := *m
+	aside.addr = to
+	return &aside, nil
+}
+
+// MoveOnto moves the mapping onto dst's range, replacing dst (which is
+// marked released without touching its range), and takes its place: the
+// reverse of MoveAside, for rolling back.
+func (m *Mapping) MoveOnto(dst *Mapping) error {
+	if m.done || dst.done {
+		return errReleased
+	}
+	if m.len != dst.len {
+		return fmt.Errorf("vm: move onto: length %d != %d", m.len, dst.len)
+	}
+	if err := moveOnto(m.addr, dst.addr, m.len); err != nil {
+		return err
+	}
+	// The old range of m is now unmapped: put the reservation back.
+	err := decommit(m.addr, m.len)
+	m.addr, dst.done = dst.addr, true
+	return err
+}
+
+// Mseal makes the mapping's address range permanent: it can never again be
+// unmapped, remapped or re-protected, for the life of the process.
+func (m *Mapping) Mseal() error {
+	if m.done {
+		return errReleased
+	}
+	return mseal(m.addr, m.len)
+}
+
+// Populate asks the kernel to fault in every page for reading now, so that
+// readers do not take one fault per page. It is advice: errors only mean the
+// pages fault in on first touch instead.
+func (m *Mapping) Populate() error {
+	if m.done {
+		return errReleased
+	}
+	return populate(m.addr, m.len)
+}
+
+// Release replaces the mapping by a PROT_NONE reservation of the same range
+// (no unmapped hole appears). It is idempotent.
+func (m *Mapping) Release() error {
+	if m.done {
+		return nil
+	}
+	if err := decommit(m.addr, m.len); err != nil {
+		return fmt.Errorf("vm: release mapping: %w", err)
+	}
+	m.done = true
+	return nil
+}
+
+// Released reports whether Release has been called.
+func (m *Mapping) Released() bool { return m.done }
+
+var errReleased = errors.New("vm: mapping already released")
+
+// Reservation is a range of address space with no access and no memory
+// behind it (PROT_NONE, MAP_NORESERVE). Mappings are placed inside it.
+type Reservation struct {
+	addr unsafe.Pointer
+	len  uintptr
+}
+
+// Reserve reserves n bytes of address space aligned to align (a power of
+// two, at least PageSize).
+func Reserve(n, align uintptr) (*Reservation, error) {
+	if align < PageSize {
+		align = PageSize
+	}
+	if align&(align-1) != 0 || n == 0 || n%PageSize != 0 {
+		return nil, fmt.Errorf("vm: reserve %d bytes aligned to %d: bad size or alignment", n, align)
+	}
+	// Over-reserve by align, then give back the unaligned head and tail.
+	total := n + align
+	if total < n {
+		return nil, fmt.Errorf("vm: reserve %d bytes: overflow", n)
+	}
+	p, err := reserve(total)
+	if err != nil {
+		return nil, fmt.Errorf("vm: reserve %d bytes: %w", n, err)
+	}
+	head := (align - uintptr(p)%align) % align
+	if head > 0 {
+		if err := unmap(p, head); err != nil {
+			return nil, errors.Join(err, unmap(p, total))
+		}
+	}
+	start := unsafe.Add(p, head)
+	if tail := total - head - n; tail > 0 {
+		if err := unmap(unsafe.Add(start, n), tail); err != nil {
+			return nil, errors.Join(err, unmap(start, n+tail))
+		}
+	}
+	return &Reservation{addr: start, len: n}, nil
+}
+
+// Addr returns the start of the reservation.
+func (r *Reservation) Addr() unsafe.Pointer { return r.addr }
+
+// Len returns its length.
+func (r *Reservation) Len() uintptr { return r.len }
+
+// Release unmaps the whole reservation, including anything mapped into it.
+func (r *Reservation) Release() error {
+	if r.addr == nil {
+		return nil
+	}
+	err := unmap(r.addr, r.len)
+	r.addr = nil
+	return err
+}

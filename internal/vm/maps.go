@@ -1,0 +1,101 @@
+package vm
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// MapsEntry is one line of /proc/self/maps.
+type MapsEntry struct {
+	Start, End uintptr
+	Perms      string // e.g. "r--s"
+	Offset     uint64
+	Path       string // e.g. "/memfd:frozen (deleted)"
+}
+
+// Shared reports whether the mapping is MAP_SHARED.
+func (e MapsEntry) Shared() bool { return len(e.Perms) == 4 && e.Perms[3] == 's' }
+
+// Readable, Writable report the protection.
+func (e MapsEntry) Readable() bool { return len(e.Perms) > 0 && e.Perms[0] == 'r' }
+
+// Writable reports whether the mapping is writable.
+func (e MapsEntry) Writable() bool { return len(e.Perms) > 1 && e.Perms[1] == 'w' }
+
+// Maps is a parsed /proc/self/maps, sorted by address.
+type Maps []MapsEntry
+
+// ReadMaps parses /proc/self/maps (Linux only; elsewhere it returns an error
+// wrapping ErrUnsupported).
+func ReadMaps() (Maps, error) {
+	data, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return nil, &FeatureError{Feature: "/proc/self/maps", Err: err}
+	}
+	var out Maps
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		e, err := parseMapsLine(sc.Text())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}
+
+func parseMapsLine(line string) (MapsEntry, error) {
+	var e MapsEntry
+	fields := bytes.Fields([]byte(line))
+	if len(fields) < 5 {
+		return e, fmt.Errorf("vm: maps line %q: too few fields", line)
+	}
+	rng := bytes.SplitN(fields[0], []byte("-"), 2)
+	if len(rng) != 2 {
+		return e, fmt.Errorf("vm: maps line %q: bad range", line)
+	}
+	start, err1 := strconv.ParseUint(string(rng[0]), 16, 64)
+	end, err2 := strconv.ParseUint(string(rng[1]), 16, 64)
+	off, err3 := strconv.ParseUint(string(fields[2]), 16, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return e, fmt.Errorf("vm: maps line %q: bad number", line)
+	}
+	e.Start, e.End, e.Perms, e.Offset = uintptr(start), uintptr(end), string(fields[1]), off
+	if len(fields) > 5 {
+		// The path may contain spaces ("(deleted)").
+		idx := bytes.Index([]byte(line), fields[5])
+		e.Path = line[idx:]
+	}
+	return e, nil
+}
+
+// Find returns the entry containing addr.
+func (m Maps) Find(addr uintptr) (MapsEntry, bool) {
+	lo, hi := 0, len(m)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		switch {
+		case addr < m[mid].Start:
+			hi = mid
+		case addr >= m[mid].End:
+			lo = mid + 1
+		default:
+			return m[mid], true
+		}
+	}
+	return MapsEntry{}, false
+}
+
+// Within returns the entries overlapping [start, end).
+func (m Maps) Within(start, end uintptr) Maps {
+	var out Maps
+	for _, e := range m {
+		if e.End > start && e.Start < end {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,213 @@
+// Package vm is frozen's operating-system layer: shared-memory files and the
+// mappings made from them.
+//
+// A File is the backing store of one arena: a memfd on Linux, an unlinked
+// temporary file on other Unix systems. A Mapping maps a File into address
+// space the caller has already reserved (see package space), always with
+// MAP_FIXED and MAP_SHARED, so that addresses never move. Every Mapping has
+// exactly one owner, which releases exactly what it mapped with Release: the
+// range is replaced by an inaccessible reservation (PROT_NONE) rather than
+// unmapped, so no other mapping can be placed there behind the owner's back.
+//
+// The per-OS files implement the same unexported functions:
+//
+//	vm_linux.go     memfd, seals, mseal, mremap (linux && !frozen_fallback)
+//	vm_fallback.go  unlinked temporary file (unix, and linux with frozen_fallback)
+//	vm_other.go     everything fails with ErrUnsupportedPlatform
+//
+// Nothing in this package keeps Go pointers in the memory it maps.
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+)
+
+// ErrUnsupportedPlatform is returned by every function on a platform that has
+// no backend (Windows, for now, and non-Unix systems).
+var ErrUnsupportedPlatform = errors.New("frozen: platform not supported")
+
+// ErrUnsupported is wrapped by a *FeatureError when the platform or kernel
+// lacks a feature (file seals, mseal, mremap).
+var ErrUnsupported = errors.New("vm: feature not supported")
+
+// FeatureError says which feature is missing and why.
+type FeatureError struct {
+	Feature string // e.g. "mseal"
+	Err     error  // the error the probe or call returned
+}
+
+func (e *FeatureError) Error() string {
+	return fmt.Sprintf("vm: %s not supported here: %v", e.Feature, e.Err)
+}
+
+// Unwrap returns both ErrUnsupported and the underlying error.
+func (e *FeatureError) Unwrap() []error { return []error{ErrUnsupported, e.Err} }
+
+// Prot is a memory protection.
+type Prot int
+
+// Protections.
+const (
+	ProtNone      Prot = 0
+	ProtRead      Prot = 1
+	ProtReadWrite Prot = 3
+)
+
+func (p Prot) String() string {
+	switch p {
+	case ProtNone:
+		return "none"
+	case ProtRead:
+		return "read"
+	case ProtReadWrite:
+		return "read-write"
+	}
+	return fmt.Sprintf("Prot(%d)", int(p))
+}
+
+// Seal is a set of file seals (Linux fcntl F_ADD_SEALS), in portable bits.
+type Seal int
+
+// Seals.
+const (
+	SealSeal        Seal = 1 << iota // no further seals
+	SealShrink                       // size may not shrink
+	SealGrow                         // size may not grow
+	SealWrite                        // contents may not change (needs no writable mapping)
+	SealFutureWrite                  // no new writes; existing mappings unaffected
+)
+
+// PageSize is the operating system's page size.
+var PageSize = uintptr(os.Getpagesize())
+
+// File is a shared-memory object with a read-write descriptor and, once
+// OpenReadOnly has been called, a read-only one made by reopening it (so that
+// mappings made from it can never be made writable). It is not safe for
+// concurrent use; its owner (an arena) serialises calls.
+type File struct {
+	name string
+	rw   int // read-write descriptor, -1 once closed
+	ro   int // read-only descriptor, -1 until OpenReadOnly
+	size int64
+}
+
+// NewFile creates an empty shared-memory file. The name is for diagnostics
+// (it shows in /proc/self/maps as /memfd:name on Linux).
+func NewFile(name string) (*File, error) {
+	f := &File{name: name, rw: -1, ro: -1}
+	if err := f.create(); err != nil {
+		return nil, fmt.Errorf("vm: create %q: %w", name, err)
+	}
+	return f, nil
+}
+
+// Name returns the name given to NewFile.
+func (f *File) Name() string { return f.name }
+
+// Size returns the file size in bytes.
+func (f *File) Size() int64 { return f.size }
+
+// Resize sets the file size. Bytes beyond the old size read as zero.
+func (f *File) Resize(n int64) error {
+	if f.rw < 0 {
+		return errors.New("vm: resize: read-write descriptor closed")
+	}
+	if err := ftruncate(f.rw, n); err != nil {
+		return fmt.Errorf("vm: resize %q to %d: %w", f.name, n, err)
+	}
+	f.size = n
+	return nil
+}
+
+// OpenReadOnly opens the read-only descriptor if it is not open yet.
+func (f *File) OpenReadOnly() error {
+	if f.ro >= 0 {
+		return nil
+	}
+	fd, err := f.reopenReadOnly()
+	if err != nil {
+		return fmt.Errorf("vm: reopen %q read-only: %w", f.name, err)
+	}
+	f.ro = fd
+	return nil
+}
+
+// ReadOnlyFile returns a new *os.File on a duplicate of the read-only
+// descriptor, for handing to another process. The caller closes it.
+func (f *File) ReadOnlyFile() (*os.File, error) {
+	if err := f.OpenReadOnly(); err != nil {
+		return nil, err
+	}
+	fd, err := dupCloexec(f.ro)
+	if err != nil {
+		return nil, fmt.Errorf("vm: dup read-only descriptor: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.name), nil
+}
+
+// AddSeals adds seals to the file (Linux memfd only).
+func (f *File) AddSeals(s Seal) error {
+	if f.rw < 0 && f.ro < 0 {
+		return errors.New("vm: add seals: file closed")
+	}
+	fd := f.rw
+	if fd < 0 {
+		fd = f.ro
+	}
+	return addSeals(fd, s)
+}
+
+// Seals returns the seals in force.
+func (f *File) Seals() (Seal, error) {
+	fd := f.rw
+	if fd < 0 {
+		fd = f.ro
+	}
+	if fd < 0 {
+		return 0, errors.New("vm: seals: file closed")
+	}
+	return getSeals(fd)
+}
+
+// CloseWritable closes the read-write descriptor (the read-only one stays).
+// Mappings made from it stay valid.
+func (f *File) CloseWritable() error {
+	if f.rw < 0 {
+		return nil
+	}
+	err := closeFD(f.rw)
+	f.rw = -1
+	return err
+}
+
+// Close closes both descriptors. It is idempotent. Mappings made from the
+// file stay valid until released.
+func (f *File) Close() error {
+	err := f.CloseWritable()
+	if f.ro >= 0 {
+		err = errors.Join(err, closeFD(f.ro))
+		f.ro = -1
+	}
+	return err
+}
+
+// FDs returns the read-write and read-only descriptors (-1 when not open),
+// for tests that attack the file from outside the library.
+func (f *File) FDs() (rw, ro int) { return f.rw, f.ro }
+
+var probes struct {
+	once                         sync.Once
+	seals, mseal, mremap, reopen error
+}
+
+// Features reports which optional kernel features work here, probing once.
+// Each result is nil when the feature works, or a *FeatureError.
+func Features() (seals, mseal, mremap, reopen error) {
+	probes.once.Do(func() {
+		probes.seals, probes.mseal, probes.mremap, probes.reopen = probeFeatures()
+	})
+	return probes.seals, probes.mseal, probes.mremap, probes.reopen
+}

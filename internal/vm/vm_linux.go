@@ -1,0 +1,200 @@
+//go:build linux && !frozen_fallback
+
+// Linux backend: memfd_create, file seals, mremap and mseal.
+//
+// Unsafe: raw addresses cross into system calls here. Each address passed to
+// the kernel lies in a range this package reserved or mapped; the kernel,
+// not Go, owns the memory behind it.
+
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Backend names the implementation compiled in.
+const Backend = "memfd"
+
+func (f *File) create() error {
+	fd, err := unix.MemfdCreate(f.name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return err
+	}
+	f.rw = fd
+	return nil
+}
+
+// reopenReadOnly opens the memfd again through /proc with O_RDONLY. Mappings
+// made from this descriptor lack VM_MAYWRITE: mprotect(PROT_WRITE) on them
+// fails with EACCES, and they do not block F_SEAL_WRITE.
+func (f *File) reopenReadOnly() (int, error) {
+	if f.rw < 0 {
+		return -1, errors.New("read-write descriptor closed")
+	}
+	return unix.Open(fmt.Sprintf("/proc/self/fd/%d", f.rw), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+func dupCloexec(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }
+
+func closeFD(fd int) error { return unix.Close(fd) }
+
+func ftruncate(fd int, n int64) error { return unix.Ftruncate(fd, n) }
+
+var sealBits = [...]struct {
+	portable Seal
+	linux    int
+}{
+	{SealSeal, unix.F_SEAL_SEAL},
+	{SealShrink, unix.F_SEAL_SHRINK},
+	{SealGrow, unix.F_SEAL_GROW},
+	{SealWrite, unix.F_SEAL_WRITE},
+	{SealFutureWrite, unix.F_SEAL_FUTURE_WRITE},
+}
+
+func addSeals(fd int, s Seal) error {
+	var bits int
+	for _, b := range sealBits {
+		if s&b.portable != 0 {
+			bits |= b.linux
+		}
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, bits); err != nil {
+		return fmt.Errorf("vm: add seals %#x: %w", bits, err)
+	}
+	return nil
+}
+
+func getSeals(fd int) (Seal, error) {
+	bits, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	if err != nil {
+		return 0, fmt.Errorf("vm: get seals: %w", err)
+	}
+	var s Seal
+	for _, b := range sealBits {
+		if bits&b.linux != 0 {
+			s |= b.portable
+		}
+	}
+	return s, nil
+}
+
+func unixProt(p Prot) int {
+	switch p {
+	case ProtRead:
+		return unix.PROT_READ
+	case ProtReadWrite:
+		return unix.PROT_READ | unix.PROT_WRITE
+	}
+	return unix.PROT_NONE
+}
+
+func mapFixed(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src Source) error {
+	fd := f.rw
+	if src == FromReadOnly {
+		fd = f.ro
+	}
+	if fd < 0 {
+		return fmt.Errorf("vm: map %q: descriptor not open", f.name)
+	}
+	got, err := unix.MmapPtr(fd, off, at, n, unixProt(prot), unix.MAP_SHARED|unix.MAP_FIXED)
+	if err != nil {
+		return fmt.Errorf("vm: map %q [%d, +%d) %s: %w", f.name, off, n, prot, err)
+	}
+	if got != at {
+		return fmt.Errorf("vm: map %q: kernel placed it at %p, not %p", f.name, got, at)
+	}
+	return nil
+}
+
+// decommit replaces [at, at+n) by private anonymous PROT_NONE memory with
+// MAP_NORESERVE, exactly like a fresh reservation, so that it merges with
+// reserved neighbours into one line of /proc/self/maps.
+func decommit(at unsafe.Pointer, n uintptr) error {
+	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
+	return err
+}
+
+func reserve(n uintptr) (unsafe.Pointer, error) {
+	return unix.MmapPtr(-1, 0, nil, n, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+}
+
+func unmap(at unsafe.Pointer, n uintptr) error { return unix.MunmapPtr(at, n) }
+
+func protect(at unsafe.Pointer, n uintptr, p Prot) error {
+	// The slice only carries (address, length) to the system call.
+	return unix.Mprotect(unsafe.Slice((*byte)(at), n), unixProt(p))
+}
+
+func moveAside(from, to unsafe.Pointer, n uintptr) error {
+	got, err := unix.MremapPtr(from, n, to, n, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP)
+	if err != nil {
+		return fmt.Errorf("vm: mremap aside: %w", err)
+	}
+	if got != to {
+		return fmt.Errorf("vm: mremap aside: moved to %p, not %p", got, to)
+	}
+	return nil
+}
+
+func moveOnto(from, to unsafe.Pointer, n uintptr) error {
+	// DONTUNMAP again: the source range stays mapped (empty) until the
+	// caller decommits it, so no hole ever opens in reserved space.
+	return moveAside(from, to, n)
+}
+
+func mseal(at unsafe.Pointer, n uintptr) error {
+	if err := unix.Mseal(unsafe.Slice((*byte)(at), n), 0); err != nil {
+		if errors.Is(err, unix.ENOSYS) {
+			return &FeatureError{Feature: "mseal (Linux 6.10+)", Err: err}
+		}
+		return fmt.Errorf("vm: mseal: %w", err)
+	}
+	return nil
+}
+
+func populate(at unsafe.Pointer, n uintptr) error {
+	return unix.Madvise(unsafe.Slice((*byte)(at), n), unix.MADV_POPULATE_READ)
+}
+
+// probeFeatures tries each optional feature on a throwaway memfd.
+func probeFeatures() (seals, mseal, mremap, reopen error) {
+	if err := unix.Mseal(nil, 0); errors.Is(err, unix.ENOSYS) {
+		mseal = &FeatureError{Feature: "mseal (Linux 6.10+)", Err: err}
+	}
+	f, err := NewFile("frozen-probe")
+	if err != nil {
+		e := &FeatureError{Feature: "memfd", Err: err}
+		return e, mseal, e, e
+	}
+	defer f.Close()
+	if err := f.Resize(int64(PageSize)); err != nil {
+		e := &FeatureError{Feature: "memfd", Err: err}
+		return e, mseal, e, e
+	}
+	if err := f.OpenReadOnly(); err != nil {
+		reopen = &FeatureError{Feature: "read-only reopen through /proc/self/fd", Err: err}
+	}
+	// F_SEAL_FUTURE_WRITE (Linux 5.1) is the newest seal relied on.
+	if err := f.AddSeals(SealFutureWrite); err != nil {
+		seals = &FeatureError{Feature: "memfd seals (F_SEAL_FUTURE_WRITE, Linux 5.1+)", Err: err}
+	}
+	// mremap with MREMAP_DONTUNMAP on a shared mapping (Linux 5.13).
+	res, err := Reserve(2*PageSize, PageSize)
+	if err != nil {
+		return seals, mseal, &FeatureError{Feature: "mremap", Err: err}, reopen
+	}
+	defer res.Release()
+	m, err := Map(f, 0, res.Addr(), PageSize, ProtRead, FromReadWrite)
+	if err != nil {
+		return seals, mseal, &FeatureError{Feature: "mremap", Err: err}, reopen
+	}
+	if _, err := m.MoveAside(unsafe.Add(res.Addr(), PageSize)); err != nil {
+		mremap = &FeatureError{Feature: "mremap MREMAP_DONTUNMAP on shared memory (Linux 5.13+)", Err: err}
+	}
+	return seals, mseal, mremap, reopen
+}

@@ -1,0 +1,200 @@
+//go:build linux && !frozen_fallback
+
+package vm
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// These tests prove the kernel behaviour that package offheap relies on,
+// one mechanism each (DESIGN.md, "Mechanisms").
+
+func TestFeaturesPresentOnThisKernel(t *testing.T) {
+	seals, mseal, mremap, reopen := Features()
+	assert.NoError(t, seals)
+	assert.NoError(t, mremap)
+	assert.NoError(t, reopen)
+	if mseal != nil {
+		t.Logf("mseal unavailable: %v", mseal)
+	}
+}
+
+func TestReadOnlyReopenCannotBeMadeWritable(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, fx.file.OpenReadOnly())
+	alias, err := Map(fx.file, 0, fx.at(PageSize), PageSize, ProtRead, FromReadOnly)
+	require.NoError(t, err)
+	defer alias.Release()
+
+	fx.m.Bytes()[0] = 42
+	assert.Equal(t, byte(42), alias.Bytes()[0], "alias sees the owner's writes")
+	assert.ErrorIs(t, alias.Protect(ProtReadWrite), unix.EACCES)
+	assert.True(t, faults(func() { alias.Bytes()[0] = 1 }))
+	assert.ErrorIs(t, procMemWrite(alias.Addr(), []byte{1}), unix.EIO,
+		"/proc/self/mem cannot force a write into a read-only shared mapping")
+	assert.Equal(t, byte(42), alias.Bytes()[0])
+}
+
+func TestProcMemWritesThroughWritableSharedMapping(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, procMemWrite(fx.at(0), []byte{9}))
+	assert.Equal(t, byte(9), fx.m.Bytes()[0])
+	require.NoError(t, fx.m.Protect(ProtRead))
+	assert.ErrorIs(t, procMemWrite(fx.at(0), []byte{8}), unix.EIO)
+}
+
+func TestSealWriteRefusedWhileAnyWritableSharedMappingExists(t *testing.T) {
+	fx := newFixture(t, 1)
+	// Even read-only, a mapping from the O_RDWR descriptor may be made
+	// writable again, so it blocks F_SEAL_WRITE.
+	require.NoError(t, fx.m.Protect(ProtRead))
+	assert.ErrorIs(t, fx.file.AddSeals(SealWrite), unix.EBUSY)
+	// Remapped in place from the O_RDONLY descriptor, it no longer does.
+	require.NoError(t, fx.file.OpenReadOnly())
+	fx.m.Protect(ProtReadWrite)
+	fx.m.Bytes()[0] = 5
+	require.NoError(t, fx.m.Remap(FromReadOnly, ProtRead))
+	require.NoError(t, fx.file.AddSeals(SealWrite|SealGrow|SealShrink|SealSeal))
+	assert.Equal(t, byte(5), fx.m.Bytes()[0], "data kept across the remap")
+
+	rw, _ := fx.file.FDs()
+	_, err := unix.Pwrite(rw, []byte{1}, 0)
+	assert.ErrorIs(t, err, unix.EPERM, "pwrite on the original descriptor")
+	re, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", rw), os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer re.Close()
+	_, err = re.WriteAt([]byte{1}, 0)
+	assert.ErrorIs(t, err, unix.EPERM, "pwrite on a fresh O_RDWR reopen")
+	assert.ErrorIs(t, unix.Ftruncate(rw, 0), unix.EPERM)
+	assert.ErrorIs(t, unix.Ftruncate(rw, int64(2*PageSize)), unix.EPERM)
+	assert.ErrorIs(t, fx.m.Protect(ProtReadWrite), unix.EACCES)
+	assert.ErrorIs(t, procMemWrite(fx.at(0), []byte{1}), unix.EIO)
+	_, err = unix.Mmap(rw, 0, int(PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	assert.ErrorIs(t, err, unix.EPERM, "a new shared writable mapping")
+	priv, err := unix.Mmap(rw, 0, int(PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	require.NoError(t, err, "a private copy-on-write mapping is still allowed")
+	priv[0] = 77
+	require.NoError(t, unix.Munmap(priv))
+	assert.Equal(t, byte(5), fx.m.Bytes()[0])
+	s, err := fx.file.Seals()
+	require.NoError(t, err)
+	assert.Equal(t, SealWrite|SealGrow|SealShrink|SealSeal, s)
+}
+
+func TestFutureWriteSealSparesExistingMappings(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, fx.file.AddSeals(SealFutureWrite))
+	fx.m.Bytes()[0] = 3 // the existing writable mapping still writes
+	rw, _ := fx.file.FDs()
+	_, err := unix.Pwrite(rw, []byte{1}, 0)
+	assert.ErrorIs(t, err, unix.EPERM)
+	_, err = unix.Mmap(rw, 0, int(PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	assert.ErrorIs(t, err, unix.EPERM)
+	// The existing mapping may be re-protected writable (Protect mode's
+	// documented back door).
+	require.NoError(t, fx.m.Protect(ProtRead))
+	require.NoError(t, fx.m.Protect(ProtReadWrite))
+	fx.m.Bytes()[0] = 4
+	assert.Equal(t, byte(4), fx.m.Bytes()[0])
+}
+
+func TestMoveAsideKeepsPagesAndRoundTrips(t *testing.T) {
+	fx := newFixture(t, 4)
+	b := fx.m.Bytes()
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	aside, err := fx.m.MoveAside(fx.at(8 * PageSize))
+	require.NoError(t, err)
+	// The original range is still a (now unpopulated) mapping of the file.
+	assert.Equal(t, byte(7), fx.m.Bytes()[1])
+	assert.Equal(t, byte(7), aside.Bytes()[1])
+	require.NoError(t, fx.file.OpenReadOnly())
+	require.NoError(t, fx.m.Remap(FromReadOnly, ProtRead))
+	assert.Equal(t, byte(14), fx.m.Bytes()[2])
+	assert.True(t, faults(func() { fx.m.Bytes()[0] = 1 }))
+
+	// Roll back: the aside mapping takes the original place again.
+	require.NoError(t, aside.MoveOnto(fx.m))
+	assert.True(t, fx.m.Released())
+	assert.Equal(t, fx.m.Addr(), aside.Addr())
+	aside.Bytes()[0] = 99
+	assert.Equal(t, byte(99), aside.Bytes()[0])
+	maps, err := ReadMaps()
+	require.NoError(t, err)
+	e, ok := maps.Find(uintptr(fx.at(8 * PageSize)))
+	require.True(t, ok)
+	assert.Equal(t, "---p", e.Perms, "the aside range is a reservation again")
+	// aside now owns the original range; the fixture's cleanup releases
+	// fx.m, which is marked released, so release aside here.
+	require.NoError(t, aside.Release())
+}
+
+func TestAdjacentMappingsMergeAndReleasedRangesMerge(t *testing.T) {
+	res, err := Reserve(64*PageSize, PageSize)
+	require.NoError(t, err)
+	defer res.Release()
+	count := func() int {
+		maps, err := ReadMaps()
+		require.NoError(t, err)
+		return len(maps.Within(uintptr(res.Addr()), uintptr(res.Addr())+res.Len()))
+	}
+	assert.Equal(t, 1, count())
+	f, err := NewFile("merge")
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Resize(int64(8*PageSize)))
+	m, err := Map(f, 0, res.Addr(), PageSize, ProtReadWrite, FromReadWrite)
+	require.NoError(t, err)
+	for i := 0; i < 7; i++ {
+		require.NoError(t, m.Extend(PageSize))
+	}
+	assert.Equal(t, 2, count(), "eight extensions are one mapping line plus the rest of the reservation")
+	require.NoError(t, m.Release())
+	assert.Equal(t, 1, count(), "a released range merges back into the reservation")
+}
+
+func TestMsealMakesRangePermanent(t *testing.T) {
+	if _, mseal, _, _ := Features(); mseal != nil {
+		t.Skipf("mseal unavailable: %v", mseal)
+	}
+	// This leaks one page of address space for the life of the test binary.
+	res, err := Reserve(PageSize, PageSize)
+	require.NoError(t, err)
+	f, err := NewFile("mseal")
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Resize(int64(PageSize)))
+	require.NoError(t, f.OpenReadOnly())
+	m, err := Map(f, 0, res.Addr(), PageSize, ProtRead, FromReadOnly)
+	require.NoError(t, err)
+	require.NoError(t, m.Mseal())
+	assert.ErrorIs(t, m.Protect(ProtNone), unix.EPERM)
+	assert.ErrorIs(t, unix.MunmapPtr(res.Addr(), PageSize), unix.EPERM)
+	assert.ErrorIs(t, m.Release(), unix.EPERM)
+}
+
+func TestDescriptorsAreCloseOnExec(t *testing.T) {
+	f, err := NewFile("cloexec")
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.OpenReadOnly())
+	rw, ro := f.FDs()
+	for _, fd := range []int{rw, ro} {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		require.NoError(t, err)
+		assert.NotZero(t, flags&unix.FD_CLOEXEC)
+	}
+	ro2, err := f.ReadOnlyFile()
+	require.NoError(t, err)
+	defer ro2.Close()
+	fl, err := unix.FcntlInt(ro2.Fd(), unix.F_GETFL, 0)
+	require.NoError(t, err)
+	assert.Equal(t, unix.O_RDONLY, fl&unix.O_ACCMODE)
+}

@@ -1,0 +1,35 @@
+//go:build !unix
+
+// Backend for platforms without one yet (Windows, Plan 9, wasm): every call
+// fails with ErrUnsupportedPlatform, so the packages above compile and return
+// a typed error instead of crashing.
+
+package vm
+
+import "unsafe"
+
+// Backend names the implementation compiled in.
+const Backend = "unsupported"
+
+func (f *File) create() error                { return ErrUnsupportedPlatform }
+func (f *File) reopenReadOnly() (int, error) { return -1, ErrUnsupportedPlatform }
+func dupCloexec(int) (int, error)            { return -1, ErrUnsupportedPlatform }
+func closeFD(int) error                      { return nil }
+func ftruncate(int, int64) error             { return ErrUnsupportedPlatform }
+func addSeals(int, Seal) error               { return ErrUnsupportedPlatform }
+func getSeals(int) (Seal, error)             { return 0, ErrUnsupportedPlatform }
+func mapFixed(*File, int64, unsafe.Pointer, uintptr, Prot, Source) error {
+	return ErrUnsupportedPlatform
+}
+func decommit(unsafe.Pointer, uintptr) error                  { return ErrUnsupportedPlatform }
+func reserve(uintptr) (unsafe.Pointer, error)                 { return nil, ErrUnsupportedPlatform }
+func unmap(unsafe.Pointer, uintptr) error                     { return ErrUnsupportedPlatform }
+func protect(unsafe.Pointer, uintptr, Prot) error             { return ErrUnsupportedPlatform }
+func moveAside(unsafe.Pointer, unsafe.Pointer, uintptr) error { return ErrUnsupportedPlatform }
+func moveOnto(unsafe.Pointer, unsafe.Pointer, uintptr) error  { return ErrUnsupportedPlatform }
+func mseal(unsafe.Pointer, uintptr) error                     { return ErrUnsupportedPlatform }
+func populate(unsafe.Pointer, uintptr) error                  { return ErrUnsupportedPlatform }
+
+func probeFeatures() (seals, mseal, mremap, reopen error) {
+	return ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform
+}
