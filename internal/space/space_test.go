@@ -1,0 +1,151 @@
+//go:build unix
+
+package space
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// withQuarantine runs the test with a given budget and restores the old one.
+func withQuarantine(t *testing.T, bytes uintptr, ranges int) {
+	pb, pr := SetQuarantine(bytes, ranges)
+	t.Cleanup(func() { SetQuarantine(pb, pr) })
+}
+
+func TestAllocAlignedAndDisjoint(t *testing.T) {
+	var got []Range
+	for _, tc := range []struct{ n, align uintptr }{
+		{vm.PageSize, 0}, {3 * vm.PageSize, vm.PageSize}, {2 << 20, 2 << 20}, {1 << 30, 1 << 30}, {vm.PageSize, 64 << 10},
+	} {
+		r, err := Alloc(tc.n, tc.align, t.Name(), fmt.Sprint(tc))
+		require.NoError(t, err)
+		assert.Equal(t, tc.n, r.Len())
+		if tc.align > 0 {
+			assert.Zero(t, r.Start()%tc.align, "aligned to %d", tc.align)
+		}
+		for _, o := range got {
+			assert.False(t, r.Start() < o.End() && o.Start() < r.End(), "ranges overlap")
+		}
+		got = append(got, r)
+	}
+	for _, r := range got {
+		require.NoError(t, Release(r))
+	}
+}
+
+func TestAllocRejectsBadSizes(t *testing.T) {
+	_, err := Alloc(0, 0, nil, "")
+	assert.Error(t, err)
+	_, err = Alloc(vm.PageSize+1, 0, nil, "")
+	assert.Error(t, err)
+	_, err = Alloc(vm.PageSize, 3*vm.PageSize, nil, "")
+	assert.Error(t, err)
+}
+
+func TestLookupNamesLiveAndQuarantinedRanges(t *testing.T) {
+	withQuarantine(t, 1<<40, 1<<20)
+	owner := new(int)
+	r, err := Alloc(2*vm.PageSize, 0, owner, "config")
+	require.NoError(t, err)
+	e, ok := Lookup(r.Start() + vm.PageSize + 5)
+	require.True(t, ok)
+	assert.Equal(t, "config", e.Name)
+	assert.Same(t, owner, e.Owner)
+	assert.False(t, e.Released)
+
+	require.NoError(t, Release(r))
+	e, ok = Lookup(r.Start())
+	require.True(t, ok, "a quarantined range is still known")
+	assert.Equal(t, "config", e.Name)
+	assert.True(t, e.Released)
+	assert.Nil(t, e.Owner, "the owner is dropped at release")
+	_, ok = Lookup(r.End())
+	if ok {
+		e, _ := Lookup(r.End())
+		assert.NotEqual(t, "config", e.Name)
+	}
+	assert.Error(t, Release(r), "double release is refused")
+}
+
+func TestQuarantineReusesOldestOnlyAfterBudget(t *testing.T) {
+	const n = 8
+	withQuarantine(t, 1<<40, n)
+	var released []Range
+	for i := 0; i < n; i++ {
+		r, err := Alloc(vm.PageSize, 0, nil, fmt.Sprint("q", i))
+		require.NoError(t, err)
+		released = append(released, r)
+	}
+	for _, r := range released {
+		require.NoError(t, Release(r))
+	}
+	inQuarantine := func(r Range) bool {
+		e, ok := Lookup(r.Start())
+		return ok && e.Released && e.Name == fmt.Sprint("q", indexOf(released, r))
+	}
+	for _, r := range released {
+		assert.True(t, inQuarantine(r))
+	}
+	// While the quarantine holds them, new ranges never reuse them.
+	var fresh []Range
+	for i := 0; i < 3*n; i++ {
+		r, err := Alloc(vm.PageSize, 0, nil, "fresh")
+		require.NoError(t, err)
+		for _, q := range released {
+			assert.NotEqual(t, q.Start(), r.Start(), "reused a quarantined range")
+		}
+		fresh = append(fresh, r)
+	}
+	// One more release pushes the oldest out, and only the oldest.
+	require.NoError(t, Release(fresh[0]))
+	assert.False(t, inQuarantine(released[0]), "oldest left quarantine")
+	for _, r := range released[1:] {
+		assert.True(t, inQuarantine(r))
+	}
+	for _, r := range fresh[1:] {
+		require.NoError(t, Release(r))
+	}
+}
+
+func TestQuarantineDisabledReusesAtOnce(t *testing.T) {
+	withQuarantine(t, 0, 0)
+	r1, err := Alloc(vm.PageSize, 0, nil, "a")
+	require.NoError(t, err)
+	require.NoError(t, Release(r1))
+	_, ok := Lookup(r1.Start())
+	assert.False(t, ok)
+	r2, err := Alloc(vm.PageSize, 0, nil, "b")
+	require.NoError(t, err)
+	assert.Equal(t, r1.Start(), r2.Start(), "first fit takes the freed range back")
+	require.NoError(t, Release(r2))
+}
+
+func TestStatsCount(t *testing.T) {
+	withQuarantine(t, 1<<40, 1<<20)
+	before := ReadStats()
+	r, err := Alloc(4*vm.PageSize, 0, nil, "stats")
+	require.NoError(t, err)
+	mid := ReadStats()
+	assert.Equal(t, before.LiveBytes+4*vm.PageSize, mid.LiveBytes)
+	assert.Equal(t, before.LiveRanges+1, mid.LiveRanges)
+	require.NoError(t, Release(r))
+	after := ReadStats()
+	assert.Equal(t, before.LiveBytes, after.LiveBytes)
+	assert.Equal(t, before.QuarantineBytes+4*vm.PageSize, after.QuarantineBytes)
+	assert.GreaterOrEqual(t, after.ReservedBytes, after.LiveBytes+after.QuarantineBytes)
+}
+
+func indexOf(rs []Range, r Range) int {
+	for i, x := range rs {
+		if x == r {
+			return i
+		}
+	}
+	return -1
+}
