@@ -1,0 +1,207 @@
+package layout
+
+import (
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type point struct{ X, Y int32 }
+
+type endpoint struct {
+	Host string
+	Port uint16
+}
+
+type config struct {
+	Name      string
+	Endpoints []endpoint
+	Limits    [4]int64
+	Next      *config
+	Extra     any
+}
+
+type withMap struct {
+	A     int
+	Index map[string]int
+}
+
+type deep struct {
+	Inner struct {
+		List []struct {
+			Fn func()
+		}
+	}
+}
+
+// Mutually recursive types where the bad field is only reachable through
+// the cycle from one side.
+type cycA struct {
+	B *cycB
+}
+type cycB struct {
+	A  *cycA
+	Ch chan int
+}
+
+type bigArr struct {
+	Names [32]string
+}
+
+func TestPointerFree(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		free bool
+	}{
+		{int64(0), true}, {point{}, true}, {[8]point{}, true}, {struct{}{}, true}, {uintptr(0), true},
+		{"", false}, {[]int{}, false}, {new(int), false}, {config{}, false}, {withMap{}, false},
+		{[1]string{}, false}, {struct{ A [0]*int }{}, true}, {any(nil), false},
+	} {
+		rt := reflect.TypeOf(tc.v)
+		if rt == nil {
+			rt = reflect.TypeFor[any]()
+		}
+		t.Run(rt.String(), func(t *testing.T) {
+			lt := Of(rt)
+			assert.Equal(t, tc.free, lt.PtrFree)
+			if tc.free {
+				assert.NoError(t, lt.PtrFreeErr)
+			} else {
+				assert.ErrorIs(t, lt.PtrFreeErr, ErrUnsupported)
+			}
+		})
+	}
+}
+
+func TestSlots(t *testing.T) {
+	lt := For[config]()
+	var kinds []SlotKind
+	var offs []uintptr
+	for _, s := range lt.Slots {
+		kinds = append(kinds, s.Kind)
+		offs = append(offs, s.Off)
+	}
+	assert.Equal(t, []SlotKind{SlotString, SlotSlice, SlotPointer, SlotEface}, kinds)
+	rt := reflect.TypeFor[config]()
+	for i, name := range []string{"Name", "Endpoints", "Next", "Extra"} {
+		f, _ := rt.FieldByName(name)
+		assert.Equal(t, f.Offset, offs[i], name)
+	}
+	assert.Same(t, lt, lt.Slots[2].Elem, "a recursive pointer refers to the same analysis")
+	assert.Same(t, For[endpoint](), lt.Slots[1].Elem)
+
+	small := For[[2]endpoint]()
+	require.Len(t, small.Slots, 2, "small arrays are flattened")
+	assert.Equal(t, unsafe.Sizeof(endpoint{}), small.Slots[1].Off)
+
+	big := For[bigArr]()
+	require.Len(t, big.Slots, 1)
+	assert.Equal(t, SlotArray, big.Slots[0].Kind)
+	assert.Equal(t, uintptr(32), big.Slots[0].Len)
+
+	assert.Equal(t, SlotIface, For[struct{ E error }]().Slots[0].Kind)
+}
+
+func TestUnsupportedPaths(t *testing.T) {
+	for _, tc := range []struct {
+		rt   reflect.Type
+		path string
+		typ  string
+	}{
+		{reflect.TypeFor[withMap](), "withMap.Index", "map[string]int"},
+		{reflect.TypeFor[deep](), "deep.Inner.List[].Fn", "func()"},
+		{reflect.TypeFor[cycA](), "cycA.B.Ch", "chan int"},
+		{reflect.TypeFor[*cycB](), "*cycB.Ch", "chan int"},
+		{reflect.TypeFor[[]unsafe.Pointer](), "[]unsafe.Pointer[]", "unsafe.Pointer"},
+		{reflect.TypeFor[map[int]int](), "map[int]int", "map[int]int"},
+	} {
+		t.Run(tc.rt.String(), func(t *testing.T) {
+			err := Of(tc.rt).Err
+			var ue *UnsupportedError
+			require.True(t, errors.As(err, &ue), "got %v", err)
+			assert.Equal(t, tc.path, ue.Path)
+			assert.Equal(t, tc.typ, ue.Type)
+			assert.ErrorIs(t, err, ErrUnsupported)
+			assert.Contains(t, err.Error(), tc.path)
+		})
+	}
+	assert.NoError(t, For[config]().Err)
+	assert.NoError(t, For[*config]().Err)
+	// Analysing the other side of the cycle first gives the same answer.
+	assert.Equal(t, "cycB.Ch", Of(reflect.TypeFor[cycB]()).Err.(*UnsupportedError).Path)
+}
+
+func TestPointerPathNamesFirstPointerField(t *testing.T) {
+	err := For[config]().PtrFreeErr
+	var ue *UnsupportedError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, "config.Name", ue.Path)
+	assert.Equal(t, "string", ue.Type)
+}
+
+func TestFieldPath(t *testing.T) {
+	rt := reflect.TypeFor[[3]config]()
+	size := unsafe.Sizeof(config{})
+	f, _ := reflect.TypeFor[config]().FieldByName("Limits")
+	assert.Equal(t, "[2].Limits[1]", FieldPath(rt, 2*size+f.Offset+8+3))
+	assert.Equal(t, "[0].Name", FieldPath(rt, 1))
+	type padded struct {
+		A byte
+		B int64
+	}
+	assert.Equal(t, "", FieldPath(reflect.TypeFor[padded](), 3), "padding has no field")
+	assert.Equal(t, ".B", FieldPath(reflect.TypeFor[padded](), 9))
+}
+
+func TestShortName(t *testing.T) {
+	assert.Equal(t, "*config", ShortName(reflect.TypeFor[*config]()))
+	assert.Equal(t, "map[string]endpoint", ShortName(reflect.TypeFor[map[string]endpoint]()))
+	assert.Equal(t, "[]*WaitGroup", ShortName(reflect.TypeFor[[]*sync.WaitGroup]()))
+	assert.Equal(t, "int", ShortName(reflect.TypeFor[int]()))
+}
+
+func TestDirectMatchesRuntime(t *testing.T) {
+	x := 5
+	type onePtr struct{ P *int }
+	type ptrArr [1]*int
+	type twoWords struct{ P, Q *int }
+	type oneInt struct{ N int }
+	for _, v := range []any{&x, onePtr{&x}, ptrArr{&x}, twoWords{&x, &x}, oneInt{7}, 7, "s", point{1, 2}, struct{}{}} {
+		rt := reflect.TypeOf(v)
+		t.Run(rt.String(), func(t *testing.T) {
+			words := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))
+			// A direct value's data word is the pointer itself.
+			runtimeDirect := words[1] == unsafe.Pointer(&x)
+			assert.Equal(t, runtimeDirect, Of(rt).Direct)
+		})
+	}
+}
+
+func TestIDsAreStable(t *testing.T) {
+	lt := For[config]()
+	assert.Same(t, lt, ByID(lt.ID))
+	assert.Same(t, lt, Of(reflect.TypeFor[config]()))
+	assert.Nil(t, ByID(1<<31))
+}
+
+func TestConcurrentAnalysis(t *testing.T) {
+	type fresh struct {
+		A []string
+		B *fresh
+	}
+	var wg sync.WaitGroup
+	got := make([]*Type, 16)
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = For[fresh]() }()
+	}
+	wg.Wait()
+	for _, g := range got {
+		assert.Same(t, got[0], g)
+	}
+}
