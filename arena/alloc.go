@@ -1,0 +1,65 @@
+package arena
+
+import "github.com/frozen-go/frozen/internal/offheap"
+
+// New allocates a zeroed T in the arena and returns a pointer to it. T must
+// be pointer-free (no pointers, strings, slices, maps, channels, funcs or
+// interfaces, at any depth): use Clone for values with pointers.
+//
+// New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
+// or ErrExhausted, when T holds pointers or the arena cannot allocate.
+func New[T any](a *Arena) *T {
+	p, err := offheap.New[T](a.a)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// MakeSlice allocates n zeroed elements of the pointer-free type T, with
+// len == cap == n, so that append copies instead of writing past the end.
+// MakeSlice(a, 0) returns an empty, non-nil slice that uses no arena
+// memory. It panics like New, and with ErrInvalidSize when n < 0.
+func MakeSlice[T any](a *Arena, n int) []T {
+	s, err := offheap.MakeSlice[T](a.a, n)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// String copies s into the arena. It panics like New.
+func String(a *Arena, s string) string {
+	c, err := offheap.String(a.a, s)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Bytes copies b into the arena, with len == cap. A nil b gives nil, an
+// empty one an empty, non-nil slice. It panics like New.
+func Bytes(a *Arena, b []byte) []byte {
+	c, err := offheap.Bytes(a.a, b)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Clone deep-copies v into the arena and returns the copy, whose pointers,
+// strings, slices and interfaces all point into the arena.
+//
+// The copy has the shape of the original: a cycle stays a cycle, two
+// pointers to one object point to one copy, and a pointer into the middle
+// of an array, a slice's backing array or a struct points into the copy of
+// that container. Nil slices stay nil and empty ones empty; copied slices
+// have len == cap. Interfaces keep their dynamic type. Unexported fields are
+// copied.
+//
+// Maps, channels, funcs and unsafe.Pointer are refused: the error wraps
+// ErrUnsupported and names the field path, for example
+// "Config.Index: map[string]int: maps are not supported". Unlike New,
+// Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
+// panicking.
+func Clone[T any](a *Arena, v T) (T, error) { return offheap.Clone(a.a, v) }

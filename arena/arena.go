@@ -1,0 +1,120 @@
+package arena
+
+import (
+	"fmt"
+
+	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/space"
+)
+
+// Errors. Each is wrapped (errors.Is) by a more detailed error that names
+// the arena and, for types and values, the offending field path.
+var (
+	// ErrFrozen: the arena was frozen and accepts no more allocations.
+	ErrFrozen = offheap.ErrFrozen
+	// ErrClosed: the arena was closed.
+	ErrClosed = offheap.ErrClosed
+	// ErrExhausted: the allocation does not fit in WithMaxBytes, or its
+	// size overflows.
+	ErrExhausted = offheap.ErrExhausted
+	// ErrInvalidSize: a negative length or option.
+	ErrInvalidSize = offheap.ErrInvalidSize
+	// ErrUnsupported: the type cannot be stored (maps, channels, funcs,
+	// unsafe.Pointer; or pointers where a pointer-free type is required).
+	ErrUnsupported = offheap.ErrUnsupported
+	// ErrForeignPointer: arena memory holds a pointer that leads outside
+	// the arena (only possible if memory was written behind the library's
+	// back; Freeze refuses such an arena).
+	ErrForeignPointer = offheap.ErrForeignPointer
+)
+
+// DefaultMaxBytes is the address space an arena reserves when WithMaxBytes
+// is not given (1 GiB). Only the bytes allocated are backed by memory.
+const DefaultMaxBytes = offheap.DefaultMaxBytes
+
+// Arena is a region of memory outside the Go heap that Go values are copied
+// into. Create one with NewArena and release it with Close.
+//
+// An Arena is not safe for concurrent use: allocate from one goroutine at a
+// time (the invariants build, on under -race, panics on concurrent calls).
+// Once frozen (package freeze), its contents may be read from any number of
+// goroutines. An Arena must not be copied.
+type Arena struct {
+	_ noCopy
+	a *offheap.Arena
+}
+
+// noCopy makes go vet report copies of an Arena.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+type options struct {
+	name     string
+	maxBytes int64
+}
+
+// Option configures NewArena.
+type Option func(*options)
+
+// WithName names the arena in errors, fault reports and /proc/self/maps
+// ("/memfd:name"). The default is "arena".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithMaxBytes sets how many bytes the arena may hold (rounded up to whole
+// pages). The arena reserves that much address space up front, so that
+// allocations never move; memory is only used as bytes are allocated.
+// The default is DefaultMaxBytes; allocations past the limit fail with
+// ErrExhausted.
+func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
+
+// NewArena creates an arena backed by a fresh memfd (an unlinked temporary
+// file on Unix systems other than Linux).
+func NewArena(opts ...Option) (*Arena, error) {
+	o := options{name: "arena"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a, err := offheap.NewArena(o.name, o.maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &Arena{a: a}, nil
+}
+
+// Name returns the arena's name.
+func (a *Arena) Name() string { return a.a.Name() }
+
+// Len returns the number of bytes allocated, padding included.
+func (a *Arena) Len() int { return a.a.Len() }
+
+// Cap returns the number of bytes the arena may hold (WithMaxBytes).
+func (a *Arena) Cap() int { return a.a.Cap() }
+
+// Close releases the arena's memory. The address range stays reserved and
+// inaccessible (quarantined), so that a pointer kept past Close faults
+// rather than reading reused memory. Close is idempotent.
+func (a *Arena) Close() error { return a.a.Close() }
+
+// SetQuarantine sets how much released address space is kept inaccessible
+// before any of it is handed out again (oldest first): at most maxBytes of
+// address space and maxRanges ranges. Zero for both disables the
+// quarantine. The defaults are 64 GiB and 16384 ranges (address space only:
+// quarantined ranges hold no memory). It returns the previous budget.
+func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
+	if maxBytes < 0 || maxRanges < 0 {
+		panic(fmt.Errorf("%w: SetQuarantine(%d, %d)", ErrInvalidSize, maxBytes, maxRanges))
+	}
+	b, r := space.SetQuarantine(uintptr(maxBytes), maxRanges)
+	return int64(b), r
+}
+
+func init() {
+	offheap.RegisterUnwrap(func(x any) *offheap.Arena {
+		if a, ok := x.(*Arena); ok && a != nil {
+			return a.a
+		}
+		return nil
+	})
+}

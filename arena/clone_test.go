@@ -1,0 +1,372 @@
+package arena_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+)
+
+type Endpoint struct {
+	Host string
+	Port uint16
+	Tags []string
+}
+
+type Config struct {
+	Name      string
+	Version   int
+	Endpoints []Endpoint
+	Primary   *Endpoint // often points into Endpoints
+	Limits    [3]int64
+	Extra     any
+	Parent    *Config
+	secret    string
+	weights   []float64
+}
+
+type Node struct {
+	Val  int
+	Next *Node
+}
+
+type Tree struct {
+	Name     string
+	Children []*Tree
+	Parent   *Tree
+}
+
+type Shape interface{ Area() float64 }
+
+type Rect struct{ W, H float64 }
+
+func (r Rect) Area() float64 { return r.W * r.H }
+
+type Circle struct {
+	R     float64
+	Label string
+}
+
+func (c *Circle) Area() float64 { return 3 * c.R * c.R }
+
+type Holder struct {
+	Shapes []Shape
+	Any    []any
+	Err    error
+}
+
+type Matrix struct {
+	Rows [][]int
+	Cols [2][]string
+}
+
+type Deep struct {
+	Level1 struct {
+		Level2 struct {
+			Level3 []struct {
+				Name *string
+				Nums [4]*int
+			}
+		}
+	}
+}
+
+type Inner struct {
+	A int
+	B string
+}
+
+type OuterPtr struct {
+	Field *int    // points into Whole.A
+	Whole *Inner  // the container
+	Str   *string // points into Whole.B
+}
+
+type bigArray struct {
+	Items [20]*Node
+}
+
+func newArena(t testing.TB, opts ...arena.Option) *arena.Arena {
+	t.Helper()
+	a, err := arena.NewArena(append([]arena.Option{arena.WithName(strings.ReplaceAll(t.Name(), "/", "_"))}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, a.Close()) })
+	return a
+}
+
+// cloneShapes is the table of values Clone must copy with their shape.
+func cloneShapes() []struct {
+	name string
+	make func() any
+} {
+	return []struct {
+		name string
+		make func() any
+	}{
+		{"zero config", func() any { return Config{} }},
+		{"zero pointer", func() any { return (*Config)(nil) }},
+		{"int", func() any { return 42 }},
+		{"string", func() any { return "hello, arena" }},
+		{"empty string", func() any { return "" }},
+		{"nil slice", func() any { return []int(nil) }},
+		{"empty slice", func() any { return []int{} }},
+		{"slice of strings", func() any { return []string{"a", "", "ccc"} }},
+		{"nested structs", func() any {
+			return Config{Name: "svc", Version: 3, Limits: [3]int64{1, 2, 3},
+				Endpoints: []Endpoint{{Host: "a", Port: 1, Tags: []string{"x"}}, {Host: "b", Port: 2}}}
+		}},
+		{"array of structs", func() any {
+			return [3]Endpoint{{Host: "a"}, {Host: "b", Tags: []string{}}, {Tags: nil}}
+		}},
+		{"slices of slices", func() any { return Matrix{Rows: [][]int{{1, 2}, nil, {}, {3}}, Cols: [2][]string{{"a"}, nil}} }},
+		{"pointer chain", func() any {
+			var n *Node
+			for i := 0; i < 10; i++ {
+				n = &Node{Val: i, Next: n}
+			}
+			return n
+		}},
+		{"self cycle", func() any { n := &Node{Val: 1}; n.Next = n; return n }},
+		{"two-node cycle", func() any { a := &Node{Val: 1}; b := &Node{Val: 2, Next: a}; a.Next = b; return a }},
+		{"tree with parent links", func() any {
+			root := &Tree{Name: "root"}
+			for i := 0; i < 3; i++ {
+				c := &Tree{Name: fmt.Sprint("c", i), Parent: root}
+				c.Children = []*Tree{{Name: "leaf", Parent: c}}
+				root.Children = append(root.Children, c)
+			}
+			return root
+		}},
+		{"shared pointer", func() any {
+			e := &Endpoint{Host: "shared"}
+			return []*Endpoint{e, e, {Host: "other"}, e}
+		}},
+		{"shared string bytes", func() any {
+			s := strings.Repeat("abcdef", 10)
+			return []string{s, s[3:10], s, s[:0]}
+		}},
+		{"interior pointer after container", func() any {
+			c := &Config{Endpoints: []Endpoint{{Host: "a"}, {Host: "b"}, {Host: "c"}}}
+			c.Primary = &c.Endpoints[1] // Endpoints is met first
+			return c
+		}},
+		{"interior pointer before container", func() any {
+			in := &Inner{A: 5, B: "bee"}
+			return OuterPtr{Field: &in.A, Whole: in, Str: &in.B} // Field is met first
+		}},
+		{"interior pointers into array", func() any {
+			arr := &[5]int{1, 2, 3, 4, 5}
+			return []*int{&arr[4], &arr[0], &arr[2]}
+		}},
+		{"overlapping subslices", func() any {
+			backing := []int{0, 1, 2, 3, 4, 5, 6, 7}
+			return [][]int{backing[2:5], backing[0:3], backing[4:8], backing[6:6]}
+		}},
+		{"subslice beyond len within cap", func() any {
+			backing := make([]int, 3, 10)
+			tail := backing[5:7]
+			return [][]int{backing, tail}
+		}},
+		{"interfaces holding structs and pointers", func() any {
+			c := &Circle{R: 2, Label: "c"}
+			return Holder{
+				Shapes: []Shape{Rect{1, 2}, c, nil, c},
+				Any:    []any{1, "two", 3.0, []int{4}, c, &Rect{5, 6}, Endpoint{Host: "e"}, nil, struct{}{}},
+				Err:    errors.New("boom"),
+			}
+		}},
+		{"interface holding pointer into slice", func() any {
+			s := []Endpoint{{Host: "a"}, {Host: "b"}}
+			return []any{s, &s[1]}
+		}},
+		{"deep nesting", func() any {
+			var d Deep
+			name := "n"
+			x, y := 1, 2
+			d.Level1.Level2.Level3 = append(d.Level1.Level2.Level3, struct {
+				Name *string
+				Nums [4]*int
+			}{&name, [4]*int{&x, nil, &y, &x}})
+			return &d
+		}},
+		{"unexported fields", func() any {
+			return Config{secret: "hidden", weights: []float64{0.5, 0.25}}
+		}},
+		{"big array of pointers", func() any {
+			var b bigArray
+			shared := &Node{Val: 7}
+			for i := range b.Items {
+				if i%3 == 0 {
+					b.Items[i] = shared
+				}
+			}
+			return &b
+		}},
+		{"pointer to zero-size values", func() any {
+			type empty struct{}
+			return []*empty{{}, {}, nil}
+		}},
+		{"config with everything", func() any {
+			c := &Config{Name: "root", Version: 1, Endpoints: []Endpoint{{Host: "h", Port: 80, Tags: []string{"a", "b"}}}}
+			c.Primary = &c.Endpoints[0]
+			c.Extra = c // a cycle through an interface
+			c.Parent = &Config{Name: "parent", Extra: c.Endpoints}
+			return c
+		}},
+	}
+}
+
+func TestCloneShapes(t *testing.T) {
+	for _, tc := range cloneShapes() {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newArena(t)
+			orig := tc.make()
+			clone, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			require.True(t, reflect.DeepEqual(orig, clone), "clone differs:\n%#v\n%#v", orig, clone)
+			requireSameShape(t, orig, clone)
+			requireInArena(t, clone, a.Name())
+			// A second clone of the same value is equal too (cached plan).
+			again, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			require.True(t, reflect.DeepEqual(orig, again))
+		})
+	}
+}
+
+func TestCloneOfTypedValue(t *testing.T) {
+	a := newArena(t)
+	c := &Config{Name: "svc", Endpoints: []Endpoint{{Host: "a"}, {Host: "b"}}}
+	c.Primary = &c.Endpoints[1]
+	got, err := arena.Clone(a, c)
+	require.NoError(t, err)
+	assert.NotSame(t, c, got)
+	assert.Same(t, &got.Endpoints[1], got.Primary, "interior pointer kept")
+	assert.Equal(t, len(got.Endpoints), cap(got.Endpoints))
+	// The clone is independent of the original.
+	c.Endpoints[1].Host = "changed"
+	assert.Equal(t, "b", got.Primary.Host)
+	// Appending to a cloned slice copies to the heap.
+	more := append(got.Endpoints, Endpoint{Host: "z"})
+	more[0].Host = "heap copy"
+	assert.Equal(t, "a", got.Endpoints[0].Host)
+}
+
+func TestCloneNilAndEmptyStayDistinct(t *testing.T) {
+	a := newArena(t)
+	got, err := arena.Clone(a, Matrix{Rows: [][]int{nil, {}}})
+	require.NoError(t, err)
+	assert.Nil(t, got.Rows[0])
+	assert.NotNil(t, got.Rows[1])
+	assert.Empty(t, got.Rows[1])
+}
+
+func TestCloneInterfacesKeepDynamicType(t *testing.T) {
+	a := newArena(t)
+	circle := &Circle{R: 1}
+	got, err := arena.Clone(a, Holder{Shapes: []Shape{Rect{2, 3}, circle}, Err: fmt.Errorf("wrapped: %w", arena.ErrClosed)})
+	require.NoError(t, err)
+	assert.IsType(t, Rect{}, got.Shapes[0])
+	assert.IsType(t, &Circle{}, got.Shapes[1])
+	assert.Equal(t, 6.0, got.Shapes[0].Area())
+	assert.NotSame(t, circle, got.Shapes[1])
+	assert.Equal(t, "wrapped: arena: closed", got.Err.Error())
+	// Pointer identity with objects outside the arena is not kept: the
+	// clone wraps a copy of the sentinel (doc.go, Caveats).
+	assert.NotErrorIs(t, got.Err, arena.ErrClosed)
+}
+
+func TestCloneMillionNodeList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	const n = 1_000_000
+	var head *Node
+	for i := 0; i < n; i++ {
+		head = &Node{Val: i, Next: head}
+	}
+	a := newArena(t, arena.WithMaxBytes(256<<20))
+	got, err := arena.Clone(a, head)
+	require.NoError(t, err)
+	count := 0
+	for p := got; p != nil; p = p.Next {
+		require.Equal(t, n-1-count, p.Val)
+		count++
+	}
+	assert.Equal(t, n, count)
+}
+
+type withMap struct {
+	Name  string
+	Index map[string]int
+}
+
+type withChan struct{ C chan int }
+
+type withFunc struct {
+	Hooks []struct{ OnChange func() }
+}
+
+type withUnsafe struct{ P unsafe.Pointer }
+
+func TestCloneRefusesUnsupportedTypesWithPath(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		path string
+	}{
+		{withMap{}, "withMap.Index: map[string]int"},
+		{&withChan{}, "*withChan.C: chan int"},
+		{withFunc{}, "withFunc.Hooks[].OnChange: func()"},
+		{withUnsafe{}, "withUnsafe.P: unsafe.Pointer"},
+		{Holder{Any: []any{1, map[string]int{"a": 1}}}, "Holder.Any[1].(map[string]int)"},
+		{&Config{Extra: make(chan int)}, "*Config.Extra.(chan int)"},
+	} {
+		t.Run(fmt.Sprintf("%T", tc.v), func(t *testing.T) {
+			a := newArena(t)
+			before := a.Len()
+			_, err := cloneAny(a, tc.v)
+			require.ErrorIs(t, err, arena.ErrUnsupported)
+			assert.Contains(t, err.Error(), tc.path)
+			assert.Equal(t, before, a.Len(), "a refused clone allocates nothing")
+		})
+	}
+}
+
+// cloneAny clones v with its dynamic type as T.
+func cloneAny(a *arena.Arena, v any) (any, error) {
+	switch v := v.(type) {
+	case withMap:
+		return arena.Clone(a, v)
+	case *withChan:
+		return arena.Clone(a, v)
+	case withFunc:
+		return arena.Clone(a, v)
+	case withUnsafe:
+		return arena.Clone(a, v)
+	case Holder:
+		return arena.Clone(a, v)
+	case *Config:
+		return arena.Clone(a, v)
+	}
+	panic(fmt.Sprintf("add %T to cloneAny", v))
+}
+
+func TestCloneErrorsOnClosedAndExhausted(t *testing.T) {
+	a := newArena(t, arena.WithMaxBytes(64<<10))
+	_, err := arena.Clone(a, make([]int64, 100_000))
+	assert.ErrorIs(t, err, arena.ErrExhausted)
+	assert.Equal(t, 0, a.Len())
+	small, err := arena.Clone(a, []int{1, 2, 3})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2, 3}, small)
+	require.NoError(t, a.Close())
+	_, err = arena.Clone(a, 1)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+}

@@ -1,0 +1,304 @@
+// Package offheap is the engine behind packages arena, freeze and snapshot:
+// arenas in memfd-backed memory outside the Go heap, the graph-preserving
+// deep copy that fills them, the transitions that freeze them, their
+// checksums, and the address-to-field resolution used in fault reports.
+//
+// Memory-safety contract (DESIGN.md, "Invariants"): arena memory never holds
+// a pointer into the Go heap; every pointer stored in it is written by Clone
+// (or relocated by Freeze) and points into the same arena; Freeze and Close
+// re-validate that graph; released ranges stay PROT_NONE in quarantine.
+package offheap
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/layout"
+	"github.com/frozen-go/frozen/internal/space"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// Errors, re-exported by package arena.
+var (
+	ErrFrozen      = errors.New("arena: frozen")
+	ErrClosed      = errors.New("arena: closed")
+	ErrExhausted   = errors.New("arena: exhausted")
+	ErrInvalidSize = errors.New("arena: invalid size")
+	ErrUnsupported = layout.ErrUnsupported
+)
+
+// Defaults.
+const (
+	// DefaultMaxBytes is the address space an arena reserves when
+	// WithMaxBytes is not given. Only what is used is backed by memory.
+	DefaultMaxBytes = 1 << 30
+	// minGrow is the smallest step the mapping grows by.
+	minGrow = 64 << 10
+)
+
+// State is an arena's life-cycle state.
+type State uint32
+
+// States.
+const (
+	Open State = iota
+	Frozen
+	Closed
+)
+
+// NoParent marks a record that no other record points to (a root, or a
+// typed allocation).
+const NoParent = ^uint32(0)
+
+// Record describes one allocation. Records are pointer-free, so a table of
+// millions costs the garbage collector nothing to scan.
+type Record struct {
+	Off    uint64 // offset of the first element in the arena
+	N      uint64 // number of elements
+	Type   uint32 // layout ID of the element type
+	Parent uint32 // record whose pointer led Clone here, or NoParent
+}
+
+// Arena is an off-heap bump allocator over one memfd. It is not safe for
+// concurrent use; the invariants build detects concurrent calls.
+type Arena struct {
+	name   string
+	max    uintptr
+	rng    space.Range
+	file   *vm.File
+	w      *vm.Mapping // the writable mapping at the start of rng; nil until first use
+	used   uintptr
+	recs   []Record
+	state  State
+	frozen *Region // set by Freeze
+	busy   atomic.Int32
+
+	// One-entry cache for typed allocation of the same type in a row.
+	lastRT unsafe.Pointer
+	lastT  *layout.Type
+}
+
+// NewArena reserves maxBytes of address space (rounded up to whole pages;
+// 0 means DefaultMaxBytes) and creates the memfd behind it.
+func NewArena(name string, maxBytes int64) (*Arena, error) {
+	if maxBytes < 0 {
+		return nil, fmt.Errorf("%w: WithMaxBytes(%d) is negative", ErrInvalidSize, maxBytes)
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if uint64(maxBytes) > uint64(^uintptr(0)>>1) {
+		return nil, fmt.Errorf("%w: WithMaxBytes(%d) exceeds the address space", ErrInvalidSize, maxBytes)
+	}
+	n := alignUp(uintptr(maxBytes), vm.PageSize)
+	a := &Arena{name: name, max: n}
+	f, err := vm.NewFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("arena %q: %w", name, err)
+	}
+	rng, err := space.Alloc(n, alignFor(n), a, name)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("arena %q: %w", name, err), f.Close())
+	}
+	a.file, a.rng = f, rng
+	return a, nil
+}
+
+// alignFor picks the alignment of a range of n bytes: 1 GiB and 2 MiB
+// alignment let the kernel move page tables a directory at a time when a
+// range is frozen in Seal mode.
+func alignFor(n uintptr) uintptr {
+	switch {
+	case n >= 1<<30:
+		return 1 << 30
+	case n >= 2<<20:
+		return 2 << 20
+	}
+	return vm.PageSize
+}
+
+// Name returns the arena's name.
+func (a *Arena) Name() string { return a.name }
+
+// Len returns the number of bytes allocated.
+func (a *Arena) Len() int { return int(a.used) }
+
+// Cap returns the most bytes the arena can hold.
+func (a *Arena) Cap() int { return int(a.max) }
+
+// Mapped returns how many bytes are mapped (backed by the file).
+func (a *Arena) Mapped() int {
+	if a.w == nil {
+		return 0
+	}
+	return int(a.w.Len())
+}
+
+// State returns the life-cycle state.
+func (a *Arena) State() State { return a.state }
+
+// Base returns the start of the arena's address range.
+func (a *Arena) Base() unsafe.Pointer { return a.rng.Addr() }
+
+// Range returns the arena's reserved address range.
+func (a *Arena) Range() space.Range { return a.rng }
+
+// File returns the arena's memfd.
+func (a *Arena) File() *vm.File { return a.file }
+
+// Records returns the allocation records, in offset order. The slice is
+// the arena's own; callers must not modify it.
+func (a *Arena) Records() []Record { return a.recs }
+
+// Region returns the frozen region, or nil before Freeze.
+func (a *Arena) Region() *Region { return a.frozen }
+
+// Contains reports whether p points into the arena's used bytes.
+func (a *Arena) Contains(p uintptr) bool {
+	base := uintptr(a.rng.Addr())
+	return p >= base && p < base+a.used
+}
+
+// enter and leave bracket every method that changes the arena; in the
+// invariants build they detect concurrent use.
+func (a *Arena) enter() {
+	if Invariants && !a.busy.CompareAndSwap(0, 1) {
+		panic("arena: concurrent use of an Arena (an Arena is not safe for concurrent use)")
+	}
+}
+
+func (a *Arena) leave() {
+	if Invariants {
+		a.busy.Store(0)
+	}
+}
+
+// usable returns the error for allocating in a frozen or closed arena.
+func (a *Arena) usable() error {
+	switch a.state {
+	case Frozen:
+		return fmt.Errorf("%w: arena %q no longer accepts allocations", ErrFrozen, a.name)
+	case Closed:
+		return fmt.Errorf("%w: arena %q", ErrClosed, a.name)
+	}
+	return nil
+}
+
+// alloc reserves size bytes aligned to align and returns their offset. The
+// bytes are zero: arena memory is fresh from the file and never reused.
+func (a *Arena) alloc(size, align uintptr) (uintptr, error) {
+	if err := a.usable(); err != nil {
+		return 0, err
+	}
+	off := alignUp(a.used, align)
+	end := off + size
+	if end < off || off < a.used {
+		return 0, fmt.Errorf("%w: arena %q: %d bytes overflow the address space", ErrExhausted, a.name, size)
+	}
+	if a.w == nil || end > a.w.Len() {
+		if err := a.grow(end); err != nil {
+			return 0, err
+		}
+	}
+	a.used = end
+	return off, nil
+}
+
+// grow makes the mapping at least need bytes long, doubling it.
+func (a *Arena) grow(need uintptr) error {
+	if need > a.max {
+		return fmt.Errorf("%w: arena %q: %d bytes needed, %d reserved (raise WithMaxBytes)",
+			ErrExhausted, a.name, need, a.max)
+	}
+	cur := uintptr(0)
+	if a.w != nil {
+		cur = a.w.Len()
+	}
+	n := max(alignUp(need, vm.PageSize), 2*cur, minGrow)
+	n = min(n, a.max)
+	// The file must be long enough before any byte of a new mapping is
+	// touched: touching past the end of a shared object raises SIGBUS.
+	if err := a.file.Resize(int64(n)); err != nil {
+		return fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err)
+	}
+	if a.w == nil {
+		w, err := vm.Map(a.file, 0, a.rng.Addr(), n, vm.ProtReadWrite, vm.FromReadWrite)
+		if err != nil {
+			return errors.Join(fmt.Errorf("arena %q: map: %w", a.name, err), a.file.Resize(0))
+		}
+		a.w = w
+		return nil
+	}
+	if err := a.w.Extend(n - cur); err != nil {
+		return errors.Join(fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err), a.file.Resize(int64(cur)))
+	}
+	return nil
+}
+
+// record appends an allocation record.
+func (a *Arena) record(off, n uintptr, t *layout.Type, parent uint32) {
+	a.recs = append(a.recs, Record{Off: uint64(off), N: uint64(n), Type: t.ID, Parent: parent})
+}
+
+// Alloc allocates n elements of t (zeroed) and records them. It does not
+// check that t is pointer-free; the typed helpers do.
+func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
+	a.enter()
+	defer a.leave()
+	size := t.Size * n
+	if t.Size != 0 && size/t.Size != n {
+		return nil, fmt.Errorf("%w: arena %q: %d × %d bytes overflows", ErrExhausted, a.name, n, t.Size)
+	}
+	off, err := a.alloc(size, t.Align)
+	if err != nil {
+		return nil, err
+	}
+	a.record(off, n, t, NoParent)
+	return unsafe.Add(a.rng.Addr(), off), nil
+}
+
+// Close releases the arena: its mappings become PROT_NONE and its range
+// goes into quarantine; the file is closed. It is idempotent. A permanent
+// (msealed) region cannot be released: Close then returns ErrPermanent and
+// keeps the memory mapped.
+func (a *Arena) Close() error {
+	a.enter()
+	defer a.leave()
+	if a.state == Closed {
+		return nil
+	}
+	if a.frozen != nil {
+		if err := a.frozen.release(); err != nil {
+			return err
+		}
+	}
+	var err error
+	if a.w != nil {
+		err = a.w.Release()
+	}
+	if err == nil {
+		err = space.Release(a.rng)
+	}
+	a.state = Closed
+	a.recs = nil
+	a.lastRT, a.lastT = nil, nil
+	return errors.Join(err, a.file.Close())
+}
+
+func alignUp(x, a uintptr) uintptr { return (x + a - 1) &^ (a - 1) }
+
+var unwrap atomic.Pointer[func(any) *Arena]
+
+// RegisterUnwrap is called by package arena to let the packages above it
+// reach the engine behind an *arena.Arena without a public accessor.
+func RegisterUnwrap(f func(any) *Arena) { unwrap.Store(&f) }
+
+// Unwrap returns the engine behind an *arena.Arena, or nil.
+func Unwrap(a any) *Arena {
+	if f := unwrap.Load(); f != nil {
+		return (*f)(a)
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+// This file is where the pointer graph stored in an arena is walked: to
+// validate it (invariant 1: no pointer leaves the arena), to relocate it to
+// a read-only alias (invariant 3), and to name the field at an offset.
+//
+// Unsafe: the walk reads arena memory at offsets taken from the arena's own
+// allocation records and the layouts of their types, so every word read is
+// a slot of the type that was stored there. Pointer words are read as
+// integers for comparisons and rewritten only with unsafe.Add on the
+// pointer read from the same word, so no integer becomes a pointer.
+
+package offheap
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/layout"
+)
+
+// ErrForeignPointer is wrapped by a *GraphError: a pointer stored in arena
+// memory points outside the memory it may point to.
+var ErrForeignPointer = errors.New("arena: pointer outside the arena")
+
+// GraphError reports a pointer that breaks the arena's pointer graph.
+type GraphError struct {
+	Arena string
+	Path  string  // the field holding the pointer
+	Off   uintptr // its offset in the arena
+	Value uintptr // the pointer
+}
+
+func (e *GraphError) Error() string {
+	return fmt.Sprintf("%v: arena %q: %s (offset %#x) holds %#x", ErrForeignPointer, e.Arena, e.Path, e.Off, e.Value)
+}
+
+// Unwrap returns ErrForeignPointer.
+func (e *GraphError) Unwrap() error { return ErrForeignPointer }
+
+// visitor is called with the address of each pointer word in arena memory
+// that must point into the arena (or be nil).
+type visitor func(word unsafe.Pointer) error
+
+// walkPointers visits every pointer word of the records from index from on:
+// pointer slots, string and slice data, and interface data words holding
+// pointers (boxed values, or pointer-shaped values stored directly).
+func (a *Arena) walkPointers(from int, visit visitor) error {
+	return a.walkRecords(a.recs[from:], visit)
+}
+
+// walkRecords visits the pointer words of the given records.
+func (a *Arena) walkRecords(recs []Record, visit visitor) error {
+	base := a.rng.Addr()
+	for _, rec := range recs {
+		t := layout.ByID(rec.Type)
+		if t.PtrFree {
+			continue
+		}
+		for k := uint64(0); k < rec.N; k++ {
+			elem := unsafe.Add(base, uintptr(rec.Off)+uintptr(k)*t.Size)
+			if err := walkSlots(elem, t.Slots, visit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
+	for _, s := range slots {
+		p := unsafe.Add(base, s.Off)
+		var err error
+		switch s.Kind {
+		case layout.SlotPointer, layout.SlotString, layout.SlotSlice:
+			err = visit(p) // the first word is the pointer
+		case layout.SlotEface, layout.SlotIface:
+			dt := layout.Dynamic(p, s.RType)
+			switch {
+			case dt == nil:
+			case dt.Direct:
+				err = walkSlots(unsafe.Add(p, ptrSize), dt.Slots, visit)
+			default:
+				err = visit(unsafe.Add(p, ptrSize))
+			}
+		case layout.SlotArray:
+			for j := uintptr(0); j < s.Len && err == nil; j++ {
+				err = walkSlots(unsafe.Add(p, j*s.Elem.Size), s.Elem.Slots, visit)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// window is a range of addresses pointers may point into.
+type window struct{ lo, hi uintptr }
+
+func (w window) has(v uintptr) bool { return v >= w.lo && v < w.hi }
+
+// writable returns the window of the arena's used bytes in its own mapping.
+func (a *Arena) writable() window {
+	lo := uintptr(a.rng.Addr())
+	return window{lo, lo + max(a.used, 1)}
+}
+
+// validateRecords checks that every pointer word of the records from index
+// from on is nil or points into allowed (the arena's writable mapping when
+// allowed is nil).
+func (a *Arena) validateRecords(from int, allowed *window) error {
+	w := a.writable()
+	if allowed != nil {
+		w = *allowed
+	}
+	return a.walkPointers(from, func(word unsafe.Pointer) error {
+		v := *(*uintptr)(word)
+		if v == 0 || w.has(v) {
+			return nil
+		}
+		off := uintptr(word) - uintptr(a.rng.Addr())
+		return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v}
+	})
+}
+
+// Validate checks the whole pointer graph: every pointer stored in the
+// arena is nil or points into the arena's used bytes (or, once frozen in
+// Alias mode, into the read-only alias).
+func (a *Arena) Validate() error {
+	if a.state == Closed {
+		return fmt.Errorf("%w: arena %q", ErrClosed, a.name)
+	}
+	if r := a.frozen; r != nil && r.alias != nil {
+		lo := uintptr(r.alias.Addr())
+		return a.validateRecords(0, &window{lo, lo + max(a.used, 1)})
+	}
+	return a.validateRecords(0, nil)
+}
+
+// relocate adds delta to every pointer word that points into from. It
+// returns how many words it changed. It cannot fail: callers validate first.
+func (a *Arena) relocate(from window, delta int) int {
+	n := 0
+	_ = a.walkPointers(0, func(word unsafe.Pointer) error {
+		p := *(*unsafe.Pointer)(word)
+		if from.has(uintptr(p)) {
+			// The new address lies in the alias of the same arena bytes:
+			// a non-Go-heap pointer, stored with a typed store.
+			*(*unsafe.Pointer)(word) = unsafe.Add(p, delta)
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// recordAt returns the index of the record holding arena offset off, or -1.
+func (a *Arena) recordAt(off uintptr) int {
+	j, found := slices.BinarySearchFunc(a.recs, uint64(off), func(r Record, off uint64) int {
+		switch {
+		case r.Off < off:
+			return -1
+		case r.Off > off:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		j--
+	}
+	for ; j >= 0; j-- {
+		r := a.recs[j]
+		size := r.N * uint64(layout.ByID(r.Type).Size)
+		if uint64(off) >= r.Off && uint64(off) < r.Off+max(size, 1) {
+			return j
+		}
+		if uint64(off) >= r.Off+max(size, 1) {
+			break // records do not nest; an earlier one cannot hold off
+		}
+	}
+	return -1
+}
+
+// PathAt names the Go field at arena offset off, from the root of the value
+// that holds it: "Config.Endpoints[1].Port". Offsets outside any allocation
+// give "".
+func (a *Arena) PathAt(off uintptr) string {
+	j := a.recordAt(off)
+	if j < 0 {
+		return ""
+	}
+	var parts []string
+	for depth := 0; ; depth++ {
+		if depth == maxPathDepth {
+			parts = append(parts, "…")
+			break
+		}
+		rec := a.recs[j]
+		t := layout.ByID(rec.Type)
+		local := uintptr(off) - uintptr(rec.Off)
+		if rec.N != 1 || rec.Parent != NoParent && a.viaSlice(j) {
+			if t.Size == 0 {
+				parts = append(parts, "[0]")
+			} else {
+				parts = append(parts, fmt.Sprintf("[%d]", local/t.Size)+layout.FieldPath(t.RType, local%t.Size))
+			}
+		} else {
+			parts = append(parts, layout.FieldPath(t.RType, local))
+		}
+		if rec.Parent == NoParent {
+			name := t.Name()
+			if rec.N != 1 {
+				name = "[]" + name
+			}
+			parts = append(parts, name)
+			break
+		}
+		slot, ok := a.slotPointingTo(int(rec.Parent), j)
+		if !ok {
+			parts = append(parts, "(?)")
+			break
+		}
+		j, off = int(rec.Parent), slot
+	}
+	slices.Reverse(parts)
+	return strings.Join(parts, "")
+}
+
+// viaSlice reports whether record j was reached through a slice (so its
+// elements are named by index even when there is one).
+func (a *Arena) viaSlice(j int) bool {
+	slot, ok := a.slotPointingTo(int(a.recs[j].Parent), j)
+	if !ok {
+		return false
+	}
+	p := a.recs[a.recordAt(slot)]
+	t := layout.ByID(p.Type)
+	local := (slot - uintptr(p.Off)) % max(t.Size, 1)
+	for _, s := range flatSlots(t) {
+		if s.Off == local {
+			return s.Kind == layout.SlotSlice
+		}
+	}
+	return false
+}
+
+// flatSlots expands array slots (for offset matching on error paths).
+func flatSlots(t *layout.Type) []layout.Slot {
+	var out []layout.Slot
+	for _, s := range t.Slots {
+		if s.Kind != layout.SlotArray {
+			out = append(out, s)
+			continue
+		}
+		for j := uintptr(0); j < s.Len; j++ {
+			for _, e := range flatSlots(s.Elem) {
+				e.Off += s.Off + j*s.Elem.Size
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// slotPointingTo finds a pointer word in record parent that points into
+// record child (in the writable mapping or the alias) and returns its
+// arena offset.
+func (a *Arena) slotPointingTo(parent, child int) (uintptr, bool) {
+	if parent < 0 || parent >= len(a.recs) {
+		return 0, false
+	}
+	c := a.recs[child]
+	size := c.N * uint64(layout.ByID(c.Type).Size)
+	targets := []window{{uintptr(a.rng.Addr()) + uintptr(c.Off), uintptr(a.rng.Addr()) + uintptr(c.Off+max(size, 1))}}
+	if r := a.frozen; r != nil && r.alias != nil {
+		lo := uintptr(r.alias.Addr()) + uintptr(c.Off)
+		targets = append(targets, window{lo, lo + uintptr(max(size, 1))})
+	}
+	var found uintptr
+	errFound := errors.New("found")
+	err := a.walkRecords(a.recs[parent:parent+1], func(word unsafe.Pointer) error {
+		v := *(*uintptr)(word)
+		for _, w := range targets {
+			if w.has(v) {
+				found = uintptr(word) - uintptr(a.rng.Addr())
+				return errFound
+			}
+		}
+		return nil
+	})
+	return found, err == errFound
+}

@@ -1,0 +1,480 @@
+// Freeze transitions: Protect, Alias and Seal, each a sequence of named
+// steps. A step that fails rolls back every earlier one, so the arena is
+// left exactly as it was (invariant 6); steps that cannot be undone (file
+// seals) come last.
+//
+// Unsafe: this file does address arithmetic between an arena's writable
+// mapping and its read-only alias (same file offsets, different base), and
+// nothing else.
+
+package offheap
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/space"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// Mode is how a region is frozen.
+type Mode int
+
+// Modes.
+const (
+	Protect Mode = iota + 1 // mprotect(PROT_READ) in place
+	Alias                   // a second, read-only mapping; the owner keeps write access
+	Seal                    // remapped read-only in place from an O_RDONLY descriptor, file sealed
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Protect:
+		return "Protect"
+	case Alias:
+		return "Alias"
+	case Seal:
+		return "Seal"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Errors, re-exported by package freeze.
+var (
+	ErrModeUnsupported = errors.New("freeze: mode not supported here")
+	ErrPermanent       = errors.New("freeze: region is permanent (msealed)")
+	ErrNotAlias        = errors.New("freeze: region is not in Alias mode")
+	ErrNotInRegion     = errors.New("freeze: pointer is not in the region")
+)
+
+// StepError reports the step of a freeze transition that failed. The arena
+// was rolled back; Rollback holds any error the rollback itself returned.
+type StepError struct {
+	Arena    string
+	Mode     Mode
+	Step     string
+	Err      error
+	Rollback error
+}
+
+func (e *StepError) Error() string {
+	s := fmt.Sprintf("freeze: arena %q: %s: step %q failed: %v", e.Arena, e.Mode, e.Step, e.Err)
+	if e.Rollback != nil {
+		s += fmt.Sprintf(" (and rolling back failed: %v)", e.Rollback)
+	}
+	return s
+}
+
+// Unwrap returns the step's error and the rollback's.
+func (e *StepError) Unwrap() []error { return []error{e.Err, e.Rollback} }
+
+// asideMin is the smallest mapping that Seal freezes by moving its page
+// tables aside (mremap) rather than remapping in place: below it, tearing
+// down the page-table entries is as cheap as moving them.
+var asideMin uintptr = 2 << 20
+
+// failpoint injects errors into named steps, for tests.
+var failpoint atomic.Pointer[func(step string) error]
+
+// SetFailpoint makes every step named by f's non-nil answers fail (nil f
+// clears it). For tests of rollback.
+func SetFailpoint(f func(step string) error) {
+	if f == nil {
+		failpoint.Store(nil)
+		return
+	}
+	failpoint.Store(&f)
+}
+
+// SetAsideMin changes the Seal aside threshold and returns the old one, for
+// tests that exercise both paths.
+func SetAsideMin(n uintptr) uintptr { old := asideMin; asideMin = n; return old }
+
+func step(name string, f func() error) error {
+	if fp := failpoint.Load(); fp != nil {
+		if err := (*fp)(name); err != nil {
+			return err
+		}
+	}
+	return f()
+}
+
+// Region is a frozen arena.
+type Region struct {
+	a     *Arena
+	mode  Mode
+	size  uintptr
+	alias *vm.Mapping // Alias mode: the read-only view
+	arng  space.Range // its address range
+	delta int         // alias address minus writable address
+
+	sums  []uint64
+	root  uint64
+	ready chan struct{} // closed once the baseline (and in Seal mode the seals) are in place
+	bgErr error         // a background step's failure, read after ready
+	bg    sync.WaitGroup
+
+	mu        sync.RWMutex // Update (write) against Verify (read) and release
+	closed    bool
+	permanent bool
+}
+
+// Freeze makes the arena read-only in the given mode.
+func (a *Arena) Freeze(mode Mode) (*Region, error) {
+	a.enter()
+	defer a.leave()
+	switch a.state {
+	case Frozen:
+		return nil, fmt.Errorf("%w: arena %q is already frozen", ErrFrozen, a.name)
+	case Closed:
+		return nil, fmt.Errorf("%w: arena %q", ErrClosed, a.name)
+	}
+	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
+	if err := step("validate", func() error { return a.validateRecords(0, nil) }); err != nil {
+		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
+	}
+	var err error
+	switch mode {
+	case Protect:
+		err = r.freezeProtect()
+	case Alias:
+		err = r.freezeAlias()
+	case Seal:
+		err = r.freezeSeal()
+	default:
+		return nil, fmt.Errorf("freeze: unknown mode %d", int(mode))
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.state = Frozen
+	a.frozen = r
+	return r, nil
+}
+
+func (r *Region) fail(stepName string, err, rollback error) error {
+	return &StepError{Arena: r.a.name, Mode: r.mode, Step: stepName, Err: err, Rollback: rollback}
+}
+
+func sealsAvailable() error { seals, _, _, _ := vm.Features(); return seals }
+
+// freezeProtect: mprotect(PROT_READ), then F_SEAL_FUTURE_WRITE so that no
+// descriptor can write the file any more. Once both hold, only another
+// mprotect could change the bytes, so the baseline is hashed in the
+// background. Without seals (non-Linux) it is hashed before returning.
+func (r *Region) freezeProtect() error {
+	a := r.a
+	if a.w != nil {
+		if err := step("protect", func() error { return a.w.Protect(vm.ProtRead) }); err != nil {
+			return r.fail("protect", err, nil)
+		}
+	}
+	if sealsAvailable() != nil {
+		r.baseline()
+		close(r.ready)
+		return nil
+	}
+	if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite) }); err != nil {
+		var rb error
+		if a.w != nil {
+			rb = a.w.Protect(vm.ProtReadWrite)
+		}
+		return r.fail("seal", err, rb)
+	}
+	r.background(nil)
+	return nil
+}
+
+// freezeAlias maps a read-only alias from an O_RDONLY reopen, relocates the
+// pointer graph to it, and hashes the baseline before returning (the owner
+// can still write, so the baseline must be taken now).
+func (r *Region) freezeAlias() error {
+	a := r.a
+	if err := step("reopen", a.file.OpenReadOnly); err != nil {
+		return r.fail("reopen", err, nil)
+	}
+	if a.w != nil {
+		n := a.w.Len()
+		if err := step("reserve", func() (err error) {
+			r.arng, err = space.Alloc(n, alignFor(n), r, a.name+" (read-only view)")
+			return err
+		}); err != nil {
+			return r.fail("reserve", err, nil)
+		}
+		if err := step("map", func() (err error) {
+			r.alias, err = vm.Map(a.file, 0, r.arng.Addr(), n, vm.ProtRead, vm.FromReadOnly)
+			return err
+		}); err != nil {
+			return r.fail("map", err, space.Release(r.arng))
+		}
+		r.delta = int(uintptr(r.alias.Addr()) - uintptr(a.rng.Addr()))
+		a.relocate(a.writable(), r.delta)
+	}
+	r.baseline()
+	close(r.ready)
+	if sealsAvailable() == nil {
+		if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite) }); err != nil {
+			return r.fail("seal", err, r.undoAlias())
+		}
+	}
+	if r.alias != nil {
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			_ = r.alias.Populate() // advice: readers fault pages in otherwise
+		}()
+	}
+	return nil
+}
+
+func (r *Region) undoAlias() error {
+	if r.alias == nil {
+		return nil
+	}
+	lo := uintptr(r.alias.Addr())
+	r.a.relocate(window{lo, lo + max(r.a.used, 1)}, -r.delta)
+	err := r.alias.Release()
+	if err == nil {
+		err = space.Release(r.arng)
+	}
+	r.alias = nil
+	return err
+}
+
+// freezeSeal remaps the arena read-only in place from the O_RDONLY
+// descriptor and seals the file. Large mappings first move their page
+// tables aside (O(1) per GiB when 1 GiB-aligned), so the remap has nothing
+// to tear down; F_SEAL_FUTURE_WRITE, F_SEAL_GROW and F_SEAL_SHRINK hold at
+// once, and F_SEAL_WRITE and F_SEAL_SEAL follow in the background once the
+// moved-aside mapping is gone.
+func (r *Region) freezeSeal() error {
+	a := r.a
+	if err := sealsAvailable(); err != nil {
+		return r.fail("probe", fmt.Errorf("%w: %w", ErrModeUnsupported, err), nil)
+	}
+	if err := step("reopen", a.file.OpenReadOnly); err != nil {
+		return r.fail("reopen", err, nil)
+	}
+	_, _, mremapErr, _ := vm.Features()
+	if a.w == nil || a.w.Len() < asideMin || mremapErr != nil {
+		if a.w != nil {
+			if err := step("remap", func() error { return a.w.Remap(vm.FromReadOnly, vm.ProtRead) }); err != nil {
+				return r.fail("remap", err, a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite))
+			}
+		}
+		if err := step("seal", func() error {
+			return a.file.AddSeals(vm.SealWrite | vm.SealGrow | vm.SealShrink | vm.SealSeal)
+		}); err != nil {
+			var rb error
+			if a.w != nil {
+				rb = a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite)
+			}
+			return r.fail("seal", err, rb)
+		}
+		_ = a.file.CloseWritable()
+		r.background(nil)
+		return nil
+	}
+
+	n := a.w.Len()
+	var arng space.Range
+	if err := step("reserve", func() (err error) {
+		arng, err = space.Alloc(n, alignFor(a.rng.Len()), nil, a.name+" (moved aside)")
+		return err
+	}); err != nil {
+		return r.fail("reserve", err, nil)
+	}
+	var aside *vm.Mapping
+	if err := step("move-aside", func() (err error) {
+		aside, err = a.w.MoveAside(arng.Addr())
+		return err
+	}); err != nil {
+		return r.fail("move-aside", err, space.Release(arng))
+	}
+	undo := func() error {
+		err := aside.MoveOnto(a.w)
+		a.w = aside
+		return errors.Join(err, space.Release(arng))
+	}
+	if err := step("remap", func() error { return a.w.Remap(vm.FromReadOnly, vm.ProtRead) }); err != nil {
+		return r.fail("remap", err, undo())
+	}
+	if err := step("seal", func() error {
+		return a.file.AddSeals(vm.SealFutureWrite | vm.SealGrow | vm.SealShrink)
+	}); err != nil {
+		return r.fail("seal", err, undo())
+	}
+	r.background(func() error {
+		err := aside.Release()
+		if err == nil {
+			err = space.Release(arng)
+		}
+		if err == nil {
+			err = a.file.AddSeals(vm.SealWrite | vm.SealSeal)
+		}
+		if err != nil {
+			return fmt.Errorf("freeze: arena %q: sealing in the background: %w", a.name, err)
+		}
+		return a.file.CloseWritable()
+	})
+	return nil
+}
+
+// background finishes a freeze off the caller's goroutine: first (if given)
+// the rest of the sealing, then the baseline; Verify waits for both.
+func (r *Region) background(first func() error) {
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		if first != nil {
+			r.bgErr = first()
+		}
+		r.baseline()
+		close(r.ready)
+		if r.mode == Seal && r.a.w != nil {
+			_ = r.a.w.Populate() // advice: readers fault pages in otherwise
+		}
+	}()
+}
+
+// baseline hashes the frozen bytes.
+func (r *Region) baseline() {
+	r.sums = make([]uint64, Blocks(r.size))
+	if r.size > 0 {
+		hashBlocks(r.a.rng.Addr(), r.size, r.sums, nil)
+	}
+	r.root = rootChecksum(r.sums, r.size)
+}
+
+// Wait blocks until the baseline is in place and returns any error from the
+// background part of the freeze.
+func (r *Region) Wait() error {
+	<-r.ready
+	return r.bgErr
+}
+
+// Arena returns the frozen arena.
+func (r *Region) Arena() *Arena { return r.a }
+
+// Name returns the arena's name.
+func (r *Region) Name() string { return r.a.name }
+
+// Mode returns the freeze mode.
+func (r *Region) Mode() Mode { return r.mode }
+
+// Size returns the number of frozen bytes.
+func (r *Region) Size() int { return int(r.size) }
+
+// Checksum returns the root checksum, waiting for the baseline.
+func (r *Region) Checksum() uint64 {
+	<-r.ready
+	return r.root
+}
+
+// Sums returns the per-block baseline, waiting for it.
+func (r *Region) Sums() []uint64 {
+	<-r.ready
+	return r.sums
+}
+
+// Closed reports whether the region was released.
+func (r *Region) Closed() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.closed
+}
+
+// Verify recomputes the block hashes and returns the indices of the blocks
+// that changed (nil when none did). It does not allocate when nothing
+// changed.
+func (r *Region) Verify() ([]int, error) {
+	<-r.ready
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	if r.bgErr != nil {
+		return nil, r.bgErr
+	}
+	if r.size == 0 || hashBlocks(r.a.rng.Addr(), r.size, nil, r.sums) == 0 {
+		return nil, nil
+	}
+	return changedBlocks(r.a.rng.Addr(), r.size, r.sums), nil
+}
+
+// ReadOnly translates p, a pointer into the arena, into the address readers
+// must use: itself in Protect and Seal modes, its alias in Alias mode.
+func (r *Region) ReadOnly(p unsafe.Pointer) (unsafe.Pointer, error) {
+	u := uintptr(p)
+	w := r.a.writable()
+	if r.alias == nil {
+		if w.has(u) || r.size == 0 && u == w.lo {
+			return p, nil
+		}
+		return nil, fmt.Errorf("%w: %p is not in %q", ErrNotInRegion, p, r.a.name)
+	}
+	lo := uintptr(r.alias.Addr())
+	if u >= lo && u < lo+max(r.size, 1) {
+		return p, nil
+	}
+	if w.has(u) {
+		return unsafe.Add(p, r.delta), nil
+	}
+	return nil, fmt.Errorf("%w: %p is not in %q", ErrNotInRegion, p, r.a.name)
+}
+
+// Alias returns the read-only mapping (Alias mode), or nil.
+func (r *Region) Alias() *vm.Mapping { return r.alias }
+
+// Permanent mseals the region (Seal mode only): its memory can then never
+// be unmapped or re-protected, for the life of the process, and Close
+// returns ErrPermanent.
+func (r *Region) Permanent() error {
+	if err := r.Wait(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closed:
+		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	case r.mode != Seal:
+		return fmt.Errorf("%w: Permanent needs Seal mode, region %q is %s", ErrModeUnsupported, r.a.name, r.mode)
+	case r.permanent:
+		return nil
+	}
+	if r.a.w != nil {
+		if err := step("mseal", r.a.w.Mseal); err != nil {
+			return fmt.Errorf("freeze: region %q: mseal: %w", r.a.name, err)
+		}
+	}
+	r.permanent = true
+	return nil
+}
+
+// release waits for background work and unmaps the alias. The arena then
+// releases its own mapping and range.
+func (r *Region) release() error {
+	r.bg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.permanent {
+		return fmt.Errorf("%w: region %q cannot be released", ErrPermanent, r.a.name)
+	}
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.alias != nil {
+		err := r.alias.Release()
+		if err == nil {
+			err = space.Release(r.arng)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+// This file is where typed pointers into arena memory are made.
+//
+// Unsafe: every *T and []T returned here points into the arena's writable
+// mapping, at an offset the arena allocated for exactly that many elements
+// of T with T's alignment. T is pointer-free (checked through package
+// layout), so whatever the caller stores through the pointer cannot hide a
+// Go pointer from the garbage collector (invariant 1). Slices have
+// cap == len (invariant 5).
+
+package offheap
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/layout"
+)
+
+// typeWord returns the runtime type descriptor of *T: a constant per
+// instantiation, used as a cheap cache key.
+func typeWord[T any]() unsafe.Pointer {
+	var e any = (*T)(nil)
+	// An interface{} is (type word, data word).
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[0]
+}
+
+// ptrFree returns the analysis of T, or an error if T holds pointers.
+func ptrFree[T any](a *Arena) (*layout.Type, error) {
+	w := typeWord[T]()
+	if a.lastRT == w {
+		return a.lastT, nil
+	}
+	t := layout.For[T]()
+	if !t.PtrFree {
+		return nil, fmt.Errorf("arena: %w (typed allocation needs a pointer-free type)", t.PtrFreeErr)
+	}
+	a.lastRT, a.lastT = w, t
+	return t, nil
+}
+
+// New allocates a zeroed T.
+func New[T any](a *Arena) (*T, error) {
+	t, err := ptrFree[T](a)
+	if err != nil {
+		return nil, err
+	}
+	// Fast path: room in the mapping, arena open, not under invariants.
+	if !Invariants && a.state == Open && a.w != nil {
+		off := alignUp(a.used, t.Align)
+		if end := off + t.Size; end >= off && end <= a.w.Len() {
+			a.used = end
+			a.recs = append(a.recs, Record{Off: uint64(off), N: 1, Type: t.ID, Parent: NoParent})
+			return (*T)(unsafe.Add(a.rng.Addr(), off)), nil
+		}
+	}
+	p, err := a.Alloc(t, 1)
+	if err != nil {
+		return nil, err
+	}
+	return (*T)(p), nil
+}
+
+// MakeSlice allocates n zeroed elements of T, with cap == len == n. n == 0
+// gives a non-nil empty slice that is not in the arena (appending to it
+// allocates on the heap, as with any full slice).
+func MakeSlice[T any](a *Arena, n int) ([]T, error) {
+	t, err := ptrFree[T](a)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("%w: MakeSlice[%s](%d): negative length", ErrInvalidSize, t.Name(), n)
+	}
+	if err := a.usable(); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return []T{}, nil
+	}
+	p, err := a.Alloc(t, uintptr(n))
+	if err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*T)(p), n), nil
+}
+
+var byteType = layout.Of(reflect.TypeFor[byte]())
+
+// String copies s into the arena. The empty string needs no memory.
+func String(a *Arena, s string) (string, error) {
+	if err := a.usable(); err != nil {
+		return "", err
+	}
+	if len(s) == 0 {
+		return "", nil
+	}
+	p, err := a.Alloc(byteType, uintptr(len(s)))
+	if err != nil {
+		return "", err
+	}
+	dst := unsafe.Slice((*byte)(p), len(s))
+	copy(dst, s)
+	return unsafe.String((*byte)(p), len(s)), nil
+}
+
+// Bytes copies b into the arena, with cap == len. A nil slice stays nil and
+// an empty one stays empty (and is not in the arena).
+func Bytes(a *Arena, b []byte) ([]byte, error) {
+	if err := a.usable(); err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, nil
+	}
+	if len(b) == 0 {
+		return []byte{}, nil
+	}
+	p, err := a.Alloc(byteType, uintptr(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	dst := unsafe.Slice((*byte)(p), len(b))
+	copy(dst, b)
+	return dst, nil
+}
