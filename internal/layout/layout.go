@@ -76,6 +76,10 @@ type Type struct {
 	// Slots lists the pointer-bearing slots of one value, by offset.
 	// Small arrays are flattened; larger ones are one SlotArray.
 	Slots []Slot
+	// Edges is the number of pointer words one value holds: one per
+	// pointer, string, slice and interface slot, Len times the element's
+	// for an array slot.
+	Edges int
 	// Direct reports that the type is stored directly in an interface's
 	// data word (pointer-shaped) rather than boxed.
 	Direct bool
@@ -192,9 +196,34 @@ func (b *builder) build(rt reflect.Type) *Type {
 	b.fresh[rt] = t
 	b.order = append(b.order, t)
 	t.Slots = b.slots(rt, 0, nil)
+	for _, s := range t.Slots {
+		if s.Kind == SlotArray {
+			t.Edges += int(s.Len) * edges(s.RType.Elem())
+		} else {
+			t.Edges++
+		}
+	}
 	t.PtrFree = len(t.Slots) == 0 && !holdsUnsupportedPointer(rt)
 	t.Direct = isDirect(rt)
 	return t
+}
+
+// edges counts pointer words in a value of rt (see Type.Edges), without
+// needing rt's analysis to be finished (recursive types).
+func edges(rt reflect.Type) int {
+	switch rt.Kind() {
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Interface:
+		return 1
+	case reflect.Struct:
+		n := 0
+		for i := 0; i < rt.NumField(); i++ {
+			n += edges(rt.Field(i).Type)
+		}
+		return n
+	case reflect.Array:
+		return rt.Len() * edges(rt.Elem())
+	}
+	return 0
 }
 
 // maxFlatten is the largest number of slots an array is flattened into.

@@ -205,3 +205,10 @@ func TestConcurrentAnalysis(t *testing.T) {
 		assert.Same(t, got[0], g)
 	}
 }
+
+func TestEdges(t *testing.T) {
+	assert.Equal(t, 4, For[config]().Edges)
+	assert.Equal(t, 32, For[bigArr]().Edges)
+	assert.Equal(t, 0, For[point]().Edges)
+	assert.Equal(t, 2, For[[2]endpoint]().Edges)
+}

@@ -52,28 +52,45 @@ const (
 // typed allocation).
 const NoParent = ^uint32(0)
 
+// RunOfTyped marks a record that describes a run of typed allocations
+// (New, MakeSlice, String, Bytes) of one type laid out back to back: a
+// million New calls cost one record. Fault reports name an element of a
+// run "Point#3".
+const RunOfTyped = ^uint32(0) - 1
+
+// RunOfStrings marks the record of the string bytes one Clone packed
+// together.
+const RunOfStrings = ^uint32(0) - 2
+
 // Record describes one allocation. Records are pointer-free, so a table of
 // millions costs the garbage collector nothing to scan.
 type Record struct {
 	Off    uint64 // offset of the first element in the arena
 	N      uint64 // number of elements
 	Type   uint32 // layout ID of the element type
-	Parent uint32 // record whose pointer led Clone here, or NoParent
+	Parent uint32 // record whose pointer led Clone here, NoParent or RunOfTyped
 }
 
 // Arena is an off-heap bump allocator over one memfd. It is not safe for
 // concurrent use; the invariants build detects concurrent calls.
 type Arena struct {
-	name   string
-	max    uintptr
-	rng    space.Range
-	file   *vm.File
-	w      *vm.Mapping // the writable mapping at the start of rng; nil until first use
-	used   uintptr
-	recs   []Record
-	state  State
-	frozen *Region // set by Freeze
-	busy   atomic.Int32
+	name string
+	max  uintptr
+	rng  space.Range
+	file *vm.File
+	w    *vm.Mapping // the writable mapping at the start of rng; nil until first use
+	used uintptr
+	// limit is the mapped length while the arena is open, else 0: the
+	// typed fast path checks room and state with one comparison.
+	limit uintptr
+	// runType and runEnd describe the last record while it is a run of
+	// typed allocations that a new one may extend (runEnd 0: none).
+	runType uint32
+	runEnd  uintptr
+	recs    records
+	state   State
+	frozen  *Region // set by Freeze
+	busy    atomic.Int32
 
 	// One-entry cache for typed allocation of the same type in a row.
 	lastRT unsafe.Pointer
@@ -148,9 +165,11 @@ func (a *Arena) Range() space.Range { return a.rng }
 // File returns the arena's memfd.
 func (a *Arena) File() *vm.File { return a.file }
 
-// Records returns the allocation records, in offset order. The slice is
-// the arena's own; callers must not modify it.
-func (a *Arena) Records() []Record { return a.recs }
+// NumRecords returns the number of allocation records.
+func (a *Arena) NumRecords() int { return a.recs.len() }
+
+// Record returns the i'th allocation record (records are in offset order).
+func (a *Arena) Record(i int) Record { return *a.recs.at(i) }
 
 // Region returns the frozen region, or nil before Freeze.
 func (a *Arena) Region() *Region { return a.frozen }
@@ -228,22 +247,39 @@ func (a *Arena) grow(need uintptr) error {
 		if err != nil {
 			return errors.Join(fmt.Errorf("arena %q: map: %w", a.name, err), a.file.Resize(0))
 		}
-		a.w = w
+		a.w, a.limit = w, n
 		return nil
 	}
 	if err := a.w.Extend(n - cur); err != nil {
 		return errors.Join(fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err), a.file.Resize(int64(cur)))
 	}
+	a.limit = n
 	return nil
 }
 
 // record appends an allocation record.
 func (a *Arena) record(off, n uintptr, t *layout.Type, parent uint32) {
-	a.recs = append(a.recs, Record{Off: uint64(off), N: uint64(n), Type: t.ID, Parent: parent})
+	a.runEnd = 0
+	a.recs.add(Record{Off: uint64(off), N: uint64(n), Type: t.ID, Parent: parent})
 }
 
-// Alloc allocates n elements of t (zeroed) and records them. It does not
-// check that t is pointer-free; the typed helpers do.
+// recordTyped records n elements of t allocated at off by a typed
+// allocation, extending the last record when it is a run of the same type
+// ending exactly at off.
+func (a *Arena) recordTyped(off, n uintptr, t *layout.Type) {
+	end := off + n*t.Size
+	if a.runEnd == off && a.runType == t.ID && off != 0 {
+		a.recs.at(a.recs.len() - 1).N += uint64(n)
+	} else {
+		a.recs.add(Record{Off: uint64(off), N: uint64(n), Type: t.ID, Parent: RunOfTyped})
+		a.runType = t.ID
+	}
+	a.runEnd = end
+}
+
+// Alloc allocates n elements of t (zeroed) and records them as a typed
+// allocation. It does not check that t is pointer-free; the typed helpers
+// do.
 func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	a.enter()
 	defer a.leave()
@@ -255,7 +291,7 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.record(off, n, t, NoParent)
+	a.recordTyped(off, n, t)
 	return unsafe.Add(a.rng.Addr(), off), nil
 }
 
@@ -281,10 +317,18 @@ func (a *Arena) Close() error {
 	if err == nil {
 		err = space.Release(a.rng)
 	}
-	a.state = Closed
-	a.recs = nil
+	a.state, a.limit = Closed, 0
+	a.recs.reset()
 	a.lastRT, a.lastT = nil, nil
 	return errors.Join(err, a.file.Close())
+}
+
+// prefault asks the kernel to populate [off, off+n) for writing in one
+// call, instead of one fault per page as the copy first touches them.
+func (a *Arena) prefault(off, n uintptr) {
+	if n >= 4*vm.PageSize {
+		_ = a.w.PopulateWrite(off, n) // advice only
+	}
 }
 
 func alignUp(x, a uintptr) uintptr { return (x + a - 1) &^ (a - 1) }

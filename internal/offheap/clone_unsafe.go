@@ -9,6 +9,9 @@
 //   - Every range of memory reachable from the root is found before any
 //     byte is written; overlapping ranges are merged into blocks, so that a
 //     pointer into the middle of something lands in the copy of that thing.
+//     While scanning, each pointer word's target range is recorded (an
+//     edge), in the order the copy will meet the same words, so that
+//     translating a pointer is an index, not a search.
 //   - Each block is copied as: pointer-free gaps with memmove, pointer slots
 //     with typed stores of translated pointers. A Go-heap pointer is never
 //     copied as raw bytes into the arena (invariant 1), and every stored
@@ -20,10 +23,10 @@
 package offheap
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/frozen-go/frozen/internal/layout"
@@ -42,20 +45,32 @@ const (
 	viaBox // the boxed value of an interface
 )
 
+// noEdge is the edge of a nil pointer word.
+const noEdge = -1
+
 // crange is one range of source memory to copy: n elements of t at src.
 type crange struct {
-	src    unsafe.Pointer
-	start  uintptr // uintptr(src), for ordering only
-	size   uintptr
-	t      *layout.Type
-	n      uintptr
-	parent int32   // range holding the slot that pointed here; -1 for the root
-	slot   uintptr // address of that slot, for paths only (never dereferenced)
-	via    via
-	rec    int32 // record describing this range's copy
+	src     unsafe.Pointer
+	dst     unsafe.Pointer // where its first byte is copied to (after place)
+	t       *layout.Type
+	n       uintptr
+	slot    uintptr // address of the slot that pointed here, for paths only (never dereferenced)
+	parent  int32   // range holding that slot; -1 for the root
+	rec     int32   // record holding this range's first byte
+	edgeOff uint32  // its edges start here (pointer-bearing ranges only)
+	via     via
 }
 
-func (r *crange) end() uintptr { return r.start + r.size }
+func (r *crange) start() uintptr { return uintptr(r.src) }
+func (r *crange) size() uintptr  { return r.t.Size * r.n }
+func (r *crange) end() uintptr   { return r.start() + r.size() }
+
+// key orders ranges by address, larger first on ties (so that an empty
+// range at the start of another joins it).
+type key struct {
+	start, size uintptr
+	idx         int32
+}
 
 // cblock is a maximal set of overlapping ranges, copied as one piece.
 type cblock struct {
@@ -63,7 +78,8 @@ type cblock struct {
 	src        unsafe.Pointer
 	dst        unsafe.Pointer
 	off        uintptr // offset of dst in the arena
-	lo, hi     int     // the block's ranges are order[lo:hi]
+	lo, hi     int     // the block's ranges are keys[lo:hi]
+	strings    bool    // only string bytes: packed together, one record for all
 }
 
 type rangeKey struct {
@@ -75,11 +91,25 @@ type rangeKey struct {
 type cloner struct {
 	a        *Arena
 	ranges   []crange
+	edges    []int32 // target range of each pointer word, per scanned range
 	seen     map[rangeKey]int32
 	work     []int32
-	order    []int32
+	keys     []key
+	tmp      []key
 	blocks   []cblock
+	owners   []int32
 	maxAlign uintptr
+}
+
+// cloners recycles scratch space between Clone calls.
+var cloners = sync.Pool{New: func() any { return &cloner{seen: make(map[rangeKey]int32)} }}
+
+func (c *cloner) reset() {
+	clear(c.ranges) // drop the source pointers they hold
+	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
+	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
+	clear(c.seen)
+	c.maxAlign = 1
 }
 
 // CloneError is returned when a value cannot be cloned; Path names the field
@@ -125,13 +155,15 @@ func (a *Arena) CloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, e
 		copy(unsafe.Slice((*byte)(dst), t.Size), unsafe.Slice((*byte)(src), t.Size))
 		return dst, nil
 	}
-	c := cloner{a: a, seen: make(map[rangeKey]int32), maxAlign: 1}
+	c := cloners.Get().(*cloner)
+	defer func() { c.reset(); cloners.Put(c) }()
+	c.a, c.maxAlign = a, 1
 	c.add(src, t, 1, -1, 0, viaRoot)
 	if err := c.discover(); err != nil {
 		return nil, err
 	}
 	c.merge()
-	firstRec := len(a.recs)
+	firstRec := a.recs.len()
 	if err := c.place(); err != nil {
 		return nil, err
 	}
@@ -143,23 +175,24 @@ func (a *Arena) CloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, e
 			panic(fmt.Sprintf("arena: invariant broken after Clone: %v", err))
 		}
 	}
-	return c.translate(src), nil
+	return c.ranges[0].dst, nil
 }
 
-// add records a range; pointer-bearing ranges are deduplicated and queued
-// for scanning.
-func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32, slot uintptr, v via) {
+// add records a range and returns its index; pointer-bearing ranges are
+// deduplicated and queued for scanning.
+func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32, slot uintptr, v via) int32 {
+	idx := int32(len(c.ranges))
 	if !t.PtrFree {
-		key := rangeKey{uintptr(src), n, t.ID}
-		if _, ok := c.seen[key]; ok {
-			return
+		k := rangeKey{uintptr(src), n, t.ID}
+		if i, ok := c.seen[k]; ok {
+			return i
 		}
-		c.seen[key] = int32(len(c.ranges))
-		c.work = append(c.work, int32(len(c.ranges)))
+		c.seen[k] = idx
+		c.work = append(c.work, idx)
 	}
 	c.maxAlign = max(c.maxAlign, t.Align)
-	c.ranges = append(c.ranges, crange{src: src, start: uintptr(src), size: t.Size * n, t: t, n: n,
-		parent: parent, slot: slot, via: v, rec: -1})
+	c.ranges = append(c.ranges, crange{src: src, t: t, n: n, parent: parent, slot: slot, via: v, rec: -1})
+	return idx
 }
 
 // discover scans queued ranges until every reachable range is known. It
@@ -168,6 +201,10 @@ func (c *cloner) discover() error {
 	for len(c.work) > 0 {
 		i := c.work[len(c.work)-1]
 		c.work = c.work[:len(c.work)-1]
+		if len(c.edges) > 1<<31 {
+			return &CloneError{Path: c.ranges[0].t.Name(), Err: fmt.Errorf("%w: more than 2^31 pointers", ErrExhausted)}
+		}
+		c.ranges[i].edgeOff = uint32(len(c.edges))
 		r := c.ranges[i]
 		for k := uintptr(0); k < r.n; k++ {
 			if err := c.scan(i, unsafe.Add(r.src, k*r.t.Size), r.t.Slots); err != nil {
@@ -178,41 +215,44 @@ func (c *cloner) discover() error {
 	return nil
 }
 
-// scan queues what the slots of one value at base point to.
+// scan queues what the slots of one value at base point to, and records one
+// edge per pointer word.
 func (c *cloner) scan(i int32, base unsafe.Pointer, slots []layout.Slot) error {
 	for _, s := range slots {
 		p := unsafe.Add(base, s.Off)
+		e := int32(noEdge)
 		switch s.Kind {
 		case layout.SlotPointer:
 			if q := *(*unsafe.Pointer)(p); q != nil {
-				c.add(q, s.Elem, 1, i, uintptr(p), viaPointer)
+				e = c.add(q, s.Elem, 1, i, uintptr(p), viaPointer)
 			}
 		case layout.SlotString:
 			if str := *(*string)(p); len(str) > 0 {
-				c.add(unsafe.Pointer(unsafe.StringData(str)), byteType, uintptr(len(str)), i, uintptr(p), viaString)
+				e = c.add(unsafe.Pointer(unsafe.StringData(str)), byteType, uintptr(len(str)), i, uintptr(p), viaString)
 			}
 		case layout.SlotSlice:
 			// A slice is (data, len, cap); only len elements are copied.
 			if data := *(*unsafe.Pointer)(p); data != nil {
 				n := *(*int)(unsafe.Add(p, ptrSize))
-				c.add(data, s.Elem, uintptr(n), i, uintptr(p), viaSlice)
+				e = c.add(data, s.Elem, uintptr(n), i, uintptr(p), viaSlice)
 			}
 		case layout.SlotEface, layout.SlotIface:
 			dt := layout.Dynamic(p, s.RType)
 			if dt == nil {
-				continue // nil interface
+				break // nil interface
 			}
 			if dt.Err != nil {
 				return &CloneError{Path: c.path(i, uintptr(p)) + ".(" + dt.Name() + ")", Err: dt.Err}
 			}
-			data := unsafe.Add(p, ptrSize)
-			if dt.Direct {
-				// The data word holds the (pointer-shaped) value itself.
-				if err := c.scan(i, data, dt.Slots); err != nil {
-					return err
-				}
-			} else if box := *(*unsafe.Pointer)(data); box != nil {
-				c.add(box, dt, 1, i, uintptr(p), viaBox)
+			q := *(*unsafe.Pointer)(unsafe.Add(p, ptrSize))
+			switch {
+			case q == nil:
+			case dt.Direct:
+				// The data word holds a pointer-shaped value: its one
+				// slot is a pointer at offset 0.
+				e = c.add(q, dt.Slots[0].Elem, 1, i, uintptr(p), viaPointer)
+			default:
+				e = c.add(q, dt, 1, i, uintptr(p), viaBox)
 			}
 		case layout.SlotArray:
 			for j := uintptr(0); j < s.Len; j++ {
@@ -220,109 +260,144 @@ func (c *cloner) scan(i int32, base unsafe.Pointer, slots []layout.Slot) error {
 					return err
 				}
 			}
+			continue
 		}
+		c.edges = append(c.edges, e)
 	}
 	return nil
 }
 
-// merge sorts the ranges by address (larger first on ties, so that an empty
-// range at the start of another joins it) and groups overlapping ranges.
+// merge sorts the ranges by address and groups overlapping ones.
 func (c *cloner) merge() {
-	c.order = make([]int32, len(c.ranges))
-	for i := range c.order {
-		c.order[i] = int32(i)
-	}
-	slices.SortFunc(c.order, func(x, y int32) int {
-		a, b := &c.ranges[x], &c.ranges[y]
-		if r := cmp.Compare(a.start, b.start); r != 0 {
-			return r
-		}
-		return cmp.Compare(b.size, a.size)
-	})
-	for k, i := range c.order {
+	for i := range c.ranges {
 		r := &c.ranges[i]
+		c.keys = append(c.keys, key{r.start(), r.size(), int32(i)})
+	}
+	orig := c.keys
+	c.tmp = slices.Grow(c.tmp[:0], len(orig))[:len(orig)]
+	if sorted := sortKeys(orig, c.tmp); &sorted[0] != &orig[0] {
+		c.keys, c.tmp = sorted, orig // the radix passes ended in tmp: swap the buffers
+	}
+	for k, ky := range c.keys {
+		str := c.ranges[ky.idx].via == viaString
 		if n := len(c.blocks); n > 0 {
 			b := &c.blocks[n-1]
-			if r.start < b.end || r.start == b.start {
-				b.end = max(b.end, r.end())
+			if ky.start < b.end || ky.start == b.start {
+				b.end = max(b.end, ky.start+ky.size)
 				b.hi = k + 1
+				b.strings = b.strings && str
 				continue
 			}
 		}
-		c.blocks = append(c.blocks, cblock{start: r.start, end: r.end(), src: r.src, lo: k, hi: k + 1})
+		c.blocks = append(c.blocks, cblock{start: ky.start, end: ky.start + ky.size, src: c.ranges[ky.idx].src, lo: k, hi: k + 1, strings: str})
 	}
 }
 
-// place allocates one piece of arena memory for all blocks, keeping each
-// block's address modulo the largest alignment, and writes the records.
+// place allocates one piece of arena memory for all blocks and writes the
+// records. Each block keeps its address modulo the largest alignment; blocks
+// of string bytes only are packed after the others, unaligned, under one
+// record (strings are immutable: which string a byte belongs to matters
+// little in a fault report).
 func (c *cloner) place() error {
 	a := c.a
-	var total uintptr
+	var total, strBytes uintptr
 	for i := range c.blocks {
 		b := &c.blocks[i]
+		if b.strings {
+			strBytes += b.end - b.start
+			continue
+		}
 		total = alignUp(total, c.maxAlign) + b.start%c.maxAlign
 		b.off = total
 		total += max(b.end-b.start, 1) // an empty block still gets an address of its own
+	}
+	strOff := total
+	for i := range c.blocks {
+		if b := &c.blocks[i]; b.strings {
+			b.off = total
+			total += b.end - b.start
+		}
 	}
 	off, err := a.alloc(total, c.maxAlign)
 	if err != nil {
 		return err
 	}
+	a.prefault(off, total)
 	base := unsafe.Add(a.rng.Addr(), off)
-	first := len(a.recs)
-	var owners []int32 // owners[j] is the range whose record is a.recs[first+j]
+	first := a.recs.len()
+	strRec := int32(-1)
 	for i := range c.blocks {
 		b := &c.blocks[i]
 		b.dst = unsafe.Add(base, b.off)
 		b.off += off
-		owners = c.recordBlock(b, owners)
+		for _, k := range c.keys[b.lo:b.hi] {
+			c.ranges[k.idx].dst = unsafe.Add(b.dst, k.start-b.start)
+		}
+		if !b.strings {
+			c.recordBlock(b)
+		}
+	}
+	if strBytes > 0 {
+		strRec = int32(a.recs.len())
+		a.record(off+strOff, strBytes, byteType, RunOfStrings)
+		for i := range c.blocks {
+			if b := &c.blocks[i]; b.strings {
+				for _, k := range c.keys[b.lo:b.hi] {
+					c.ranges[k.idx].rec = strRec
+				}
+			}
+		}
 	}
 	// Parent links, now that every range knows its record.
-	for j, i := range owners {
+	for j, i := range c.owners {
 		if p := c.ranges[i].parent; p >= 0 {
-			a.recs[first+j].Parent = uint32(c.ranges[p].rec)
+			a.recs.at(first + j).Parent = uint32(c.ranges[p].rec)
 		}
 	}
 	return nil
+}
+
+// firstElem returns the first element of r that starts at or after cursor.
+func firstElem(r *crange, cursor uintptr) uintptr {
+	if cursor <= r.start() || r.t.Size == 0 {
+		return 0
+	}
+	return min((cursor-r.start()+r.t.Size-1)/r.t.Size, r.n)
 }
 
 // recordBlock writes the records of one block: one per range not covered
 // by earlier ranges of the block; a range overlapping earlier ones only in
 // part is recorded from its first element past the overlap. Every range
 // learns the index of the record that holds its first byte.
-func (c *cloner) recordBlock(b *cblock, owners []int32) []int32 {
+func (c *cloner) recordBlock(b *cblock) {
 	a := c.a
-	first := len(a.recs)
+	first := a.recs.len()
 	cursor := b.start
-	for _, i := range c.order[b.lo:b.hi] {
-		r := &c.ranges[i]
-		off := b.off + (r.start - b.start)
-		k := uintptr(0)
-		if cursor > r.start && r.t.Size > 0 {
-			k = min((cursor-r.start+r.t.Size-1)/r.t.Size, r.n)
-		}
-		if len(a.recs) > first && (r.end() <= cursor || k == r.n) {
+	for _, ky := range c.keys[b.lo:b.hi] {
+		r := &c.ranges[ky.idx]
+		off := b.off + (ky.start - b.start)
+		k := firstElem(r, cursor)
+		if a.recs.len() > first && (r.end() <= cursor || k == r.n) {
 			r.rec = int32(c.containing(first, off))
 			continue
 		}
 		if k == 0 {
-			r.rec = int32(len(a.recs))
+			r.rec = int32(a.recs.len())
 		} else {
 			r.rec = int32(c.containing(first, off))
 		}
 		a.record(off+k*r.t.Size, r.n-k, r.t, NoParent)
-		owners = append(owners, i)
+		c.owners = append(c.owners, ky.idx)
 		cursor = max(cursor, r.end())
 	}
-	return owners
 }
 
 // containing returns the index of the record (from first on) whose memory
 // holds arena offset off.
 func (c *cloner) containing(first int, off uintptr) int {
-	recs := c.a.recs
-	for j := len(recs) - 1; j >= first; j-- {
-		rec := recs[j]
+	recs := &c.a.recs
+	for j := recs.len() - 1; j >= first; j-- {
+		rec := recs.at(j)
 		size := rec.N * uint64(layout.ByID(rec.Type).Size)
 		if uint64(off) >= rec.Off && uint64(off) < rec.Off+max(size, 1) {
 			return j
@@ -331,38 +406,21 @@ func (c *cloner) containing(first int, off uintptr) int {
 	return first
 }
 
-// translate maps a source address inside some block to its copy.
-func (c *cloner) translate(p unsafe.Pointer) unsafe.Pointer {
-	u := uintptr(p)
-	// The last block starting at or before u.
-	j, found := slices.BinarySearchFunc(c.blocks, u, func(b cblock, u uintptr) int { return cmp.Compare(b.start, u) })
-	if !found {
-		j--
-	}
-	b := &c.blocks[j]
-	if u >= b.end && !(u == b.start) {
-		panic(fmt.Sprintf("arena: clone: internal error: %#x is in no block", u))
-	}
-	return unsafe.Add(b.dst, u-b.start)
-}
-
-// copyBlock copies one block: pointer-free bytes with memmove, pointer slots
-// translated, in address order.
+// copyBlock copies one block: pointer-free bytes with memmove, pointer
+// words translated through the edges, in address order.
 func (c *cloner) copyBlock(b *cblock) {
 	w := blockWriter{c: c, b: b, done: b.start}
 	cursor := b.start
-	for _, i := range c.order[b.lo:b.hi] {
-		r := &c.ranges[i]
+	for _, ky := range c.keys[b.lo:b.hi] {
+		r := &c.ranges[ky.idx]
 		if r.end() <= cursor || r.t.PtrFree {
 			cursor = max(cursor, r.end())
 			continue
 		}
-		k := uintptr(0)
-		if cursor > r.start && r.t.Size > 0 {
-			k = (cursor - r.start + r.t.Size - 1) / r.t.Size
-		}
+		k := firstElem(r, cursor)
+		e := int(r.edgeOff) + int(k)*r.t.Edges
 		for ; k < r.n; k++ {
-			w.slots(unsafe.Add(r.src, k*r.t.Size), r.t.Slots)
+			e = w.slots(unsafe.Add(r.src, k*r.t.Size), r.t.Slots, e)
 		}
 		cursor = max(cursor, r.end())
 	}
@@ -387,42 +445,45 @@ func (w *blockWriter) raw(to uintptr) {
 	}
 }
 
-// ptr stores the translated form of the source pointer q at dst.
-func (w *blockWriter) ptr(dst unsafe.Pointer, q unsafe.Pointer) {
-	if q != nil {
-		q = w.c.translate(q)
+// target returns the copy a pointer word's edge leads to (nil for noEdge).
+func (w *blockWriter) target(e int) unsafe.Pointer {
+	if t := w.c.edges[e]; t != noEdge {
+		return w.c.ranges[t].dst
 	}
-	// A typed store: if q were ever a Go-heap pointer, the cgocheck2 build
-	// would abort here.
-	*(*unsafe.Pointer)(dst) = q
+	return nil
 }
 
-// slots writes one value's pointer slots (and the raw bytes before them).
-func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot) {
+// slots writes one value's pointer words (and the raw bytes before them),
+// consuming its edges from e on; it returns the next edge.
+func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int {
 	for _, s := range slots {
 		p := unsafe.Add(base, s.Off)
 		u := uintptr(p)
+		if s.Kind == layout.SlotArray {
+			for j := uintptr(0); j < s.Len; j++ {
+				e = w.slots(unsafe.Add(p, j*s.Elem.Size), s.Elem.Slots, e)
+			}
+			continue
+		}
 		if u < w.done {
-			continue // written by an overlapping range already
+			e++ // written by an overlapping range already
+			continue
 		}
 		w.raw(u)
 		d := w.dst(u)
+		// Typed stores of arena pointers: if one were ever a Go-heap
+		// pointer, the cgocheck2 build would abort here.
 		switch s.Kind {
 		case layout.SlotPointer:
-			w.ptr(d, *(*unsafe.Pointer)(p))
+			*(*unsafe.Pointer)(d) = w.target(e)
 			w.done = u + ptrSize
 		case layout.SlotString:
-			str := *(*string)(p)
-			if len(str) == 0 {
-				w.ptr(d, nil)
-			} else {
-				w.ptr(d, unsafe.Pointer(unsafe.StringData(str)))
-			}
-			*(*int)(unsafe.Add(d, ptrSize)) = len(str)
+			*(*unsafe.Pointer)(d) = w.target(e)
+			*(*int)(unsafe.Add(d, ptrSize)) = *(*int)(unsafe.Add(p, ptrSize))
 			w.done = u + 2*ptrSize
 		case layout.SlotSlice:
 			n := *(*int)(unsafe.Add(p, ptrSize))
-			w.ptr(d, *(*unsafe.Pointer)(p))
+			*(*unsafe.Pointer)(d) = w.target(e)
 			*(*int)(unsafe.Add(d, ptrSize)) = n
 			*(*int)(unsafe.Add(d, 2*ptrSize)) = n // cap == len
 			w.done = u + 3*ptrSize
@@ -430,23 +491,12 @@ func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot) {
 			// The type or itab word is immortal runtime metadata: copied as
 			// an integer so that no write barrier or cgocheck sees it.
 			*(*uintptr)(d) = *(*uintptr)(p)
-			data := unsafe.Add(p, ptrSize)
-			dt := layout.Dynamic(p, s.RType)
-			if dt != nil && dt.Direct {
-				// Pointer-shaped value in the data word: its one slot.
-				w.done = u + ptrSize
-				w.slots(data, dt.Slots)
-				w.raw(u + 2*ptrSize)
-			} else {
-				w.ptr(unsafe.Add(d, ptrSize), *(*unsafe.Pointer)(data))
-			}
+			*(*unsafe.Pointer)(unsafe.Add(d, ptrSize)) = w.target(e)
 			w.done = u + 2*ptrSize
-		case layout.SlotArray:
-			for j := uintptr(0); j < s.Len; j++ {
-				w.slots(unsafe.Add(p, j*s.Elem.Size), s.Elem.Slots)
-			}
 		}
+		e++
 	}
+	return e
 }
 
 // maxPathDepth bounds how many steps of a path are spelled out.
@@ -473,7 +523,7 @@ func (c *cloner) path(i int32, slot uintptr) string {
 
 // local names the byte at address u inside range r.
 func (c *cloner) local(r *crange, u uintptr) string {
-	off := u - r.start
+	off := u - r.start()
 	s := ""
 	if r.via == viaBox {
 		s = ".(" + r.t.Name() + ")"

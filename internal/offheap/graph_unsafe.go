@@ -47,13 +47,14 @@ type visitor func(word unsafe.Pointer) error
 // pointer slots, string and slice data, and interface data words holding
 // pointers (boxed values, or pointer-shaped values stored directly).
 func (a *Arena) walkPointers(from int, visit visitor) error {
-	return a.walkRecords(a.recs[from:], visit)
+	return a.walkRecords(from, a.recs.len(), visit)
 }
 
-// walkRecords visits the pointer words of the given records.
-func (a *Arena) walkRecords(recs []Record, visit visitor) error {
+// walkRecords visits the pointer words of records [from, to).
+func (a *Arena) walkRecords(from, to int, visit visitor) error {
 	base := a.rng.Addr()
-	for _, rec := range recs {
+	for j := from; j < to; j++ {
+		rec := a.recs.at(j)
 		t := layout.ByID(rec.Type)
 		if t.PtrFree {
 			continue
@@ -158,20 +159,8 @@ func (a *Arena) relocate(from window, delta int) int {
 
 // recordAt returns the index of the record holding arena offset off, or -1.
 func (a *Arena) recordAt(off uintptr) int {
-	j, found := slices.BinarySearchFunc(a.recs, uint64(off), func(r Record, off uint64) int {
-		switch {
-		case r.Off < off:
-			return -1
-		case r.Off > off:
-			return 1
-		}
-		return 0
-	})
-	if !found {
-		j--
-	}
-	for ; j >= 0; j-- {
-		r := a.recs[j]
+	for j := a.recs.search(uint64(off)); j >= 0; j-- {
+		r := a.recs.at(j)
 		size := r.N * uint64(layout.ByID(r.Type).Size)
 		if uint64(off) >= r.Off && uint64(off) < r.Off+max(size, 1) {
 			return j
@@ -197,9 +186,22 @@ func (a *Arena) PathAt(off uintptr) string {
 			parts = append(parts, "…")
 			break
 		}
-		rec := a.recs[j]
+		rec := a.recs.at(j)
 		t := layout.ByID(rec.Type)
 		local := uintptr(off) - uintptr(rec.Off)
+		if rec.Parent == RunOfStrings {
+			parts = append(parts, "string data")
+			break
+		}
+		if rec.Parent == RunOfTyped {
+			// One of a run of typed allocations: "Point#3.X".
+			if t.Size == 0 {
+				parts = append(parts, t.Name())
+			} else {
+				parts = append(parts, fmt.Sprintf("%s#%d", t.Name(), local/t.Size)+layout.FieldPath(t.RType, local%t.Size))
+			}
+			break
+		}
 		if rec.N != 1 || rec.Parent != NoParent && a.viaSlice(j) {
 			if t.Size == 0 {
 				parts = append(parts, "[0]")
@@ -231,11 +233,11 @@ func (a *Arena) PathAt(off uintptr) string {
 // viaSlice reports whether record j was reached through a slice (so its
 // elements are named by index even when there is one).
 func (a *Arena) viaSlice(j int) bool {
-	slot, ok := a.slotPointingTo(int(a.recs[j].Parent), j)
+	slot, ok := a.slotPointingTo(int(a.recs.at(j).Parent), j)
 	if !ok {
 		return false
 	}
-	p := a.recs[a.recordAt(slot)]
+	p := a.recs.at(a.recordAt(slot))
 	t := layout.ByID(p.Type)
 	local := (slot - uintptr(p.Off)) % max(t.Size, 1)
 	for _, s := range flatSlots(t) {
@@ -268,10 +270,10 @@ func flatSlots(t *layout.Type) []layout.Slot {
 // record child (in the writable mapping or the alias) and returns its
 // arena offset.
 func (a *Arena) slotPointingTo(parent, child int) (uintptr, bool) {
-	if parent < 0 || parent >= len(a.recs) {
+	if parent < 0 || parent >= a.recs.len() {
 		return 0, false
 	}
-	c := a.recs[child]
+	c := a.recs.at(child)
 	size := c.N * uint64(layout.ByID(c.Type).Size)
 	targets := []window{{uintptr(a.rng.Addr()) + uintptr(c.Off), uintptr(a.rng.Addr()) + uintptr(c.Off+max(size, 1))}}
 	if r := a.frozen; r != nil && r.alias != nil {
@@ -280,7 +282,7 @@ func (a *Arena) slotPointingTo(parent, child int) (uintptr, bool) {
 	}
 	var found uintptr
 	errFound := errors.New("found")
-	err := a.walkRecords(a.recs[parent:parent+1], func(word unsafe.Pointer) error {
+	err := a.walkRecords(parent, parent+1, func(word unsafe.Pointer) error {
 		v := *(*uintptr)(word)
 		for _, w := range targets {
 			if w.has(v) {

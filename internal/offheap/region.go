@@ -150,7 +150,7 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.state = Frozen
+	a.state, a.limit = Frozen, 0
 	a.frozen = r
 	return r, nil
 }

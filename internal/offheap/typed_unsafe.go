@@ -41,18 +41,25 @@ func ptrFree[T any](a *Arena) (*layout.Type, error) {
 
 // New allocates a zeroed T.
 func New[T any](a *Arena) (*T, error) {
+	// Fast path: same type as last time, arena open with room mapped
+	// (limit is 0 otherwise), not under invariants.
+	if !Invariants && a.lastRT == typeWord[T]() {
+		t := a.lastT
+		off := alignUp(a.used, t.Align)
+		if end := off + t.Size; end <= a.limit && end >= off {
+			a.used = end
+			if a.runEnd == off && a.runType == t.ID && off != 0 {
+				a.recs.at(a.recs.len()-1).N++
+				a.runEnd = end
+			} else {
+				a.recordTyped(off, 1, t)
+			}
+			return (*T)(unsafe.Add(a.rng.Addr(), off)), nil
+		}
+	}
 	t, err := ptrFree[T](a)
 	if err != nil {
 		return nil, err
-	}
-	// Fast path: room in the mapping, arena open, not under invariants.
-	if !Invariants && a.state == Open && a.w != nil {
-		off := alignUp(a.used, t.Align)
-		if end := off + t.Size; end >= off && end <= a.w.Len() {
-			a.used = end
-			a.recs = append(a.recs, Record{Off: uint64(off), N: 1, Type: t.ID, Parent: NoParent})
-			return (*T)(unsafe.Add(a.rng.Addr(), off)), nil
-		}
 	}
 	p, err := a.Alloc(t, 1)
 	if err != nil {

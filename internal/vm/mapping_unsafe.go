@@ -158,6 +158,20 @@ func (m *Mapping) Populate() error {
 	return populate(m.addr, m.len)
 }
 
+// PopulateWrite asks the kernel to fault in [off, off+n) of the mapping for
+// writing now, in one call. It is advice, like Populate.
+func (m *Mapping) PopulateWrite(off, n uintptr) error {
+	if m.done {
+		return errReleased
+	}
+	lo := off &^ (PageSize - 1)
+	hi := min((off+n+PageSize-1)&^(PageSize-1), m.len)
+	if hi <= lo {
+		return nil
+	}
+	return populateWrite(unsafe.Add(m.addr, lo), hi-lo)
+}
+
 // Release replaces the mapping by a PROT_NONE reservation of the same range
 // (no unmapped hole appears). It is idempotent.
 func (m *Mapping) Release() error {

@@ -198,3 +198,7 @@ func probeFeatures() (seals, mseal, mremap, reopen error) {
 	}
 	return seals, mseal, mremap, reopen
 }
+
+func populateWrite(at unsafe.Pointer, n uintptr) error {
+	return unix.Madvise(unsafe.Slice((*byte)(at), n), unix.MADV_POPULATE_WRITE)
+}

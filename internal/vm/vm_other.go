@@ -33,3 +33,5 @@ func populate(unsafe.Pointer, uintptr) error                  { return ErrUnsupp
 func probeFeatures() (seals, mseal, mremap, reopen error) {
 	return ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform
 }
+
+func populateWrite(unsafe.Pointer, uintptr) error { return ErrUnsupportedPlatform }

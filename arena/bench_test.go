@@ -1,0 +1,99 @@
+package arena_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/fixture"
+)
+
+// sinkPoint keeps allocations from being optimised away.
+var sinkPoint *Point
+
+var sinkSlice []Point
+
+func BenchmarkNew(b *testing.B) {
+	b.Run("arena.New", func(b *testing.B) {
+		a := newArena(b, arena.WithMaxBytes(16<<30))
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkPoint = arena.New[Point](a)
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkPoint = new(Point)
+		}
+	})
+}
+
+func BenchmarkMakeSlice(b *testing.B) {
+	for _, n := range []int{16, 1024} {
+		b.Run(fmt.Sprintf("arena.MakeSlice/n=%d", n), func(b *testing.B) {
+			const max = 4 << 30
+			a, err := arena.NewArena(arena.WithMaxBytes(max))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(n) * 8)
+			b.ReportAllocs()
+			for b.Loop() {
+				if a.Len()+n*8 > max {
+					// A fresh arena when this one is full: not timed.
+					b.StopTimer()
+					a.Close()
+					a, _ = arena.NewArena(arena.WithMaxBytes(max))
+					b.StartTimer()
+				}
+				sinkSlice = arena.MakeSlice[Point](a, n)
+			}
+			a.Close()
+		})
+		b.Run(fmt.Sprintf("make/n=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(n) * 8)
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkSlice = make([]Point, n)
+			}
+		})
+	}
+}
+
+var sinkConfig *fixture.Config
+
+// BenchmarkClone clones a config-like graph of about 10,000 objects
+// (strings, slices, pointers, interfaces, a few cycles). The arena is
+// replaced, untimed, every 64 clones.
+func BenchmarkClone(b *testing.B) {
+	c := fixture.NewConfig(10_000)
+	var a *arena.Arena
+	fresh := func() {
+		b.StopTimer()
+		if a != nil {
+			a.Close()
+		}
+		var err error
+		if a, err = arena.NewArena(arena.WithMaxBytes(64 << 20)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	fresh()
+	defer func() { a.Close() }()
+	b.ReportAllocs()
+	i, used := 0, 0
+	for b.Loop() {
+		if i%64 == 63 {
+			used += a.Len()
+			fresh()
+		}
+		i++
+		var err error
+		if sinkConfig, err = arena.Clone(a, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(used+a.Len())/float64(i), "arena-B/op")
+}

@@ -1,0 +1,39 @@
+package offheap
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestSortKeysMatchesComparisonSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 5, 63, 64, 1000, 20000} {
+		keys := make([]key, n)
+		for i := range keys {
+			// Heap-like addresses with shared high bits, duplicates, and
+			// equal starts of different sizes.
+			keys[i] = key{start: 0xc000000000 + uintptr(r.IntN(1<<20))*8, size: uintptr(r.IntN(4)) * 8, idx: int32(i)}
+			if i > 0 && r.IntN(10) == 0 {
+				keys[i].start = keys[i-1].start
+			}
+		}
+		want := slices.Clone(keys)
+		slices.SortStableFunc(want, func(a, b key) int {
+			switch {
+			case keyLess(a, b):
+				return -1
+			case keyLess(b, a):
+				return 1
+			}
+			return 0
+		})
+		got := sortKeys(slices.Clone(keys), make([]key, n))
+		for i := range got {
+			assert.Equal(t, want[i].start, got[i].start)
+			assert.Equal(t, want[i].size, got[i].size)
+		}
+	}
+}
