@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/graphtest"
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/space"
 	"github.com/frozen-go/frozen/internal/vm"
@@ -95,8 +96,8 @@ func TestStringAndBytes(t *testing.T) {
 	e := arena.Bytes(a, []byte{})
 	assert.NotNil(t, e)
 	assert.Empty(t, e)
-	requireInArena(t, s, a.Name())
-	requireInArena(t, b, a.Name())
+	graphtest.RequireInArena(t, s, a.Name())
+	graphtest.RequireInArena(t, b, a.Name())
 }
 
 func TestTypedAllocationRefusesPointers(t *testing.T) {

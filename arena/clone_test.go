@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/graphtest"
 )
 
 type Endpoint struct {
@@ -231,8 +232,8 @@ func TestCloneShapes(t *testing.T) {
 			clone, err := arena.Clone(a, orig)
 			require.NoError(t, err)
 			require.True(t, reflect.DeepEqual(orig, clone), "clone differs:\n%#v\n%#v", orig, clone)
-			requireSameShape(t, orig, clone)
-			requireInArena(t, clone, a.Name())
+			graphtest.RequireSameShape(t, orig, clone)
+			graphtest.RequireInArena(t, clone, a.Name())
 			// A second clone of the same value is equal too (cached plan).
 			again, err := arena.Clone(a, orig)
 			require.NoError(t, err)

@@ -77,6 +77,7 @@ type cblock struct {
 	start, end uintptr
 	src        unsafe.Pointer
 	dst        unsafe.Pointer
+	rel        uintptr // offset of dst in the clone's allocation
 	off        uintptr // offset of dst in the arena
 	lo, hi     int     // the block's ranges are keys[lo:hi]
 	strings    bool    // only string bytes: packed together, one record for all
@@ -99,6 +100,8 @@ type cloner struct {
 	blocks   []cblock
 	owners   []int32
 	maxAlign uintptr
+	total    uintptr // bytes of the clone's allocation (after layout)
+	strOff   uintptr // where the packed string bytes start in it
 }
 
 // cloners recycles scratch space between Clone calls.
@@ -109,7 +112,7 @@ func (c *cloner) reset() {
 	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
 	clear(c.seen)
-	c.maxAlign = 1
+	c.maxAlign, c.total, c.strOff = 1, 0, 0
 }
 
 // CloneError is returned when a value cannot be cloned; Path names the field
@@ -142,27 +145,88 @@ func (a *Arena) CloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, e
 	if err := a.usable(); err != nil {
 		return nil, err
 	}
+	p, err := PlanClone(t, src)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Release()
+	return a.apply(p)
+}
+
+// ClonePlan is a Clone whose ranges are found and merged but not yet
+// copied: it knows exactly how many bytes the copy needs. The source must
+// not change between PlanClone and Apply.
+type ClonePlan struct {
+	t     *layout.Type
+	src   unsafe.Pointer
+	c     *cloner // nil for a pointer-free root
+	total uintptr
+}
+
+// PlanClone finds everything reachable from the value of type t at src.
+func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	if t.Err != nil {
 		return nil, fmt.Errorf("arena: clone %s: %w", t.Name(), t.Err)
 	}
+	p := &ClonePlan{t: t, src: src}
 	if t.PtrFree {
-		off, err := a.alloc(max(t.Size, 1), t.Align)
-		if err != nil {
-			return nil, err
-		}
-		a.record(off, 1, t, NoParent)
-		dst := unsafe.Add(a.rng.Addr(), off)
-		copy(unsafe.Slice((*byte)(dst), t.Size), unsafe.Slice((*byte)(src), t.Size))
-		return dst, nil
+		p.total = max(t.Size, 1)
+		return p, nil
 	}
 	c := cloners.Get().(*cloner)
-	defer func() { c.reset(); cloners.Put(c) }()
-	c.a, c.maxAlign = a, 1
+	c.maxAlign = 1
 	c.add(src, t, 1, -1, 0, viaRoot)
 	if err := c.discover(); err != nil {
+		c.reset()
+		cloners.Put(c)
 		return nil, err
 	}
 	c.merge()
+	p.c, p.total = c, c.layout()
+	return p, nil
+}
+
+// Size returns the bytes Apply needs in an empty arena (alignment included).
+func (p *ClonePlan) Size() uintptr {
+	if p.c == nil {
+		return p.total + p.t.Align
+	}
+	return p.total + p.c.maxAlign
+}
+
+// Release returns the plan's scratch space. It is idempotent.
+func (p *ClonePlan) Release() {
+	if p.c != nil {
+		p.c.reset()
+		cloners.Put(p.c)
+		p.c = nil
+	}
+}
+
+// Apply copies a planned value into the arena and returns its root.
+func (a *Arena) Apply(p *ClonePlan) (unsafe.Pointer, error) {
+	a.enter()
+	defer a.leave()
+	if err := a.usable(); err != nil {
+		return nil, err
+	}
+	return a.apply(p)
+}
+
+func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
+	if p.c == nil {
+		off, err := a.alloc(p.total, p.t.Align)
+		if err != nil {
+			return nil, err
+		}
+		a.record(off, 1, p.t, NoParent)
+		dst := unsafe.Add(a.rng.Addr(), off)
+		copy(unsafe.Slice((*byte)(dst), p.t.Size), unsafe.Slice((*byte)(p.src), p.t.Size))
+		return dst, nil
+	}
+	c := p.c
+	c.a = a
+	defer func() { c.a = nil }()
 	firstRec := a.recs.len()
 	if err := c.place(); err != nil {
 		return nil, err
@@ -196,11 +260,12 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 }
 
 // discover scans queued ranges until every reachable range is known. It
-// uses an explicit stack, so a million-node list needs no deep recursion.
+// works breadth-first from an explicit queue: a million-node list needs no
+// deep recursion, and the range that first reaches another (its parent, in
+// fault reports) is on a shortest path from the root.
 func (c *cloner) discover() error {
-	for len(c.work) > 0 {
-		i := c.work[len(c.work)-1]
-		c.work = c.work[:len(c.work)-1]
+	for head := 0; head < len(c.work); head++ {
+		i := c.work[head]
 		if len(c.edges) > 1<<31 {
 			return &CloneError{Path: c.ranges[0].t.Name(), Err: fmt.Errorf("%w: more than 2^31 pointers", ErrExhausted)}
 		}
@@ -300,24 +365,7 @@ func (c *cloner) merge() {
 // little in a fault report).
 func (c *cloner) place() error {
 	a := c.a
-	var total, strBytes uintptr
-	for i := range c.blocks {
-		b := &c.blocks[i]
-		if b.strings {
-			strBytes += b.end - b.start
-			continue
-		}
-		total = alignUp(total, c.maxAlign) + b.start%c.maxAlign
-		b.off = total
-		total += max(b.end-b.start, 1) // an empty block still gets an address of its own
-	}
-	strOff := total
-	for i := range c.blocks {
-		if b := &c.blocks[i]; b.strings {
-			b.off = total
-			total += b.end - b.start
-		}
-	}
+	total, strOff, strBytes := c.total, c.strOff, c.total-c.strOff
 	off, err := a.alloc(total, c.maxAlign)
 	if err != nil {
 		return err
@@ -328,8 +376,8 @@ func (c *cloner) place() error {
 	strRec := int32(-1)
 	for i := range c.blocks {
 		b := &c.blocks[i]
-		b.dst = unsafe.Add(base, b.off)
-		b.off += off
+		b.dst = unsafe.Add(base, b.rel)
+		b.off = b.rel + off
 		for _, k := range c.keys[b.lo:b.hi] {
 			c.ranges[k.idx].dst = unsafe.Add(b.dst, k.start-b.start)
 		}
@@ -355,6 +403,31 @@ func (c *cloner) place() error {
 		}
 	}
 	return nil
+}
+
+// layout gives every block its offset in the clone's allocation and
+// returns the allocation's size. Each block keeps its address modulo the
+// largest alignment; string-only blocks are packed at the end.
+func (c *cloner) layout() uintptr {
+	var total uintptr
+	for i := range c.blocks {
+		b := &c.blocks[i]
+		if b.strings {
+			continue
+		}
+		total = alignUp(total, c.maxAlign) + b.start%c.maxAlign
+		b.rel = total
+		total += max(b.end-b.start, 1) // an empty block still gets an address of its own
+	}
+	c.strOff = total
+	for i := range c.blocks {
+		if b := &c.blocks[i]; b.strings {
+			b.rel = total
+			total += b.end - b.start
+		}
+	}
+	c.total = total
+	return total
 }
 
 // firstElem returns the first element of r that starts at or after cursor.
@@ -535,4 +608,19 @@ func (c *cloner) local(r *crange, u uintptr) string {
 		return s + fmt.Sprintf("[%d]", off/r.t.Size) + layout.FieldPath(r.t.RType, off%r.t.Size)
 	}
 	return s + layout.FieldPath(r.t.RType, off)
+}
+
+// PlanValue plans a clone of *v.
+func PlanValue[T any](v *T) (*ClonePlan, error) {
+	return PlanClone(layout.For[T](), unsafe.Pointer(v))
+}
+
+// ApplyValue copies a plan made by PlanValue[T] into a and returns the
+// root's copy.
+func ApplyValue[T any](a *Arena, p *ClonePlan) (*T, error) {
+	dst, err := a.Apply(p)
+	if err != nil {
+		return nil, err
+	}
+	return (*T)(dst), nil
 }

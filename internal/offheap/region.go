@@ -12,6 +12,7 @@ package offheap
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -477,4 +478,23 @@ func (r *Region) release() error {
 		return err
 	}
 	return nil
+}
+
+// File returns a read-only *os.File of the sealed memfd (Seal mode), for
+// handing to another process; the caller closes it. It waits until the
+// file is fully sealed, so the receiver can check F_GET_SEALS.
+func (r *Region) File() (*os.File, error) {
+	if r.mode != Seal {
+		return nil, fmt.Errorf("%w: File needs Seal mode (region %q is %s: its bytes could still change)",
+			ErrModeUnsupported, r.a.name, r.mode)
+	}
+	if err := r.Wait(); err != nil {
+		return nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	return r.a.file.ReadOnlyFile()
 }

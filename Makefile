@@ -1,0 +1,56 @@
+# frozen — build and test entry points. `make test` is what CI runs.
+
+GO          ?= go
+PKGS        := ./...
+# Every supported GOOS/GOARCH is cross-compiled (library and tests).
+PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 windows/amd64
+EXAMPLES    := $(notdir $(wildcard examples/*))
+BENCHTIME   ?= 1x
+
+.PHONY: test fmt vet race cgocheck2 fallback cross examples bench-compile bench bench-quick report clean
+
+## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, cross-compile, examples)
+test: fmt vet race cgocheck2 fallback cross bench-compile examples
+	@echo "make test: all checks passed"
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags invariants $(PKGS)
+
+## race: the suite under the race detector (which also turns on checkptr and the invariants build)
+race:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## cgocheck2: the suite again; the runtime aborts if a Go pointer is ever stored in arena memory
+cgocheck2:
+	GOEXPERIMENT=cgocheck2 $(GO) test -tags invariants -count=1 -timeout 20m $(PKGS)
+
+## fallback: the portable (temporary file) backend, exercised on Linux
+fallback:
+	$(GO) test -tags frozen_fallback -count=1 -short -timeout 20m $(PKGS)
+
+cross:
+	@set -e; for p in $(PLATFORMS); do \
+		echo "cross-compile $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build $(PKGS); \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $(PKGS); \
+	done
+
+## examples: run every example program; each checks its own results and ends with a line "ok ..."
+examples:
+	@set -e; for e in $(EXAMPLES); do \
+		echo "example $$e"; \
+		$(GO) run ./examples/$$e > /tmp/frozen-example-$$e.out 2>&1 || { cat /tmp/frozen-example-$$e.out; exit 1; }; \
+		tail -n 1 /tmp/frozen-example-$$e.out | grep -q '^ok ' || { cat /tmp/frozen-example-$$e.out; echo "example $$e did not end with ok"; exit 1; }; \
+	done
+
+## bench-compile: the benchmark module builds and its benchmarks run once
+bench-compile:
+	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -short ./... > /dev/null
+
+clean:
+	rm -f /tmp/frozen-example-*.out

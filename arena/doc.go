@@ -1,0 +1,65 @@
+// Package arena copies Go values into memory outside the Go heap, so that
+// package freeze can make that memory read-only.
+//
+// An Arena is backed by a memfd (an unlinked temporary file on Unix systems
+// other than Linux) mapped into an address range reserved up front
+// (WithMaxBytes), so that allocations never move. Memory is used only as
+// bytes are allocated, and is released by Close.
+//
+// # Allocating
+//
+// New, MakeSlice, String and Bytes allocate zeroed, aligned memory for
+// pointer-free types. Clone deep-copies any value whose types it supports,
+// pointers included, keeping the shape of its pointer graph (shared objects,
+// cycles, pointers into the middle of arrays and structs). Slices handed out
+// have len == cap, so append copies to the heap instead of writing past an
+// allocation.
+//
+//	a, err := arena.NewArena(arena.WithName("config"))
+//	cfg, err := arena.Clone(a, loadConfig()) // *Config, all in the arena
+//	ports := arena.MakeSlice[uint16](a, 64)
+//
+// # Concurrency
+//
+// An Arena is not safe for concurrent use while it is being filled; the
+// invariants build (on under -race and with -tags invariants) panics when two
+// goroutines use one at the same time. Once frozen, what it holds may be read
+// by any number of goroutines.
+//
+// # Errors
+//
+// Clone returns errors; New, MakeSlice, String and Bytes panic, but only with
+// an error wrapping one of ErrUnsupported, ErrFrozen, ErrClosed,
+// ErrExhausted or ErrInvalidSize (recover it and use errors.Is). Errors about
+// types name the offending field path, e.g.
+// "Config.Index: map[string]int: maps are not supported".
+//
+// # Caveats
+//
+// What may not be stored: maps, channels, funcs and unsafe.Pointer, at any
+// depth (snapshot.Map is the frozen replacement for maps); and, for the typed
+// allocators, anything holding pointers (strings, slices and interfaces
+// count). The garbage collector does not scan arena memory, so the library
+// never stores a Go-heap pointer in it: Clone rewrites every pointer to an
+// arena copy and freeze.Freeze re-validates the graph. Code that writes Go
+// pointers into arena memory through unsafe breaks that contract; the test
+// suite runs under GOEXPERIMENT=cgocheck2 as a second net for the library's
+// own stores.
+//
+// Identity is not kept with anything outside the arena: a clone of an error
+// wraps a copy of a sentinel (errors.Is against the original sentinel is
+// false), and a time.Time in Local time carries a copy of the Local zone as
+// it was at Clone. Interface type words point to Go's type descriptors,
+// which Go never frees; they are the one kind of word in arena memory that
+// points outside it.
+//
+// How long memory stays valid: until Close. After Close the range is
+// inaccessible and quarantined (see SetQuarantine): a pointer kept past
+// Close faults (freeze.Guard reports it as a *freeze.UseAfterClose) instead
+// of reading memory that was reused. Values read out of an arena must not
+// be used after its Close.
+//
+// Memory outside the Go heap is invisible to the runtime: GOMEMLIMIT and
+// runtime/metrics do not count it. Fresh arena pages cost a page fault on
+// first touch, like any fresh memory; Clone pre-faults what it writes.
+package arena

@@ -1,0 +1,93 @@
+// Package freeze makes an arena read-only and proves, with checksums, that
+// its bytes never changed.
+//
+//	a, _ := arena.NewArena(arena.WithName("config"))
+//	cfg, _ := arena.Clone(a, loaded)
+//	r, err := freeze.Freeze(a, freeze.Seal)
+//	ro := freeze.ReadOnly(r, cfg) // hand ro to readers
+//	err = freeze.Guard(func() { ro.Port = 1 }) // *freeze.WriteFault naming "*Config.Port"
+//	err = r.Verify()                           // nil, or a *freeze.CorruptionError
+//
+// # Modes
+//
+// Protect makes the arena's range read-only in place with mprotect and, on
+// Linux, adds F_SEAL_FUTURE_WRITE to its memfd, so no descriptor can write
+// it. Only another mprotect on the range can make it writable again.
+// Cost: proportional to the resident pages (the kernel rewrites each page
+// table entry).
+//
+// Alias maps the same memfd a second time, read-only, from an O_RDONLY
+// reopen (so the view can never be made writable), and relocates the
+// arena's pointer graph to it: every pointer reachable from ReadOnly's
+// result points into the read-only view. The owner keeps its writable
+// mapping and changes data deliberately with Update, which re-baselines the
+// checksum; any other change (a stray write through the owner's mapping,
+// /proc/self/mem) is caught by Verify. Cost: O(1) for the mapping, plus
+// rewriting the pointers, plus hashing every byte before Freeze returns.
+//
+// Seal remaps the range in place from the O_RDONLY descriptor and seals the
+// memfd with F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK and F_SEAL_SEAL:
+// nothing inside or outside the process can change the bytes, and
+// Region.File hands a read-only descriptor to other processes. Large
+// arenas first move their page tables aside (mremap), which costs O(1) per
+// GiB when the arena is 1 GiB-aligned, so Freeze returns in microseconds;
+// F_SEAL_FUTURE_WRITE, GROW and SHRINK hold from that moment, F_SEAL_WRITE
+// and F_SEAL_SEAL follow in the background once the moved-aside mapping is
+// gone. Readers then fault each page in once (the kernel is asked to
+// populate them in the background). Permanent additionally mseals the
+// range (Linux 6.10+): it can never be unmapped for the life of the process.
+//
+// # Checksums and Verify
+//
+// The frozen bytes are hashed with xxhash in 64 KiB blocks on all cores;
+// Checksum combines the block hashes. The baseline describes the bytes as
+// they were when Freeze returned: in Alias mode it is taken before Freeze
+// returns; in Protect and Seal modes the kernel already prevents changes, so
+// it is finished in the background and Verify, Checksum and Wait wait for
+// it. Verify recomputes every block in parallel, allocates nothing when
+// nothing changed, and otherwise returns a *CorruptionError listing each
+// changed block with the allocations in it (type and field path).
+//
+// # Guard
+//
+// Guard runs a function with debug.SetPanicOnFault and turns a write fault
+// in frozen memory into a *WriteFault naming the region, the offset and the
+// Go field, e.g. `write to frozen region "config" at offset 0x58, field
+// *Config.Endpoints[1].Port`. The runtime's own message for such a fault
+// ("nil pointer dereference") is misleading; that is what Guard is for.
+//
+// # Failure
+//
+// Freeze is all or nothing: if any step fails (mprotect, mapping the view,
+// moving page tables, sealing) the earlier steps are undone, the arena is
+// left open and writable exactly as it was, and the *StepError names the
+// step. Steps that cannot be undone (file seals) come last.
+//
+// # Caveats
+//
+// What each mode does not protect against: Protect can be undone by any
+// code in the process that calls mprotect on the range, and a write made
+// that way in the short window while the background baseline is being
+// taken (about 40 ms per GiB on two cores) is folded into the baseline.
+// Alias leaves the owner's mapping writable by design: Verify catches
+// changes, it does not prevent them. Seal prevents every write, but until
+// its background step finishes (about 20 ms per GiB) the moved-aside
+// writable mapping still exists at an address nothing in the library hands
+// out. No mode protects against code that reads frozen data and keeps a
+// copy: copies are ordinary Go values.
+//
+// Platforms without memfd seals (every Unix but Linux, for now) cannot
+// Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode
+// takes the baseline before returning, since nothing stops a write through
+// a descriptor. Windows returns an error wrapping ErrUnsupportedPlatform.
+//
+// Guard only guards the calling goroutine; a fault in another goroutine
+// still kills the process, as any fault does. A system call that writes into
+// frozen memory (read(2) into a frozen buffer) fails with EFAULT instead of
+// faulting. A fault does not say whether it was a read or a write: in a
+// frozen range it can only be a write; in a closed range it is any access.
+//
+// How long pointers stay valid: until the region (or its arena) is closed.
+// After that the range is inaccessible and quarantined, so a dangling
+// pointer faults instead of reading reused memory.
+package freeze

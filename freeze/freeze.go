@@ -1,0 +1,173 @@
+package freeze
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/offheap"
+)
+
+// Mode is how Freeze makes an arena read-only.
+type Mode int
+
+// Modes. See the package documentation for what each protects against.
+const (
+	// Protect makes the arena read-only in place with mprotect, and (on
+	// Linux) seals the file against writes through any descriptor. Only
+	// another mprotect can make it writable again.
+	Protect = Mode(offheap.Protect)
+	// Alias maps the arena a second time, read-only, from a read-only
+	// descriptor, and relocates its pointer graph to that view. Readers
+	// use ReadOnly; the owner keeps its writable mapping and changes data
+	// only through Update, which re-baselines the checksums. Any other
+	// change is caught by Verify.
+	Alias = Mode(offheap.Alias)
+	// Seal remaps the arena read-only in place from a read-only descriptor
+	// and seals the memfd (F_SEAL_WRITE, GROW, SHRINK, SEAL): nothing in or
+	// out of the process can change the bytes, and the file can be handed
+	// to other processes (Region.File). Linux only.
+	Seal = Mode(offheap.Seal)
+)
+
+func (m Mode) String() string { return offheap.Mode(m).String() }
+
+// Errors.
+var (
+	// ErrModeUnsupported: the platform or kernel cannot do the mode (Seal
+	// without memfd seals), or the call needs another mode.
+	ErrModeUnsupported = offheap.ErrModeUnsupported
+	// ErrPermanent: the region was made permanent and cannot be released.
+	ErrPermanent = offheap.ErrPermanent
+	// ErrNotAlias: Update needs a region frozen in Alias mode.
+	ErrNotAlias = offheap.ErrNotAlias
+	// ErrNotInRegion: a pointer handed to ReadOnly or Update is not inside
+	// the region.
+	ErrNotInRegion = offheap.ErrNotInRegion
+)
+
+// StepError reports which step of a freeze failed. The arena was rolled
+// back and is exactly as it was: open and writable.
+type StepError struct {
+	Arena    string
+	Mode     Mode
+	Step     string // e.g. "protect", "map", "move-aside", "remap", "seal"
+	Err      error
+	Rollback error // non-nil if rolling back failed too
+}
+
+func (e *StepError) Error() string {
+	s := fmt.Sprintf("freeze: arena %q: %s: step %q failed: %v", e.Arena, e.Mode, e.Step, e.Err)
+	if e.Rollback != nil {
+		s += fmt.Sprintf(" (and rolling back failed: %v)", e.Rollback)
+	}
+	return s
+}
+
+// Unwrap returns the step's error and the rollback's.
+func (e *StepError) Unwrap() []error { return []error{e.Err, e.Rollback} }
+
+// Region is a frozen arena. Its methods are safe for concurrent use.
+// A Region must not be copied.
+type Region struct {
+	_ noCopy
+	r *offheap.Region
+	a *arena.Arena
+}
+
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// Freeze makes the arena read-only in the given mode and takes a baseline
+// checksum of its bytes. The arena accepts no more allocations
+// (arena.ErrFrozen). Before anything changes, the pointer graph stored in
+// the arena is validated (arena.ErrForeignPointer).
+//
+// Freezing twice fails with an error wrapping arena.ErrFrozen, a closed
+// arena with arena.ErrClosed, a mode the platform lacks with
+// ErrModeUnsupported. A failure at any step returns a *StepError naming
+// the step, and leaves the arena exactly as it was.
+//
+// In Protect and Seal modes the baseline is finished in the background,
+// once the kernel already guarantees the bytes cannot change; Verify and
+// Checksum wait for it. In Alias mode (and on platforms without seals)
+// it is taken before Freeze returns.
+func Freeze(a *arena.Arena, m Mode) (*Region, error) {
+	core := offheap.Unwrap(a)
+	if core == nil {
+		return nil, errors.New("freeze: nil arena")
+	}
+	r, err := core.Freeze(offheap.Mode(m))
+	if err != nil {
+		var se *offheap.StepError
+		if errors.As(err, &se) {
+			return nil, &StepError{Arena: se.Arena, Mode: Mode(se.Mode), Step: se.Step, Err: se.Err, Rollback: se.Rollback}
+		}
+		return nil, err
+	}
+	return &Region{r: r, a: a}, nil
+}
+
+// Name returns the arena's name.
+func (r *Region) Name() string { return r.r.Name() }
+
+// Mode returns the freeze mode.
+func (r *Region) Mode() Mode { return Mode(r.r.Mode()) }
+
+// Size returns the number of frozen bytes.
+func (r *Region) Size() int { return r.r.Size() }
+
+// Checksum returns the root checksum of the frozen bytes (xxhash of the
+// per-block hashes and the size). It waits for the baseline.
+func (r *Region) Checksum() uint64 { return r.r.Checksum() }
+
+// Wait blocks until the baseline is taken and, in Seal mode, every seal is
+// in place; it returns an error if the background part of the freeze
+// failed (Verify returns the same error).
+func (r *Region) Wait() error { return r.r.Wait() }
+
+// Arena returns the frozen arena.
+func (r *Region) Arena() *arena.Arena { return r.a }
+
+// File returns a read-only *os.File of the sealed memfd, for handing to
+// another process (Seal mode only); the caller closes it. It waits until
+// every seal is in place.
+func (r *Region) File() (*os.File, error) { return r.r.File() }
+
+// Permanent mseals the region's mapping (Seal mode, Linux 6.10+): it can
+// then never be unmapped, remapped or made writable, for the life of the
+// process, and Close returns ErrPermanent. Use it only for data that lives
+// as long as the process.
+func (r *Region) Permanent() error { return r.r.Permanent() }
+
+// Close releases the region and its arena (the same as closing the arena):
+// memory is unmapped and the address range stays reserved and inaccessible
+// (quarantined), so a pointer kept past Close faults instead of reading
+// reused memory. It is idempotent; a permanent region returns ErrPermanent.
+func (r *Region) Close() error { return r.a.Close() }
+
+// ReadOnly returns the pointer readers must use for p, a pointer into the
+// frozen arena: p itself in Protect and Seal modes, its twin in the
+// read-only view in Alias mode. Every pointer reachable from the result
+// points into read-only memory. It panics with an error wrapping
+// ErrNotInRegion if p is not in the region.
+func ReadOnly[T any](r *Region, p *T) *T {
+	q, err := offheap.ReadOnlyPtr(r.r, p)
+	if err != nil {
+		panic(err)
+	}
+	return q
+}
+
+// Update changes frozen data deliberately, in Alias mode: f receives the
+// writable twin of *p (p may be the read-only pointer or the owner's own)
+// and may change *p's fields; afterwards the checksums of those bytes are
+// taken again, so Verify accepts the change. Pointers stored into *p must
+// be nil or point into the region; otherwise the bytes of *p are restored
+// and the error wraps arena.ErrForeignPointer. Readers see the writes as
+// f makes them: Update is not atomic for concurrent readers (publish a new
+// snapshot with snapshot.Store for that).
+func Update[T any](r *Region, p *T, f func(w *T)) error { return offheap.Update(r.r, p, f) }

@@ -1,0 +1,410 @@
+//go:build unix
+
+package freeze_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/fixture"
+	"github.com/frozen-go/frozen/internal/graphtest"
+	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+var allModes = []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal}
+
+// modes returns the modes this platform supports.
+func modes(t testing.TB) []freeze.Mode {
+	if seals, _, _, _ := vm.Features(); seals != nil {
+		return []freeze.Mode{freeze.Protect, freeze.Alias}
+	}
+	return allModes
+}
+
+func memfdOnly(t testing.TB) {
+	if vm.Backend != "memfd" {
+		t.Skipf("needs the memfd backend (have %s)", vm.Backend)
+	}
+}
+
+type Endpoint struct {
+	Host string
+	Port uint16
+}
+
+type Config struct {
+	Name      string
+	Version   int
+	Endpoints []Endpoint
+	Primary   *Endpoint
+	Limits    [4]int32
+	Nested    *Nested
+}
+
+type Nested struct {
+	Deep struct {
+		Counters [3]uint64
+	}
+}
+
+type Point struct{ X, Y int64 }
+
+func newConfig() *Config {
+	c := &Config{Name: "svc", Version: 1, Endpoints: []Endpoint{{"a", 80}, {"b", 443}, {"c", 8080}},
+		Limits: [4]int32{1, 2, 3, 4}, Nested: &Nested{}}
+	c.Primary = &c.Endpoints[1]
+	return c
+}
+
+func newArena(t testing.TB, opts ...arena.Option) *arena.Arena {
+	t.Helper()
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	a, err := arena.NewArena(append([]arena.Option{arena.WithName(name)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// frozenConfig clones a config into a fresh arena and freezes it.
+func frozenConfig(t testing.TB, m freeze.Mode) (*freeze.Region, *Config, *Config) {
+	t.Helper()
+	a := newArena(t)
+	c, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, m)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	return r, c, freeze.ReadOnly(r, c)
+}
+
+func procMemWrite(addr uintptr, b []byte) error {
+	f, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteAt(b, int64(addr))
+	return err
+}
+
+// mprotectRange changes the protection of the pages holding [p, p+n):
+// the in-process back door a C library could use.
+func mprotectRange(p unsafe.Pointer, n uintptr, prot int) error {
+	page := uintptr(p) &^ (vm.PageSize - 1)
+	end := (uintptr(p) + n + vm.PageSize - 1) &^ (vm.PageSize - 1)
+	return unix.Mprotect(unsafe.Slice((*byte)(unsafe.Add(p, -int(uintptr(p)-page))), end-page), prot)
+}
+
+func TestReadOnlyGraphIsClosedInEveryMode(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, fixture.NewConfig(2000))
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, c)
+			maps, err := vm.ReadMaps()
+			if err != nil {
+				t.Skip(err)
+			}
+			n := 0
+			for _, ref := range graphtest.Refs(ro) {
+				if ref.Addr == 0 {
+					continue
+				}
+				e, ok := maps.Find(ref.Addr)
+				require.True(t, ok, "%s %#x unmapped", ref.Path, ref.Addr)
+				require.Equal(t, "r--s", e.Perms, "%s (%#x) is reachable from the read-only root but lies in %+v", ref.Path, ref.Addr, e)
+				if vm.Backend == "memfd" {
+					require.Contains(t, e.Path, "memfd:"+a.Name())
+				}
+				n++
+			}
+			assert.Greater(t, n, 2000)
+			if m == freeze.Alias {
+				assert.NotEqual(t, uintptr(unsafe.Pointer(c)), uintptr(unsafe.Pointer(ro)), "the reader's root is in the alias")
+			} else {
+				assert.Same(t, c, ro)
+			}
+			assert.True(t, reflect.DeepEqual(fixture.NewConfig(2000), ro), "the read-only view shows the same data")
+		})
+	}
+}
+
+func TestGuardNamesTheFieldAtEveryDepth(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			pts := arena.MakeSlice[Point](a, 10)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, c)
+			roPts := freeze.ReadOnly(r, &pts[0])
+			roSlice := unsafe.Slice(roPts, len(pts))
+			for _, tc := range []struct {
+				write func()
+				addr  unsafe.Pointer
+				path  string
+			}{
+				{func() { ro.Version = 2 }, unsafe.Pointer(&ro.Version), "*Config.Version"},
+				{func() { ro.Limits[3] = 9 }, unsafe.Pointer(&ro.Limits[3]), "*Config.Limits[3]"},
+				{func() { ro.Endpoints[2].Port = 1 }, unsafe.Pointer(&ro.Endpoints[2].Port), "*Config.Endpoints[2].Port"},
+				{func() { ro.Primary.Port = 1 }, unsafe.Pointer(&ro.Primary.Port), "*Config.Endpoints[1].Port"},
+				{func() { ro.Nested.Deep.Counters[2]++ }, unsafe.Pointer(&ro.Nested.Deep.Counters[2]), "*Config.Nested.Deep.Counters[2]"},
+				{func() { roSlice[7].Y = 3 }, unsafe.Pointer(&roSlice[7].Y), "Point#7.Y"},
+				{func() { copy(ro.Endpoints, []Endpoint{{}}) }, unsafe.Pointer(&ro.Endpoints[0]), "*Config.Endpoints[0].Host"},
+			} {
+				err := freeze.Guard(tc.write)
+				var wf *freeze.WriteFault
+				require.ErrorAs(t, err, &wf)
+				assert.Equal(t, uintptr(tc.addr), wf.Addr, tc.path)
+				assert.Equal(t, tc.path, wf.Path)
+				assert.Equal(t, a.Name(), wf.Region)
+				assert.Equal(t, m, wf.Mode)
+				assert.ErrorIs(t, err, arena.ErrFrozen)
+				assert.Contains(t, err.Error(), fmt.Sprintf("write to frozen region %q at offset %#x, field %s", a.Name(), wf.Offset, tc.path))
+			}
+			assert.NoError(t, r.Verify(), "the refused writes changed nothing")
+		})
+	}
+}
+
+func TestGuardPassesOtherPanicsThrough(t *testing.T) {
+	assert.PanicsWithValue(t, "boom", func() { _ = freeze.Guard(func() { panic("boom") }) })
+	var np *Config
+	assert.Panics(t, func() { _ = freeze.Guard(func() { np.Version = 1 }) }, "a nil dereference is not ours")
+	assert.NoError(t, freeze.Guard(func() {}))
+	// Guard restores the goroutine's setting.
+	old := debug.SetPanicOnFault(false)
+	defer debug.SetPanicOnFault(old)
+	_ = freeze.Guard(func() {})
+	assert.False(t, debug.SetPanicOnFault(false))
+}
+
+func TestVerifyAndTheBackDoors(t *testing.T) {
+	t.Run("Protect", func(t *testing.T) {
+		memfdOnly(t)
+		r, _, ro := frozenConfig(t, freeze.Protect)
+		assert.ErrorIs(t, procMemWrite(uintptr(unsafe.Pointer(&ro.Version)), []byte{7}), unix.EIO,
+			"/proc/self/mem cannot write a read-only shared mapping")
+		rw, _ := offheap.Unwrap(r.Arena()).File().FDs()
+		_, err := unix.Pwrite(rw, []byte{7}, 0)
+		assert.ErrorIs(t, err, unix.EPERM, "F_SEAL_FUTURE_WRITE refuses writes through the descriptor")
+		require.NoError(t, r.Verify())
+		// The back door that remains: another mprotect.
+		p := unsafe.Pointer(&ro.Endpoints[1].Port)
+		require.NoError(t, mprotectRange(p, 2, unix.PROT_READ|unix.PROT_WRITE))
+		ro.Endpoints[1].Port = 1
+		require.NoError(t, mprotectRange(p, 2, unix.PROT_READ))
+		requireCorruption(t, r, "*Config.Endpoints")
+	})
+	t.Run("Alias", func(t *testing.T) {
+		r, owner, ro := frozenConfig(t, freeze.Alias)
+		if vm.Backend == "memfd" {
+			require.NoError(t, procMemWrite(uintptr(unsafe.Pointer(&owner.Version)), []byte{9}),
+				"the owner's writable mapping can be written through /proc/self/mem")
+			assert.Equal(t, 9, ro.Version, "the reader sees the same bytes")
+			requireCorruption(t, r, "*Config")
+			owner.Version = 1 // put it back
+			require.NoError(t, r.Verify())
+		}
+		owner.Name = "" // a plain write through the owner's mapping, not through Update
+		requireCorruption(t, r, "*Config")
+	})
+	t.Run("Seal", func(t *testing.T) {
+		memfdOnly(t)
+		r, _, ro := frozenConfig(t, freeze.Seal)
+		assert.ErrorIs(t, procMemWrite(uintptr(unsafe.Pointer(&ro.Version)), []byte{7}), unix.EIO)
+		_, ro2 := offheap.Unwrap(r.Arena()).File().FDs()
+		re, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", ro2), os.O_RDWR, 0)
+		require.NoError(t, err, "reopening read-write is allowed; writing is not")
+		defer re.Close()
+		_, err = re.WriteAt([]byte{7}, 0)
+		assert.ErrorIs(t, err, unix.EPERM)
+		assert.ErrorIs(t, re.Truncate(0), unix.EPERM)
+		assert.ErrorIs(t, re.Truncate(1<<30), unix.EPERM)
+		_, err = unix.Mmap(int(re.Fd()), 0, int(vm.PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		assert.ErrorIs(t, err, unix.EPERM)
+		assert.ErrorIs(t, mprotectRange(unsafe.Pointer(ro), 8, unix.PROT_READ|unix.PROT_WRITE), unix.EACCES)
+		require.NoError(t, r.Verify())
+	})
+}
+
+// requireCorruption checks that Verify reports a change and names an
+// allocation whose path starts with prefix.
+func requireCorruption(t *testing.T, r *freeze.Region, prefix string) {
+	t.Helper()
+	err := r.Verify()
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, err, &ce)
+	require.NotEmpty(t, ce.Blocks)
+	found := false
+	for _, b := range ce.Blocks {
+		for _, a := range b.Allocations {
+			found = found || strings.HasPrefix(a.Path, prefix)
+		}
+	}
+	assert.True(t, found, "no allocation under %q in %v", prefix, err)
+	assert.Contains(t, err.Error(), r.Name())
+}
+
+func TestAliasViewCannotBeMadeWritable(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	assert.NotEqual(t, unsafe.Pointer(owner), unsafe.Pointer(ro))
+	assert.ErrorIs(t, mprotectRange(unsafe.Pointer(ro), 8, unix.PROT_READ|unix.PROT_WRITE), unix.EACCES)
+	if vm.Backend == "memfd" {
+		assert.ErrorIs(t, procMemWrite(uintptr(unsafe.Pointer(ro)), []byte{1}), unix.EIO)
+	}
+	require.NoError(t, r.Verify())
+}
+
+func TestTenThousandSingleByteChangesAreAllDetected(t *testing.T) {
+	a := newArena(t, arena.WithMaxBytes(1<<20))
+	data := arena.MakeSlice[byte](a, 1<<20)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	r, err := freeze.Freeze(a, freeze.Alias) // the owner keeps write access
+	require.NoError(t, err)
+	require.NoError(t, r.Verify())
+	n := 10_000
+	if testing.Short() {
+		n = 1000
+	}
+	for i := 0; i < n; i++ {
+		off := rng.IntN(len(data))
+		old := data[off]
+		data[off] ^= byte(1 + rng.IntN(255))
+		err := r.Verify()
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, err, &ce, "change %d at offset %d went unnoticed", i, off)
+		require.Len(t, ce.Blocks, 1)
+		require.Equal(t, off/freeze.BlockSize, ce.Blocks[0].Index)
+		require.LessOrEqual(t, ce.Blocks[0].Start, uintptr(off))
+		require.Greater(t, ce.Blocks[0].End, uintptr(off))
+		data[off] = old
+	}
+	require.NoError(t, r.Verify())
+}
+
+func TestVerifyDoesNotAllocate(t *testing.T) {
+	for _, m := range modes(t) {
+		r, _, _ := frozenConfig(t, m)
+		allocs := testing.AllocsPerRun(100, func() {
+			if err := r.Verify(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Zero(t, allocs, m.String())
+	}
+}
+
+func TestChecksumIsStableAndDescribesTheBytes(t *testing.T) {
+	sums := map[freeze.Mode]uint64{}
+	for _, m := range modes(t) {
+		r, _, _ := frozenConfig(t, m)
+		sums[m] = r.Checksum()
+		assert.Equal(t, sums[m], r.Checksum())
+	}
+	// Same bytes (the same value cloned into fresh arenas at the same
+	// relative layout) give the same checksum except where pointers differ;
+	// different bytes give a different one.
+	a := newArena(t)
+	s := arena.MakeSlice[uint64](a, 1000)
+	r1, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	b := newArena(t)
+	s2 := arena.MakeSlice[uint64](b, 1000)
+	s2[999] = 1
+	r2, err := freeze.Freeze(b, freeze.Protect)
+	require.NoError(t, err)
+	assert.NotEqual(t, r1.Checksum(), r2.Checksum())
+	_ = s
+}
+
+func TestFreezeErrors(t *testing.T) {
+	a := newArena(t)
+	arena.New[int](a)
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	_, err = freeze.Freeze(a, freeze.Alias)
+	assert.ErrorIs(t, err, arena.ErrFrozen, "freezing twice")
+	require.NoError(t, r.Close())
+	require.NoError(t, r.Close(), "idempotent")
+	_, err = freeze.Freeze(a, freeze.Protect)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.ErrorIs(t, r.Verify(), arena.ErrClosed)
+
+	b := newArena(t)
+	_, err = freeze.Freeze(b, freeze.Mode(42))
+	assert.Error(t, err)
+
+	if seals, _, _, _ := vm.Features(); seals != nil {
+		_, err = freeze.Freeze(newArena(t), freeze.Seal)
+		assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
+		assert.ErrorIs(t, err, vm.ErrUnsupported)
+	}
+}
+
+func TestEmptyArenaFreezes(t *testing.T) {
+	for _, m := range modes(t) {
+		a := newArena(t)
+		r, err := freeze.Freeze(a, m)
+		require.NoError(t, err, m)
+		assert.Equal(t, 0, r.Size())
+		assert.NoError(t, r.Verify())
+		assert.NoError(t, r.Close())
+	}
+}
+
+
+
+
+func TestUseAfterCloseFaultsInEveryMode(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			r, _, ro := frozenConfig(t, m)
+			// Taken before Close: even &ro.Version touches *ro (nil check).
+			lo := uintptr(unsafe.Pointer(ro))
+			require.NoError(t, r.Close())
+			var v int
+			err := freeze.Guard(func() { v = ro.Version })
+			var uac *freeze.UseAfterClose
+			require.ErrorAs(t, err, &uac, "read after Close returned %d instead of faulting", v)
+			assert.True(t, strings.HasPrefix(uac.Region, r.Name()))
+			assert.ErrorIs(t, err, arena.ErrClosed)
+			// The first access to fault may be the compiler's nil check of
+			// ro rather than the load of the field.
+			assert.GreaterOrEqual(t, uac.Addr, lo)
+			assert.Less(t, uac.Addr, lo+unsafe.Sizeof(Config{}))
+		})
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	var wf error = &freeze.WriteFault{Region: "r", Path: "X.Y"}
+	assert.ErrorIs(t, wf, arena.ErrFrozen)
+	assert.NotErrorIs(t, wf, arena.ErrClosed)
+	se := &freeze.StepError{Arena: "a", Mode: freeze.Seal, Step: "seal", Err: unix.EBUSY}
+	assert.ErrorIs(t, se, unix.EBUSY)
+	assert.Contains(t, se.Error(), `step "seal" failed`)
+	assert.True(t, errors.Is(fmt.Errorf("wrapped: %w", se), unix.EBUSY))
+}

@@ -1,0 +1,82 @@
+package freeze
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/offheap"
+)
+
+// WriteFault reports a write into frozen memory, caught by Guard.
+type WriteFault struct {
+	Region string  // the arena's name
+	Mode   Mode    //
+	Offset uintptr // from the start of the arena
+	Addr   uintptr // the faulting address
+	Path   string  // the Go field written, e.g. "Config.Endpoints[1].Port"
+}
+
+func (e *WriteFault) Error() string {
+	field := e.Path
+	if field == "" {
+		field = "(no allocation)"
+	}
+	return fmt.Sprintf("freeze: write to frozen region %q at offset %#x, field %s (address %#x, %s mode)",
+		e.Region, e.Offset, field, e.Addr, e.Mode)
+}
+
+// Is makes errors.Is(err, arena.ErrFrozen) true.
+func (e *WriteFault) Is(target error) bool { return target == arena.ErrFrozen }
+
+// UseAfterClose reports an access to the memory of a closed arena or
+// snapshot, caught by Guard while the range is in quarantine.
+type UseAfterClose struct {
+	Region string  // the name of what was closed
+	Offset uintptr // from the start of its range
+	Addr   uintptr
+}
+
+func (e *UseAfterClose) Error() string {
+	return fmt.Sprintf("freeze: access to %q after it was closed (offset %#x, address %#x)", e.Region, e.Offset, e.Addr)
+}
+
+// Is makes errors.Is(err, arena.ErrClosed) true.
+func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed }
+
+// Guard runs f and turns a fault caused by a write into frozen memory into
+// a *WriteFault naming the region, offset and Go field, and an access to a
+// closed (quarantined) range into a *UseAfterClose. Other panics, faults
+// elsewhere included, pass through unchanged (re-panicked with the same
+// value). Guard sets debug.SetPanicOnFault for the calling goroutine while
+// f runs and restores it after.
+//
+// Limits: the fault must happen on the goroutine that called Guard (a
+// goroutine f starts is not guarded, and a fault there still kills the
+// process); a system call writing into frozen memory fails with EFAULT
+// instead of faulting; a store straddling two pages reports the first
+// byte of the read-only page.
+func Guard(f func()) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if af, ok := r.(interface{ Addr() uintptr }); ok {
+			addr := af.Addr()
+			if info, ok := offheap.Resolve(addr); ok {
+				if info.Released {
+					err = &UseAfterClose{Region: info.Region, Offset: info.Offset, Addr: addr}
+				} else {
+					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr, Path: info.Path}
+				}
+				return
+			}
+		}
+		panic(r)
+	}()
+	f()
+	return nil
+}

@@ -1,0 +1,149 @@
+//go:build unix
+
+package freeze_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/space"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// arenaMaps returns the /proc/self/maps lines covering the arena's range.
+func arenaMaps(t *testing.T, a *arena.Arena) []vm.MapsEntry {
+	t.Helper()
+	maps, err := vm.ReadMaps()
+	if err != nil {
+		t.Skip(err)
+	}
+	r := offheap.Unwrap(a).Range()
+	var out []vm.MapsEntry
+	for _, e := range maps.Within(r.Start(), r.End()) {
+		e.Start, e.End = max(e.Start, r.Start()), min(e.End, r.End())
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestEveryFailedStepRollsBack(t *testing.T) {
+	type path struct {
+		name     string
+		mode     freeze.Mode
+		asideMin uintptr
+		steps    []string
+	}
+	paths := []path{
+		{"Protect", freeze.Protect, 0, []string{"validate", "protect", "seal"}},
+		{"Alias", freeze.Alias, 0, []string{"validate", "reopen", "reserve", "map", "seal"}},
+		{"Seal/remap", freeze.Seal, 1 << 40, []string{"validate", "reopen", "remap", "seal"}},
+		{"Seal/aside", freeze.Seal, vm.PageSize, []string{"validate", "reopen", "reserve", "move-aside", "remap", "seal"}},
+	}
+	seals, _, _, _ := vm.Features()
+	for _, p := range paths {
+		if seals != nil && (p.mode == freeze.Seal || p.mode == freeze.Protect) {
+			// Without seals, Protect has no seal step and Seal no path.
+			if p.mode == freeze.Seal {
+				continue
+			}
+			p.steps = p.steps[:2]
+		}
+		if seals != nil && p.mode == freeze.Alias {
+			p.steps = p.steps[:4]
+		}
+		for _, stepName := range p.steps {
+			t.Run(p.name+"/"+stepName, func(t *testing.T) {
+				if p.asideMin != 0 {
+					old := offheap.SetAsideMin(p.asideMin)
+					defer offheap.SetAsideMin(old)
+				}
+				a := newArena(t)
+				orig := newConfig()
+				c, err := arena.Clone(a, orig)
+				require.NoError(t, err)
+				before := arenaMaps(t, a)
+				lenBefore := a.Len()
+
+				injected := errors.New("injected failure")
+				offheap.SetFailpoint(func(s string) error {
+					if s == stepName {
+						return injected
+					}
+					return nil
+				})
+				r, err := freeze.Freeze(a, p.mode)
+				offheap.SetFailpoint(nil)
+
+				assert.Nil(t, r, "no region is returned with an error")
+				var se *freeze.StepError
+				require.ErrorAs(t, err, &se)
+				assert.Equal(t, stepName, se.Step)
+				assert.Equal(t, p.mode, se.Mode)
+				assert.ErrorIs(t, err, injected)
+				assert.NoError(t, se.Rollback)
+				assert.Contains(t, err.Error(), fmt.Sprintf("step %q failed", stepName))
+
+				// Exactly as it was: same mappings, same data, writable,
+				// open for allocation.
+				assert.Equal(t, before, arenaMaps(t, a))
+				assert.True(t, reflect.DeepEqual(orig, c))
+				assert.NoError(t, freeze.Guard(func() { c.Version = 2; c.Endpoints[0].Port = 1 }), "still writable")
+				assert.Equal(t, lenBefore, a.Len())
+				arena.New[int](a)
+				if seals == nil {
+					s, err := offheap.Unwrap(a).File().Seals()
+					require.NoError(t, err)
+					assert.Zero(t, s, "no seal was left behind")
+				}
+
+				// And it can be frozen afterwards.
+				r, err = freeze.Freeze(a, p.mode)
+				require.NoError(t, err)
+				ro := freeze.ReadOnly(r, c)
+				assert.Equal(t, 2, ro.Version)
+				assert.Error(t, freeze.Guard(func() { ro.Version = 3 }))
+				require.NoError(t, r.Verify())
+			})
+		}
+	}
+}
+
+// TestValidateRefusesForeignPointers plants a Go-heap pointer in arena
+// memory behind the library's back (as only unsafe code could) and checks
+// that Freeze refuses the arena before changing anything.
+func TestValidateRefusesForeignPointers(t *testing.T) {
+	a := newArena(t)
+	c, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	heap := &Endpoint{Host: "heap"}
+	// A raw word write: invisible to cgocheck2, which only sees typed
+	// stores. This is exactly what validation exists to catch.
+	*(*uintptr)(unsafe.Pointer(&c.Primary)) = uintptr(unsafe.Pointer(heap))
+	_, err = freeze.Freeze(a, freeze.Protect)
+	var se *freeze.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "validate", se.Step)
+	assert.ErrorIs(t, err, arena.ErrForeignPointer)
+	assert.Contains(t, err.Error(), "Config.Primary")
+	assert.NoError(t, freeze.Guard(func() { c.Version = 5 }), "nothing was frozen")
+	*(*uintptr)(unsafe.Pointer(&c.Primary)) = 0
+}
+
+func TestAliasRangeIsReleasedOnClose(t *testing.T) {
+	before := space.ReadStats()
+	r, _, _ := frozenConfig(t, freeze.Alias)
+	mid := space.ReadStats()
+	assert.Equal(t, before.LiveRanges+2, mid.LiveRanges, "the arena and its read-only view")
+	require.NoError(t, r.Close())
+	after := space.ReadStats()
+	assert.Equal(t, before.LiveRanges, after.LiveRanges)
+}

@@ -1,0 +1,53 @@
+//go:build unix
+
+package freeze_test
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+func TestUpdateIsSeenByReadersAndRebaselines(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Version = 42 }))
+	assert.Equal(t, 42, ro.Version, "the reader sees the owner's update")
+	assert.Equal(t, 42, owner.Version)
+	require.NoError(t, r.Verify(), "Update re-baselined the checksum")
+
+	// Nested data is reached through the read-only view: update it by
+	// handing Update a pointer to it.
+	sum := r.Checksum()
+	require.NoError(t, freeze.Update(r, &ro.Endpoints[2], func(w *Endpoint) { w.Port = 9090 }))
+	assert.Equal(t, uint16(9090), ro.Endpoints[2].Port)
+	assert.NotEqual(t, sum, r.Checksum())
+	require.NoError(t, r.Verify())
+
+	// Pointers stored by Update must stay in the region: one taken from
+	// the owner's writable mapping is relocated to the read-only view.
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Primary = &owner.Endpoints[0] }))
+	assert.Same(t, &ro.Endpoints[0], ro.Primary)
+	if maps, err := vm.ReadMaps(); err == nil {
+		e, ok := maps.Find(uintptr(unsafe.Pointer(ro.Primary)))
+		require.True(t, ok)
+		assert.Equal(t, "r--s", e.Perms)
+	}
+	require.NoError(t, r.Verify())
+}
+
+func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Protect)
+	assert.ErrorIs(t, freeze.Update(r, ro, func(w *Config) {}), freeze.ErrNotAlias)
+
+	ra, _, _ := frozenConfig(t, freeze.Alias)
+	assert.ErrorIs(t, freeze.Update(ra, &Config{}, func(w *Config) {}), freeze.ErrNotInRegion)
+	assert.Panics(t, func() { freeze.ReadOnly(ra, &Config{}) })
+	require.NoError(t, ra.Close())
+	assert.ErrorIs(t, freeze.Update(ra, ro, func(w *Config) {}), arena.ErrClosed)
+}

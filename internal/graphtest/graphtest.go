@@ -1,0 +1,163 @@
+// Package graphtest walks Go values for tests: it lists every reference a
+// value holds (pointers, slices, strings, interfaces), so that tests can
+// compare a clone's sharing structure with the original's and check, against
+// /proc/self/maps, where every reference points. It is used by tests only.
+package graphtest
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// Ref is one reference met while walking a value: where it points and how
+// many bytes it covers.
+type Ref struct {
+	Kind string // "ptr", "slice", "string", "iface:T", or "nil…" for nil ones
+	Path string // how it was reached, e.g. "root.*.Endpoints[1]"
+	Addr uintptr
+	Size uintptr // bytes it covers
+	Len  int
+	Cap  int
+}
+
+// Refs walks v (iteratively, in a fixed order) and returns every reference
+// it holds. Objects already visited are not walked again, so an original
+// and a clone give the same sequence exactly when they share the same way.
+func Refs(v any) []Ref {
+	type item struct {
+		v    reflect.Value
+		Path string
+	}
+	var out []Ref
+	seen := map[string]bool{}
+	stack := []item{{reflect.ValueOf(&v).Elem(), "root"}}
+	push := func(v reflect.Value, path string) { stack = append(stack, item{v, path}) }
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		v := it.v
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				out = append(out, Ref{Kind: "nil", Path: it.Path})
+				continue
+			}
+			r := Ref{Kind: "ptr", Path: it.Path, Addr: v.Pointer(), Size: v.Type().Elem().Size()}
+			out = append(out, r)
+			key := fmt.Sprint("p", r.Addr, v.Type())
+			if !seen[key] {
+				seen[key] = true
+				push(v.Elem(), it.Path+".*")
+			}
+		case reflect.Slice:
+			if v.IsNil() {
+				out = append(out, Ref{Kind: "nilslice", Path: it.Path})
+				continue
+			}
+			r := Ref{Kind: "slice", Path: it.Path, Addr: v.Pointer(), Size: uintptr(v.Len()) * v.Type().Elem().Size(), Len: v.Len(), Cap: v.Cap()}
+			out = append(out, r)
+			key := fmt.Sprint("s", r.Addr, r.Len, v.Type())
+			if !seen[key] {
+				seen[key] = true
+				for i := v.Len() - 1; i >= 0; i-- {
+					push(v.Index(i), fmt.Sprintf("%s[%d]", it.Path, i))
+				}
+			}
+		case reflect.String:
+			s := v.String()
+			if len(s) > 0 {
+				out = append(out, Ref{Kind: "string", Path: it.Path, Addr: uintptr(unsafe.Pointer(unsafe.StringData(s))), Size: uintptr(len(s)), Len: len(s)})
+			}
+		case reflect.Interface:
+			if v.IsNil() {
+				out = append(out, Ref{Kind: "nilif", Path: it.Path})
+				continue
+			}
+			out = append(out, Ref{Kind: "iface:" + v.Elem().Type().String(), Path: it.Path})
+			// The boxed value's address is not observable through
+			// reflect; its contents are walked.
+			push(v.Elem(), it.Path+".(i)")
+		case reflect.Struct:
+			// Unexported fields are read too: reflect allows every
+			// accessor used here on them.
+			for i := v.NumField() - 1; i >= 0; i-- {
+				push(v.Field(i), it.Path+"."+v.Type().Field(i).Name)
+			}
+		case reflect.Array:
+			for i := v.Len() - 1; i >= 0; i-- {
+				push(v.Index(i), fmt.Sprintf("%s[%d]", it.Path, i))
+			}
+		}
+	}
+	return out
+}
+
+// RequireSameShape checks that clone has the sharing structure of orig:
+// same sequence of references; two references are equal in the clone iff
+// they are equal in the original; a reference pointing inside another's
+// range keeps its offset; clone slices have cap == len.
+func RequireSameShape(t testing.TB, orig, clone any) {
+	t.Helper()
+	a, b := Refs(orig), Refs(clone)
+	require.Equal(t, len(a), len(b), "reference count differs:\norig  %v\nclone %v", kinds(a), kinds(b))
+	for i := range a {
+		require.Equal(t, a[i].Kind, b[i].Kind, "reference %d (%s)", i, a[i].Path)
+		require.Equal(t, a[i].Len, b[i].Len, "reference %d (%s)", i, a[i].Path)
+		if b[i].Kind == "slice" {
+			require.Equal(t, b[i].Len, b[i].Cap, "clone slice %s has cap != len", b[i].Path)
+		}
+	}
+	for i := range a {
+		if a[i].Addr == 0 {
+			continue
+		}
+		for j := range a {
+			if a[j].Addr == 0 {
+				continue
+			}
+			if (a[i].Addr == a[j].Addr) != (b[i].Addr == b[j].Addr) {
+				t.Fatalf("sharing differs between %s and %s", a[i].Path, a[j].Path)
+			}
+			if a[i].Addr >= a[j].Addr && a[i].Addr < a[j].Addr+a[j].Size {
+				require.Equal(t, a[i].Addr-a[j].Addr, b[i].Addr-b[j].Addr,
+					"%s points %d bytes into %s; the clone does not", a[i].Path, a[i].Addr-a[j].Addr, a[j].Path)
+			}
+		}
+	}
+}
+
+func kinds(rs []Ref) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.Kind)
+	}
+	return strings.Join(s, " ")
+}
+
+// RequireInArena checks, against /proc/self/maps, that every reference in
+// the clone points into a shared memfd mapping of the named arena.
+func RequireInArena(t testing.TB, clone any, name string) {
+	t.Helper()
+	maps, err := vm.ReadMaps()
+	if err != nil {
+		t.Skipf("no /proc/self/maps: %v", err)
+	}
+	for _, r := range Refs(clone) {
+		if r.Addr == 0 {
+			continue
+		}
+		e, ok := maps.Find(r.Addr)
+		require.True(t, ok, "%s (%#x) is not mapped", r.Path, r.Addr)
+		require.True(t, e.Shared(), "%s (%#x) is in a private mapping %+v", r.Path, r.Addr, e)
+		if vm.Backend == "memfd" {
+			require.Contains(t, e.Path, "memfd:"+name, "%s (%#x) is in %q", r.Path, r.Addr, e.Path)
+		}
+	}
+}

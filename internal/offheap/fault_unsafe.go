@@ -1,0 +1,187 @@
+// This file resolves addresses to regions and fields (for Guard and Verify
+// reports), translates pointers between an Alias region's two mappings, and
+// implements Update, the owner's deliberate write in Alias mode.
+//
+// Unsafe: addresses handed in by callers are only compared as integers
+// until they are known to lie inside a region's mapping; typed pointers are
+// then made with unsafe.Add from the mapping's own base.
+
+package offheap
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/layout"
+	"github.com/frozen-go/frozen/internal/space"
+)
+
+// Fault describes an address inside memory the library manages.
+type Fault struct {
+	Region   string
+	Mode     Mode
+	Offset   uintptr // from the start of the arena
+	Path     string  // the Go field at that offset, when known
+	Frozen   bool    // the address is in a frozen region (a write faulted)
+	Released bool    // the address is in a released (quarantined) range
+}
+
+// Resolve says what the library knows of addr: in a frozen region, or in a
+// released one. ok is false for any other address (including open arenas,
+// whose faults are not the library's to explain).
+func Resolve(addr uintptr) (f Fault, ok bool) {
+	e, found := space.Lookup(addr)
+	if !found {
+		return Fault{}, false
+	}
+	if e.Released {
+		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true}, true
+	}
+	var a *Arena
+	var base uintptr
+	switch o := e.Owner.(type) {
+	case *Arena:
+		a, base = o, uintptr(o.rng.Addr())
+	case *Region:
+		a, base = o.a, e.Start
+	default:
+		return Fault{}, false
+	}
+	r := a.frozen
+	if r == nil || a.state != Frozen {
+		return Fault{}, false
+	}
+	off := addr - base
+	return Fault{Region: a.name, Mode: r.mode, Offset: off, Path: a.PathAt(off), Frozen: true}, true
+}
+
+// Allocation describes one allocation overlapping a changed block.
+type Allocation struct {
+	Offset, Size uintptr
+	Type         string
+	Path         string
+}
+
+// AllocationsIn lists the allocations overlapping arena offsets [lo, hi),
+// at most limit of them (the list is for humans).
+func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
+	var out []Allocation
+	j := a.recs.search(uint64(lo))
+	if j < 0 {
+		j = 0
+	}
+	for ; j < a.recs.len() && len(out) < limit; j++ {
+		rec := a.recs.at(j)
+		t := layout.ByID(rec.Type)
+		size := uintptr(rec.N) * t.Size
+		start := uintptr(rec.Off)
+		if start >= hi {
+			break
+		}
+		if start+max(size, 1) <= lo {
+			continue
+		}
+		name := t.Name()
+		switch {
+		case rec.Parent == RunOfStrings:
+			name = "string data"
+		case rec.N != 1:
+			name = fmt.Sprintf("[%d]%s", rec.N, name)
+		}
+		out = append(out, Allocation{Offset: start, Size: size, Type: name, Path: a.PathAt(max(start, lo))})
+	}
+	return out
+}
+
+// window of the alias mapping over the used bytes (Alias mode).
+func (r *Region) aliasWindow() window {
+	lo := uintptr(r.alias.Addr())
+	return window{lo, lo + max(r.size, 1)}
+}
+
+// ReadOnlyPtr translates p into the pointer readers must use.
+func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
+	q, err := r.ReadOnly(unsafe.Pointer(p))
+	if err != nil {
+		return nil, err
+	}
+	return (*T)(q), nil
+}
+
+// Update runs f on the writable twin of *p (p may be a read-only or a
+// writable address) and re-baselines the checksums of the bytes of *p. It
+// needs Alias mode. After f, every pointer word inside *p must be nil or
+// point into the region (pointers to the writable mapping are relocated
+// to the alias); otherwise the bytes of *p are restored and the error says
+// which field was wrong. Readers may observe f's writes as they happen:
+// Update is not atomic for them (use snapshot.Store to swap versions).
+func Update[T any](r *Region, p *T, f func(w *T)) error {
+	if r.mode != Alias {
+		return fmt.Errorf("%w: Update on %q (%s)", ErrNotAlias, r.a.name, r.mode)
+	}
+	<-r.ready
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	size := unsafe.Sizeof(*p)
+	u := uintptr(unsafe.Pointer(p))
+	var off uintptr
+	switch w, al := r.a.writable(), r.aliasWindow(); {
+	case w.has(u):
+		off = u - w.lo
+	case al.has(u):
+		off = u - al.lo
+	default:
+		return fmt.Errorf("%w: Update: %p is not in %q", ErrNotInRegion, p, r.a.name)
+	}
+	if off+size > r.size {
+		return fmt.Errorf("%w: Update: %p + %d bytes runs past %q", ErrNotInRegion, p, size, r.a.name)
+	}
+	base := unsafe.Add(r.a.rng.Addr(), off)
+	saved := make([]byte, size)
+	copy(saved, unsafe.Slice((*byte)(base), size))
+	f((*T)(base))
+	if err := r.checkUpdated(off, off+size); err != nil {
+		// Put the old bytes back: they held only pointers into the region.
+		copy(unsafe.Slice((*byte)(base), size), saved)
+		return err
+	}
+	for b := off / BlockSize; b <= (off+max(size, 1)-1)/BlockSize && b < uintptr(len(r.sums)); b++ {
+		lo := b * BlockSize
+		hi := min(lo+BlockSize, r.size)
+		hashBlocks(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[b:b+1], nil)
+	}
+	r.root = rootChecksum(r.sums, r.size)
+	return nil
+}
+
+// checkUpdated validates the pointer words in arena offsets [lo, hi) after
+// an Update: nil or into the alias; pointers into the writable mapping are
+// relocated to the alias.
+func (r *Region) checkUpdated(lo, hi uintptr) error {
+	a := r.a
+	w, al := a.writable(), r.aliasWindow()
+	from := max(a.recs.search(uint64(lo)), 0)
+	to := from
+	for to < a.recs.len() && uintptr(a.recs.at(to).Off) < hi {
+		to++
+	}
+	return a.walkRecords(from, to, func(word unsafe.Pointer) error {
+		off := uintptr(word) - w.lo
+		if off < lo || off >= hi {
+			return nil
+		}
+		p := *(*unsafe.Pointer)(word)
+		switch v := uintptr(p); {
+		case v == 0 || al.has(v):
+			return nil
+		case w.has(v):
+			*(*unsafe.Pointer)(word) = unsafe.Add(p, r.delta)
+			return nil
+		default:
+			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v}
+		}
+	})
+}

@@ -1,0 +1,50 @@
+package snapshot
+
+import (
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// Option configures Take, Store.Publish and NewMap.
+type Option func(*options)
+
+type options struct {
+	mode      freeze.Mode
+	name      string
+	permanent bool
+}
+
+// WithMode chooses how the snapshot is frozen. The default is
+// DefaultMode(): Seal where the platform supports it (Linux), Protect
+// elsewhere.
+func WithMode(m freeze.Mode) Option { return func(o *options) { o.mode = m } }
+
+// WithName names the snapshot in fault reports, Verify errors and
+// /proc/self/maps. The default is "snapshot" (or "map" for NewMap).
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithPermanent makes the snapshot permanent (Seal mode, Linux 6.10+): its
+// memory is msealed and can never be unmapped, re-protected or released for
+// the life of the process; Close then returns freeze.ErrPermanent. Use it
+// only for data that lives as long as the process.
+func WithPermanent() Option { return func(o *options) { o.permanent = true } }
+
+// DefaultMode returns the mode used when WithMode is not given: Seal where
+// memfd seals work (Linux), Protect elsewhere.
+func DefaultMode() freeze.Mode {
+	if seals, _, _, reopen := vm.Features(); seals == nil && reopen == nil {
+		return freeze.Seal
+	}
+	return freeze.Protect
+}
+
+func makeOptions(defaultName string, opts []Option) options {
+	o := options{name: defaultName}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.mode == 0 {
+		o.mode = DefaultMode()
+	}
+	return o
+}

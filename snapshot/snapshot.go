@@ -1,0 +1,120 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// Snapshot is an immutable, frozen copy of a value of type T, outside the Go
+// heap. Its methods are safe for concurrent use. A Snapshot must not be
+// copied; share the pointer.
+type Snapshot[T any] struct {
+	_      noCopy
+	root   *T // the read-only copy of the value
+	region *freeze.Region
+	closed atomic.Bool
+}
+
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
+
+// Take deep-copies v (see arena.Clone for what can be copied and how the
+// shape of the pointer graph is kept) into a fresh arena sized exactly for
+// it, freezes it (WithMode; Seal by default on Linux) and takes its
+// baseline checksum.
+//
+// Errors wrap arena.ErrUnsupported (with the field path) for values that
+// cannot be copied, a *freeze.StepError if freezing failed, and
+// freeze.ErrModeUnsupported for a mode the platform lacks. Nothing is left
+// allocated when Take fails.
+func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
+	o := makeOptions("snapshot", opts)
+	if o.permanent && o.mode != freeze.Seal {
+		return nil, fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
+	}
+	if o.permanent {
+		if _, mseal, _, _ := vm.Features(); mseal != nil {
+			return nil, fmt.Errorf("%w: WithPermanent: %w", freeze.ErrModeUnsupported, mseal)
+		}
+	}
+	plan, err := offheap.PlanValue(&v)
+	if err != nil {
+		return nil, err
+	}
+	defer plan.Release()
+	a, err := arena.NewArena(arena.WithName(o.name), arena.WithMaxBytes(int64(plan.Size())))
+	if err != nil {
+		return nil, err
+	}
+	root, err := offheap.ApplyValue[T](offheap.Unwrap(a), plan)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	r, err := freeze.Freeze(a, o.mode)
+	if err != nil {
+		return nil, errors.Join(err, a.Close())
+	}
+	if o.permanent {
+		if err := r.Permanent(); err != nil {
+			return nil, errors.Join(err, r.Close())
+		}
+	}
+	return &Snapshot[T]{root: freeze.ReadOnly(r, root), region: r}, nil
+}
+
+// Value returns the frozen value. Whatever it points to is read-only (a
+// write faults; freeze.Guard names the field) and valid until Close. It
+// does not allocate. It panics with an error wrapping arena.ErrClosed
+// after Close.
+func (s *Snapshot[T]) Value() T {
+	if s.closed.Load() {
+		panic(fmt.Errorf("%w: Value of snapshot %q after Close", arena.ErrClosed, s.region.Name()))
+	}
+	return *s.root
+}
+
+// Pointer returns a pointer to the frozen value itself (read-only).
+func (s *Snapshot[T]) Pointer() *T {
+	if s.closed.Load() {
+		panic(fmt.Errorf("%w: Pointer of snapshot %q after Close", arena.ErrClosed, s.region.Name()))
+	}
+	return s.root
+}
+
+// Verify checks that no frozen byte changed since Take (see
+// freeze.Region.Verify). It does not allocate when nothing changed.
+func (s *Snapshot[T]) Verify() error { return s.region.Verify() }
+
+// Region returns the frozen region behind the snapshot.
+func (s *Snapshot[T]) Region() *freeze.Region { return s.region }
+
+// Name returns the snapshot's name.
+func (s *Snapshot[T]) Name() string { return s.region.Name() }
+
+// Size returns the snapshot's size in bytes.
+func (s *Snapshot[T]) Size() int { return s.region.Size() }
+
+// Close releases the snapshot's memory. Its address range stays reserved
+// and inaccessible (quarantined), so that a pointer kept past Close faults
+// instead of reading reused memory (freeze.Guard reports such an access as
+// a *freeze.UseAfterClose naming the snapshot). It is idempotent. A
+// permanent snapshot returns freeze.ErrPermanent and stays readable.
+//
+// Close must not race with readers of the snapshot; Store releases
+// versions only once their last reader has left.
+func (s *Snapshot[T]) Close() error {
+	s.closed.Store(true)
+	if err := s.region.Close(); err != nil {
+		s.closed.Store(false) // still readable (permanent)
+		return err
+	}
+	return nil
+}
