@@ -201,12 +201,21 @@ func TestGuardPassesOtherPanicsThrough(t *testing.T) {
 func TestVerifyAndTheBackDoors(t *testing.T) {
 	t.Run("Protect", func(t *testing.T) {
 		memfdOnly(t)
-		r, _, ro := frozenConfig(t, freeze.Protect)
+		// A descriptor leaked before Freeze (a copy kept by someone).
+		a := newArena(t)
+		c, err := arena.Clone(a, newConfig())
+		require.NoError(t, err)
+		rw, _ := offheap.Unwrap(a).File().FDs()
+		leaked, err := unix.Dup(rw)
+		require.NoError(t, err)
+		defer unix.Close(leaked)
+		r, err := freeze.Freeze(a, freeze.Protect)
+		require.NoError(t, err)
+		ro := freeze.ReadOnly(r, c)
 		assert.ErrorIs(t, procMemWrite(uintptr(unsafe.Pointer(&ro.Version)), []byte{7}), unix.EIO,
 			"/proc/self/mem cannot write a read-only shared mapping")
-		rw, _ := offheap.Unwrap(r.Arena()).File().FDs()
-		_, err := unix.Pwrite(rw, []byte{7}, 0)
-		assert.ErrorIs(t, err, unix.EPERM, "F_SEAL_FUTURE_WRITE refuses writes through the descriptor")
+		_, err = unix.Pwrite(leaked, []byte{7}, 0)
+		assert.ErrorIs(t, err, unix.EPERM, "F_SEAL_FUTURE_WRITE refuses writes through any descriptor")
 		require.NoError(t, r.Verify())
 		// The back door that remains: another mprotect.
 		p := unsafe.Pointer(&ro.Endpoints[1].Port)
@@ -374,9 +383,6 @@ func TestEmptyArenaFreezes(t *testing.T) {
 		assert.NoError(t, r.Close())
 	}
 }
-
-
-
 
 func TestUseAfterCloseFaultsInEveryMode(t *testing.T) {
 	for _, m := range modes(t) {

@@ -120,6 +120,8 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 		return nil, errors.Join(fmt.Errorf("arena %q: %w", name, err), f.Close())
 	}
 	a.file, a.rng = f, rng
+	counters.arenas.Add(1)
+	counters.reserved.Add(int64(n))
 	return a, nil
 }
 
@@ -248,11 +250,13 @@ func (a *Arena) grow(need uintptr) error {
 			return errors.Join(fmt.Errorf("arena %q: map: %w", a.name, err), a.file.Resize(0))
 		}
 		a.w, a.limit = w, n
+		counters.mapped.Add(int64(n))
 		return nil
 	}
 	if err := a.w.Extend(n - cur); err != nil {
 		return errors.Join(fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err), a.file.Resize(int64(cur)))
 	}
+	counters.mapped.Add(int64(n - cur))
 	a.limit = n
 	return nil
 }
@@ -312,10 +316,17 @@ func (a *Arena) Close() error {
 	}
 	var err error
 	if a.w != nil {
+		counters.mapped.Add(-int64(a.w.Len()))
 		err = a.w.Release()
 	}
 	if err == nil {
 		err = space.Release(a.rng)
+	}
+	counters.arenas.Add(-1)
+	counters.reserved.Add(-int64(a.max))
+	if a.frozen != nil {
+		counters.frozen.Add(-1)
+		counters.frozenBytes.Add(-int64(a.frozen.size))
 	}
 	a.state, a.limit = Closed, 0
 	a.recs.reset()

@@ -88,7 +88,7 @@ func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
 		case rec.N != 1:
 			name = fmt.Sprintf("[%d]%s", rec.N, name)
 		}
-		out = append(out, Allocation{Offset: start, Size: size, Type: name, Path: a.PathAt(max(start, lo))})
+		out = append(out, Allocation{Offset: start, Size: size, Type: name, Path: a.allocationPath(j)})
 	}
 	return out
 }
@@ -184,4 +184,26 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v}
 		}
 	})
+}
+
+// allocationPath names record j as a whole: the field that points to it
+// ("*Config.Endpoints"), or its type for a root or a typed allocation.
+func (a *Arena) allocationPath(j int) string {
+	rec := a.recs.at(j)
+	t := layout.ByID(rec.Type)
+	switch rec.Parent {
+	case RunOfStrings:
+		return "string data"
+	case RunOfTyped:
+		return fmt.Sprintf("%s#0…%d", t.Name(), rec.N-1)
+	case NoParent:
+		if rec.N != 1 {
+			return "[]" + t.Name()
+		}
+		return t.Name()
+	}
+	if slot, ok := a.slotPointingTo(int(rec.Parent), j); ok {
+		return a.PathAt(slot)
+	}
+	return t.Name()
 }

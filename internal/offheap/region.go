@@ -153,6 +153,14 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	}
 	a.state, a.limit = Frozen, 0
 	a.frozen = r
+	if mode != Seal {
+		// The mappings keep the file alive; only Seal's File needs a
+		// descriptor. One per live snapshot would run into RLIMIT_NOFILE
+		// long before vm.max_map_count.
+		_ = a.file.Close()
+	}
+	counters.frozen.Add(1)
+	counters.frozenBytes.Add(int64(r.size))
 	return r, nil
 }
 

@@ -1,0 +1,78 @@
+//go:build unix
+
+package arena_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/frozen-go/frozen/arena"
+)
+
+func ExampleNewArena() {
+	a, err := arena.NewArena(arena.WithName("scratch"), arena.WithMaxBytes(1<<20))
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	fmt.Println(a.Name(), a.Cap(), a.Len())
+	// Output: scratch 1048576 0
+}
+
+func ExampleNew() {
+	a, _ := arena.NewArena()
+	defer a.Close()
+	p := arena.New[Point](a) // zeroed, aligned, outside the Go heap
+	p.X = 3
+	fmt.Println(*p)
+	// Output: {3 0}
+}
+
+func ExampleMakeSlice() {
+	a, _ := arena.NewArena()
+	defer a.Close()
+	s := arena.MakeSlice[int64](a, 4)
+	s[3] = 7
+	fmt.Println(s, len(s), cap(s))
+	// Output: [0 0 0 7] 4 4
+}
+
+func ExampleString() {
+	a, _ := arena.NewArena()
+	defer a.Close()
+	fmt.Println(arena.String(a, "copied"), string(arena.Bytes(a, []byte("bytes"))))
+	// Output: copied bytes
+}
+
+func ExampleClone() {
+	type Node struct {
+		Name string
+		Next *Node
+	}
+	ring := &Node{Name: "a"}
+	ring.Next = &Node{Name: "b", Next: ring} // a cycle
+
+	a, _ := arena.NewArena()
+	defer a.Close()
+	c, err := arena.Clone(a, ring)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(c.Name, c.Next.Name, c.Next.Next == c, c != ring)
+
+	_, err = arena.Clone(a, struct{ Index map[string]int }{})
+	fmt.Println(errors.Is(err, arena.ErrUnsupported))
+	// Output:
+	// a b true true
+	// true
+}
+
+func ExampleReadStats() {
+	before := arena.ReadStats()
+	a, _ := arena.NewArena()
+	arena.MakeSlice[byte](a, 100_000)
+	mid := arena.ReadStats()
+	a.Close()
+	fmt.Println(mid.Arenas-before.Arenas, mid.MappedBytes-before.MappedBytes >= 100_000)
+	// Output: 1 true
+}

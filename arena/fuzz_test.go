@@ -1,0 +1,176 @@
+//go:build unix
+
+package arena_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/graphtest"
+)
+
+// The fuzz catalogue: node types whose fields cover every kind of slot.
+type FNode struct {
+	I     int
+	S     string
+	B     []byte
+	P     *FNode
+	Kids  []*FNode
+	Arr   [2]*FNode
+	Any   any
+	Vals  []FVal
+	Inner FInner
+	IP    *int  // may point into another node's I (an interior pointer)
+	Sub   []int // may share a backing array with other nodes' Sub
+	Str   *string
+}
+
+type FVal struct {
+	X    int16
+	Name string
+	Back *FNode
+}
+
+type FInner struct {
+	Y uint8
+	Q *FNode
+}
+
+// graphBuilder turns fuzz bytes into a graph.
+type graphBuilder struct {
+	data    []byte
+	nodes   []*FNode
+	backing [][]int
+	strs    []string
+}
+
+func (g *graphBuilder) next() int {
+	if len(g.data) == 0 {
+		return 0
+	}
+	b := g.data[0]
+	g.data = g.data[1:]
+	return int(b)
+}
+
+func (g *graphBuilder) node() *FNode {
+	if len(g.nodes) == 0 {
+		return nil
+	}
+	n := g.next() % (len(g.nodes) + 1)
+	if n == len(g.nodes) {
+		return nil
+	}
+	return g.nodes[n]
+}
+
+func (g *graphBuilder) str() string {
+	switch g.next() % 4 {
+	case 0:
+		return ""
+	case 1:
+		s := string(rune('a'+g.next()%26)) + "…" + string(rune('a'+g.next()%26))
+		g.strs = append(g.strs, s)
+		return s
+	default:
+		if len(g.strs) == 0 {
+			return "x"
+		}
+		s := g.strs[g.next()%len(g.strs)]
+		lo := g.next() % (len(s) + 1)
+		return s[lo:] // a substring sharing bytes
+	}
+}
+
+func buildGraph(data []byte) *FNode {
+	g := &graphBuilder{data: data}
+	n := 1 + g.next()%12
+	for i := 0; i < n; i++ {
+		g.nodes = append(g.nodes, &FNode{I: g.next() - 128})
+	}
+	g.backing = append(g.backing, make([]int, 8, 12))
+	for len(g.data) > 0 {
+		nd := g.nodes[g.next()%len(g.nodes)]
+		switch g.next() % 13 {
+		case 0:
+			nd.S = g.str()
+		case 1:
+			nd.B = []byte(g.str())
+			if g.next()%3 == 0 {
+				nd.B = nd.B[:0]
+			}
+		case 2:
+			nd.P = g.node()
+		case 3:
+			nd.Kids = append(nd.Kids, g.node())
+		case 4:
+			nd.Arr[g.next()%2] = g.node()
+		case 5:
+			switch g.next() % 6 {
+			case 0:
+				nd.Any = g.next()
+			case 1:
+				nd.Any = g.str()
+			case 2:
+				nd.Any = g.node()
+			case 3:
+				nd.Any = FVal{X: int16(g.next()), Name: g.str(), Back: g.node()}
+			case 4:
+				nd.Any = nd.Sub
+			case 5:
+				nd.Any = nil
+			}
+		case 6:
+			nd.Vals = append(nd.Vals, FVal{X: int16(g.next()), Name: g.str(), Back: g.node()})
+		case 7:
+			nd.Inner = FInner{Y: uint8(g.next()), Q: g.node()}
+		case 8:
+			if t := g.node(); t != nil {
+				nd.IP = &t.I // interior pointer into a struct
+			}
+		case 9:
+			b := g.backing[g.next()%len(g.backing)]
+			lo := g.next() % (cap(b) + 1)
+			hi := lo + g.next()%(cap(b)-lo+1)
+			nd.Sub = b[lo:hi] // overlapping subslices, some beyond len
+			if len(nd.Sub) > 0 {
+				nd.Sub[0] = g.next()
+			}
+		case 10:
+			g.backing = append(g.backing, make([]int, g.next()%6))
+		case 11:
+			s := g.str()
+			nd.Str = &s
+		case 12:
+			if t := g.node(); t != nil && len(t.Vals) > 0 {
+				nd.Any = &t.Vals[g.next()%len(t.Vals)] // pointer into a slice element
+			}
+		}
+	}
+	return g.nodes[0]
+}
+
+func FuzzClone(f *testing.F) {
+	a, err := arena.NewArena(arena.WithName("fuzz"), arena.WithMaxBytes(1<<30))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { a.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		orig := buildGraph(data)
+		if a.Len() > 1<<29 {
+			t.Skip("arena full") // never in practice: inputs are small
+		}
+		clone, err := arena.Clone(a, orig)
+		require.NoError(t, err)
+		require.True(t, reflect.DeepEqual(orig, clone), "clone differs from the original")
+		graphtest.RequireSameShape(t, orig, clone)
+		graphtest.RequireInArena(t, clone, "fuzz")
+	})
+}

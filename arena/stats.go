@@ -1,0 +1,32 @@
+package arena
+
+import "github.com/frozen-go/frozen/internal/offheap"
+
+// Stats accounts for the memory of every arena in the process. The Go
+// runtime does not see it: runtime/metrics and GOMEMLIMIT count only the Go
+// heap. When large arenas or snapshots are live, set GOMEMLIMIT to the
+// memory you can give Go minus MappedBytes (see the README).
+type Stats struct {
+	Arenas       int   // live arenas, frozen or not (snapshots included)
+	FrozenArenas int   // of which frozen
+	MappedBytes  int64 // memory mapped by live arenas: an upper bound of what they keep resident
+	FrozenBytes  int64 // bytes frozen in live regions
+	// ReservedBytes is the address space reserved by live arenas
+	// (WithMaxBytes each); it costs no memory.
+	ReservedBytes int64
+	// QuarantinedBytes and QuarantinedRanges describe released address
+	// space kept inaccessible so that dangling pointers fault (see
+	// SetQuarantine); it costs no memory.
+	QuarantinedBytes  int64
+	QuarantinedRanges int
+	// Mappings is the number of kernel mappings (lines of
+	// /proc/self/maps) the library holds, which counts against
+	// vm.max_map_count (65530 by default); -1 where it cannot be read.
+	// A live arena costs one or two; released ones merge into their
+	// neighbours.
+	Mappings int
+}
+
+// ReadStats returns the current accounting. It reads /proc/self/maps to
+// count mappings, so it is meant for monitoring, not hot paths.
+func ReadStats() Stats { return Stats(offheap.ReadStats()) }

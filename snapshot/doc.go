@@ -1,0 +1,59 @@
+// Package snapshot is the high-level face of frozen: immutable copies of Go
+// values, outside the Go heap, that every goroutine can read without locks
+// or copies, that fault on a stray write, and that can be replaced by newer
+// versions without anyone reading freed memory.
+//
+//	s, err := snapshot.Take(cfg)     // deep copy, frozen (Seal mode on Linux)
+//	v := s.Value()                   // read-only, shared by all goroutines
+//	err = s.Verify()                 // nil: not a byte changed
+//	s.Close()                        // memory released, addresses quarantined
+//
+// # Snapshots
+//
+// Take copies a value with arena.Clone into a fresh arena sized exactly for
+// it, freezes it with freeze.Freeze (WithMode; Seal by default where memfd
+// seals exist, Protect elsewhere) and takes a baseline checksum. Value
+// returns the frozen value without allocating.
+//
+// # Hot reload
+//
+// A Store publishes versions: Publish takes a snapshot and makes it
+// current, Read runs a callback on the current version. Readers take no
+// lock and allocate nothing; a replaced version is released once its last
+// reader has left the callback.
+//
+// # Memory accounting
+//
+// Snapshot memory is invisible to the Go runtime (GOMEMLIMIT, runtime
+// metrics). arena.ReadStats reports the bytes mapped by live arenas and
+// snapshots, frozen bytes, quarantined address space and the number of
+// kernel mappings in use.
+//
+// # Caveats
+//
+// How long values stay valid: a Snapshot's value, and everything reachable
+// from it, is valid until Close. Close must not race with readers (a
+// reader still holding the value afterwards faults: the range stays
+// inaccessible in quarantine instead of being reused, and freeze.Guard
+// reports the access as a *freeze.UseAfterClose naming the snapshot). When
+// readers and releases overlap, use a Store: a value passed to Read's
+// callback is valid only inside the callback, and the Store releases a
+// version only after every callback reading it has returned. The
+// *Snapshot that Publish returns belongs to the Store.
+//
+// What can be snapshotted: anything arena.Clone accepts. Maps, channels,
+// funcs and unsafe.Pointer are refused with an error naming the field
+// path. Pointer identity with objects outside the snapshot is not kept (a
+// cloned error wraps a copy of its sentinel).
+//
+// Frozen values are read-only: writing through them faults, and
+// appending to a frozen slice copies it to the heap (frozen slices have
+// len == cap). Copies of frozen values are ordinary Go values.
+//
+// Each live snapshot costs one or two kernel mappings, so about 30,000 can
+// be live at once under the default vm.max_map_count (65530); in Seal mode
+// it also keeps one read-only descriptor open (for Region.File), which
+// counts against RLIMIT_NOFILE. Released snapshots cost no mapping: their
+// quarantined ranges merge.
+// WithPermanent snapshots can never be released.
+package snapshot

@@ -1,0 +1,86 @@
+//go:build linux
+
+package snapshot_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+type Limits struct {
+	MaxConns int
+	Burst    int
+}
+
+type ServerConfig struct {
+	Name   string
+	Ports  []uint16
+	Limits *Limits
+}
+
+func ExampleTake() {
+	cfg := &ServerConfig{Name: "api", Ports: []uint16{80, 443}, Limits: &Limits{MaxConns: 100}}
+	s, err := snapshot.Take(cfg, snapshot.WithName("config"))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	v := s.Value() // share with every goroutine: no locks, no copies
+	fmt.Println(v.Name, v.Ports, v.Limits.MaxConns)
+
+	// The original can change; the snapshot does not.
+	cfg.Ports[0] = 8080
+	fmt.Println(v.Ports[0], s.Verify())
+
+	// A stray write faults; Guard names the field.
+	err = freeze.Guard(func() { v.Limits.MaxConns = 0 })
+	var wf *freeze.WriteFault
+	if errors.As(err, &wf) {
+		fmt.Println(wf.Region, wf.Path)
+	}
+	// Output:
+	// api [80 443] 100
+	// 80 <nil>
+	// config *ServerConfig.Limits.MaxConns
+}
+
+func ExampleStore() {
+	var st snapshot.Store[ServerConfig]
+	defer st.Close()
+	if _, err := st.Publish(ServerConfig{Name: "v1", Ports: []uint16{80}}); err != nil {
+		panic(err)
+	}
+	// Readers: v is valid only inside the callback.
+	st.Read(func(c ServerConfig) { fmt.Println("serving with", c.Name, c.Ports) })
+
+	// A reload publishes a new version; the old one is released once its
+	// last reader has left.
+	if _, err := st.Publish(ServerConfig{Name: "v2", Ports: []uint16{80, 443}}); err != nil {
+		panic(err)
+	}
+	st.Read(func(c ServerConfig) { fmt.Println("serving with", c.Name, c.Ports) })
+	fmt.Printf("%+v\n", st.Stats())
+	// Output:
+	// serving with v1 [80]
+	// serving with v2 [80 443]
+	// {Published:2 Released:1}
+}
+
+func ExampleSnapshot_Close() {
+	s, err := snapshot.Take(&Limits{MaxConns: 10}, snapshot.WithName("limits"))
+	if err != nil {
+		panic(err)
+	}
+	p := s.Value()
+	s.Close()
+	// A pointer kept past Close faults instead of reading reused memory.
+	err = freeze.Guard(func() { fmt.Println(p.MaxConns) })
+	var uac *freeze.UseAfterClose
+	fmt.Println(errors.As(err, &uac), uac.Region)
+	// Output:
+	// true limits
+}

@@ -1,0 +1,297 @@
+//go:build unix
+
+package snapshot_test
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/fixture"
+	"github.com/frozen-go/frozen/internal/graphtest"
+	"github.com/frozen-go/frozen/internal/vm"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+func modes() []freeze.Mode {
+	if snapshot.DefaultMode() == freeze.Seal {
+		return []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal}
+	}
+	return []freeze.Mode{freeze.Protect, freeze.Alias}
+}
+
+type Node struct {
+	Name string
+	Next *Node
+	Kids []*Node
+}
+
+type Shapes struct {
+	Any   []any
+	Err   error
+	Arr   [3]*int
+	Bytes []byte
+}
+
+func shapes() map[string]func() any {
+	return map[string]func() any{
+		"config": func() any { return fixture.NewConfig(3000) },
+		"cycle": func() any {
+			a := &Node{Name: "a"}
+			a.Next = &Node{Name: "b", Next: a, Kids: []*Node{a}}
+			return a
+		},
+		"interfaces": func() any {
+			x := 7
+			return &Shapes{Any: []any{1, "s", &x, []string{"a"}}, Err: fmt.Errorf("e"), Arr: [3]*int{&x, nil, &x}, Bytes: []byte("raw")}
+		},
+		"strings": func() any { return []string{"", "a", strings.Repeat("b", 5000)} },
+		"scalar":  func() any { return 42 },
+	}
+}
+
+// take snapshots v with its dynamic type as T.
+func take(t *testing.T, v any, opts ...snapshot.Option) (any, func() error, *freeze.Region) {
+	t.Helper()
+	switch v := v.(type) {
+	case *fixture.Config:
+		s, err := snapshot.Take(v, opts...)
+		require.NoError(t, err)
+		return s.Value(), s.Close, s.Region()
+	case *Node:
+		s, err := snapshot.Take(v, opts...)
+		require.NoError(t, err)
+		return s.Value(), s.Close, s.Region()
+	case *Shapes:
+		s, err := snapshot.Take(v, opts...)
+		require.NoError(t, err)
+		return s.Value(), s.Close, s.Region()
+	case []string:
+		s, err := snapshot.Take(v, opts...)
+		require.NoError(t, err)
+		return s.Value(), s.Close, s.Region()
+	case int:
+		s, err := snapshot.Take(v, opts...)
+		require.NoError(t, err)
+		return s.Value(), s.Close, s.Region()
+	}
+	t.Fatalf("add %T to take", v)
+	return nil, nil, nil
+}
+
+func TestTakeEveryModeEveryShapeIsReadOnly(t *testing.T) {
+	for _, m := range modes() {
+		for name, mk := range shapes() {
+			t.Run(m.String()+"/"+name, func(t *testing.T) {
+				orig := mk()
+				got, closeFn, r := take(t, orig, snapshot.WithMode(m), snapshot.WithName("shape-"+name))
+				defer closeFn()
+				assert.Equal(t, m, r.Mode())
+				assert.True(t, reflect.DeepEqual(orig, got))
+				graphtest.RequireSameShape(t, orig, got)
+				maps, err := vm.ReadMaps()
+				if err != nil {
+					t.Skip(err)
+				}
+				for _, ref := range graphtest.Refs(got) {
+					if ref.Addr == 0 {
+						continue
+					}
+					e, ok := maps.Find(ref.Addr)
+					require.True(t, ok)
+					require.Equal(t, "r--s", e.Perms, "%s (%#x) is reachable from the snapshot but lies in %+v", ref.Path, ref.Addr, e)
+				}
+				require.NoError(t, r.Verify())
+			})
+		}
+	}
+}
+
+func TestValueDoesNotAllocate(t *testing.T) {
+	s, err := snapshot.Take(fixture.NewConfig(100))
+	require.NoError(t, err)
+	defer s.Close()
+	var sink *fixture.Config
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { sink = s.Value() }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.Verify() }))
+	_ = sink
+}
+
+func TestUseAfterCloseFaultsAndNamesTheSnapshot(t *testing.T) {
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			s, err := snapshot.Take(fixture.NewConfig(100), snapshot.WithMode(m), snapshot.WithName("released-cfg"))
+			require.NoError(t, err)
+			v := s.Value()
+			require.NoError(t, s.Close())
+			require.NoError(t, s.Close(), "idempotent")
+			err = freeze.Guard(func() { _ = len(v.Upstreams[0].Name) })
+			var uac *freeze.UseAfterClose
+			require.ErrorAs(t, err, &uac, "a read after Close must fault, not see reused memory")
+			assert.True(t, strings.HasPrefix(uac.Region, "released-cfg"), uac.Region)
+			assert.ErrorIs(t, err, arena.ErrClosed)
+			assert.PanicsWithError(t, fmt.Sprintf("%v: Value of snapshot %q after Close", arena.ErrClosed, "released-cfg"), func() { s.Value() })
+			assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+		})
+	}
+}
+
+func TestTakeErrors(t *testing.T) {
+	type withMap struct{ M map[string]int }
+	_, err := snapshot.Take(withMap{})
+	assert.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "withMap.M")
+
+	_, err = snapshot.Take(1, snapshot.WithMode(freeze.Protect), snapshot.WithPermanent())
+	assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
+
+	before := arena.ReadStats()
+	_, err = snapshot.Take(&Shapes{Any: []any{make(chan int)}})
+	assert.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a failed Take leaves nothing allocated")
+}
+
+func TestDefaultMode(t *testing.T) {
+	s, err := snapshot.Take(1)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, snapshot.DefaultMode(), s.Region().Mode())
+	if vm.Backend == "memfd" {
+		assert.Equal(t, freeze.Seal, snapshot.DefaultMode())
+	} else {
+		assert.Equal(t, freeze.Protect, snapshot.DefaultMode())
+	}
+}
+
+func TestStatsFollowSnapshots(t *testing.T) {
+	before := arena.ReadStats()
+	s, err := snapshot.Take(fixture.NewConfig(1000))
+	require.NoError(t, err)
+	mid := arena.ReadStats()
+	assert.Equal(t, before.Arenas+1, mid.Arenas)
+	assert.Equal(t, before.FrozenArenas+1, mid.FrozenArenas)
+	assert.Equal(t, before.FrozenBytes+int64(s.Size()), mid.FrozenBytes)
+	assert.GreaterOrEqual(t, mid.MappedBytes-before.MappedBytes, int64(s.Size()))
+	require.NoError(t, s.Close())
+	after := arena.ReadStats()
+	assert.Equal(t, before.Arenas, after.Arenas)
+	assert.Equal(t, before.MappedBytes, after.MappedBytes)
+	assert.Equal(t, before.FrozenBytes, after.FrozenBytes)
+	assert.Greater(t, after.QuarantinedRanges, 0)
+	if vm.Backend == "memfd" {
+		assert.Greater(t, after.Mappings, 0)
+	}
+}
+
+func TestQuarantineKeepsReleasedRangesUntilBudgetIsSpent(t *testing.T) {
+	pb, pr := arena.SetQuarantine(1<<40, 4)
+	defer arena.SetQuarantine(pb, pr)
+	var addrs []uintptr
+	for i := 0; i < 4; i++ {
+		s, err := snapshot.Take(i, snapshot.WithName("q"+strconv.Itoa(i)))
+		require.NoError(t, err)
+		addrs = append(addrs, uintptr(unsafe.Pointer(s.Pointer())))
+		require.NoError(t, s.Close())
+	}
+	fresh := map[uintptr]bool{}
+	for i := 0; i < 8; i++ {
+		s, err := snapshot.Take(i)
+		require.NoError(t, err)
+		fresh[uintptr(unsafe.Pointer(s.Pointer()))] = true
+		defer s.Close()
+		if i < 4 {
+			for _, a := range addrs {
+				assert.False(t, fresh[a], "a quarantined range was reused before the budget was spent")
+			}
+		}
+	}
+}
+
+func rssBytes(t *testing.T) int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip(err)
+	}
+	var size, rss int64
+	_, err = fmt.Sscan(string(data), &size, &rss)
+	require.NoError(t, err)
+	return rss * int64(os.Getpagesize())
+}
+
+func TestHundredThousandTakeCloseCyclesLeakNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("counts /proc entries")
+	}
+	n := 100_000
+	val := Node{Name: strings.Repeat("x", 100), Kids: []*Node{{Name: "k"}}}
+	cycle := func() {
+		s, err := snapshot.Take(val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 1000; i++ { // warm up: quarantine, pools, runtime threads
+		cycle()
+	}
+	runtime.GC()
+	fds := countFDs(t)
+	maps := arena.ReadStats().Mappings
+	rss := rssBytes(t)
+	for i := 0; i < n; i++ {
+		cycle()
+	}
+	runtime.GC()
+	st := arena.ReadStats()
+	t.Logf("after %d cycles: fds %d→%d, mappings %d→%d, RSS %d→%d MiB, quarantine %d ranges",
+		n, fds, countFDs(t), maps, st.Mappings, rss>>20, rssBytes(t)>>20, st.QuarantinedRanges)
+	assert.Equal(t, fds, countFDs(t), "descriptors leaked")
+	assert.LessOrEqual(t, st.Mappings, maps+4, "mappings grew")
+	assert.Less(t, rssBytes(t)-rss, int64(64<<20), "resident memory grew")
+	assert.Zero(t, st.Arenas-arena.ReadStats().Arenas)
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	return len(ents)
+}
+
+func TestLiveSnapshotsHoldAtMostOneDescriptor(t *testing.T) {
+	fds := countFDs(t)
+	var live []func() error
+	for _, m := range modes() {
+		for i := 0; i < 50; i++ {
+			s, err := snapshot.Take(i, snapshot.WithMode(m))
+			require.NoError(t, err)
+			require.NoError(t, s.Region().Wait())
+			live = append(live, s.Close)
+		}
+	}
+	perSeal := 0
+	if snapshot.DefaultMode() == freeze.Seal {
+		perSeal = 50 // Seal keeps the read-only descriptor for Region.File
+	}
+	assert.Equal(t, fds+perSeal, countFDs(t), "Protect and Alias snapshots hold no descriptor")
+	for _, c := range live {
+		require.NoError(t, c())
+	}
+	assert.Equal(t, fds, countFDs(t))
+}

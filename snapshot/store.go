@@ -1,0 +1,205 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+)
+
+// Store publishes successive versions of a value of type T (a configuration
+// reloaded while serving, say): Publish takes a snapshot and makes it
+// current; Read runs a function on the current version. A version that has
+// been replaced is released only after its last reader has left, and its
+// memory then goes into quarantine like any closed snapshot.
+//
+// The zero value is ready to use (with default options); Configure sets
+// the options of later versions. All methods are safe for concurrent use.
+// Readers take no lock and allocate nothing: each Read marks itself in one
+// of several padded counters of the version it reads, so readers on
+// different cores rarely touch the same cache line. A Store must not be
+// copied.
+type Store[T any] struct {
+	_          noCopy
+	mu         sync.Mutex // serialises Publish, Configure and Close
+	cur        atomic.Pointer[version[T]]
+	opts       []Option
+	closed     bool
+	published  atomic.Int64
+	released   atomic.Int64
+	releaseErr atomic.Pointer[error] // the first failure to release a version
+}
+
+// stripeCount is the number of reader counters per version: a power of
+// two, at least four per core.
+var stripeCount = func() int {
+	n := 4
+	for n < 4*runtime.GOMAXPROCS(0) && n < 256 {
+		n *= 2
+	}
+	return n
+}()
+
+var (
+	errStoreClosed    = fmt.Errorf("%w: store closed", arena.ErrClosed)
+	errStorePermanent = fmt.Errorf("%w: a Store releases replaced versions, so they cannot be permanent", freeze.ErrPermanent)
+)
+
+func closeAndJoin(err, closeErr error) error { return errors.Join(err, closeErr) }
+
+type stripe struct {
+	n atomic.Int64
+	_ [120]byte // one counter per 128 bytes: no two share a cache line (or its prefetch pair)
+}
+
+type version[T any] struct {
+	store    *Store[T]
+	snap     *Snapshot[T]
+	readers  []stripe
+	retired  atomic.Bool // no longer current: released once no reader is left
+	released atomic.Bool
+}
+
+// Configure sets the options used by later calls to Publish (WithMode,
+// WithName, WithPermanent is refused since replaced versions must be
+// released).
+func (st *Store[T]) Configure(opts ...Option) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.opts = append([]Option(nil), opts...)
+}
+
+// Publish takes a snapshot of v (see Take) and makes it the current
+// version; the version it replaces is released once its last reader has
+// left. The returned snapshot belongs to the store: do not Close it, and
+// do not use it after a later Publish (read through Read instead).
+// Publish after Close fails with an error wrapping arena.ErrClosed.
+func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
+	st.mu.Lock()
+	opts := st.opts
+	closed := st.closed
+	st.mu.Unlock()
+	if closed {
+		return nil, errStoreClosed
+	}
+	o := makeOptions("store", opts)
+	if o.permanent {
+		return nil, errStorePermanent
+	}
+	snap, err := Take(v, opts...)
+	if err != nil {
+		return nil, err
+	}
+	nv := &version[T]{store: st, snap: snap, readers: make([]stripe, stripeCount)}
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return nil, closeAndJoin(errStoreClosed, snap.Close())
+	}
+	old := st.cur.Swap(nv)
+	st.published.Add(1)
+	st.mu.Unlock()
+	if old != nil {
+		old.retire()
+	}
+	return snap, nil
+}
+
+// Read calls f with the current version. v, and everything it points to,
+// is valid only until f returns: f must not keep it (copy what it needs).
+// If nothing has been published yet, or the store was closed, f is called
+// with the zero value of T. Read does not allocate and takes no lock.
+func (st *Store[T]) Read(f func(v T)) {
+	v, s := st.enter()
+	if v == nil {
+		var zero T
+		f(zero)
+		return
+	}
+	defer v.leave(s)
+	f(*v.snap.root)
+}
+
+// enter announces a reader on the current version and returns it with the
+// reader's stripe (nil if there is no current version).
+func (st *Store[T]) enter() (*version[T], int) {
+	s := int(rand.Uint32()) & (stripeCount - 1)
+	for {
+		v := st.cur.Load()
+		if v == nil {
+			return nil, 0
+		}
+		v.readers[s].n.Add(1)
+		// Re-check after announcing ourselves: if v was replaced in the
+		// meantime its releaser may not have seen us, so leave it alone.
+		// (Publish swaps the pointer before marking the old version
+		// retired, so one of the two sides always sees the other.)
+		if st.cur.Load() == v {
+			return v, s
+		}
+		v.leave(s)
+	}
+}
+
+// leave ends a read of the version; the last reader of a retired version
+// releases it.
+func (v *version[T]) leave(s int) {
+	v.readers[s].n.Add(-1)
+	if v.retired.Load() {
+		v.tryRelease()
+	}
+}
+
+// retire marks a replaced version and releases it if nobody reads it.
+func (v *version[T]) retire() {
+	v.retired.Store(true)
+	v.tryRelease()
+}
+
+func (v *version[T]) tryRelease() {
+	for i := range v.readers {
+		if v.readers[i].n.Load() != 0 {
+			return
+		}
+	}
+	if v.released.CompareAndSwap(false, true) {
+		if err := v.snap.Close(); err != nil {
+			v.store.releaseErr.CompareAndSwap(nil, &err) // reported by Close
+		}
+		v.store.released.Add(1)
+	}
+}
+
+// Close retires the current version (released once its readers have left)
+// and makes later Publish calls fail. Reads after Close see the zero value.
+// It returns the first error met releasing any version (none is expected).
+// It is idempotent.
+func (st *Store[T]) Close() error {
+	st.mu.Lock()
+	st.closed = true
+	old := st.cur.Swap(nil)
+	st.mu.Unlock()
+	if old != nil {
+		old.retire()
+	}
+	if err := st.releaseErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// StoreStats counts a store's versions.
+type StoreStats struct {
+	Published int64 // versions published
+	Released  int64 // versions released (replaced and left by their last reader)
+}
+
+// Stats returns the store's counts.
+func (st *Store[T]) Stats() StoreStats {
+	return StoreStats{Published: st.published.Load(), Released: st.released.Load()}
+}

@@ -1,0 +1,176 @@
+//go:build unix
+
+package snapshot_test
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+// Versioned carries its own consistency check: every field derives from
+// Seq, so a read that mixes two versions (or reads freed memory) shows.
+type Versioned struct {
+	Seq    int
+	Name   string
+	Copies [8]int
+	Tags   []string
+}
+
+func makeVersion(seq int) Versioned {
+	v := Versioned{Seq: seq, Name: "v" + strconv.Itoa(seq), Tags: []string{strconv.Itoa(seq), "x"}}
+	for i := range v.Copies {
+		v.Copies[i] = seq * (i + 1)
+	}
+	return v
+}
+
+func consistent(v Versioned) error {
+	if v.Name != "v"+strconv.Itoa(v.Seq) || len(v.Tags) != 2 || v.Tags[0] != strconv.Itoa(v.Seq) {
+		return fmt.Errorf("torn read: %+v", v)
+	}
+	for i, c := range v.Copies {
+		if c != v.Seq*(i+1) {
+			return fmt.Errorf("torn read: %+v", v)
+		}
+	}
+	return nil
+}
+
+func TestStoreZeroValueAndClose(t *testing.T) {
+	var st snapshot.Store[Versioned]
+	st.Read(func(v Versioned) { assert.Equal(t, Versioned{}, v) })
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	st.Read(func(v Versioned) { assert.Equal(t, 1, v.Seq) })
+	require.NoError(t, st.Close())
+	require.NoError(t, st.Close())
+	st.Read(func(v Versioned) { assert.Equal(t, Versioned{}, v) })
+	_, err = st.Publish(makeVersion(2))
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 1}, st.Stats())
+}
+
+func TestStoreKeepsAVersionWhileItIsRead(t *testing.T) {
+	var st snapshot.Store[Versioned]
+	defer st.Close()
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	inside := make(chan struct{})
+	done := make(chan struct{})
+	go st.Read(func(v Versioned) {
+		close(inside)
+		<-done
+		// Still valid although two newer versions were published.
+		assert.NoError(t, consistent(v))
+		assert.Equal(t, 1, v.Seq)
+	})
+	<-inside
+	for i := 2; i <= 3; i++ {
+		_, err = st.Publish(makeVersion(i))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(1), st.Stats().Released, "version 2 had no reader; version 1 does")
+	close(done)
+	require.Eventually(t, func() bool { return st.Stats().Released == 2 }, 5e9, 1e6)
+}
+
+func TestStoreRefusesPermanentVersions(t *testing.T) {
+	var st snapshot.Store[int]
+	st.Configure(snapshot.WithMode(freeze.Seal), snapshot.WithPermanent())
+	_, err := st.Publish(1)
+	assert.ErrorIs(t, err, freeze.ErrPermanent)
+}
+
+func TestStoreReadDoesNotAllocate(t *testing.T) {
+	var st snapshot.Store[Versioned]
+	defer st.Close()
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	n := 0
+	f := func(v Versioned) { n += v.Seq }
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { st.Read(f) }))
+}
+
+// TestStoreManyReadersManyVersions: 64 readers hammer Read while 10,000
+// versions are published. No read may be torn or fault; every replaced
+// version must be released; nothing may leak.
+func TestStoreManyReadersManyVersions(t *testing.T) {
+	const readers = 64
+	versions := 10_000
+	if testing.Short() {
+		versions = 1000
+	}
+	before := arena.ReadStats()
+	var st snapshot.Store[Versioned]
+	st.Configure(snapshot.WithName("hot-config"))
+	_, err := st.Publish(makeVersion(0))
+	require.NoError(t, err)
+
+	var stop atomic.Bool
+	var reads atomic.Int64
+	errs := make(chan error, readers)
+	var wg sync.WaitGroup
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := -1
+			for !stop.Load() {
+				var bad error
+				err := freeze.Guard(func() {
+					st.Read(func(v Versioned) {
+						if err := consistent(v); err != nil {
+							bad = err
+						}
+						if v.Seq < last {
+							bad = fmt.Errorf("went back from version %d to %d", last, v.Seq)
+						}
+						last = v.Seq
+					})
+				})
+				if err == nil {
+					err = bad
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				reads.Add(1)
+				runtime.Gosched()
+			}
+		}()
+	}
+	for i := 1; i <= versions; i++ {
+		if _, err := st.Publish(makeVersion(i)); err != nil {
+			stop.Store(true)
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d reads across %d versions", reads.Load(), versions+1)
+	assert.Greater(t, reads.Load(), int64(readers))
+	stats := st.Stats()
+	assert.Equal(t, int64(versions+1), stats.Published)
+	assert.Equal(t, int64(versions), stats.Released, "every replaced version is released once its readers left")
+	require.NoError(t, st.Close())
+	assert.Equal(t, int64(versions+1), st.Stats().Released)
+	after := arena.ReadStats()
+	assert.Equal(t, before.Arenas, after.Arenas, "no arena leaked")
+	assert.Equal(t, before.MappedBytes, after.MappedBytes)
+}
