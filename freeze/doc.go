@@ -39,14 +39,14 @@
 //
 // # Checksums and Verify
 //
-// The frozen bytes are hashed with xxhash in 64 KiB blocks on all cores;
-// Checksum combines the block hashes. The baseline describes the bytes as
+// Every 4 KiB page of the frozen bytes has its own xxhash, computed on all
+// cores; Checksum combines them. The baseline describes the bytes as
 // they were when Freeze returned: in Alias mode it is taken before Freeze
 // returns; in Protect and Seal modes the kernel already prevents changes, so
 // it is finished in the background and Verify, Checksum and Wait wait for
-// it. Verify recomputes every block in parallel, allocates nothing when
-// nothing changed, and otherwise returns a *CorruptionError listing each
-// changed block with the allocations in it (type and field path).
+// it. Verify recomputes every page in parallel, allocates nothing when
+// nothing changed, and otherwise returns a *CorruptionError naming each
+// changed page and the allocations in it (type and field path).
 //
 // # Guard
 //

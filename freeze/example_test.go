@@ -1,4 +1,4 @@
-//go:build linux
+//go:build unix
 
 package freeze_test
 
@@ -37,7 +37,7 @@ func ExampleFreeze() {
 func ExampleGuard() {
 	a, _ := arena.NewArena(arena.WithName("routes"))
 	routes, _ := arena.Clone(a, []Route{{"/api", "10.0.0.1", 3}, {"/static", "10.0.0.2", 1}})
-	r, _ := freeze.Freeze(a, freeze.Seal)
+	r, _ := freeze.Freeze(a, freeze.Protect)
 	defer r.Close()
 
 	err := freeze.Guard(func() {
@@ -69,7 +69,7 @@ func ExampleUpdate() {
 	// A write through the owner's mapping that bypasses Update is caught.
 	routes[0].Weight = 6
 	var ce *freeze.CorruptionError
-	fmt.Println(errors.As(r.Verify(), &ce), len(ce.Blocks))
+	fmt.Println(errors.As(r.Verify(), &ce), len(ce.Pages))
 	// Output:
 	// 5 <nil>
 	// true 1

@@ -121,7 +121,7 @@ func (r *Region) Mode() Mode { return Mode(r.r.Mode()) }
 func (r *Region) Size() int { return r.r.Size() }
 
 // Checksum returns the root checksum of the frozen bytes (xxhash of the
-// per-block hashes and the size). It waits for the baseline.
+// per-page hashes and the size). It waits for the baseline.
 func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 
 // Wait blocks until the baseline is taken and, in Seal mode, every seal is

@@ -177,6 +177,11 @@ func TestGuardNamesTheFieldAtEveryDepth(t *testing.T) {
 				assert.Equal(t, uintptr(tc.addr), wf.Addr, tc.path)
 				assert.Equal(t, tc.path, wf.Path)
 				assert.Equal(t, a.Name(), wf.Region)
+				require.NotEmpty(t, wf.Stack, "the faulting instruction's frame is reported")
+				// The innermost frame is the writer (runtime.memmove for
+				// copy, called from the test).
+				assert.NotContains(t, wf.Stack[0], "sigpanic")
+				assert.Contains(t, strings.Join(wf.Stack, " "), "TestGuardNamesTheFieldAtEveryDepth")
 				assert.Equal(t, m, wf.Mode)
 				assert.ErrorIs(t, err, arena.ErrFrozen)
 				assert.Contains(t, err.Error(), fmt.Sprintf("write to frozen region %q at offset %#x, field %s", a.Name(), wf.Offset, tc.path))
@@ -263,9 +268,10 @@ func requireCorruption(t *testing.T, r *freeze.Region, prefix string) {
 	err := r.Verify()
 	var ce *freeze.CorruptionError
 	require.ErrorAs(t, err, &ce)
-	require.NotEmpty(t, ce.Blocks)
+	require.NotEmpty(t, ce.Pages)
+	require.Len(t, ce.Changed, len(ce.Pages))
 	found := false
-	for _, b := range ce.Blocks {
+	for _, b := range ce.Changed {
 		for _, a := range b.Allocations {
 			found = found || strings.HasPrefix(a.Path, prefix)
 		}
@@ -305,10 +311,9 @@ func TestTenThousandSingleByteChangesAreAllDetected(t *testing.T) {
 		err := r.Verify()
 		var ce *freeze.CorruptionError
 		require.ErrorAs(t, err, &ce, "change %d at offset %d went unnoticed", i, off)
-		require.Len(t, ce.Blocks, 1)
-		require.Equal(t, off/freeze.BlockSize, ce.Blocks[0].Index)
-		require.LessOrEqual(t, ce.Blocks[0].Start, uintptr(off))
-		require.Greater(t, ce.Blocks[0].End, uintptr(off))
+		require.Equal(t, []int{off / freeze.PageSize}, ce.Pages, "exactly the changed page is named")
+		require.LessOrEqual(t, ce.Changed[0].Start, uintptr(off))
+		require.Greater(t, ce.Changed[0].End, uintptr(off))
 		data[off] = old
 	}
 	require.NoError(t, r.Verify())

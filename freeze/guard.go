@@ -2,6 +2,7 @@ package freeze
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/frozen-go/frozen/arena"
@@ -15,6 +16,9 @@ type WriteFault struct {
 	Offset uintptr // from the start of the arena
 	Addr   uintptr // the faulting address
 	Path   string  // the Go field written, e.g. "Config.Endpoints[1].Port"
+	// Stack is the faulting goroutine's stack, innermost first, from the
+	// function whose instruction faulted: "pkg.F (file.go:12)".
+	Stack []string
 }
 
 func (e *WriteFault) Error() string {
@@ -35,6 +39,7 @@ type UseAfterClose struct {
 	Region string  // the name of what was closed
 	Offset uintptr // from the start of its range
 	Addr   uintptr
+	Stack  []string // as in WriteFault
 }
 
 func (e *UseAfterClose) Error() string {
@@ -68,9 +73,10 @@ func Guard(f func()) (err error) {
 			addr := af.Addr()
 			if info, ok := offheap.Resolve(addr); ok {
 				if info.Released {
-					err = &UseAfterClose{Region: info.Region, Offset: info.Offset, Addr: addr}
+					err = &UseAfterClose{Region: info.Region, Offset: info.Offset, Addr: addr, Stack: faultStack()}
 				} else {
-					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr, Path: info.Path}
+					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,
+						Path: info.Path, Stack: faultStack()}
 				}
 				return
 			}
@@ -79,4 +85,34 @@ func Guard(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// maxStack bounds the frames kept in a fault report.
+const maxStack = 16
+
+// faultStack returns the frames of the faulting goroutine from the
+// function that faulted outwards. Called from Guard's deferred recover,
+// while the faulting frames are still on the stack above runtime.sigpanic.
+func faultStack() []string {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(1, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	var out []string
+	seen := false
+	for {
+		f, more := frames.Next()
+		if seen && len(out) < maxStack {
+			if f.Function == "github.com/frozen-go/frozen/freeze.Guard" {
+				break
+			}
+			out = append(out, fmt.Sprintf("%s (%s:%d)", f.Function, f.File, f.Line))
+		}
+		if f.Function == "runtime.sigpanic" {
+			seen = true
+		}
+		if !more {
+			break
+		}
+	}
+	return out
 }

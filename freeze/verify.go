@@ -7,64 +7,65 @@ import (
 	"github.com/frozen-go/frozen/internal/offheap"
 )
 
-// BlockSize is the unit of checksumming: 64 KiB (measured faster to hash
-// in parallel than 4 KiB pages).
-const BlockSize = offheap.BlockSize
+// PageSize is the unit of checksumming: every 4 KiB page of a region has
+// its own 64-bit xxhash, so Verify names exactly the pages that changed.
+const PageSize = offheap.PageSize
 
 // CorruptionError is returned by Verify when frozen bytes changed. It
-// lists every changed block and the allocations inside it, so that a
+// names every changed 4 KiB page and the allocations in it, so that a
 // reader can see what changed, not only that something did.
 type CorruptionError struct {
-	Region string
-	Mode   Mode
-	Blocks []ChangedBlock
+	Region  string
+	Mode    Mode
+	Pages   []int         // indices of the changed pages (offset = index × PageSize)
+	Changed []ChangedPage // the same pages, with their allocations
 }
 
-// ChangedBlock is one checksum block whose bytes changed.
-type ChangedBlock struct {
-	Index       int     // block number
+// ChangedPage is one checksum page whose bytes changed.
+type ChangedPage struct {
+	Index       int     // page number
 	Start, End  uintptr // arena offsets [Start, End)
 	Allocations []Allocation
 	More        bool // more allocations overlap than are listed
 }
 
-// Allocation is an allocation overlapping a changed block.
+// Allocation is an allocation overlapping a changed page.
 type Allocation struct {
 	Offset, Size uintptr
 	Type         string // e.g. "Endpoint", "[3]Endpoint", "string data"
-	Path         string // e.g. "Config.Endpoints[1]"
+	Path         string // the field that points to it, e.g. "*Config.Endpoints"
 }
 
-// maxListed bounds the allocations listed per changed block.
+// maxListed bounds the allocations listed per changed page.
 const maxListed = 8
 
 func (e *CorruptionError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "freeze: region %q (%s): %d block(s) changed since Freeze", e.Region, e.Mode, len(e.Blocks))
-	for i, blk := range e.Blocks {
+	fmt.Fprintf(&b, "freeze: region %q (%s): %d page(s) changed since Freeze", e.Region, e.Mode, len(e.Pages))
+	for i, pg := range e.Changed {
 		if i == 4 {
 			fmt.Fprintf(&b, "; …")
 			break
 		}
-		fmt.Fprintf(&b, "; block %d [%#x, %#x)", blk.Index, blk.Start, blk.End)
-		for j, a := range blk.Allocations {
+		fmt.Fprintf(&b, "; page %d [%#x, %#x) holding", pg.Index, pg.Start, pg.End)
+		for j, a := range pg.Allocations {
 			if j == 3 {
 				b.WriteString(", …")
 				break
 			}
-			sep := ": "
+			sep := " "
 			if j > 0 {
 				sep = ", "
 			}
-			fmt.Fprintf(&b, "%s%s %s", sep, a.Path, a.Type)
+			fmt.Fprintf(&b, "%s%s (%s)", sep, a.Path, a.Type)
 		}
 	}
 	return b.String()
 }
 
-// Verify recomputes the checksums of the frozen bytes, on all cores, and
-// returns nil if none changed, or a *CorruptionError listing every changed
-// block and the allocations in it. It waits for the baseline, returns the
+// Verify recomputes the checksum of every frozen page, on all cores, and
+// returns nil if none changed, or a *CorruptionError naming every changed
+// page and the allocations in it. It waits for the baseline, returns the
 // error of a failed background seal, and does not allocate when nothing
 // changed.
 func (r *Region) Verify() error {
@@ -72,16 +73,16 @@ func (r *Region) Verify() error {
 	if err != nil || changed == nil {
 		return err
 	}
-	e := &CorruptionError{Region: r.r.Name(), Mode: Mode(r.r.Mode())}
+	e := &CorruptionError{Region: r.r.Name(), Mode: Mode(r.r.Mode()), Pages: changed}
 	for _, i := range changed {
-		lo := uintptr(i) * BlockSize
-		hi := min(lo+BlockSize, uintptr(r.r.Size()))
+		lo := uintptr(i) * PageSize
+		hi := min(lo+PageSize, uintptr(r.r.Size()))
 		allocs := r.r.Arena().AllocationsIn(lo, hi, maxListed+1)
-		blk := ChangedBlock{Index: i, Start: lo, End: hi, More: len(allocs) > maxListed}
+		pg := ChangedPage{Index: i, Start: lo, End: hi, More: len(allocs) > maxListed}
 		for _, a := range allocs[:min(len(allocs), maxListed)] {
-			blk.Allocations = append(blk.Allocations, Allocation(a))
+			pg.Allocations = append(pg.Allocations, Allocation(a))
 		}
-		e.Blocks = append(e.Blocks, blk)
+		e.Changed = append(e.Changed, pg)
 	}
 	return e
 }

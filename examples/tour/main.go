@@ -1,33 +1,145 @@
 // Command tour is the first thing to run: it freezes a configuration,
-// catches a stray write and names the field, and shows Verify at work.
+// catches a stray write and names the field, shows Verify catching a change
+// made through a back door, shows a use after Close faulting instead of
+// reading reused memory, and times freezing against copying.
 //
 //	go run ./examples/tour
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"time"
 
+	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
 func main() {
-	s, err := snapshot.Take(fixture.NewConfig(10_000), snapshot.WithName("config"))
+	heading("1. Take a snapshot of a configuration")
+	cfg := fixture.NewConfig(10_000) // services, upstreams, routes, users: ~10,000 objects
+	s, err := snapshot.Take(cfg, snapshot.WithName("config"))
 	check(err)
-	cfg := s.Value()
-	fmt.Printf("snapshot %q: %d bytes, %s mode, %d upstreams\n", s.Name(), s.Size(), s.Region().Mode(), len(cfg.Upstreams))
-	err = freeze.Guard(func() { cfg.Upstreams[3].Backends[2].Port = 1 })
-	fmt.Println("stray write:", err)
+	v := s.Value()
+	fmt.Printf("snapshot %q: %d objects' worth, %d KiB outside the Go heap, frozen in %s mode\n",
+		s.Name(), 10_000, s.Size()>>10, s.Region().Mode())
+	fmt.Printf("v.Upstreams[3].Backends[2] = %s:%d (read by any goroutine, no locks)\n",
+		v.Upstreams[3].Backends[2].Host, v.Upstreams[3].Backends[2].Port)
+
+	heading("2. A stray write is caught and named")
+	err = freeze.Guard(func() {
+		v.Upstreams[3].Backends[2].Port = 9999 // the bug: writing shared config
+	})
+	var wf *freeze.WriteFault
+	must(errors.As(err, &wf), "the stray write was not caught")
+	fmt.Println(err)
+	must(wf.Path == "*Config.Upstreams[3].Backends[2].Port", "wrong field: "+wf.Path)
 	check(s.Verify())
+	fmt.Println("Verify: nothing changed")
+
+	heading("3. Verify catches a change made through a back door (Protect mode)")
+	p, err := snapshot.Take(cfg, snapshot.WithName("config-protect"), snapshot.WithMode(freeze.Protect))
+	check(err)
+	check(p.Region().Wait())
+	pv := p.Value()
+	if err := backdoorWrite(&pv.Upstreams[1].Backends[0].Weight, 42); err != nil {
+		fmt.Println("back door not available here:", err)
+	} else {
+		err = p.Verify()
+		var ce *freeze.CorruptionError
+		must(errors.As(err, &ce), "Verify missed a back-door change")
+		fmt.Println("something re-protected the pages and wrote to them; Verify says:")
+		fmt.Println(" ", err)
+	}
+	check(p.Close())
+
+	heading("4. Seal mode refuses every back door")
+	for _, attempt := range sealAttempts(s) {
+		fmt.Printf("%-40s %v\n", attempt.name+":", attempt.err)
+		must(attempt.err != nil, attempt.name+" succeeded on a sealed snapshot")
+	}
+	check(s.Verify())
+
+	heading("5. Use after Close faults instead of reading reused memory")
+	kept := v.Upstreams[0]
 	check(s.Close())
+	err = freeze.Guard(func() { _ = kept.Name })
+	var uac *freeze.UseAfterClose
+	must(errors.As(err, &uac), "a read after Close did not fault")
+	fmt.Println(err)
+
+	heading("6. Freezing against copying, 64 MiB table")
+	timings()
 	fmt.Println("ok tour")
 }
+
+// timings freezes a filled 64 MiB arena in each mode and compares with
+// copying the same bytes.
+func timings() {
+	const n = 64 << 20
+	src := make([]byte, n)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	dst := make([]byte, n)
+	copy(dst, src) // fault the destination in
+	best := func(f func() time.Duration) time.Duration {
+		b := time.Duration(1 << 62)
+		for i := 0; i < 5; i++ {
+			b = min(b, f())
+		}
+		return b
+	}
+	copyTime := best(func() time.Duration {
+		t := time.Now()
+		copy(dst, src)
+		return time.Since(t)
+	})
+	fmt.Printf("%-34s %10v\n", "copy() of the bytes", copyTime.Round(time.Microsecond))
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+		var ready time.Duration
+		d := best(func() time.Duration {
+			a, err := arena.NewArena(arena.WithMaxBytes(n))
+			check(err)
+			copy(arena.MakeSlice[byte](a, n), src)
+			runtime.GC()
+			t := time.Now()
+			r, err := freeze.Freeze(a, m)
+			if errors.Is(err, freeze.ErrModeUnsupported) {
+				return 0
+			}
+			check(err)
+			d := time.Since(t)
+			check(r.Wait())
+			ready = time.Since(t)
+			check(r.Close())
+			return d
+		})
+		if d == 0 {
+			fmt.Printf("%-34s %10s\n", "Freeze("+m.String()+")", "unsupported")
+			continue
+		}
+		fmt.Printf("%-34s %10v  (%.3f× copy; baseline ready after %v)\n", "Freeze("+m.String()+")",
+			d.Round(time.Microsecond), float64(d)/float64(copyTime), ready.Round(time.Microsecond))
+	}
+}
+
+func heading(s string) { fmt.Printf("\n== %s\n", s) }
 
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tour:", err)
+		os.Exit(1)
+	}
+}
+
+func must(ok bool, msg string) {
+	if !ok {
+		fmt.Fprintln(os.Stderr, "tour:", msg)
 		os.Exit(1)
 	}
 }

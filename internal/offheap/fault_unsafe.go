@@ -55,7 +55,7 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	return Fault{Region: a.name, Mode: r.mode, Offset: off, Path: a.PathAt(off), Frozen: true}, true
 }
 
-// Allocation describes one allocation overlapping a changed block.
+// Allocation describes one allocation overlapping a changed page.
 type Allocation struct {
 	Offset, Size uintptr
 	Type         string
@@ -148,10 +148,10 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		copy(unsafe.Slice((*byte)(base), size), saved)
 		return err
 	}
-	for b := off / BlockSize; b <= (off+max(size, 1)-1)/BlockSize && b < uintptr(len(r.sums)); b++ {
-		lo := b * BlockSize
-		hi := min(lo+BlockSize, r.size)
-		hashBlocks(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[b:b+1], nil)
+	for pg := off / PageSize; pg <= (off+max(size, 1)-1)/PageSize && pg < uintptr(len(r.sums)); pg++ {
+		lo := pg * PageSize
+		hi := min(lo+PageSize, r.size)
+		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg:pg+1], nil)
 	}
 	r.root = rootChecksum(r.sums, r.size)
 	return nil

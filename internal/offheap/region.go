@@ -351,9 +351,9 @@ func (r *Region) background(first func() error) {
 
 // baseline hashes the frozen bytes.
 func (r *Region) baseline() {
-	r.sums = make([]uint64, Blocks(r.size))
+	r.sums = make([]uint64, Pages(r.size))
 	if r.size > 0 {
-		hashBlocks(r.a.rng.Addr(), r.size, r.sums, nil)
+		hashPages(r.a.rng.Addr(), r.size, r.sums, nil)
 	}
 	r.root = rootChecksum(r.sums, r.size)
 }
@@ -383,7 +383,7 @@ func (r *Region) Checksum() uint64 {
 	return r.root
 }
 
-// Sums returns the per-block baseline, waiting for it.
+// Sums returns the per-page baseline, waiting for it.
 func (r *Region) Sums() []uint64 {
 	<-r.ready
 	return r.sums
@@ -396,7 +396,7 @@ func (r *Region) Closed() bool {
 	return r.closed
 }
 
-// Verify recomputes the block hashes and returns the indices of the blocks
+// Verify recomputes the page hashes and returns the indices of the pages
 // that changed (nil when none did). It does not allocate when nothing
 // changed.
 func (r *Region) Verify() ([]int, error) {
@@ -409,10 +409,10 @@ func (r *Region) Verify() ([]int, error) {
 	if r.bgErr != nil {
 		return nil, r.bgErr
 	}
-	if r.size == 0 || hashBlocks(r.a.rng.Addr(), r.size, nil, r.sums) == 0 {
+	if r.size == 0 || hashPages(r.a.rng.Addr(), r.size, nil, r.sums) == 0 {
 		return nil, nil
 	}
-	return changedBlocks(r.a.rng.Addr(), r.size, r.sums), nil
+	return changedPages(r.a.rng.Addr(), r.size, r.sums), nil
 }
 
 // ReadOnly translates p, a pointer into the arena, into the address readers

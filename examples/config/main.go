@@ -1,0 +1,155 @@
+// Command config shows hot configuration reload: a snapshot.Store is
+// republished whenever a JSON file changes, while reader goroutines keep
+// serving requests from whatever version is current. Old versions are
+// released only when their last reader has left.
+//
+//	go run ./examples/config
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+// Config is what the service reads on every request.
+type Config struct {
+	Version   int       `json:"version"`
+	Greeting  string    `json:"greeting"`
+	RateLimit int       `json:"rate_limit"`
+	Backends  []string  `json:"backends"`
+	Features  []Feature `json:"features"`
+}
+
+// Feature is a feature flag.
+type Feature struct {
+	Name    string `json:"name"`
+	Enabled bool   `json:"enabled"`
+}
+
+func main() {
+	dir, err := os.MkdirTemp("", "frozen-config-")
+	check(err)
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "config.json")
+
+	var store snapshot.Store[Config]
+	store.Configure(snapshot.WithName("config"))
+	write(path, 1)
+	check(reload(&store, path))
+
+	// Readers: serve "requests" from the current version.
+	var stop atomic.Bool
+	var served [5]atomic.Int64 // requests served per version
+	var wg sync.WaitGroup
+	for r := 0; r < 8; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				store.Read(func(c Config) {
+					// A consistent version: every field agrees.
+					if c.Greeting != fmt.Sprintf("hello v%d", c.Version) || len(c.Backends) != c.Version {
+						panic(fmt.Sprintf("inconsistent config %+v", c))
+					}
+					served[c.Version].Add(1)
+				})
+				time.Sleep(50 * time.Microsecond) // the rest of the request
+			}
+		}()
+	}
+
+	// The watcher: poll the file, republish on change.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := modTime(path)
+		for !stop.Load() {
+			time.Sleep(10 * time.Millisecond)
+			if t := modTime(path); !t.Equal(last) {
+				last = t
+				if err := reload(&store, path); err != nil {
+					fmt.Println("reload failed, keeping the current version:", err)
+				}
+			}
+		}
+	}()
+
+	for v := 2; v <= 4; v++ {
+		time.Sleep(100 * time.Millisecond)
+		write(path, v)
+	}
+	for store.Stats().Published < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // serve a while with the last version
+	stop.Store(true)
+	wg.Wait()
+	<-done
+
+	store.Read(func(c Config) {
+		fmt.Printf("current: version %d, %q, %d backends\n", c.Version, c.Greeting, len(c.Backends))
+	})
+	for v := 1; v <= 4; v++ {
+		fmt.Printf("requests served with version %d: %d\n", v, served[v].Load())
+	}
+	check(store.Close())
+	st := store.Stats()
+	fmt.Printf("versions published %d, released %d\n", st.Published, st.Released)
+	if st.Published != 4 || st.Released != 4 || served[4].Load() == 0 {
+		fmt.Fprintln(os.Stderr, "config: unexpected counts")
+		os.Exit(1)
+	}
+	fmt.Println("ok config: 4 versions published and released while 8 readers served")
+}
+
+// reload parses the file and publishes a new version.
+func reload(store *snapshot.Store[Config], path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return err
+	}
+	if _, err := store.Publish(c); err != nil {
+		return err
+	}
+	fmt.Printf("published version %d\n", c.Version)
+	return nil
+}
+
+func write(path string, v int) {
+	c := Config{Version: v, Greeting: fmt.Sprintf("hello v%d", v), RateLimit: 100 * v}
+	for i := 0; i < v; i++ {
+		c.Backends = append(c.Backends, fmt.Sprintf("10.0.0.%d:8080", i+1))
+	}
+	c.Features = []Feature{{"new-ui", v >= 3}, {"fast-path", true}}
+	data, err := json.MarshalIndent(c, "", "  ")
+	check(err)
+	tmp := path + ".tmp"
+	check(os.WriteFile(tmp, data, 0o600))
+	check(os.Rename(tmp, path)) // atomic replace, as config managers do
+}
+
+func modTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		os.Exit(1)
+	}
+}
