@@ -33,9 +33,11 @@
 // GiB when the arena is 1 GiB-aligned, so Freeze returns in microseconds;
 // F_SEAL_FUTURE_WRITE, GROW and SHRINK hold from that moment, F_SEAL_WRITE
 // and F_SEAL_SEAL follow in the background once the moved-aside mapping is
-// gone. Readers then fault each page in once (the kernel is asked to
-// populate them in the background). Permanent additionally mseals the
-// range (Linux 6.10+): it can never be unmapped for the life of the process.
+// gone; the baseline is hashed through the moved-aside mapping before it
+// is released. The remapped range starts with no pages mapped: readers,
+// and the first Verify, fault each page in once. Permanent additionally
+// mseals the range (Linux 6.10+): it can never be unmapped for the life
+// of the process.
 //
 // # Checksums and Verify
 //

@@ -229,13 +229,6 @@ func (r *Region) freezeAlias() error {
 			return r.fail("seal", err, r.undoAlias())
 		}
 	}
-	if r.alias != nil {
-		r.bg.Add(1)
-		go func() {
-			defer r.bg.Done()
-			_ = r.alias.Populate() // advice: readers fault pages in otherwise
-		}()
-	}
 	return nil
 }
 
@@ -317,6 +310,10 @@ func (r *Region) freezeSeal() error {
 		return r.fail("seal", err, undo())
 	}
 	r.background(func() error {
+		// Hash through the moved-aside mapping while it still holds every
+		// page-table entry: the same file pages, and no fault per page as
+		// reading the fresh read-only mapping would take.
+		r.baselineAt(aside.Addr())
 		err := aside.Release()
 		if err == nil {
 			err = space.Release(arng)
@@ -333,7 +330,8 @@ func (r *Region) freezeSeal() error {
 }
 
 // background finishes a freeze off the caller's goroutine: first (if given)
-// the rest of the sealing, then the baseline; Verify waits for both.
+// the rest of the sealing, then the baseline unless first took it; Verify
+// waits for both.
 func (r *Region) background(first func() error) {
 	r.bg.Add(1)
 	go func() {
@@ -341,25 +339,28 @@ func (r *Region) background(first func() error) {
 		if first != nil {
 			r.bgErr = first()
 		}
-		r.baseline()
-		close(r.ready)
-		if r.mode == Seal && r.a.w != nil {
-			_ = r.a.w.Populate() // advice: readers fault pages in otherwise
+		if r.sums == nil {
+			r.baseline()
 		}
+		close(r.ready)
 	}()
 }
 
 // baseline hashes the frozen bytes.
-func (r *Region) baseline() {
+func (r *Region) baseline() { r.baselineAt(r.a.rng.Addr()) }
+
+// baselineAt hashes the frozen bytes as seen at base (the arena's own
+// mapping, or another mapping of the same file offsets).
+func (r *Region) baselineAt(base unsafe.Pointer) {
 	r.sums = make([]uint64, Pages(r.size))
 	if r.size > 0 {
-		hashPages(r.a.rng.Addr(), r.size, r.sums, nil)
+		hashPages(base, r.size, r.sums, nil)
 	}
 	r.root = rootChecksum(r.sums, r.size)
 }
 
-// Wait blocks until the baseline is in place and returns any error from the
-// background part of the freeze.
+// Wait blocks until the background part of the freeze is done (baseline
+// and remaining seals) and returns its error, if any.
 func (r *Region) Wait() error {
 	<-r.ready
 	return r.bgErr

@@ -148,18 +148,10 @@ func (m *Mapping) Mseal() error {
 	return mseal(m.addr, m.len)
 }
 
-// Populate asks the kernel to fault in every page for reading now, so that
-// readers do not take one fault per page. It is advice: errors only mean the
-// pages fault in on first touch instead.
-func (m *Mapping) Populate() error {
-	if m.done {
-		return errReleased
-	}
-	return populate(m.addr, m.len)
-}
-
 // PopulateWrite asks the kernel to fault in [off, off+n) of the mapping for
-// writing now, in one call. It is advice, like Populate.
+// writing now, in one call, instead of one fault per page as the bytes are
+// first written. It is advice: an error only means the pages fault in on
+// first touch instead.
 func (m *Mapping) PopulateWrite(off, n uintptr) error {
 	if m.done {
 		return errReleased

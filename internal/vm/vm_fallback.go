@@ -123,8 +123,6 @@ func mseal(unsafe.Pointer, uintptr) error {
 	return &FeatureError{Feature: "mseal", Err: errors.New("not available on the " + Backend + " backend")}
 }
 
-func populate(unsafe.Pointer, uintptr) error { return nil }
-
 func probeFeatures() (error, error, error, error) {
 	return addSeals(0, 0), mseal(nil, 0), errNoMremap, nil
 }

@@ -157,10 +157,6 @@ func mseal(at unsafe.Pointer, n uintptr) error {
 	return nil
 }
 
-func populate(at unsafe.Pointer, n uintptr) error {
-	return unix.Madvise(unsafe.Slice((*byte)(at), n), unix.MADV_POPULATE_READ)
-}
-
 // probeFeatures tries each optional feature on a throwaway memfd.
 func probeFeatures() (seals, mseal, mremap, reopen error) {
 	if err := unix.Mseal(nil, 0); errors.Is(err, unix.ENOSYS) {

@@ -28,7 +28,6 @@ func protect(unsafe.Pointer, uintptr, Prot) error             { return ErrUnsupp
 func moveAside(unsafe.Pointer, unsafe.Pointer, uintptr) error { return ErrUnsupportedPlatform }
 func moveOnto(unsafe.Pointer, unsafe.Pointer, uintptr) error  { return ErrUnsupportedPlatform }
 func mseal(unsafe.Pointer, uintptr) error                     { return ErrUnsupportedPlatform }
-func populate(unsafe.Pointer, uintptr) error                  { return ErrUnsupportedPlatform }
 
 func probeFeatures() (seals, mseal, mremap, reopen error) {
 	return ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform
