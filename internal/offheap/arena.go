@@ -328,10 +328,34 @@ func (a *Arena) Close() error {
 		counters.frozen.Add(-1)
 		counters.frozenBytes.Add(-int64(a.frozen.size))
 	}
+	if Invariants && err == nil {
+		if n := closes.Add(1); n <= 1000 || n%64 == 0 {
+			checkReleased(a.rng)
+		}
+	}
 	a.state, a.limit = Closed, 0
 	a.recs.reset()
 	a.lastRT, a.lastT = nil, nil
 	return errors.Join(err, a.file.Close())
+}
+
+// closes counts Close calls, to sample checkReleased.
+var closes atomic.Int64
+
+// checkReleased panics unless every byte of r is inaccessible (invariant
+// 4), as /proc/self/maps shows it. Invariants build only, on the first
+// thousand closes and one in 64 after that: it reads the maps file.
+func checkReleased(r space.Range) {
+	maps, err := vm.ReadMaps()
+	if err != nil {
+		return // not Linux
+	}
+	for _, e := range maps.Within(r.Start(), r.End()) {
+		if e.Perms != "---p" {
+			panic(fmt.Sprintf("arena: invariant broken: released range [%#x, %#x) still has a %s mapping %+v",
+				r.Start(), r.End(), e.Perms, e))
+		}
+	}
 }
 
 // prefault asks the kernel to populate [off, off+n) for writing in one
