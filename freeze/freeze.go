@@ -2,7 +2,6 @@ package freeze
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/frozen-go/frozen/arena"
@@ -58,11 +57,7 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string {
-	s := fmt.Sprintf("freeze: arena %q: %s: step %q failed: %v", e.Arena, e.Mode, e.Step, e.Err)
-	if e.Rollback != nil {
-		s += fmt.Sprintf(" (and rolling back failed: %v)", e.Rollback)
-	}
-	return s
+	return offheap.StepMessage(e.Arena, offheap.Mode(e.Mode), e.Step, e.Err, e.Rollback)
 }
 
 // Unwrap returns the step's error and the rollback's.

@@ -61,10 +61,14 @@ type StepError struct {
 	Rollback error
 }
 
-func (e *StepError) Error() string {
-	s := fmt.Sprintf("freeze: arena %q: %s: step %q failed: %v", e.Arena, e.Mode, e.Step, e.Err)
-	if e.Rollback != nil {
-		s += fmt.Sprintf(" (and rolling back failed: %v)", e.Rollback)
+func (e *StepError) Error() string { return StepMessage(e.Arena, e.Mode, e.Step, e.Err, e.Rollback) }
+
+// StepMessage formats a failed freeze step (for StepError and its public
+// twin in package freeze).
+func StepMessage(arena string, mode Mode, step string, err, rollback error) string {
+	s := fmt.Sprintf("freeze: arena %q: %s: step %q failed: %v", arena, mode, step, err)
+	if rollback != nil {
+		s += fmt.Sprintf(" (and rolling back failed: %v)", rollback)
 	}
 	return s
 }
