@@ -3,6 +3,9 @@
 package freeze_test
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/backdoor"
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 )
@@ -84,4 +88,45 @@ func TestLargeSealMovesPageTablesAside(t *testing.T) {
 	assert.Equal(t, vm.SealWrite|vm.SealGrow|vm.SealShrink|vm.SealSeal|vm.SealFutureWrite, s)
 	assert.Equal(t, uint64(12345), data[12345])
 	require.NoError(t, r.Verify())
+}
+
+// TestSealedFileInAnotherProcess hands the sealed memfd to a child process,
+// which checks the seals, maps it read-only and reads the frozen value, and
+// cannot map it writable or write to it.
+func TestSealedFileInAnotherProcess(t *testing.T) {
+	memfdOnly(t)
+	if os.Getenv("FROZEN_SEALED_CHILD") != "" {
+		sealedChild(t)
+		return
+	}
+	r, _, ro := frozenConfig(t, freeze.Seal)
+	f, err := r.File()
+	require.NoError(t, err)
+	defer f.Close()
+	off := uintptr(unsafe.Pointer(&ro.Version)) - uintptr(offheap.Unwrap(r.Arena()).Base())
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSealedFileInAnotherProcess$", "-test.v")
+	cmd.ExtraFiles = []*os.File{f} // fd 3 in the child
+	cmd.Env = append(os.Environ(), fmt.Sprintf("FROZEN_SEALED_CHILD=%d:%d", off, ro.Version))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child failed:\n%s", out)
+	assert.Contains(t, string(out), "child: sealed, read-only, value ok")
+}
+
+func sealedChild(t *testing.T) {
+	var off, want int
+	_, err := fmt.Sscanf(os.Getenv("FROZEN_SEALED_CHILD"), "%d:%d", &off, &want)
+	require.NoError(t, err)
+	const fd = 3
+	seals, err := unix.FcntlInt(fd, unix.F_GET_SEALS, 0)
+	require.NoError(t, err)
+	require.Equal(t, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL,
+		seals&(unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL))
+	m, err := unix.Mmap(fd, 0, off+int(vm.PageSize), unix.PROT_READ, unix.MAP_SHARED)
+	require.NoError(t, err)
+	require.Equal(t, want, *(*int)(unsafe.Pointer(&m[off])))
+	_, err = unix.Mmap(fd, 0, int(vm.PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	require.Error(t, err)
+	// Even reopened read-write, the seals refuse the write.
+	require.ErrorIs(t, backdoor.Pwrite(fd, 0, []byte{1}), unix.EPERM)
+	fmt.Println("child: sealed, read-only, value ok")
 }
