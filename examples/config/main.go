@@ -36,13 +36,20 @@ type Feature struct {
 func main() {
 	dir, err := os.MkdirTemp("", "frozen-config-")
 	check(err)
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "config.json")
+	err = run(filepath.Join(dir, "config.json"))
+	os.RemoveAll(dir)
+	check(err)
+}
 
+func run(path string) error {
 	var store snapshot.Store[Config]
 	store.Configure(snapshot.WithName("config"))
-	write(path, 1)
-	check(reload(&store, path))
+	if err := write(path, 1); err != nil {
+		return err
+	}
+	if err := reload(&store, path); err != nil {
+		return err
+	}
 
 	// Readers: serve "requests" from the current version.
 	var stop atomic.Bool
@@ -83,7 +90,10 @@ func main() {
 
 	for v := 2; v <= 4; v++ {
 		time.Sleep(100 * time.Millisecond)
-		write(path, v)
+		if err := write(path, v); err != nil {
+			stop.Store(true)
+			return err
+		}
 	}
 	for store.Stats().Published < 4 {
 		time.Sleep(time.Millisecond)
@@ -99,14 +109,16 @@ func main() {
 	for v := 1; v <= 4; v++ {
 		fmt.Printf("requests served with version %d: %d\n", v, served[v].Load())
 	}
-	check(store.Close())
+	if err := store.Close(); err != nil {
+		return err
+	}
 	st := store.Stats()
 	fmt.Printf("versions published %d, released %d\n", st.Published, st.Released)
 	if st.Published != 4 || st.Released != 4 || served[4].Load() == 0 {
-		fmt.Fprintln(os.Stderr, "config: unexpected counts")
-		os.Exit(1)
+		return fmt.Errorf("unexpected counts: %+v, %d requests with the last version", st, served[4].Load())
 	}
 	fmt.Println("ok config: 4 versions published and released while 8 readers served")
+	return nil
 }
 
 // reload parses the file and publishes a new version.
@@ -126,17 +138,21 @@ func reload(store *snapshot.Store[Config], path string) error {
 	return nil
 }
 
-func write(path string, v int) {
+func write(path string, v int) error {
 	c := Config{Version: v, Greeting: fmt.Sprintf("hello v%d", v), RateLimit: 100 * v}
 	for i := 0; i < v; i++ {
 		c.Backends = append(c.Backends, fmt.Sprintf("10.0.0.%d:8080", i+1))
 	}
 	c.Features = []Feature{{"new-ui", v >= 3}, {"fast-path", true}}
 	data, err := json.MarshalIndent(c, "", "  ")
-	check(err)
+	if err != nil {
+		return err
+	}
 	tmp := path + ".tmp"
-	check(os.WriteFile(tmp, data, 0o600))
-	check(os.Rename(tmp, path)) // atomic replace, as config managers do
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path) // atomic replace, as config managers do
 }
 
 func modTime(path string) time.Time {
