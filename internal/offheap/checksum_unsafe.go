@@ -18,11 +18,12 @@ import (
 
 // PageSize is the unit of checksumming: every 4 KiB page has its own
 // 64-bit xxhash (2 MiB of sums per GiB), so Verify names the pages that
-// changed. Hashers take work 64 KiB at a time (chunkSize): handing out single
-// pages costs more in coordination than it saves.
+// changed. Hashers take work 1 MiB at a time (chunkSize): measured on two
+// cores, interleaving 64 KiB chunks between them gave no speed-up at all
+// over one core, while 1 MiB chunks match two halves hashed apart (1.9×).
 const (
 	PageSize  = 4 << 10
-	chunkSize = 64 << 10
+	chunkSize = 1 << 20
 	perChunk  = chunkSize / PageSize
 )
 
@@ -70,7 +71,7 @@ func (j *hashJob) run() {
 var hashers struct {
 	once sync.Once
 	jobs chan *hashJob
-	n    int // goroutines, the caller's included
+	n    int // worker goroutines: one per P
 	pool sync.Pool
 }
 
@@ -78,7 +79,7 @@ func startHashers() {
 	hashers.n = runtime.GOMAXPROCS(0)
 	hashers.jobs = make(chan *hashJob, hashers.n)
 	hashers.pool.New = func() any { return new(hashJob) }
-	for i := 1; i < hashers.n; i++ {
+	for i := 0; i < hashers.n; i++ {
 		go func() {
 			for j := range hashers.jobs {
 				j.run()
@@ -91,23 +92,25 @@ func startHashers() {
 // hashPages hashes [base, base+n) page by page on all cores: into out when
 // want is nil, else comparing with want. It returns how many pages differ.
 // It does not allocate.
+//
+// The caller only waits: if it hashed too, a worker it had just woken would
+// sit in its own P's run-next slot, which idle Ps steal from only
+// reluctantly, and start late (measured: 1.2× instead of 1.9× on 2 cores).
 func hashPages(base unsafe.Pointer, n uintptr, out, want []uint64) int {
 	hashers.once.Do(startHashers)
 	j := hashers.pool.Get().(*hashJob)
 	j.base, j.n, j.chunks, j.out, j.want = base, n, int64((n+chunkSize-1)/chunkSize), out, want
 	j.next.Store(0)
 	j.changed.Store(0)
-	helpers := min(hashers.n-1, int(j.chunks)-1)
-	for i := 0; i < helpers; i++ {
-		j.wg.Add(1)
-		select {
-		case hashers.jobs <- j:
-		default:
-			j.wg.Done() // every helper is busy: do more ourselves
+	if workers := min(hashers.n, int(j.chunks)); workers <= 1 || j.chunks <= 2 {
+		j.run() // small: not worth a hand-off
+	} else {
+		j.wg.Add(workers)
+		for i := 0; i < workers; i++ {
+			hashers.jobs <- j
 		}
+		j.wg.Wait()
 	}
-	j.run()
-	j.wg.Wait()
 	changed := int(j.changed.Load())
 	j.base, j.out, j.want = nil, nil, nil
 	hashers.pool.Put(j)
