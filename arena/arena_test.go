@@ -154,8 +154,8 @@ func TestAllocationAfterCloseAndFreezePanicsTyped(t *testing.T) {
 }
 
 func TestSizesAndLimits(t *testing.T) {
-	a := newArena(t, arena.WithMaxBytes(100<<10))
-	assert.Equal(t, 100<<10+int(vm.PageSize-1)&^int(vm.PageSize-1), a.Cap())
+	a := newArena(t, arena.WithMaxBytes(100<<10+1)) // rounded up to whole pages
+	assert.Equal(t, (100<<10+1+int(vm.PageSize)-1)&^(int(vm.PageSize)-1), a.Cap())
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[int](a, -1) }), arena.ErrInvalidSize)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[byte](a, 200<<10) }), arena.ErrExhausted)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[[1 << 20]byte](a, 1<<50) }), arena.ErrExhausted,

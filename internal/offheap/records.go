@@ -20,14 +20,6 @@ func (r *records) len() int { return r.n }
 // at returns the i'th record.
 func (r *records) at(i int) *Record { return &r.chunks[i>>recChunkBits][i&(recChunk-1)] }
 
-// last returns the last record, or nil.
-func (r *records) last() *Record {
-	if r.n == 0 {
-		return nil
-	}
-	return r.at(r.n - 1)
-}
-
 func (r *records) add(rec Record) {
 	switch {
 	case r.n < recChunk:

@@ -19,7 +19,7 @@ type MapsEntry struct {
 // Shared reports whether the mapping is MAP_SHARED.
 func (e MapsEntry) Shared() bool { return len(e.Perms) == 4 && e.Perms[3] == 's' }
 
-// Readable, Writable report the protection.
+// Readable reports whether the mapping is readable.
 func (e MapsEntry) Readable() bool { return len(e.Perms) > 0 && e.Perms[0] == 'r' }
 
 // Writable reports whether the mapping is writable.

@@ -102,9 +102,8 @@ func TestMapReadWriteAndExtend(t *testing.T) {
 	assert.Equal(t, byte(0), b[len(b)-1], "new file bytes read as zero")
 	b[len(b)-1] = 3
 	// The read-only descriptor sees the same bytes.
-	_, ro := fx.file.FDs()
 	require.NoError(t, fx.file.OpenReadOnly())
-	_, ro = fx.file.FDs()
+	_, ro := fx.file.FDs()
 	buf := make([]byte, 1)
 	_, err := unix.Pread(ro, buf, int64(4*PageSize-1))
 	require.NoError(t, err)
