@@ -22,6 +22,21 @@
 // lock and allocate nothing; a replaced version is released once its last
 // reader has left the callback.
 //
+// # Lookup tables
+//
+// NewMap builds a Map, a read-only hash table frozen like a snapshot, from
+// any iter.Seq2 (maps.All(m), a slice, a file being parsed):
+//
+//	m, err := snapshot.NewMap(maps.All(countries))
+//	name, ok := m.Get("DE")
+//
+// Keys and values are stored together in one array outside the Go heap,
+// so a table of ten million entries costs the garbage collector nothing.
+// The strategy follows the keys: a linear scan for up to eight entries,
+// direct addressing for dense integer keys, and otherwise static open
+// addressing placed in home-slot order, so a lookup reads from one home
+// slot forwards, usually within one cache line.
+//
 // # Memory accounting
 //
 // Snapshot memory is invisible to the Go runtime (GOMEMLIMIT, runtime
@@ -45,6 +60,16 @@
 // funcs and unsafe.Pointer are refused with an error naming the field
 // path. Pointer identity with objects outside the snapshot is not kept (a
 // cloned error wraps a copy of its sentinel).
+//
+// Maps: Get's results, including strings and anything pointed to by a
+// value, are frozen memory valid until the Map's Close, like a snapshot's
+// value, and Close must not race with Get (it panics with ErrClosed once
+// Close has run, and a result kept past Close faults). Keys may be strings,
+// integers, and arrays or structs of booleans and integers; float keys
+// (NaN != NaN, and -0 == +0 with different bytes), pointers, interfaces,
+// channels and strings inside struct keys are refused with an error
+// wrapping arena.ErrUnsupported. A duplicate key fails the build with an
+// error wrapping ErrDuplicateKey that names the key.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have

@@ -5,6 +5,7 @@ package snapshot_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/snapshot"
@@ -83,4 +84,25 @@ func ExampleSnapshot_Close() {
 	fmt.Println(errors.As(err, &uac), uac.Region)
 	// Output:
 	// true limits
+}
+
+func ExampleNewMap() {
+	countries := map[string]string{"DE": "Germany", "FR": "France", "JP": "Japan", "NZ": "New Zealand"}
+	m, err := snapshot.NewMap(maps.All(countries), snapshot.WithName("countries"))
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close()
+	name, ok := m.Get("JP")
+	fmt.Println(name, ok, m.Len())
+	_, ok = m.Get("XX")
+	fmt.Println(ok)
+
+	dup := func(yield func(string, int) bool) { _ = yield("a", 1) && yield("b", 2) && yield("a", 3) }
+	_, err = snapshot.NewMap(dup)
+	fmt.Println(errors.Is(err, snapshot.ErrDuplicateKey), err)
+	// Output:
+	// Japan true 4
+	// false
+	// true snapshot: duplicate key: "a"
 }

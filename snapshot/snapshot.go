@@ -36,7 +36,10 @@ func (*noCopy) Unlock() {}
 // freeze.ErrModeUnsupported for a mode the platform lacks. Nothing is left
 // allocated when Take fails.
 func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
-	o := makeOptions("snapshot", opts)
+	return take(v, makeOptions("snapshot", opts))
+}
+
+func take[T any](v T, o options) (*Snapshot[T], error) {
 	if o.permanent && o.mode != freeze.Seal {
 		return nil, fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
 	}

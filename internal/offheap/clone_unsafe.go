@@ -252,10 +252,10 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 			return i
 		}
 		c.seen[k] = idx
-		c.work = append(c.work, idx)
+		c.work = push(c.work, idx)
 	}
 	c.maxAlign = max(c.maxAlign, t.Align)
-	c.ranges = append(c.ranges, crange{src: src, t: t, n: n, parent: parent, slot: slot, via: v, rec: -1})
+	c.ranges = push(c.ranges, crange{src: src, t: t, n: n, parent: parent, slot: slot, via: v, rec: -1})
 	return idx
 }
 
@@ -327,13 +327,14 @@ func (c *cloner) scan(i int32, base unsafe.Pointer, slots []layout.Slot) error {
 			}
 			continue
 		}
-		c.edges = append(c.edges, e)
+		c.edges = push(c.edges, e)
 	}
 	return nil
 }
 
 // merge sorts the ranges by address and groups overlapping ones.
 func (c *cloner) merge() {
+	c.keys = slices.Grow(c.keys[:0], len(c.ranges))
 	for i := range c.ranges {
 		r := &c.ranges[i]
 		c.keys = append(c.keys, key{r.start(), r.size(), int32(i)})
@@ -354,7 +355,7 @@ func (c *cloner) merge() {
 				continue
 			}
 		}
-		c.blocks = append(c.blocks, cblock{start: ky.start, end: ky.start + ky.size, src: c.ranges[ky.idx].src, lo: k, hi: k + 1, strings: str})
+		c.blocks = push(c.blocks, cblock{start: ky.start, end: ky.start + ky.size, src: c.ranges[ky.idx].src, lo: k, hi: k + 1, strings: str})
 	}
 }
 
@@ -460,7 +461,7 @@ func (c *cloner) recordBlock(b *cblock) {
 			r.rec = int32(c.containing(first, off))
 		}
 		a.record(off+k*r.t.Size, r.n-k, r.t, NoParent)
-		c.owners = append(c.owners, ky.idx)
+		c.owners = push(c.owners, ky.idx)
 		cursor = max(cursor, r.end())
 	}
 }

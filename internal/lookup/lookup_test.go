@@ -1,0 +1,289 @@
+package lookup
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/internal/layout"
+)
+
+var sizes = []int{0, 1, 2, 7, 1000, 100_000, 1_000_000}
+
+// check compares a table built from want with want itself, for every key
+// present and for absent ones.
+func check[K comparable, V comparable](t *testing.T, want map[K]V, misses []K) *Table[K, V] {
+	t.Helper()
+	tb, err := Build(maps.All(want))
+	require.NoError(t, err)
+	require.Equal(t, len(want), tb.Len())
+	for k, v := range want {
+		got, ok := tb.Get(k)
+		if !ok || got != v {
+			t.Fatalf("Get(%v) = %v, %v; want %v, true (strategy %s)", k, got, ok, v, tb.Strategy())
+		}
+	}
+	for _, k := range misses {
+		if _, in := want[k]; in {
+			continue
+		}
+		if got, ok := tb.Get(k); ok {
+			t.Fatalf("Get(%v) = %v, true for an absent key (strategy %s)", k, got, tb.Strategy())
+		}
+	}
+	seen := map[K]V{}
+	for k, v := range tb.All() {
+		_, dup := seen[k]
+		require.False(t, dup, "All yields %v twice", k)
+		seen[k] = v
+	}
+	require.Equal(t, want, seen)
+	return tb
+}
+
+func randString(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return string(b)
+}
+
+func TestStringKeysAgainstGoMap(t *testing.T) {
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			if n >= 1_000_000 && testing.Short() {
+				t.Skip("short")
+			}
+			r := rand.New(rand.NewPCG(uint64(n), 1))
+			want := make(map[string]int, n)
+			for len(want) < n {
+				// Mostly 16-byte keys; also empty, short, and long ones.
+				l := 16
+				switch r.IntN(8) {
+				case 0:
+					l = r.IntN(16)
+				case 1:
+					l = 17 + r.IntN(40)
+				}
+				want[randString(r, l)] = len(want)
+			}
+			var misses []string
+			for i := 0; i < 2000; i++ {
+				misses = append(misses, randString(r, r.IntN(30)))
+			}
+			for k := range want { // near misses: one byte off, one byte longer or shorter
+				misses = append(misses, k+"x")
+				if len(k) > 0 {
+					misses = append(misses, k[:len(k)-1], k[:len(k)-1]+string(k[len(k)-1]+1))
+				}
+				if len(misses) > 6000 {
+					break
+				}
+			}
+			tb := check(t, want, misses)
+			if n > tinyMax {
+				assert.Equal(t, Hashed, tb.Strategy())
+			}
+			if n >= 1000 {
+				// Memory: 16-byte keys with int values, per entry.
+				t.Logf("%d keys: %.1f bytes/entry", n, float64(tb.Bytes())/float64(n))
+			}
+		})
+	}
+}
+
+func TestIntegerKeysAgainstGoMap(t *testing.T) {
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			if n >= 1_000_000 && testing.Short() {
+				t.Skip("short")
+			}
+			r := rand.New(rand.NewPCG(uint64(n), 2))
+			want := make(map[uint64]uint64, n)
+			for len(want) < n {
+				want[r.Uint64()] = uint64(len(want))
+			}
+			var misses []uint64
+			for i := 0; i < 5000; i++ {
+				misses = append(misses, r.Uint64(), uint64(i))
+			}
+			check(t, want, misses)
+		})
+	}
+}
+
+func TestDenseIntegerKeys(t *testing.T) {
+	want := map[int16]string{}
+	for i := -500; i < 500; i++ {
+		if i%3 != 0 {
+			want[int16(i)] = fmt.Sprint(i)
+		}
+	}
+	tb := check(t, want, []int16{-501, 500, 0, 3, -32768, 32767})
+	assert.Equal(t, Dense, tb.Strategy())
+	sparse := map[int32]bool{}
+	for i := 0; i < 100; i++ {
+		sparse[int32(i*1000)] = true
+	}
+	tb2 := check(t, sparse, []int32{1, 999, 1000 * 100})
+	assert.Equal(t, Hashed, tb2.Strategy())
+}
+
+type rawKey struct {
+	A uint32
+	B [2]uint16
+}
+
+type paddedKey struct {
+	A uint8
+	B uint64 // 7 bytes of padding before B
+	C bool
+}
+
+func TestFixedSizeKeys(t *testing.T) {
+	kind, _, _, err := kindOf[rawKey]()
+	require.NoError(t, err)
+	assert.Equal(t, kRaw, kind)
+	kind, _, _, err = kindOf[paddedKey]()
+	require.NoError(t, err)
+	assert.Equal(t, kComparable, kind)
+
+	r := rand.New(rand.NewPCG(3, 3))
+	raw := map[rawKey]int{}
+	padded := map[paddedKey]int{}
+	arr := map[[3]byte]int{}
+	for i := 0; i < 5000; i++ {
+		raw[rawKey{r.Uint32(), [2]uint16{uint16(i), 7}}] = i
+		padded[paddedKey{uint8(i), r.Uint64(), i%2 == 0}] = i
+		arr[[3]byte{byte(i), byte(i >> 8), 1}] = i
+	}
+	check(t, raw, []rawKey{{1, [2]uint16{2, 3}}})
+	check(t, padded, []paddedKey{{1, 2, true}})
+	check(t, arr, [][3]byte{{0, 0, 0}, {1, 0, 2}})
+	check(t, map[bool]int{true: 1}, []bool{false})
+}
+
+func TestDuplicateKeysAreNamed(t *testing.T) {
+	for _, n := range []int{2, 8, 50, 5000} {
+		dup := func(yield func(string, int) bool) {
+			for i := 0; i < n; i++ {
+				if !yield(fmt.Sprintf("key-%d", i), i) {
+					return
+				}
+			}
+			yield("key-1", -1)
+		}
+		_, err := Build(dup)
+		require.ErrorIs(t, err, ErrDuplicateKey, "n=%d", n)
+		assert.Contains(t, err.Error(), `"key-1"`)
+	}
+	dense := func(yield func(int, int) bool) {
+		for i := 0; i < 100; i++ {
+			yield(i, i)
+		}
+		yield(42, 0)
+	}
+	_, err := Build(dense)
+	require.ErrorIs(t, err, ErrDuplicateKey)
+	assert.Contains(t, err.Error(), "42")
+}
+
+func TestRefusedKeyTypes(t *testing.T) {
+	type withFloat struct {
+		X float64
+		Y int
+	}
+	type withString struct{ S string }
+	type withPtr struct{ P *int }
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{kindErr[float64](), "floats"},
+		{kindErr[withFloat](), "floats"},
+		{kindErr[complex64](), "floats"},
+		{kindErr[withString](), "strings inside"},
+		{kindErr[[2]string](), "strings inside"},
+		{kindErr[*int](), "pointers"},
+		{kindErr[withPtr](), "pointers"},
+		{kindErr[any](), "interfaces"},
+		{kindErr[chan int](), "channels"},
+	} {
+		require.Error(t, tc.err)
+		assert.ErrorIs(t, tc.err, layout.ErrUnsupported)
+		assert.Contains(t, tc.err.Error(), tc.want)
+	}
+}
+
+func kindErr[K comparable]() error {
+	_, err := Build[K, int](nil)
+	return err
+}
+
+func TestGetDoesNotAllocate(t *testing.T) {
+	want := map[string]int{}
+	for i := 0; i < 1000; i++ {
+		want[fmt.Sprintf("%016d", i)] = i
+	}
+	long := strings.Repeat("long", 10)
+	want[long] = 1
+	tb, err := Build(maps.All(want))
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(1000, func() {
+		tb.Get("0000000000000042")
+		tb.Get(long)
+		tb.Get("absent")
+	}))
+}
+
+// FuzzAgainstGoMap builds tables from fuzzed key sets, including short keys
+// that differ only in trailing zero bytes or in length, and compares every
+// answer with a Go map.
+func FuzzAgainstGoMap(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, splits []byte) {
+		want := map[string]int{}
+		var probes []string
+		pos := 0
+		for _, s := range splits {
+			n := int(s) % 24
+			if pos+n > len(data) {
+				break
+			}
+			k := string(data[pos : pos+n])
+			pos += n / 2 // overlapping keys: prefixes and suffixes of each other
+			probes = append(probes, k, k+"\x00", strings.TrimRight(k, "\x00"))
+			if _, ok := want[k]; !ok {
+				want[k] = len(want)
+			}
+		}
+		check(t, want, probes)
+		ints := map[uint16]int{}
+		for i := 0; i+1 < len(data); i += 2 {
+			ints[uint16(data[i])<<8|uint16(data[i+1])] = i
+		}
+		check(t, ints, []uint16{0, 1, 65535})
+	})
+}
+
+// TestClusteringKeysGetAStrongerHash feeds keys that multiply-shift sends
+// to the same home slot; the build must notice and switch hashes.
+func TestClusteringKeysGetAStrongerHash(t *testing.T) {
+	const c = 0x9e3779b97f4a7c15
+	inv := uint64(c) // Newton's iteration for the inverse of c mod 2^64
+	for i := 0; i < 6; i++ {
+		inv *= 2 - c*inv
+	}
+	require.Equal(t, uint64(1), inv*c)
+	want := map[uint64]int{}
+	for i := uint64(1); i <= 5000; i++ {
+		want[(i*inv)^0x243f6a8885a308d3] = int(i) // (k ^ seed) × c == i: all home at 0
+	}
+	tb := check(t, want, []uint64{0, 1, 2})
+	assert.True(t, tb.strong, "the clustered keys were not rehashed")
+}

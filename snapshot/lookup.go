@@ -1,0 +1,111 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"sync/atomic"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/layout"
+	"github.com/frozen-go/frozen/internal/lookup"
+)
+
+// ErrDuplicateKey is wrapped by the error NewMap returns for a key that
+// appears twice; the error names the key.
+var ErrDuplicateKey = lookup.ErrDuplicateKey
+
+// Map is a frozen, read-only hash table outside the Go heap: the garbage
+// collector never scans its entries, any number of goroutines may call Get
+// at once without locks, and Get never allocates. A Map must not be copied.
+type Map[K comparable, V any] struct {
+	_      noCopy
+	t      lookup.Table[K, V] // the table's header; its arrays are frozen
+	snap   *Snapshot[lookup.Table[K, V]]
+	closed atomic.Bool
+}
+
+// NewMap builds a frozen lookup table from entries (for example
+// maps.All(m), or any iter.Seq2) and freezes it like Take (WithMode,
+// WithName, default name "map", WithPermanent).
+//
+// Keys may be strings, integers of every kind, or fixed-size comparable
+// types made of booleans, integers, arrays and structs. Float keys (NaN
+// != NaN; -0 == +0 with different bytes), pointers, interfaces, channels
+// and strings inside array or struct keys are refused with an error
+// wrapping arena.ErrUnsupported. A key that appears twice gives an error
+// wrapping ErrDuplicateKey that names it. Values may be anything
+// arena.Clone accepts; pointer-free values are stored inline next to their
+// keys, others are deep-copied into the same arena (shared values stay
+// shared).
+//
+// The table chooses its strategy from the keys: a linear scan for up to
+// eight entries, direct addressing for dense integer keys, otherwise
+// static open addressing, where a lookup reads from one home slot onwards.
+func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[K, V], error) {
+	o := makeOptions("map", opts)
+	if err := layout.For[V]().Err; err != nil {
+		return nil, fmt.Errorf("snapshot: NewMap: value type: %w", err)
+	}
+	t, err := lookup.Build(entries)
+	if err != nil {
+		return nil, err
+	}
+	s, err := take(*t, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Map[K, V]{t: s.Value(), snap: s}, nil
+}
+
+// Get returns the value stored for k, and whether k is present. Values
+// holding pointers point into frozen memory, valid until Close. Get does
+// not allocate; it panics with an error wrapping arena.ErrClosed after
+// Close.
+func (m *Map[K, V]) Get(k K) (V, bool) {
+	if m.closed.Load() {
+		panic(fmt.Errorf("%w: Get on map %q after Close", arena.ErrClosed, m.snap.Name()))
+	}
+	return m.t.Get(k)
+}
+
+// Len returns the number of entries.
+func (m *Map[K, V]) Len() int { return m.t.Len() }
+
+// All yields every entry, in an unspecified but fixed order. String keys
+// and pointer values it yields point into frozen memory, valid until Close.
+func (m *Map[K, V]) All() iter.Seq2[K, V] {
+	if m.closed.Load() {
+		panic(fmt.Errorf("%w: All on map %q after Close", arena.ErrClosed, m.snap.Name()))
+	}
+	return m.t.All()
+}
+
+// Strategy names how the table finds keys: "empty", "tiny", "dense" or
+// "open-addressing".
+func (m *Map[K, V]) Strategy() string { return m.t.Strategy().String() }
+
+// Size returns the bytes the frozen table takes (keys, values, index).
+func (m *Map[K, V]) Size() int { return m.snap.Size() }
+
+// Region returns the frozen region holding the table.
+func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
+
+// Verify checks that no byte of the table changed since it was built (see
+// freeze.Region.Verify). It does not allocate when nothing changed.
+func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
+
+// Close releases the table; its address range stays inaccessible in
+// quarantine, so a value kept past Close faults instead of reading reused
+// memory. It is idempotent. Close must not race with Get.
+func (m *Map[K, V]) Close() error {
+	m.closed.Store(true)
+	if err := m.snap.Close(); err != nil {
+		if errors.Is(err, freeze.ErrPermanent) {
+			m.closed.Store(false)
+		}
+		return err
+	}
+	return nil
+}

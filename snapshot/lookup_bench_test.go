@@ -1,0 +1,252 @@
+package snapshot_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+// Benchmarks of snapshot.Map against Go's map, side by side in one run:
+//
+//	BenchmarkMapGet/key=string16|uint64/n=…/op=hit|miss/impl=frozen|gomap
+//	BenchmarkMapBuild/key=…/n=…/impl=frozen|gomap     (build-ns/key, bytes/entry)
+//	BenchmarkGCWithTable/n=…/impl=frozen|gomap|empty (gc-ms: one forced runtime.GC)
+
+var (
+	sinkInt int
+	sinkU64 uint64
+	sinkOK  bool
+)
+
+func string16Keys(n int, seed uint64) []string {
+	r := rand.New(rand.NewPCG(seed, 16))
+	seen := make(map[string]bool, n)
+	out := make([]string, 0, n)
+	var b [16]byte
+	for len(out) < n {
+		binary.LittleEndian.PutUint64(b[:], r.Uint64())
+		binary.LittleEndian.PutUint64(b[8:], r.Uint64())
+		if s := string(b[:]); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func uint64Keys(n int, seed uint64) []uint64 {
+	r := rand.New(rand.NewPCG(seed, 64))
+	seen := make(map[uint64]bool, n)
+	out := make([]uint64, 0, n)
+	for len(out) < n {
+		if k := r.Uint64(); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// probes returns 1<<16 keys to look up in random order: the table's own
+// keys for hits, others for misses.
+func probes[K any](keys, others []K, hit bool, seed uint64) []K {
+	r := rand.New(rand.NewPCG(seed, 7))
+	src := keys
+	if !hit {
+		src = others
+	}
+	out := make([]K, 1<<16)
+	for i := range out {
+		out[i] = src[r.IntN(len(src))]
+	}
+	return out
+}
+
+var mapSizes = []int{1_000, 100_000, 1_000_000}
+
+func BenchmarkMapGet(b *testing.B) {
+	for _, n := range mapSizes {
+		keys := string16Keys(n, 1)
+		others := string16Keys(1<<16, 2)
+		gm := make(map[string]int, n)
+		for i, k := range keys {
+			gm[k] = i
+		}
+		fm, err := snapshot.NewMap(maps.All(gm))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, op := range []string{"hit", "miss"} {
+			ps := probes(keys, others, op == "hit", uint64(n))
+			b.Run(fmt.Sprintf("key=string16/n=%d/op=%s/impl=frozen", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := fm.Get(ps[i&(1<<16-1)])
+					sinkInt += v
+					sinkOK = ok
+				}
+			})
+			b.Run(fmt.Sprintf("key=string16/n=%d/op=%s/impl=gomap", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := gm[ps[i&(1<<16-1)]]
+					sinkInt += v
+					sinkOK = ok
+				}
+			})
+		}
+		fm.Close()
+
+		ukeys := uint64Keys(n, 3)
+		uothers := uint64Keys(1<<16, 4)
+		gu := make(map[uint64]uint64, n)
+		for i, k := range ukeys {
+			gu[k] = uint64(i)
+		}
+		fu, err := snapshot.NewMap(maps.All(gu))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, op := range []string{"hit", "miss"} {
+			ps := probes(ukeys, uothers, op == "hit", uint64(n))
+			b.Run(fmt.Sprintf("key=uint64/n=%d/op=%s/impl=frozen", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := fu.Get(ps[i&(1<<16-1)])
+					sinkU64 += v
+					sinkOK = ok
+				}
+			})
+			b.Run(fmt.Sprintf("key=uint64/n=%d/op=%s/impl=gomap", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := gu[ps[i&(1<<16-1)]]
+					sinkU64 += v
+					sinkOK = ok
+				}
+			})
+		}
+		fu.Close()
+	}
+}
+
+// heapDelta runs f and returns how much the live Go heap grew.
+func heapDelta(f func()) int64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return int64(after.HeapAlloc) - int64(before.HeapAlloc)
+}
+
+var keepGoMap map[string]int64
+
+// BenchmarkMapBuild builds a table of 16-byte string keys and 8-byte values
+// and reports build time and memory per entry.
+func BenchmarkMapBuild(b *testing.B) {
+	for _, n := range mapSizes {
+		keys := string16Keys(n, 5)
+		src := func(yield func(string, int64) bool) {
+			for i, k := range keys {
+				if !yield(k, int64(i)) {
+					return
+				}
+			}
+		}
+		b.Run(fmt.Sprintf("key=string16/n=%d/impl=frozen", n), func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				fm, err := snapshot.NewMap(src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = fm.Size()
+				b.StopTimer()
+				fm.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "build-ns/key")
+			b.ReportMetric(float64(size)/float64(n), "bytes/entry")
+		})
+		b.Run(fmt.Sprintf("key=string16/n=%d/impl=gomap", n), func(b *testing.B) {
+			var grew int64
+			for b.Loop() {
+				var m map[string]int64
+				b.StopTimer()
+				keepGoMap = nil
+				// Only the inserts are timed, not heapDelta's collections.
+				d := heapDelta(func() {
+					b.StartTimer()
+					m = make(map[string]int64)
+					for k, v := range src {
+						m[k] = v
+					}
+					b.StopTimer()
+					keepGoMap = m
+				})
+				grew = d
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "build-ns/key")
+			// The keys' bytes live in the caller's slice either way; what is
+			// counted is the map's own memory (buckets, headers).
+			b.ReportMetric(float64(grew)/float64(n), "bytes/entry")
+		})
+	}
+	keepGoMap = nil
+}
+
+var keepTable any
+
+// BenchmarkGCWithTable measures one forced garbage collection with a large
+// table of 16-byte string keys and int64 values live: frozen (off the
+// heap), a Go map, or nothing. The key slice the table was built from is
+// dropped first, so only the table is live.
+func BenchmarkGCWithTable(b *testing.B) {
+	ns := []int{1_000_000, 10_000_000}
+	if testing.Short() {
+		ns = ns[:1]
+	}
+	for _, n := range ns {
+		for _, impl := range []string{"empty", "frozen", "gomap"} {
+			b.Run(fmt.Sprintf("n=%d/impl=%s", n, impl), func(b *testing.B) {
+				switch keys := string16Keys(n, 9); impl {
+				case "frozen":
+					fm, err := snapshot.NewMap(func(yield func(string, int64) bool) {
+						for i, k := range keys {
+							yield(k, int64(i))
+						}
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer fm.Close()
+					keepTable = fm
+				case "gomap":
+					m := make(map[string]int64, n)
+					for i, k := range keys {
+						m[k] = int64(i)
+					}
+					keepTable = m
+				}
+				runtime.GC()
+				var total time.Duration
+				for b.Loop() {
+					t := time.Now()
+					runtime.GC()
+					total += time.Since(t)
+				}
+				b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "gc-ms")
+				keepTable = nil
+			})
+		}
+	}
+}

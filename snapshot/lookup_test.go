@@ -1,0 +1,160 @@
+//go:build unix
+
+package snapshot_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/vm"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+type Route struct {
+	Backend string
+	Weights []int
+	Next    *Route
+}
+
+func TestMapEveryModeAgainstGoMap(t *testing.T) {
+	want := map[string]int{}
+	for i := 0; i < 10_000; i++ {
+		want[fmt.Sprintf("%016x", i*7919)] = i
+	}
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m), snapshot.WithName("table"))
+			require.NoError(t, err)
+			defer fm.Close()
+			assert.Equal(t, len(want), fm.Len())
+			assert.Equal(t, "open-addressing", fm.Strategy())
+			for k, v := range want {
+				got, ok := fm.Get(k)
+				require.True(t, ok)
+				require.Equal(t, v, got)
+			}
+			_, ok := fm.Get("absent")
+			assert.False(t, ok)
+			assert.Equal(t, want, maps.Collect(fm.All()))
+			require.NoError(t, fm.Verify())
+			// Keys yielded by All live in the frozen, read-only table.
+			if maps, err := vm.ReadMaps(); err == nil {
+				for k := range fm.All() {
+					e, ok := maps.Find(uintptr(unsafe.Pointer(unsafe.StringData(k))))
+					require.True(t, ok)
+					assert.Equal(t, "r--s", e.Perms)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestMapPointerValuesAreClonedAndFrozen(t *testing.T) {
+	shared := &Route{Backend: "shared", Weights: []int{1, 2}}
+	src := map[uint32]*Route{1: shared, 2: shared, 3: {Backend: "c", Next: shared}}
+	for i := uint32(100); i < 200; i++ {
+		src[i*1000] = &Route{Backend: fmt.Sprint(i)}
+	}
+	fm, err := snapshot.NewMap(maps.All(src))
+	require.NoError(t, err)
+	defer fm.Close()
+	a, _ := fm.Get(1)
+	b, _ := fm.Get(2)
+	c, _ := fm.Get(3)
+	assert.Same(t, a, b, "shared values stay shared")
+	assert.Same(t, a, c.Next)
+	assert.NotSame(t, shared, a, "values were copied into the map's arena")
+	assert.Equal(t, "shared", a.Backend)
+	err = freeze.Guard(func() { a.Weights[1] = 5 })
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, err, &wf)
+	assert.Equal(t, "map", wf.Region)
+	shared.Backend = "changed"
+	assert.Equal(t, "shared", a.Backend)
+}
+
+func TestMapEmptyAndTiny(t *testing.T) {
+	empty, err := snapshot.NewMap[string, int](nil)
+	require.NoError(t, err)
+	_, ok := empty.Get("x")
+	assert.False(t, ok)
+	assert.Equal(t, 0, empty.Len())
+	assert.Empty(t, maps.Collect(empty.All()))
+	require.NoError(t, empty.Close())
+
+	one, err := snapshot.NewMap(maps.All(map[string]int{"only": 1}))
+	require.NoError(t, err)
+	defer one.Close()
+	v, ok := one.Get("only")
+	assert.True(t, ok)
+	assert.Equal(t, 1, v)
+	assert.Equal(t, "tiny", one.Strategy())
+}
+
+func TestMapErrors(t *testing.T) {
+	_, err := snapshot.NewMap(maps.All(map[float64]int{1: 1}))
+	assert.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "floats")
+
+	_, err = snapshot.NewMap(maps.All(map[*int]int{new(int): 1}))
+	assert.ErrorIs(t, err, arena.ErrUnsupported)
+
+	_, err = snapshot.NewMap(maps.All(map[string]map[string]int{"a": {}}))
+	assert.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "map[string]int")
+
+	dup := func(yield func(string, int) bool) {
+		for _, k := range []string{"a", "b", "c", "a"} {
+			if !yield(k, 0) {
+				return
+			}
+		}
+	}
+	before := arena.ReadStats().Arenas
+	_, err = snapshot.NewMap(dup)
+	assert.ErrorIs(t, err, snapshot.ErrDuplicateKey)
+	assert.Contains(t, err.Error(), `"a"`)
+	assert.Equal(t, before, arena.ReadStats().Arenas, "nothing left allocated")
+}
+
+func TestMapGetDoesNotAllocate(t *testing.T) {
+	src := map[string]string{}
+	for i := 0; i < 1000; i++ {
+		src[fmt.Sprint("key", i)] = strings.Repeat("v", i%20)
+	}
+	fm, err := snapshot.NewMap(maps.All(src))
+	require.NoError(t, err)
+	defer fm.Close()
+	ints, err := snapshot.NewMap(maps.All(map[uint64]uint64{1: 1, 1 << 40: 2, 7: 3, 9: 9, 11: 1, 13: 1, 15: 1, 17: 1, 19: 1}))
+	require.NoError(t, err)
+	defer ints.Close()
+	assert.Zero(t, testing.AllocsPerRun(1000, func() {
+		fm.Get("key42")
+		fm.Get("missing")
+		ints.Get(1 << 40)
+		ints.Get(2)
+	}))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = fm.Verify() }))
+}
+
+func TestMapUseAfterClose(t *testing.T) {
+	fm, err := snapshot.NewMap(maps.All(map[string]*Route{"a": {Backend: "x"}}), snapshot.WithName("routes"))
+	require.NoError(t, err)
+	r, _ := fm.Get("a")
+	require.NoError(t, fm.Close())
+	assert.Panics(t, func() { fm.Get("a") })
+	err = freeze.Guard(func() { _ = r.Backend })
+	var uac *freeze.UseAfterClose
+	require.True(t, errors.As(err, &uac))
+	assert.True(t, strings.HasPrefix(uac.Region, "routes"))
+}
