@@ -52,5 +52,18 @@ examples:
 bench-compile:
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -short ./... > /dev/null
 
+## bench: the full benchmark suite (about 20 minutes on 2 cores), results in bench/results/bench.txt
+bench:
+	GO=$(GO) bench/run results/bench.txt
+
+## bench-quick: the suite at smaller sizes and fewer repetitions (a few minutes), in bench/results/quick.txt
+bench-quick:
+	QUICK=1 GO=$(GO) bench/run results/quick.txt
+
+## report: bench/REPORT.md and its plots from the last full run (REPORT_IN= to use another file)
+REPORT_IN ?= results/bench.txt
+report:
+	cd bench && $(GO) run ./cmd/report -in $(REPORT_IN) -out REPORT.md -plots plots
+
 clean:
 	rm -f /tmp/frozen-example-*.out

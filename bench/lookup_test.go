@@ -1,4 +1,4 @@
-package snapshot_test
+package bench
 
 import (
 	"encoding/binary"
@@ -68,10 +68,17 @@ func probes[K any](keys, others []K, hit bool, seed uint64) []K {
 	return out
 }
 
-var mapSizes = []int{1_000, 100_000, 1_000_000}
+// mapSizes are the table sizes of the lookup benchmarks; -short stops at
+// a million.
+func mapSizes() []int {
+	if testing.Short() {
+		return []int{1_000, 100_000, 1_000_000}
+	}
+	return []int{1_000, 100_000, 1_000_000, 10_000_000}
+}
 
 func BenchmarkMapGet(b *testing.B) {
-	for _, n := range mapSizes {
+	for _, n := range mapSizes() {
 		keys := string16Keys(n, 1)
 		others := string16Keys(1<<16, 2)
 		gm := make(map[string]int, n)
@@ -152,7 +159,7 @@ var keepGoMap map[string]int64
 // BenchmarkMapBuild builds a table of 16-byte string keys and 8-byte values
 // and reports build time and memory per entry.
 func BenchmarkMapBuild(b *testing.B) {
-	for _, n := range mapSizes {
+	for _, n := range mapSizes() {
 		keys := string16Keys(n, 5)
 		src := func(yield func(string, int64) bool) {
 			for i, k := range keys {
@@ -211,11 +218,7 @@ var keepTable any
 // heap), a Go map, or nothing. The key slice the table was built from is
 // dropped first, so only the table is live.
 func BenchmarkGCWithTable(b *testing.B) {
-	ns := []int{1_000_000, 10_000_000}
-	if testing.Short() {
-		ns = ns[:1]
-	}
-	for _, n := range ns {
+	for _, n := range mapSizes() {
 		for _, impl := range []string{"empty", "frozen", "gomap"} {
 			b.Run(fmt.Sprintf("n=%d/impl=%s", n, impl), func(b *testing.B) {
 				switch keys := string16Keys(n, 9); impl {

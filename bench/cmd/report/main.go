@@ -1,0 +1,235 @@
+// Command report turns a benchmark run (bench/run's output, the format
+// benchstat reads) into REPORT.md: tables of median, min and max with
+// every ratio against the peer measured in the same run, the goals set
+// for the library with what was measured against them, and SVG plots.
+//
+//	go run ./cmd/report -in results/bench.txt -out REPORT.md -plots plots
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+func main() {
+	in := flag.String("in", "results/bench.txt", "benchmark results to read")
+	out := flag.String("out", "REPORT.md", "report to write")
+	plots := flag.String("plots", "plots", "directory for the SVG plots, relative to the report")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("report: ")
+
+	f, err := os.Open(*in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	d, err := read(f, *in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if len(d.order) == 0 {
+		log.Fatalf("%s holds no benchmark results", *in)
+	}
+	plotDir := filepath.Join(filepath.Dir(*out), *plots)
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	w, err := os.Create(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bw := bufio.NewWriter(w)
+	r := &report{d: d, w: bw, plotDir: plotDir, plotRel: *plots, in: *in}
+	if err := r.write(); err != nil {
+		log.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("wrote %s and %d plots in %s\n", *out, r.nplots, plotDir)
+}
+
+// key identifies one series: a benchmark, its parameters other than impl,
+// and the implementation measured.
+type key struct {
+	bench  string // "Freeze"
+	params string // "size=4KiB" (in the order of the name)
+	impl   string // "Seal"
+}
+
+type data struct {
+	config map[string]string
+	values map[key]map[string][]float64 // unit → one value per run
+	order  []key                        // first appearance
+}
+
+// read parses benchmark results with the benchfmt reader.
+func read(r io.Reader, name string) (*data, error) {
+	d := &data{config: map[string]string{}, values: map[key]map[string][]float64{}}
+	br := benchfmt.NewReader(r, name)
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
+		if !ok {
+			if se, isErr := br.Result().(*benchfmt.SyntaxError); isErr {
+				return nil, se
+			}
+			continue
+		}
+		for _, c := range res.Config {
+			d.config[c.Key] = string(c.Value)
+		}
+		base, parts := res.Name.Parts()
+		k := key{bench: string(base)}
+		var params []string
+		for _, p := range parts {
+			s := string(p)
+			switch {
+			case strings.HasPrefix(s, "-"): // GOMAXPROCS
+			case strings.HasPrefix(s, "/impl="):
+				k.impl = strings.TrimPrefix(s, "/impl=")
+			default:
+				params = append(params, strings.TrimPrefix(s, "/"))
+			}
+		}
+		k.params = strings.Join(params, "/")
+		m := d.values[k]
+		if m == nil {
+			m = map[string][]float64{}
+			d.values[k] = m
+			d.order = append(d.order, k)
+		}
+		for _, v := range res.Values {
+			unit, val := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, val = v.OrigUnit, v.OrigValue
+			}
+			m[unit] = append(m[unit], val)
+		}
+	}
+	return d, br.Err()
+}
+
+// stats summarises one series' values of one unit.
+type stats struct {
+	med, min, max float64
+	n             int
+}
+
+func summarise(vs []float64) stats {
+	if len(vs) == 0 {
+		return stats{med: math.NaN(), min: math.NaN(), max: math.NaN()}
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stats{med: med, min: s[0], max: s[len(s)-1], n: len(s)}
+}
+
+func (d *data) get(bench, params, impl, unit string) stats {
+	return summarise(d.values[key{bench, params, impl}][unit])
+}
+
+// params returns the parameter sets of a benchmark in order of appearance.
+func (d *data) params(bench string) []string {
+	var out []string
+	for _, k := range d.order {
+		if k.bench == bench && !slices.Contains(out, k.params) {
+			out = append(out, k.params)
+		}
+	}
+	return out
+}
+
+// impls returns the implementations of a benchmark in order of appearance.
+func (d *data) impls(bench string) []string {
+	var out []string
+	for _, k := range d.order {
+		if k.bench == bench && !slices.Contains(out, k.impl) {
+			out = append(out, k.impl)
+		}
+	}
+	return out
+}
+
+// param returns the value of name in a parameter string such as
+// "key=uint64/n=1000/op=hit".
+func param(params, name string) string {
+	for p := range strings.SplitSeq(params, "/") {
+		if v, ok := strings.CutPrefix(p, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// parseSize reads sizes such as 4KiB, 16MiB and 1GiB.
+func parseSize(s string) float64 {
+	for suffix, mult := range map[string]float64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err == nil {
+				return v * mult
+			}
+		}
+	}
+	return math.NaN()
+}
+
+// fmtNs formats a duration given in nanoseconds with a unit a reader can
+// take in at a glance.
+func fmtNs(ns float64) string {
+	switch {
+	case math.IsNaN(ns):
+		return "–"
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.1f ns", ns)
+}
+
+// fmtRatio formats a ratio, with its inverse when it is small.
+func fmtRatio(r float64) string {
+	switch {
+	case math.IsNaN(r) || math.IsInf(r, 0):
+		return "–"
+	case r < 0.1:
+		return fmt.Sprintf("%.4f (1/%.0f)", r, 1/r)
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+func fmtNum(v float64, prec int) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// spread is (max-min)/median: how far apart the repetitions of one
+// measurement were.
+func (s stats) spread() float64 { return (s.max - s.min) / s.med }
+
+func cmpFloat(a, b float64) int { return cmp.Compare(a, b) }
