@@ -1,3 +1,14 @@
 // Package bench holds frozen's benchmarks against other libraries, in a
-// module of its own so that they stay out of the library's dependencies.
+// module of its own so that they stay out of the library's dependencies:
+// Freeze in each mode against copy(), go-clone and a bare mprotect
+// (BenchmarkFreeze); Clone and Take of a config-like graph against
+// go-clone and a JSON round trip (BenchmarkClone, BenchmarkTake);
+// arena.New against new and Go's experimental arenas (BenchmarkAlloc);
+// snapshot.Map against Go's map (BenchmarkMapGet, BenchmarkMapBuild,
+// BenchmarkGCWithTable); and Verify against one-core xxhash and copy()
+// (BenchmarkVerify).
+//
+// From the repository root, make bench runs them all (bench/run) into
+// bench/results/bench.txt, which benchstat reads, and make report turns
+// that into REPORT.md and the SVG plots in plots/ (cmd/report).
 package bench
