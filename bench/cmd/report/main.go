@@ -8,7 +8,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -126,10 +125,7 @@ func read(r io.Reader, name string) (*data, error) {
 }
 
 // stats summarises one series' values of one unit.
-type stats struct {
-	med, min, max float64
-	n             int
-}
+type stats struct{ med, min, max float64 }
 
 func summarise(vs []float64) stats {
 	if len(vs) == 0 {
@@ -141,7 +137,7 @@ func summarise(vs []float64) stats {
 	if len(s)%2 == 0 {
 		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
-	return stats{med: med, min: s[0], max: s[len(s)-1], n: len(s)}
+	return stats{med: med, min: s[0], max: s[len(s)-1]}
 }
 
 func (d *data) get(bench, params, impl, unit string) stats {
@@ -231,5 +227,3 @@ func fmtNum(v float64, prec int) string {
 // spread is (max-min)/median: how far apart the repetitions of one
 // measurement were.
 func (s stats) spread() float64 { return (s.max - s.min) / s.med }
-
-func cmpFloat(a, b float64) int { return cmp.Compare(a, b) }
