@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/frozen-go/frozen/freeze"
-	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
@@ -26,29 +25,6 @@ func BenchmarkTakeClose(b *testing.B) {
 				if err := s.Close(); err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-	}
-}
-
-// BenchmarkTake takes a snapshot of a config-like graph of about 10,000
-// objects (Clone, freeze and baseline).
-func BenchmarkTake(b *testing.B) {
-	c := fixture.NewConfig(10_000)
-	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
-		b.Run("mode="+m.String(), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				s, err := snapshot.Take(c, snapshot.WithMode(m))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := s.Region().Wait(); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				s.Close()
-				b.StartTimer()
 			}
 		})
 	}
