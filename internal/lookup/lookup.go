@@ -64,6 +64,7 @@ const (
 	Hashed                 // open addressing
 )
 
+// String names the strategy as snapshot.Map.Strategy reports it.
 func (s Strategy) String() string {
 	return [...]string{"empty", "tiny", "dense", "open-addressing"}[s]
 }
@@ -129,6 +130,7 @@ type KeyError struct {
 	Reason string
 }
 
+// Error says which key type was refused and why.
 func (e *KeyError) Error() string {
 	return fmt.Sprintf("snapshot: key type %s: %s", e.Type, e.Reason)
 }
