@@ -84,9 +84,17 @@ type Arena struct {
 	// typed fast path checks room and state with one comparison.
 	limit uintptr
 	// runType and runEnd describe the last record while it is a run of
-	// typed allocations that a new one may extend (runEnd 0: none).
+	// typed allocations that a new one may extend (runEnd 0: none); run
+	// points at that record.
 	runType uint32
 	runEnd  uintptr
+	run     *Record
+	// runRT is the type word of New's fast path: non-nil only while the
+	// last record is a run of that type, which New may extend by one
+	// element of runSize bytes when it still ends at used.
+	runRT   unsafe.Pointer
+	runSize uintptr
+	base    unsafe.Pointer // rng.Addr(), for the fast path
 	recs    records
 	state   State
 	frozen  *Region // set by Freeze
@@ -119,7 +127,7 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("arena %q: %w", name, err), f.Close())
 	}
-	a.file, a.rng = f, rng
+	a.file, a.rng, a.base = f, rng, rng.Addr()
 	counters.arenas.Add(1)
 	counters.reserved.Add(int64(n))
 	return a, nil
@@ -263,7 +271,7 @@ func (a *Arena) grow(need uintptr) error {
 
 // record appends an allocation record.
 func (a *Arena) record(off, n uintptr, t *layout.Type, parent uint32) {
-	a.runEnd = 0
+	a.runEnd, a.run, a.runRT = 0, nil, nil
 	a.recs.add(Record{Off: uint64(off), N: uint64(n), Type: t.ID, Parent: parent})
 }
 
@@ -273,12 +281,13 @@ func (a *Arena) record(off, n uintptr, t *layout.Type, parent uint32) {
 func (a *Arena) recordTyped(off, n uintptr, t *layout.Type) {
 	end := off + n*t.Size
 	if a.runEnd == off && a.runType == t.ID && off != 0 {
-		a.recs.at(a.recs.len() - 1).N += uint64(n)
+		a.run.N += uint64(n)
 	} else {
 		a.recs.add(Record{Off: uint64(off), N: uint64(n), Type: t.ID, Parent: RunOfTyped})
-		a.runType = t.ID
+		// add may have moved the records: take the pointer afresh.
+		a.run, a.runType = a.recs.at(a.recs.len()-1), t.ID
 	}
-	a.runEnd = end
+	a.runEnd, a.runRT = end, nil
 }
 
 // Alloc allocates n elements of t (zeroed) and records them as a typed
@@ -335,7 +344,7 @@ func (a *Arena) Close() error {
 	}
 	a.state, a.limit = Closed, 0
 	a.recs.reset()
-	a.lastRT, a.lastT = nil, nil
+	a.lastRT, a.lastT, a.runRT = nil, nil, nil
 	return errors.Join(err, a.file.Close())
 }
 

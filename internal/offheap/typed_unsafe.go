@@ -41,20 +41,16 @@ func ptrFree[T any](a *Arena) (*layout.Type, error) {
 
 // New allocates a zeroed T.
 func New[T any](a *Arena) (*T, error) {
-	// Fast path: same type as last time, arena open with room mapped
-	// (limit is 0 otherwise), not under invariants.
-	if !Invariants && a.lastRT == typeWord[T]() {
-		t := a.lastT
-		off := alignUp(a.used, t.Align)
-		if end := off + t.Size; end <= a.limit && end >= off {
-			a.used = end
-			if a.runEnd == off && a.runType == t.ID && off != 0 {
-				a.recs.at(a.recs.len()-1).N++
-				a.runEnd = end
-			} else {
-				a.recordTyped(off, 1, t)
-			}
-			return (*T)(unsafe.Add(a.rng.Addr(), off)), nil
+	// Fast path: one more T at the end of a run of T's that ends at used.
+	// Element sizes are multiples of their alignment, so the end is
+	// aligned; a closed or frozen arena has limit 0, so it falls through.
+	// Written without calls: calls inside a generic body instantiated in
+	// another package are not inlined.
+	if off := a.runEnd; !Invariants && a.runRT == typeWord[T]() && a.used == off {
+		if end := off + a.runSize; end <= a.limit && end >= off {
+			a.used, a.runEnd = end, end
+			a.run.N++
+			return (*T)(unsafe.Add(a.base, off)), nil
 		}
 	}
 	t, err := ptrFree[T](a)
@@ -64,6 +60,10 @@ func New[T any](a *Arena) (*T, error) {
 	p, err := a.Alloc(t, 1)
 	if err != nil {
 		return nil, err
+	}
+	if !Invariants && t.Size > 0 {
+		// Alloc's record is now a run of T ending at used.
+		a.runRT, a.runSize = a.lastRT, t.Size
 	}
 	return (*T)(p), nil
 }

@@ -1,0 +1,88 @@
+// This test turns pointers into arena offsets (uintptr arithmetic on
+// pointers the arena handed out, never turned back into pointers).
+
+package offheap
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type small struct{ A, B int64 }
+
+type other struct{ X int32 }
+
+// New's fast path extends the last record in place; every interleaving of
+// allocations must still leave one record per run, with the right offset,
+// count and type.
+func TestNewFastPathKeepsRecordsExact(t *testing.T) {
+	a, err := NewArena("records", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	off := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(a.Base()) }
+	must := func(p unsafe.Pointer, err error) uintptr {
+		require.NoError(t, err)
+		return off(p)
+	}
+	newSmall := func() uintptr {
+		p, err := New[small](a)
+		return must(unsafe.Pointer(p), err)
+	}
+	newOther := func() uintptr {
+		p, err := New[other](a)
+		return must(unsafe.Pointer(p), err)
+	}
+
+	type want struct {
+		off, size uintptr
+		typ       string
+	}
+	var wants []want
+	s0 := newSmall()
+	newSmall()
+	newSmall()
+	wants = append(wants, want{s0, 48, "[3]small"})
+	o0 := newOther()
+	newOther()
+	wants = append(wants, want{o0, 8, "[2]other"})
+	// After a run of another type, small starts a new run, 8-aligned.
+	s1 := newSmall()
+	assert.Equal(t, uintptr(0), s1%8)
+	wants = append(wants, want{s1, 16, "small"})
+	str, err := String(a, "hello")
+	require.NoError(t, err)
+	wants = append(wants, want{off(unsafe.Pointer(unsafe.StringData(str))), 5, "[5]uint8"})
+	// After a string, New must not extend the earlier run of small.
+	s2 := newSmall()
+	s3 := newSmall()
+	assert.Equal(t, s2+16, s3)
+	wants = append(wants, want{s2, 32, "[2]small"})
+	sl, err := MakeSlice[small](a, 2)
+	require.NoError(t, err)
+	// MakeSlice extends the run too; the next New continues after it.
+	s4 := newSmall()
+	assert.Equal(t, off(unsafe.Pointer(&sl[0])), s3+16)
+	assert.Equal(t, s3+48, s4)
+	wants[len(wants)-1] = want{s2, 80, "[5]small"}
+	assert.Equal(t, int(s4+16), a.Len())
+
+	got := a.AllocationsIn(0, uintptr(a.Len()), 100)
+	require.Len(t, got, len(wants))
+	for i, w := range wants {
+		assert.Equal(t, w.off, got[i].Offset, "record %d", i)
+		assert.Equal(t, w.size, got[i].Size, "record %d", i)
+		assert.Equal(t, w.typ, got[i].Type, "record %d", i)
+	}
+
+	// Frozen or closed, the fast path must not hand out memory.
+	_, err = a.Freeze(Protect)
+	require.NoError(t, err)
+	_, err = New[small](a)
+	assert.ErrorIs(t, err, ErrFrozen)
+	require.NoError(t, a.Close())
+	_, err = New[small](a)
+	assert.ErrorIs(t, err, ErrClosed)
+}
