@@ -60,18 +60,11 @@ const (
 
 // hashBytes hashes b with seed.
 func hashBytes(b []byte, seed uint64) uint64 {
-	n := len(b)
-	if n > 16 {
+	if len(b) > 16 {
 		return mix64(xxhash.Sum64(b) ^ seed)
 	}
-	var a, c uint64
-	if n > 0 {
-		p := unsafe.Pointer(unsafe.SliceData(b))
-		a, c = load2(p, n)
-	}
-	hi, lo := bits.Mul64(a^wyP0^seed, c^wyP1)
-	hi, lo = bits.Mul64(hi^lo^uint64(n), wyP2)
-	return hi ^ lo
+	a, c := pack(unsafe.Pointer(unsafe.SliceData(b)), len(b))
+	return hash16(a, c, len(b), seed)
 }
 
 // hashString is hashBytes for a string.
@@ -79,25 +72,39 @@ func hashString(s string, seed uint64) uint64 {
 	return hashBytes(unsafe.Slice(unsafe.StringData(s), len(s)), seed)
 }
 
-// load2 reads two (possibly overlapping) words covering the n bytes at p,
-// 0 < n <= 16, without reading outside them.
-func load2(p unsafe.Pointer, n int) (uint64, uint64) {
+// hash16 hashes a key of n <= 16 bytes packed into two words.
+func hash16(a, b uint64, n int, seed uint64) uint64 {
+	hi, lo := bits.Mul64(a^wyP0^seed, b^wyP1)
+	hi, lo = bits.Mul64(hi^lo^uint64(n), wyP2)
+	return hi ^ lo
+}
+
+// pack returns the n <= 16 bytes at p, zero-padded to 16 bytes, as two
+// words in native byte order: exactly what words reads from an inline
+// key. It reads only those n bytes. On little-endian machines it uses at
+// most two loads, shifting away the bytes that overlap.
+func pack(p unsafe.Pointer, n int) (uint64, uint64) {
+	if bigEndian {
+		var buf [16]byte
+		copy(buf[:], unsafe.Slice((*byte)(p), n))
+		return *(*uint64)(unsafe.Pointer(&buf[0])), *(*uint64)(unsafe.Pointer(&buf[8]))
+	}
 	switch {
 	case n >= 8:
-		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
+		// Bytes n-8..n-1, shifted down so that bytes 8..n-1 remain.
+		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8)) >> (uint(16-n) * 8)
 	case n >= 4:
-		return uint64(*(*uint32)(p)), uint64(*(*uint32)(unsafe.Add(p, n-4)))
+		// Bytes 0..3 and n-4..n-1, overlapping in the same positions.
+		return uint64(*(*uint32)(p)) | uint64(*(*uint32)(unsafe.Add(p, n-4)))<<(uint(n-4)*8), 0
+	case n > 0:
+		return uint64(*(*uint8)(p)) | uint64(*(*uint8)(unsafe.Add(p, n/2)))<<(uint(n/2)*8) |
+			uint64(*(*uint8)(unsafe.Add(p, n-1)))<<(uint(n-1)*8), 0
 	}
-	b := unsafe.Slice((*byte)(p), n)
-	return uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1]), 0
+	return 0, 0
 }
 
 // pack16 returns s (len(s) <= 16) zero-padded to 16 bytes, as two words.
-func pack16(s string) (uint64, uint64) {
-	var buf [16]byte
-	copy(buf[:], s)
-	return *(*uint64)(unsafe.Pointer(&buf[0])), *(*uint64)(unsafe.Pointer(&buf[8]))
-}
+func pack16(s string) (uint64, uint64) { return pack(unsafe.Pointer(unsafe.StringData(s)), len(s)) }
 
 // words returns an inline key's two words.
 func (k *inlineKey) words() (uint64, uint64) {

@@ -287,3 +287,64 @@ func TestClusteringKeysGetAStrongerHash(t *testing.T) {
 	tb := check(t, want, []uint64{0, 1, 2})
 	assert.True(t, tb.strong, "the clustered keys were not rehashed")
 }
+
+// pack must give exactly the words of the key zero-padded to 16 bytes,
+// which is what Get compares with the stored key.
+func TestPackMatchesZeroPaddedKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n <= 16; n++ {
+		for range 100 {
+			s := randString(r, n)
+			var k inlineKey
+			copy(k[:], s)
+			wa, wb := k.words()
+			a, b := pack16(s)
+			require.Equal(t, [2]uint64{wa, wb}, [2]uint64{a, b}, "len %d: %x", n, s)
+		}
+	}
+}
+
+// zeroBytes must flag exactly the zero bytes: a false positive would stop
+// a scan early (a missed key), a false negative would run it past the end.
+func TestZeroBytesIsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 100_000 {
+		x := r.Uint64()
+		for i := range 8 { // plenty of zero and 0x80/0x01 bytes
+			switch r.IntN(4) {
+			case 0:
+				x &^= 0xff << (8 * i)
+			case 1:
+				x = x&^(0xff<<(8*i)) | uint64(r.IntN(2)*0x7f+1)<<(8*i)
+			}
+		}
+		var want uint64
+		for i := range 8 {
+			if x>>(8*i)&0xff == 0 {
+				want |= 0x80 << (8 * i)
+			}
+		}
+		require.Equal(t, want, zeroBytes(x), "%016x", x)
+	}
+}
+
+// Every part of a hashed table must end with an empty slot and the tags
+// with tagPad zeros: the eight-tag scan relies on both to stop.
+func TestPartsEndWithAnEmptySlot(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{9, 100, 5000} {
+		want := map[string]int{}
+		for len(want) < n {
+			want[randString(r, r.IntN(20))] = len(want)
+		}
+		tb := check(t, want, nil)
+		require.Equal(t, Hashed, tb.Strategy())
+		assert.Equal(t, make([]uint8, tagPad), tb.tags[len(tb.tags)-tagPad:])
+		for p, pt := range tb.part {
+			if pt.n > 0 {
+				assert.Zero(t, tb.tags[pt.slot0+pt.size-1], "part %d", p)
+				assert.Less(t, pt.slot0+pt.size, uint64(len(tb.tags)))
+			}
+		}
+	}
+}
