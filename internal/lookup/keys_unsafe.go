@@ -111,6 +111,12 @@ func (k *inlineKey) words() (uint64, uint64) {
 	return *(*uint64)(unsafe.Pointer(&k[0])), *(*uint64)(unsafe.Pointer(&k[8]))
 }
 
+// set stores two words into an inline key, in native byte order, as
+// words reads them.
+func (k *inlineKey) set(a, b uint64) {
+	*(*uint64)(unsafe.Pointer(&k[0])), *(*uint64)(unsafe.Pointer(&k[8])) = a, b
+}
+
 // inlineString returns the key stored inline as a string aliasing the
 // table's (frozen) memory.
 func inlineString(k *inlineKey, n int) string { return unsafe.String(&k[0], n) }

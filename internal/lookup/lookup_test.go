@@ -348,3 +348,16 @@ func TestPartsEndWithAnEmptySlot(t *testing.T) {
 		}
 	}
 }
+
+// Tables around the sizes where place's buckets stop growing (524,288
+// keys: 65,536 buckets), and a few small ones.
+func TestRadixPassBoundaries(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{9, 15, 16, 17, 8<<16 - 1, 8 << 16, 8<<16 + 1} {
+		want := map[uint64]int{}
+		for len(want) < n {
+			want[r.Uint64()] = len(want)
+		}
+		check(t, want, []uint64{r.Uint64(), r.Uint64()})
+	}
+}
