@@ -42,7 +42,9 @@ type Map[K comparable, V any] struct {
 //
 // The table chooses its strategy from the keys: a linear scan for up to
 // eight entries, direct addressing for dense integer keys, otherwise
-// static open addressing, where a lookup reads from one home slot onwards.
+// static open addressing, where a lookup scans tag bytes (eight bits of
+// each key's hash) from the key's home slot onwards and compares keys
+// only where the tag matches.
 func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[K, V], error) {
 	o := makeOptions("map", opts)
 	if err := layout.For[V]().Err; err != nil {
@@ -65,9 +67,14 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 // Close.
 func (m *Map[K, V]) Get(k K) (V, bool) {
 	if m.closed.Load() {
-		panic(fmt.Errorf("%w: Get on map %q after Close", arena.ErrClosed, m.snap.Name()))
+		m.panicClosed("Get") // out of line, so that Get can be inlined
 	}
 	return m.t.Get(k)
+}
+
+// panicClosed panics with ErrClosed for a call to op after Close.
+func (m *Map[K, V]) panicClosed(op string) {
+	panic(fmt.Errorf("%w: %s on map %q after Close", arena.ErrClosed, op, m.snap.Name()))
 }
 
 // Len returns the number of entries.
@@ -77,7 +84,7 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 // and pointer values it yields point into frozen memory, valid until Close.
 func (m *Map[K, V]) All() iter.Seq2[K, V] {
 	if m.closed.Load() {
-		panic(fmt.Errorf("%w: All on map %q after Close", arena.ErrClosed, m.snap.Name()))
+		m.panicClosed("All")
 	}
 	return m.t.All()
 }

@@ -22,16 +22,16 @@ const (
 	low7 = 0x7f7f7f7f7f7f7f7f
 )
 
-// tagOf derives a slot's tag from its key's hash: 1 to 255 (0 marks an
+// tag derives a slot's tag from its key's hash: 1 to 255 (0 marks an
 // empty slot), from bits that the home slot (the high bits) hardly uses.
-func tagOf(h uint64) uint8 {
+func (*Table[K, V]) tag(h uint64) uint8 {
 	x := uint64(uint8(h>>24) ^ uint8(h>>40))
 	return uint8(x*255>>8) + 1
 }
 
-// zeroBytes returns x with 0x80 in each byte that is zero and 0 in every
+// zeros returns x with 0x80 in each byte that is zero and 0 in every
 // other byte (exactly: no false positives, unlike the usual x-0x01…).
-func zeroBytes(x uint64) uint64 { return ^((x&low7 + low7) | x | low7) }
+func (*Table[K, V]) zeros(x uint64) uint64 { return ^((x&low7 + low7) | x | low7) }
 
 // Get returns the value of k and whether k is present. It does not
 // allocate.
@@ -56,28 +56,33 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 		if n > 16 {
 			return t.getLong(p, s)
 		}
-		a, b = pack(unsafe.Pointer(unsafe.StringData(s)), n)
-		h = hash16(a, b, n, t.seed)
+		if ps := unsafe.Pointer(unsafe.StringData(s)); !bigEndian && n >= 8 {
+			// pack's first case written out: pack is too large to inline.
+			a, b = *(*uint64)(ps), *(*uint64)(unsafe.Add(ps, n-8))>>(uint(16-n)*8)
+		} else {
+			a, b = t.pack(ps, n)
+		}
+		h = t.hash16(a, b, n, t.seed)
 	case kInt:
 		u := asU64(&k, t.signed) ^ t.seed
 		h = u * 0x9e3779b97f4a7c15
 		if t.strong {
-			h = mix64(u)
+			h = t.mix64(u)
 		}
 	default:
 		h = t.hash(&k)
 	}
-	bc := uint64(tagOf(h)) * lsb
+	bc := uint64(t.tag(h)) * lsb
 	tags := t.tags
-	for i := p.slot0 + home(h, p.m); ; i += 8 {
+	for i := p.slot0 + t.home(h, p.m); ; i += 8 {
 		// The eight tags from slot i (see the file comment); the
 		// candidates are the matching ones before the first empty slot.
 		w := *(*uint64)(unsafe.Pointer(&tags[i]))
 		if bigEndian {
 			w = bits.ReverseBytes64(w) // tag i+j in byte j, from the low end
 		}
-		empty := zeroBytes(w)
-		for cand := zeroBytes(w^bc) & (empty&-empty - 1); cand != 0; cand &= cand - 1 {
+		empty := t.zeros(w)
+		for cand := t.zeros(w^bc) & (empty&-empty - 1); cand != 0; cand &= cand - 1 {
 			j := i + uint64(bits.TrailingZeros64(cand)>>3)
 			if t.kind == kString {
 				if sl := &t.sslots[j]; *(*uint64)(unsafe.Pointer(&sl.Key[0])) == a && *(*uint64)(unsafe.Pointer(&sl.Key[8])) == b {
@@ -95,15 +100,15 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 
 // getLong looks up a key of more than 16 bytes, stored in the blob.
 func (t *Table[K, V]) getLong(p *part, s string) (V, bool) {
-	h := hashString(s, t.seed)
-	bc := uint64(tagOf(h)) * lsb
-	for i := p.slot0 + home(h, p.m); ; i += 8 {
+	h := t.hashString(s, t.seed)
+	bc := uint64(t.tag(h)) * lsb
+	for i := p.slot0 + t.home(h, p.m); ; i += 8 {
 		w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
 		if bigEndian {
 			w = bits.ReverseBytes64(w)
 		}
-		empty := zeroBytes(w)
-		for cand := zeroBytes(w^bc) & (empty&-empty - 1); cand != 0; cand &= cand - 1 {
+		empty := t.zeros(w)
+		for cand := t.zeros(w^bc) & (empty&-empty - 1); cand != 0; cand &= cand - 1 {
 			sl := &t.sslots[i+uint64(bits.TrailingZeros64(cand)>>3)]
 			if off, n := sl.Key.words(); n == uint64(len(s)) && string(t.blob[off:off+n]) == s {
 				return sl.Val, true

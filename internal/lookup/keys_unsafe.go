@@ -52,6 +52,13 @@ func rawBytes[K comparable](k *K) []byte {
 // Hashing. For keys of up to 16 bytes a wyhash-style mix of two words
 // measured 2.2 ns against 4.8 ns for hash/maphash and 6.8 ns for xxhash;
 // longer keys use xxhash.
+//
+// The hashing helpers here, and tag, zeros and home, are methods of Table
+// although they use nothing of it: Get is compiled in the package that
+// instantiates the Table, and there calls to this package's plain
+// functions were not inlined (a nanosecond or two each, a third of a
+// lookup), while methods of the generic type are instantiated with it and
+// inlined.
 const (
 	wyP0 = 0xa0761d6478bd642f
 	wyP1 = 0xe7037ed1a0b428db
@@ -59,21 +66,21 @@ const (
 )
 
 // hashBytes hashes b with seed.
-func hashBytes(b []byte, seed uint64) uint64 {
+func (t *Table[K, V]) hashBytes(b []byte, seed uint64) uint64 {
 	if len(b) > 16 {
-		return mix64(xxhash.Sum64(b) ^ seed)
+		return t.mix64(xxhash.Sum64(b) ^ seed)
 	}
-	a, c := pack(unsafe.Pointer(unsafe.SliceData(b)), len(b))
-	return hash16(a, c, len(b), seed)
+	a, c := t.pack(unsafe.Pointer(unsafe.SliceData(b)), len(b))
+	return t.hash16(a, c, len(b), seed)
 }
 
 // hashString is hashBytes for a string.
-func hashString(s string, seed uint64) uint64 {
-	return hashBytes(unsafe.Slice(unsafe.StringData(s), len(s)), seed)
+func (t *Table[K, V]) hashString(s string, seed uint64) uint64 {
+	return t.hashBytes(unsafe.Slice(unsafe.StringData(s), len(s)), seed)
 }
 
 // hash16 hashes a key of n <= 16 bytes packed into two words.
-func hash16(a, b uint64, n int, seed uint64) uint64 {
+func (t *Table[K, V]) hash16(a, b uint64, n int, seed uint64) uint64 {
 	hi, lo := bits.Mul64(a^wyP0^seed, b^wyP1)
 	hi, lo = bits.Mul64(hi^lo^uint64(n), wyP2)
 	return hi ^ lo
@@ -83,7 +90,7 @@ func hash16(a, b uint64, n int, seed uint64) uint64 {
 // words in native byte order: exactly what words reads from an inline
 // key. It reads only those n bytes. On little-endian machines it uses at
 // most two loads, shifting away the bytes that overlap.
-func pack(p unsafe.Pointer, n int) (uint64, uint64) {
+func (t *Table[K, V]) pack(p unsafe.Pointer, n int) (uint64, uint64) {
 	if bigEndian {
 		var buf [16]byte
 		copy(buf[:], unsafe.Slice((*byte)(p), n))
@@ -104,7 +111,9 @@ func pack(p unsafe.Pointer, n int) (uint64, uint64) {
 }
 
 // pack16 returns s (len(s) <= 16) zero-padded to 16 bytes, as two words.
-func pack16(s string) (uint64, uint64) { return pack(unsafe.Pointer(unsafe.StringData(s)), len(s)) }
+func (t *Table[K, V]) pack16(s string) (uint64, uint64) {
+	return t.pack(unsafe.Pointer(unsafe.StringData(s)), len(s))
+}
 
 // words returns an inline key's two words.
 func (k *inlineKey) words() (uint64, uint64) {
@@ -134,7 +143,7 @@ func blobString(blob []byte, off, n uint64) string {
 }
 
 // mix64 is a strong 64-bit finaliser (two multiplies).
-func mix64(x uint64) uint64 {
+func (t *Table[K, V]) mix64(x uint64) uint64 {
 	x ^= x >> 32
 	x *= 0xd6e8feb86659fd93
 	x ^= x >> 32

@@ -293,7 +293,7 @@ func (t *Table[K, V]) setKey(i uint64, k *K, v V, tag uint8) {
 	sl := &t.sslots[i]
 	sl.Val = v
 	if len(s) <= 16 {
-		sl.Key.set(pack16(s)) // two stores; copy measured 10 ns a key
+		sl.Key.set(t.pack16(s)) // two stores; copy measured 10 ns a key
 		return
 	}
 	sl.Key.set(uint64(len(t.blob)), uint64(len(s)))
@@ -366,20 +366,20 @@ func (t *Table[K, V]) buildDense(keys []K, vals []V) error {
 func (t *Table[K, V]) hash(k *K) uint64 {
 	switch t.kind {
 	case kString:
-		return hashString(asString(k), t.seed)
+		return t.hashString(asString(k), t.seed)
 	case kInt:
 		if t.strong {
-			return mix64(asU64(k, t.signed) ^ t.seed)
+			return t.mix64(asU64(k, t.signed) ^ t.seed)
 		}
 		return (asU64(k, t.signed) ^ t.seed) * 0x9e3779b97f4a7c15 // multiply-shift: home uses the high bits
 	case kRaw:
-		return hashBytes(rawBytes(k), t.seed)
+		return t.hashBytes(rawBytes(k), t.seed)
 	}
 	return maphash.Comparable(t.mseed, *k) ^ t.seed
 }
 
 // home maps a hash to a home slot among m (the high half of h × m).
-func home(h, m uint64) uint64 {
+func (t *Table[K, V]) home(h, m uint64) uint64 {
 	hi, _ := bits.Mul64(h, m)
 	return hi
 }
@@ -442,7 +442,7 @@ func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
 		if err == errReseed {
 			// Clustered: a stronger hash for integers, a new seed for all.
 			t.strong = t.kind == kInt
-			seed = mix64(seed + 1)
+			seed = t.mix64(seed + 1)
 			continue
 		}
 		if err != nil {
@@ -453,7 +453,7 @@ func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
 		// slots written at random, which measured twice as fast as the
 		// other way round (a random read stalls, a write does not).
 		for k := range keys {
-			t.setKey(at[k], &keys[k], vals[k], tagOf(hashes[k]))
+			t.setKey(at[k], &keys[k], vals[k], t.tag(hashes[k]))
 		}
 		return nil
 	}
@@ -519,7 +519,7 @@ func (t *Table[K, V]) place(p *part, members []int32, at []uint64, keys []K, has
 		if i > 0 && e.h == sorted[i-1].h && keys[e.k] == keys[sorted[i-1].k] {
 			return duplicate(keys[e.k])
 		}
-		h := home(e.h, m)
+		h := t.home(e.h, m)
 		s := max(h, next)
 		displaced += s - h
 		next = s + 1
@@ -537,7 +537,7 @@ func (t *Table[K, V]) place(p *part, members []int32, at []uint64, keys []K, has
 // length class, holds key s.
 func (t *Table[K, V]) matchString(i uint64, s string) bool {
 	if len(s) <= 16 {
-		a, b := pack16(s)
+		a, b := t.pack16(s)
 		ka, kb := t.sslots[i].Key.words()
 		return a == ka && b == kb
 	}

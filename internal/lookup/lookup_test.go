@@ -298,13 +298,13 @@ func TestPackMatchesZeroPaddedKey(t *testing.T) {
 			var k inlineKey
 			copy(k[:], s)
 			wa, wb := k.words()
-			a, b := pack16(s)
+			a, b := (*Table[string, int])(nil).pack16(s)
 			require.Equal(t, [2]uint64{wa, wb}, [2]uint64{a, b}, "len %d: %x", n, s)
 		}
 	}
 }
 
-// zeroBytes must flag exactly the zero bytes: a false positive would stop
+// zeros must flag exactly the zero bytes: a false positive would stop
 // a scan early (a missed key), a false negative would run it past the end.
 func TestZeroBytesIsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -324,7 +324,7 @@ func TestZeroBytesIsExact(t *testing.T) {
 				want |= 0x80 << (8 * i)
 			}
 		}
-		require.Equal(t, want, zeroBytes(x), "%016x", x)
+		require.Equal(t, want, (*Table[string, int])(nil).zeros(x), "%016x", x)
 	}
 }
 
