@@ -98,5 +98,5 @@ func (r *report) plotGC() {
 	for _, im := range []string{"empty", "frozen", "gomap"} {
 		ls = append(ls, line{im, r.series("GCWithTable", im, "gc-ms", "n", nil)})
 	}
-	r.savePlot("gc.svg", "One forced runtime.GC() with a table live", "entries", "ms", ls)
+	r.savePlot("gc.svg", "A forced runtime.GC() with a table live (median)", "entries", "ms", ls)
 }

@@ -264,7 +264,7 @@ var sections = []section{
 	},
 	{
 		bench: "GCWithTable", title: "Garbage collection with a table live",
-		intro:  "One forced `runtime.GC()` with nothing live, with a frozen table live, and with a Go map of the same entries live (16-byte string keys, int64 values). Ratios are against the empty heap.",
+		intro:  "A forced `runtime.GC()` with nothing live, with a frozen table live, and with a Go map of the same entries live (16-byte string keys, int64 values); each repetition is the median of its collections (15 in a full run). Ratios are against the empty heap.",
 		plot:   (*report).plotGC,
 		tables: []tableSpec{{"gc-ms", "empty", unitFormat(2, " ms")}},
 	},
