@@ -34,8 +34,10 @@
 // so a table of ten million entries costs the garbage collector nothing.
 // The strategy follows the keys: a linear scan for up to eight entries,
 // direct addressing for dense integer keys, and otherwise static open
-// addressing placed in home-slot order, so a lookup reads from one home
-// slot forwards, usually within one cache line.
+// addressing placed in home-slot order, with one tag byte per slot (eight
+// bits of the key's hash). A lookup reads eight tags at once from the
+// key's home slot and compares keys only where a tag matches, so a hit
+// usually reads one slot and a miss none.
 //
 // # Memory accounting
 //
