@@ -76,3 +76,25 @@ func ExampleReadStats() {
 	fmt.Println(mid.Arenas-before.Arenas, mid.MappedBytes-before.MappedBytes >= 100_000)
 	// Output: 1 true
 }
+
+func ExampleWithMaxBytes() {
+	a, _ := arena.NewArena(arena.WithMaxBytes(4096))
+	defer a.Close()
+	buf := arena.MakeSlice[byte](a, 4000) // fits
+	_, err := arena.Clone(a, make([]byte, 1000))
+	fmt.Println(len(buf), errors.Is(err, arena.ErrExhausted))
+	// Output: 4000 true
+}
+
+func ExampleSetQuarantine() {
+	// Keep at most 1 GiB of released address space (256 ranges)
+	// inaccessible before reusing any of it, then restore the defaults.
+	prevBytes, prevRanges := arena.SetQuarantine(1<<30, 256)
+	defer arena.SetQuarantine(prevBytes, prevRanges)
+
+	a, _ := arena.NewArena()
+	arena.MakeSlice[byte](a, 1<<20)
+	a.Close()
+	fmt.Println(arena.ReadStats().QuarantinedBytes > 0)
+	// Output: true
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/snapshot"
@@ -105,4 +106,32 @@ func ExampleNewMap() {
 	// Japan true 4
 	// false
 	// true snapshot: duplicate key: "a"
+}
+
+func ExampleMap_All() {
+	m, err := snapshot.NewMap(maps.All(map[uint16]string{80: "http", 443: "https", 22: "ssh"}))
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close()
+	// The order is fixed but unspecified: sort for display.
+	var ports []uint16
+	for port := range m.All() {
+		ports = append(ports, port)
+	}
+	slices.Sort(ports)
+	fmt.Println(ports, m.Strategy()) // three entries: a linear scan
+	// Output: [22 80 443] tiny
+}
+
+func ExampleWithMode() {
+	// Alias mode: readers get a read-only view; the owner keeps a writable
+	// mapping for deliberate updates (see freeze.Update).
+	s, err := snapshot.Take(&Limits{MaxConns: 10}, snapshot.WithMode(freeze.Alias))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	fmt.Println(s.Region().Mode(), s.Value().MaxConns)
+	// Output: Alias 10
 }
