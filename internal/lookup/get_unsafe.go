@@ -20,14 +20,55 @@ import (
 const (
 	lsb  = 0x0101010101010101
 	low7 = 0x7f7f7f7f7f7f7f7f
+	hi8  = 0x8080808080808080
 )
 
-// tag derives a slot's tag from its key's hash: 1 to 255 (0 marks an
-// empty slot), from bits that the home slot (the high bits) hardly uses.
-func (*Table[K, V]) tag(h uint64) uint8 {
+// Tags. 0 marks an empty slot; an occupied slot's tag never has a zero
+// high nibble, so a scan stops where the high nibble is below what it
+// expects there.
+//
+// Other keys (load 0.5, where a miss meets an empty slot within a few
+// slots) have hash tags: eight bits of the hash that the home slot (its
+// high bits) hardly uses, 16 to 255. A scan expects a high nibble of at
+// least 1 everywhere, so it stops at the first empty slot, and compares
+// keys only where the whole tag matches.
+//
+// String keys (load 0.8, where the run of occupied slots after a home is
+// long) have distance tags: the high nibble is 1 + the key's distance from
+// its home slot (15 for 14 or more), the low nibble four bits of the hash.
+// Keys are placed in hash order, and so in home order: scanning from a
+// key's home slot, a slot whose distance is less than the scan's offset
+// from home holds a key whose home lies further on, and neither it nor any
+// later slot can hold the key. So a scan stops at the first such slot (an
+// empty one included), usually within the first eight, and compares only
+// keys of its own home whose nibble matches. At load 0.8 this halves the
+// tags a miss reads; at load 0.5 four bits of hash let through too many
+// false candidates (each a cache miss in a large table).
+
+// hashTag returns the tag of another key: 16 to 255.
+func (*Table[K, V]) hashTag(h uint64) uint64 {
 	x := uint64(uint8(h>>24) ^ uint8(h>>40))
-	return uint8(x*255>>8) + 1
+	return x*240>>8 + 16
 }
+
+// fp returns the four hash bits of a string key's distance tag.
+func (*Table[K, V]) fp(h uint64) uint64 { return (h>>24 ^ h>>40) & 15 }
+
+// distTag returns the distance tag of a string key with hash nibble fp
+// placed dist slots after its home.
+func distTag(fp, dist uint64) uint8 { return uint8(min(dist+1, 15)<<4 | fp) }
+
+// expect[e] holds, in byte j, the distance nibble that slot j of an
+// eight-tag window holds for a key of the scanned home: min(e+j, 15),
+// where e is 1 + the window's offset from the home slot.
+var expect = func() (x [16]uint64) {
+	for e := range x {
+		for j := range 8 {
+			x[e] |= uint64(min(e+j, 15)) << (8 * j)
+		}
+	}
+	return x
+}()
 
 // zeros returns x with 0x80 in each byte that is zero and 0 in every
 // other byte (exactly: no false positives, unlike the usual x-0x01…).
@@ -44,18 +85,19 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 	if t.strat != Hashed {
 		return t.getOther(k)
 	}
-	var h, a, b uint64
-	p := &t.part[0]
+	var h uint64
 	switch t.kind {
 	case kString:
 		s := asString(&k)
 		n := len(s)
-		if p = &t.part[min(n, parts-1)]; p.n == 0 {
+		p := &t.part[min(n, parts-1)]
+		if p.n == 0 {
 			return zero, false
 		}
 		if n > 16 {
 			return t.getLong(p, s)
 		}
+		var a, b uint64
 		if ps := unsafe.Pointer(unsafe.StringData(s)); !bigEndian && n >= 8 {
 			// pack's first case written out: pack is too large to inline.
 			a, b = *(*uint64)(ps), *(*uint64)(unsafe.Add(ps, n-8))>>(uint(16-n)*8)
@@ -63,6 +105,28 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 			a, b = t.pack(ps, n)
 		}
 		h = t.hash16(a, b, n, t.seed)
+		fp := t.fp(h) * lsb
+		for i, e := p.slot0+t.home(h, p.m), uint64(1); ; i, e = i+8, min(e+8, 15) {
+			// The eight distance tags from slot i (see the file comment):
+			// stop at the first whose distance is below the expected one;
+			// the candidates before it have the expected distance and
+			// the key's nibble.
+			w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
+			if bigEndian {
+				w = bits.ReverseBytes64(w) // tag i+j in byte j, from the low end
+			}
+			ev := expect[e]
+			stop := ^(w>>4&0x0f0f0f0f0f0f0f0f | hi8 - ev) & hi8
+			for cand := t.zeros(w^(ev<<4|fp)) & (stop&-stop - 1); cand != 0; cand &= cand - 1 {
+				sl := &t.sslots[i+uint64(bits.TrailingZeros64(cand)>>3)]
+				if *(*uint64)(unsafe.Pointer(&sl.Key[0])) == a && *(*uint64)(unsafe.Pointer(&sl.Key[8])) == b {
+					return sl.Val, true
+				}
+			}
+			if stop != 0 {
+				return zero, false
+			}
+		}
 	case kInt:
 		u := asU64(&k, t.signed) ^ t.seed
 		h = u * 0x9e3779b97f4a7c15
@@ -72,23 +136,18 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 	default:
 		h = t.hash(&k)
 	}
-	bc := uint64(t.tag(h)) * lsb
-	tags := t.tags
+	p := &t.part[0]
+	bc := t.hashTag(h) * lsb
 	for i := p.slot0 + t.home(h, p.m); ; i += 8 {
-		// The eight tags from slot i (see the file comment); the
-		// candidates are the matching ones before the first empty slot.
-		w := *(*uint64)(unsafe.Pointer(&tags[i]))
+		// The eight hash tags from slot i: the candidates are the
+		// matching ones before the first empty slot.
+		w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
 		if bigEndian {
-			w = bits.ReverseBytes64(w) // tag i+j in byte j, from the low end
+			w = bits.ReverseBytes64(w)
 		}
 		empty := t.zeros(w)
 		for cand := t.zeros(w^bc) & (empty&-empty - 1); cand != 0; cand &= cand - 1 {
-			j := i + uint64(bits.TrailingZeros64(cand)>>3)
-			if t.kind == kString {
-				if sl := &t.sslots[j]; *(*uint64)(unsafe.Pointer(&sl.Key[0])) == a && *(*uint64)(unsafe.Pointer(&sl.Key[8])) == b {
-					return sl.Val, true
-				}
-			} else if sl := &t.kslots[j]; sl.Key == k {
+			if sl := &t.kslots[i+uint64(bits.TrailingZeros64(cand)>>3)]; sl.Key == k {
 				return sl.Val, true
 			}
 		}
@@ -101,20 +160,21 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 // getLong looks up a key of more than 16 bytes, stored in the blob.
 func (t *Table[K, V]) getLong(p *part, s string) (V, bool) {
 	h := t.hashString(s, t.seed)
-	bc := uint64(t.tag(h)) * lsb
-	for i := p.slot0 + t.home(h, p.m); ; i += 8 {
+	fp := t.fp(h) * lsb
+	for i, e := p.slot0+t.home(h, p.m), uint64(1); ; i, e = i+8, min(e+8, 15) {
 		w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
 		if bigEndian {
 			w = bits.ReverseBytes64(w)
 		}
-		empty := t.zeros(w)
-		for cand := t.zeros(w^bc) & (empty&-empty - 1); cand != 0; cand &= cand - 1 {
+		ev := expect[e]
+		stop := ^(w>>4&0x0f0f0f0f0f0f0f0f | hi8 - ev) & hi8
+		for cand := t.zeros(w^(ev<<4|fp)) & (stop&-stop - 1); cand != 0; cand &= cand - 1 {
 			sl := &t.sslots[i+uint64(bits.TrailingZeros64(cand)>>3)]
 			if off, n := sl.Key.words(); n == uint64(len(s)) && string(t.blob[off:off+n]) == s {
 				return sl.Val, true
 			}
 		}
-		if empty != 0 {
+		if stop != 0 {
 			var zero V
 			return zero, false
 		}

@@ -4,10 +4,11 @@
 // copied into a frozen arena (snapshot.Take), so that its arrays live
 // outside the Go heap and are never scanned by the garbage collector.
 // Keys and values are stored together in slots; a parallel array holds
-// one tag byte per slot (0 for an empty slot, else eight bits of the key's
-// hash), so that a lookup reads eight tags at once, compares the key only
-// in slots whose tag matches, and so touches one slot for a hit and
-// usually none for a miss.
+// one tag byte per slot (0 for an empty slot, else bits of the key's
+// hash, and for string keys its distance from its home slot), so that a
+// lookup reads eight tags at once, compares the key only in slots whose
+// tag matches, and so touches one slot for a hit and usually none for a
+// miss.
 //
 // The strategy is chosen per key set, the way static tables do:
 //
@@ -18,7 +19,8 @@
 //     shift for integers); keys are placed in order of their home slot,
 //     each in the first free slot at or after its home, and a lookup
 //     scans the tags from the home slot on, eight at a time, until it
-//     finds the key or an empty slot. String tables keep one such part
+//     finds the key or an empty slot (strings: or the first key of a
+//     later home, which their tags reveal). String tables keep one such part
 //     per key length (0 to 16 bytes inline, and one for longer keys), so
 //     an inline key's length is implied by its part; every part ends with
 //     an empty slot, so no scan crosses into the next. A lookup's memory
@@ -132,7 +134,7 @@ type Table[K comparable, V any] struct {
 	blob   []byte  // string keys longer than 16 bytes
 	kslots []keySlot[K, V]
 	// tags has one byte per slot (Dense, Hashed), then tagPad zeros: 0
-	// for an empty slot, else tagOf the key's hash (Dense: 1).
+	// for an empty slot, else hashTag or (strings) distTag (Dense: 1).
 	tags []uint8
 }
 
@@ -453,7 +455,12 @@ func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
 		// slots written at random, which measured twice as fast as the
 		// other way round (a random read stalls, a write does not).
 		for k := range keys {
-			t.setKey(at[k], &keys[k], vals[k], t.tag(hashes[k]))
+			h, pt := hashes[k], &t.part[pk[k]]
+			tag := uint8(t.hashTag(h))
+			if t.kind == kString {
+				tag = distTag(t.fp(h), at[k]-pt.slot0-t.home(h, pt.m))
+			}
+			t.setKey(at[k], &keys[k], vals[k], tag)
 		}
 		return nil
 	}

@@ -361,3 +361,56 @@ func TestRadixPassBoundaries(t *testing.T) {
 		check(t, want, []uint64{r.Uint64(), r.Uint64()})
 	}
 }
+
+// String tables have distance tags: every occupied slot's high nibble is
+// 1 + its key's distance from home (15 at 14 or more), its low nibble the
+// key's hash nibble, and slots are in home order, which is what lets a
+// scan stop at the first slot of a later home. Other tables have hash
+// tags of 16 to 255. A table of 100,000 strings at load 0.8 has keys far
+// from home, so the capped nibble is exercised too, with every key found.
+func TestTagsHoldDistanceFromHome(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	want := map[string]int{}
+	for len(want) < 100_000 {
+		want[randString(r, 1+r.IntN(24))] = len(want)
+	}
+	misses := make([]string, 10_000)
+	for i := range misses {
+		misses[i] = randString(r, 1+r.IntN(24))
+	}
+	tb := check(t, want, misses)
+	require.Equal(t, Hashed, tb.Strategy())
+	capped := 0
+	for k := range want {
+		h := tb.hash(&k)
+		p := &tb.part[tb.partOf(&k)]
+		home := p.slot0 + tb.home(h, p.m)
+		slot := home
+		for !tb.matchString(slot, k) {
+			slot++
+		}
+		tag := tb.tags[slot]
+		require.Equal(t, distTag(tb.fp(h), slot-home), tag, "key %q at %d, home %d", k, slot, home)
+		if tag>>4 == 15 {
+			capped++
+		}
+		for s := home; s < slot; s++ {
+			require.NotZero(t, tb.tags[s], "empty slot between key %q and its home", k)
+		}
+	}
+	assert.Positive(t, capped, "no key 14 or more slots from home")
+
+	u := map[uint64]int{}
+	for len(u) < 10_000 {
+		u[r.Uint64()] = len(u)
+	}
+	ut := check(t, u, []uint64{r.Uint64(), r.Uint64()})
+	occupied := 0
+	for _, tag := range ut.tags {
+		if tag != 0 {
+			assert.GreaterOrEqual(t, tag, uint8(16))
+			occupied++
+		}
+	}
+	assert.Equal(t, len(u), occupied)
+}
