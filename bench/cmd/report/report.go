@@ -46,8 +46,17 @@ func (r *report) machine() {
 			r.p("| %s | %s |\n", k, strings.TrimSpace(v))
 		}
 	}
-	r.p("\nThe machine is a shared virtual machine: first-touch page faults cost about 1 ns per byte, ")
-	r.p("and repetitions of one measurement differ by the spread shown under *Noise* below.\n\n")
+	r.p("\nThe machine is a shared virtual machine. ")
+	if big := r.largest("Freeze"); big != "" {
+		if cp := r.d.get("Freeze", big, "copy", "MB/s"); !math.IsNaN(cp.med) {
+			// Absolute times follow the memory system, which differs
+			// from host to host; say how fast it was in this run.
+			r.p("In this run `copy()` of %s moved %s MB/s (median); most absolute times here scale with that, ",
+				param(big, "size"), fmtNum(cp.med, 0))
+			r.p("and differ more between runs on different hosts than the ratios do. ")
+		}
+	}
+	r.p("Repetitions of one measurement differ by the spread shown under *Noise* below.\n\n")
 }
 
 // goal is one target from the issues with what the run measured.
