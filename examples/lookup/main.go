@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -39,13 +40,7 @@ func main() {
 
 	heading("1. Build and freeze a table of a million entries")
 	start := time.Now()
-	table, err := snapshot.NewMap(func(yield func(string, Route) bool) {
-		for _, k := range keys {
-			if !yield(k, routes[k]) {
-				return
-			}
-		}
-	}, snapshot.WithName("routes"))
+	table, err := snapshot.NewMap(maps.All(routes), snapshot.WithName("routes"))
 	check(err)
 	built := time.Since(start)
 	fmt.Printf("%d entries in %s (%.0f ns per key), %s, %.1f MiB outside the Go heap, strategy %s\n",
