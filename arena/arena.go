@@ -5,6 +5,7 @@ import (
 
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/space"
+	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // Errors. Each is wrapped (errors.Is) by a more detailed error that names
@@ -26,6 +27,9 @@ var (
 	// the arena (only possible if memory was written behind the library's
 	// back; Freeze refuses such an arena).
 	ErrForeignPointer = offheap.ErrForeignPointer
+	// ErrUnsupportedPlatform: the platform has no backend yet (Windows,
+	// Plan 9, wasm), so NewArena fails; the packages still compile there.
+	ErrUnsupportedPlatform = vm.ErrUnsupportedPlatform
 )
 
 // DefaultMaxBytes is the address space an arena reserves when WithMaxBytes

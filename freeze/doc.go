@@ -81,7 +81,7 @@
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
 // Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode
 // takes the baseline before returning, since nothing stops a write through
-// a descriptor. Windows returns an error wrapping ErrUnsupportedPlatform.
+// a descriptor. Windows returns an error wrapping arena.ErrUnsupportedPlatform.
 //
 // Guard only guards the calling goroutine; a fault in another goroutine
 // still kills the process, as any fault does. A system call that writes into
