@@ -21,6 +21,7 @@ const (
 	lsb  = 0x0101010101010101
 	low7 = 0x7f7f7f7f7f7f7f7f
 	hi8  = 0x8080808080808080
+	lo4  = 0x0f0f0f0f0f0f0f0f
 )
 
 // Tags. 0 marks an empty slot; an occupied slot's tag never has a zero
@@ -45,14 +46,14 @@ const (
 // tags a miss reads; at load 0.5 four bits of hash let through too many
 // false candidates (each a cache miss in a large table).
 
+// tagBits returns the eight hash bits that tags are made of.
+func (*Table[K, V]) tagBits(h uint64) uint64 { return uint64(uint8(h>>24 ^ h>>40)) }
+
 // hashTag returns the tag of another key: 16 to 255.
-func (*Table[K, V]) hashTag(h uint64) uint64 {
-	x := uint64(uint8(h>>24) ^ uint8(h>>40))
-	return x*240>>8 + 16
-}
+func (t *Table[K, V]) hashTag(h uint64) uint64 { return t.tagBits(h)*240>>8 + 16 }
 
 // fp returns the four hash bits of a string key's distance tag.
-func (*Table[K, V]) fp(h uint64) uint64 { return (h>>24 ^ h>>40) & 15 }
+func (t *Table[K, V]) fp(h uint64) uint64 { return t.tagBits(h) & 15 }
 
 // distTag returns the distance tag of a string key with hash nibble fp
 // placed dist slots after its home.
@@ -70,6 +71,21 @@ var expect = func() (x [16]uint64) {
 	return x
 }()
 
+// distWindow reads the eight distance tags from slot i, where e is 1 +
+// the offset of slot i from the scanned home (at most 15) and fp the key's
+// nibble in every byte. stop has 0x80 in each byte whose distance is below
+// the expected one (an empty slot included); cand in each byte before the
+// first of those whose tag is the key's: expected distance and nibble.
+func (t *Table[K, V]) distWindow(i, e, fp uint64) (cand, stop uint64) {
+	w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
+	if bigEndian {
+		w = bits.ReverseBytes64(w) // tag i+j in byte j, from the low end
+	}
+	ev := expect[e]
+	stop = ^(w>>4&lo4 | hi8 - ev) & hi8
+	return t.zeros(w^(ev<<4|fp)) & (stop&-stop - 1), stop
+}
+
 // zeros returns x with 0x80 in each byte that is zero and 0 in every
 // other byte (exactly: no false positives, unlike the usual x-0x01…).
 func (*Table[K, V]) zeros(x uint64) uint64 { return ^((x&low7 + low7) | x | low7) }
@@ -77,9 +93,10 @@ func (*Table[K, V]) zeros(x uint64) uint64 { return ^((x&low7 + low7) | x | low7
 // Get returns the value of k and whether k is present. It does not
 // allocate.
 //
-// The scan of a hashed table is written out here, not in helpers: calls
-// inside a generic body are not inlined when the instantiation is
-// compiled in another package, and each costs a nanosecond or two.
+// Its helpers are small methods of Table: plain generic functions called
+// from a generic body are not inlined when the instantiation is compiled
+// in another package, and each call costs a nanosecond or two; methods
+// are (go build -gcflags=-m in bench/ shows it).
 func (t *Table[K, V]) Get(k K) (V, bool) {
 	var zero V
 	if t.strat != Hashed {
@@ -107,17 +124,8 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 		h = t.hash16(a, b, n, t.seed)
 		fp := t.fp(h) * lsb
 		for i, e := p.slot0+t.home(h, p.m), uint64(1); ; i, e = i+8, min(e+8, 15) {
-			// The eight distance tags from slot i (see the file comment):
-			// stop at the first whose distance is below the expected one;
-			// the candidates before it have the expected distance and
-			// the key's nibble.
-			w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
-			if bigEndian {
-				w = bits.ReverseBytes64(w) // tag i+j in byte j, from the low end
-			}
-			ev := expect[e]
-			stop := ^(w>>4&0x0f0f0f0f0f0f0f0f | hi8 - ev) & hi8
-			for cand := t.zeros(w^(ev<<4|fp)) & (stop&-stop - 1); cand != 0; cand &= cand - 1 {
+			cand, stop := t.distWindow(i, e, fp)
+			for ; cand != 0; cand &= cand - 1 {
 				sl := &t.sslots[i+uint64(bits.TrailingZeros64(cand)>>3)]
 				if *(*uint64)(unsafe.Pointer(&sl.Key[0])) == a && *(*uint64)(unsafe.Pointer(&sl.Key[8])) == b {
 					return sl.Val, true
@@ -162,13 +170,8 @@ func (t *Table[K, V]) getLong(p *part, s string) (V, bool) {
 	h := t.hashString(s, t.seed)
 	fp := t.fp(h) * lsb
 	for i, e := p.slot0+t.home(h, p.m), uint64(1); ; i, e = i+8, min(e+8, 15) {
-		w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
-		if bigEndian {
-			w = bits.ReverseBytes64(w)
-		}
-		ev := expect[e]
-		stop := ^(w>>4&0x0f0f0f0f0f0f0f0f | hi8 - ev) & hi8
-		for cand := t.zeros(w^(ev<<4|fp)) & (stop&-stop - 1); cand != 0; cand &= cand - 1 {
+		cand, stop := t.distWindow(i, e, fp)
+		for ; cand != 0; cand &= cand - 1 {
 			sl := &t.sslots[i+uint64(bits.TrailingZeros64(cand)>>3)]
 			if off, n := sl.Key.words(); n == uint64(len(s)) && string(t.blob[off:off+n]) == s {
 				return sl.Val, true

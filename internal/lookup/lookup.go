@@ -456,9 +456,11 @@ func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
 		// other way round (a random read stalls, a write does not).
 		for k := range keys {
 			h, pt := hashes[k], &t.part[pk[k]]
-			tag := uint8(t.hashTag(h))
+			var tag uint8
 			if t.kind == kString {
 				tag = distTag(t.fp(h), at[k]-pt.slot0-t.home(h, pt.m))
+			} else {
+				tag = uint8(t.hashTag(h))
 			}
 			t.setKey(at[k], &keys[k], vals[k], tag)
 		}
