@@ -88,6 +88,10 @@
 // frozen memory (read(2) into a frozen buffer) fails with EFAULT instead of
 // faulting. A fault does not say whether it was a read or a write: in a
 // frozen range it can only be a write; in a closed range it is any access.
+// On linux/s390x the kernel reports only the page that faulted, so a
+// WriteFault there has PageOnly set and names no field (make test runs the
+// suite for s390x under emulation to keep this, and the big-endian code,
+// honest).
 //
 // How long pointers stay valid: until the region (or its arena) is closed.
 // After that the range is inaccessible and quarantined, so a dangling

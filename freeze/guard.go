@@ -7,6 +7,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // WriteFault reports a write into frozen memory, caught by Guard.
@@ -16,6 +17,10 @@ type WriteFault struct {
 	Offset uintptr // from the start of the arena
 	Addr   uintptr // the faulting address
 	Path   string  // the Go field written, e.g. "Config.Endpoints[1].Port"
+	// PageOnly is set where the kernel reports only the page that faulted
+	// (linux/s390x): Addr and Offset are then the page's first byte and
+	// Path is empty, since naming the field there would name the wrong one.
+	PageOnly bool
 	// Stack is the faulting goroutine's stack, innermost first, from the
 	// function whose instruction faulted: "pkg.F (file.go:12)".
 	Stack []string
@@ -23,7 +28,11 @@ type WriteFault struct {
 
 func (e *WriteFault) Error() string {
 	field := e.Path
-	if field == "" {
+	switch {
+	case e.PageOnly:
+		field = fmt.Sprintf("unknown (this platform reports only the page: offsets %#x to %#x)",
+			e.Offset, e.Offset+vm.PageSize-1)
+	case field == "":
 		field = "(no allocation)"
 	}
 	return fmt.Sprintf("freeze: write to frozen region %q at offset %#x, field %s (address %#x, %s mode)",
@@ -38,8 +47,10 @@ func (e *WriteFault) Is(target error) bool { return target == arena.ErrFrozen }
 type UseAfterClose struct {
 	Region string  // the name of what was closed
 	Offset uintptr // from the start of its range
-	Addr   uintptr
-	Stack  []string // as in WriteFault
+	// Addr is the faulting address (where the kernel reports only the
+	// page, as on linux/s390x, the page's first byte, and so is Offset).
+	Addr  uintptr
+	Stack []string // as in WriteFault
 }
 
 func (e *UseAfterClose) Error() string {
@@ -60,7 +71,8 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // goroutine f starts is not guarded, and a fault there still kills the
 // process); a system call writing into frozen memory fails with EFAULT
 // instead of faulting; a store straddling two pages reports the first
-// byte of the read-only page.
+// byte of the read-only page; where the kernel reports only the page that
+// faulted (linux/s390x), a WriteFault has PageOnly set and no Path.
 func Guard(f func()) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
@@ -75,8 +87,12 @@ func Guard(f func()) (err error) {
 				if info.Released {
 					err = &UseAfterClose{Region: info.Region, Offset: info.Offset, Addr: addr, Stack: faultStack()}
 				} else {
-					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,
+					wf := &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,
 						Path: info.Path, Stack: faultStack()}
+					if vm.FaultPageOnly {
+						wf.Path, wf.PageOnly = "", true
+					}
+					err = wf
 				}
 				return
 			}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 )
 
@@ -82,6 +83,12 @@ const (
 
 // PageSize is the operating system's page size.
 var PageSize = uintptr(os.Getpagesize())
+
+// FaultPageOnly reports whether the kernel gives a fault's address only to
+// the page: on linux/s390x the hardware reports the failing page, and
+// si_addr has its low 12 bits cleared. Elsewhere it is the exact address
+// of the access.
+const FaultPageOnly = runtime.GOARCH == "s390x"
 
 // File is a shared-memory object with a read-write descriptor and, once
 // OpenReadOnly has been called, a read-only one made by reopening it (so that
