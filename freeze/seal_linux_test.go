@@ -104,7 +104,11 @@ func TestSealedFileInAnotherProcess(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	off := uintptr(unsafe.Pointer(&ro.Version)) - uintptr(offheap.Unwrap(r.Arena()).Base())
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSealedFileInAnotherProcess$", "-test.v")
+	args := []string{os.Args[0], "-test.run=^TestSealedFileInAnotherProcess$", "-test.v"}
+	if w := os.Getenv("FROZEN_TEST_EXEC_WRAPPER"); w != "" {
+		args = append([]string{w}, args...) // an emulator, for a test binary of another GOARCH
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.ExtraFiles = []*os.File{f} // fd 3 in the child
 	cmd.Env = append(os.Environ(), fmt.Sprintf("FROZEN_SEALED_CHILD=%d:%d", off, ro.Version))
 	out, err := cmd.CombinedOutput()
