@@ -62,10 +62,10 @@ cross:
 
 ## examples: run every example program; each checks its own results and ends with a line "ok ..."
 examples:
-	@set -e; for e in $(EXAMPLES); do \
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; for e in $(EXAMPLES); do \
 		echo "example $$e"; \
-		$(GO) run ./examples/$$e > /tmp/frozen-example-$$e.out 2>&1 || { cat /tmp/frozen-example-$$e.out; exit 1; }; \
-		tail -n 1 /tmp/frozen-example-$$e.out | grep -q '^ok ' || { cat /tmp/frozen-example-$$e.out; echo "example $$e did not end with ok"; exit 1; }; \
+		$(GO) run ./examples/$$e > "$$out" 2>&1 || { cat "$$out"; exit 1; }; \
+		tail -n 1 "$$out" | grep -q '^ok ' || { cat "$$out"; echo "example $$e did not end with ok"; exit 1; }; \
 	done
 
 ## bench-compile: the benchmark module builds and its benchmarks run once
@@ -86,4 +86,4 @@ report:
 	cd bench && $(GO) run ./cmd/report -in $(REPORT_IN) -out REPORT.md -plots plots
 
 clean:
-	rm -f /tmp/frozen-example-*.out
+	rm -f bench/results/quick.txt
