@@ -44,6 +44,16 @@ func ExampleString() {
 	// Output: copied bytes
 }
 
+func ExampleBytes() {
+	a, _ := arena.NewArena()
+	defer a.Close()
+	src := []byte("header")
+	b := arena.Bytes(a, src) // a copy outside the Go heap, len == cap
+	src[0] = 'H'
+	fmt.Println(string(b), len(b), cap(b), arena.Bytes(a, nil) == nil, arena.Bytes(a, []byte{}) != nil)
+	// Output: header 6 6 true true
+}
+
 func ExampleClone() {
 	type Node struct {
 		Name string

@@ -53,6 +53,27 @@ func ExampleGuard() {
 	// true
 }
 
+func ExampleReadOnly() {
+	for _, mode := range []freeze.Mode{freeze.Protect, freeze.Alias} {
+		a, _ := arena.NewArena(arena.WithName("routes"))
+		routes, _ := arena.Clone(a, []Route{{"/api", "10.0.0.1", 3}})
+		r, err := freeze.Freeze(a, mode)
+		if err != nil {
+			panic(err)
+		}
+		// In Protect (and Seal) mode the arena itself is read-only, so the
+		// pointer comes back unchanged; in Alias mode readers get the same
+		// object in the read-only view, and everything reachable from it
+		// lies in that view too.
+		view := freeze.ReadOnly(r, &routes[0])
+		fmt.Println(mode, view == &routes[0], view.Backend)
+		r.Close()
+	}
+	// Output:
+	// Protect true 10.0.0.1
+	// Alias false 10.0.0.1
+}
+
 func ExampleUpdate() {
 	a, _ := arena.NewArena(arena.WithName("routes"))
 	routes, _ := arena.Clone(a, []Route{{"/api", "10.0.0.1", 3}})

@@ -50,6 +50,18 @@ func ExampleTake() {
 	// config *ServerConfig.Limits.MaxConns
 }
 
+func ExampleDefaultMode() {
+	// Take freezes in DefaultMode unless WithMode says otherwise: Seal
+	// where memfd seals exist (Linux), Protect elsewhere.
+	s, err := snapshot.Take(&Limits{MaxConns: 10})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	fmt.Println(s.Region().Mode() == snapshot.DefaultMode())
+	// Output: true
+}
+
 func ExampleStore() {
 	var st snapshot.Store[ServerConfig]
 	defer st.Close()
