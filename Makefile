@@ -37,19 +37,19 @@ fallback:
 ## byte-order-dependent code (lookup tags, checksums) on a big-endian CPU,
 ## and a kernel that reports fault addresses only to the page. Examples are
 ## left out: their output names exact fields. qemu-user-static is installed
-## with apt-get when missing (as root); elsewhere the step says it skipped.
+## with apt-get when missing (as root); where it cannot be (linux/s390x is
+## not a supported platform, so this is not fatal) the step says it skipped.
 QEMU ?= qemu-s390x-static
 bigendian:
 	@set -e; \
+	if ! command -v $(QEMU) >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "bigendian: installing qemu-user-static"; \
+		apt-get install -y -q qemu-user-static >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q qemu-user-static >/dev/null 2>&1; } || true; \
+	fi; \
 	if ! command -v $(QEMU) >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "bigendian: installing qemu-user-static"; \
-			apt-get install -y -q qemu-user-static >/dev/null 2>&1 || \
-				{ apt-get update -q >/dev/null && apt-get install -y -q qemu-user-static >/dev/null; }; \
-		else \
-			echo "bigendian: SKIPPED: $(QEMU) is missing and cannot be installed here (needs root and apt-get)"; \
-			exit 0; \
-		fi; \
+		echo "bigendian: SKIPPED: $(QEMU) is missing and could not be installed (needs root, apt-get and the network)"; \
+		exit 0; \
 	fi; \
 	FROZEN_TEST_EXEC_WRAPPER=$(QEMU) GOARCH=s390x $(GO) test -exec $(QEMU) -count=1 -short -timeout 20m -run '^(Test|Fuzz)' $(PKGS)
 
