@@ -66,9 +66,10 @@ type Option func(*options)
 // ("/memfd:name"). The default is "arena".
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
-// WithMaxBytes sets how many bytes the arena may hold (rounded up to whole
-// pages). The arena reserves that much address space up front, so that
-// allocations never move; memory is only used as bytes are allocated.
+// WithMaxBytes sets how many bytes the arena may hold: exactly n, whatever
+// the page size. The arena reserves that much address space up front
+// (rounded up to whole pages), so that allocations never move; memory is
+// only used as bytes are allocated.
 // The default is DefaultMaxBytes; allocations past the limit fail with
 // ErrExhausted.
 func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }

@@ -154,8 +154,8 @@ func TestAllocationAfterCloseAndFreezePanicsTyped(t *testing.T) {
 }
 
 func TestSizesAndLimits(t *testing.T) {
-	a := newArena(t, arena.WithMaxBytes(100<<10+1)) // rounded up to whole pages
-	assert.Equal(t, (100<<10+1+int(vm.PageSize)-1)&^(int(vm.PageSize)-1), a.Cap())
+	a := newArena(t, arena.WithMaxBytes(100<<10+1)) // exactly, whatever the page size
+	assert.Equal(t, 100<<10+1, a.Cap())
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[int](a, -1) }), arena.ErrInvalidSize)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[byte](a, 200<<10) }), arena.ErrExhausted)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[[1 << 20]byte](a, 1<<50) }), arena.ErrExhausted,
@@ -164,9 +164,23 @@ func TestSizesAndLimits(t *testing.T) {
 	s := arena.MakeSlice[byte](a, 90<<10)
 	assert.Len(t, s, 90<<10)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[byte](a, 20<<10) }), arena.ErrExhausted)
+	// Up to the last byte allowed, and not one more, though the mapping
+	// ends on a page boundary beyond it.
+	rest := a.Cap() - a.Len()
+	assert.Len(t, arena.MakeSlice[byte](a, rest), rest)
+	assert.ErrorIs(t, panicErr(t, func() { arena.New[byte](a) }), arena.ErrExhausted)
+	assert.Equal(t, a.Cap(), a.Len())
 
 	_, err := arena.NewArena(arena.WithMaxBytes(-1))
 	assert.ErrorIs(t, err, arena.ErrInvalidSize)
+
+	// New's fast path stops at the ceiling too, inside the last page.
+	c := newArena(t, arena.WithMaxBytes(5000))
+	for range 5000 {
+		arena.New[byte](c)
+	}
+	assert.ErrorIs(t, panicErr(t, func() { arena.New[byte](c) }), arena.ErrExhausted)
+	assert.Equal(t, 5000, c.Len())
 }
 
 func TestGrowthKeepsAddressesAndData(t *testing.T) {

@@ -74,14 +74,16 @@ type Record struct {
 // Arena is an off-heap bump allocator over one memfd. It is not safe for
 // concurrent use; the invariants build detects concurrent calls.
 type Arena struct {
-	name string
-	max  uintptr
-	rng  space.Range
-	file *vm.File
-	w    *vm.Mapping // the writable mapping at the start of rng; nil until first use
-	used uintptr
-	// limit is the mapped length while the arena is open, else 0: the
-	// typed fast path checks room and state with one comparison.
+	name    string
+	max     uintptr // bytes reserved: the ceiling rounded up to whole pages
+	ceiling uintptr // bytes that may be allocated (WithMaxBytes)
+	rng     space.Range
+	file    *vm.File
+	w       *vm.Mapping // the writable mapping at the start of rng; nil until first use
+	used    uintptr
+	// limit is the mapped length, or the ceiling if that is less, while
+	// the arena is open, else 0: the typed fast path checks room and state
+	// with one comparison.
 	limit uintptr
 	// runType and runEnd describe the last record while it is a run of
 	// typed allocations that a new one may extend (runEnd 0: none); run
@@ -106,7 +108,8 @@ type Arena struct {
 }
 
 // NewArena reserves maxBytes of address space (rounded up to whole pages;
-// 0 means DefaultMaxBytes) and creates the memfd behind it.
+// 0 means DefaultMaxBytes) and creates the memfd behind it. Allocations
+// may use exactly maxBytes, whatever the page size.
 func NewArena(name string, maxBytes int64) (*Arena, error) {
 	if maxBytes < 0 {
 		return nil, fmt.Errorf("%w: WithMaxBytes(%d) is negative", ErrInvalidSize, maxBytes)
@@ -118,7 +121,7 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 		return nil, fmt.Errorf("%w: WithMaxBytes(%d) exceeds the address space", ErrInvalidSize, maxBytes)
 	}
 	n := alignUp(uintptr(maxBytes), vm.PageSize)
-	a := &Arena{name: name, max: n}
+	a := &Arena{name: name, max: n, ceiling: uintptr(maxBytes)}
 	f, err := vm.NewFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("arena %q: %w", name, err)
@@ -153,7 +156,7 @@ func (a *Arena) Name() string { return a.name }
 func (a *Arena) Len() int { return int(a.used) }
 
 // Cap returns the most bytes the arena can hold.
-func (a *Arena) Cap() int { return int(a.max) }
+func (a *Arena) Cap() int { return int(a.ceiling) }
 
 // Mapped returns how many bytes are mapped (backed by the file).
 func (a *Arena) Mapped() int {
@@ -226,7 +229,7 @@ func (a *Arena) alloc(size, align uintptr) (uintptr, error) {
 	if end < off || off < a.used {
 		return 0, fmt.Errorf("%w: arena %q: %d bytes overflow the address space", ErrExhausted, a.name, size)
 	}
-	if a.w == nil || end > a.w.Len() {
+	if a.w == nil || end > a.limit {
 		if err := a.grow(end); err != nil {
 			return 0, err
 		}
@@ -237,9 +240,9 @@ func (a *Arena) alloc(size, align uintptr) (uintptr, error) {
 
 // grow makes the mapping at least need bytes long, doubling it.
 func (a *Arena) grow(need uintptr) error {
-	if need > a.max {
-		return fmt.Errorf("%w: arena %q: %d bytes needed, %d reserved (raise WithMaxBytes)",
-			ErrExhausted, a.name, need, a.max)
+	if need > a.ceiling {
+		return fmt.Errorf("%w: arena %q: %d bytes needed, %d allowed (raise WithMaxBytes)",
+			ErrExhausted, a.name, need, a.ceiling)
 	}
 	cur := uintptr(0)
 	if a.w != nil {
@@ -257,7 +260,7 @@ func (a *Arena) grow(need uintptr) error {
 		if err != nil {
 			return errors.Join(fmt.Errorf("arena %q: map: %w", a.name, err), a.file.Resize(0))
 		}
-		a.w, a.limit = w, n
+		a.w, a.limit = w, min(n, a.ceiling)
 		counters.mapped.Add(int64(n))
 		return nil
 	}
@@ -265,7 +268,7 @@ func (a *Arena) grow(need uintptr) error {
 		return errors.Join(fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err), a.file.Resize(int64(cur)))
 	}
 	counters.mapped.Add(int64(n - cur))
-	a.limit = n
+	a.limit = min(n, a.ceiling)
 	return nil
 }
 
