@@ -105,8 +105,8 @@ func TestSealedFileInAnotherProcess(t *testing.T) {
 	defer f.Close()
 	off := uintptr(unsafe.Pointer(&ro.Version)) - uintptr(offheap.Unwrap(r.Arena()).Base())
 	args := []string{os.Args[0], "-test.run=^TestSealedFileInAnotherProcess$", "-test.v"}
-	if w := os.Getenv("FROZEN_TEST_EXEC_WRAPPER"); w != "" {
-		args = append([]string{w}, args...) // an emulator, for a test binary of another GOARCH
+	if w := strings.Fields(os.Getenv("FROZEN_TEST_EXEC_WRAPPER")); len(w) > 0 {
+		args = append(w, args...) // an emulator and its flags, for a test binary of another GOARCH
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.ExtraFiles = []*os.File{f} // fd 3 in the child

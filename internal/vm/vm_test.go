@@ -158,3 +158,15 @@ func TestFallbackHasNoSeals(t *testing.T) {
 	assert.Equal(t, byte(5), alias.Bytes()[0])
 	assert.Error(t, alias.Protect(ProtReadWrite))
 }
+
+// TestPageSizeIsTheOneAskedFor makes `make emulated` fail, rather than
+// quietly test 4 KiB pages again, if the emulator ignored its page-size
+// flag: FROZEN_EXPECT_PAGESIZE names the page size the run is for.
+func TestPageSizeIsTheOneAskedFor(t *testing.T) {
+	want := os.Getenv("FROZEN_EXPECT_PAGESIZE")
+	if want == "" {
+		t.Skip("FROZEN_EXPECT_PAGESIZE not set")
+	}
+	assert.Equal(t, want, fmt.Sprint(PageSize))
+	assert.Equal(t, want, fmt.Sprint(os.Getpagesize()))
+}
