@@ -29,13 +29,14 @@ func acyclicConfig() *fixture.Config {
 var sinkConfig *fixture.Config
 
 // BenchmarkTake makes an immutable copy of a config-like pointer graph:
-// snapshot.Take (clone off the heap, freeze, baseline checksum), against
+// snapshot.Take in each mode (clone off the heap, freeze, baseline
+// checksum; Alias also relocates the graph to its read-only view), against
 // go-clone's deep copy (plain, and Slowly, its cycle-safe mode that keeps
 // shared pointers shared, as Take does) and a JSON round trip (which loses
 // sharing and interface types).
 func BenchmarkTake(b *testing.B) {
 	c := acyclicConfig()
-	for _, m := range []freeze.Mode{freeze.Seal, freeze.Protect} {
+	for _, m := range []freeze.Mode{freeze.Seal, freeze.Protect, freeze.Alias} {
 		b.Run("impl=take-"+m.String(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

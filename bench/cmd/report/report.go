@@ -250,7 +250,7 @@ var sections = []section{
 	},
 	{
 		bench: "Take", title: "Take against the alternatives",
-		intro:  "An immutable copy of the same graph with its cycles cut, so that every peer can copy it: `snapshot.Take` (clone off the heap, freeze, full baseline checksum, `Wait` included) against go-clone (plain and `Slowly`) and a JSON round trip (which loses sharing and interface types). Ratios are against `take-Seal`.",
+		intro:  "An immutable copy of the same graph with its cycles cut, so that every peer can copy it: `snapshot.Take` in each mode (clone off the heap, freeze, full baseline checksum, `Wait` included; Alias also relocates the graph to its read-only view) against go-clone (plain and `Slowly`) and a JSON round trip (which loses sharing and interface types). Ratios are against `take-Seal`.",
 		tables: []tableSpec{{"ns/op", "take-Seal", fmtNs}},
 		allocs: true,
 	},
