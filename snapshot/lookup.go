@@ -44,8 +44,8 @@ type Map[K comparable, V any] struct {
 // eight entries, direct addressing for dense integer keys, otherwise
 // static open addressing, where a lookup scans tag bytes from the key's
 // home slot onwards, eight at a time, and compares keys only where the tag
-// matches. String keys' tags also record each key's distance from its
-// home slot, so that a miss stops where the next home's keys begin.
+// matches. Tags also record each key's distance from its home slot, so
+// that a miss stops where the next home's keys begin.
 func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[K, V], error) {
 	o := makeOptions("map", opts)
 	if err := layout.For[V]().Err; err != nil {

@@ -4,30 +4,28 @@
 // copied into a frozen arena (snapshot.Take), so that its arrays live
 // outside the Go heap and are never scanned by the garbage collector.
 // Keys and values are stored together in slots; a parallel array holds
-// one tag byte per slot (0 for an empty slot, else bits of the key's
-// hash, and for string keys its distance from its home slot), so that a
-// lookup reads eight tags at once, compares the key only in slots whose
-// tag matches, and so touches one slot for a hit and usually none for a
-// miss.
+// one tag byte per slot (0 for an empty slot, else four bits of the key's
+// hash and its distance from its home slot), so that a lookup reads eight
+// tags at once, compares the key only in slots whose tag matches, and so
+// touches one slot for a hit and usually none for a miss.
 //
 // The strategy is chosen per key set, the way static tables do:
 //
 //   - tiny (at most 8 entries): a linear scan, no hashing;
 //   - dense integer keys (span at most twice the count): direct addressing;
-//   - otherwise static open addressing (load 0.8 for strings, 0.5 for
-//     other keys): each key's home slot comes from its hash (multiply-
-//     shift for integers); keys are placed in order of their home slot,
-//     each in the first free slot at or after its home, and a lookup
-//     scans the tags from the home slot on, eight at a time, until it
-//     finds the key or an empty slot (strings: or the first key of a
-//     later home, which their tags reveal). String tables keep one such part
-//     per key length (0 to 16 bytes inline, and one for longer keys), so
-//     an inline key's length is implied by its part; every part ends with
-//     an empty slot, so no scan crosses into the next. A lookup's memory
-//     accesses depend only on the hash, so consecutive lookups overlap
-//     their cache misses; a perfect hash (PTHash style) was measured first
-//     and was 2.1× to 3.6× slower at 1e5 to 1e6 keys because of its pilot
-//     indirection.
+//   - otherwise static open addressing at load 0.8: each key's home slot
+//     comes from its hash (multiply-shift for integers); keys are placed
+//     in order of their home slot, each in the first free slot at or
+//     after its home, and a lookup scans the tags from the home slot on,
+//     eight at a time, until it finds the key or the first key of a later
+//     home (or an empty slot), which the tags reveal. String tables keep
+//     one such part per key length (0 to 16 bytes inline, and one for
+//     longer keys), so an inline key's length is implied by its part;
+//     every part ends with an empty slot, so no scan crosses into the
+//     next. A lookup's memory accesses depend only on the hash, so
+//     consecutive lookups overlap their cache misses; a perfect hash
+//     (PTHash style) was measured first and was 2.1× to 3.6× slower at
+//     1e5 to 1e6 keys because of its pilot indirection.
 //
 // Keys: strings, integers of every kind, and fixed-size comparable types
 // made of booleans, integers, arrays and structs. Floats (NaN != NaN, and
@@ -78,14 +76,12 @@ func (s Strategy) String() string {
 
 const (
 	tinyMax = 8
-	// Load factors, the share of slots in use. For strings, 0.8 keeps a
-	// 16-byte key with an 8-byte value within 32 bytes per entry (24 / 0.8
-	// for the slot, 1.25 for its tag). Other keys use 0.5: a miss then
-	// almost always ends at an empty slot among the first eight tags, and
-	// measured 5.6 ns against 22 ns at 0.8 for 1,000 uint64 keys.
-	stringLoad = 0.8
-	keyLoad    = 0.5
-	maxSeeds   = 8
+	// load is the share of slots in use: 0.8 keeps a 16-byte string key
+	// with an 8-byte value within 32 bytes per entry (24 / 0.8 for the
+	// slot, 1.25 for its tag), and distance tags keep misses short at it
+	// (see get_unsafe.go).
+	load     = 0.8
+	maxSeeds = 8
 	// tagPad zero tags follow the last slot, so that an eight-tag load at
 	// any slot stays inside the tags.
 	tagPad = 8
@@ -134,7 +130,7 @@ type Table[K comparable, V any] struct {
 	blob   []byte  // string keys longer than 16 bytes
 	kslots []keySlot[K, V]
 	// tags has one byte per slot (Dense, Hashed), then tagPad zeros: 0
-	// for an empty slot, else hashTag or (strings) distTag (Dense: 1).
+	// for an empty slot, else distTag (Dense: 1).
 	tags []uint8
 }
 
@@ -437,7 +433,7 @@ func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
 			if len(members) == 0 {
 				continue
 			}
-			t.part[p] = part{n: len(members), m: max(uint64(float64(len(members))/t.load()), 1), slot0: total}
+			t.part[p] = part{n: len(members), m: max(uint64(float64(len(members))/load), 1), slot0: total}
 			err = t.place(&t.part[p], members, at, keys, hashes, scratch)
 			total += t.part[p].size
 		}
@@ -456,12 +452,7 @@ func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
 		// other way round (a random read stalls, a write does not).
 		for k := range keys {
 			h, pt := hashes[k], &t.part[pk[k]]
-			var tag uint8
-			if t.kind == kString {
-				tag = distTag(t.fp(h), at[k]-pt.slot0-t.home(h, pt.m))
-			} else {
-				tag = uint8(t.hashTag(h))
-			}
+			tag := distTag(t.fp(h), at[k]-pt.slot0-t.home(h, pt.m))
 			t.setKey(at[k], &keys[k], vals[k], tag)
 		}
 		return nil
@@ -535,7 +526,7 @@ func (t *Table[K, V]) place(p *part, members []int32, at []uint64, keys []K, has
 		at[e.k] = p.slot0 + s
 	}
 	p.size = max(next+1, m)
-	expected := (1/(1-t.load()) - 1) / 2
+	expected := (1/(1-load) - 1) / 2
 	if float64(displaced)/float64(len(members)) > 4*expected+1 {
 		return errReseed
 	}
@@ -607,12 +598,4 @@ func (t *Table[K, V]) keyLen(i uint64) int {
 		}
 	}
 	return 0
-}
-
-// load returns the share of slots a table fills.
-func (t *Table[K, V]) load() float64 {
-	if t.kind == kString {
-		return stringLoad
-	}
-	return keyLoad
 }

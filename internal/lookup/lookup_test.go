@@ -414,3 +414,29 @@ func TestTagsHoldDistanceFromHome(t *testing.T) {
 	}
 	assert.Equal(t, len(u), occupied)
 }
+
+// TestIntegerTagsHoldDistanceFromHome: integer tables have distance tags
+// too, at load 0.8.
+func TestIntegerTagsHoldDistanceFromHome(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	want := map[uint64]int{}
+	for len(want) < 100_000 {
+		want[r.Uint64()] = len(want)
+	}
+	misses := make([]uint64, 10_000)
+	for i := range misses {
+		misses[i] = r.Uint64()
+	}
+	tb := check(t, want, misses)
+	require.Equal(t, Hashed, tb.Strategy())
+	assert.InDelta(t, 0.8, float64(len(want))/float64(len(tb.kslots)), 0.01, "load")
+	for k := range want {
+		h := tb.hash(&k)
+		home := tb.part[0].slot0 + tb.home(h, tb.part[0].m)
+		slot := home
+		for tb.kslots[slot].Key != k || tb.tags[slot] == 0 {
+			slot++
+		}
+		require.Equal(t, distTag(tb.fp(h), slot-home), tb.tags[slot], "key %d at %d, home %d", k, slot, home)
+	}
+}
