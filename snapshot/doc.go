@@ -34,12 +34,11 @@
 // so a table of ten million entries costs the garbage collector nothing.
 // The strategy follows the keys: a linear scan for up to eight entries,
 // direct addressing for dense integer keys, and otherwise static open
-// addressing placed in home-slot order, with one tag byte per slot (bits
-// of the key's hash; for string keys also the key's distance from its
-// home slot). A lookup reads eight tags at once from the key's home slot,
-// compares keys only where a tag matches, and stops at an empty slot or,
-// for strings, where the next home's keys begin, so a hit usually reads
-// one slot and a miss none.
+// addressing placed in home-slot order, with one tag byte per slot (four
+// bits of the key's hash and the key's distance from its home slot). A
+// lookup reads eight tags at once from the key's home slot, compares keys
+// only where a tag matches, and stops where the next home's keys begin
+// (or at an empty slot), so a hit usually reads one slot and a miss none.
 //
 // # Memory accounting
 //
