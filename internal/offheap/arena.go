@@ -75,9 +75,8 @@ type Record struct {
 // concurrent use; the invariants build detects concurrent calls.
 type Arena struct {
 	name    string
-	max     uintptr // bytes reserved: the ceiling rounded up to whole pages
-	ceiling uintptr // bytes that may be allocated (WithMaxBytes)
-	rng     space.Range
+	ceiling uintptr     // bytes that may be allocated (WithMaxBytes)
+	rng     space.Range // the reservation: the ceiling rounded up to whole pages
 	file    *vm.File
 	w       *vm.Mapping // the writable mapping at the start of rng; nil until first use
 	used    uintptr
@@ -121,7 +120,7 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 		return nil, fmt.Errorf("%w: WithMaxBytes(%d) exceeds the address space", ErrInvalidSize, maxBytes)
 	}
 	n := alignUp(uintptr(maxBytes), vm.PageSize)
-	a := &Arena{name: name, max: n, ceiling: uintptr(maxBytes)}
+	a := &Arena{name: name, ceiling: uintptr(maxBytes)}
 	f, err := vm.NewFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("arena %q: %w", name, err)
@@ -249,7 +248,7 @@ func (a *Arena) grow(need uintptr) error {
 		cur = a.w.Len()
 	}
 	n := max(alignUp(need, vm.PageSize), 2*cur, minGrow)
-	n = min(n, a.max)
+	n = min(n, a.rng.Len())
 	// The file must be long enough before any byte of a new mapping is
 	// touched: touching past the end of a shared object raises SIGBUS.
 	if err := a.file.Resize(int64(n)); err != nil {
@@ -335,7 +334,7 @@ func (a *Arena) Close() error {
 		err = space.Release(a.rng)
 	}
 	counters.arenas.Add(-1)
-	counters.reserved.Add(-int64(a.max))
+	counters.reserved.Add(-int64(a.rng.Len()))
 	if a.frozen != nil {
 		counters.frozen.Add(-1)
 		counters.frozenBytes.Add(-int64(a.frozen.size))
