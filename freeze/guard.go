@@ -87,12 +87,8 @@ func Guard(f func()) (err error) {
 				if info.Released {
 					err = &UseAfterClose{Region: info.Region, Offset: info.Offset, Addr: addr, Stack: faultStack()}
 				} else {
-					wf := &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,
-						Path: info.Path, Stack: faultStack()}
-					if vm.FaultPageOnly {
-						wf.Path, wf.PageOnly = "", true
-					}
-					err = wf
+					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,
+						Path: info.Path, PageOnly: info.PageOnly, Stack: faultStack()}
 				}
 				return
 			}

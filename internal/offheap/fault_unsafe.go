@@ -14,6 +14,7 @@ import (
 
 	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/space"
+	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // Fault describes an address inside memory the library manages.
@@ -24,6 +25,9 @@ type Fault struct {
 	Path     string  // the Go field at that offset, when known
 	Frozen   bool    // the address is in a frozen region (a write faulted)
 	Released bool    // the address is in a released (quarantined) range
+	// PageOnly: the kernel gives fault addresses only to the page here
+	// (vm.FaultPageOnly), so Offset is the page's and Path is empty.
+	PageOnly bool
 }
 
 // Resolve says what the library knows of addr: in a frozen region, or in a
@@ -35,7 +39,7 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 		return Fault{}, false
 	}
 	if e.Released {
-		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true}, true
+		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
 	}
 	var a *Arena
 	var base uintptr
@@ -51,8 +55,12 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	if r == nil || a.state != Frozen {
 		return Fault{}, false
 	}
-	off := addr - base
-	return Fault{Region: a.name, Mode: r.mode, Offset: off, Path: a.PathAt(off), Frozen: true}, true
+	f = Fault{Region: a.name, Mode: r.mode, Offset: addr - base, Frozen: true, PageOnly: vm.FaultPageOnly}
+	if !f.PageOnly {
+		// Naming the field at a page's first byte would name the wrong one.
+		f.Path = a.PathAt(f.Offset)
+	}
+	return f, true
 }
 
 // Allocation describes one allocation overlapping a changed page.
