@@ -85,10 +85,7 @@ func timings() {
 	for i := range src {
 		src[i] = byte(i)
 	}
-	var readSum byte
-	for i := 0; i < n; i += 4096 {
-		readSum += src[i]
-	}
+	readSum := sumPages(src)
 	dst := make([]byte, n)
 	copy(dst, src) // fault the destination in
 	best := func(f func() time.Duration) time.Duration {
@@ -125,12 +122,9 @@ func timings() {
 			// range) faults each page in on its first read.
 			ro := freeze.ReadOnly(r, data)
 			t = time.Now()
-			var x byte
-			for i := 0; i < n; i += 4096 {
-				x += ro[i]
-			}
+			sum := sumPages(ro[:])
 			firstRead = time.Since(t)
-			must(x == readSum, "the frozen bytes read back")
+			must(sum == readSum, "the frozen bytes read back")
 			check(r.Close())
 			return d
 		})
@@ -142,6 +136,15 @@ func timings() {
 			"Freeze("+m.String()+")", d.Round(time.Microsecond), float64(d)/float64(copyTime),
 			ready.Round(time.Microsecond), firstRead.Round(time.Microsecond))
 	}
+}
+
+// sumPages adds up one byte of every 4 KiB of b, reading each page once.
+func sumPages(b []byte) byte {
+	var x byte
+	for i := 0; i < len(b); i += 4096 {
+		x += b[i]
+	}
+	return x
 }
 
 func heading(s string) { fmt.Printf("\n== %s\n", s) }
