@@ -210,47 +210,60 @@ func Build[K comparable, V any](entries iter.Seq2[K, V]) (*Table[K, V], error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, vals := collect(entries)
-	t := &Table[K, V]{kind: kind, size: size, signed: signed, n: len(keys)}
+	c := collect(entries)
+	t := &Table[K, V]{kind: kind, size: size, signed: signed, n: c.n}
 	switch {
-	case len(keys) == 0:
+	case c.n == 0:
 		return t, nil
-	case len(keys) <= tinyMax:
-		return t, t.buildTiny(keys, vals)
-	case kind == kInt && t.denseSpan(keys):
-		return t, t.buildDense(keys, vals)
+	case c.n <= tinyMax:
+		return t, t.buildTiny(c.flatten())
+	case kind == kInt && t.denseSpan(&c):
+		return t, t.buildDense(&c)
 	}
-	return t, t.buildHashed(keys, vals)
+	return t, t.buildHashed(c)
 }
 
-// collect gathers the entries in fixed-size chunks, then into two slices
-// of exactly the right length. Growing the slices by append measured
-// 150 ms for a million string keys, against 20 ms this way: each doubling
-// of a large pointer-bearing slice is a fresh allocation to zero, fault in
-// and scan.
-func collect[K comparable, V any](entries iter.Seq2[K, V]) ([]K, []V) {
-	if entries == nil {
-		return nil, nil
-	}
-	type entry struct {
-		k K
-		v V
+// entry is a key and its value as collect gathers them.
+type entry[K comparable, V any] struct {
+	k K
+	v V
+}
+
+// entries holds what collect gathered: chunks of entries, the last one
+// possibly short.
+type entries[K comparable, V any] struct {
+	chunks [][]entry[K, V]
+	n      int
+}
+
+// collect gathers the entries in fixed-size chunks. Growing one slice by
+// append measured 150 ms for a million string keys, against 20 ms in
+// chunks: each doubling of a large pointer-bearing slice is a fresh
+// allocation to zero, fault in and scan.
+func collect[K comparable, V any](seq iter.Seq2[K, V]) entries[K, V] {
+	if seq == nil {
+		return entries[K, V]{}
 	}
 	const chunk = 4096
-	var full [][]entry
-	cur := make([]entry, 0, chunk)
-	for k, v := range entries {
+	var c entries[K, V]
+	cur := make([]entry[K, V], 0, chunk)
+	for k, v := range seq {
 		if len(cur) == chunk {
-			full = append(full, cur)
-			cur = make([]entry, 0, chunk)
+			c.chunks = append(c.chunks, cur)
+			cur = make([]entry[K, V], 0, chunk)
 		}
-		cur = append(cur, entry{k, v})
+		cur = append(cur, entry[K, V]{k, v})
 	}
-	full = append(full, cur)
-	n := len(full)*chunk - chunk + len(cur)
-	keys, vals := make([]K, 0, n), make([]V, 0, n)
-	for _, c := range full {
-		for _, e := range c {
+	c.chunks = append(c.chunks, cur)
+	c.n = len(c.chunks)*chunk - chunk + len(cur)
+	return c
+}
+
+// flatten returns the keys and values in two slices.
+func (c *entries[K, V]) flatten() ([]K, []V) {
+	keys, vals := make([]K, 0, c.n), make([]V, 0, c.n)
+	for _, ch := range c.chunks {
+		for _, e := range ch {
 			keys = append(keys, e.k)
 			vals = append(vals, e.v)
 		}
@@ -287,15 +300,7 @@ func (t *Table[K, V]) setKey(i uint64, k *K, v V, tag uint8) {
 		t.kslots[i] = keySlot[K, V]{Key: *k, Val: v}
 		return
 	}
-	s := asString(k)
-	sl := &t.sslots[i]
-	sl.Val = v
-	if len(s) <= 16 {
-		sl.Key.set(t.pack16(s)) // two stores; copy measured 10 ns a key
-		return
-	}
-	sl.Key.set(uint64(len(t.blob)), uint64(len(s)))
-	t.blob = append(t.blob, s...)
+	t.sslots[i] = strSlot[V]{Key: t.strKey(asString(k)), Val: v}
 }
 
 func (t *Table[K, V]) alloc(m uint64) {
@@ -329,33 +334,39 @@ func (t *Table[K, V]) buildTiny(keys []K, vals []V) error {
 }
 
 // denseSpan reports whether integer keys span at most twice their count.
-func (t *Table[K, V]) denseSpan(keys []K) bool {
+func (t *Table[K, V]) denseSpan(c *entries[K, V]) bool {
 	lo, hi := ^uint64(0), uint64(0)
-	for i := range keys {
-		u := asU64(&keys[i], t.signed) + 1<<63 // order signed and unsigned alike
-		lo, hi = min(lo, u), max(hi, u)
+	for _, ch := range c.chunks {
+		for i := range ch {
+			u := asU64(&ch[i].k, t.signed) + 1<<63 // order signed and unsigned alike
+			lo, hi = min(lo, u), max(hi, u)
+		}
 	}
-	if hi-lo >= 2*uint64(len(keys)) {
+	if hi-lo >= 2*uint64(c.n) {
 		return false
 	}
 	t.min = lo - 1<<63
 	return true
 }
 
-func (t *Table[K, V]) buildDense(keys []K, vals []V) error {
+func (t *Table[K, V]) buildDense(c *entries[K, V]) error {
 	t.strat = Dense
 	span := uint64(0)
-	for i := range keys {
-		span = max(span, asU64(&keys[i], t.signed)-t.min+1)
+	for _, ch := range c.chunks {
+		for i := range ch {
+			span = max(span, asU64(&ch[i].k, t.signed)-t.min+1)
+		}
 	}
 	t.part[0].m = span
 	t.alloc(span)
-	for i := range keys {
-		j := asU64(&keys[i], t.signed) - t.min
-		if t.tags[j] != 0 {
-			return duplicate(keys[i])
+	for _, ch := range c.chunks {
+		for i := range ch {
+			j := asU64(&ch[i].k, t.signed) - t.min
+			if t.tags[j] != 0 {
+				return duplicate(ch[i].k)
+			}
+			t.setKey(j, &ch[i].k, ch[i].v, 1)
 		}
-		t.setKey(j, &keys[i], vals[i], 1)
 	}
 	return nil
 }
@@ -392,110 +403,198 @@ func (t *Table[K, V]) partOf(k *K) int {
 
 var errReseed = errors.New("lookup: reseed")
 
-func (t *Table[K, V]) buildHashed(keys []K, vals []V) error {
+// rec is a key's slot as it will be stored, with the key's hash.
+//
+// A hashed table is built by moving whole records: they are made from the
+// collected entries in order, sorted by hash (a counting sort scatters
+// them: the one pass that writes at random), and copied into the slots in
+// sequence. Sorting key indices instead, then writing each key's slot at
+// random, took 267-295 ns per key at 1e6 16-byte string keys and 129-185
+// ns at 1e6 uint64 keys, against 117-167 and 92-111 ns this way (four
+// alternating runs of BenchmarkBuild); reading each index's key and value
+// at random to write the slots in sequence was slower still. Every random
+// access there misses the caches and the TLB.
+type rec[S any] struct {
+	h uint64
+	s S
+}
+
+func (t *Table[K, V]) buildHashed(c entries[K, V]) error {
 	t.strat = Hashed
-	n := len(keys)
 	t.mseed = maphash.MakeSeed()
-	// Keys grouped by part.
-	var count [parts]int
-	pk := make([]uint8, n)
-	for i := range keys {
-		pk[i] = uint8(t.partOf(&keys[i]))
-		count[pk[i]]++
-	}
-	var first [parts + 1]int
-	for p := 0; p < parts; p++ {
-		first[p+1] = first[p] + count[p]
-	}
-	order := make([]int32, n) // key indices, grouped by part
-	fill := first
-	for i, p := range pk {
-		order[fill[p]] = int32(i)
-		fill[p]++
-	}
-	hashes := make([]uint64, n)
-	at := make([]uint64, n)      // at[k]: the slot of key k
-	scratch := make([]placed, n) // place's counting sort
-	seed := uint64(0x243f6a8885a308d3)
-	for attempt := 0; ; attempt++ {
-		if attempt == maxSeeds {
-			return fmt.Errorf("lookup: keys still cluster after %d seeds", maxSeeds)
-		}
-		t.seed = seed
-		for i := range keys {
-			hashes[i] = t.hash(&keys[i])
-		}
-		var total uint64
-		var err error
-		for p := 0; p < parts && err == nil; p++ {
-			members := order[first[p]:first[p+1]]
-			t.part[p] = part{}
-			if len(members) == 0 {
-				continue
+	var first [parts + 1]int // part p's records are recs[first[p]:first[p+1]]
+	if t.kind != kString {
+		recs := make([]rec[keySlot[K, V]], 0, c.n)
+		for _, ch := range c.chunks {
+			for _, e := range ch {
+				recs = append(recs, rec[keySlot[K, V]]{s: keySlot[K, V]{e.k, e.v}})
 			}
-			t.part[p] = part{n: len(members), m: max(uint64(float64(len(members))/load), 1), slot0: total}
-			err = t.place(&t.part[p], members, at, keys, hashes, scratch)
-			total += t.part[p].size
 		}
-		if err == errReseed {
-			// Clustered: a stronger hash for integers, a new seed for all.
-			t.strong = t.kind == kInt
-			seed = t.mix64(seed + 1)
-			continue
+		for p := 1; p <= parts; p++ {
+			first[p] = c.n
 		}
+		sorted, total, err := placeAll(t, recs, &first,
+			func(_ int, s *keySlot[K, V]) uint64 { return t.hash(&s.Key) },
+			func(_ int, a, b *keySlot[K, V]) bool { return a.Key == b.Key },
+			func(_ int, s *keySlot[K, V]) error { return duplicate(s.Key) })
 		if err != nil {
 			return err
 		}
 		t.alloc(total)
-		// In the entries' order: the keys are read in sequence and the
-		// slots written at random, which measured twice as fast as the
-		// other way round (a random read stalls, a write does not).
-		for k := range keys {
-			h, pt := hashes[k], &t.part[pk[k]]
-			tag := distTag(t.fp(h), at[k]-pt.slot0-t.home(h, pt.m))
-			t.setKey(at[k], &keys[k], vals[k], tag)
-		}
+		fill(t, sorted, &first, t.kslots)
 		return nil
 	}
+	// String keys: one part per length, long keys' bytes in the blob.
+	var long int
+	for _, ch := range c.chunks {
+		for i := range ch {
+			n := len(asString(&ch[i].k))
+			first[min(n, parts-1)+1]++
+			if n > 16 {
+				long += n
+			}
+		}
+	}
+	for p := 1; p <= parts; p++ {
+		first[p] += first[p-1]
+	}
+	t.blob = make([]byte, 0, long)
+	recs := make([]rec[strSlot[V]], c.n)
+	at := first
+	for _, ch := range c.chunks {
+		for i := range ch {
+			s := asString(&ch[i].k)
+			p := min(len(s), parts-1)
+			r := &recs[at[p]]
+			at[p]++
+			r.s.Key, r.s.Val = t.strKey(s), ch[i].v
+		}
+	}
+	sorted, total, err := placeAll(t, recs, &first,
+		func(p int, s *strSlot[V]) uint64 {
+			if p < parts-1 {
+				a, b := s.Key.words()
+				return t.hash16(a, b, p, t.seed)
+			}
+			return t.hashString(t.longKey(&s.Key), t.seed)
+		},
+		func(p int, a, b *strSlot[V]) bool {
+			if p < parts-1 {
+				return a.Key == b.Key // same part, same length
+			}
+			return t.longKey(&a.Key) == t.longKey(&b.Key)
+		},
+		func(p int, s *strSlot[V]) error {
+			if p < parts-1 {
+				return duplicate(string(s.Key[:p]))
+			}
+			return duplicate(t.longKey(&s.Key))
+		})
+	if err != nil {
+		return err
+	}
+	t.alloc(total)
+	fill(t, sorted, &first, t.sslots)
+	return nil
 }
 
-// placed is a key index with its hash, sorted by place.
-type placed struct {
-	h uint64
-	k int32
+// strKey returns string key s as a slot stores it: its bytes inline, or
+// for a key of more than 16 bytes its offset and length in the blob, to
+// which it appends s.
+func (t *Table[K, V]) strKey(s string) (k inlineKey) {
+	if len(s) <= 16 {
+		k.set(t.pack16(s)) // two stores; copy measured 10 ns a key
+		return k
+	}
+	k.set(uint64(len(t.blob)), uint64(len(s)))
+	t.blob = append(t.blob, s...)
+	return k
 }
 
-// place gives each member of part p its slot, at[k] for key k: members
-// are sorted by hash, and so by home slot (the high half of hash × m
-// grows with the hash), and each takes the first free slot at or after
-// its home, which is max(home, previous + 1). It sets p.size, at least
-// one past the last key, so that the part ends with an empty slot;
-// reports duplicates (equal keys have equal hashes, so they end up side
-// by side), and asks for another hash when keys cluster: when the mean
-// distance from home is over four times what linear probing gives random
-// keys at this load (Knuth: (1/(1-a) - 1)/2).
+// longKey returns the key of more than 16 bytes that k refers to, aliasing
+// the blob.
+func (t *Table[K, V]) longKey(k *inlineKey) string {
+	off, n := k.words()
+	return blobString(t.blob, off, n)
+}
+
+// maxBucketBits caps place's buckets at 1<<19 (2 MiB of counters), so
+// that buckets average eight records up to four million keys. A cap of 16
+// measured 200-293 ns per key at 1e7 16-byte string keys (buckets of 150
+// records, sorted by slices.SortFunc) against 125-174 with 19, and no
+// difference at 1e6. A variable, so that tests can reach the cap with few
+// keys.
+var maxBucketBits = 19
+
+// placeAll hashes the records of each part and places them (place), with
+// further seeds while keys cluster. It returns the records of each part
+// sorted by hash, at the same indices as recs, and the number of slots;
+// it sets t.seed, t.strong and t.part. hash returns a record's hash under
+// t.seed, same whether two records of a part hold the same key, and dup
+// the error naming a record's key.
+func placeAll[S any, K comparable, V any](t *Table[K, V], recs []rec[S], first *[parts + 1]int,
+	hash func(p int, s *S) uint64, same func(p int, a, b *S) bool, dup func(p int, s *S) error,
+) ([]rec[S], uint64, error) {
+	sorted := make([]rec[S], len(recs))
+	seed := uint64(0x243f6a8885a308d3)
+	for range maxSeeds {
+		t.seed = seed
+		var total uint64
+		clustered := false
+		for p := 0; p < parts && !clustered; p++ {
+			in := recs[first[p]:first[p+1]]
+			t.part[p] = part{}
+			if len(in) == 0 {
+				continue
+			}
+			for i := range in {
+				in[i].h = hash(p, &in[i].s)
+			}
+			t.part[p] = part{n: len(in), m: max(uint64(float64(len(in))/load), 1), slot0: total}
+			d, err := place(t, &t.part[p], in, sorted[first[p]:first[p+1]],
+				func(a, b *S) bool { return same(p, a, b) })
+			if d != nil {
+				return nil, 0, dup(p, d)
+			}
+			clustered = err == errReseed
+			total += t.part[p].size
+		}
+		if !clustered {
+			return sorted, total, nil
+		}
+		// A stronger hash for integers, a new seed for all.
+		t.strong = t.kind == kInt
+		seed = t.mix64(seed + 1)
+	}
+	return nil, 0, fmt.Errorf("lookup: keys still cluster after %d seeds", maxSeeds)
+}
+
+// place sorts the records of part p by hash into sorted, and so by home
+// slot (the high half of hash × m grows with the hash): each will take the
+// first free slot at or after its home, max(home, previous + 1) (fill
+// stores them). It sets p.size, at least one past the last key, so that
+// the part ends with an empty slot; returns a record whose key an earlier
+// one holds too (equal keys have equal hashes, so they end up side by
+// side); and returns errReseed when keys cluster: when the mean distance
+// from home is over four times what linear probing gives random keys at
+// this load (Knuth: (1/(1-a) - 1)/2).
 //
-// The sort is a counting sort on the top bits of the hash into at most
-// 65,536 buckets of about eight keys, then an insertion sort of each
-// bucket. The hashes travel with the keys, so that every pass after the
-// scatter reads memory in sequence. A counting sort by home slot (a
-// bucket per slot, its counters far beyond the caches at 1e6 keys) and
-// then reading hashes[k] in home order measured 180 ns per key at 1e6.
-func (t *Table[K, V]) place(p *part, members []int32, at []uint64, keys []K, hashes []uint64, scratch []placed) error {
-	bb := min(16, bits.Len(uint(len(members)/8))) // bucket bits
-	shift := uint(64 - bb)                        // 64 when bb == 0: one bucket
+// The sort is a counting sort on the top bits of the hash into buckets of
+// about eight records (at most 1<<maxBucketBits buckets), then an
+// insertion sort of each bucket.
+func place[S any, K comparable, V any](t *Table[K, V], p *part, in, sorted []rec[S], same func(a, b *S) bool) (*S, error) {
+	bb := min(maxBucketBits, bits.Len(uint(len(in)/8))) // bucket bits
+	shift := uint(64 - bb)                              // 64 when bb == 0: one bucket
 	end := make([]uint32, 1<<bb+1)
-	for _, k := range members {
-		end[hashes[k]>>shift+1]++
+	for i := range in {
+		end[in[i].h>>shift+1]++
 	}
 	for b := 1; b < len(end); b++ {
 		end[b] += end[b-1]
 	}
-	sorted := scratch[:len(members)]
-	for _, k := range members {
-		h := hashes[k]
-		e := &end[h>>shift]
-		sorted[*e] = placed{h, k}
+	for i := range in {
+		e := &end[in[i].h>>shift]
+		sorted[*e] = in[i]
 		*e++
 	}
 	// end[b] is now the end of bucket b.
@@ -504,33 +603,61 @@ func (t *Table[K, V]) place(p *part, members []int32, at []uint64, keys []K, has
 		bucket := sorted[lo:hi]
 		lo = hi
 		if len(bucket) > 32 { // keys made to share their top bits
-			slices.SortFunc(bucket, func(x, y placed) int { return cmp.Compare(x.h, y.h) })
+			slices.SortFunc(bucket, func(x, y rec[S]) int { return cmp.Compare(x.h, y.h) })
 			continue
 		}
 		for i := 1; i < len(bucket); i++ {
-			for j := i; j > 0 && bucket[j].h < bucket[j-1].h; j-- {
-				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+			if bucket[i].h >= bucket[i-1].h {
+				continue
 			}
+			x, j := bucket[i], i
+			for ; j > 0 && x.h < bucket[j-1].h; j-- {
+				bucket[j] = bucket[j-1]
+			}
+			bucket[j] = x
 		}
 	}
 	m := p.m
-	next, displaced := uint64(0), uint64(0)
-	for i, e := range sorted {
-		if i > 0 && e.h == sorted[i-1].h && keys[e.k] == keys[sorted[i-1].k] {
-			return duplicate(keys[e.k])
+	next, displaced, run := uint64(0), uint64(0), 0
+	for i := range sorted {
+		e := &sorted[i]
+		if i == 0 || e.h != sorted[i-1].h {
+			run = i // records run..i share a hash
+		}
+		for j := run; j < i; j++ {
+			if same(&sorted[j].s, &e.s) {
+				return &e.s, nil
+			}
 		}
 		h := t.home(e.h, m)
 		s := max(h, next)
 		displaced += s - h
 		next = s + 1
-		at[e.k] = p.slot0 + s
 	}
 	p.size = max(next+1, m)
 	expected := (1/(1-load) - 1) / 2
-	if float64(displaced)/float64(len(members)) > 4*expected+1 {
-		return errReseed
+	if float64(displaced)/float64(len(in)) > 4*expected+1 {
+		return nil, errReseed
 	}
-	return nil
+	return nil, nil
+}
+
+// fill stores the records of each part, sorted by place, into slots (the
+// table's sslots or kslots), each in the first free slot at or after its
+// home, with its tag. It writes the slots and tags in sequence.
+func fill[S any, K comparable, V any](t *Table[K, V], sorted []rec[S], first *[parts + 1]int, slots []S) {
+	for p := range t.part {
+		pt := &t.part[p]
+		next := uint64(0)
+		for i := first[p]; i < first[p+1]; i++ {
+			r := &sorted[i]
+			h := t.home(r.h, pt.m)
+			s := max(h, next)
+			next = s + 1
+			slots[pt.slot0+s] = r.s
+			t.tags[pt.slot0+s] = distTag(t.fp(r.h), s-h)
+		}
+	}
 }
 
 // matchString reports whether occupied slot i, whose key has len(s)'s

@@ -192,6 +192,50 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 	_, err := Build(dense)
 	require.ErrorIs(t, err, ErrDuplicateKey)
 	assert.Contains(t, err.Error(), "42")
+
+	long := strings.Repeat("long key ", 3) // in the blob, not inline
+	_, err = Build(func(yield func(string, int) bool) {
+		for i := range 1000 {
+			yield(fmt.Sprintf("%s%d", long, i), i)
+		}
+		yield(long+"7", 0)
+	})
+	require.ErrorIs(t, err, ErrDuplicateKey)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%q", long+"7"))
+
+	spread := uint64(0x9e3779b97f4a7c15) // hashed, not dense
+	_, err = Build(func(yield func(uint64, int) bool) {
+		for i := range uint64(1000) {
+			yield(i*spread, 0)
+		}
+		yield(3*spread, 0)
+	})
+	require.ErrorIs(t, err, ErrDuplicateKey)
+	assert.Contains(t, err.Error(), fmt.Sprint(3*spread))
+}
+
+// TestDuplicateAmongEqualHashes: place compares every pair of records
+// that share a hash, not only neighbours, so a duplicate is found behind
+// a different key of the same hash.
+func TestDuplicateAmongEqualHashes(t *testing.T) {
+	tb := &Table[uint64, int]{}
+	in := []rec[keySlot[uint64, int]]{
+		{h: 5 << 60, s: keySlot[uint64, int]{Key: 1}},
+		{h: 5 << 60, s: keySlot[uint64, int]{Key: 2}},
+		{h: 9 << 60, s: keySlot[uint64, int]{Key: 3}},
+		{h: 5 << 60, s: keySlot[uint64, int]{Key: 1, Val: 7}},
+	}
+	p := &part{n: len(in), m: 5}
+	same := func(a, b *keySlot[uint64, int]) bool { return a.Key == b.Key }
+	d, err := place(tb, p, in, make([]rec[keySlot[uint64, int]], len(in)), same)
+	require.NoError(t, err)
+	require.NotNil(t, d, "the second record of key 1 is not reported")
+	assert.Equal(t, uint64(1), d.Key)
+
+	in[3].s.Key = 4
+	d, err = place(tb, p, in, make([]rec[keySlot[uint64, int]], len(in)), same)
+	require.NoError(t, err)
+	assert.Nil(t, d, "distinct keys sharing a hash reported as duplicates")
 }
 
 func TestRefusedKeyTypes(t *testing.T) {
@@ -351,9 +395,15 @@ func TestPartsEndWithAnEmptySlot(t *testing.T) {
 
 // Tables around the sizes where place's buckets stop growing (524,288
 // keys: 65,536 buckets), and a few small ones.
+// TestRadixPassBoundaries builds tables around the sizes where place's
+// bucket count changes, and past its cap (lowered here to 1<<4 buckets)
+// where buckets grow beyond eight records and then beyond the 32 that
+// insertion sort takes.
 func TestRadixPassBoundaries(t *testing.T) {
+	defer func(bits int) { maxBucketBits = bits }(maxBucketBits)
+	maxBucketBits = 4
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, n := range []int{9, 15, 16, 17, 8<<16 - 1, 8 << 16, 8<<16 + 1} {
+	for _, n := range []int{9, 15, 16, 17, 8<<4 - 1, 8 << 4, 8<<4 + 1, 32 << 4, 40 << 4, 5000} {
 		want := map[uint64]int{}
 		for len(want) < n {
 			want[r.Uint64()] = len(want)
