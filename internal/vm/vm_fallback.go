@@ -97,6 +97,14 @@ func mapFixed(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src S
 	return nil
 }
 
+func mapAnon(at unsafe.Pointer, n uintptr) error {
+	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_FIXED)
+	return err
+}
+
+// adviseHuge does nothing: huge-page advice is Linux's.
+func adviseHuge(unsafe.Pointer, uintptr) error { return nil }
+
 func decommit(at unsafe.Pointer, n uintptr) error {
 	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_FIXED)
 	return err

@@ -110,6 +110,19 @@ func mapFixed(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src S
 	return nil
 }
 
+// mapAnon maps private anonymous read-write memory at [at, at+n).
+func mapAnon(at unsafe.Pointer, n uintptr) error {
+	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED)
+	return err
+}
+
+// adviseHuge asks for transparent huge pages (MADV_HUGEPAGE): the kernel
+// uses them where its setting is "always" or "madvise" and it finds free
+// 2 MiB pages.
+func adviseHuge(at unsafe.Pointer, n uintptr) error {
+	return unix.Madvise(unsafe.Slice((*byte)(at), n), unix.MADV_HUGEPAGE)
+}
+
 // decommit replaces [at, at+n) by private anonymous PROT_NONE memory with
 // MAP_NORESERVE, exactly like a fresh reservation, so that it merges with
 // reserved neighbours into one line of /proc/self/maps.

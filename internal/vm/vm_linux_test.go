@@ -5,7 +5,9 @@ package vm
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -197,4 +199,64 @@ func TestDescriptorsAreCloseOnExec(t *testing.T) {
 	fl, err := unix.FcntlInt(ro2.Fd(), unix.F_GETFL, 0)
 	require.NoError(t, err)
 	assert.Equal(t, unix.O_RDONLY, fl&unix.O_ACCMODE)
+}
+
+// TestAnonIsPrivateAlignedAndAdvisedHuge: scratch memory is one private
+// read-write mapping, not shared (it never belongs to a memfd), a large
+// one is 2 MiB-aligned and carries the kernel's huge-page advice flag
+// ("hg" in /proc/self/smaps), its pages read as zero, and Release unmaps
+// it entirely.
+func TestAnonIsPrivateAlignedAndAdvisedHuge(t *testing.T) {
+	a, err := NewAnon(4 << 20)
+	require.NoError(t, err)
+	start := uintptr(a.Addr())
+	assert.Zero(t, start%hugePage, "not 2 MiB-aligned")
+	require.NoError(t, a.Populate(0, 64<<10))
+	b := unsafe.Slice((*byte)(a.Addr()), a.Len())
+	assert.Equal(t, byte(0), b[0])
+	assert.Equal(t, byte(0), b[len(b)-1])
+	b[12345] = 7
+
+	maps, err := ReadMaps()
+	require.NoError(t, err)
+	lines := maps.Within(start, start+a.Len())
+	require.Len(t, lines, 1)
+	assert.Equal(t, "rw-p", lines[0].Perms)
+	assert.Equal(t, start, lines[0].Start)
+	assert.Equal(t, start+a.Len(), lines[0].End)
+	if w := os.Getenv("FROZEN_TEST_EXEC_WRAPPER"); w == "" {
+		assert.Contains(t, vmFlags(t, start), " hg", "no MADV_HUGEPAGE advice")
+	} else {
+		t.Logf("huge-page advice not checked under %s, which does not pass it to the kernel", w)
+	}
+
+	require.NoError(t, a.Release())
+	require.NoError(t, a.Release(), "Release is idempotent")
+	assert.Nil(t, a.Addr())
+	assert.ErrorIs(t, a.Populate(0, 1), errReleased)
+	maps, err = ReadMaps()
+	require.NoError(t, err)
+	if e, ok := maps.Find(start); ok {
+		t.Errorf("released scratch memory still mapped: %+v", e)
+	}
+}
+
+// vmFlags returns the VmFlags line of the mapping that starts at start,
+// from /proc/self/smaps, with a leading space.
+func vmFlags(t *testing.T, start uintptr) string {
+	t.Helper()
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	require.NoError(t, err)
+	head := fmt.Sprintf("%x-", start)
+	in := false
+	for line := range strings.Lines(string(smaps)) {
+		switch {
+		case strings.HasPrefix(line, head):
+			in = true
+		case in && strings.HasPrefix(line, "VmFlags:"):
+			return strings.TrimPrefix(strings.TrimSpace(line), "VmFlags:")
+		}
+	}
+	t.Fatalf("no mapping at %#x in /proc/self/smaps", start)
+	return ""
 }

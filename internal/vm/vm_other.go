@@ -21,6 +21,8 @@ func getSeals(int) (Seal, error)             { return 0, ErrUnsupportedPlatform 
 func mapFixed(*File, int64, unsafe.Pointer, uintptr, Prot, Source) error {
 	return ErrUnsupportedPlatform
 }
+func mapAnon(unsafe.Pointer, uintptr) error                   { return ErrUnsupportedPlatform }
+func adviseHuge(unsafe.Pointer, uintptr) error                { return ErrUnsupportedPlatform }
 func decommit(unsafe.Pointer, uintptr) error                  { return ErrUnsupportedPlatform }
 func reserve(uintptr) (unsafe.Pointer, error)                 { return nil, ErrUnsupportedPlatform }
 func unmap(unsafe.Pointer, uintptr) error                     { return ErrUnsupportedPlatform }

@@ -1,0 +1,63 @@
+//go:build unix
+
+package offheap
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// TestScratchSlices: scratch slices are zeroed, aligned for their type,
+// inside the scratch memory and apart from each other; types with
+// pointers, negative lengths and sizes past the end are refused with
+// typed errors; after Release the memory is unmapped and nothing more is
+// handed out.
+func TestScratchSlices(t *testing.T) {
+	s, err := NewScratch(1 << 20)
+	require.NoError(t, err)
+	b, err := ScratchSlice[byte](s, 3)
+	require.NoError(t, err)
+	w, err := ScratchSlice[[2]uint64](s, 1000)
+	require.NoError(t, err)
+	assert.Len(t, w, 1000)
+	assert.Equal(t, 1000, cap(w))
+	assert.Zero(t, uintptr(unsafe.Pointer(&w[0]))%unsafe.Alignof(w[0]), "misaligned")
+	assert.True(t, s.Contains(uintptr(unsafe.Pointer(&b[0]))))
+	assert.True(t, s.Contains(uintptr(unsafe.Pointer(&w[999][1]))))
+	assert.Greater(t, uintptr(unsafe.Pointer(&w[0])), uintptr(unsafe.Pointer(&b[2])), "slices overlap")
+	for i := range w {
+		require.Equal(t, [2]uint64{}, w[i])
+	}
+	w[999][1] = 42
+
+	_, err = ScratchSlice[*int](s, 1)
+	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = ScratchSlice[string](s, 1)
+	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = ScratchSlice[byte](s, -1)
+	assert.ErrorIs(t, err, ErrInvalidSize)
+	_, err = ScratchSlice[byte](s, 1<<20)
+	assert.ErrorIs(t, err, ErrExhausted)
+	_, err = ScratchSlice[[1 << 20]byte](s, 1<<44)
+	assert.ErrorIs(t, err, ErrExhausted, "an overflowing size")
+	rest, err := ScratchSlice[byte](s, int(s.m.Len()-s.used))
+	require.NoError(t, err, "the last byte")
+	assert.Equal(t, uintptr(s.m.Addr())+s.m.Len(), uintptr(unsafe.Pointer(&rest[len(rest)-1]))+1, "not up to the end")
+
+	addr := uintptr(unsafe.Pointer(&w[0]))
+	require.NoError(t, s.Release())
+	require.NoError(t, s.Release(), "Release is idempotent")
+	assert.False(t, s.Contains(addr))
+	_, err = ScratchSlice[byte](s, 1)
+	assert.ErrorIs(t, err, ErrClosed)
+	if maps, err := vm.ReadMaps(); err == nil {
+		if e, ok := maps.Find(addr); ok && e.Writable() {
+			t.Errorf("released scratch memory still mapped writable: %+v", e)
+		}
+	}
+}
