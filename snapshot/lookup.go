@@ -40,6 +40,13 @@ type Map[K comparable, V any] struct {
 // keys, others are deep-copied into the same arena (shared values stay
 // shared).
 //
+// A table of 16,384 entries or more whose values hold no pointers is
+// built in private memory outside the Go heap (with huge pages where the
+// kernel gives them), released before NewMap returns, so that building it
+// leaves the garbage collector nothing but the collected entries; smaller
+// tables and pointer-bearing values are built on the Go heap. Either way
+// the table is then copied into the arena that is frozen.
+//
 // The table chooses its strategy from the keys: a linear scan for up to
 // eight entries, direct addressing for dense integer keys, otherwise
 // static open addressing, where a lookup scans tag bytes from the key's
@@ -51,12 +58,20 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 	if err := layout.For[V]().Err; err != nil {
 		return nil, fmt.Errorf("snapshot: NewMap: value type: %w", err)
 	}
-	t, err := lookup.Build(entries)
+	// A large table is built in scratch memory and cloned into the arena
+	// that is frozen, so that it leaves no garbage on the Go heap.
+	t, scratch, err := lookup.BuildOffHeap(entries)
 	if err != nil {
 		return nil, err
 	}
 	s, err := take(*t, o)
+	if scratch != nil {
+		err = errors.Join(err, scratch.Release())
+	}
 	if err != nil {
+		if s != nil {
+			err = errors.Join(err, s.Close())
+		}
 		return nil, err
 	}
 	return &Map[K, V]{t: s.Value(), snap: s}, nil

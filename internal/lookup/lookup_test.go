@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -495,4 +496,77 @@ func TestIntegerTagsHoldDistanceFromHome(t *testing.T) {
 		}
 	}
 	assert.Equal(t, len(want), occupied)
+}
+
+// TestBuildOffHeap: a large table whose values hold no pointers gets its
+// arrays in scratch memory, and finds every key; a small one, or one
+// whose values hold pointers, is built on the Go heap without scratch
+// memory.
+func TestBuildOffHeap(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	strs := map[string]int64{}
+	for len(strs) < offHeapMin {
+		strs[randString(r, 1+r.IntN(30))] = int64(len(strs))
+	}
+	ints := map[uint64]uint64{}
+	for len(ints) < offHeapMin {
+		ints[r.Uint64()] = r.Uint64()
+	}
+	dense := map[int32]uint8{}
+	for i := range int32(offHeapMin) {
+		dense[i-offHeapMin/2] = uint8(i)
+	}
+	t.Run("strings", func(t *testing.T) {
+		tb := requireOffHeap(t, strs, func(tb *Table[string, int64]) unsafe.Pointer { return unsafe.Pointer(&tb.sslots[0]) })
+		assert.Equal(t, Hashed, tb.Strategy())
+	})
+	t.Run("hashed integers", func(t *testing.T) {
+		tb := requireOffHeap(t, ints, func(tb *Table[uint64, uint64]) unsafe.Pointer { return unsafe.Pointer(&tb.kslots[0]) })
+		assert.Equal(t, Hashed, tb.Strategy())
+	})
+	t.Run("dense integers", func(t *testing.T) {
+		tb := requireOffHeap(t, dense, func(tb *Table[int32, uint8]) unsafe.Pointer { return unsafe.Pointer(&tb.kslots[0]) })
+		assert.Equal(t, Dense, tb.Strategy())
+	})
+
+	small := map[string]int64{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9}
+	tb, scratch, err := BuildOffHeap(maps.All(small))
+	require.NoError(t, err)
+	assert.Nil(t, scratch, "scratch memory for nine entries")
+	requireSame(t, tb, small)
+
+	withPointers := map[uint64]*int{}
+	for i := range offHeapMin {
+		withPointers[uint64(i)*0x9e3779b97f4a7c15] = new(int)
+	}
+	tp, scratch, err := BuildOffHeap(maps.All(withPointers))
+	require.NoError(t, err)
+	assert.Nil(t, scratch, "values with pointers built off the heap")
+	requireSame(t, tp, withPointers)
+}
+
+// requireOffHeap builds want with BuildOffHeap and checks that the slot
+// that slot returns and the tags lie in the scratch memory, and that the
+// table holds exactly want.
+func requireOffHeap[K, V comparable](t *testing.T, want map[K]V, slot func(*Table[K, V]) unsafe.Pointer) *Table[K, V] {
+	t.Helper()
+	tb, scratch, err := BuildOffHeap(maps.All(want))
+	require.NoError(t, err)
+	require.NotNil(t, scratch)
+	assert.True(t, scratch.Contains(uintptr(slot(tb))), "slots on the Go heap")
+	assert.True(t, scratch.Contains(uintptr(unsafe.Pointer(&tb.tags[0]))), "tags on the Go heap")
+	requireSame(t, tb, want)
+	require.NoError(t, scratch.Release())
+	return tb
+}
+
+// requireSame checks that tb holds exactly want.
+func requireSame[K, V comparable](t *testing.T, tb *Table[K, V], want map[K]V) {
+	t.Helper()
+	require.Equal(t, len(want), tb.Len())
+	for k, v := range want {
+		got, ok := tb.Get(k)
+		require.True(t, ok, "key %v", k)
+		require.Equal(t, v, got, "key %v", k)
+	}
 }
