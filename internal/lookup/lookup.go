@@ -274,13 +274,14 @@ func (t *Table[K, V]) scratchBytes(n int) uintptr {
 	return 2*uintptr(n)*rs + slots*(ss+1) + tagPad + 4096
 }
 
-// mem allocates the arrays of a table being built: in scratch memory s,
-// when there is some and the element type holds no pointers, else on the
-// Go heap.
+// mem allocates the arrays of a table being built: in scratch memory s
+// when there is some (build makes it only for values without pointers, so
+// that every array holds none; ScratchSlice refuses any that would), else
+// on the Go heap.
 type mem struct{ s *offheap.Scratch }
 
 func makeSlice[T any](m mem, n int) ([]T, error) {
-	if m.s == nil || !layout.For[T]().PtrFree {
+	if m.s == nil {
 		return make([]T, n), nil
 	}
 	return offheap.ScratchSlice[T](m.s, n)
@@ -506,18 +507,10 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 		for p := 1; p <= parts; p++ {
 			first[p] = c.n
 		}
-		sorted, total, err := placeAll(t, m, recs, &first,
+		return placeAndFill(t, m, recs, &first, &t.kslots,
 			func(_ int, s *keySlot[K, V]) uint64 { return t.hash(&s.Key) },
 			func(_ int, a, b *keySlot[K, V]) bool { return a.Key == b.Key },
 			func(_ int, s *keySlot[K, V]) error { return duplicate(s.Key) })
-		if err != nil {
-			return err
-		}
-		if err := t.alloc(m, total); err != nil {
-			return err
-		}
-		fill(t, sorted, &first, t.kslots)
-		return nil
 	}
 	// String keys: one part per length, long keys' bytes in the blob.
 	var long int
@@ -548,7 +541,7 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 			r.s.Key, r.s.Val = t.strKey(s), ch[i].v
 		}
 	}
-	sorted, total, err := placeAll(t, m, recs, &first,
+	return placeAndFill(t, m, recs, &first, &t.sslots,
 		func(p int, s *strSlot[V]) uint64 {
 			if p < parts-1 {
 				a, b := s.Key.words()
@@ -568,14 +561,6 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 			}
 			return duplicate(t.longKey(&s.Key))
 		})
-	if err != nil {
-		return err
-	}
-	if err := t.alloc(m, total); err != nil {
-		return err
-	}
-	fill(t, sorted, &first, t.sslots)
-	return nil
 }
 
 // strKey returns string key s as a slot stores it: its bytes inline, or
@@ -606,18 +591,18 @@ func (t *Table[K, V]) longKey(k *inlineKey) string {
 // keys.
 var maxBucketBits = 19
 
-// placeAll hashes the records of each part and places them (place), with
-// further seeds while keys cluster. It returns the records of each part
-// sorted by hash, at the same indices as recs, and the number of slots;
-// it sets t.seed, t.strong and t.part. hash returns a record's hash under
+// placeAndFill hashes the records of each part and places them (place),
+// with further seeds while keys cluster, then allocates the table (slots
+// is t.sslots or t.kslots, whichever alloc sets for S) and fills it. It
+// sets t.seed, t.strong and t.part. hash returns a record's hash under
 // t.seed, same whether two records of a part hold the same key, and dup
 // the error naming a record's key.
-func placeAll[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[S], first *[parts + 1]int,
+func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[S], first *[parts + 1]int, slots *[]S,
 	hash func(p int, s *S) uint64, same func(p int, a, b *S) bool, dup func(p int, s *S) error,
-) ([]rec[S], uint64, error) {
-	sorted, err := makeSlice[rec[S]](m, len(recs))
+) error {
+	sorted, err := makeSlice[rec[S]](m, len(recs)) // each part's records in hash order
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	seed := uint64(0x243f6a8885a308d3)
 	for range maxSeeds {
@@ -637,19 +622,23 @@ func placeAll[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[S], 
 			d, err := place(t, &t.part[p], in, sorted[first[p]:first[p+1]],
 				func(a, b *S) bool { return same(p, a, b) })
 			if d != nil {
-				return nil, 0, dup(p, d)
+				return dup(p, d)
 			}
 			clustered = err == errReseed
 			total += t.part[p].size
 		}
 		if !clustered {
-			return sorted, total, nil
+			if err := t.alloc(m, total); err != nil {
+				return err
+			}
+			fill(t, sorted, first, *slots)
+			return nil
 		}
 		// A stronger hash for integers, a new seed for all.
 		t.strong = t.kind == kInt
 		seed = t.mix64(seed + 1)
 	}
-	return nil, 0, fmt.Errorf("lookup: keys still cluster after %d seeds", maxSeeds)
+	return fmt.Errorf("lookup: keys still cluster after %d seeds", maxSeeds)
 }
 
 // place sorts the records of part p by hash into sorted, and so by home
