@@ -45,7 +45,10 @@
 // Snapshot memory is invisible to the Go runtime (GOMEMLIMIT, runtime
 // metrics). arena.ReadStats reports the bytes mapped by live arenas and
 // snapshots, frozen bytes, quarantined address space and the number of
-// kernel mappings in use.
+// kernel mappings in use. NewMap builds a table of 16,384 entries or more
+// with pointer-free values in scratch memory outside the Go heap, about
+// three times the finished table, released before it returns; ReadStats
+// does not count it.
 //
 // # Caveats
 //
