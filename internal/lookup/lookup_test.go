@@ -22,13 +22,7 @@ func check[K comparable, V comparable](t *testing.T, want map[K]V, misses []K) *
 	t.Helper()
 	tb, err := Build(maps.All(want))
 	require.NoError(t, err)
-	require.Equal(t, len(want), tb.Len())
-	for k, v := range want {
-		got, ok := tb.Get(k)
-		if !ok || got != v {
-			t.Fatalf("Get(%v) = %v, %v; want %v, true (strategy %s)", k, got, ok, v, tb.Strategy())
-		}
-	}
+	requireSame(t, tb, want)
 	for _, k := range misses {
 		if _, in := want[k]; in {
 			continue
@@ -560,13 +554,14 @@ func requireOffHeap[K, V comparable](t *testing.T, want map[K]V, slot func(*Tabl
 	return tb
 }
 
-// requireSame checks that tb holds exactly want.
+// requireSame checks that tb finds every key of want with its value and
+// holds no more entries.
 func requireSame[K, V comparable](t *testing.T, tb *Table[K, V], want map[K]V) {
 	t.Helper()
 	require.Equal(t, len(want), tb.Len())
 	for k, v := range want {
-		got, ok := tb.Get(k)
-		require.True(t, ok, "key %v", k)
-		require.Equal(t, v, got, "key %v", k)
+		if got, ok := tb.Get(k); !ok || got != v {
+			t.Fatalf("Get(%v) = %v, %v; want %v, true (strategy %s)", k, got, ok, v, tb.Strategy())
+		}
 	}
 }
