@@ -653,7 +653,13 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 //
 // The sort is a counting sort on the top bits of the hash into buckets of
 // about eight records (at most 1<<maxBucketBits buckets), then an
-// insertion sort of each bucket.
+// insertion sort of each bucket. Its one scattering pass writes each
+// record to one of up to 1<<19 places at random; two passes (the upper
+// half of the bucket bits first, into cache-sized buckets, then each of
+// those on the lower half) were measured and were no faster: 125-144 ns
+// per key of Build at 1e6 16-byte string keys against 114-129, and
+// 98-107 against 82-103 for uint64 keys (four alternating runs of
+// BenchmarkBuild).
 func place[S any, K comparable, V any](t *Table[K, V], p *part, in, sorted []rec[S], same func(a, b *S) bool) (*S, error) {
 	bb := min(maxBucketBits, bits.Len(uint(len(in)/8))) // bucket bits
 	shift := uint(64 - bb)                              // 64 when bb == 0: one bucket

@@ -388,13 +388,11 @@ func TestPartsEndWithAnEmptySlot(t *testing.T) {
 	}
 }
 
-// Tables around the sizes where place's buckets stop growing (524,288
-// keys: 65,536 buckets), and a few small ones.
-// TestRadixPassBoundaries builds tables around the sizes where place's
+// TestBucketBoundaries builds tables around the sizes where place's
 // bucket count changes, and past its cap (lowered here to 1<<4 buckets)
 // where buckets grow beyond eight records and then beyond the 32 that
 // insertion sort takes.
-func TestRadixPassBoundaries(t *testing.T) {
+func TestBucketBoundaries(t *testing.T) {
 	defer func(bits int) { maxBucketBits = bits }(maxBucketBits)
 	maxBucketBits = 4
 	r := rand.New(rand.NewPCG(11, 12))
