@@ -223,9 +223,8 @@ func (a *Arena) alloc(size, align uintptr) (uintptr, error) {
 	if err := a.usable(); err != nil {
 		return 0, err
 	}
-	off := alignUp(a.used, align)
-	end := off + size
-	if end < off || off < a.used {
+	off, end, ok := bump(a.used, size, align)
+	if !ok {
 		return 0, fmt.Errorf("%w: arena %q: %d bytes overflow the address space", ErrExhausted, a.name, size)
 	}
 	if a.w == nil || end > a.limit {
@@ -298,8 +297,8 @@ func (a *Arena) recordTyped(off, n uintptr, t *layout.Type) {
 func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	a.enter()
 	defer a.leave()
-	size := t.Size * n
-	if t.Size != 0 && size/t.Size != n {
+	size, ok := bytesOf(t, n)
+	if !ok {
 		return nil, fmt.Errorf("%w: arena %q: %d × %d bytes overflows", ErrExhausted, a.name, n, t.Size)
 	}
 	off, err := a.alloc(size, t.Align)
@@ -378,6 +377,21 @@ func (a *Arena) prefault(off, n uintptr) {
 }
 
 func alignUp(x, a uintptr) uintptr { return (x + a - 1) &^ (a - 1) }
+
+// bytesOf returns the size of n elements of t, and false if it overflows.
+func bytesOf(t *layout.Type, n uintptr) (uintptr, bool) {
+	size := t.Size * n
+	return size, t.Size == 0 || size/t.Size == n
+}
+
+// bump places size bytes, aligned to align, after the used bytes of a bump
+// allocator (an arena's or a scratch's): it returns their offset and end,
+// and false if either overflows the address space.
+func bump(used, size, align uintptr) (off, end uintptr, ok bool) {
+	off = alignUp(used, align)
+	end = off + size
+	return off, end, off >= used && end >= off
+}
 
 var unwrap atomic.Pointer[func(any) *Arena]
 

@@ -12,7 +12,6 @@ package offheap
 
 import (
 	"fmt"
-	"math/bits"
 	"unsafe"
 
 	"github.com/frozen-go/frozen/internal/layout"
@@ -54,16 +53,16 @@ func ScratchSlice[T any](s *Scratch, n int) ([]T, error) {
 	if s.m.Addr() == nil {
 		return nil, fmt.Errorf("%w: scratch memory used after Release", ErrClosed)
 	}
-	hi, size := bits.Mul64(uint64(n), uint64(t.Size))
-	off := alignUp(s.used, t.Align)
-	if hi != 0 || off < s.used || uint64(off)+size > uint64(s.m.Len()) {
+	size, fits := bytesOf(t, uintptr(n))
+	off, end, ok := bump(s.used, size, t.Align)
+	if !fits || !ok || end > s.m.Len() {
 		return nil, fmt.Errorf("%w: scratch of %d bytes: %d %s from offset %d", ErrExhausted, s.m.Len(), n, t.Name(), off)
 	}
-	if n == 0 || size == 0 {
+	if size == 0 {
 		return make([]T, n), nil
 	}
-	s.used = off + uintptr(size)
-	_ = s.m.Populate(off, uintptr(size)) // advice: pages fault in otherwise
+	s.used = end
+	_ = s.m.Populate(off, size) // advice: pages fault in otherwise
 	// off+size lies inside the mapping (checked above), and off is aligned
 	// for T.
 	return unsafe.Slice((*T)(unsafe.Add(s.m.Addr(), off)), n), nil
