@@ -16,6 +16,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 	"github.com/frozen-go/frozen/snapshot"
 )
@@ -137,7 +138,8 @@ func TestMapErrors(t *testing.T) {
 // is built in scratch memory outside the Go heap, released once the table
 // is frozen, so that NewMap allocates on the Go heap little more than the
 // collected entries (16 bytes each here; built on the heap it allocated
-// over 80), and a duplicate key found late leaves no arena behind.
+// over 80), and a duplicate key found late leaves no arena and no
+// scratch memory behind.
 func TestLargeMapLeavesNoHeapGarbage(t *testing.T) {
 	const n = 1 << 17
 	spread := uint64(0x9e3779b97f4a7c15) // hashed, not dense
@@ -148,13 +150,14 @@ func TestLargeMapLeavesNoHeapGarbage(t *testing.T) {
 			}
 		}
 	}
-	before := arena.ReadStats()
+	before, scratch := arena.ReadStats(), offheap.LiveScratchBytes()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	fm, err := snapshot.NewMap(src)
 	runtime.ReadMemStats(&m1)
 	require.NoError(t, err)
 	defer fm.Close()
+	assert.Equal(t, scratch, offheap.LiveScratchBytes(), "scratch memory kept after the build")
 	perEntry := float64(m1.TotalAlloc-m0.TotalAlloc) / n
 	assert.Less(t, perEntry, 24.0, "bytes allocated on the Go heap per entry")
 	after := arena.ReadStats()
@@ -171,6 +174,7 @@ func TestLargeMapLeavesNoHeapGarbage(t *testing.T) {
 	})
 	require.ErrorIs(t, err, snapshot.ErrDuplicateKey)
 	assert.Equal(t, after.Arenas, arena.ReadStats().Arenas, "an arena left open by a failed build")
+	assert.Equal(t, scratch, offheap.LiveScratchBytes(), "scratch memory kept after a failed build")
 }
 
 func TestMapGetDoesNotAllocate(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/frozen-go/frozen/internal/layout"
+	"github.com/frozen-go/frozen/internal/offheap"
 )
 
 var sizes = []int{0, 1, 2, 7, 1000, 100_000, 1_000_000}
@@ -535,6 +536,23 @@ func TestBuildOffHeap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, scratch, "values with pointers built off the heap")
 	requireSame(t, tp, withPointers)
+
+	// A duplicate found once the records are in scratch memory: the
+	// build fails and releases it.
+	live := offheap.LiveScratchBytes()
+	_, scratch, err = BuildOffHeap(func(yield func(uint64, uint64) bool) {
+		var last uint64
+		for k, v := range ints {
+			if !yield(k, v) {
+				return
+			}
+			last = k
+		}
+		yield(last, 0)
+	})
+	require.ErrorIs(t, err, ErrDuplicateKey)
+	assert.Nil(t, scratch)
+	assert.Equal(t, live, offheap.LiveScratchBytes(), "a failed build kept its scratch memory")
 }
 
 // requireOffHeap builds want with BuildOffHeap and checks that the slot
@@ -542,13 +560,16 @@ func TestBuildOffHeap(t *testing.T) {
 // table holds exactly want.
 func requireOffHeap[K, V comparable](t *testing.T, want map[K]V, slot func(*Table[K, V]) unsafe.Pointer) *Table[K, V] {
 	t.Helper()
+	live := offheap.LiveScratchBytes()
 	tb, scratch, err := BuildOffHeap(maps.All(want))
 	require.NoError(t, err)
 	require.NotNil(t, scratch)
+	require.Greater(t, offheap.LiveScratchBytes(), live, "scratch memory not counted")
 	assert.True(t, scratch.Contains(uintptr(slot(tb))), "slots on the Go heap")
 	assert.True(t, scratch.Contains(uintptr(unsafe.Pointer(&tb.tags[0]))), "tags on the Go heap")
 	requireSame(t, tb, want)
 	require.NoError(t, scratch.Release())
+	require.Equal(t, live, offheap.LiveScratchBytes())
 	return tb
 }
 

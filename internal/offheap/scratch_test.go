@@ -15,11 +15,13 @@ import (
 // TestScratchSlices: scratch slices are zeroed, aligned for their type,
 // inside the scratch memory and apart from each other; types with
 // pointers, negative lengths and sizes past the end are refused with
-// typed errors; after Release the memory is unmapped and nothing more is
-// handed out.
+// typed errors; LiveScratchBytes counts the memory until Release, after
+// which it is unmapped and nothing more is handed out.
 func TestScratchSlices(t *testing.T) {
+	live := LiveScratchBytes()
 	s, err := NewScratch(1 << 20)
 	require.NoError(t, err)
+	assert.Equal(t, live+int64(s.m.Len()), LiveScratchBytes(), "scratch memory not counted")
 	b, err := ScratchSlice[byte](s, 3)
 	require.NoError(t, err)
 	w, err := ScratchSlice[[2]uint64](s, 1000)
@@ -52,6 +54,7 @@ func TestScratchSlices(t *testing.T) {
 	addr := uintptr(unsafe.Pointer(&w[0]))
 	require.NoError(t, s.Release())
 	require.NoError(t, s.Release(), "Release is idempotent")
+	assert.Equal(t, live, LiveScratchBytes(), "released scratch memory still counted, or counted off twice")
 	assert.False(t, s.Contains(addr))
 	_, err = ScratchSlice[byte](s, 1)
 	assert.ErrorIs(t, err, ErrClosed)

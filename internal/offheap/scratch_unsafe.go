@@ -35,8 +35,14 @@ func NewScratch(n uintptr) (*Scratch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("arena: scratch memory: %w", err)
 	}
+	counters.scratch.Add(int64(m.Len()))
 	return &Scratch{m: m}, nil
 }
+
+// LiveScratchBytes returns the bytes of scratch memory mapped and not yet
+// released, process-wide (ReadStats does not count them: they live only
+// while a table is built).
+func LiveScratchBytes() int64 { return counters.scratch.Load() }
 
 // ScratchSlice returns n zeroed elements of the pointer-free type T, with
 // len == cap == n, their pages allocated in one call (the caller is about
@@ -76,4 +82,10 @@ func (s *Scratch) Contains(p uintptr) bool {
 
 // Release unmaps the scratch memory; every slice handed out becomes
 // invalid. It is idempotent.
-func (s *Scratch) Release() error { return s.m.Release() }
+func (s *Scratch) Release() error {
+	if s.m.Addr() == nil {
+		return nil
+	}
+	counters.scratch.Add(-int64(s.m.Len()))
+	return s.m.Release()
+}

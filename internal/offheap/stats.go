@@ -13,6 +13,7 @@ var counters struct {
 	arenas, frozen      atomic.Int64
 	mapped, frozenBytes atomic.Int64
 	reserved            atomic.Int64
+	scratch             atomic.Int64 // bytes of unreleased Scratch memory
 }
 
 // Stats is a snapshot of the accounting.
