@@ -47,7 +47,8 @@ func LiveScratchBytes() int64 { return counters.scratch.Load() }
 // ScratchSlice returns n zeroed elements of the pointer-free type T, with
 // len == cap == n, their pages allocated in one call (the caller is about
 // to fill them). It fails with ErrUnsupported for a T that holds
-// pointers, and with ErrExhausted past the scratch's size.
+// pointers, ErrInvalidSize for a negative n, ErrExhausted past the
+// scratch's size, and ErrClosed after Release.
 func ScratchSlice[T any](s *Scratch, n int) ([]T, error) {
 	t := layout.For[T]()
 	if !t.PtrFree {
