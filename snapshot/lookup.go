@@ -52,7 +52,10 @@ type Map[K comparable, V any] struct {
 // static open addressing, where a lookup scans tag bytes from the key's
 // home slot onwards, eight at a time, and compares keys only where the tag
 // matches. Tags also record each key's distance from its home slot, so
-// that a miss stops where the next home's keys begin.
+// that a miss stops where the next home's keys begin. Tables of 8-byte
+// integer keys store each key's hash (a bijection of the key) instead of
+// the key and no tags, and a lookup compares hashes, which are stored in
+// increasing order, from the home slot on.
 func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[K, V], error) {
 	o := makeOptions("map", opts)
 	if err := layout.For[V]().Err; err != nil {
@@ -84,6 +87,9 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 func (m *Map[K, V]) Get(k K) (V, bool) {
 	if m.closed.Load() {
 		m.panicClosed("Get") // out of line, so that Get can be inlined
+	}
+	if m.t.Ints() {
+		return m.t.GetInt(k)
 	}
 	return m.t.Get(k)
 }

@@ -142,11 +142,54 @@ func blobString(blob []byte, off, n uint64) string {
 	return unsafe.String(&blob[off], int(n))
 }
 
+// Integer hashes. Both are bijections of uint64, which lets a table of
+// 8-byte integer keys store hashes instead of keys (unhash): multiplying
+// by an odd constant is undone by multiplying by its inverse modulo 2^64,
+// and x ^ x>>32 undoes itself.
+const (
+	golden    = 0x9e3779b97f4a7c15 // multiply-shift: a home is the high bits of the product
+	goldenInv = 0xf1de83e19937733d // golden × goldenInv = 1 mod 2^64
+	mixMul    = 0xd6e8feb86659fd93
+	mixMulInv = 0xcfee444d8b59a89b
+)
+
 // mix64 is a strong 64-bit finaliser (two multiplies).
 func (t *Table[K, V]) mix64(x uint64) uint64 {
 	x ^= x >> 32
-	x *= 0xd6e8feb86659fd93
+	x *= mixMul
 	x ^= x >> 32
-	x *= 0xd6e8feb86659fd93
+	x *= mixMul
 	return x ^ x>>32
+}
+
+// unmix64 inverts mix64.
+func (t *Table[K, V]) unmix64(x uint64) uint64 {
+	x ^= x >> 32
+	x *= mixMulInv
+	x ^= x >> 32
+	x *= mixMulInv
+	return x ^ x>>32
+}
+
+// hashInt hashes integer key bits u (asU64) under the table's seed.
+func (t *Table[K, V]) hashInt(u uint64) uint64 {
+	if t.strong {
+		return t.mix64(u ^ t.seed)
+	}
+	return (u ^ t.seed) * golden
+}
+
+// unhash returns the key bits (asU64) whose hashInt is h.
+func (t *Table[K, V]) unhash(h uint64) uint64 {
+	if t.strong {
+		return t.unmix64(h) ^ t.seed
+	}
+	return h*goldenInv ^ t.seed
+}
+
+// fromU64 returns the 8-byte integer key whose bits are u: asU64 undone.
+// K must be 8 bytes (byHash tables only).
+func fromU64[K comparable](u uint64) (k K) {
+	*(*uint64)(unsafe.Pointer(&k)) = u
+	return k
 }

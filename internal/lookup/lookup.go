@@ -7,7 +7,10 @@
 // one tag byte per slot (0 for an empty slot, else four bits of the key's
 // hash and its distance from its home slot), so that a lookup reads eight
 // tags at once, compares the key only in slots whose tag matches, and so
-// touches one slot for a hit and usually none for a miss.
+// touches one slot for a hit and usually none for a miss. Tables of 8-byte
+// integer keys have no tags: their slots hold each key's hash, which for
+// integers is a bijection, so the key is recovered from it, and a lookup
+// finds its key by comparing hashes, reading one slot for a hit.
 //
 // The strategy is chosen per key set, the way static tables do:
 //
@@ -18,7 +21,9 @@
 //     in order of their home slot, each in the first free slot at or
 //     after its home, and a lookup scans the tags from the home slot on,
 //     eight at a time, until it finds the key or the first key of a later
-//     home (or an empty slot), which the tags reveal. String tables keep
+//     home (or an empty slot), which the tags reveal; in a table of 8-byte
+//     integer keys it scans the slots' hashes instead, four at a time,
+//     up to the first that is not below its own. String tables keep
 //     one such part per key length (0 to 16 bytes inline, and one for
 //     longer keys), so an inline key's length is implied by its part;
 //     every part ends with an empty slot, so no scan crosses into the
@@ -86,6 +91,10 @@ const (
 	// tagPad zero tags follow the last slot, so that an eight-tag load at
 	// any slot stays inside the tags.
 	tagPad = 8
+	// hashPad slots follow the empty slot after the last key of a table
+	// of hashSlots, so that getByHash's window of hashPad+1 slots at any
+	// slot up to that empty one stays inside the slots.
+	hashPad = 3
 )
 
 type inlineKey [16]byte
@@ -99,6 +108,19 @@ type keySlot[K comparable, V any] struct {
 	Key K
 	Val V
 }
+
+// hashSlot is a slot of a hashed table of 8-byte integer keys: the key's
+// hash, from which the key is recovered (for these keys the hash is a
+// bijection, see unhash), and its value. An empty slot holds emptyHash.
+type hashSlot[V any] struct {
+	H   uint64
+	Val V
+}
+
+// emptyHash marks an empty hashSlot. It is the largest hash, so a scan in
+// hash order stops at an empty slot as it does at a key of a greater hash;
+// no key of such a table has it (place reseeds if one does).
+const emptyHash = ^uint64(0)
 
 // part is one open-addressing sub-table over a share of the slots. String tables have one part per key length (0 to 16 bytes, and
 // one for longer keys), so that an inline key's length is implied by its
@@ -125,13 +147,15 @@ type Table[K comparable, V any] struct {
 	mseed  maphash.Seed
 	min    uint64 // Dense: the smallest key
 	strong bool   // integer keys: mix64 instead of multiply-shift
+	ints   bool   // Hashed and byHash: hslots, no tags
 	part   [parts]part
 	sslots []strSlot[V]
 	lens   []uint8 // Tiny string tables: each key's length
 	blob   []byte  // string keys longer than 16 bytes
 	kslots []keySlot[K, V]
-	// tags has one byte per slot (Dense, Hashed), then tagPad zeros: 0
-	// for an empty slot, else distTag (Dense: 1).
+	hslots []hashSlot[V] // Hashed tables of 8-byte integer keys, which have no tags
+	// tags has one byte per slot (Dense, Hashed but for hslots), then
+	// tagPad zeros: 0 for an empty slot, else distTag (Dense: 1).
 	tags []uint8
 }
 
@@ -344,8 +368,13 @@ func (t *Table[K, V]) Strategy() Strategy { return t.strat }
 // Bytes returns the memory the table's arrays take.
 func (t *Table[K, V]) Bytes() int {
 	return len(t.sslots)*int(reflect.TypeFor[strSlot[V]]().Size()) + len(t.lens) + len(t.blob) +
-		len(t.kslots)*int(reflect.TypeFor[keySlot[K, V]]().Size()) + len(t.tags)
+		len(t.kslots)*int(reflect.TypeFor[keySlot[K, V]]().Size()) +
+		len(t.hslots)*int(reflect.TypeFor[hashSlot[V]]().Size()) + len(t.tags)
 }
+
+// byHash reports whether a hashed table keeps its keys as hashes in
+// hslots (8-byte integer keys) rather than in kslots or sslots with tags.
+func (t *Table[K, V]) byHash() bool { return t.kind == kInt && t.size == 8 }
 
 func duplicate[K comparable](k K) error {
 	if s, ok := any(k).(string); ok {
@@ -368,6 +397,10 @@ func (t *Table[K, V]) setKey(i uint64, k *K, v V, tag uint8) {
 }
 
 func (t *Table[K, V]) alloc(mm mem, m uint64) (err error) {
+	if t.ints {
+		t.hslots, err = makeSlice[hashSlot[V]](mm, int(m+hashPad))
+		return err
+	}
 	if t.kind == kString {
 		t.sslots, err = makeSlice[strSlot[V]](mm, int(m))
 	} else {
@@ -446,10 +479,7 @@ func (t *Table[K, V]) hash(k *K) uint64 {
 	case kString:
 		return t.hashString(asString(k), t.seed)
 	case kInt:
-		if t.strong {
-			return t.mix64(asU64(k, t.signed) ^ t.seed)
-		}
-		return (asU64(k, t.signed) ^ t.seed) * 0x9e3779b97f4a7c15 // multiply-shift: home uses the high bits
+		return t.hashInt(asU64(k, t.signed))
 	case kRaw:
 		return t.hashBytes(rawBytes(k), t.seed)
 	}
@@ -490,6 +520,7 @@ type rec[S any] struct {
 
 func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 	t.strat = Hashed
+	t.ints = t.byHash()
 	t.mseed = maphash.MakeSeed()
 	var first [parts + 1]int // part p's records are recs[first[p]:first[p+1]]
 	if t.kind != kString {
@@ -507,10 +538,17 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 		for p := 1; p <= parts; p++ {
 			first[p] = c.n
 		}
-		return placeAndFill(t, m, recs, &first, &t.kslots,
+		return placeAndFill(t, m, recs, &first,
 			func(_ int, s *keySlot[K, V]) uint64 { return t.hash(&s.Key) },
 			func(_ int, a, b *keySlot[K, V]) bool { return a.Key == b.Key },
-			func(_ int, s *keySlot[K, V]) error { return duplicate(s.Key) })
+			func(_ int, s *keySlot[K, V]) error { return duplicate(s.Key) },
+			func(sorted []rec[keySlot[K, V]]) {
+				if t.byHash() {
+					fillByHash(t, sorted)
+				} else {
+					fill(t, sorted, &first, t.kslots)
+				}
+			})
 	}
 	// String keys: one part per length, long keys' bytes in the blob.
 	var long int
@@ -541,7 +579,7 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 			r.s.Key, r.s.Val = t.strKey(s), ch[i].v
 		}
 	}
-	return placeAndFill(t, m, recs, &first, &t.sslots,
+	return placeAndFill(t, m, recs, &first,
 		func(p int, s *strSlot[V]) uint64 {
 			if p < parts-1 {
 				a, b := s.Key.words()
@@ -560,7 +598,8 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 				return duplicate(string(s.Key[:p]))
 			}
 			return duplicate(t.longKey(&s.Key))
-		})
+		},
+		func(sorted []rec[strSlot[V]]) { fill(t, sorted, &first, t.sslots) })
 }
 
 // strKey returns string key s as a slot stores it: its bytes inline, or
@@ -592,13 +631,14 @@ func (t *Table[K, V]) longKey(k *inlineKey) string {
 var maxBucketBits = 19
 
 // placeAndFill hashes the records of each part and places them (place),
-// with further seeds while keys cluster, then allocates the table (slots
-// is t.sslots or t.kslots, whichever alloc sets for S) and fills it. It
-// sets t.seed, t.strong and t.part. hash returns a record's hash under
-// t.seed, same whether two records of a part hold the same key, and dup
-// the error naming a record's key.
-func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[S], first *[parts + 1]int, slots *[]S,
+// with further seeds while keys cluster, then allocates the table and has
+// store fill it from the records in hash order. It sets t.seed, t.strong
+// and t.part. hash returns a record's hash under t.seed, same whether two
+// records of a part hold the same key, and dup the error naming a
+// record's key.
+func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[S], first *[parts + 1]int,
 	hash func(p int, s *S) uint64, same func(p int, a, b *S) bool, dup func(p int, s *S) error,
+	store func(sorted []rec[S]),
 ) error {
 	sorted, err := makeSlice[rec[S]](m, len(recs)) // each part's records in hash order
 	if err != nil {
@@ -631,7 +671,7 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 			if err := t.alloc(m, total); err != nil {
 				return err
 			}
-			fill(t, sorted, first, *slots)
+			store(sorted)
 			return nil
 		}
 		// A stronger hash for integers, a new seed for all.
@@ -707,6 +747,9 @@ func place[S any, K comparable, V any](t *Table[K, V], p *part, in, sorted []rec
 				return &e.s, nil
 			}
 		}
+		if e.h == emptyHash && t.byHash() {
+			return nil, errReseed // the hash that marks empty slots
+		}
 		h := t.home(e.h, m)
 		s := max(h, next)
 		displaced += s - h
@@ -735,6 +778,25 @@ func fill[S any, K comparable, V any](t *Table[K, V], sorted []rec[S], first *[p
 			slots[pt.slot0+s] = r.s
 			t.tags[pt.slot0+s] = distTag(t.fp(r.h), s-h)
 		}
+	}
+}
+
+// fillByHash stores the records, sorted by place, into t.hslots as fill
+// does, each as its hash and value, and marks every other slot empty. It
+// writes the slots in sequence.
+func fillByHash[K comparable, V any](t *Table[K, V], sorted []rec[keySlot[K, V]]) {
+	m, next := t.part[0].m, uint64(0)
+	for i := range sorted {
+		r := &sorted[i]
+		s := max(t.home(r.h, m), next)
+		for ; next < s; next++ {
+			t.hslots[next].H = emptyHash
+		}
+		t.hslots[s] = hashSlot[V]{H: r.h, Val: r.s.Val}
+		next = s + 1
+	}
+	for ; next < uint64(len(t.hslots)); next++ {
+		t.hslots[next].H = emptyHash
 	}
 }
 
@@ -771,6 +833,11 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 				}
 			}
 			return
+		}
+		for i := range t.hslots {
+			if sl := &t.hslots[i]; sl.H != emptyHash && !yield(fromU64[K](t.unhash(sl.H)), sl.Val) {
+				return
+			}
 		}
 		for i := range t.kslots {
 			if t.strat != Tiny && t.tags[i] == 0 {

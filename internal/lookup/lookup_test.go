@@ -1,8 +1,10 @@
 package lookup
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -110,8 +112,27 @@ func TestIntegerKeysAgainstGoMap(t *testing.T) {
 				misses = append(misses, r.Uint64(), uint64(i))
 			}
 			check(t, want, misses)
+			// Signed 8-byte keys are kept as hashes too, and come back
+			// from All with their sign; 4-byte keys have tags.
+			checkInts(t, r, n, func(u uint64) int64 { return int64(u) >> r.IntN(64) })
+			checkInts(t, r, n, func(u uint64) uint32 { return uint32(u) })
 		})
 	}
+}
+
+// checkInts checks a table of n distinct keys conv(random) against a Go
+// map, with absent keys made the same way.
+func checkInts[K comparable](t *testing.T, r *rand.Rand, n int, conv func(uint64) K) {
+	t.Helper()
+	want := make(map[K]int, n)
+	for len(want) < n {
+		want[conv(r.Uint64())] = len(want)
+	}
+	misses := make([]K, 2000)
+	for i := range misses {
+		misses[i] = conv(r.Uint64())
+	}
+	check(t, want, misses)
 }
 
 func TestDenseIntegerKeys(t *testing.T) {
@@ -308,6 +329,13 @@ func FuzzAgainstGoMap(f *testing.F) {
 			ints[uint16(data[i])<<8|uint16(data[i+1])] = i
 		}
 		check(t, ints, []uint16{0, 1, 65535})
+		// 8-byte keys (kept as their hashes): every overlapping window of
+		// eight bytes, so keys share most of their bytes.
+		wide := map[int64]int{}
+		for i := 0; i+8 <= len(data); i++ {
+			wide[int64(binary.LittleEndian.Uint64(data[i:]))] = i
+		}
+		check(t, wide, []int64{0, -1, math.MinInt64, math.MaxInt64})
 	})
 }
 
@@ -454,41 +482,103 @@ func TestTagsHoldDistanceFromHome(t *testing.T) {
 	assert.Positive(t, capped, "no key 14 or more slots from home")
 }
 
-// TestIntegerTagsHoldDistanceFromHome: integer tables have distance tags
-// too, at load 0.8, and exactly one occupied tag per key.
-func TestIntegerTagsHoldDistanceFromHome(t *testing.T) {
+// TestIntegerSlotsHoldHashesInOrder: a hashed table of 8-byte integer
+// keys has no tags, and its slots hold, at load 0.8, each key's hash in
+// increasing order, each at or after its home with no empty slot between,
+// every other slot empty (emptyHash) including hashPad+1 at the end: the
+// order getByHash's scan relies on. Each hash gives back its key, and
+// keys four or more slots from home make the scan take a second window.
+func TestIntegerSlotsHoldHashesInOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
-	want := map[uint64]int{}
+	want := map[int64]int{}
 	for len(want) < 100_000 {
-		want[r.Uint64()] = len(want)
+		want[int64(r.Uint64())] = len(want)
 	}
-	misses := make([]uint64, 10_000)
+	misses := make([]int64, 10_000)
 	for i := range misses {
-		misses[i] = r.Uint64()
+		misses[i] = int64(r.Uint64())
 	}
 	tb := check(t, want, misses)
 	require.Equal(t, Hashed, tb.Strategy())
-	assert.InDelta(t, 0.8, float64(len(want))/float64(len(tb.kslots)), 0.01, "load")
-	capped := 0
-	for k := range want {
-		h := tb.hash(&k)
-		home := tb.part[0].slot0 + tb.home(h, tb.part[0].m)
-		slot := home
-		for tb.kslots[slot].Key != k || tb.tags[slot] == 0 {
-			slot++
-		}
-		if requireDistanceTag(t, tb, h, home, slot) {
-			capped++
-		}
+	require.True(t, tb.Ints())
+	assert.Nil(t, tb.tags)
+	assert.Nil(t, tb.kslots)
+	sl := tb.hslots
+	assert.InDelta(t, 0.8, float64(len(want))/float64(len(sl)-hashPad), 0.01, "load")
+	for i := len(sl) - hashPad - 1; i < len(sl); i++ {
+		require.Equal(t, uint64(emptyHash), sl[i].H, "slot %d of the end", i)
 	}
-	assert.Positive(t, capped, "no key 14 or more slots from home")
-	occupied := 0
-	for _, tag := range tb.tags {
-		if tag != 0 {
-			occupied++
+	var prev uint64
+	occupied, far := 0, 0
+	for i := range sl {
+		h := sl[i].H
+		if h == emptyHash {
+			continue
+		}
+		if occupied > 0 {
+			require.Greater(t, h, prev, "slot %d: hash not above the key's before", i)
+		}
+		occupied++
+		prev = h
+		k := fromU64[int64](tb.unhash(h))
+		v, in := want[k]
+		require.True(t, in, "slot %d holds %d, not a key", i, k)
+		require.Equal(t, v, sl[i].Val)
+		require.Equal(t, h, tb.hash(&k))
+		home := tb.home(h, tb.part[0].m)
+		require.LessOrEqual(t, home, uint64(i))
+		for s := home; s < uint64(i); s++ {
+			require.NotEqual(t, uint64(emptyHash), sl[s].H, "empty slot between the key at %d and its home %d", i, home)
+		}
+		if uint64(i)-home >= hashPad+1 {
+			far++
 		}
 	}
 	assert.Equal(t, len(want), occupied)
+	assert.Positive(t, far, "no key a window or more from home")
+}
+
+// TestEmptyHashIsNoKey: emptyHash marks empty slots, so a key whose hash
+// it is makes the build reseed, and a probe whose hash it is misses.
+func TestEmptyHashIsNoKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	const seed0 = 0x243f6a8885a308d3 // placeAndFill's first seed
+	e, inv := uint64(emptyHash), uint64(goldenInv)
+	inverse := e*inv ^ seed0
+	require.Equal(t, uint64(emptyHash), (inverse^seed0)*golden)
+	want := map[uint64]int{inverse: -1}
+	for len(want) < 1000 {
+		want[r.Uint64()] = len(want)
+	}
+	tb := check(t, want, nil)
+	require.True(t, tb.Ints())
+	assert.True(t, tb.strong, "not reseeded")
+	assert.NotEqual(t, uint64(emptyHash), tb.hash(&[]uint64{inverse}[0]))
+
+	delete(want, inverse)
+	tb = check(t, want, nil)
+	require.False(t, tb.strong)
+	probe := fromU64[uint64](tb.unhash(emptyHash))
+	require.Equal(t, uint64(emptyHash), tb.hash(&probe))
+	_, in := want[probe]
+	require.False(t, in)
+	_, ok := tb.Get(probe)
+	assert.False(t, ok, "a probe hashing to emptyHash matched an empty slot")
+}
+
+// The integer hashes must be bijections, undone by unhash, for every
+// seed and both hashes: a table of 8-byte keys stores only the hash.
+func TestUnhashInvertsHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	tb := &Table[uint64, int]{kind: kInt, size: 8}
+	for _, strong := range []bool{false, true} {
+		tb.strong = strong
+		for range 100_000 {
+			tb.seed = r.Uint64()
+			u := r.Uint64()
+			require.Equal(t, u, tb.unhash(tb.hashInt(u)), "strong %v", strong)
+		}
+	}
 }
 
 // TestBuildOffHeap: a large table whose values hold no pointers gets its
@@ -514,7 +604,7 @@ func TestBuildOffHeap(t *testing.T) {
 		assert.Equal(t, Hashed, tb.Strategy())
 	})
 	t.Run("hashed integers", func(t *testing.T) {
-		tb := requireOffHeap(t, ints, func(tb *Table[uint64, uint64]) unsafe.Pointer { return unsafe.Pointer(&tb.kslots[0]) })
+		tb := requireOffHeap(t, ints, func(tb *Table[uint64, uint64]) unsafe.Pointer { return unsafe.Pointer(&tb.hslots[0]) })
 		assert.Equal(t, Hashed, tb.Strategy())
 	})
 	t.Run("dense integers", func(t *testing.T) {
@@ -556,7 +646,7 @@ func TestBuildOffHeap(t *testing.T) {
 }
 
 // requireOffHeap builds want with BuildOffHeap and checks that the slot
-// that slot returns and the tags lie in the scratch memory, and that the
+// that slot returns and the tags (if any) lie in the scratch memory, and that the
 // table holds exactly want.
 func requireOffHeap[K, V comparable](t *testing.T, want map[K]V, slot func(*Table[K, V]) unsafe.Pointer) *Table[K, V] {
 	t.Helper()
@@ -566,7 +656,9 @@ func requireOffHeap[K, V comparable](t *testing.T, want map[K]V, slot func(*Tabl
 	require.NotNil(t, scratch)
 	require.Greater(t, offheap.LiveScratchBytes(), live, "scratch memory not counted")
 	assert.True(t, scratch.Contains(uintptr(slot(tb))), "slots on the Go heap")
-	assert.True(t, scratch.Contains(uintptr(unsafe.Pointer(&tb.tags[0]))), "tags on the Go heap")
+	if !tb.Ints() { // those have no tags
+		assert.True(t, scratch.Contains(uintptr(unsafe.Pointer(&tb.tags[0]))), "tags on the Go heap")
+	}
 	requireSame(t, tb, want)
 	require.NoError(t, scratch.Release())
 	require.Equal(t, live, offheap.LiveScratchBytes())
