@@ -543,7 +543,7 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 			func(_ int, a, b *keySlot[K, V]) bool { return a.Key == b.Key },
 			func(_ int, s *keySlot[K, V]) error { return duplicate(s.Key) },
 			func(sorted []rec[keySlot[K, V]]) {
-				if t.byHash() {
+				if t.ints {
 					fillByHash(t, sorted)
 				} else {
 					fill(t, sorted, &first, t.kslots)
@@ -747,7 +747,7 @@ func place[S any, K comparable, V any](t *Table[K, V], p *part, in, sorted []rec
 				return &e.s, nil
 			}
 		}
-		if e.h == emptyHash && t.byHash() {
+		if e.h == emptyHash && t.ints {
 			return nil, errReseed // the hash that marks empty slots
 		}
 		h := t.home(e.h, m)
