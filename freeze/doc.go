@@ -39,7 +39,7 @@
 // gone; the baseline is hashed through the moved-aside mapping before it
 // is released. The remapped range starts with no pages mapped: readers,
 // and the first Verify, fault each page in once (a first pass over 1 GiB
-// took 54–90 ms on the hosts measured, against 5–7 ms after Protect; see
+// took 54–126 ms on the hosts measured, against 4–7 ms after Protect; see
 // bench/REPORT.md). Permanent additionally mseals the range (Linux
 // 6.10+): it can never be unmapped for the life of the process.
 //
@@ -74,11 +74,11 @@
 // What each mode does not protect against: Protect can be undone by any
 // code in the process that calls mprotect on the range, and a write made
 // that way in the window while the background baseline is being taken
-// (60–120 ms per GiB on the hosts measured, bench/REPORT.md's Background
+// (51–120 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline. Alias leaves the owner's mapping
 // writable by design: Verify catches changes, it does not prevent them.
 // Seal prevents every
-// write, but until its background step finishes (120–150 ms per GiB on
+// write, but until its background step finishes (103–150 ms per GiB on
 // the hosts measured) the moved-aside writable mapping still exists at an
 // address nothing in the library hands out. No mode protects against code
 // that reads frozen data and keeps a copy: copies are ordinary Go values.
