@@ -162,7 +162,7 @@ func (t *Table[K, V]) get(k K) (V, bool) {
 	}
 }
 
-// getByHash looks up k in a hashed table of 8-byte integer keys (byHash),
+// getByHash looks up k in a hashed table of 8-byte integer keys (t.ints),
 // whose slots hold hashes instead of keys and which has no tags.
 //
 // The slots' hashes increase from slot to slot, empty slots (emptyHash)
@@ -177,7 +177,7 @@ func (t *Table[K, V]) get(k K) (V, bool) {
 // and a hit reads one slot's memory, usually at home, where a table with
 // tags reads a tag word first and then the slot it names. A miss reads
 // the same slots; with tags it could often stop at the tag word, which at
-// a million keys is in a cache the slots are not (see Ints).
+// a million keys is in a cache the slots are not (see hashSlot).
 func (t *Table[K, V]) getByHash(k K) (V, bool) {
 	h := t.hashInt(asU64(&k, t.signed))
 	i := t.home(h, t.part[0].m)
@@ -254,15 +254,6 @@ func (t *Table[K, V]) getOther(k K) (V, bool) {
 
 // Ints reports whether the table is a hashed table of 8-byte integer
 // keys, which GetInt serves.
-//
-// These tables had tags too until measured without them: in one process,
-// alternating rounds of 1e3 to 1e7 uint64 keys, hits took 8.3 / 13.4 /
-// 25-85 / 112-145 ns without tags against 10.0 / 15.6 / 84-107 / 150-179
-// with them (Go's map: 7.8 / 14.3 / 46-87 / 105-202), and misses 8.7 /
-// 13.6 / 19-52 / 45-125 against 7.5 / 9.5 / 11-15 / 15-88 (Go's map: 8.3 /
-// 23.7 / 18-22 / 39-127): a host so noisy that only the order within a
-// round means much. Hits are the common case of a lookup table, and a
-// miss without tags costs about what Go's map does.
 func (t *Table[K, V]) Ints() bool { return t.ints }
 
 // GetInt is Get for a table of which Ints reports true; a caller that

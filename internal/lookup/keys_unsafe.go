@@ -6,7 +6,10 @@
 // header; integer kinds of size 1, 2, 4 or 8 are read as that unsigned
 // size; "raw" keys are pointer-free, padding-free values whose bytes are
 // exactly what == compares. Word loads from strings stay inside
-// [0, len(s)), and nothing is ever written through these pointers.
+// [0, len(s)). The only writes are to a caller's own key variable:
+// keyAsString sets a string-kind key's header, and fromU64 the eight bytes
+// of an 8-byte integer key (its only callers hold such keys: t.ints).
+// Nothing is written to a table's memory.
 
 package lookup
 
@@ -188,7 +191,7 @@ func (t *Table[K, V]) unhash(h uint64) uint64 {
 }
 
 // fromU64 returns the 8-byte integer key whose bits are u: asU64 undone.
-// K must be 8 bytes (byHash tables only).
+// K must be an 8-byte integer kind (t.ints tables only).
 func fromU64[K comparable](u uint64) (k K) {
 	*(*uint64)(unsafe.Pointer(&k)) = u
 	return k
