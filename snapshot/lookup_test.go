@@ -90,6 +90,57 @@ func TestMapPointerValuesAreClonedAndFrozen(t *testing.T) {
 	assert.Equal(t, "shared", a.Backend)
 }
 
+// TestMapIntegerKeysPointerValuesReadOnly: a table of 8-byte integer keys
+// (which stores hashes in place of keys) with pointer-bearing values, in
+// every mode: every pointer a reader can reach from Get or All, and the
+// bytes of every string, lies in a read-only shared mapping (in Alias
+// mode: the alias view), and All gives back every key.
+func TestMapIntegerKeysPointerValuesReadOnly(t *testing.T) {
+	shared := &Route{Backend: "shared", Weights: []int{1, 2}}
+	src := map[int64]*Route{-1: shared}
+	for i := int64(0); i < 1000; i++ {
+		src[i*0x9e3779b97f4a7c1] = &Route{Backend: fmt.Sprint("b", i), Weights: []int{int(i)}, Next: shared}
+	}
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			fm, err := snapshot.NewMap(maps.All(src), snapshot.WithMode(m))
+			require.NoError(t, err)
+			defer fm.Close()
+			require.Equal(t, "open-addressing", fm.Strategy())
+			mp, err := vm.ReadMaps()
+			if err != nil {
+				t.Skipf("no /proc/self/maps: %v", err)
+			}
+			readOnly := func(p unsafe.Pointer, what string) {
+				t.Helper()
+				e, ok := mp.Find(uintptr(p))
+				require.True(t, ok, what)
+				require.Equal(t, "r--s", e.Perms, what)
+			}
+			seen := 0
+			for k, r := range fm.All() {
+				want, in := src[k]
+				require.True(t, in, "All yields %d, not a key", k)
+				got, ok := fm.Get(k)
+				require.True(t, ok)
+				require.Same(t, r, got)
+				require.Equal(t, want.Backend, r.Backend)
+				require.Equal(t, want.Weights, r.Weights)
+				readOnly(unsafe.Pointer(r), "value")
+				readOnly(unsafe.Pointer(unsafe.StringData(r.Backend)), "string")
+				readOnly(unsafe.Pointer(&r.Weights[0]), "slice")
+				if r.Next != nil {
+					readOnly(unsafe.Pointer(r.Next), "Next")
+					want, _ := fm.Get(-1)
+					require.Same(t, want, r.Next, "shared value not shared")
+				}
+				seen++
+			}
+			assert.Equal(t, len(src), seen)
+		})
+	}
+}
+
 func TestMapEmptyAndTiny(t *testing.T) {
 	empty, err := snapshot.NewMap[string, int](nil)
 	require.NoError(t, err)

@@ -296,10 +296,21 @@ func TestGetDoesNotAllocate(t *testing.T) {
 	want[long] = 1
 	tb, err := Build(maps.All(want))
 	require.NoError(t, err)
+	ints := map[uint64]int{}
+	for i := range uint64(1000) {
+		ints[i*golden] = int(i)
+	}
+	ti, err := Build(maps.All(ints))
+	require.NoError(t, err)
+	require.True(t, ti.Ints())
+	g := uint64(golden)
+	hit := 42 * g
 	assert.Zero(t, testing.AllocsPerRun(1000, func() {
 		tb.Get("0000000000000042")
 		tb.Get(long)
 		tb.Get("absent")
+		ti.Get(hit)
+		ti.Get(1)
 	}))
 }
 
