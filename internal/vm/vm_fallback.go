@@ -15,7 +15,6 @@ package vm
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,50 +56,11 @@ func (f *File) reopenReadOnly() (int, error) {
 	return -1, errors.New("read-only descriptor closed")
 }
 
-func dupCloexec(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }
-
-func closeFD(fd int) error { return unix.Close(fd) }
-
-func ftruncate(fd int, n int64) error { return unix.Ftruncate(fd, n) }
-
 func addSeals(int, Seal) error {
 	return &FeatureError{Feature: "file seals", Err: errors.New("no memfd seals on the " + Backend + " backend")}
 }
 
 func getSeals(int) (Seal, error) { return 0, nil }
-
-func unixProt(p Prot) int {
-	switch p {
-	case ProtRead:
-		return unix.PROT_READ
-	case ProtReadWrite:
-		return unix.PROT_READ | unix.PROT_WRITE
-	}
-	return unix.PROT_NONE
-}
-
-func mapFixed(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src Source) error {
-	fd := f.rw
-	if src == FromReadOnly {
-		fd = f.ro
-	}
-	if fd < 0 {
-		return fmt.Errorf("vm: map %q: descriptor not open", f.name)
-	}
-	got, err := unix.MmapPtr(fd, off, at, n, unixProt(prot), unix.MAP_SHARED|unix.MAP_FIXED)
-	if err != nil {
-		return fmt.Errorf("vm: map %q [%d, +%d) %s: %w", f.name, off, n, prot, err)
-	}
-	if got != at {
-		return fmt.Errorf("vm: map %q: kernel placed it at %p, not %p", f.name, got, at)
-	}
-	return nil
-}
-
-func mapAnon(at unsafe.Pointer, n uintptr) error {
-	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_FIXED)
-	return err
-}
 
 // adviseHuge does nothing: huge-page advice is Linux's.
 func adviseHuge(unsafe.Pointer, uintptr) error { return nil }
@@ -112,13 +72,6 @@ func decommit(at unsafe.Pointer, n uintptr) error {
 
 func reserve(n uintptr) (unsafe.Pointer, error) {
 	return unix.MmapPtr(-1, 0, nil, n, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
-}
-
-func unmap(at unsafe.Pointer, n uintptr) error { return unix.MunmapPtr(at, n) }
-
-func protect(at unsafe.Pointer, n uintptr, p Prot) error {
-	// The slice only carries (address, length) to the system call.
-	return unix.Mprotect(unsafe.Slice((*byte)(at), n), unixProt(p))
 }
 
 var errNoMremap = &FeatureError{Feature: "mremap", Err: errors.New("not available on the " + Backend + " backend")}

@@ -38,12 +38,6 @@ func (f *File) reopenReadOnly() (int, error) {
 	return unix.Open(fmt.Sprintf("/proc/self/fd/%d", f.rw), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }
 
-func dupCloexec(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }
-
-func closeFD(fd int) error { return unix.Close(fd) }
-
-func ftruncate(fd int, n int64) error { return unix.Ftruncate(fd, n) }
-
 var sealBits = [...]struct {
 	portable Seal
 	linux    int
@@ -82,40 +76,6 @@ func getSeals(fd int) (Seal, error) {
 	return s, nil
 }
 
-func unixProt(p Prot) int {
-	switch p {
-	case ProtRead:
-		return unix.PROT_READ
-	case ProtReadWrite:
-		return unix.PROT_READ | unix.PROT_WRITE
-	}
-	return unix.PROT_NONE
-}
-
-func mapFixed(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src Source) error {
-	fd := f.rw
-	if src == FromReadOnly {
-		fd = f.ro
-	}
-	if fd < 0 {
-		return fmt.Errorf("vm: map %q: descriptor not open", f.name)
-	}
-	got, err := unix.MmapPtr(fd, off, at, n, unixProt(prot), unix.MAP_SHARED|unix.MAP_FIXED)
-	if err != nil {
-		return fmt.Errorf("vm: map %q [%d, +%d) %s: %w", f.name, off, n, prot, err)
-	}
-	if got != at {
-		return fmt.Errorf("vm: map %q: kernel placed it at %p, not %p", f.name, got, at)
-	}
-	return nil
-}
-
-// mapAnon maps private anonymous read-write memory at [at, at+n).
-func mapAnon(at unsafe.Pointer, n uintptr) error {
-	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED)
-	return err
-}
-
 // adviseHuge asks for transparent huge pages (MADV_HUGEPAGE): the kernel
 // uses them where its setting is "always" or "madvise" and it finds free
 // 2 MiB pages.
@@ -134,13 +94,6 @@ func decommit(at unsafe.Pointer, n uintptr) error {
 
 func reserve(n uintptr) (unsafe.Pointer, error) {
 	return unix.MmapPtr(-1, 0, nil, n, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
-}
-
-func unmap(at unsafe.Pointer, n uintptr) error { return unix.MunmapPtr(at, n) }
-
-func protect(at unsafe.Pointer, n uintptr, p Prot) error {
-	// The slice only carries (address, length) to the system call.
-	return unix.Mprotect(unsafe.Slice((*byte)(at), n), unixProt(p))
 }
 
 func moveAside(from, to unsafe.Pointer, n uintptr) error {
