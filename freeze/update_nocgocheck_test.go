@@ -4,7 +4,9 @@ package freeze_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,5 +31,85 @@ func TestUpdateRefusesHeapPointersAndRestores(t *testing.T) {
 	assert.Equal(t, 1, ro.Version, "the whole update was undone")
 	assert.Same(t, &ro.Endpoints[1], ro.Primary)
 	assert.True(t, reflect.DeepEqual(&want, ro))
+	require.NoError(t, r.Verify())
+}
+
+// Holder has an interface field, into which a value of a pointer-shaped
+// type (a pointer, map, channel, func, unsafe.Pointer, or a struct of one
+// such field) is stored directly, without a box.
+type Holder struct{ X any }
+
+type mapBox struct{ m map[int]int }
+
+// heapValuesInInterfaces are values stored directly in an interface's data
+// word that point into the Go heap (or, for a func without captures, into
+// the binary): none may be frozen into arena memory.
+func heapValuesInInterfaces() map[string]any {
+	n := 3
+	return map[string]any{
+		"pointer":        &n,
+		"map":            map[int]int{1: 1},
+		"chan":           make(chan int, 1),
+		"closure":        func() int { n++; return n },
+		"func":           strings.ToUpper,
+		"unsafe.Pointer": unsafe.Pointer(&n),
+		"struct{map}":    mapBox{map[int]int{}},
+	}
+}
+
+// Freeze's validation checks the data word of every value stored directly
+// in an interface, whatever its type: maps, channels, funcs and
+// unsafe.Pointer have no pointer slots of their own (Clone refuses them),
+// and were let through before.
+func TestFreezeRefusesHeapValuesStoredInInterfaces(t *testing.T) {
+	for name, v := range heapValuesInInterfaces() {
+		t.Run(name, func(t *testing.T) {
+			a := newArena(t)
+			h, err := arena.Clone(a, &Holder{})
+			require.NoError(t, err)
+			h.X = v
+			_, err = freeze.Freeze(a, freeze.Protect)
+			require.ErrorIs(t, err, arena.ErrForeignPointer)
+			assert.Contains(t, err.Error(), "Holder.X")
+			h.X = nil
+			_, err = freeze.Freeze(a, freeze.Protect)
+			require.NoError(t, err, "the failed Freeze left the arena as it was")
+		})
+	}
+}
+
+// Update refuses the same values and restores what was there; a Go map
+// let through would be freed by the garbage collector while frozen memory
+// still points at it.
+func TestUpdateRefusesHeapValuesStoredInInterfaces(t *testing.T) {
+	for name, v := range heapValuesInInterfaces() {
+		t.Run(name, func(t *testing.T) {
+			a := newArena(t)
+			h, err := arena.Clone(a, &Holder{X: 7})
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, freeze.Alias)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, h)
+			err = freeze.Update(r, ro, func(w *Holder) { w.X = v })
+			require.ErrorIs(t, err, arena.ErrForeignPointer)
+			assert.Equal(t, 7, ro.X, "the update was undone")
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
+// An Update that panics after storing a Go-heap pointer does not leave it
+// in frozen memory: the deferred undo puts the old bytes back before the
+// panic goes on, so the string cannot be freed under a reader.
+func TestUpdateThatPanicsLeavesNoHeapPointer(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	heap := strings.Repeat("A", 64)
+	assert.PanicsWithValue(t, "oops", func() {
+		_ = freeze.Update(r, ro, func(w *Config) {
+			w.Name = heap
+			panic("oops")
+		})
+	})
+	assert.Equal(t, "svc", ro.Name)
 	require.NoError(t, r.Verify())
 }

@@ -69,19 +69,17 @@ func (e *CorruptionError) Error() string {
 // error of a failed background seal, and does not allocate when nothing
 // changed.
 func (r *Region) Verify() error {
-	changed, err := r.r.Verify()
+	changed, err := r.r.Verify(maxListed + 1)
 	if err != nil || changed == nil {
 		return err
 	}
-	e := &CorruptionError{Region: r.r.Name(), Mode: Mode(r.r.Mode()), Pages: changed}
-	for _, i := range changed {
-		lo := uintptr(i) * PageSize
-		hi := min(lo+PageSize, uintptr(r.r.Size()))
-		allocs := r.r.Arena().AllocationsIn(lo, hi, maxListed+1)
-		pg := ChangedPage{Index: i, Start: lo, End: hi, More: len(allocs) > maxListed}
-		for _, a := range allocs[:min(len(allocs), maxListed)] {
+	e := &CorruptionError{Region: r.r.Name(), Mode: Mode(r.r.Mode())}
+	for _, c := range changed {
+		pg := ChangedPage{Index: c.Index, Start: c.Start, End: c.End, More: len(c.Allocs) > maxListed}
+		for _, a := range c.Allocs[:min(len(c.Allocs), maxListed)] {
 			pg.Allocations = append(pg.Allocations, Allocation(a))
 		}
+		e.Pages = append(e.Pages, c.Index)
 		e.Changed = append(e.Changed, pg)
 	}
 	return e

@@ -52,8 +52,16 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 		return Fault{}, false
 	}
 	r := a.frozen
-	if r == nil || a.state != Frozen {
+	if r == nil {
 		return Fault{}, false
+	}
+	// Under the region's lock, Close cannot release the memory and the
+	// records that naming the field reads; once it has, the address is
+	// one of a released range.
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
 	}
 	f = Fault{Region: a.name, Mode: r.mode, Offset: addr - base, Frozen: true, PageOnly: vm.FaultPageOnly}
 	if !f.PageOnly {
@@ -71,7 +79,8 @@ type Allocation struct {
 }
 
 // AllocationsIn lists the allocations overlapping arena offsets [lo, hi),
-// at most limit of them (the list is for humans).
+// at most limit of them (the list is for humans). On a frozen arena the
+// caller holds the region's lock, so that Close cannot reset the records.
 func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
 	var out []Allocation
 	j := a.recs.search(uint64(lo))
@@ -150,8 +159,19 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	base := unsafe.Add(r.a.rng.Addr(), off)
 	saved := make([]byte, size)
 	copy(saved, unsafe.Slice((*byte)(base), size))
+	checked := false
+	defer func() {
+		if !checked {
+			// f panicked or called runtime.Goexit: its writes, unchecked,
+			// might hold Go-heap pointers. Put the old bytes back (they
+			// held only pointers into the region) before the panic goes on.
+			copy(unsafe.Slice((*byte)(base), size), saved)
+		}
+	}()
 	f((*T)(base))
-	if err := r.checkUpdated(off, off+size); err != nil {
+	err := r.checkUpdated(off, off+size)
+	checked = true
+	if err != nil {
 		// Put the old bytes back: they held only pointers into the region.
 		copy(unsafe.Slice((*byte)(base), size), saved)
 		return err

@@ -81,7 +81,12 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 			switch {
 			case dt == nil:
 			case dt.Direct:
-				err = walkSlots(unsafe.Add(p, ptrSize), dt.Slots, visit)
+				// The data word is the value itself, and a value stored
+				// directly is one pointer word: a pointer, a struct or
+				// array holding one, or a map, channel, func or
+				// unsafe.Pointer, which layout refuses and has no slots
+				// for but which must be checked all the same.
+				err = visit(unsafe.Add(p, ptrSize))
 			default:
 				err = visit(unsafe.Add(p, ptrSize))
 			}

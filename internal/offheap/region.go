@@ -382,16 +382,13 @@ func (r *Region) Mode() Mode { return r.mode }
 // Size returns the number of frozen bytes.
 func (r *Region) Size() int { return int(r.size) }
 
-// Checksum returns the root checksum, waiting for the baseline.
+// Checksum returns the root checksum, waiting for the baseline. Update
+// changes it, under the lock this takes.
 func (r *Region) Checksum() uint64 {
 	<-r.ready
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return r.root
-}
-
-// Sums returns the per-page baseline, waiting for it.
-func (r *Region) Sums() []uint64 {
-	<-r.ready
-	return r.sums
 }
 
 // Closed reports whether the region was released.
@@ -401,10 +398,20 @@ func (r *Region) Closed() bool {
 	return r.closed
 }
 
-// Verify recomputes the page hashes and returns the indices of the pages
-// that changed (nil when none did). It does not allocate when nothing
-// changed.
-func (r *Region) Verify() ([]int, error) {
+// ChangedPage is a page whose bytes no longer match the baseline, with
+// the allocations overlapping it.
+type ChangedPage struct {
+	Index      int
+	Start, End uintptr // arena offsets
+	Allocs     []Allocation
+}
+
+// Verify recomputes the page hashes and describes the pages that changed
+// (nil when none did), listing at most limit allocations for each. It does
+// not allocate when nothing changed. The description is made under the
+// region's lock, like the check: Close cannot release the memory and the
+// allocation records it reads meanwhile.
+func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 	<-r.ready
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -417,7 +424,13 @@ func (r *Region) Verify() ([]int, error) {
 	if r.size == 0 || hashPages(r.a.rng.Addr(), r.size, nil, r.sums) == 0 {
 		return nil, nil
 	}
-	return changedPages(r.a.rng.Addr(), r.size, r.sums), nil
+	var out []ChangedPage
+	for _, i := range changedPages(r.a.rng.Addr(), r.size, r.sums) {
+		lo := uintptr(i) * PageSize
+		hi := min(lo+PageSize, r.size)
+		out = append(out, ChangedPage{Index: i, Start: lo, End: hi, Allocs: r.a.AllocationsIn(lo, hi, limit)})
+	}
+	return out, nil
 }
 
 // ReadOnly translates p, a pointer into the arena, into the address readers
