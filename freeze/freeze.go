@@ -35,7 +35,8 @@ func (m Mode) String() string { return offheap.Mode(m).String() }
 // Errors.
 var (
 	// ErrModeUnsupported: the platform or kernel cannot do the mode (Seal
-	// without memfd seals), or the call needs another mode.
+	// without memfd seals), the mode is none of Protect, Alias and Seal,
+	// or the call needs another mode.
 	ErrModeUnsupported = offheap.ErrModeUnsupported
 	// ErrPermanent: the region was made permanent and cannot be released.
 	ErrPermanent = offheap.ErrPermanent
@@ -82,8 +83,8 @@ func (*noCopy) Unlock() {}
 // the arena is validated (arena.ErrForeignPointer).
 //
 // Freezing twice fails with an error wrapping arena.ErrFrozen, a closed
-// arena with arena.ErrClosed, a mode the platform lacks with
-// ErrModeUnsupported. A failure at any step returns a *StepError naming
+// arena with arena.ErrClosed, a mode the platform lacks (or no mode at
+// all, such as Mode(0)) with ErrModeUnsupported. A failure at any step returns a *StepError naming
 // the step, and leaves the arena exactly as it was.
 //
 // In Protect and Seal modes the baseline is finished in the background,
@@ -116,7 +117,8 @@ func (r *Region) Mode() Mode { return Mode(r.r.Mode()) }
 func (r *Region) Size() int { return r.r.Size() }
 
 // Checksum returns the root checksum of the frozen bytes (xxhash of the
-// per-page hashes and the size). It waits for the baseline.
+// per-page hashes and the size). It waits for the baseline. Update changes
+// it; after Close it is the last one taken.
 func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 
 // Wait blocks until the baseline is taken and, in Seal mode, every seal is

@@ -206,12 +206,23 @@ func TestGuardPassesOtherPanicsThrough(t *testing.T) {
 	var np *Config
 	assert.Panics(t, func() { _ = freeze.Guard(func() { np.Version = 1 }) }, "a nil dereference is not ours")
 	assert.NoError(t, freeze.Guard(func() {}))
+	// A panic value of the user's with an Addr method, even one inside a
+	// frozen region, is no fault.
+	_, _, ro := frozenConfig(t, freeze.Protect)
+	fake := fakeFault(uintptr(unsafe.Pointer(&ro.Version)))
+	assert.PanicsWithValue(t, fake, func() { _ = freeze.Guard(func() { panic(fake) }) })
 	// Guard restores the goroutine's setting.
 	old := debug.SetPanicOnFault(false)
 	defer debug.SetPanicOnFault(old)
 	_ = freeze.Guard(func() {})
 	assert.False(t, debug.SetPanicOnFault(false))
 }
+
+// fakeFault is a panic value that looks like a runtime fault but is not a
+// runtime.Error.
+type fakeFault uintptr
+
+func (f fakeFault) Addr() uintptr { return uintptr(f) }
 
 func TestVerifyAndTheBackDoors(t *testing.T) {
 	t.Run("Protect", func(t *testing.T) {
@@ -378,8 +389,11 @@ func TestFreezeErrors(t *testing.T) {
 	assert.ErrorIs(t, r.Verify(), arena.ErrClosed)
 
 	b := newArena(t)
-	_, err = freeze.Freeze(b, freeze.Mode(42))
-	assert.Error(t, err)
+	for _, m := range []freeze.Mode{0, 42} {
+		_, err = freeze.Freeze(b, m)
+		assert.ErrorIs(t, err, freeze.ErrModeUnsupported, "mode %d", int(m))
+	}
+	require.NoError(t, b.Close(), "an unknown mode leaves the arena open")
 
 	if seals, _, _, _ := vm.Features(); seals != nil {
 		_, err = freeze.Freeze(newArena(t), freeze.Seal)
@@ -410,7 +424,7 @@ func TestUseAfterCloseFaultsInEveryMode(t *testing.T) {
 			err := freeze.Guard(func() { v = ro.Version })
 			var uac *freeze.UseAfterClose
 			require.ErrorAs(t, err, &uac, "read after Close returned %d instead of faulting", v)
-			assert.True(t, strings.HasPrefix(uac.Region, r.Name()))
+			assert.Equal(t, r.Name(), uac.Region, "the region's own name, in every mode")
 			assert.ErrorIs(t, err, arena.ErrClosed)
 			// The first access to fault may be the compiler's nil check of
 			// ro rather than the load of the field.

@@ -81,7 +81,12 @@ func Guard(f func()) (err error) {
 		if r == nil {
 			return
 		}
-		if af, ok := r.(interface{ Addr() uintptr }); ok {
+		// A memory fault is a runtime.Error with the faulting address; a
+		// panic value of the user's with an Addr method is not one.
+		if af, ok := r.(interface {
+			runtime.Error
+			Addr() uintptr
+		}); ok {
 			addr := af.Addr()
 			if info, ok := offheap.Resolve(addr); ok {
 				if info.Released {

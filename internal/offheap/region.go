@@ -150,7 +150,7 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	case Seal:
 		err = r.freezeSeal()
 	default:
-		return nil, fmt.Errorf("freeze: unknown mode %d", int(mode))
+		return nil, fmt.Errorf("%w: unknown mode %d", ErrModeUnsupported, int(mode))
 	}
 	if err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func (r *Region) freezeAlias() error {
 	if a.w != nil {
 		n := a.w.Len()
 		if err := step("reserve", func() (err error) {
-			r.arng, err = space.Alloc(n, alignFor(n), r, a.name+" (read-only view)")
+			r.arng, err = space.Alloc(n, alignFor(n), r, a.name)
 			return err
 		}); err != nil {
 			return r.fail("reserve", err, nil)
