@@ -164,7 +164,8 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // and may change *p's fields; afterwards the checksums of those bytes are
 // taken again, so Verify accepts the change. Pointers stored into *p must
 // be nil or point into the region; otherwise the bytes of *p are restored
-// and the error wraps arena.ErrForeignPointer. Readers see the writes as
+// and the error wraps arena.ErrForeignPointer. If f panics, the bytes of
+// *p are restored too and the panic goes on. Readers see the writes as
 // f makes them: Update is not atomic for concurrent readers (publish a new
 // snapshot with snapshot.Store for that).
 func Update[T any](r *Region, p *T, f func(w *T)) error { return offheap.Update(r.r, p, f) }
