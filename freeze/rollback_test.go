@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
@@ -115,6 +116,36 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A protect step that fails part way, having made some pages read-only
+// before the kernel gave up (mprotect can fail with ENOMEM while splitting
+// mappings), is rolled back over the whole range: the injected failure
+// here changes the first page itself before failing.
+func TestProtectFailingPartWayRollsBack(t *testing.T) {
+	a := newArena(t)
+	c, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	before := arenaMaps(t, a)
+	injected := errors.New("injected failure after the first page")
+	offheap.SetFailpoint(func(s string) error {
+		if s != "protect" {
+			return nil
+		}
+		if err := mprotectRange(unsafe.Pointer(c), 1, unix.PROT_READ); err != nil {
+			return err
+		}
+		return injected
+	})
+	r, err := freeze.Freeze(a, freeze.Protect)
+	offheap.SetFailpoint(nil)
+	assert.Nil(t, r)
+	require.ErrorIs(t, err, injected)
+	var se *freeze.StepError
+	require.ErrorAs(t, err, &se)
+	assert.NoError(t, se.Rollback)
+	assert.Equal(t, before, arenaMaps(t, a), "no page is left read-only")
+	assert.NoError(t, freeze.Guard(func() { c.Version = 2 }), "the first page is writable again")
 }
 
 // TestValidateRefusesForeignPointers plants a Go-heap pointer in arena

@@ -182,7 +182,9 @@ func (r *Region) freezeProtect() error {
 	a := r.a
 	if a.w != nil {
 		if err := step("protect", func() error { return a.w.Protect(vm.ProtRead) }); err != nil {
-			return r.fail("protect", err, nil)
+			// mprotect can fail part way (ENOMEM splitting mappings),
+			// having changed some pages: make them all writable again.
+			return r.fail("protect", err, a.w.Protect(vm.ProtReadWrite))
 		}
 	}
 	if sealsAvailable() != nil {
