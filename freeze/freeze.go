@@ -150,7 +150,8 @@ func (r *Region) Close() error { return r.a.Close() }
 // frozen arena: p itself in Protect and Seal modes, its twin in the
 // read-only view in Alias mode. Every pointer reachable from the result
 // points into read-only memory. It panics with an error wrapping
-// ErrNotInRegion if p is not in the region.
+// ErrNotInRegion if p is not in the region, and with one wrapping
+// arena.ErrClosed after Close.
 func ReadOnly[T any](r *Region, p *T) *T {
 	q, err := offheap.ReadOnlyPtr(r.r, p)
 	if err != nil {

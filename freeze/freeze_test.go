@@ -377,9 +377,10 @@ func TestChecksumIsStableAndDescribesTheBytes(t *testing.T) {
 
 func TestFreezeErrors(t *testing.T) {
 	a := newArena(t)
-	arena.New[int](a)
+	p := arena.New[int](a)
 	r, err := freeze.Freeze(a, freeze.Protect)
 	require.NoError(t, err)
+	assert.Same(t, p, freeze.ReadOnly(r, p))
 	_, err = freeze.Freeze(a, freeze.Alias)
 	assert.ErrorIs(t, err, arena.ErrFrozen, "freezing twice")
 	require.NoError(t, r.Close())
@@ -387,6 +388,7 @@ func TestFreezeErrors(t *testing.T) {
 	_, err = freeze.Freeze(a, freeze.Protect)
 	assert.ErrorIs(t, err, arena.ErrClosed)
 	assert.ErrorIs(t, r.Verify(), arena.ErrClosed)
+	assert.PanicsWithError(t, fmt.Sprintf("%v: region %q", arena.ErrClosed, a.Name()), func() { freeze.ReadOnly(r, p) })
 
 	b := newArena(t)
 	for _, m := range []freeze.Mode{0, 42} {

@@ -438,6 +438,9 @@ func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 // ReadOnly translates p, a pointer into the arena, into the address readers
 // must use: itself in Protect and Seal modes, its alias in Alias mode.
 func (r *Region) ReadOnly(p unsafe.Pointer) (unsafe.Pointer, error) {
+	if r.Closed() {
+		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
 	u := uintptr(p)
 	w := r.a.writable()
 	if r.alias == nil {
