@@ -159,6 +159,10 @@ func TestGuardNamesTheFieldAtEveryDepth(t *testing.T) {
 			ro := freeze.ReadOnly(r, c)
 			roPts := freeze.ReadOnly(r, &pts[0])
 			roSlice := unsafe.Slice(roPts, len(pts))
+			// The bytes of strings, which Go never writes but unsafe code
+			// can: named as the string field indexed by the byte.
+			host := unsafe.Slice(unsafe.StringData(ro.Endpoints[2].Host), 1)
+			name := unsafe.Slice(unsafe.StringData(ro.Name), 3)
 			for _, tc := range []struct {
 				write func()
 				addr  unsafe.Pointer
@@ -171,6 +175,8 @@ func TestGuardNamesTheFieldAtEveryDepth(t *testing.T) {
 				{func() { ro.Nested.Deep.Counters[2]++ }, unsafe.Pointer(&ro.Nested.Deep.Counters[2]), "*Config.Nested.Deep.Counters[2]"},
 				{func() { roSlice[7].Y = 3 }, unsafe.Pointer(&roSlice[7].Y), "Point#7.Y"},
 				{func() { copy(ro.Endpoints, []Endpoint{{}}) }, unsafe.Pointer(&ro.Endpoints[0]), "*Config.Endpoints[0].Host"},
+				{func() { host[0] = 'x' }, unsafe.Pointer(&host[0]), "*Config.Endpoints[2].Host[0]"},
+				{func() { name[2] = 'x' }, unsafe.Pointer(&name[2]), "*Config.Name[2]"},
 			} {
 				err := freeze.Guard(tc.write)
 				var wf *freeze.WriteFault

@@ -196,7 +196,7 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 	for to < a.recs.len() && uintptr(a.recs.at(to).Off) < hi {
 		to++
 	}
-	return a.walkRecords(from, to, func(word unsafe.Pointer) error {
+	return a.walkRecords(from, to, func(word unsafe.Pointer, _ layout.SlotKind) error {
 		off := uintptr(word) - w.lo
 		if off < lo || off >= hi {
 			return nil

@@ -40,8 +40,9 @@ func (e *GraphError) Error() string {
 func (e *GraphError) Unwrap() error { return ErrForeignPointer }
 
 // visitor is called with the address of each pointer word in arena memory
-// that must point into the arena (or be nil).
-type visitor func(word unsafe.Pointer) error
+// that must point into the arena (or be nil), and the kind of slot it
+// begins (a string's length is the word after it).
+type visitor func(word unsafe.Pointer, kind layout.SlotKind) error
 
 // walkPointers visits every pointer word of the records from index from on:
 // pointer slots, string and slice data, and interface data words holding
@@ -75,7 +76,7 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 		var err error
 		switch s.Kind {
 		case layout.SlotPointer, layout.SlotString, layout.SlotSlice:
-			err = visit(p) // the first word is the pointer
+			err = visit(p, s.Kind) // the first word is the pointer
 		case layout.SlotEface, layout.SlotIface:
 			dt := layout.Dynamic(p, s.RType)
 			switch {
@@ -86,9 +87,9 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 				// array holding one, or a map, channel, func or
 				// unsafe.Pointer, which layout refuses and has no slots
 				// for but which must be checked all the same.
-				err = visit(unsafe.Add(p, ptrSize))
+				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer)
 			default:
-				err = visit(unsafe.Add(p, ptrSize))
+				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer)
 			}
 		case layout.SlotArray:
 			for j := uintptr(0); j < s.Len && err == nil; j++ {
@@ -121,7 +122,7 @@ func (a *Arena) validateRecords(from int, allowed *window) error {
 	if allowed != nil {
 		w = *allowed
 	}
-	return a.walkPointers(from, func(word unsafe.Pointer) error {
+	return a.walkPointers(from, func(word unsafe.Pointer, _ layout.SlotKind) error {
 		v := *(*uintptr)(word)
 		if v == 0 || w.has(v) {
 			return nil
@@ -149,7 +150,7 @@ func (a *Arena) Validate() error {
 // returns how many words it changed. It cannot fail: callers validate first.
 func (a *Arena) relocate(from window, delta int) int {
 	n := 0
-	_ = a.walkPointers(0, func(word unsafe.Pointer) error {
+	_ = a.walkPointers(0, func(word unsafe.Pointer, _ layout.SlotKind) error {
 		p := *(*unsafe.Pointer)(word)
 		if from.has(uintptr(p)) {
 			// The new address lies in the alias of the same arena bytes:
@@ -195,8 +196,20 @@ func (a *Arena) PathAt(off uintptr) string {
 		t := layout.ByID(rec.Type)
 		local := uintptr(off) - uintptr(rec.Off)
 		if rec.Parent == RunOfStrings {
-			parts = append(parts, "string data")
-			break
+			// A run holds the bytes of many strings: name the string
+			// that holds this byte, as its field indexed by the byte.
+			slot, i, ok := a.stringHolding(off)
+			if !ok {
+				parts = append(parts, "string data")
+				break
+			}
+			parts = append(parts, fmt.Sprintf("[%d]", i))
+			if j = a.recordAt(slot); j < 0 {
+				parts = append(parts, "(?)")
+				break
+			}
+			off = slot
+			continue
 		}
 		if rec.Parent == RunOfTyped {
 			// One of a run of typed allocations: "Point#3.X".
@@ -233,6 +246,32 @@ func (a *Arena) PathAt(off uintptr) string {
 	}
 	slices.Reverse(parts)
 	return strings.Join(parts, "")
+}
+
+// stringHolding finds a string stored in the arena whose bytes include
+// arena offset off: the offset of its header and the index of that byte in
+// it. It walks every record, which is fine for naming one fault.
+func (a *Arena) stringHolding(off uintptr) (slot, index uintptr, ok bool) {
+	base := uintptr(a.rng.Addr())
+	targets := []uintptr{base + off}
+	if r := a.frozen; r != nil && r.alias != nil {
+		targets = append(targets, uintptr(r.alias.Addr())+off)
+	}
+	errFound := errors.New("found")
+	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		if kind != layout.SlotString {
+			return nil
+		}
+		data, n := *(*uintptr)(word), *(*uintptr)(unsafe.Add(word, ptrSize))
+		for _, v := range targets {
+			if v >= data && v-data < n {
+				slot, index = uintptr(word)-base, v-data
+				return errFound
+			}
+		}
+		return nil
+	})
+	return slot, index, err == errFound
 }
 
 // viaSlice reports whether record j was reached through a slice (so its
@@ -287,7 +326,7 @@ func (a *Arena) slotPointingTo(parent, child int) (uintptr, bool) {
 	}
 	var found uintptr
 	errFound := errors.New("found")
-	err := a.walkRecords(parent, parent+1, func(word unsafe.Pointer) error {
+	err := a.walkRecords(parent, parent+1, func(word unsafe.Pointer, _ layout.SlotKind) error {
 		v := *(*uintptr)(word)
 		for _, w := range targets {
 			if w.has(v) {
