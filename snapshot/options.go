@@ -20,7 +20,9 @@ type options struct {
 func WithMode(m freeze.Mode) Option { return func(o *options) { o.mode = m } }
 
 // WithName names the snapshot in fault reports, Verify errors and
-// /proc/self/maps. The default is "snapshot" (or "map" for NewMap).
+// /proc/self/maps. The default is "snapshot" (or "map" for NewMap). Any
+// string is accepted; /proc/self/maps may show it shortened (see
+// arena.WithName).
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithPermanent makes the snapshot permanent (Seal mode, Linux 6.10+): its

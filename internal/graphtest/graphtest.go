@@ -157,7 +157,7 @@ func RequireInArena(t testing.TB, clone any, name string) {
 		require.True(t, ok, "%s (%#x) is not mapped", r.Path, r.Addr)
 		require.True(t, e.Shared(), "%s (%#x) is in a private mapping %+v", r.Path, r.Addr, e)
 		if vm.Backend == "memfd" {
-			require.Contains(t, e.Path, "memfd:"+name, "%s (%#x) is in %q", r.Path, r.Addr, e.Path)
+			require.Contains(t, e.Path, "memfd:"+vm.KernelName(name), "%s (%#x) is in %q", r.Path, r.Addr, e.Path)
 		}
 	}
 }

@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // ErrUnsupportedPlatform is returned by every function on a platform that has
@@ -102,7 +104,9 @@ type File struct {
 }
 
 // NewFile creates an empty shared-memory file. The name is for diagnostics
-// (it shows in /proc/self/maps as /memfd:name on Linux).
+// and may be any string: the operating system is given KernelName(name)
+// (it shows in /proc/self/maps as /memfd:KernelName(name) on Linux), while
+// Name and every error keep name itself.
 func NewFile(name string) (*File, error) {
 	f := &File{name: name, rw: -1, ro: -1}
 	if err := f.create(); err != nil {
@@ -111,8 +115,45 @@ func NewFile(name string) (*File, error) {
 	return f, nil
 }
 
-// Name returns the name given to NewFile.
+// Name returns the name given to NewFile, in full.
 func (f *File) Name() string { return f.name }
+
+// KernelName returns the label the backend gives the operating system for
+// a file named name: the memfd name on Linux (shown in /proc/self/maps as
+// /memfd:label), the middle of the temporary file's name
+// (frozen-label-random) elsewhere. It is name itself when the system
+// accepts that; otherwise every byte the system refuses in a name (NUL,
+// and '/' in a file name) becomes '_', and the result is cut to the
+// system's limit (249 bytes for a memfd, 237 for the temporary file) at
+// the start of a UTF-8 sequence, so that a multi-byte character is never
+// split.
+func KernelName(name string) string { return label(name, nameMax, nameRefused) }
+
+// label is KernelName for a backend that accepts at most max bytes and
+// none of the bytes in refused (all ASCII).
+func label(name string, max int, refused string) string {
+	if len(name) <= max && !strings.ContainsAny(name, refused) {
+		return name
+	}
+	b := []byte(name)
+	for i, c := range b {
+		if strings.IndexByte(refused, c) >= 0 {
+			b[i] = '_'
+		}
+	}
+	if len(b) > max {
+		// b[n] is the first byte dropped; while it continues a
+		// multi-byte sequence, drop that sequence's first bytes too.
+		// A sequence has at most utf8.UTFMax bytes, so in a string that
+		// is not valid UTF-8 this backs off at most three bytes.
+		n := max
+		for i := 1; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(b[n]); i++ {
+			n--
+		}
+		b = b[:n]
+	}
+	return string(b)
+}
 
 // Size returns the file size in bytes.
 func (f *File) Size() int64 { return f.size }

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,14 +25,17 @@ import (
 // Backend names the implementation compiled in.
 const Backend = "tempfile"
 
+// The temporary file is named frozen-label-random, where random is a
+// 32-bit number in decimal (up to 10 digits, see os.CreateTemp) and label
+// is KernelName(f.name). A file name may hold neither NUL nor '/', and
+// has at most 255 bytes (NAME_MAX on Linux, the BSDs and macOS).
+const (
+	nameMax     = 255 - len("frozen-") - len("-") - 10
+	nameRefused = "\x00/"
+)
+
 func (f *File) create() error {
-	clean := strings.Map(func(r rune) rune {
-		if r == '/' || r == 0 {
-			return '_'
-		}
-		return r
-	}, f.name)
-	tmp, err := os.CreateTemp("", "frozen-"+clean+"-*")
+	tmp, err := os.CreateTemp("", "frozen-"+KernelName(f.name)+"-*")
 	if err != nil {
 		return err
 	}
@@ -49,7 +51,15 @@ func (f *File) create() error {
 			unix.Close(rw)
 		}
 	}
-	return errors.Join(err, tmp.Close(), os.Remove(filepath.Clean(path)))
+	err = errors.Join(err, tmp.Close(), os.Remove(filepath.Clean(path)))
+	if err != nil && f.rw >= 0 {
+		// NewFile returns no File with an error: nobody else would close
+		// the descriptors taken above.
+		unix.Close(f.rw)
+		unix.Close(f.ro)
+		f.rw, f.ro = -1, -1
+	}
+	return err
 }
 
 func (f *File) reopenReadOnly() (int, error) {

@@ -19,8 +19,16 @@ import (
 // Backend names the implementation compiled in.
 const Backend = "memfd"
 
+// A memfd name may not hold a NUL byte (it is passed as a C string) and may
+// have at most 249 bytes (MFD_NAME_MAX_LEN: NAME_MAX less the "memfd:"
+// prefix); memfd_create fails with EINVAL otherwise. See KernelName.
+const (
+	nameMax     = 255 - len("memfd:")
+	nameRefused = "\x00"
+)
+
 func (f *File) create() error {
-	fd, err := unix.MemfdCreate(f.name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := unix.MemfdCreate(KernelName(f.name), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,12 @@ import "unsafe"
 // Backend names the implementation compiled in.
 const Backend = "unsupported"
 
+// No file is ever created here; KernelName applies the memfd limits.
+const (
+	nameMax     = 255
+	nameRefused = "\x00"
+)
+
 func (f *File) create() error                { return ErrUnsupportedPlatform }
 func (f *File) reopenReadOnly() (int, error) { return -1, ErrUnsupportedPlatform }
 func dupCloexec(int) (int, error)            { return -1, ErrUnsupportedPlatform }

@@ -5,9 +5,12 @@ package vm
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -157,6 +160,82 @@ func TestFallbackHasNoSeals(t *testing.T) {
 	fx.m.Bytes()[0] = 5
 	assert.Equal(t, byte(5), alias.Bytes()[0])
 	assert.Error(t, alias.Protect(ProtReadWrite))
+}
+
+func TestLabelCutsAtTheLimitOnARuneStart(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"fits", "config", "config"},
+		{"empty", "", ""},
+		{"exactly the limit", strings.Repeat("n", 10), strings.Repeat("n", 10)},
+		{"one byte over", strings.Repeat("n", 11), strings.Repeat("n", 10)},
+		{"NUL", "a\x00b", "a_b"},
+		{"slash", "etc/app", "etc_app"},
+		{"NUL past the limit", strings.Repeat("n", 12) + "\x00", strings.Repeat("n", 10)},
+		{"2-byte rune across the limit", strings.Repeat("n", 9) + "é", strings.Repeat("n", 9)},
+		{"2-byte rune ending at the limit", strings.Repeat("n", 8) + "éé", strings.Repeat("n", 8) + "é"},
+		{"3-byte rune across the limit", strings.Repeat("n", 8) + "名n", strings.Repeat("n", 8)},
+		{"4-byte rune with one byte past the limit", strings.Repeat("n", 7) + "😀", strings.Repeat("n", 7)},
+		{"4-byte rune with one byte before the limit", strings.Repeat("n", 9) + "😀", strings.Repeat("n", 9)},
+		{"not UTF-8", strings.Repeat("\x80", 20), strings.Repeat("\x80", 7)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := label(tc.in, 10, "\x00/")
+			assert.Equal(t, tc.want, got)
+			assert.LessOrEqual(t, len(got), 10)
+			if utf8.ValidString(tc.in) {
+				assert.True(t, utf8.ValidString(got), "%q", got)
+			}
+		})
+	}
+}
+
+// TestNewFileTakesAnyName: a name the system would refuse (too long, or
+// holding NUL or '/') still makes a file; Name keeps it whole, and the
+// system shows the label KernelName documents.
+func TestNewFileTakesAnyName(t *testing.T) {
+	long := strings.Repeat("n", 300)
+	wide := strings.Repeat("é", 150) // 300 bytes; both limits are odd
+	for _, tc := range []struct {
+		name            string
+		in              string
+		memfd, tempfile string // the label each backend gives the system
+	}{
+		{"300 bytes", long, long[:249], long[:237]},
+		{"300 bytes of 2-byte runes", wide, wide[:248], wide[:236]},
+		{"NUL", "a\x00b", "a_b", "a_b"},
+		{"slash", "etc/app.json", "etc/app.json", "etc_app.json"},
+		{"empty", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := map[string]string{"memfd": tc.memfd, "tempfile": tc.tempfile}[Backend]
+			assert.Equal(t, want, KernelName(tc.in))
+			f, err := NewFile(tc.in)
+			require.NoError(t, err)
+			defer f.Close()
+			assert.Equal(t, tc.in, f.Name())
+			require.NoError(t, f.Resize(int64(PageSize)))
+			res, err := Reserve(PageSize, PageSize)
+			require.NoError(t, err)
+			defer res.Release()
+			m, err := Map(f, 0, res.Addr(), PageSize, ProtRead, FromReadWrite)
+			require.NoError(t, err)
+			defer m.Release()
+			if runtime.GOOS != "linux" {
+				return
+			}
+			maps, err := ReadMaps()
+			require.NoError(t, err)
+			e, ok := maps.Find(uintptr(m.Addr()))
+			require.True(t, ok)
+			if Backend == "memfd" {
+				assert.Equal(t, "/memfd:"+want+" (deleted)", e.Path)
+			} else {
+				assert.True(t, strings.HasPrefix(filepath.Base(e.Path), "frozen-"+want+"-"), e.Path)
+			}
+		})
+	}
 }
 
 // TestPageSizeIsTheOneAskedFor makes `make emulated` fail, rather than
