@@ -62,24 +62,36 @@ type options struct {
 // Option configures NewArena.
 type Option func(*options)
 
-// WithName names the arena in errors, fault reports and /proc/self/maps
-// ("/memfd:name"). The default is "arena".
+// WithName names the arena in errors, fault reports, Name and
+// /proc/self/maps ("/memfd:name"). The default is "arena". Any string is
+// accepted: the kernel takes at most 249 bytes and no NUL in a memfd's
+// name, so /proc/self/maps shows the name cut before the first UTF-8
+// sequence that would cross that limit, with each NUL replaced by '_'
+// (on other Unix systems, the temporary file's name also has '/'
+// replaced and is cut at 237 bytes); everything else keeps the name whole.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithMaxBytes sets how many bytes the arena may hold: exactly n, whatever
 // the page size. The arena reserves that much address space up front
 // (rounded up to whole pages), so that allocations never move; memory is
 // only used as bytes are allocated.
-// The default is DefaultMaxBytes; allocations past the limit fail with
-// ErrExhausted.
+// Without this option the limit is DefaultMaxBytes; allocations past the
+// limit fail with ErrExhausted. n must be at least 1: NewArena refuses
+// n <= 0 with an error wrapping ErrInvalidSize (0 does not mean the
+// default).
 func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 
 // NewArena creates an arena backed by a fresh memfd (an unlinked temporary
-// file on Unix systems other than Linux).
+// file on Unix systems other than Linux). It fails with an error wrapping
+// ErrInvalidSize for WithMaxBytes(n) with n <= 0.
 func NewArena(opts ...Option) (*Arena, error) {
-	o := options{name: "arena"}
+	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.maxBytes <= 0 {
+		return nil, fmt.Errorf("%w: arena %q: WithMaxBytes(%d): an arena holds at least 1 byte (omit the option for DefaultMaxBytes)",
+			ErrInvalidSize, o.name, o.maxBytes)
 	}
 	a, err := offheap.NewArena(o.name, o.maxBytes)
 	if err != nil {

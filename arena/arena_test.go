@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -109,8 +110,8 @@ func TestTypedAllocationRefusesPointers(t *testing.T) {
 	}{
 		{"string field", func() { arena.New[WithString](a) }, "WithString.Name: string"},
 		{"nested slice", func() { arena.New[WithNested](a) }, "WithNested.Inner.Vals: []int"},
-		{"pointer", func() { arena.MakeSlice[*int](a, 3) }, "*int: *int"},
-		{"interface", func() { arena.New[error](a) }, "error: error"},
+		{"pointer", func() { arena.MakeSlice[*int](a, 3) }, "arena: *int: holds pointers"},
+		{"interface", func() { arena.New[error](a) }, "arena: error: holds pointers"},
 		{"map", func() { arena.New[map[int]int](a) }, "map[int]int"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,8 +172,20 @@ func TestSizesAndLimits(t *testing.T) {
 	assert.ErrorIs(t, panicErr(t, func() { arena.New[byte](a) }), arena.ErrExhausted)
 	assert.Equal(t, a.Cap(), a.Len())
 
-	_, err := arena.NewArena(arena.WithMaxBytes(-1))
-	assert.ErrorIs(t, err, arena.ErrInvalidSize)
+	for _, n := range []int64{0, -1} {
+		before := arena.ReadStats()
+		b, err := arena.NewArena(arena.WithMaxBytes(n))
+		assert.Nil(t, b)
+		assert.ErrorIs(t, err, arena.ErrInvalidSize, "WithMaxBytes(%d)", n)
+		assert.ErrorContains(t, err, fmt.Sprintf("WithMaxBytes(%d)", n))
+		assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a refused NewArena leaves no arena")
+	}
+	one := newArena(t, arena.WithMaxBytes(1))
+	assert.Equal(t, 1, one.Cap())
+	arena.New[byte](one)
+	assert.ErrorIs(t, panicErr(t, func() { arena.New[byte](one) }), arena.ErrExhausted)
+	dflt := newArena(t)
+	assert.Equal(t, arena.DefaultMaxBytes, dflt.Cap(), "without WithMaxBytes")
 
 	// New's fast path stops at the ceiling too, inside the last page.
 	c := newArena(t, arena.WithMaxBytes(5000))
@@ -283,6 +296,38 @@ func TestNoLeaksOverThousandsOfArenas(t *testing.T) {
 	require.NoError(t, err)
 	for _, e := range maps {
 		assert.NotContains(t, e.Path, "memfd:leak", "a released arena is still mapped")
+	}
+}
+
+// TestNameIsOnlyALabel: the kernel refuses memfd names longer than 249
+// bytes or holding NUL; an arena takes any name, keeps it whole, and gives
+// the kernel a label cut on a UTF-8 boundary with NUL replaced.
+func TestNameIsOnlyALabel(t *testing.T) {
+	long := "/etc/myservice/" + strings.Repeat("very-long-directory/", 14) + "config.json" // 306 bytes
+	for _, tc := range []struct {
+		name, in, memfd string
+	}{
+		{"306 bytes", long, long[:249]},
+		{"NUL", "a\x00b", "a_b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := arena.NewArena(arena.WithName(tc.in))
+			require.NoError(t, err)
+			defer a.Close()
+			assert.Equal(t, tc.in, a.Name())
+			c, err := arena.Clone(a, []string{"value"})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"value"}, c)
+			graphtest.RequireInArena(t, c, a.Name())
+			if vm.Backend != "memfd" {
+				return
+			}
+			maps, err := vm.ReadMaps()
+			require.NoError(t, err)
+			e, ok := maps.Find(uintptr(offheap.Unwrap(a).Base()))
+			require.True(t, ok)
+			assert.Equal(t, "/memfd:"+tc.memfd+" (deleted)", e.Path)
+		})
 	}
 }
 

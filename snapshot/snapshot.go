@@ -7,6 +7,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 )
@@ -36,6 +37,11 @@ func (*noCopy) Unlock() {}
 // freeze.ErrModeUnsupported for a mode the platform lacks. Nothing is left
 // allocated when Take fails.
 func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
+	// A type refused whatever the value is reported with its path, which
+	// begins with T's name, and the refused type, once each.
+	if err := layout.For[T]().Err; err != nil {
+		return nil, fmt.Errorf("snapshot: Take: %w", err)
+	}
 	return take(v, makeOptions("snapshot", opts))
 }
 

@@ -4,6 +4,7 @@ package snapshot_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"runtime"
@@ -150,7 +151,10 @@ func TestTakeErrors(t *testing.T) {
 	type withMap struct{ M map[string]int }
 	_, err := snapshot.Take(withMap{})
 	assert.ErrorIs(t, err, arena.ErrUnsupported)
-	assert.Contains(t, err.Error(), "withMap.M")
+	assert.EqualError(t, err, "snapshot: Take: withMap.M: map[string]int: maps are not supported (build a snapshot.Map instead)")
+	_, err = snapshot.Take(map[string]int{})
+	assert.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.EqualError(t, err, "snapshot: Take: map[string]int: maps are not supported (build a snapshot.Map instead)")
 
 	_, err = snapshot.Take(1, snapshot.WithMode(freeze.Protect), snapshot.WithPermanent())
 	assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
@@ -159,6 +163,46 @@ func TestTakeErrors(t *testing.T) {
 	_, err = snapshot.Take(&Shapes{Any: []any{make(chan int)}})
 	assert.ErrorIs(t, err, arena.ErrUnsupported)
 	assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a failed Take leaves nothing allocated")
+}
+
+// TestNameIsOnlyALabel: Take and NewMap accept names the kernel would
+// refuse for a memfd (over 249 bytes, or holding NUL); the snapshot, its
+// region and its fault reports keep the name whole, and /proc/self/maps
+// shows the label the kernel was given.
+func TestNameIsOnlyALabel(t *testing.T) {
+	long := "/" + strings.Repeat("名前", 50) // 301 bytes; byte 249 is the last of a 3-byte rune
+	for _, tc := range []struct {
+		name, in, memfd string
+	}{
+		{"301 bytes", long, long[:247]},
+		{"NUL", "a\x00b", "a_b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := snapshot.Take(&Node{Name: "n"}, snapshot.WithName(tc.in), snapshot.WithMode(freeze.Protect))
+			require.NoError(t, err)
+			defer s.Close()
+			assert.Equal(t, tc.in, s.Name())
+			assert.Equal(t, tc.in, s.Region().Name())
+			v := s.Value()
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { v.Name = "w" }), &wf)
+			assert.Equal(t, tc.in, wf.Region)
+
+			m, err := snapshot.NewMap(maps.All(map[string]int{"k": 1}), snapshot.WithName(tc.in))
+			require.NoError(t, err)
+			defer m.Close()
+			assert.Equal(t, tc.in, m.Region().Name())
+
+			if vm.Backend != "memfd" {
+				return
+			}
+			mm, err := vm.ReadMaps()
+			require.NoError(t, err)
+			e, ok := mm.Find(uintptr(unsafe.Pointer(v)))
+			require.True(t, ok)
+			assert.Equal(t, "/memfd:"+tc.memfd+" (deleted)", e.Path)
+		})
+	}
 }
 
 func TestDefaultMode(t *testing.T) {
