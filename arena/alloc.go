@@ -58,8 +58,11 @@ func Bytes(a *Arena, b []byte) []byte {
 // copied.
 //
 // Maps, channels, funcs and unsafe.Pointer are refused: the error wraps
-// ErrUnsupported and names the field path, for example
-// "Config.Index: map[string]int: maps are not supported". Unlike New,
+// ErrUnsupported and names the field path and its type once, for example
+// "arena: clone: Config.Index: map[string]int: maps are not supported …";
+// one inside an interface is named by the path through its dynamic type,
+// "Config.Extra.(Hooks).Index: map[string]int: …", or, when the dynamic
+// type is the refused one, "Config.Extra: chan int: …". Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
 func Clone[T any](a *Arena, v T) (T, error) { return offheap.Clone(a.a, v) }

@@ -326,8 +326,9 @@ func TestCloneRefusesUnsupportedTypesWithPath(t *testing.T) {
 		{&withChan{}, "*withChan.C: chan int"},
 		{withFunc{}, "withFunc.Hooks[].OnChange: func()"},
 		{withUnsafe{}, "withUnsafe.P: unsafe.Pointer"},
-		{Holder{Any: []any{1, map[string]int{"a": 1}}}, "Holder.Any[1].(map[string]int)"},
-		{&Config{Extra: make(chan int)}, "*Config.Extra.(chan int)"},
+		{Holder{Any: []any{1, map[string]int{"a": 1}}}, "Holder.Any[1]: map[string]int: "},
+		{&Config{Extra: make(chan int)}, "*Config.Extra: chan int: "},
+		{Holder{Any: []any{withMap{}}}, "Holder.Any[0].(withMap).Index: map[string]int: "},
 	} {
 		t.Run(fmt.Sprintf("%T", tc.v), func(t *testing.T) {
 			a := newArena(t)
@@ -338,6 +339,41 @@ func TestCloneRefusesUnsupportedTypesWithPath(t *testing.T) {
 			assert.Equal(t, before, a.Len(), "a refused clone allocates nothing")
 		})
 	}
+}
+
+type mapRoute struct {
+	Name  string
+	Index map[string]int
+}
+
+type mapRouting struct {
+	Routes []mapRoute
+}
+
+// TestCloneErrorNamesPathAndTypeOnce: the error for a refused type gives
+// the path (from the type passed to Clone) and the refused type once each.
+func TestCloneErrorNamesPathAndTypeOnce(t *testing.T) {
+	const maps = "maps are not supported (build a snapshot.Map instead)"
+	a := newArena(t)
+	for _, tc := range []struct {
+		name  string
+		clone func() error
+		want  string
+	}{
+		{"the type itself", func() error { _, err := arena.Clone(a, map[string]int{"a": 1}); return err },
+			"arena: clone: map[string]int: " + maps},
+		{"depth 1: a field", func() error { _, err := arena.Clone(a, withMap{}); return err },
+			"arena: clone: withMap.Index: map[string]int: " + maps},
+		{"depth 3: a field of a slice element of a field", func() error { _, err := arena.Clone(a, &mapRouting{}); return err },
+			"arena: clone: *mapRouting.Routes[].Index: map[string]int: " + maps},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.clone()
+			require.ErrorIs(t, err, arena.ErrUnsupported)
+			assert.EqualError(t, err, tc.want)
+		})
+	}
+	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
 }
 
 // cloneAny clones v with its dynamic type as T.

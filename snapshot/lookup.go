@@ -38,7 +38,11 @@ type Map[K comparable, V any] struct {
 // wrapping ErrDuplicateKey that names it. Values may be anything
 // arena.Clone accepts; pointer-free values are stored inline next to their
 // keys, others are deep-copied into the same arena (shared values stay
-// shared).
+// shared). A value that cannot be copied (a map, channel or func inside
+// an interface) gives an error wrapping arena.ErrUnsupported that names
+// its key and the path inside the value, for example
+// `snapshot: value of key "abc": Config.Index: map[string]int: maps are
+// not supported …`.
 //
 // A table of 16,384 entries or more whose values hold no pointers is
 // built in private memory outside the Go heap (with huge pages where the
@@ -68,6 +72,13 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 		return nil, err
 	}
 	s, err := take(*t, o)
+	if errors.Is(err, arena.ErrUnsupported) {
+		// The clone of the whole table names a slot; name the entry's
+		// key and the path inside its value instead.
+		if verr := t.ValueError(); verr != nil {
+			err = verr
+		}
+	}
 	if scratch != nil {
 		err = errors.Join(err, scratch.Release())
 	}

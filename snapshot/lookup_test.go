@@ -185,6 +185,67 @@ func TestMapErrors(t *testing.T) {
 	assert.Equal(t, before, arena.ReadStats().Arenas, "nothing left allocated")
 }
 
+type indexed struct {
+	Name  string
+	Index map[string]int
+}
+
+type hooked struct {
+	Extra any
+}
+
+// TestMapValueErrorNamesKeyAndPath: a value NewMap cannot copy is named by
+// its key and the path inside the value, not by the table's internals.
+func TestMapValueErrorNamesKeyAndPath(t *testing.T) {
+	const noMaps = "maps are not supported (build a snapshot.Map instead)"
+	withBad := func(n int, bad any) map[string]any {
+		m := map[string]any{}
+		for i := range n {
+			m[fmt.Sprint("key", i)] = i
+		}
+		m["abc"] = bad
+		return m
+	}
+	intKeys := func(n int, bad hooked) map[int]hooked {
+		m := map[int]hooked{}
+		for i := range n {
+			m[i*7919] = hooked{Extra: i}
+		}
+		m[42] = bad
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		build func() error
+		want  string
+	}{
+		{"string key, tiny", func() error { _, err := snapshot.NewMap(maps.All(withBad(3, indexed{}))); return err },
+			`snapshot: value of key "abc": indexed.Index: map[string]int: ` + noMaps},
+		{"string key, hashed", func() error { _, err := snapshot.NewMap(maps.All(withBad(1000, &indexed{}))); return err },
+			`snapshot: value of key "abc": *indexed.Index: map[string]int: ` + noMaps},
+		{"string key, inside a slice", func() error {
+			_, err := snapshot.NewMap(maps.All(withBad(1000, []any{1, make(chan int)})))
+			return err
+		}, `snapshot: value of key "abc": []interface {}[1]: chan int: channels are not supported`},
+		{"int key, hashed", func() error {
+			_, err := snapshot.NewMap(maps.All(intKeys(1000, hooked{Extra: func() {}})))
+			return err
+		}, `snapshot: value of key 42: hooked.Extra: func(): funcs are not supported`},
+		{"int key, nested", func() error {
+			_, err := snapshot.NewMap(maps.All(intKeys(3, hooked{Extra: hooked{Extra: map[int]int{}}})))
+			return err
+		}, `snapshot: value of key 42: hooked.Extra.(hooked).Extra: map[int]int: ` + noMaps},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := arena.ReadStats().Arenas
+			err := tc.build()
+			require.ErrorIs(t, err, arena.ErrUnsupported)
+			assert.EqualError(t, err, tc.want)
+			assert.Equal(t, before, arena.ReadStats().Arenas, "nothing left allocated")
+		})
+	}
+}
+
 // TestLargeMapLeavesNoHeapGarbage: a large table of pointer-free values
 // is built in scratch memory outside the Go heap, released once the table
 // is frozen, so that NewMap allocates on the Go heap little more than the

@@ -24,12 +24,24 @@ var ErrUnsupported = errors.New("arena: unsupported type")
 // UnsupportedError says which field of which type cannot be stored in an
 // arena, and why.
 type UnsupportedError struct {
-	Path   string // e.g. "Config.Index"
+	// Path leads from the analysed type to the offending field, starting
+	// with the analysed type's name: "Config.Index", "Config.Routes[].Index".
+	// When the analysed type itself is refused, Path is its name and equals
+	// Type.
+	Path   string
 	Type   string // the offending field's type, e.g. "map[string]int"
 	Reason string // e.g. "maps are not supported (use snapshot.Map)"
 }
 
+// Error names the path and the type once each:
+// "Config.Index: map[string]int: maps are not supported …", or
+// "map[string]int: maps are not supported …" when the type analysed is
+// the one refused. Whoever wraps it should not name the analysed type
+// again, since Path begins with it.
 func (e *UnsupportedError) Error() string {
+	if e.Path == e.Type {
+		return fmt.Sprintf("%s: %s", e.Type, e.Reason)
+	}
 	return fmt.Sprintf("%s: %s: %s", e.Path, e.Type, e.Reason)
 }
 

@@ -136,6 +136,41 @@ func TestUnsupportedPaths(t *testing.T) {
 	assert.Equal(t, "cycB.Ch", Of(reflect.TypeFor[cycB]()).Err.(*UnsupportedError).Path)
 }
 
+type route struct {
+	Name  string
+	Index map[string]int
+}
+
+type routing struct {
+	Routes []route
+}
+
+// TestUnsupportedMessageNamesPathAndTypeOnce: the message gives the path
+// (which begins with the analysed type) and the refused type once each,
+// however deep the field and whether or not the analysed type is itself
+// the refused one.
+func TestUnsupportedMessageNamesPathAndTypeOnce(t *testing.T) {
+	const maps = "maps are not supported (build a snapshot.Map instead)"
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"the type itself", For[map[string]int]().Err, "map[string]int: " + maps},
+		{"depth 1: a field", For[withMap]().Err, "withMap.Index: map[string]int: " + maps},
+		{"depth 3: a field of a slice element of a field", For[routing]().Err, "routing.Routes[].Index: map[string]int: " + maps},
+		{"pointer to the type", For[*map[string]int]().Err, "*map[string]int: map[string]int: " + maps},
+		{"pointer-free: the type itself", For[*int]().PtrFreeErr,
+			"*int: holds pointers (strings, slices, pointers and interfaces count); use Clone"},
+		{"pointer-free: a field", For[route]().PtrFreeErr, "route.Name: string: holds pointers; use Clone for values with pointers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.ErrorIs(t, tc.err, ErrUnsupported)
+			assert.EqualError(t, tc.err, tc.want)
+		})
+	}
+}
+
 func TestPointerPathNamesFirstPointerField(t *testing.T) {
 	err := For[config]().PtrFreeErr
 	var ue *UnsupportedError

@@ -382,10 +382,73 @@ func (t *Table[K, V]) Bytes() int {
 }
 
 func duplicate[K comparable](k K) error {
+	return fmt.Errorf("%w: %s", ErrDuplicateKey, keyText(k))
+}
+
+// keyText formats a key for an error: quoted if it is a string.
+func keyText[K comparable](k K) string {
 	if s, ok := any(k).(string); ok {
-		return fmt.Errorf("%w: %q", ErrDuplicateKey, s)
+		return fmt.Sprintf("%q", s)
 	}
-	return fmt.Errorf("%w: %v", ErrDuplicateKey, k)
+	return fmt.Sprintf("%v", k)
+}
+
+// ValueError returns an error naming the key of the first entry, in slot
+// order, whose value cannot be cloned into an arena, and the path to the
+// refused type inside that value:
+//
+//	snapshot: value of key "abc": Config.Index: map[string]int: maps are not supported …
+//
+// or nil if every value can be cloned. Only values holding interfaces can
+// fail once V itself is accepted: the dynamic type (the value's own, when
+// V is an interface type) is refused, or something it reaches. The error
+// wraps layout.ErrUnsupported. ValueError plans a clone of every value,
+// so it is meant for explaining a failed clone of the whole table, whose
+// own error names only a slot.
+func (t *Table[K, V]) ValueError() error {
+	if layout.For[V]().PtrFree {
+		return nil
+	}
+	for k, v := range t.All() {
+		if err := clonable(v); err != nil {
+			return fmt.Errorf("snapshot: value of key %s: %w", keyText(k), err)
+		}
+	}
+	return nil
+}
+
+// clonable reports why v cannot be cloned into an arena, with the path
+// from v's dynamic type (its own type, unless V is an interface type), or
+// nil.
+func clonable[V any](v V) error {
+	rv := reflect.ValueOf(&v).Elem()
+	if rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	lt := layout.Of(rv.Type())
+	if lt.Err != nil {
+		return lt.Err
+	}
+	// A copy of the value, of the type lt describes, for PlanClone to
+	// read; the plan is released without being applied.
+	cp := reflect.New(rv.Type())
+	cp.Elem().Set(rv)
+	plan, err := offheap.PlanClone(lt, cp.UnsafePointer())
+	if err != nil {
+		var ce *offheap.CloneError
+		switch {
+		case !errors.As(err, &ce):
+			return err
+		case ce.Path == "":
+			return ce.Err
+		}
+		return fmt.Errorf("%s: %w", ce.Path, ce.Err)
+	}
+	plan.Release()
+	return nil
 }
 
 // setKey stores key k and its value into slot i, and its tag when the

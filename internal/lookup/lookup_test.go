@@ -231,6 +231,41 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 	assert.Contains(t, err.Error(), fmt.Sprint(3*spread))
 }
 
+// TestValueErrorFindsTheEntry: ValueError names the key of the value that
+// cannot be cloned (a long key from the blob, a dense integer key), with
+// the path from the value's dynamic type, and is nil when every value can
+// be cloned, nil interfaces included.
+func TestValueErrorFindsTheEntry(t *testing.T) {
+	long := strings.Repeat("long key ", 3)
+	strs := map[string]any{}
+	for i := range 1000 {
+		strs[fmt.Sprint(long, i)] = []any{i, "s", nil}
+	}
+	tb, err := Build(maps.All(strs))
+	require.NoError(t, err)
+	assert.NoError(t, tb.ValueError())
+	strs[long+"7"] = []any{1, []any{make(chan int)}}
+	tb, err = Build(maps.All(strs))
+	require.NoError(t, err)
+	err = tb.ValueError()
+	require.ErrorIs(t, err, layout.ErrUnsupported)
+	assert.EqualError(t, err, fmt.Sprintf("snapshot: value of key %q: []interface {}[1].([]interface {})[0]: chan int: channels are not supported", long+"7"))
+
+	dense := map[int8]any{}
+	for i := range int8(100) {
+		dense[i] = i
+	}
+	dense[-3] = map[int]int{}
+	tb2, err := Build(maps.All(dense))
+	require.NoError(t, err)
+	assert.Equal(t, Dense, tb2.Strategy())
+	assert.EqualError(t, tb2.ValueError(), "snapshot: value of key -3: map[int]int: maps are not supported (build a snapshot.Map instead)")
+
+	flat, err := Build(maps.All(map[int]int{1: 1}))
+	require.NoError(t, err)
+	assert.NoError(t, flat.ValueError())
+}
+
 // TestDuplicateAmongEqualHashes: place compares every pair of records
 // that share a hash, not only neighbours, so a duplicate is found behind
 // a different key of the same hash.

@@ -23,6 +23,7 @@
 package offheap
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -116,13 +117,36 @@ func (c *cloner) reset() {
 }
 
 // CloneError is returned when a value cannot be cloned; Path names the field
-// where the problem was found.
+// where the problem was found. For a refused type, Err is a
+// *layout.UnsupportedError whose own path names it and Path is empty.
 type CloneError struct {
 	Path string
 	Err  error
 }
 
-func (e *CloneError) Error() string { return fmt.Sprintf("arena: clone: %s: %v", e.Path, e.Err) }
+func (e *CloneError) Error() string {
+	if e.Path == "" {
+		return "arena: clone: " + e.Err.Error()
+	}
+	return fmt.Sprintf("arena: clone: %s: %v", e.Path, e.Err)
+}
+
+// refusedInInterface is the error for an interface at path whose dynamic
+// type dt is refused: the path goes on into the dynamic value
+// ("Config.Extra.(Hooks).Index: map[string]int: …"), or, when dt is the
+// refused type itself, stops at the interface ("Config.Extra: chan int:
+// …"), so that each type is named once.
+func refusedInInterface(path string, dt *layout.Type) error {
+	var ue *layout.UnsupportedError
+	if !errors.As(dt.Err, &ue) {
+		return &CloneError{Path: path + ".(" + dt.Name() + ")", Err: dt.Err}
+	}
+	if ue.Path != ue.Type {
+		// ue.Path leads from dt and begins with its name.
+		path += ".(" + dt.Name() + ")" + strings.TrimPrefix(ue.Path, dt.Name())
+	}
+	return &CloneError{Err: &layout.UnsupportedError{Path: path, Type: ue.Type, Reason: ue.Reason}}
+}
 
 // Unwrap returns the cause.
 func (e *CloneError) Unwrap() error { return e.Err }
@@ -166,7 +190,8 @@ type ClonePlan struct {
 // PlanClone finds everything reachable from the value of type t at src.
 func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	if t.Err != nil {
-		return nil, fmt.Errorf("arena: clone %s: %w", t.Name(), t.Err)
+		// The error's path begins with t's name.
+		return nil, fmt.Errorf("arena: clone: %w", t.Err)
 	}
 	p := &ClonePlan{t: t, src: src}
 	if t.PtrFree {
@@ -307,7 +332,7 @@ func (c *cloner) scan(i int32, base unsafe.Pointer, slots []layout.Slot) error {
 				break // nil interface
 			}
 			if dt.Err != nil {
-				return &CloneError{Path: c.path(i, uintptr(p)) + ".(" + dt.Name() + ")", Err: dt.Err}
+				return refusedInInterface(c.path(i, uintptr(p)), dt)
 			}
 			q := *(*unsafe.Pointer)(unsafe.Add(p, ptrSize))
 			switch {
