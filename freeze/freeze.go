@@ -143,7 +143,9 @@ func (r *Region) Permanent() error { return r.r.Permanent() }
 // Close releases the region and its arena (the same as closing the arena):
 // memory is unmapped and the address range stays reserved and inaccessible
 // (quarantined), so a pointer kept past Close faults instead of reading
-// reused memory. It is idempotent; a permanent region returns ErrPermanent.
+// reused memory. It is idempotent, and several goroutines may call it at
+// once (one releases, the others wait); a permanent region returns
+// ErrPermanent.
 func (r *Region) Close() error { return r.a.Close() }
 
 // ReadOnly returns the pointer readers must use for p, a pointer into the

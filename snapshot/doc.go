@@ -57,14 +57,16 @@
 // # Caveats
 //
 // How long values stay valid: a Snapshot's value, and everything reachable
-// from it, is valid until Close. Close must not race with readers (a
-// reader still holding the value afterwards faults: the range stays
-// inaccessible in quarantine instead of being reused, and freeze.Guard
-// reports the access as a *freeze.UseAfterClose naming the snapshot). When
-// readers and releases overlap, use a Store: a value passed to Read's
-// callback is valid only inside the callback, and the Store releases a
-// version only after every callback reading it has returned. The
-// *Snapshot that Publish returns belongs to the Store.
+// from it, is valid until Close. Close may be called from several
+// goroutines at once (one releases, the others wait and return nil), but
+// must not race with readers: a reader still holding the value afterwards
+// faults, because the range stays inaccessible in quarantine instead of
+// being reused, and the fault kills the process unless the reader runs
+// under freeze.Guard, which reports a *freeze.UseAfterClose naming the
+// snapshot. When readers and releases overlap, use a Store: a value passed
+// to Read's callback is valid only inside the callback, and the Store
+// releases a version only after every callback reading it has returned.
+// The *Snapshot that Publish returns belongs to the Store.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
 // funcs and unsafe.Pointer are refused with an error naming the field
@@ -73,8 +75,11 @@
 //
 // Maps: Get's results, including strings and anything pointed to by a
 // value, are frozen memory valid until the Map's Close, like a snapshot's
-// value, and Close must not race with Get (it panics with ErrClosed once
-// Close has run, and a result kept past Close faults). Keys may be strings,
+// value, and Close must not race with Get: a Get that starts after Close
+// panics with ErrClosed, but one still running when Close unmaps the table
+// faults, which kills the process unless the Get runs under freeze.Guard
+// (which reports a *freeze.UseAfterClose), and so does a result kept past
+// Close. Keys may be strings,
 // integers, and arrays or structs of booleans and integers; float keys
 // (NaN != NaN, and -0 == +0 with different bytes), pointers, interfaces,
 // channels and strings inside struct keys are refused with an error

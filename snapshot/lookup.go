@@ -138,7 +138,9 @@ func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 
 // Close releases the table; its address range stays inaccessible in
 // quarantine, so a value kept past Close faults instead of reading reused
-// memory. It is idempotent. Close must not race with Get.
+// memory. It is idempotent, and may be called from several goroutines at
+// once. Close must not race with Get: a Get still running when the table
+// is unmapped faults, which kills the process outside freeze.Guard.
 func (m *Map[K, V]) Close() error {
 	m.closed.Store(true)
 	if err := m.snap.Close(); err != nil {

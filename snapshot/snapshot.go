@@ -122,7 +122,9 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 func (s *Snapshot[T]) Close() error {
 	s.closed.Store(true)
 	if err := s.region.Close(); err != nil {
-		s.closed.Store(false) // still readable (permanent)
+		if errors.Is(err, freeze.ErrPermanent) {
+			s.closed.Store(false) // still readable
+		}
 		return err
 	}
 	return nil

@@ -314,6 +314,13 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // (msealed) region cannot be released: Close then returns ErrPermanent and
 // keeps the memory mapped.
 func (a *Arena) Close() error {
+	if r := a.frozen; r != nil {
+		// A frozen arena is closed through its Region, which several
+		// goroutines may hold: one Close runs, the others wait and then
+		// find it closed.
+		r.closeMu.Lock()
+		defer r.closeMu.Unlock()
+	}
 	a.enter()
 	defer a.leave()
 	if a.state == Closed {

@@ -123,6 +123,7 @@ type Region struct {
 	bg    sync.WaitGroup
 
 	mu        sync.RWMutex // Update (write) against Verify (read) and release
+	closeMu   sync.Mutex   // one Arena.Close at a time
 	closed    bool
 	permanent bool
 }
