@@ -3,7 +3,7 @@
 GO          ?= go
 PKGS        := ./...
 # Every supported GOOS/GOARCH is cross-compiled (library and tests).
-PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 windows/amd64
+PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 windows/amd64 aix/ppc64
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 
@@ -77,7 +77,7 @@ examples:
 bench-compile:
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -short ./... > /dev/null
 
-## bench: the full benchmark suite (about 20 minutes on 2 cores), results in bench/results/bench.txt
+## bench: the full benchmark suite (about 25 minutes on 2 cores), results in bench/results/bench.txt
 bench:
 	GO=$(GO) bench/run results/bench.txt
 

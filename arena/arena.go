@@ -28,7 +28,8 @@ var (
 	// back; Freeze refuses such an arena).
 	ErrForeignPointer = offheap.ErrForeignPointer
 	// ErrUnsupportedPlatform: the platform has no backend yet (Windows,
-	// Plan 9, wasm), so NewArena fails; the packages still compile there.
+	// AIX, Plan 9, wasm), so NewArena fails; the packages still compile
+	// there.
 	ErrUnsupportedPlatform = vm.ErrUnsupportedPlatform
 )
 
@@ -82,7 +83,7 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 
 // NewArena creates an arena backed by a fresh memfd (an unlinked temporary
-// file on Unix systems other than Linux). It fails with an error wrapping
+// file on the other Unix systems but AIX). It fails with an error wrapping
 // ErrInvalidSize for WithMaxBytes(n) with n <= 0.
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}

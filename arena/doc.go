@@ -1,8 +1,8 @@
 // Package arena copies Go values into memory outside the Go heap, so that
 // package freeze can make that memory read-only.
 //
-// An Arena is backed by a memfd (an unlinked temporary file on Unix systems
-// other than Linux) mapped into an address range reserved up front
+// An Arena is backed by a memfd (an unlinked temporary file on macOS, the
+// BSDs and the other Unix systems but AIX) mapped into an address range reserved up front
 // (WithMaxBytes), so that allocations never move. Memory is used only as
 // bytes are allocated, and is released by Close.
 //

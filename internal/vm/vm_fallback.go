@@ -1,4 +1,4 @@
-//go:build unix && !(linux && !frozen_fallback)
+//go:build unix && !aix && !(linux && !frozen_fallback)
 
 // Portable Unix backend: an unlinked temporary file, opened once read-write
 // and once read-only before it is unlinked, mapped with mmap and protected

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !aix
 
 // The system calls that both Unix backends (vm_linux.go, vm_fallback.go)
 // make the same way.
