@@ -52,7 +52,7 @@
 // it is finished in the background and Verify, Checksum and Wait wait for
 // it. Verify recomputes every page in parallel, allocates nothing when
 // nothing changed, and otherwise returns a *CorruptionError naming each
-// changed page and the allocations in it (type and field path).
+// changed page and up to eight allocations in it (type and field path).
 //
 // # Guard
 //
@@ -86,7 +86,8 @@
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
 // Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode
 // takes the baseline before returning, since nothing stops a write through
-// a descriptor. Windows returns an error wrapping arena.ErrUnsupportedPlatform.
+// a descriptor. Windows and AIX return an error wrapping
+// arena.ErrUnsupportedPlatform.
 //
 // Guard only guards the calling goroutine; a fault in another goroutine
 // still kills the process, as any fault does. A system call that writes into

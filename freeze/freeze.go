@@ -30,6 +30,7 @@ const (
 	Seal = Mode(offheap.Seal)
 )
 
+// String returns "Protect", "Alias" or "Seal" (or "Mode(n)").
 func (m Mode) String() string { return offheap.Mode(m).String() }
 
 // Errors.
@@ -50,13 +51,14 @@ var (
 // StepError reports which step of a freeze failed. The arena was rolled
 // back and is exactly as it was: open and writable.
 type StepError struct {
-	Arena    string
-	Mode     Mode
+	Arena    string // the arena's name
+	Mode     Mode   // the mode asked for
 	Step     string // e.g. "protect", "map", "move-aside", "remap", "seal"
-	Err      error
-	Rollback error // non-nil if rolling back failed too
+	Err      error  // why the step failed
+	Rollback error  // non-nil if rolling back failed too
 }
 
+// Error names the arena, the mode, the step and why it failed.
 func (e *StepError) Error() string {
 	return offheap.StepMessage(e.Arena, offheap.Mode(e.Mode), e.Step, e.Err, e.Rollback)
 }

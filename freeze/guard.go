@@ -13,10 +13,15 @@ import (
 // WriteFault reports a write into frozen memory, caught by Guard.
 type WriteFault struct {
 	Region string  // the arena's name
-	Mode   Mode    //
+	Mode   Mode    // how the region was frozen
 	Offset uintptr // from the start of the arena
 	Addr   uintptr // the faulting address
-	Path   string  // the Go field written, e.g. "Config.Endpoints[1].Port"
+	// Path is the Go field written, from the root of the value holding it:
+	// "*Config.Endpoints[1].Port" (the root a *Config), "*Config.Name[2]"
+	// (byte 2 of the string in Name), or, for memory from arena.New or
+	// MakeSlice, the type and the index in its run of allocations:
+	// "Point#7.Y".
+	Path string
 	// PageOnly is set where the kernel reports only the page that faulted
 	// (linux/s390x): Addr and Offset are then the page's first byte and
 	// Path is empty, since naming the field there would name the wrong one.
@@ -26,6 +31,9 @@ type WriteFault struct {
 	Stack []string
 }
 
+// Error says plainly what was written where: "freeze: write to frozen
+// region "cfg" at offset 0x58, field *Config.Version (address …, Seal
+// mode)".
 func (e *WriteFault) Error() string {
 	field := e.Path
 	switch {
@@ -53,6 +61,7 @@ type UseAfterClose struct {
 	Stack []string // as in WriteFault
 }
 
+// Error names what was closed and where it was accessed.
 func (e *UseAfterClose) Error() string {
 	return fmt.Sprintf("freeze: access to %q after it was closed (offset %#x, address %#x)", e.Region, e.Offset, e.Addr)
 }

@@ -12,33 +12,38 @@ import (
 const PageSize = offheap.PageSize
 
 // CorruptionError is returned by Verify when frozen bytes changed. It
-// names every changed 4 KiB page and the allocations in it, so that a
-// reader can see what changed, not only that something did.
+// names every changed 4 KiB page and up to eight of the allocations
+// overlapping each (type and field path), so that a reader can see what
+// changed, not only that something did. Checksums tell which pages
+// changed, not which bytes: on a page holding many small allocations the
+// one written may be among those not listed (ChangedPage.More).
 type CorruptionError struct {
-	Region  string
-	Mode    Mode
+	Region  string        // the arena's name
+	Mode    Mode          // how the region was frozen
 	Pages   []int         // indices of the changed pages (offset = index × PageSize)
 	Changed []ChangedPage // the same pages, with their allocations
 }
 
 // ChangedPage is one checksum page whose bytes changed.
 type ChangedPage struct {
-	Index       int     // page number
-	Start, End  uintptr // arena offsets [Start, End)
-	Allocations []Allocation
-	More        bool // more allocations overlap than are listed
+	Index       int          // page number
+	Start, End  uintptr      // arena offsets [Start, End)
+	Allocations []Allocation // up to eight, in address order
+	More        bool         // more allocations overlap than are listed
 }
 
 // Allocation is an allocation overlapping a changed page.
 type Allocation struct {
-	Offset, Size uintptr
-	Type         string // e.g. "Endpoint", "[3]Endpoint", "string data"
-	Path         string // the field that points to it, e.g. "*Config.Endpoints"
+	Offset, Size uintptr // arena offset and size in bytes
+	Type         string  // e.g. "Endpoint", "[3]Endpoint", "string data"
+	Path         string  // the field that points to it, e.g. "*Config.Endpoints"
 }
 
 // maxListed bounds the allocations listed per changed page.
 const maxListed = 8
 
+// Error names the region, how many pages changed, and for the first four
+// pages up to three of their allocations.
 func (e *CorruptionError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "freeze: region %q (%s): %d page(s) changed since Freeze", e.Region, e.Mode, len(e.Pages))
