@@ -1,0 +1,72 @@
+//go:build unix
+
+package arena_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/frozen-go/frozen/arena"
+)
+
+func ExampleWithName() {
+	// The name shows up in errors, fault reports and /proc/self/maps,
+	// so that a failure says which arena it came from.
+	a, err := arena.NewArena(arena.WithName("geoip"), arena.WithMaxBytes(4096))
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	// Clone copies the root value too: 8192 bytes plus a 24-byte slice header.
+	_, err = arena.Clone(a, make([]byte, 8192))
+	fmt.Println(err)
+	// Output: arena: exhausted: arena "geoip": 8216 bytes needed, 4096 allowed (raise WithMaxBytes)
+}
+
+func ExampleArena_Close() {
+	a, _ := arena.NewArena(arena.WithName("request"))
+	greeting := arena.String(a, "hello")
+	fmt.Println(greeting)
+
+	// Close releases the memory; values read out of the arena must not be
+	// used afterwards, and the arena accepts no more allocations.
+	fmt.Println(a.Close(), a.Close()) // idempotent
+	_, err := arena.Clone(a, "again")
+	fmt.Println(errors.Is(err, arena.ErrClosed))
+	// Output:
+	// hello
+	// <nil> <nil>
+	// true
+}
+
+func ExampleArena_Len() {
+	a, _ := arena.NewArena()
+	defer a.Close()
+	fmt.Println(a.Len())
+	arena.New[byte](a)
+	fmt.Println(a.Len())
+	arena.New[int64](a) // aligned to 8 bytes: Len counts the padding
+	fmt.Println(a.Len())
+	// Output:
+	// 0
+	// 1
+	// 16
+}
+
+func ExampleArena_Cap() {
+	small, _ := arena.NewArena(arena.WithMaxBytes(64 << 10))
+	defer small.Close()
+	def, _ := arena.NewArena() // DefaultMaxBytes of address space, no memory yet
+	defer def.Close()
+	fmt.Println(small.Cap(), def.Cap() == arena.DefaultMaxBytes)
+	// Output: 65536 true
+}
+
+func ExampleArena_Name() {
+	named, _ := arena.NewArena(arena.WithName("sessions"))
+	defer named.Close()
+	unnamed, _ := arena.NewArena()
+	defer unnamed.Close()
+	fmt.Println(named.Name(), unnamed.Name())
+	// Output: sessions arena
+}

@@ -1,0 +1,157 @@
+//go:build unix
+
+package freeze_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+)
+
+// Upstream is a backend in a load balancer's frozen configuration.
+type Upstream struct {
+	Host    string
+	Port    uint16
+	Healthy bool
+}
+
+func ExampleRegion_Checksum() {
+	a, _ := arena.NewArena(arena.WithName("upstreams"))
+	ups, _ := arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	r, _ := freeze.Freeze(a, freeze.Alias)
+	defer r.Close()
+
+	// The checksum fingerprints the frozen bytes: stable while nothing
+	// changes, different after a deliberate Update (Alias mode).
+	before := r.Checksum()
+	fmt.Println(before == r.Checksum())
+	if err := freeze.Update(r, &ups[0], func(w *Upstream) { w.Port = 9090 }); err != nil {
+		panic(err)
+	}
+	fmt.Println(before == r.Checksum(), r.Verify())
+	// Output:
+	// true
+	// false <nil>
+}
+
+func ExampleRegion_Wait() {
+	a, _ := arena.NewArena(arena.WithName("upstreams"))
+	arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	// In Protect mode Freeze returns once the pages are read-only and
+	// takes the baseline checksum in the background; Wait blocks until
+	// it is taken (Verify and Checksum wait too).
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	defer r.Close()
+	if err := r.Wait(); err != nil {
+		panic(err)
+	}
+	fmt.Println("baseline ready")
+	// Output: baseline ready
+}
+
+func ExampleRegion_Close() {
+	a, _ := arena.NewArena(arena.WithName("upstreams"))
+	arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	r, _ := freeze.Freeze(a, freeze.Protect)
+
+	// Close releases the region and its arena; it is idempotent.
+	fmt.Println(r.Close(), r.Close())
+	_, err := arena.Clone(a, Upstream{})
+	fmt.Println(errors.Is(err, arena.ErrClosed))
+	// Output:
+	// <nil> <nil>
+	// true
+}
+
+func ExampleRegion_Name() {
+	a, _ := arena.NewArena(arena.WithName("upstreams-eu"))
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	defer r.Close()
+	fmt.Println(r.Name()) // the arena's name (arena.WithName)
+	// Output: upstreams-eu
+}
+
+func ExampleRegion_Mode() {
+	a, _ := arena.NewArena()
+	r, _ := freeze.Freeze(a, freeze.Alias)
+	defer r.Close()
+	fmt.Println(r.Mode(), r.Mode() == freeze.Alias)
+	// Output: Alias true
+}
+
+func ExampleRegion_Size() {
+	a, _ := arena.NewArena()
+	weights := arena.MakeSlice[uint32](a, 1000)
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	defer r.Close()
+	// Everything allocated in the arena is frozen.
+	fmt.Println(len(weights), r.Size(), r.Size() == r.Arena().Len())
+	// Output: 1000 4000 true
+}
+
+func ExampleWriteFault() {
+	a, _ := arena.NewArena(arena.WithName("upstreams"))
+	ups, _ := arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}, {"10.0.0.2", 8080, true}})
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	defer r.Close()
+
+	// A health checker marks a backend down in the frozen configuration
+	// instead of in its own state.
+	err := freeze.Guard(func() { ups[1].Healthy = false })
+	var wf *freeze.WriteFault
+	if errors.As(err, &wf) {
+		fmt.Println(wf.Region, wf.Mode, wf.Path)
+	}
+	fmt.Println(ups[1].Healthy) // unchanged
+	// Output:
+	// upstreams Protect []Upstream[1].Healthy
+	// true
+}
+
+func ExampleUseAfterClose() {
+	a, _ := arena.NewArena(arena.WithName("upstreams"))
+	ups, _ := arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	first := &ups[0] // kept past Close: a bug
+	r.Close()
+
+	// The closed range stays inaccessible, so the read faults instead of
+	// returning whatever reused the memory.
+	err := freeze.Guard(func() { fmt.Println(first.Port) })
+	var uac *freeze.UseAfterClose
+	fmt.Println(errors.As(err, &uac), uac.Region, errors.Is(err, arena.ErrClosed))
+	// Output: true upstreams true
+}
+
+func ExampleCorruptionError() {
+	a, _ := arena.NewArena(arena.WithName("upstreams"))
+	ups, _ := arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	defer r.Close()
+	r.Wait() // the baseline describes the bytes as frozen
+
+	// Code that calls mprotect on the range itself (a C library, say) can
+	// still write to a Protect region; Verify catches it and says where.
+	p := unsafe.Pointer(&ups[0].Healthy)
+	size := uintptr(os.Getpagesize())
+	page := unsafe.Slice((*byte)(unsafe.Add(p, -int(uintptr(p)%size))), size)
+	if err := unix.Mprotect(page, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		panic(err)
+	}
+	ups[0].Healthy = false
+	_ = unix.Mprotect(page, unix.PROT_READ)
+
+	err := r.Verify()
+	var ce *freeze.CorruptionError
+	fmt.Println(errors.As(err, &ce), ce.Region, ce.Mode, ce.Pages)
+	fmt.Println(err) // each changed page, with the allocations it holds
+	// Output:
+	// true upstreams Protect [0]
+	// freeze: region "upstreams" (Protect): 1 page(s) changed since Freeze; page 0 [0x0, 0x38) holding []Upstream (Upstream), []Upstream ([]Upstream), string data (string data)
+}

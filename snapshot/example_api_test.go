@@ -1,0 +1,205 @@
+//go:build unix
+
+package snapshot_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+// Flags is a set of feature flags, reloaded while serving.
+type Flags struct {
+	Version int
+	Enabled []string
+}
+
+// Backend is where a route sends its requests.
+type Backend struct {
+	Addr      string
+	TimeoutMS int
+}
+
+// routeTable is a small route table, keyed by path prefix.
+var routeTable = map[string]Backend{
+	"/api":    {"10.0.0.1:8080", 500},
+	"/static": {"10.0.0.2:8080", 100},
+	"/admin":  {"10.0.0.3:9000", 2000},
+}
+
+func ExampleWithName() {
+	s, err := snapshot.Take(Flags{Version: 1, Enabled: []string{"search"}}, snapshot.WithName("flags"))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	// The name is used in fault reports and Verify errors.
+	err = freeze.Guard(func() { s.Pointer().Version = 2 })
+	var wf *freeze.WriteFault
+	fmt.Println(s.Name(), errors.As(err, &wf), wf.Region, wf.Path)
+	// Output: flags true flags Flags.Version
+}
+
+func ExampleSnapshot_Value() {
+	s, err := snapshot.Take(Flags{Version: 3, Enabled: []string{"search", "beta-ui"}})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	flags := s.Value() // no copy, no allocation: valid until Close
+	// Frozen slices have len == cap, so append copies to the Go heap
+	// instead of writing into frozen memory.
+	mine := append(flags.Enabled, "dark-mode")
+	fmt.Println(flags.Version, flags.Enabled, mine)
+	// Output: 3 [search beta-ui] [search beta-ui dark-mode]
+}
+
+func ExampleSnapshot_Verify() {
+	s, err := snapshot.Take(Flags{Version: 1, Enabled: []string{"search"}})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	// A periodic health check: nil means not a byte changed since Take.
+	fmt.Println(s.Verify())
+	// Output: <nil>
+}
+
+func ExampleStore_Publish() {
+	var st snapshot.Store[Flags]
+	defer st.Close()
+	for v := 1; v <= 3; v++ {
+		// Each reload publishes a new version; the replaced one is
+		// released once its last reader has left.
+		if _, err := st.Publish(Flags{Version: v}); err != nil {
+			panic(err)
+		}
+	}
+	st.Read(func(f Flags) { fmt.Println("current version", f.Version) })
+	fmt.Printf("%+v\n", st.Stats())
+	// Output:
+	// current version 3
+	// {Published:3 Released:2}
+}
+
+func ExampleStore_Read() {
+	var st snapshot.Store[Flags]
+	defer st.Close()
+	st.Read(func(f Flags) { fmt.Println("before Publish:", f.Version, f.Enabled == nil) })
+	if _, err := st.Publish(Flags{Version: 7, Enabled: []string{"search"}}); err != nil {
+		panic(err)
+	}
+	// f is valid only inside the callback: copy out what must outlive it.
+	var enabled []string
+	st.Read(func(f Flags) { enabled = append([]string(nil), f.Enabled...) })
+	fmt.Println(enabled)
+	// Output:
+	// before Publish: 0 true
+	// [search]
+}
+
+func ExampleStore_Close() {
+	var st snapshot.Store[Flags]
+	if _, err := st.Publish(Flags{Version: 1}); err != nil {
+		panic(err)
+	}
+	fmt.Println(st.Close(), st.Close()) // idempotent
+	_, err := st.Publish(Flags{Version: 2})
+	fmt.Println(errors.Is(err, arena.ErrClosed))
+	st.Read(func(f Flags) { fmt.Println("after Close:", f.Version) }) // the zero value
+	// Output:
+	// <nil> <nil>
+	// true
+	// after Close: 0
+}
+
+func ExampleStore_Configure() {
+	var st snapshot.Store[Flags]
+	defer st.Close()
+	st.Configure(snapshot.WithName("flags"), snapshot.WithMode(freeze.Protect))
+	s, err := st.Publish(Flags{Version: 1})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(s.Name(), s.Region().Mode())
+	// Output: flags Protect
+}
+
+func ExampleMap_Get() {
+	routes, err := snapshot.NewMap(maps.All(routeTable), snapshot.WithName("routes"))
+	if err != nil {
+		panic(err)
+	}
+	defer routes.Close()
+	if b, ok := routes.Get("/api"); ok {
+		fmt.Println(b.Addr, b.TimeoutMS)
+	}
+	_, ok := routes.Get("/missing")
+	fmt.Println(ok)
+	// Output:
+	// 10.0.0.1:8080 500
+	// false
+}
+
+func ExampleMap_Len() {
+	routes, err := snapshot.NewMap(maps.All(routeTable))
+	if err != nil {
+		panic(err)
+	}
+	defer routes.Close()
+	fmt.Println(routes.Len())
+	// Output: 3
+}
+
+func ExampleMap_Strategy() {
+	statusText := make([]string, 512) // indexed by HTTP status code
+	statusText[200], statusText[404] = "OK", "Not Found"
+	hosts := map[string]int{}
+	for i := range 100 {
+		hosts[fmt.Sprintf("host-%d.example.com", i)] = i
+	}
+	routes, _ := snapshot.NewMap(maps.All(routeTable)) // up to eight entries
+	defer routes.Close()
+	codes, _ := snapshot.NewMap(slices.All(statusText)) // dense integer keys
+	defer codes.Close()
+	byHost, _ := snapshot.NewMap(maps.All(hosts)) // anything else
+	defer byHost.Close()
+	fmt.Println(routes.Strategy(), codes.Strategy(), byHost.Strategy())
+	// Output: tiny dense open-addressing
+}
+
+func ExampleMap_Verify() {
+	routes, err := snapshot.NewMap(maps.All(routeTable))
+	if err != nil {
+		panic(err)
+	}
+	defer routes.Close()
+	fmt.Println(routes.Verify()) // nil: not a byte changed since NewMap
+	// Output: <nil>
+}
+
+func ExampleMap_Close() {
+	routes, err := snapshot.NewMap(maps.All(routeTable), snapshot.WithName("routes"))
+	if err != nil {
+		panic(err)
+	}
+	api, _ := routes.Get("/api")
+	fmt.Println(api.Addr) // use results before Close
+	fmt.Println(routes.Close(), routes.Close())
+
+	// Get after Close panics with an error wrapping arena.ErrClosed.
+	defer func() {
+		err, _ := recover().(error)
+		fmt.Println(errors.Is(err, arena.ErrClosed))
+	}()
+	routes.Get("/api")
+	// Output:
+	// 10.0.0.1:8080
+	// <nil> <nil>
+	// true
+}
