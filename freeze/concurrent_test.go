@@ -17,30 +17,47 @@ import (
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
+type points struct{ Points []*Point }
+
+// manyPoints returns 10,000 separately allocated points: as many records
+// in an arena, which naming an allocation or a field walks.
+func manyPoints() *points {
+	src := &points{}
+	for i := range 10_000 {
+		src.Points = append(src.Points, &Point{X: int64(i)})
+	}
+	return src
+}
+
+// frozenPoints clones src into a new arena frozen in Protect mode, its
+// baseline taken.
+func frozenPoints(t *testing.T, src *points) (*freeze.Region, *points) {
+	t.Helper()
+	a := newArena(t)
+	c, err := arena.Clone(a, src)
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	return r, c
+}
+
 // A Region may be used from several goroutines: Verify racing Close either
 // describes the change (reading the allocation records and memory that
 // Close releases) or says the region is closed, and never reads released
 // memory. Before Verify described the pages under the region's lock, this
 // crashed the process with a fault in a few of the rounds.
 func TestVerifyRacingCloseReportsOrRefuses(t *testing.T) {
-	src := &struct{ Points []*Point }{}
-	for i := range 10_000 {
-		src.Points = append(src.Points, &Point{X: int64(i)})
-	}
+	src := manyPoints()
 	var corrupt, closed int
 	for round := range 40 {
-		a := newArena(t)
-		c, err := arena.Clone(a, src)
-		require.NoError(t, err)
-		r, err := freeze.Freeze(a, freeze.Protect)
-		require.NoError(t, err)
-		require.NoError(t, r.Wait())
+		r, c := frozenPoints(t, src)
 		require.NoError(t, backdoor.Reprotect(c.Points[len(c.Points)-1-round], Point{X: -1}))
 		done := make(chan error)
 		go func() { done <- r.Verify() }()
 		time.Sleep(time.Duration(round%20) * 25 * time.Microsecond)
 		require.NoError(t, r.Close())
-		err = <-done
+		err := <-done
 		var ce *freeze.CorruptionError
 		switch {
 		case errors.As(err, &ce):
@@ -61,18 +78,10 @@ func TestVerifyRacingCloseReportsOrRefuses(t *testing.T) {
 func TestGuardRacingCloseReportsWriteOrClose(t *testing.T) {
 	// Naming a field in the last of many allocations walks many records,
 	// which widens the window in which Close could release them.
-	src := &struct{ Points []*Point }{}
-	for i := range 10_000 {
-		src.Points = append(src.Points, &Point{X: int64(i)})
-	}
+	src := manyPoints()
 	var writes, uses int
 	for round := range 40 {
-		a := newArena(t)
-		c, err := arena.Clone(a, src)
-		require.NoError(t, err)
-		r, err := freeze.Freeze(a, freeze.Protect)
-		require.NoError(t, err)
-		require.NoError(t, r.Wait())
+		r, c := frozenPoints(t, src)
 		last := c.Points[len(c.Points)-1]
 		done := make(chan error)
 		go func() { done <- freeze.Guard(func() { last.Y = 8 }) }()
@@ -84,7 +93,7 @@ func TestGuardRacingCloseReportsWriteOrClose(t *testing.T) {
 		case errors.As(err, &wf):
 			writes++
 			if !vm.FaultPageOnly {
-				assert.Equal(t, "*struct { Points []*Point }.Points[9999].Y", wf.Path)
+				assert.Equal(t, "*points.Points[9999].Y", wf.Path)
 			}
 		case errors.As(err, &uac):
 			uses++
