@@ -17,24 +17,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pageOf returns the page holding p, as a byte slice.
-func pageOf[T any](p *T) []byte {
+// pagesOf returns the pages holding *p (two when it straddles a page
+// boundary), as a byte slice.
+func pagesOf[T any](p *T) []byte {
 	size := uintptr(os.Getpagesize())
 	off := uintptr(unsafe.Pointer(p)) & (size - 1)
-	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), -int(off))), size)
+	n := (off + unsafe.Sizeof(*p) + size - 1) &^ (size - 1)
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(p), -int(off))), n)
 }
 
-// Reprotect makes the page holding *p writable with mprotect, stores v, and
-// makes it read-only again: what any code in the process could do to a
+// Reprotect makes the pages holding *p writable with mprotect, stores v,
+// and makes them read-only again: what any code in the process could do to a
 // region frozen in Protect mode. It fails (EACCES) on Alias views and
 // sealed regions, and (EPERM) on permanent ones.
 func Reprotect[T any](p *T, v T) error {
-	page := pageOf(p)
-	if err := unix.Mprotect(page, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+	pages := pagesOf(p)
+	if err := unix.Mprotect(pages, unix.PROT_READ|unix.PROT_WRITE); err != nil {
 		return fmt.Errorf("mprotect(PROT_WRITE): %w", err)
 	}
 	*p = v
-	return unix.Mprotect(page, unix.PROT_READ)
+	return unix.Mprotect(pages, unix.PROT_READ)
 }
 
 // ProcMem writes v over *p through /proc/self/mem, which bypasses page
