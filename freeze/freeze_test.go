@@ -20,6 +20,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/backdoor"
 	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/internal/graphtest"
 	"github.com/frozen-go/frozen/internal/offheap"
@@ -355,6 +356,44 @@ func TestVerifyDoesNotAllocate(t *testing.T) {
 			}
 		})
 		assert.Zero(t, allocs, m.String())
+	}
+}
+
+// Verify checks every page of a region, not a prefix: a change to the
+// last byte of 3 MiB is found and named.
+func TestVerifyFindsAChangeOnTheLastPage(t *testing.T) {
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias} { // Seal refuses every write
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			b := arena.MakeSlice[byte](a, 3<<20)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			if m == freeze.Alias {
+				b[len(b)-1] = 1 // through the owner's mapping
+			} else {
+				require.NoError(t, backdoor.Reprotect(&b[len(b)-1], 1))
+			}
+			var ce *freeze.CorruptionError
+			require.ErrorAs(t, r.Verify(), &ce)
+			assert.Equal(t, []int{(3<<20)/freeze.PageSize - 1}, ce.Pages)
+		})
+	}
+}
+
+// In Alias mode the owner can write as soon as Freeze returns, so the
+// baseline is taken before it returns: a write made at once, to the page
+// the hashing reaches last, is caught.
+func TestAliasBaselineIsTakenBeforeFreezeReturns(t *testing.T) {
+	for range 20 {
+		a := newArena(t)
+		b := arena.MakeSlice[byte](a, 16<<20)
+		r, err := freeze.Freeze(a, freeze.Alias)
+		require.NoError(t, err)
+		b[len(b)-1] = 1
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, r.Verify(), &ce)
+		require.NoError(t, r.Close())
 	}
 }
 

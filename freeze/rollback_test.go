@@ -169,6 +169,33 @@ func TestValidateRefusesForeignPointers(t *testing.T) {
 	*(*uintptr)(unsafe.Pointer(&c.Primary)) = 0
 }
 
+// A pointer into the arena's mapping past its last allocation points at
+// nothing the graph owns (and, in Alias mode, would not be relocated to
+// the read-only view): validation refuses it like a heap pointer, in every
+// mode.
+func TestValidateRefusesPointersPastTheLastAllocation(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			end := arena.New[int64](a)
+			// 64 bytes past the last allocation: inside the mapped page,
+			// outside every allocation.
+			c.Primary = (*Endpoint)(unsafe.Add(unsafe.Pointer(end), 64))
+			_, err = freeze.Freeze(a, m)
+			var se *freeze.StepError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, "validate", se.Step)
+			assert.ErrorIs(t, err, arena.ErrForeignPointer)
+			assert.Contains(t, err.Error(), "Config.Primary")
+			c.Primary = nil
+			_, err = freeze.Freeze(a, m)
+			require.NoError(t, err)
+		})
+	}
+}
+
 func TestAliasRangeIsReleasedOnClose(t *testing.T) {
 	before := space.ReadStats()
 	r, _, _ := frozenConfig(t, freeze.Alias)

@@ -29,16 +29,40 @@ func TestUpdateIsSeenByReadersAndRebaselines(t *testing.T) {
 	assert.NotEqual(t, sum, r.Checksum())
 	require.NoError(t, r.Verify())
 
-	// Pointers stored by Update must stay in the region: one taken from
-	// the owner's writable mapping is relocated to the read-only view.
-	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Primary = &owner.Endpoints[0] }))
+	// Pointers stored by Update must stay in the region: one into the
+	// owner's writable mapping is relocated to the read-only view. (The
+	// owner's own Endpoints already lead to the view, since Freeze
+	// relocated the graph: the writable twin of an element comes from
+	// Update.)
+	var writable *Endpoint
+	require.NoError(t, freeze.Update(r, &ro.Endpoints[0], func(w *Endpoint) { writable = w }))
+	require.NotSame(t, &ro.Endpoints[0], writable)
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Primary = writable }))
 	assert.Same(t, &ro.Endpoints[0], ro.Primary)
+	assert.NotSame(t, &owner.Endpoints[0], writable, "owner.Endpoints leads to the view")
 	if maps, err := vm.ReadMaps(); err == nil {
 		e, ok := maps.Find(uintptr(unsafe.Pointer(ro.Primary)))
 		require.True(t, ok)
 		assert.Equal(t, "r--s", e.Perms)
 	}
 	require.NoError(t, r.Verify())
+}
+
+// Update re-baselines every page the value covers: one that straddles a
+// page boundary is checksummed again on both sides.
+func TestUpdateAcrossAPageBoundaryRebaselinesBothPages(t *testing.T) {
+	a := newArena(t)
+	rows := arena.MakeSlice[[100]byte](a, 100)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	i := 0
+	for uintptr(unsafe.Pointer(&rows[i]))%vm.PageSize <= vm.PageSize-100 {
+		i++ // rows cover 10,000 bytes: one of them straddles a page boundary
+	}
+	ro := freeze.ReadOnly(r, &rows[i])
+	require.NoError(t, freeze.Update(r, ro, func(w *[100]byte) { w[0], w[99] = 1, 2 }))
+	assert.Equal(t, byte(2), ro[99])
+	require.NoError(t, r.Verify(), "both pages were checksummed again")
 }
 
 func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
