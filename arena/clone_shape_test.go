@@ -1,0 +1,143 @@
+package arena_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/graphtest"
+)
+
+// shortFirst and longFirst hold two slices of one backing array that start
+// at the same element but have different lengths. Clone meets the fields
+// in declaration order, so the two types make it meet the short view first
+// or the long one first.
+type shortFirst[E any] struct{ Short, Long []E }
+type longFirst[E any] struct{ Long, Short []E }
+
+// cell is an element that carries a pointer, so a slice of cells is
+// scanned (and deduplicated) like a slice of pointers.
+type cell struct {
+	N int
+	P *int
+}
+
+// requirePrefixKept checks that short and long, cloned views of one
+// backing array starting at the same element, still share their first
+// element, that each has cap == len, that the clone has the original's
+// shape and lies in the arena, and that long reads back want. view turns an
+// element into something comparable; it must cope with a nil pointer, as a
+// broken clone may hold one.
+//
+// The arena and shape checks run before view reads through the elements:
+// if the clone copied only the short view, long's tail is whatever follows
+// that copy, and following those words before knowing they point into the
+// arena could fault the whole test binary instead of failing this test.
+func requirePrefixKept[E any](t *testing.T, a *arena.Arena, orig, clone any, short, long []E, want []any, view func(E) any) {
+	t.Helper()
+	require.Len(t, long, len(want), "long view")
+	require.Equal(t, len(short), cap(short), "short view: cap == len")
+	require.Equal(t, len(long), cap(long), "long view: cap == len")
+	require.Same(t, &short[0], &long[0], "the two views no longer share their first element")
+	graphtest.RequireInArena(t, clone, a.Name())
+	graphtest.RequireSameShape(t, orig, clone)
+	got := make([]any, len(long))
+	for i, e := range long {
+		got[i] = view(e)
+	}
+	require.Equal(t, want, got, "long view")
+	for i, e := range short {
+		require.Equal(t, want[i], view(e), "short view [%d]", i)
+	}
+}
+
+// Clone deduplicates pointer-bearing ranges so that sharing survives. Two
+// slices with one start address but different lengths are different
+// ranges: if they were taken for one, only the first-met length would be
+// copied, and the longer view would read past its copy. Both orders are
+// tried, and element types that are scanned (pointers, structs holding
+// pointers) and that are not (bytes).
+func TestCloneKeepsSharedPrefixOfDifferentLengths(t *testing.T) {
+	derefInt := func(p *int) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	viewCell := func(c cell) any {
+		if c.P == nil {
+			return [2]any{c.N, nil}
+		}
+		return [2]any{c.N, *c.P}
+	}
+	viewByte := func(b byte) any { return b }
+	wantInts := []any{1, 2, 3}
+	wantCells := []any{[2]any{10, 1}, [2]any{20, 2}, [2]any{30, 3}}
+	wantBytes := []any{byte('x'), byte('y'), byte('z')}
+
+	tests := []struct {
+		name string
+		run  func(t *testing.T, a *arena.Arena)
+	}{
+		{"pointers, short view first", func(t *testing.T, a *arena.Arena) {
+			x, y, z := 1, 2, 3
+			s := []*int{&x, &y, &z}
+			orig := shortFirst[*int]{Short: s[:1], Long: s[:3]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantInts, derefInt)
+		}},
+		{"pointers, long view first", func(t *testing.T, a *arena.Arena) {
+			x, y, z := 1, 2, 3
+			s := []*int{&x, &y, &z}
+			orig := longFirst[*int]{Long: s[:3], Short: s[:1]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantInts, derefInt)
+		}},
+		{"pointers, views starting mid-array", func(t *testing.T, a *arena.Arena) {
+			w, x, y, z := 0, 1, 2, 3
+			s := []*int{&w, &x, &y, &z}
+			orig := shortFirst[*int]{Short: s[1:2], Long: s[1:4]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantInts, derefInt)
+		}},
+		{"structs holding pointers, short view first", func(t *testing.T, a *arena.Arena) {
+			x, y, z := 1, 2, 3
+			s := []cell{{10, &x}, {20, &y}, {30, &z}}
+			orig := shortFirst[cell]{Short: s[:1], Long: s[:3]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantCells, viewCell)
+		}},
+		{"structs holding pointers, long view first", func(t *testing.T, a *arena.Arena) {
+			x, y, z := 1, 2, 3
+			s := []cell{{10, &x}, {20, &y}, {30, &z}}
+			orig := longFirst[cell]{Long: s[:3], Short: s[:1]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantCells, viewCell)
+		}},
+		// Pointer-free ranges are not deduplicated but merged as
+		// overlapping memory; the shape must come out the same.
+		{"bytes, short view first", func(t *testing.T, a *arena.Arena) {
+			s := []byte("xyz")
+			orig := shortFirst[byte]{Short: s[:1], Long: s[:3]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantBytes, viewByte)
+		}},
+		{"bytes, long view first", func(t *testing.T, a *arena.Arena) {
+			s := []byte("xyz")
+			orig := longFirst[byte]{Long: s[:3], Short: s[:1]}
+			got, err := arena.Clone(a, orig)
+			require.NoError(t, err)
+			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantBytes, viewByte)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newArena(t)) })
+	}
+}
