@@ -442,25 +442,207 @@ func TestZeroBytesIsExact(t *testing.T) {
 	}
 }
 
-// Every part of a hashed table must end with an empty slot and the tags
-// with tagPad zeros: the eight-tag scan relies on both to stop.
+// firstSeed is the seed placeAndFill tries first. Tests that choose keys
+// by their home slot compute homes under it, and check that the build kept
+// it (a reseed would scatter the keys they placed).
+const firstSeed = 0x243f6a8885a308d3
+
+// slotFull reports whether slot i of hashed table tb holds a key.
+func slotFull[K comparable, V any](tb *Table[K, V], i uint64) bool {
+	if tb.ints {
+		return tb.hslots[i].H != emptyHash
+	}
+	return tb.tags[i] != 0
+}
+
+// requirePartsEndEmpty checks the layout the scans rely on to stop: the
+// parts tile the slots in order; each nonempty part has its n keys in its
+// slots and its last slot empty (so no scan from a home in the part runs
+// into the next part or off the slots); and after the last part come
+// tagPad zero tags, or for a table of 8-byte integer keys hashPad empty
+// slots. It returns the parts whose last home slot holds a key (or a key
+// lies past it): there, only the slot place adds beyond the home slots
+// keeps the part's end empty.
+func requirePartsEndEmpty[K comparable, V any](t *testing.T, tb *Table[K, V]) (fullToTheEnd []int) {
+	t.Helper()
+	require.Equal(t, Hashed, tb.Strategy())
+	var slots uint64
+	switch {
+	case tb.ints:
+		require.Nil(t, tb.tags)
+		require.GreaterOrEqual(t, len(tb.hslots), hashPad)
+		slots = uint64(len(tb.hslots) - hashPad)
+		for i := slots; i < uint64(len(tb.hslots)); i++ {
+			require.Equal(t, uint64(emptyHash), tb.hslots[i].H, "pad slot %d holds a key", i)
+		}
+	default:
+		if tb.kind == kString {
+			slots = uint64(len(tb.sslots))
+		} else {
+			slots = uint64(len(tb.kslots))
+		}
+		require.Len(t, tb.tags, int(slots)+tagPad)
+		require.Equal(t, make([]uint8, tagPad), tb.tags[slots:], "tag padding")
+	}
+	next := uint64(0)
+	for p, pt := range tb.part {
+		if pt.n == 0 {
+			require.Zero(t, pt.size, "empty part %d has slots", p)
+			continue
+		}
+		require.Equal(t, next, pt.slot0, "part %d does not start where the one before ends", p)
+		require.GreaterOrEqual(t, pt.size, pt.m, "part %d is smaller than its home slots", p)
+		last := pt.slot0 + pt.size - 1
+		require.False(t, slotFull(tb, last),
+			"part %d (%d keys, %d home slots, %d slots): its last slot, %d, holds a key", p, pt.n, pt.m, pt.size, last)
+		keys := 0
+		lastKey := pt.slot0
+		for i := pt.slot0; i < last; i++ {
+			if slotFull(tb, i) {
+				keys++
+				lastKey = i
+			}
+		}
+		require.Equal(t, pt.n, keys, "part %d: keys in its slots", p)
+		if lastKey-pt.slot0 >= pt.m-1 {
+			fullToTheEnd = append(fullToTheEnd, p)
+		}
+		next += pt.size
+	}
+	require.Equal(t, slots, next, "the parts do not cover the slots")
+	return fullToTheEnd
+}
+
+// crowdedKeys returns n distinct keys from gen of which min(n, 3) have, in
+// a part of n keys under firstSeed, the last home slot as their home. So
+// the last home slot holds a key, and with two or more such keys the last
+// lies past it: the cases where a part could lose its empty end.
+func crowdedKeys[K comparable](t *testing.T, n int, gen func() K) []K {
+	t.Helper()
+	kind, size, signed, err := kindOf[K]()
+	require.NoError(t, err)
+	probe := &Table[K, int]{kind: kind, size: size, signed: signed, seed: firstSeed}
+	m := max(uint64(float64(n)/load), 1) // as placeAndFill sizes a part
+	seen := map[K]bool{}
+	keys := make([]K, 0, n)
+	for tries := 0; len(keys) < min(n, 3); tries++ {
+		require.Less(t, tries, 1<<22, "found only %d keys whose home is %d of %d", len(keys), m-1, m)
+		if k := gen(); !seen[k] && probe.home(probe.hash(&k), m) == m-1 {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for tries := 0; len(keys) < n; tries++ {
+		require.Less(t, tries, 1<<22, "found only %d distinct keys", len(keys))
+		if k := gen(); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// buildPartsEndEmpty builds want, checks its layout before any lookup (a
+// scan past a part's end can panic, which would hide the reason), then
+// that it holds exactly want.
+func buildPartsEndEmpty[K, V comparable](t *testing.T, want map[K]V) (*Table[K, V], []int) {
+	t.Helper()
+	tb, err := Build(maps.All(want))
+	require.NoError(t, err)
+	fullToTheEnd := requirePartsEndEmpty(t, tb)
+	requireSame(t, tb, want)
+	return tb, fullToTheEnd
+}
+
+// Every part of a hashed table must end with an empty slot, and the slots
+// with tagPad zero tags (or hashPad empty slots where there are no tags):
+// the scans rely on both to stop. A part's end is at risk only when its
+// last key lies past its last home slot, so besides random string keys
+// (parts of every length class and size), key sets are chosen to crowd the
+// last home slot of every part: of string tables (one part per key length,
+// each size in turn), and of tables of 4-byte integers, raw fixed-size
+// keys and 8-byte integers (one part; the last without tags). Keys with
+// padding are hashed with a random seed, so they get random sets only.
 func TestPartsEndWithAnEmptySlot(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, n := range []int{9, 100, 5000} {
-		want := map[string]int{}
-		for len(want) < n {
-			want[randString(r, r.IntN(20))] = len(want)
-		}
-		tb := check(t, want, nil)
-		require.Equal(t, Hashed, tb.Strategy())
-		assert.Equal(t, make([]uint8, tagPad), tb.tags[len(tb.tags)-tagPad:])
-		for p, pt := range tb.part {
-			if pt.n > 0 {
-				assert.Zero(t, tb.tags[pt.slot0+pt.size-1], "part %d", p)
-				assert.Less(t, pt.slot0+pt.size, uint64(len(tb.tags)))
+		t.Run(fmt.Sprint("random strings/", n), func(t *testing.T) {
+			want := map[string]int{}
+			for len(want) < n {
+				want[randString(r, r.IntN(20))] = len(want)
 			}
-		}
+			buildPartsEndEmpty(t, want)
+		})
 	}
+
+	sizes := []int{1, 2, 3, 9, 100, 1000}
+	for rot := range sizes {
+		t.Run(fmt.Sprint("crowded strings/rotation ", rot), func(t *testing.T) {
+			want := map[string]int{}
+			for p := range parts {
+				n := sizes[(p+rot)%len(sizes)]
+				switch p {
+				case 0:
+					n = 1 // "" is the only key of length 0
+				case 1:
+					n = min(n, 9) // 256 keys of length 1, few of them per home
+				}
+				length := func() int { return p }
+				if p == parts-1 {
+					length = func() int { return 17 + r.IntN(24) }
+				}
+				for _, k := range crowdedKeys(t, n, func() string { return randString(r, length()) }) {
+					want[k] = len(want)
+				}
+			}
+			tb, fullToTheEnd := buildPartsEndEmpty(t, want)
+			require.Equal(t, uint64(firstSeed), tb.seed, "reseeded: the keys were crowded for the first seed")
+			all := make([]int, parts)
+			for p := range all {
+				all[p] = p
+			}
+			require.Equal(t, all, fullToTheEnd, "parts whose last home slot holds a key")
+		})
+	}
+
+	for _, n := range []int{9, 10, 100, 1000, 5000} {
+		t.Run(fmt.Sprint("crowded uint32/", n), func(t *testing.T) {
+			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, r.Uint32)))
+			require.False(t, tb.Ints())
+			require.Equal(t, uint64(firstSeed), tb.seed, "reseeded")
+			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+		})
+		t.Run(fmt.Sprint("crowded raw keys/", n), func(t *testing.T) {
+			gen := func() rawKey { return rawKey{r.Uint32(), [2]uint16{uint16(r.Uint32()), 7}} }
+			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, gen)))
+			require.Equal(t, kRaw, tb.kind)
+			require.Equal(t, uint64(firstSeed), tb.seed, "reseeded")
+			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+		})
+		t.Run(fmt.Sprint("crowded uint64/", n), func(t *testing.T) {
+			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, r.Uint64)))
+			require.True(t, tb.Ints())
+			require.Equal(t, uint64(firstSeed), tb.seed, "reseeded")
+			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+		})
+		t.Run(fmt.Sprint("random padded keys/", n), func(t *testing.T) {
+			want := map[paddedKey]int{}
+			for len(want) < n {
+				want[paddedKey{uint8(r.Uint32()), r.Uint64(), r.IntN(2) == 0}] = len(want)
+			}
+			tb, _ := buildPartsEndEmpty(t, want)
+			require.Equal(t, kComparable, tb.kind)
+		})
+	}
+}
+
+// toMap maps each key to its index.
+func toMap[K comparable](keys []K) map[K]int {
+	m := make(map[K]int, len(keys))
+	for i, k := range keys {
+		m[k] = i
+	}
+	return m
 }
 
 // TestBucketBoundaries builds tables around the sizes where place's
