@@ -48,16 +48,18 @@ func TestUpdateIsSeenByReadersAndRebaselines(t *testing.T) {
 	require.NoError(t, r.Verify())
 }
 
-// Update re-baselines every page the value covers: one that straddles a
-// page boundary is checksummed again on both sides.
+// Update re-baselines every checksum page the value covers: one that
+// straddles a boundary between two is checksummed again on both sides.
+// (Checksum pages are 4 KiB whatever the system's page size, and the
+// arena starts on a system page.)
 func TestUpdateAcrossAPageBoundaryRebaselinesBothPages(t *testing.T) {
 	a := newArena(t)
 	rows := arena.MakeSlice[[100]byte](a, 100)
 	r, err := freeze.Freeze(a, freeze.Alias)
 	require.NoError(t, err)
 	i := 0
-	for uintptr(unsafe.Pointer(&rows[i]))%vm.PageSize <= vm.PageSize-100 {
-		i++ // rows cover 10,000 bytes: one of them straddles a page boundary
+	for uintptr(unsafe.Pointer(&rows[i]))%freeze.PageSize <= freeze.PageSize-100 {
+		i++ // rows cover 10,000 bytes: one of them straddles a boundary
 	}
 	ro := freeze.ReadOnly(r, &rows[i])
 	require.NoError(t, freeze.Update(r, ro, func(w *[100]byte) { w[0], w[99] = 1, 2 }))
