@@ -8,20 +8,29 @@ import (
 )
 
 func init() {
-	allocPeers["go-arena"] = func(b *testing.B) {
-		a := arena.NewArena()
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			if n++; n == 1<<20 { // a fresh arena now and then, as a program would
-				b.StopTimer()
-				a.Free()
-				a, n = arena.NewArena(), 0
-				b.StartTimer()
-			}
-			sinkPoint = arena.New[point](a)
+	allocPeers["go-arena"] = func(b *testing.B) { goArena(b, false) }
+	allocPeers["go-arena+write"] = func(b *testing.B) { goArena(b, true) }
+}
+
+// goArena allocates from Go's experimental arenas, writing a field of each
+// struct if write is set (see BenchmarkAlloc).
+func goArena(b *testing.B, write bool) {
+	a := arena.NewArena()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if n++; n == 1<<20 { // a fresh arena now and then, as a program would
+			b.StopTimer()
+			a.Free()
+			a, n = arena.NewArena(), 0
+			b.StartTimer()
 		}
-		sinkPoint = nil
-		a.Free()
+		p := arena.New[point](a)
+		if write {
+			p.X = 1
+		}
+		sinkPoint = p
 	}
+	sinkPoint = nil
+	a.Free()
 }
