@@ -71,7 +71,10 @@ examples:
 		echo "example $$e"; \
 		$(GO) run ./examples/$$e > "$$out" 2>&1 || { cat "$$out"; exit 1; }; \
 		tail -n 1 "$$out" | grep -q '^ok ' || { cat "$$out"; echo "example $$e did not end with ok"; exit 1; }; \
-	done
+	done; \
+	echo "example tour, portable backend (as on macOS and the BSDs)"; \
+	$(GO) run -tags frozen_fallback ./examples/tour > "$$out" 2>&1 || { cat "$$out"; exit 1; }; \
+	tail -n 1 "$$out" | grep -q '^ok ' || { cat "$$out"; echo "the tour did not end with ok"; exit 1; }
 
 ## bench-compile: the benchmark module builds and its benchmarks run once
 bench-compile:

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/frozen-go/frozen/internal/backdoor"
 	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
-// backdoorWrite changes a frozen int the way buggy native code could: by
-// making its page writable again first.
-func backdoorWrite(p *int, v int) error { return backdoor.Reprotect(p, v) }
+// errNoBackdoor is what backdoorWrite returns where the back door does not
+// exist (backdoor_other.go); on Unix it never does, so any error there is a
+// failure of the tour.
+var errNoBackdoor = errors.New("tour: no mprotect back door on this platform")
 
 type attempt struct {
 	name string

@@ -49,9 +49,13 @@ func main() {
 	target := &pv.Upstreams[1].Backends[0].Weight
 	// An ordinary write is refused, and its report says where the field is.
 	must(errors.As(freeze.Guard(func() { *target = 42 }), &wf), "the write was not refused")
-	if err := backdoorWrite(target, 42); err != nil {
+	// Only where there is no mprotect (not Unix: Windows, Plan 9, js/wasm,
+	// wasip1) is the back door skipped. On Unix it must work: an error means
+	// a Protect-mode region stopped being what the library says it is.
+	if err := backdoorWrite(target, 42); errors.Is(err, errNoBackdoor) {
 		fmt.Println("back door not available here:", err)
 	} else {
+		check(err)
 		err = p.Verify()
 		var ce *freeze.CorruptionError
 		must(errors.As(err, &ce), "Verify missed a back-door change")
@@ -63,9 +67,15 @@ func main() {
 	check(p.Close())
 
 	heading("4. Seal mode refuses every back door")
-	for _, attempt := range sealAttempts(s) {
-		fmt.Printf("%-40s %v\n", attempt.name+":", attempt.err)
-		must(attempt.err != nil, attempt.name+" succeeded on a sealed snapshot")
+	if s.Region().Mode() != freeze.Seal {
+		// Take uses Seal where the platform has memfd seals (Linux), and
+		// Protect elsewhere (macOS, the BSDs).
+		fmt.Printf("skipped: this platform has no memfd seals, so the snapshot is in %s mode\n", s.Region().Mode())
+	} else {
+		for _, attempt := range sealAttempts(s) {
+			fmt.Printf("%-40s %v\n", attempt.name+":", attempt.err)
+			must(attempt.err != nil, attempt.name+" succeeded on a sealed snapshot")
+		}
 	}
 	check(s.Verify())
 
