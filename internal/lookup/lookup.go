@@ -32,8 +32,16 @@
 //     (PTHash style) was measured first and was 2.1× to 3.6× slower at
 //     1e5 to 1e6 keys because of its pilot indirection.
 //
+// Seeds: each build draws its first seed at random, as Go's maps do, and
+// reseeds (up to eight times, integers switching to a stronger hash) while
+// keys cluster, so keys chosen against one build's hash do not defeat
+// another. Keys of more than 16 bytes are hashed with xxhash before the
+// seed is mixed in: keys whose 64-bit xxhash collide stay together under
+// every seed (they cost a longer scan, or, many of them, a failed build).
+//
 // Keys: strings, integers of every kind, and fixed-size comparable types
-// made of booleans, integers, arrays and structs. Floats (NaN != NaN, and
+// made of booleans, integers, arrays and structs (blank fields, which ==
+// ignores, are no part of the key). Floats (NaN != NaN, and
 // -0 == +0 while their bytes differ), pointers, interfaces, channels, and
 // strings inside array or struct keys are refused.
 package lookup
@@ -45,6 +53,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 
@@ -227,7 +236,12 @@ func rawLeaves(rt reflect.Type, top bool) (uintptr, string) {
 			if why != "" {
 				return 0, why
 			}
-			total += n
+			// == ignores blank (_) fields, so their bytes are no part of
+			// the key: counted like padding, they send the type to the
+			// hash/maphash path, which ignores them too.
+			if rt.Field(i).Name != "_" {
+				total += n
+			}
 		}
 		return total, ""
 	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan:
@@ -570,6 +584,14 @@ func (t *Table[K, V]) partOf(k *K) int {
 
 var errReseed = errors.New("lookup: reseed")
 
+// firstSeed returns the seed a build tries first: random, as Go's own maps
+// do, so that the seeds after it (each derived from the one before) cannot
+// be known in advance. With a fixed first seed, 200 integer keys chosen
+// for each of the eight seeds (the hashes are invertible) made every
+// build fail with clustered keys. Tests that place keys by their home
+// slot replace it.
+var firstSeed = rand.Uint64
+
 // rec is a key's slot as it will be stored, with the key's hash.
 //
 // A hashed table is built by moving whole records: they are made from the
@@ -712,7 +734,7 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 	if err != nil {
 		return err
 	}
-	seed := uint64(0x243f6a8885a308d3)
+	seed := firstSeed()
 	for range maxSeeds {
 		t.seed = seed
 		var total uint64
