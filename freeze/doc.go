@@ -39,7 +39,7 @@
 // gone; the baseline is hashed through the moved-aside mapping before it
 // is released. The remapped range starts with no pages mapped: readers,
 // and the first Verify, fault each page in once (a first pass over 1 GiB
-// took 54–126 ms on the hosts measured, against 4–7 ms after Protect; see
+// took 54–148 ms on the hosts measured, against 4–7 ms after Protect; see
 // bench/REPORT.md). Permanent additionally mseals the range (Linux
 // 6.10+): it can never be unmapped for the life of the process.
 //
