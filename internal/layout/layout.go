@@ -132,8 +132,14 @@ func ShortName(rt reflect.Type) string {
 	return b.String()
 }
 
+// isQualifiedChar reports whether c can be part of a qualified name in a
+// type string: identifiers, and the import paths that reflect writes in
+// full inside generic type arguments ("pkg.Box[example.com/my-mod/x.T]"),
+// whose elements may also hold '-', '~' and non-ASCII letters, none of
+// which appears elsewhere in a type string.
 func isQualifiedChar(c byte) bool {
-	return c == '_' || c == '.' || c == '/' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	return c == '_' || c == '.' || c == '/' || c == '-' || c == '~' || c >= 0x80 ||
+		c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 var (

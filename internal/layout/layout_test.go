@@ -247,3 +247,19 @@ func TestEdges(t *testing.T) {
 	assert.Equal(t, 0, For[point]().Edges)
 	assert.Equal(t, 2, For[[2]endpoint]().Edges)
 }
+
+// genericBox is a generic type, whose type string names its argument with
+// the full import path of this module, which holds a '-'.
+type genericBox[T any] struct {
+	V T
+	M map[string]int
+}
+
+func TestShortNameOfGenericTypesDropsImportPaths(t *testing.T) {
+	assert.Equal(t, "genericBox[Slot]", ShortName(reflect.TypeFor[genericBox[Slot]]()))
+	assert.Equal(t, "map[string]genericBox[*Slot]", ShortName(reflect.TypeFor[map[string]genericBox[*Slot]]()))
+	err := For[genericBox[Slot]]().Err
+	var ue *UnsupportedError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, "genericBox[Slot].M", ue.Path)
+}
