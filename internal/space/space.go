@@ -260,8 +260,8 @@ func Lookup(addr uintptr) (Entry, bool) {
 
 // SetQuarantine sets the quarantine budget: released ranges are kept
 // inaccessible until more than maxBytes or maxRanges of them are held, then
-// reused oldest first. Zero disables the quarantine. It returns the previous
-// budget.
+// reused oldest first: zero for either disables the quarantine. It returns
+// the previous budget.
 func SetQuarantine(maxBytes uintptr, maxRanges int) (prevBytes uintptr, prevRanges int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
