@@ -78,17 +78,13 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 		case layout.SlotPointer, layout.SlotString, layout.SlotSlice:
 			err = visit(p, s.Kind) // the first word is the pointer
 		case layout.SlotEface, layout.SlotIface:
-			dt := layout.Dynamic(p, s.RType)
-			switch {
-			case dt == nil:
-			case dt.Direct:
-				// The data word is the value itself, and a value stored
-				// directly is one pointer word: a pointer, a struct or
-				// array holding one, or a map, channel, func or
-				// unsafe.Pointer, which layout refuses and has no slots
-				// for but which must be checked all the same.
-				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer)
-			default:
+			// A non-nil interface's data word is a pointer either way: to
+			// the boxed value, or, for a type stored directly, the value
+			// itself, one pointer word (a pointer, a struct or array of
+			// one, or a map, channel, func or unsafe.Pointer, which
+			// layout refuses and has no slots for but which must be
+			// checked all the same).
+			if layout.Dynamic(p, s.RType) != nil {
 				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer)
 			}
 		case layout.SlotArray:
