@@ -7,7 +7,6 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
-	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 )
@@ -37,11 +36,6 @@ func (*noCopy) Unlock() {}
 // freeze.ErrModeUnsupported for a mode the platform lacks. Nothing is left
 // allocated when Take fails.
 func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
-	// A type refused whatever the value is reported with its path, which
-	// begins with T's name, and the refused type, once each.
-	if err := layout.For[T]().Err; err != nil {
-		return nil, fmt.Errorf("snapshot: Take: %w", err)
-	}
 	return take(v, makeOptions("snapshot", opts))
 }
 
@@ -119,13 +113,16 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 //
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
-func (s *Snapshot[T]) Close() error {
-	s.closed.Store(true)
-	if err := s.region.Close(); err != nil {
-		if errors.Is(err, freeze.ErrPermanent) {
-			s.closed.Store(false) // still readable
-		}
-		return err
+func (s *Snapshot[T]) Close() error { return closeMarked(&s.closed, s.region.Close) }
+
+// closeMarked marks closed, so that readers arriving now panic with
+// ErrClosed, and then runs release; only a permanent region, which release
+// leaves mapped and readable, is marked open again.
+func closeMarked(closed *atomic.Bool, release func() error) error {
+	closed.Store(true)
+	err := release()
+	if errors.Is(err, freeze.ErrPermanent) {
+		closed.Store(false)
 	}
-	return nil
+	return err
 }

@@ -187,10 +187,10 @@ func TestTakeErrors(t *testing.T) {
 	type withMap struct{ M map[string]int }
 	_, err := snapshot.Take(withMap{})
 	assert.ErrorIs(t, err, arena.ErrUnsupported)
-	assert.EqualError(t, err, "snapshot: Take: withMap.M: map[string]int: maps are not supported (build a snapshot.Map instead)")
+	assert.EqualError(t, err, "arena: clone: withMap.M: map[string]int: maps are not supported (build a snapshot.Map instead)")
 	_, err = snapshot.Take(map[string]int{})
 	assert.ErrorIs(t, err, arena.ErrUnsupported)
-	assert.EqualError(t, err, "snapshot: Take: map[string]int: maps are not supported (build a snapshot.Map instead)")
+	assert.EqualError(t, err, "arena: clone: map[string]int: maps are not supported (build a snapshot.Map instead)")
 
 	_, err = snapshot.Take(1, snapshot.WithMode(freeze.Protect), snapshot.WithPermanent())
 	assert.ErrorIs(t, err, freeze.ErrModeUnsupported)

@@ -442,24 +442,17 @@ func clonable[V any](v V) error {
 		}
 		rv = rv.Elem()
 	}
-	lt := layout.Of(rv.Type())
-	if lt.Err != nil {
-		return lt.Err
-	}
-	// A copy of the value, of the type lt describes, for PlanClone to
-	// read; the plan is released without being applied.
+	// A copy of the value, of its dynamic type, for PlanClone to read
+	// (which refuses that type, or something it reaches); the plan is
+	// released without being applied.
 	cp := reflect.New(rv.Type())
 	cp.Elem().Set(rv)
-	plan, err := offheap.PlanClone(lt, cp.UnsafePointer())
+	plan, err := offheap.PlanClone(layout.Of(rv.Type()), cp.UnsafePointer())
 	if err != nil {
-		var ce *offheap.CloneError
-		switch {
-		case !errors.As(err, &ce):
-			return err
-		case ce.Path == "":
-			return ce.Err
+		if ce, ok := errors.AsType[*offheap.CloneError](err); ok {
+			return ce.Cause()
 		}
-		return fmt.Errorf("%s: %w", ce.Path, ce.Err)
+		return err
 	}
 	plan.Release()
 	return nil

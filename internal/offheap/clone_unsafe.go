@@ -124,11 +124,15 @@ type CloneError struct {
 	Err  error
 }
 
-func (e *CloneError) Error() string {
+func (e *CloneError) Error() string { return "arena: clone: " + e.Cause().Error() }
+
+// Cause returns the error without the "arena: clone" prefix: Err, led by
+// Path when there is one.
+func (e *CloneError) Cause() error {
 	if e.Path == "" {
-		return "arena: clone: " + e.Err.Error()
+		return e.Err
 	}
-	return fmt.Sprintf("arena: clone: %s: %v", e.Path, e.Err)
+	return fmt.Errorf("%s: %w", e.Path, e.Err)
 }
 
 // refusedInInterface is the error for an interface at path whose dynamic
@@ -191,7 +195,7 @@ type ClonePlan struct {
 func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	if t.Err != nil {
 		// The error's path begins with t's name.
-		return nil, fmt.Errorf("arena: clone: %w", t.Err)
+		return nil, &CloneError{Err: t.Err}
 	}
 	p := &ClonePlan{t: t, src: src}
 	if t.PtrFree {
