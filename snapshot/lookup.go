@@ -102,7 +102,7 @@ func (m *Map[K, V]) Get(k K) (V, bool) {
 	if m.t.Ints() {
 		return m.t.GetInt(k)
 	}
-	return m.t.Get(k)
+	return m.t.GetOther(k)
 }
 
 // panicClosed panics with ErrClosed for a call to op after Close.
@@ -141,13 +141,4 @@ func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 // memory. It is idempotent, and may be called from several goroutines at
 // once. Close must not race with Get: a Get still running when the table
 // is unmapped faults, which kills the process outside freeze.Guard.
-func (m *Map[K, V]) Close() error {
-	m.closed.Store(true)
-	if err := m.snap.Close(); err != nil {
-		if errors.Is(err, freeze.ErrPermanent) {
-			m.closed.Store(false)
-		}
-		return err
-	}
-	return nil
-}
+func (m *Map[K, V]) Close() error { return closeMarked(&m.closed, m.snap.Close) }

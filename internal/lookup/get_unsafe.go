@@ -264,7 +264,11 @@ func (t *Table[K, V]) getOther(k K) (V, bool) {
 // keys, which GetInt serves.
 func (t *Table[K, V]) Ints() bool { return t.ints }
 
-// GetInt is Get for a table of which Ints reports true; a caller that
-// checks Ints itself saves Get a call (Get is not inlined, and neither is
-// GetInt's body).
+// GetInt is Get for a table of which Ints reports true, and GetOther for
+// one of which it reports false: a caller that checks Ints itself saves
+// Get a call (Get is not inlined, and neither are their bodies) and Get's
+// own check of it.
 func (t *Table[K, V]) GetInt(k K) (V, bool) { return t.getByHash(k) }
+
+// GetOther is Get for a table of which Ints reports false (see GetInt).
+func (t *Table[K, V]) GetOther(k K) (V, bool) { return t.get(k) }
