@@ -16,6 +16,20 @@ import (
 type shortFirst[E any] struct{ Short, Long []E }
 type longFirst[E any] struct{ Long, Short []E }
 
+func (v shortFirst[E]) views() (short, long []E) { return v.Short, v.Long }
+func (v longFirst[E]) views() (short, long []E)  { return v.Short, v.Long }
+
+// clonePrefix clones orig into a new arena and checks the clone's two
+// views (requirePrefixKept).
+func clonePrefix[S, E any](t *testing.T, orig S, views func(S) (short, long []E), want []any, view func(E) any) {
+	t.Helper()
+	a := newArena(t)
+	got, err := arena.Clone(a, orig)
+	require.NoError(t, err)
+	short, long := views(got)
+	requirePrefixKept(t, a, orig, got, short, long, want, view)
+}
+
 // cell is an element that carries a pointer, so a slice of cells is
 // scanned (and deduplicated) like a slice of pointers.
 type cell struct {
@@ -78,66 +92,45 @@ func TestCloneKeepsSharedPrefixOfDifferentLengths(t *testing.T) {
 
 	tests := []struct {
 		name string
-		run  func(t *testing.T, a *arena.Arena)
+		run  func(t *testing.T)
 	}{
-		{"pointers, short view first", func(t *testing.T, a *arena.Arena) {
+		{"pointers, short view first", func(t *testing.T) {
 			x, y, z := 1, 2, 3
 			s := []*int{&x, &y, &z}
-			orig := shortFirst[*int]{Short: s[:1], Long: s[:3]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantInts, derefInt)
+			clonePrefix(t, shortFirst[*int]{Short: s[:1], Long: s[:3]}, shortFirst[*int].views, wantInts, derefInt)
 		}},
-		{"pointers, long view first", func(t *testing.T, a *arena.Arena) {
+		{"pointers, long view first", func(t *testing.T) {
 			x, y, z := 1, 2, 3
 			s := []*int{&x, &y, &z}
-			orig := longFirst[*int]{Long: s[:3], Short: s[:1]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantInts, derefInt)
+			clonePrefix(t, longFirst[*int]{Long: s[:3], Short: s[:1]}, longFirst[*int].views, wantInts, derefInt)
 		}},
-		{"pointers, views starting mid-array", func(t *testing.T, a *arena.Arena) {
+		{"pointers, views starting mid-array", func(t *testing.T) {
 			w, x, y, z := 0, 1, 2, 3
 			s := []*int{&w, &x, &y, &z}
-			orig := shortFirst[*int]{Short: s[1:2], Long: s[1:4]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantInts, derefInt)
+			clonePrefix(t, shortFirst[*int]{Short: s[1:2], Long: s[1:4]}, shortFirst[*int].views, wantInts, derefInt)
 		}},
-		{"structs holding pointers, short view first", func(t *testing.T, a *arena.Arena) {
+		{"structs holding pointers, short view first", func(t *testing.T) {
 			x, y, z := 1, 2, 3
 			s := []cell{{10, &x}, {20, &y}, {30, &z}}
-			orig := shortFirst[cell]{Short: s[:1], Long: s[:3]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantCells, viewCell)
+			clonePrefix(t, shortFirst[cell]{Short: s[:1], Long: s[:3]}, shortFirst[cell].views, wantCells, viewCell)
 		}},
-		{"structs holding pointers, long view first", func(t *testing.T, a *arena.Arena) {
+		{"structs holding pointers, long view first", func(t *testing.T) {
 			x, y, z := 1, 2, 3
 			s := []cell{{10, &x}, {20, &y}, {30, &z}}
-			orig := longFirst[cell]{Long: s[:3], Short: s[:1]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantCells, viewCell)
+			clonePrefix(t, longFirst[cell]{Long: s[:3], Short: s[:1]}, longFirst[cell].views, wantCells, viewCell)
 		}},
 		// Pointer-free ranges are not deduplicated but merged as
 		// overlapping memory; the shape must come out the same.
-		{"bytes, short view first", func(t *testing.T, a *arena.Arena) {
+		{"bytes, short view first", func(t *testing.T) {
 			s := []byte("xyz")
-			orig := shortFirst[byte]{Short: s[:1], Long: s[:3]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantBytes, viewByte)
+			clonePrefix(t, shortFirst[byte]{Short: s[:1], Long: s[:3]}, shortFirst[byte].views, wantBytes, viewByte)
 		}},
-		{"bytes, long view first", func(t *testing.T, a *arena.Arena) {
+		{"bytes, long view first", func(t *testing.T) {
 			s := []byte("xyz")
-			orig := longFirst[byte]{Long: s[:3], Short: s[:1]}
-			got, err := arena.Clone(a, orig)
-			require.NoError(t, err)
-			requirePrefixKept(t, a, orig, got, got.Short, got.Long, wantBytes, viewByte)
+			clonePrefix(t, longFirst[byte]{Long: s[:3], Short: s[:1]}, longFirst[byte].views, wantBytes, viewByte)
 		}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, newArena(t)) })
+		t.Run(tc.name, tc.run)
 	}
 }
