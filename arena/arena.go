@@ -118,8 +118,9 @@ func (a *Arena) Close() error { return a.a.Close() }
 // SetQuarantine sets how much released address space is kept inaccessible
 // before any of it is handed out again (oldest first): at most maxBytes of
 // address space and maxRanges ranges; exceeding either budget releases
-// the oldest, so zero for either disables the quarantine. The defaults are 64 GiB and 16384 ranges (address space only:
-// quarantined ranges hold no memory). It returns the previous budget.
+// the oldest, so zero for either disables the quarantine. The defaults
+// are 64 GiB and 16384 ranges (address space only: quarantined ranges
+// hold no memory). It returns the previous budget.
 func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
 	if maxBytes < 0 || maxRanges < 0 {
 		panic(fmt.Errorf("%w: SetQuarantine(%d, %d)", ErrInvalidSize, maxBytes, maxRanges))

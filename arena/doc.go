@@ -2,9 +2,9 @@
 // package freeze can make that memory read-only.
 //
 // An Arena is backed by a memfd (an unlinked temporary file on macOS, the
-// BSDs and the other Unix systems but AIX) mapped into an address range reserved up front
-// (WithMaxBytes), so that allocations never move. Memory is used only as
-// bytes are allocated, and is released by Close.
+// BSDs and the other Unix systems but AIX) mapped into an address range
+// reserved up front (WithMaxBytes), so that allocations never move.
+// Memory is used only as bytes are allocated, and is released by Close.
 //
 // # Allocating
 //
