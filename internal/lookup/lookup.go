@@ -16,21 +16,22 @@
 //
 //   - tiny (at most 8 entries): a linear scan, no hashing;
 //   - dense integer keys (span at most twice the count): direct addressing;
-//   - otherwise static open addressing at load 0.8: each key's home slot
-//     comes from its hash (multiply-shift for integers); keys are placed
-//     in order of their home slot, each in the first free slot at or
-//     after its home, and a lookup scans the tags from the home slot on,
-//     eight at a time, until it finds the key or the first key of a later
-//     home (or an empty slot), which the tags reveal; in a table of 8-byte
-//     integer keys it scans the slots' hashes instead, four at a time,
-//     up to the first that is not below its own. String tables keep
-//     one such part per key length (0 to 16 bytes inline, and one for
-//     longer keys), so an inline key's length is implied by its part;
-//     every part ends with an empty slot, so no scan crosses into the
-//     next. A lookup's memory accesses depend only on the hash, so
-//     consecutive lookups overlap their cache misses; a perfect hash
-//     (PTHash style) was measured first and was 2.1× to 3.6× slower at
-//     1e5 to 1e6 keys because of its pilot indirection.
+//   - otherwise static open addressing at load 0.8 (0.6 for 8-byte
+//     integer keys): each key's home slot comes from its hash
+//     (multiply-shift for integers); keys are placed in order of their
+//     home slot, each in the first free slot at or after its home, and a
+//     lookup scans the tags from the home slot on, eight at a time,
+//     until it finds the key or the first key of a later home (or an
+//     empty slot), which the tags reveal; in a table of 8-byte integer
+//     keys it scans the slots' hashes instead, four at a time, up to the
+//     first that is not below its own. String tables keep one such part
+//     per key length (0 to 16 bytes inline, and one for longer keys), so
+//     an inline key's length is implied by its part; every part ends
+//     with an empty slot, so no scan crosses into the next. A lookup's
+//     memory accesses depend only on the hash, so consecutive lookups
+//     overlap their cache misses; a perfect hash (PTHash style) was
+//     measured first and was 2.1× to 3.6× slower at 1e5 to 1e6 keys
+//     because of its pilot indirection.
 //
 // Seeds: each build draws its first seed at random, as Go's maps do, and
 // reseeds (up to eight times, integers switching to a stronger hash) while
@@ -95,7 +96,19 @@ const (
 	// with an 8-byte value within 32 bytes per entry (24 / 0.8 for the
 	// slot, 1.25 for its tag), and distance tags keep misses short at it
 	// (see get_unsafe.go).
-	load     = 0.8
+	load = 0.8
+	// intLoad is the load of tables of 8-byte integer keys (see
+	// hashSlot), whose slots are 16 bytes for an 8-byte value: 27 bytes
+	// per entry at 0.6. Their lookup reads a window of four slots from
+	// home and takes a second window, a mispredicted branch, for a key
+	// four or more slots from home: at 0.8 about one key in five, at
+	// 0.6 one in twenty. In one process, alternating rounds, 1e3 uint64
+	// keys, hits took 3.4-3.5 ns at 0.6 against 4.9-5.2 at 0.8, 3.7 at
+	// 0.7 and 3.3-3.4 at 0.5 (Go's map: 5.9-6.3); at 1e5 keys 7.1-13.3
+	// ns (median 7.4) against 9.1-15.7 (median 10.3), misses 6.8-10.0
+	// (median 7.7) against 9.1-20.4 (median 9.3); at 1e6, where each
+	// lookup misses the caches, the rounds overlapped.
+	intLoad  = 0.6
 	maxSeeds = 8
 	// tagPad zero tags follow the last slot, so that an eight-tag load at
 	// any slot stays inside the tags.
@@ -310,7 +323,8 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 // scratchBytes bounds what a table of n entries allocates in scratch
 // memory: two record arrays, and at most 3n + 64 slots with their tags
 // (a dense table spans at most 2n slots; a hashed one about n/load, and
-// each part up to its number of keys more), plus alignment. Only what is
+// each part up to its number of keys more; load is at least 0.5),
+// plus alignment. Only what is
 // allocated takes memory.
 func (t *Table[K, V]) scratchBytes(n int) uintptr {
 	rs, ss := reflect.TypeFor[rec[keySlot[K, V]]]().Size(), reflect.TypeFor[keySlot[K, V]]().Size()
@@ -567,6 +581,17 @@ func (t *Table[K, V]) home(h, m uint64) uint64 {
 	return hi
 }
 
+// load returns the share of a part's slots that hold keys.
+func (t *Table[K, V]) load() float64 {
+	if t.ints {
+		return intLoad
+	}
+	return load
+}
+
+// slotsFor returns the number of home slots of a part of n keys.
+func (t *Table[K, V]) slotsFor(n int) uint64 { return max(uint64(float64(n)/t.load()), 1) }
+
 // partOf returns the part a key belongs to.
 func (t *Table[K, V]) partOf(k *K) int {
 	if t.kind == kString {
@@ -741,7 +766,7 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 			for i := range in {
 				in[i].h = hash(p, &in[i].s)
 			}
-			t.part[p] = part{n: len(in), m: max(uint64(float64(len(in))/load), 1), slot0: total}
+			t.part[p] = part{n: len(in), m: t.slotsFor(len(in)), slot0: total}
 			d, err := place(t, &t.part[p], in, sorted[first[p]:first[p+1]],
 				func(a, b *S) bool { return same(p, a, b) })
 			if d != nil {
@@ -839,7 +864,7 @@ func place[S any, K comparable, V any](t *Table[K, V], p *part, in, sorted []rec
 		next = s + 1
 	}
 	p.size = max(next+1, m)
-	expected := (1/(1-load) - 1) / 2
+	expected := (1/(1-t.load()) - 1) / 2
 	if float64(displaced)/float64(len(in)) > 4*expected+1 {
 		return nil, errReseed
 	}
