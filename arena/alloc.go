@@ -8,13 +8,7 @@ import "github.com/frozen-go/frozen/internal/offheap"
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
 // or ErrExhausted, when T holds pointers or the arena cannot allocate.
-func New[T any](a *Arena) *T {
-	p, err := offheap.New[T](a.a)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
+func New[T any](a *Arena) *T { return offheap.New[T](a.a) }
 
 // MakeSlice allocates n zeroed elements of the pointer-free type T, with
 // len == cap == n, so that append copies instead of writing past the end.

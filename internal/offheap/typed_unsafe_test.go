@@ -23,18 +23,8 @@ func TestNewFastPathKeepsRecordsExact(t *testing.T) {
 	require.NoError(t, err)
 	defer a.Close()
 	off := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(a.Base()) }
-	must := func(p unsafe.Pointer, err error) uintptr {
-		require.NoError(t, err)
-		return off(p)
-	}
-	newSmall := func() uintptr {
-		p, err := New[small](a)
-		return must(unsafe.Pointer(p), err)
-	}
-	newOther := func() uintptr {
-		p, err := New[other](a)
-		return must(unsafe.Pointer(p), err)
-	}
+	newSmall := func() uintptr { return off(unsafe.Pointer(New[small](a))) }
+	newOther := func() uintptr { return off(unsafe.Pointer(New[other](a))) }
 
 	type want struct {
 		off, size uintptr
@@ -80,9 +70,18 @@ func TestNewFastPathKeepsRecordsExact(t *testing.T) {
 	// Frozen or closed, the fast path must not hand out memory.
 	_, err = a.Freeze(Protect)
 	require.NoError(t, err)
-	_, err = New[small](a)
-	assert.ErrorIs(t, err, ErrFrozen)
+	assert.ErrorIs(t, newPanic[small](a), ErrFrozen)
 	require.NoError(t, a.Close())
-	_, err = New[small](a)
-	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, newPanic[small](a), ErrClosed)
+}
+
+// newPanic returns the error New panics with (nil if it returns).
+func newPanic[T any](a *Arena) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = r.(error)
+		}
+	}()
+	New[T](a)
+	return nil
 }
