@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/frozen-go/frozen/arena"
 )
@@ -91,5 +93,80 @@ func BenchmarkAlloc(b *testing.B) {
 	})
 	for name, f := range allocPeers {
 		b.Run("impl="+name, f)
+	}
+}
+
+var sinkPoints []point
+
+// allocSlicePeers are extra BenchmarkAllocSlice rows, like allocPeers.
+var allocSlicePeers = map[string]func(b *testing.B, n int){}
+
+// BenchmarkAllocSlice allocates a slice of n small structs: arena.MakeSlice
+// against make and, with GOEXPERIMENT=arenas, Go's arena.MakeSlice. As in
+// BenchmarkAlloc, the plain rows only allocate (make zeroes what it
+// allocates; an arena's fresh memory is zero without being touched), and
+// the +write rows write a field of every element, paying an arena's
+// first-write page faults.
+func BenchmarkAllocSlice(b *testing.B) {
+	for _, n := range []int{16, 1024} {
+		b.Run(fmt.Sprintf("n=%d/impl=arena.MakeSlice", n), func(b *testing.B) { arenaSlices(b, n, false) })
+		b.Run(fmt.Sprintf("n=%d/impl=arena.MakeSlice+write", n), func(b *testing.B) { arenaSlices(b, n, true) })
+		b.Run(fmt.Sprintf("n=%d/impl=make", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkPoints = make([]point, n)
+			}
+		})
+		b.Run(fmt.Sprintf("n=%d/impl=make+write", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				s := make([]point, n)
+				writeAll(s)
+				sinkPoints = s
+			}
+		})
+		for name, f := range allocSlicePeers {
+			b.Run(fmt.Sprintf("n=%d/impl=%s", n, name), func(b *testing.B) { f(b, n) })
+		}
+	}
+	sinkPoints = nil
+}
+
+// arenaSlices is BenchmarkAllocSlice's arena.MakeSlice rows. Written
+// memory stays resident until Close, so a fresh arena, untimed, follows
+// every GiB.
+func arenaSlices(b *testing.B, n int, write bool) {
+	max := int64(16 << 30)
+	if write {
+		max = 1 << 30
+	}
+	a, err := arena.NewArena(arena.WithMaxBytes(max))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { a.Close() }()
+	size := n * int(unsafe.Sizeof(point{}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if int64(a.Len()+size) > max {
+			b.StopTimer()
+			a.Close()
+			if a, err = arena.NewArena(arena.WithMaxBytes(max)); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		s := arena.MakeSlice[point](a, n)
+		if write {
+			writeAll(s)
+		}
+		sinkPoints = s
+	}
+}
+
+// writeAll writes a field of every element of s.
+func writeAll(s []point) {
+	for i := range s {
+		s[i].X = 1
 	}
 }

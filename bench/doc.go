@@ -3,7 +3,8 @@
 // Freeze in each mode against copy(), go-clone and a bare mprotect
 // (BenchmarkFreeze); Clone and Take of a config-like graph against
 // go-clone and a JSON round trip (BenchmarkClone, BenchmarkTake);
-// arena.New against new and Go's experimental arenas (BenchmarkAlloc);
+// arena.New and arena.MakeSlice against new, make and Go's experimental
+// arenas (BenchmarkAlloc, BenchmarkAllocSlice);
 // snapshot.Map against Go's map (BenchmarkMapGet, BenchmarkMapBuild,
 // BenchmarkGCWithTable); and Verify against one-core xxhash and copy()
 // (BenchmarkVerify).

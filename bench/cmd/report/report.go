@@ -267,6 +267,12 @@ var sections = []section{
 		allocs: true,
 	},
 	{
+		bench: "AllocSlice", title: "Allocating slices",
+		intro:  "A slice of n 32-byte pointer-free structs: `arena.MakeSlice` against `make` and Go's experimental `arena.MakeSlice`. `make` zeroes what it allocates; an arena's fresh memory is zero without being touched, so the plain `arena.MakeSlice` rows touch nothing. The `+write` rows write a field of every element, and so pay an arena's first-write page faults (one per 4 KiB). Ratios are against `make`.",
+		tables: []tableSpec{{"ns/op", "make", fmtNs}},
+		allocs: true,
+	},
+	{
 		bench: "MapGet", title: "Lookup: snapshot.Map against Go's map",
 		intro:  "`Get` of random keys (16-byte strings, uint64), hits and misses, against the built-in map holding the same entries. Ratios are frozen / Go map.",
 		plot:   (*report).plotLookup,
@@ -304,8 +310,13 @@ func (r *report) section(s section) {
 	}
 	if s.allocs {
 		r.p("Heap allocations per operation:")
-		for _, im := range r.d.impls(s.bench) {
-			r.p(" %s %s (%s B);", im, fmtNum(r.d.get(s.bench, "", im, "allocs/op").med, 0), fmtNum(r.d.get(s.bench, "", im, "B/op").med, 0))
+		for _, ps := range r.d.params(s.bench) {
+			if ps != "" {
+				r.p(" *%s*:", ps)
+			}
+			for _, im := range r.d.impls(s.bench) {
+				r.p(" %s %s (%s B);", im, fmtNum(r.d.get(s.bench, ps, im, "allocs/op").med, 0), fmtNum(r.d.get(s.bench, ps, im, "B/op").med, 0))
+			}
 		}
 		r.p("\n\n")
 	}
