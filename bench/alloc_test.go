@@ -2,6 +2,8 @@ package bench
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -91,8 +93,8 @@ func BenchmarkAlloc(b *testing.B) {
 			sinkPoint = p
 		}
 	})
-	for name, f := range allocPeers {
-		b.Run("impl="+name, f)
+	for _, name := range slices.Sorted(maps.Keys(allocPeers)) {
+		b.Run("impl="+name, allocPeers[name])
 	}
 }
 
@@ -125,7 +127,8 @@ func BenchmarkAllocSlice(b *testing.B) {
 				sinkPoints = s
 			}
 		})
-		for name, f := range allocSlicePeers {
+		for _, name := range slices.Sorted(maps.Keys(allocSlicePeers)) {
+			f := allocSlicePeers[name]
 			b.Run(fmt.Sprintf("n=%d/impl=%s", n, name), func(b *testing.B) { f(b, n) })
 		}
 	}
