@@ -130,21 +130,27 @@ func ExampleUseAfterClose() {
 }
 
 func ExampleCorruptionError() {
-	a, _ := arena.NewArena(arena.WithName("upstreams"))
-	ups, _ := arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	a, _ := arena.NewArena(arena.WithName("ports"))
+	ports := arena.MakeSlice[uint16](a, 4)
+	copy(ports, []uint16{80, 443, 8080, 8443})
+	weights := arena.MakeSlice[float64](a, 4)
+	copy(weights, []float64{1, 1, 0.5, 0.5})
+	// (Typed allocations are laid out in the order they are made; a
+	// Clone's objects follow their heap addresses, which vary from run to
+	// run, so this example, whose output names offsets, allocates.)
 	r, _ := freeze.Freeze(a, freeze.Protect)
 	defer r.Close()
 	r.Wait() // the baseline describes the bytes as frozen
 
 	// Code that calls mprotect on the range itself (a C library, say) can
 	// still write to a Protect region; Verify catches it and says where.
-	p := unsafe.Pointer(&ups[0].Healthy)
+	p := unsafe.Pointer(&ports[2])
 	size := uintptr(os.Getpagesize())
 	page := unsafe.Slice((*byte)(unsafe.Add(p, -int(uintptr(p)%size))), size)
 	if err := unix.Mprotect(page, unix.PROT_READ|unix.PROT_WRITE); err != nil {
 		panic(err)
 	}
-	ups[0].Healthy = false
+	ports[2] = 9090
 	_ = unix.Mprotect(page, unix.PROT_READ)
 
 	err := r.Verify()
@@ -152,6 +158,6 @@ func ExampleCorruptionError() {
 	fmt.Println(errors.As(err, &ce), ce.Region, ce.Mode, ce.Pages)
 	fmt.Println(err) // each changed page, with the allocations it holds
 	// Output:
-	// true upstreams Protect [0]
-	// freeze: region "upstreams" (Protect): 1 page(s) changed since Freeze; page 0 [0x0, 0x38) holding []Upstream (Upstream), []Upstream ([]Upstream), string data (string data)
+	// true ports Protect [0]
+	// freeze: region "ports" (Protect): 1 page(s) changed since Freeze; page 0 [0x0, 0x28) holding uint16#0…3 ([4]uint16), float64#0…3 ([4]float64)
 }
