@@ -322,10 +322,10 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 
 // scratchBytes bounds what a table of n entries allocates in scratch
 // memory: two record arrays, and at most 3n + 64 slots with their tags
-// (a dense table spans at most 2n slots; a hashed one about n/load, and
-// each part up to its number of keys more; load is at least 0.5),
-// plus alignment. Only what is
-// allocated takes memory.
+// (a dense table spans at most 2n slots; a hashed one about n/load, at
+// most 2n for every load used (load, intLoad), and each part up to its
+// number of keys more), plus alignment. Only what is allocated takes
+// memory.
 func (t *Table[K, V]) scratchBytes(n int) uintptr {
 	rs, ss := reflect.TypeFor[rec[keySlot[K, V]]]().Size(), reflect.TypeFor[keySlot[K, V]]().Size()
 	if t.kind == kString {
