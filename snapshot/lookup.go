@@ -88,28 +88,18 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 		}
 		return nil, err
 	}
-	return &Map[K, V]{t: s.Value(), snap: s}, nil
+	m := &Map[K, V]{t: s.Value(), snap: s}
+	m.t.SetName(s.Name())
+	return m, nil
 }
 
 // Get returns the value stored for k, and whether k is present. Values
 // holding pointers point into frozen memory, valid until Close. Get does
 // not allocate; it panics with an error wrapping arena.ErrClosed after
 // Close.
-func (m *Map[K, V]) Get(k K) (V, bool) {
-	// A caller makes two calls: the instantiation's wrapper, inlined,
-	// calls Get's generic body, which calls one of the table's two
-	// lookups. Moving the closed check and the choice into one table
-	// lookup that Get only calls was tried: Get's generic body is then
-	// inlined into the wrapper instead, whose cost goes over the
-	// compiler's inlining budget (89 of 80), so callers still make two.
-	if m.closed.Load() {
-		m.panicClosed("Get") // out of line, so that Get can be inlined
-	}
-	if m.t.Ints() {
-		return m.t.GetInt(k)
-	}
-	return m.t.GetOther(k)
-}
+// The compiler inlines Get into its callers, so that a lookup costs them
+// one function call.
+func (m *Map[K, V]) Get(k K) (V, bool) { return m.t.Get(k) }
 
 // panicClosed panics with ErrClosed for a call to op after Close.
 func (m *Map[K, V]) panicClosed(op string) {
@@ -147,4 +137,11 @@ func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 // memory. It is idempotent, and may be called from several goroutines at
 // once. Close must not race with Get: a Get still running when the table
 // is unmapped faults, which kills the process outside freeze.Guard.
-func (m *Map[K, V]) Close() error { return closeMarked(&m.closed, m.snap.Close) }
+func (m *Map[K, V]) Close() error {
+	m.t.SetClosed(true)
+	err := closeMarked(&m.closed, m.snap.Close)
+	if !m.closed.Load() { // permanent: still mapped, and usable
+		m.t.SetClosed(false)
+	}
+	return err
+}

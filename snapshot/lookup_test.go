@@ -314,9 +314,31 @@ func TestMapUseAfterClose(t *testing.T) {
 	require.NoError(t, err)
 	r, _ := fm.Get("a")
 	require.NoError(t, fm.Close())
-	assert.Panics(t, func() { fm.Get("a") })
+	assert.PanicsWithError(t, `arena: closed: Get on map "routes" after Close`, func() { fm.Get("a") })
 	err = freeze.Guard(func() { _ = r.Backend })
 	var uac *freeze.UseAfterClose
 	require.True(t, errors.As(err, &uac))
 	assert.True(t, strings.HasPrefix(uac.Region, "routes"))
+
+	// Tables of 8-byte integer keys have a lookup of their own.
+	im, err := snapshot.NewMap(maps.All(map[uint64]uint64{1: 10, 5: 50, 1 << 40: 7}), snapshot.WithName("ints"))
+	require.NoError(t, err)
+	require.NoError(t, im.Close())
+	assert.PanicsWithError(t, `arena: closed: Get on map "ints" after Close`, func() { im.Get(5) })
+}
+
+// TestPermanentMapStaysUsable: a Close that cannot release a permanent
+// (mseal'd) table leaves it usable, Get included.
+func TestPermanentMapStaysUsable(t *testing.T) {
+	if seals, mseal, _, _ := vm.Features(); seals != nil || mseal != nil {
+		t.Skip("needs memfd seals and mseal: ", errors.Join(seals, mseal))
+	}
+	for _, keys := range []map[uint64]uint64{{1: 10, 2: 20}, {1: 10, 5: 50, 1 << 40: 7, 1 << 50: 8, 3: 3, 4: 4, 6: 6, 7: 7, 9: 9, 11: 11}} {
+		m, err := snapshot.NewMap(maps.All(keys), snapshot.WithPermanent())
+		require.NoError(t, err)
+		assert.ErrorIs(t, m.Close(), freeze.ErrPermanent)
+		v, ok := m.Get(1)
+		assert.True(t, ok)
+		assert.Equal(t, uint64(10), v, m.Strategy())
+	}
 }

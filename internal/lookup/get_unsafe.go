@@ -1,7 +1,7 @@
-// This file is where lookups read a table's tags eight at a time
-// (getByHash, for tables without tags, is here too and needs no unsafe).
+// This file is where lookups read a table's tags eight at a time (the
+// lookup of tables without tags, in Get too, needs no unsafe).
 //
-// Unsafe, and why it is sound: get and getLong load the eight tag bytes
+// Unsafe, and why it is sound: Get and getLong load the eight tag bytes
 // at tags[i:i+8] as one word. The index i is bounds-checked, and i+8 <=
 // len(tags): a scan starts at a home slot of a part and moves on by
 // eight only past eight occupied slots, so every window starts at or
@@ -14,8 +14,12 @@
 package lookup
 
 import (
+	"fmt"
 	"math/bits"
+	"sync/atomic"
 	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/offheap"
 )
 
 const (
@@ -91,21 +95,46 @@ func (t *Table[K, V]) distWindow(i, e, fp uint64) (cand, stop uint64) {
 func (*Table[K, V]) zeros(x uint64) uint64 { return ^((x&low7 + low7) | x | low7) }
 
 // Get returns the value of k and whether k is present. It does not
-// allocate. Tables of 8-byte integer keys have their own lookup
-// (getByHash); the others' is get.
+// allocate. After SetClosed(true) it panics with an error wrapping
+// offheap.ErrClosed that names the table (SetName).
+//
+// Get is one function, with the lookup of a hashed table written out in
+// it, so that snapshot.Map.Get, which only calls it, is inlined into its
+// callers and a lookup costs them one call. (Map.Get checking a closed
+// flag of its own and then choosing between two lookups was over the
+// compiler's inlining budget, and cost callers two calls.)
 //
 // Its helpers are small methods of Table: plain generic functions called
 // from a generic body are not inlined when the instantiation is compiled
 // in another package, and each call costs a nanosecond or two; methods
 // are (go build -gcflags=-m in bench/ shows it).
-func (t *Table[K, V]) Get(k K) (V, bool) {
-	if t.ints {
-		return t.getByHash(k)
-	}
-	return t.get(k)
-}
-
-// get is Get for every table but those of getByHash.
+//
+// A hashed table of 8-byte integer keys (t.ints) has slots that hold
+// hashes instead of keys, and no tags.
+//
+// The slots' hashes increase from slot to slot, empty slots (emptyHash)
+// aside, and a key lies at or after its home slot with no empty slot
+// between. So from k's home on, the slots below h (k's hash) come first,
+// then every slot is at or above h (a key after an empty slot has a later
+// home, so a greater hash); the first slot not below h holds k if k is
+// present. Its offset from home is the number of slots below h in a
+// window from home: Get counts them four at a time without a branch per
+// slot (a loop over single slots, whose trip count varies from key to
+// key, mispredicted its exit and took 17 ns a hit at 1e3 keys against 9),
+// and a hit reads one slot's memory, usually at home, where a table with
+// tags reads a tag word first and then the slot it names. A miss reads
+// the same slots; with tags it could often stop at the tag word, which at
+// a million keys is in a cache the slots are not (see hashSlot).
+//
+// A window from home spans two cache lines three times in four. Starting
+// it at the first slot of the home slot's line instead (empty slots then
+// hold the hash before them, so that hashes never decrease and the count
+// from any earlier slot is still exact) was measured and not adopted: in
+// one process, alternating rounds, hits took 14-19 ns against 9-12 at 1e3
+// and 1e5 keys, and were no faster at 1e6 and 1e7; more windows end full,
+// and each of those is a mispredicted branch.
+//
+// The other tables: tiny and dense ones in getOther, hashed ones below.
 //
 // A lookup of a string key reads the tag word, then the slot the tags
 // name: two dependent reads, which at 1e6 keys and more each miss the
@@ -115,7 +144,36 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 // runs hits took 58-108 ns against 110-132 at 1e6 keys and 162-186
 // against 202-240 at 1e7, but misses, which the tag word alone usually
 // settles, took 39-55 ns against 13-19 and 81-115 against 21-36.
-func (t *Table[K, V]) get(k K) (V, bool) {
+func (t *Table[K, V]) Get(k K) (V, bool) {
+	if atomic.LoadUint32(&t.closed) != 0 {
+		t.panicClosed()
+	}
+	if t.ints {
+		h := t.hashInt(asU64(&k, t.signed))
+		i := t.home(h, t.part[0].m)
+		for {
+			// The last key is followed by an empty slot, whose hash is not
+			// below h, and hashPad more: a window that holds a slot not
+			// below h ends the loop and starts at most there.
+			w := t.hslots[i : i+hashPad+1 : i+hashPad+1]
+			_, b0 := bits.Sub64(w[0].H, h, 0) // 1 if below h
+			_, b1 := bits.Sub64(w[1].H, h, 0)
+			_, b2 := bits.Sub64(w[2].H, h, 0)
+			_, b3 := bits.Sub64(w[3].H, h, 0)
+			below := b0 + b1 + b2 + b3
+			i += below
+			if below <= hashPad {
+				break
+			}
+		}
+		// No key has hash emptyHash (place sees to it), so an empty slot
+		// never matches a probe whose hash it is.
+		if sl := &t.hslots[i]; sl.H == h && h != emptyHash {
+			return sl.Val, true
+		}
+		var zero V
+		return zero, false
+	}
 	var zero V
 	if t.strat != Hashed {
 		return t.getOther(k)
@@ -173,55 +231,24 @@ func (t *Table[K, V]) get(k K) (V, bool) {
 	}
 }
 
-// getByHash looks up k in a hashed table of 8-byte integer keys (t.ints),
-// whose slots hold hashes instead of keys and which has no tags.
-//
-// The slots' hashes increase from slot to slot, empty slots (emptyHash)
-// aside, and a key lies at or after its home slot with no empty slot
-// between. So from k's home on, the slots below h (k's hash) come first,
-// then every slot is at or above h (a key after an empty slot has a later
-// home, so a greater hash); the first slot not below h holds k if k is
-// present. Its offset from home is the number of slots below h in a
-// window from home: Get counts them four at a time without a branch per
-// slot (a loop over single slots, whose trip count varies from key to
-// key, mispredicted its exit and took 17 ns a hit at 1e3 keys against 9),
-// and a hit reads one slot's memory, usually at home, where a table with
-// tags reads a tag word first and then the slot it names. A miss reads
-// the same slots; with tags it could often stop at the tag word, which at
-// a million keys is in a cache the slots are not (see hashSlot).
-//
-// A window from home spans two cache lines three times in four. Starting
-// it at the first slot of the home slot's line instead (empty slots then
-// hold the hash before them, so that hashes never decrease and the count
-// from any earlier slot is still exact) was measured and not adopted: in
-// one process, alternating rounds, hits took 14-19 ns against 9-12 at 1e3
-// and 1e5 keys, and were no faster at 1e6 and 1e7; more windows end full,
-// and each of those is a mispredicted branch.
-func (t *Table[K, V]) getByHash(k K) (V, bool) {
-	h := t.hashInt(asU64(&k, t.signed))
-	i := t.home(h, t.part[0].m)
-	for {
-		// The last key is followed by an empty slot, whose hash is not
-		// below h, and hashPad more: a window that holds a slot not
-		// below h ends the loop and starts at most there.
-		w := t.hslots[i : i+hashPad+1 : i+hashPad+1]
-		_, b0 := bits.Sub64(w[0].H, h, 0) // 1 if below h
-		_, b1 := bits.Sub64(w[1].H, h, 0)
-		_, b2 := bits.Sub64(w[2].H, h, 0)
-		_, b3 := bits.Sub64(w[3].H, h, 0)
-		below := b0 + b1 + b2 + b3
-		i += below
-		if below <= hashPad {
-			break
-		}
+// SetClosed marks the table closed (Get then panics) or, after a Close
+// that could not release it, open again. It may be called from several
+// goroutines at once, and while others call Get.
+func (t *Table[K, V]) SetClosed(closed bool) {
+	var c uint32
+	if closed {
+		c = 1
 	}
-	// No key has hash emptyHash (place sees to it), so an empty slot
-	// never matches a probe whose hash it is.
-	if sl := &t.hslots[i]; sl.H == h && h != emptyHash {
-		return sl.Val, true
-	}
-	var zero V
-	return zero, false
+	atomic.StoreUint32(&t.closed, c)
+}
+
+// SetName sets the name Get's panic after SetClosed gives the table. It
+// must be called before the table is shared.
+func (t *Table[K, V]) SetName(name string) { t.name = name }
+
+// panicClosed panics for a Get after SetClosed(true).
+func (t *Table[K, V]) panicClosed() {
+	panic(fmt.Errorf("%w: Get on map %q after Close", offheap.ErrClosed, t.name))
 }
 
 // getLong looks up a key of more than 16 bytes, stored in the blob.
@@ -270,16 +297,3 @@ func (t *Table[K, V]) getOther(k K) (V, bool) {
 	}
 	return zero, false
 }
-
-// Ints reports whether the table is a hashed table of 8-byte integer
-// keys, which GetInt serves.
-func (t *Table[K, V]) Ints() bool { return t.ints }
-
-// GetInt is Get for a table of which Ints reports true, and GetOther for
-// one of which it reports false: a caller that checks Ints itself saves
-// Get a call (Get is not inlined, and neither are their bodies) and Get's
-// own check of it.
-func (t *Table[K, V]) GetInt(k K) (V, bool) { return t.getByHash(k) }
-
-// GetOther is Get for a table of which Ints reports false (see GetInt).
-func (t *Table[K, V]) GetOther(k K) (V, bool) { return t.get(k) }

@@ -114,7 +114,7 @@ const (
 	// any slot stays inside the tags.
 	tagPad = 8
 	// hashPad slots follow the empty slot after the last key of a table
-	// of hashSlots, so that getByHash's window of hashPad+1 slots at any
+	// of hashSlots, so that Get's window of hashPad+1 slots at any
 	// slot up to that empty one stays inside the slots.
 	hashPad = 3
 )
@@ -188,6 +188,10 @@ type Table[K comparable, V any] struct {
 	// tags has one byte per slot (Dense, Hashed but for hslots), then
 	// tagPad zeros: 0 for an empty slot, else distTag (Dense: 1).
 	tags []uint8
+
+	// Set on snapshot.Map's copy of the header only (see SetClosed).
+	closed uint32 // read and written atomically
+	name   string
 }
 
 // KeyError explains why a key type cannot be used.

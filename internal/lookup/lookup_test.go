@@ -337,7 +337,7 @@ func TestGetDoesNotAllocate(t *testing.T) {
 	}
 	ti, err := Build(maps.All(ints))
 	require.NoError(t, err)
-	require.True(t, ti.Ints())
+	require.True(t, ti.ints)
 	g := uint64(golden)
 	hit := 42 * g
 	assert.Zero(t, testing.AllocsPerRun(1000, func() {
@@ -618,7 +618,7 @@ func TestPartsEndWithAnEmptySlot(t *testing.T) {
 	for _, n := range []int{9, 10, 100, 1000, 5000} {
 		t.Run(fmt.Sprint("crowded uint32/", n), func(t *testing.T) {
 			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, r.Uint32)))
-			require.False(t, tb.Ints())
+			require.False(t, tb.ints)
 			require.Equal(t, uint64(fixedSeed), tb.seed, "reseeded")
 			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
 		})
@@ -631,7 +631,7 @@ func TestPartsEndWithAnEmptySlot(t *testing.T) {
 		})
 		t.Run(fmt.Sprint("crowded uint64/", n), func(t *testing.T) {
 			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, r.Uint64)))
-			require.True(t, tb.Ints())
+			require.True(t, tb.ints)
 			require.Equal(t, uint64(fixedSeed), tb.seed, "reseeded")
 			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
 		})
@@ -724,7 +724,7 @@ func TestTagsHoldDistanceFromHome(t *testing.T) {
 // keys has no tags, and its slots hold, at load 0.6, each key's hash in
 // increasing order, each at or after its home with no empty slot between,
 // every other slot empty (emptyHash) including hashPad+1 at the end: the
-// order getByHash's scan relies on. Each hash gives back its key, and
+// order Get's scan relies on. Each hash gives back its key, and
 // keys four or more slots from home make the scan take a second window.
 func TestIntegerSlotsHoldHashesInOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
@@ -738,7 +738,7 @@ func TestIntegerSlotsHoldHashesInOrder(t *testing.T) {
 	}
 	tb := check(t, want, misses)
 	require.Equal(t, Hashed, tb.Strategy())
-	require.True(t, tb.Ints())
+	require.True(t, tb.ints)
 	assert.Nil(t, tb.tags)
 	assert.Nil(t, tb.kslots)
 	sl := tb.hslots
@@ -789,7 +789,7 @@ func TestEmptyHashIsNoKey(t *testing.T) {
 		want[r.Uint64()] = len(want)
 	}
 	tb := check(t, want, nil)
-	require.True(t, tb.Ints())
+	require.True(t, tb.ints)
 	assert.True(t, tb.strong, "not reseeded")
 	assert.NotEqual(t, uint64(emptyHash), tb.hash(&[]uint64{inverse}[0]))
 
@@ -894,7 +894,7 @@ func requireOffHeap[K, V comparable](t *testing.T, want map[K]V, slot func(*Tabl
 	require.NotNil(t, scratch)
 	require.Greater(t, offheap.LiveScratchBytes(), live, "scratch memory not counted")
 	assert.True(t, scratch.Contains(uintptr(slot(tb))), "slots on the Go heap")
-	if !tb.Ints() { // those have no tags
+	if !tb.ints { // those have no tags
 		assert.True(t, scratch.Contains(uintptr(unsafe.Pointer(&tb.tags[0]))), "tags on the Go heap")
 	}
 	requireSame(t, tb, want)
