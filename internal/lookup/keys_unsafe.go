@@ -86,6 +86,14 @@ func (t *Table[K, V]) hashString(s string, seed uint64) uint64 {
 // enters both factors: with it in one only, every key whose other word
 // made its factor zero (b == wyP1) had the same hash under every seed,
 // and twenty such keys failed the build.
+//
+// The second multiply mixes the product's halves over every bit. Without
+// it (hi ^ lo ^ n), lookups in a table of 1,000 16-byte keys took about
+// 15% less (hits 9.2-13.1 ns against 12.8-14.1, misses 8.3-12.5 against
+// 11.5-14.3, alternating runs), and larger tables, bound by memory, gained
+// nothing; it was not adopted: a single product of keys that differ in
+// few bits varies in few bits of its halves, and keys that cluster under
+// every seed fail the build.
 func (t *Table[K, V]) hash16(a, b uint64, n int, seed uint64) uint64 {
 	hi, lo := bits.Mul64(a^wyP0^seed, b^wyP1^bits.RotateLeft64(seed, 32))
 	hi, lo = bits.Mul64(hi^lo^uint64(n), wyP2)
