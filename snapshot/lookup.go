@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"sync/atomic"
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
@@ -20,10 +19,9 @@ var ErrDuplicateKey = lookup.ErrDuplicateKey
 // collector never scans its entries, any number of goroutines may call Get
 // at once without locks, and Get never allocates. A Map must not be copied.
 type Map[K comparable, V any] struct {
-	_      noCopy
-	t      lookup.Table[K, V] // the table's header; its arrays are frozen
-	snap   *Snapshot[lookup.Table[K, V]]
-	closed atomic.Bool
+	_    noCopy
+	t    lookup.Table[K, V] // the table's header; its arrays are frozen
+	snap *Snapshot[lookup.Table[K, V]]
 }
 
 // NewMap builds a frozen lookup table from entries (for example
@@ -112,7 +110,7 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 // All yields every entry, in an unspecified but fixed order. String keys
 // and pointer values it yields point into frozen memory, valid until Close.
 func (m *Map[K, V]) All() iter.Seq2[K, V] {
-	if m.closed.Load() {
+	if m.t.Closed() {
 		m.panicClosed("All")
 	}
 	return m.t.All()
@@ -137,11 +135,4 @@ func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 // memory. It is idempotent, and may be called from several goroutines at
 // once. Close must not race with Get: a Get still running when the table
 // is unmapped faults, which kills the process outside freeze.Guard.
-func (m *Map[K, V]) Close() error {
-	m.t.SetClosed(true)
-	err := closeMarked(&m.closed, m.snap.Close)
-	if !m.closed.Load() { // permanent: still mapped, and usable
-		m.t.SetClosed(false)
-	}
-	return err
-}
+func (m *Map[K, V]) Close() error { return closeMarked(m.t.SetClosed, m.snap.Close) }

@@ -113,16 +113,17 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 //
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
-func (s *Snapshot[T]) Close() error { return closeMarked(&s.closed, s.region.Close) }
+func (s *Snapshot[T]) Close() error { return closeMarked(s.closed.Store, s.region.Close) }
 
-// closeMarked marks closed, so that readers arriving now panic with
-// ErrClosed, and then runs release; only a permanent region, which release
-// leaves mapped and readable, is marked open again.
-func closeMarked(closed *atomic.Bool, release func() error) error {
-	closed.Store(true)
+// closeMarked marks the value closed (mark(true)), so that readers
+// arriving now panic with ErrClosed, and then runs release; only a
+// permanent region, which release leaves mapped and readable, is marked
+// open again.
+func closeMarked(mark func(closed bool), release func() error) error {
+	mark(true)
 	err := release()
 	if errors.Is(err, freeze.ErrPermanent) {
-		closed.Store(false)
+		mark(false)
 	}
 	return err
 }
