@@ -248,26 +248,34 @@ func (a *Arena) PathAt(off uintptr) string {
 // arena offset off: the offset of its header and the index of that byte in
 // it. It walks every record, which is fine for naming one fault.
 func (a *Arena) stringHolding(off uintptr) (slot, index uintptr, ok bool) {
-	base := uintptr(a.rng.Addr())
-	targets := []uintptr{base + off}
-	if r := a.frozen; r != nil && r.alias != nil {
-		targets = append(targets, uintptr(r.alias.Addr())+off)
-	}
+	targets := a.views(off, 1)
 	errFound := errors.New("found")
 	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
 		if kind != layout.SlotString {
 			return nil
 		}
 		data, n := *(*uintptr)(word), *(*uintptr)(unsafe.Add(word, ptrSize))
-		for _, v := range targets {
-			if v >= data && v-data < n {
-				slot, index = uintptr(word)-base, v-data
+		for _, w := range targets {
+			if w.lo >= data && w.lo-data < n {
+				slot, index = uintptr(word)-uintptr(a.rng.Addr()), w.lo-data
 				return errFound
 			}
 		}
 		return nil
 	})
 	return slot, index, err == errFound
+}
+
+// views returns the addresses of arena offsets [off, off+max(size, 1)):
+// in the writable mapping and, in Alias mode, in the read-only view too.
+func (a *Arena) views(off, size uintptr) []window {
+	lo := uintptr(a.rng.Addr()) + off
+	out := []window{{lo, lo + max(size, 1)}}
+	if r := a.frozen; r != nil && r.alias != nil {
+		lo = uintptr(r.alias.Addr()) + off
+		out = append(out, window{lo, lo + max(size, 1)})
+	}
+	return out
 }
 
 // viaSlice reports whether record j was reached through a slice (so its
@@ -314,12 +322,7 @@ func (a *Arena) slotPointingTo(parent, child int) (uintptr, bool) {
 		return 0, false
 	}
 	c := a.recs.at(child)
-	size := c.N * uint64(layout.ByID(c.Type).Size)
-	targets := []window{{uintptr(a.rng.Addr()) + uintptr(c.Off), uintptr(a.rng.Addr()) + uintptr(c.Off+max(size, 1))}}
-	if r := a.frozen; r != nil && r.alias != nil {
-		lo := uintptr(r.alias.Addr()) + uintptr(c.Off)
-		targets = append(targets, window{lo, lo + uintptr(max(size, 1))})
-	}
+	targets := a.views(uintptr(c.Off), uintptr(c.N)*layout.ByID(c.Type).Size)
 	var found uintptr
 	errFound := errors.New("found")
 	err := a.walkRecords(parent, parent+1, func(word unsafe.Pointer, _ layout.SlotKind) error {
