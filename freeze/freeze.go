@@ -86,8 +86,9 @@ func (*noCopy) Unlock() {}
 //
 // Freezing twice fails with an error wrapping arena.ErrFrozen, a closed
 // arena with arena.ErrClosed, a mode the platform lacks (or no mode at
-// all, such as Mode(0)) with ErrModeUnsupported. A failure at any step returns a *StepError naming
-// the step, and leaves the arena exactly as it was.
+// all, such as Mode(0)) with ErrModeUnsupported. A failure at any step
+// returns a *StepError naming the step, and leaves the arena exactly as it
+// was.
 //
 // In Protect and Seal modes the baseline is finished in the background,
 // once the kernel already guarantees the bytes cannot change; Verify and
