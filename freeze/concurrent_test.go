@@ -5,6 +5,7 @@ package freeze_test
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestVerifyRacingCloseReportsOrRefuses(t *testing.T) {
 		switch {
 		case errors.As(err, &ce):
 			corrupt++
+			require.NotEmpty(t, ce.Changed)
 			require.NotEmpty(t, ce.Changed[0].Allocations, "the changed page's allocations are named")
 		case errors.Is(err, arena.ErrClosed):
 			closed++
@@ -105,22 +107,34 @@ func TestGuardRacingCloseReportsWriteOrClose(t *testing.T) {
 	t.Logf("%d write faults, %d uses after Close", writes, uses)
 }
 
-// Checksum reads the root checksum that Update replaces; under -race this
-// fails if it reads it without the region's lock.
+// Checksum reads the root checksum that Update replaces: every value a
+// reader sees while Updates run is the checksum before them or after one
+// of them, never one half replaced; under -race this also fails if
+// Checksum reads it without the region's lock.
 func TestChecksumRacingUpdate(t *testing.T) {
 	r, _, ro := frozenConfig(t, freeze.Alias)
+	valid := map[uint64]bool{r.Checksum(): true}
+	var done atomic.Bool
 	var wg sync.WaitGroup
 	seen := make(map[uint64]bool)
+	reads := 0
 	wg.Go(func() {
-		for range 200 {
+		for !done.Load() {
 			seen[r.Checksum()] = true
+			reads++
 		}
 	})
 	for i := range 200 {
 		require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Version = i + 2 }))
+		valid[r.Checksum()] = true
 	}
+	done.Store(true)
 	wg.Wait()
-	assert.NotEmpty(t, seen)
+	require.Len(t, valid, 201, "each Update gives a new checksum")
+	for c := range seen {
+		assert.True(t, valid[c], "Checksum returned %#x, which no Update produced", c)
+	}
+	t.Logf("%d reads saw %d checksums", reads, len(seen))
 }
 
 // An Update whose function panics is undone: its writes were never checked,
