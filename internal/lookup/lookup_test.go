@@ -551,6 +551,17 @@ func crowdedKeys[K comparable](t *testing.T, n int, gen func() K) []K {
 	return keys
 }
 
+// buildCrowded builds a one-part table of n crowdedKeys from gen under
+// fixedSeed and checks that the build kept that seed and that the part's
+// last home slot holds no key.
+func buildCrowded[K comparable](t *testing.T, n int, gen func() K) *Table[K, int] {
+	t.Helper()
+	tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, gen)))
+	require.Equal(t, uint64(fixedSeed), tb.seed, "reseeded")
+	require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+	return tb
+}
+
 // buildPartsEndEmpty builds want, checks its layout before any lookup (a
 // scan past a part's end can panic, which would hide the reason), then
 // that it holds exactly want.
@@ -617,23 +628,14 @@ func TestPartsEndWithAnEmptySlot(t *testing.T) {
 
 	for _, n := range []int{9, 10, 100, 1000, 5000} {
 		t.Run(fmt.Sprint("crowded uint32/", n), func(t *testing.T) {
-			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, r.Uint32)))
-			require.False(t, tb.ints)
-			require.Equal(t, uint64(fixedSeed), tb.seed, "reseeded")
-			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+			require.False(t, buildCrowded(t, n, r.Uint32).ints)
 		})
 		t.Run(fmt.Sprint("crowded raw keys/", n), func(t *testing.T) {
 			gen := func() rawKey { return rawKey{r.Uint32(), [2]uint16{uint16(r.Uint32()), 7}} }
-			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, gen)))
-			require.Equal(t, kRaw, tb.kind)
-			require.Equal(t, uint64(fixedSeed), tb.seed, "reseeded")
-			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+			require.Equal(t, kRaw, buildCrowded(t, n, gen).kind)
 		})
 		t.Run(fmt.Sprint("crowded uint64/", n), func(t *testing.T) {
-			tb, fullToTheEnd := buildPartsEndEmpty(t, toMap(crowdedKeys(t, n, r.Uint64)))
-			require.True(t, tb.ints)
-			require.Equal(t, uint64(fixedSeed), tb.seed, "reseeded")
-			require.Equal(t, []int{0}, fullToTheEnd, "the last home slot holds no key")
+			require.True(t, buildCrowded(t, n, r.Uint64).ints)
 		})
 		t.Run(fmt.Sprint("random padded keys/", n), func(t *testing.T) {
 			want := map[paddedKey]int{}
