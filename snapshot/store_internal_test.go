@@ -4,6 +4,7 @@ package snapshot
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,6 +47,23 @@ func inReadersGap(t *testing.T, f func()) {
 // re-check the reader reads the first version after its release, which
 // faults (quarantine), and Guard reports it. The stress test
 // TestStoreManyReadersManyVersions meets this window only by chance.
+// guardedRead runs st.Read under freeze.Guard, copying the value it reads
+// (the string's bytes too, which are in the arena) and running inside, if
+// not nil, within the callback. read says whether the callback ran.
+func guardedRead(st *Store[gapValue], inside func()) (got gapValue, read bool, err error) {
+	err = freeze.Guard(func() {
+		st.Read(func(v gapValue) {
+			read = true
+			got = v
+			got.Name = strings.Clone(v.Name)
+			if inside != nil {
+				inside()
+			}
+		})
+	})
+	return got, read, err
+}
+
 func TestStoreReaderLoadingAReleasedVersionStartsAgain(t *testing.T) {
 	t.Run("publish in the gap", func(t *testing.T) {
 		var st Store[gapValue]
@@ -59,20 +77,13 @@ func TestStoreReaderLoadingAReleasedVersionStartsAgain(t *testing.T) {
 			_, gapErr = st.Publish(makeGapValue(2))
 			gapStats = st.Stats()
 		})
-		var got gapValue
 		var inside StoreStats
-		read := false
-		err = freeze.Guard(func() {
-			st.Read(func(v gapValue) {
-				read = true
-				got = v
-				got.Name = string([]byte(v.Name)) // reads the string's bytes in the arena
-				// Replace the version being read: it must stay until we leave.
-				if _, err := st.Publish(makeGapValue(3)); err != nil {
-					t.Error(err)
-				}
-				inside = st.Stats()
-			})
+		got, read, err := guardedRead(&st, func() {
+			// Replace the version being read: it must stay until we leave.
+			if _, err := st.Publish(makeGapValue(3)); err != nil {
+				t.Error(err)
+			}
+			inside = st.Stats()
 		})
 		require.NoError(t, err, "the reader read a version released before it announced itself")
 		require.NoError(t, gapErr)
@@ -93,15 +104,7 @@ func TestStoreReaderLoadingAReleasedVersionStartsAgain(t *testing.T) {
 
 		var closeErr error
 		inReadersGap(t, func() { closeErr = st.Close() })
-		var got gapValue
-		read := false
-		err = freeze.Guard(func() {
-			st.Read(func(v gapValue) {
-				read = true
-				got = v
-				got.Name = string([]byte(v.Name))
-			})
-		})
+		got, read, err := guardedRead(&st, nil)
 		require.NoError(t, err, "the reader read a version released before it announced itself")
 		require.NoError(t, closeErr)
 		require.True(t, read, "the callback did not run")
