@@ -341,13 +341,8 @@ func TestCloneRefusesUnsupportedTypesWithPath(t *testing.T) {
 	}
 }
 
-type mapRoute struct {
-	Name  string
-	Index map[string]int
-}
-
 type mapRouting struct {
-	Routes []mapRoute
+	Routes []withMap
 }
 
 // TestCloneErrorNamesPathAndTypeOnce: the error for a refused type gives
