@@ -77,3 +77,24 @@ func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
 	require.NoError(t, ra.Close())
 	assert.ErrorIs(t, freeze.Update(ra, ro, func(w *Config) {}), arena.ErrClosed)
 }
+
+// An Update whose function panics is undone: its writes were never checked,
+// so they are not kept, the panic goes on unchanged, and the region is as
+// it was, usable by the next Update.
+func TestUpdateThatPanicsIsUndone(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	sum := r.Checksum()
+	assert.PanicsWithValue(t, "half done", func() {
+		_ = freeze.Update(r, ro, func(w *Config) {
+			w.Version = 99
+			w.Limits[2] = 7
+			panic("half done")
+		})
+	})
+	assert.Equal(t, 1, ro.Version)
+	assert.Equal(t, [4]int32{1, 2, 3, 4}, ro.Limits)
+	require.NoError(t, r.Verify(), "the bytes are back as the baseline has them")
+	assert.Equal(t, sum, r.Checksum())
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Version = 2 }))
+	assert.Equal(t, 2, ro.Version)
+}
