@@ -112,7 +112,10 @@ func (a *Arena) Cap() int { return a.a.Cap() }
 
 // Close releases the arena's memory. The address range stays reserved and
 // inaccessible (quarantined), so that a pointer kept past Close faults
-// rather than reading reused memory. Close is idempotent.
+// rather than reading reused memory. Close is idempotent. In the rare case
+// that the kernel refuses to release the memory (out of memory or of
+// mappings), Close returns its error, the memory stays as it was (and its
+// addresses are not reused), and Close may be called again.
 func (a *Arena) Close() error { return a.a.Close() }
 
 // SetQuarantine sets how much released address space is kept inaccessible

@@ -148,7 +148,12 @@ func (r *Region) Permanent() error { return r.r.Permanent() }
 // (quarantined), so a pointer kept past Close faults instead of reading
 // reused memory. It is idempotent, and several goroutines may call it at
 // once (one releases, the others wait); a permanent region returns
-// ErrPermanent.
+// ErrPermanent. A snapshot's or map's region may be closed here or through
+// the snapshot or map; either way they are marked closed first, so their
+// readers panic with arena.ErrClosed rather than fault. A version
+// published by a snapshot.Store refuses (the Store releases it). If the
+// kernel refuses to release the memory, Close returns its error and may be
+// called again.
 func (r *Region) Close() error { return r.a.Close() }
 
 // ReadOnly returns the pointer readers must use for p, a pointer into the

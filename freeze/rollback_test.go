@@ -205,3 +205,62 @@ func TestAliasRangeIsReleasedOnClose(t *testing.T) {
 	after := space.ReadStats()
 	assert.Equal(t, before.LiveRanges, after.LiveRanges)
 }
+
+// A release the kernel refuses (injected here: mmap fails only when it runs
+// out of memory or of mappings) leaves the memory as it was, still counted
+// and readable, and Close can be called again; the retry releases it.
+func TestFailedReleaseCanBeRetried(t *testing.T) {
+	type tc struct {
+		name string
+		mode freeze.Mode // 0: not frozen
+		step string
+	}
+	cases := []tc{{"unfrozen", 0, "release"}}
+	for _, m := range modes(t) {
+		cases = append(cases, tc{m.String(), m, "release"})
+	}
+	cases = append(cases, tc{"Alias/alias", freeze.Alias, "release-alias"})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := newArena(t)
+			cfg, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			ro, closeIt := cfg, a.Close
+			if c.mode != 0 {
+				r, err := freeze.Freeze(a, c.mode)
+				require.NoError(t, err)
+				require.NoError(t, r.Wait())
+				ro, closeIt = freeze.ReadOnly(r, cfg), r.Close
+			}
+			before := arena.ReadStats()
+
+			injected := errors.New("injected release failure")
+			offheap.SetFailpoint(func(s string) error {
+				if s == c.step {
+					return injected
+				}
+				return nil
+			})
+			err = closeIt()
+			offheap.SetFailpoint(nil)
+			require.ErrorIs(t, err, injected)
+
+			after := arena.ReadStats()
+			assert.Equal(t, before.Arenas, after.Arenas, "still counted")
+			assert.Equal(t, before.MappedBytes, after.MappedBytes, "still counted")
+			assert.Equal(t, before.ReservedBytes, after.ReservedBytes, "still counted")
+			assert.Equal(t, before.QuarantinedRanges, after.QuarantinedRanges, "not in quarantine yet")
+			var name string
+			require.NoError(t, freeze.Guard(func() { name = ro.Endpoints[2].Host }), "still mapped")
+			assert.Equal(t, "c", name)
+
+			require.NoError(t, closeIt(), "the retry releases it")
+			after = arena.ReadStats()
+			assert.Equal(t, before.Arenas-1, after.Arenas)
+			assert.Less(t, after.MappedBytes, before.MappedBytes)
+			var uac *freeze.UseAfterClose
+			require.ErrorAs(t, freeze.Guard(func() { name = ro.Endpoints[2].Host }), &uac, "released and quarantined")
+			require.NoError(t, closeIt(), "idempotent")
+		})
+	}
+}

@@ -312,7 +312,9 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // Close releases the arena: its mappings become PROT_NONE and its range
 // goes into quarantine; the file is closed. It is idempotent. A permanent
 // (msealed) region cannot be released: Close then returns ErrPermanent and
-// keeps the memory mapped.
+// keeps the memory mapped. If the kernel refuses to release a mapping,
+// Close returns its error with that mapping still in place (readable,
+// never reused) and may be called again.
 func (a *Arena) Close() error {
 	if r := a.frozen; r != nil {
 		// A frozen arena is closed through its Region, which several
@@ -326,19 +328,27 @@ func (a *Arena) Close() error {
 	if a.state == Closed {
 		return nil
 	}
+	// A mapping that cannot be released (mmap fails only when the kernel
+	// runs out of memory or of mappings) stays mapped and counted, and the
+	// arena open, so that another Close takes up where this one stopped;
+	// until then no range of it is handed out again.
+	releaseOwner := func() error {
+		if a.w == nil || a.w.Released() {
+			return nil
+		}
+		return step("release", a.w.Release)
+	}
 	if a.frozen != nil {
-		if err := a.frozen.release(); err != nil {
+		if err := a.frozen.release(releaseOwner); err != nil {
 			return err
 		}
+	} else if err := releaseOwner(); err != nil {
+		return err
 	}
-	var err error
 	if a.w != nil {
 		counters.mapped.Add(-int64(a.w.Len()))
-		err = a.w.Release()
 	}
-	if err == nil {
-		err = space.Release(a.rng)
-	}
+	err := space.Release(a.rng)
 	counters.arenas.Add(-1)
 	counters.reserved.Add(-int64(a.rng.Len()))
 	if a.frozen != nil {

@@ -126,7 +126,21 @@ type Region struct {
 	closeMu   sync.Mutex   // one Arena.Close at a time
 	closed    bool
 	permanent bool
+
+	// beforeRelease, if set, runs when the region is about to be released
+	// by any route (see SetBeforeRelease).
+	beforeRelease func() error
 }
+
+// SetBeforeRelease makes every release of r (Arena.Close, by whatever
+// route it is reached) call f first, after the checks that could refuse
+// the release without changing anything (a permanent region) and before
+// any memory goes: an owner such as a snapshot marks itself closed there,
+// so that its readers panic with ErrClosed instead of faulting, or
+// returns an error to refuse the release, which Close then returns with
+// nothing changed. f may run again if a release fails and Close is called
+// again. Set it before the region is shared.
+func (r *Region) SetBeforeRelease(f func() error) { r.beforeRelease = f }
 
 // Freeze makes the arena read-only in the given mode.
 func (a *Arena) Freeze(mode Mode) (*Region, error) {
@@ -489,27 +503,38 @@ func (r *Region) Permanent() error {
 	return nil
 }
 
-// release waits for background work and unmaps the alias. The arena then
-// releases its own mapping and range.
-func (r *Region) release() error {
+// release waits for background work, marks the region closed (after
+// beforeRelease), and then unmaps the owner's mapping (releaseOwner, the
+// arena's) before the alias, so that readers of an Alias region keep
+// their view until nothing else is left. A mapping that cannot be released
+// stays mapped, and another call takes up where this one stopped; the
+// region stays closed meanwhile (Verify and Update refuse), while what is
+// still mapped stays readable and its range is not handed out again.
+func (r *Region) release(releaseOwner func() error) error {
 	r.bg.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.permanent {
 		return fmt.Errorf("%w: region %q cannot be released", ErrPermanent, r.a.name)
 	}
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	if r.alias != nil {
-		err := r.alias.Release()
-		if err == nil {
-			err = space.Release(r.arng)
+	if !r.closed {
+		if r.beforeRelease != nil {
+			if err := r.beforeRelease(); err != nil {
+				return err
+			}
 		}
+		r.closed = true
+	}
+	if err := releaseOwner(); err != nil {
 		return err
 	}
-	return nil
+	if r.alias == nil || r.alias.Released() {
+		return nil
+	}
+	if err := step("release-alias", r.alias.Release); err != nil {
+		return err
+	}
+	return space.Release(r.arng)
 }
 
 // File returns a read-only *os.File of the sealed memfd (Seal mode), for
