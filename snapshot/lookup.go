@@ -88,6 +88,7 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 	}
 	m := &Map[K, V]{t: s.Value(), snap: s}
 	m.t.SetName(s.Name())
+	s.onClose = func() { m.t.SetClosed(true) }
 	return m, nil
 }
 
@@ -135,4 +136,4 @@ func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 // memory. It is idempotent, and may be called from several goroutines at
 // once. Close must not race with Get: a Get still running when the table
 // is unmapped faults, which kills the process outside freeze.Guard.
-func (m *Map[K, V]) Close() error { return closeMarked(m.t.SetClosed, m.snap.Close) }
+func (m *Map[K, V]) Close() error { return m.snap.Close() }

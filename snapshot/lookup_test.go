@@ -327,6 +327,23 @@ func TestMapUseAfterClose(t *testing.T) {
 	assert.PanicsWithError(t, `arena: closed: Get on map "ints" after Close`, func() { im.Get(5) })
 }
 
+// A map whose Region (or arena) is closed instead of the map itself is
+// closed all the same: Get and All panic with ErrClosed, for string and
+// integer tables alike.
+func TestMapClosedThroughItsRegion(t *testing.T) {
+	fm, err := snapshot.NewMap(maps.All(map[string]int{"a": 1}), snapshot.WithName("by-region"))
+	require.NoError(t, err)
+	require.NoError(t, fm.Region().Close())
+	assert.PanicsWithError(t, `arena: closed: Get on map "by-region" after Close`, func() { fm.Get("a") })
+	assert.PanicsWithError(t, `arena: closed: All on map "by-region" after Close`, func() { fm.All() })
+	require.NoError(t, fm.Close())
+
+	im, err := snapshot.NewMap(maps.All(map[uint64]uint64{1: 10, 5: 50, 1 << 40: 7}), snapshot.WithName("ints-by-arena"))
+	require.NoError(t, err)
+	require.NoError(t, im.Region().Arena().Close())
+	assert.PanicsWithError(t, `arena: closed: Get on map "ints-by-arena" after Close`, func() { im.Get(5) })
+}
+
 // TestPermanentMapStaysUsable: a Close that cannot release a permanent
 // (mseal'd) table leaves it usable, Get included.
 func TestPermanentMapStaysUsable(t *testing.T) {

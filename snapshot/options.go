@@ -10,17 +10,21 @@ type Option func(*options)
 
 type options struct {
 	mode      freeze.Mode
+	modeSet   bool // WithMode was given: mode is not replaced by the default
 	name      string
 	permanent bool
 }
 
 // WithMode chooses how the snapshot is frozen. The default is
 // DefaultMode(): Seal where the platform supports it (Linux), Protect
-// elsewhere.
-func WithMode(m freeze.Mode) Option { return func(o *options) { o.mode = m } }
+// elsewhere. A mode that is none of Protect, Alias and Seal (such as
+// Mode(0)) fails Take with an error wrapping freeze.ErrModeUnsupported; it
+// does not mean the default.
+func WithMode(m freeze.Mode) Option { return func(o *options) { o.mode, o.modeSet = m, true } }
 
 // WithName names the snapshot in fault reports, Verify errors and
-// /proc/self/maps. The default is "snapshot" (or "map" for NewMap). Any
+// /proc/self/maps. The default is "snapshot" ("map" for NewMap, "store"
+// for the versions a Store publishes). Any
 // string is accepted; /proc/self/maps may show it shortened (see
 // arena.WithName).
 func WithName(name string) Option { return func(o *options) { o.name = name } }
@@ -45,7 +49,7 @@ func makeOptions(defaultName string, opts []Option) options {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.mode == 0 {
+	if !o.modeSet {
 		o.mode = DefaultMode()
 	}
 	return o

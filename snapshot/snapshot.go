@@ -19,6 +19,12 @@ type Snapshot[T any] struct {
 	root   *T // the read-only copy of the value
 	region *freeze.Region
 	closed atomic.Bool
+	// owned is set while a Store holds the snapshot as a version: closing
+	// it by any other route is refused.
+	owned atomic.Bool
+	// onClose, if set (by NewMap, before the snapshot is shared), runs
+	// when the snapshot is marked closed.
+	onClose func()
 }
 
 type noCopy struct{}
@@ -40,6 +46,9 @@ func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
 }
 
 func take[T any](v T, o options) (*Snapshot[T], error) {
+	if o.mode != freeze.Protect && o.mode != freeze.Alias && o.mode != freeze.Seal {
+		return nil, fmt.Errorf("%w: WithMode(%d): not Protect, Alias or Seal", freeze.ErrModeUnsupported, int(o.mode))
+	}
 	if o.permanent && o.mode != freeze.Seal {
 		return nil, fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
 	}
@@ -70,7 +79,27 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 			return nil, errors.Join(err, r.Close())
 		}
 	}
-	return &Snapshot[T]{root: freeze.ReadOnly(r, root), region: r}, nil
+	s := &Snapshot[T]{root: freeze.ReadOnly(r, root), region: r}
+	offheap.Unwrap(a).Region().SetBeforeRelease(s.beforeRelease)
+	return s, nil
+}
+
+// beforeRelease runs whenever the snapshot's region is about to be
+// released, whether through Close, Region().Close or the arena's Close:
+// it refuses while a Store owns the snapshot, and otherwise marks the
+// snapshot closed, so that Value and Pointer (and a Map's Get) panic with
+// ErrClosed instead of reading unmapped memory. A permanent region is
+// refused before this runs, so it stays open.
+func (s *Snapshot[T]) beforeRelease() error {
+	if s.owned.Load() {
+		return fmt.Errorf("%w: snapshot %q is a version published by a Store, which releases it once replaced and unread",
+			ErrOwnedByStore, s.region.Name())
+	}
+	s.closed.Store(true)
+	if s.onClose != nil {
+		s.onClose()
+	}
+	return nil
 }
 
 // Value returns the frozen value. Whatever it points to is read-only (a
@@ -109,21 +138,11 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 // and inaccessible (quarantined), so that a pointer kept past Close faults
 // instead of reading reused memory (freeze.Guard reports such an access as
 // a *freeze.UseAfterClose naming the snapshot). It is idempotent. A
-// permanent snapshot returns freeze.ErrPermanent and stays readable.
+// permanent snapshot returns freeze.ErrPermanent and stays readable; a
+// version published by a Store returns an error wrapping ErrOwnedByStore
+// and stays as it is (the Store releases it). Closing the snapshot's
+// Region, or its arena, is the same as calling Close.
 //
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
-func (s *Snapshot[T]) Close() error { return closeMarked(s.closed.Store, s.region.Close) }
-
-// closeMarked marks the value closed (mark(true)), so that readers
-// arriving now panic with ErrClosed, and then runs release; only a
-// permanent region, which release leaves mapped and readable, is marked
-// open again.
-func closeMarked(mark func(closed bool), release func() error) error {
-	mark(true)
-	err := release()
-	if errors.Is(err, freeze.ErrPermanent) {
-		mark(false)
-	}
-	return err
-}
+func (s *Snapshot[T]) Close() error { return s.region.Close() }

@@ -183,6 +183,30 @@ func TestUseAfterCloseFaultsAndNamesTheSnapshot(t *testing.T) {
 	}
 }
 
+// Closing a snapshot through its Region, or through the Region's arena,
+// is the same as Close: the snapshot is marked closed before its memory
+// goes, so Value and Pointer panic with ErrClosed instead of faulting.
+func TestClosingTheRegionClosesTheSnapshot(t *testing.T) {
+	routes := map[string]func(s *snapshot.Snapshot[*fixture.Config]) error{
+		"Region":         func(s *snapshot.Snapshot[*fixture.Config]) error { return s.Region().Close() },
+		"Region.Arena":   func(s *snapshot.Snapshot[*fixture.Config]) error { return s.Region().Arena().Close() },
+		"Snapshot.Close": func(s *snapshot.Snapshot[*fixture.Config]) error { return s.Close() },
+	}
+	for name, closeIt := range routes {
+		t.Run(name, func(t *testing.T) {
+			s, err := snapshot.Take(fixture.NewConfig(100), snapshot.WithName("by-"+name))
+			require.NoError(t, err)
+			v := s.Value()
+			require.NoError(t, closeIt(s))
+			assert.PanicsWithError(t, fmt.Sprintf("%v: Value of snapshot %q after Close", arena.ErrClosed, "by-"+name), func() { s.Value() })
+			assert.PanicsWithError(t, fmt.Sprintf("%v: Pointer of snapshot %q after Close", arena.ErrClosed, "by-"+name), func() { s.Pointer() })
+			require.NoError(t, s.Close(), "idempotent whichever route closed it")
+			var uac *freeze.UseAfterClose
+			require.ErrorAs(t, freeze.Guard(func() { _ = len(v.Upstreams[0].Name) }), &uac)
+		})
+	}
+}
+
 func TestTakeErrors(t *testing.T) {
 	type withMap struct{ M map[string]int }
 	_, err := snapshot.Take(withMap{})
@@ -194,6 +218,16 @@ func TestTakeErrors(t *testing.T) {
 
 	_, err = snapshot.Take(1, snapshot.WithMode(freeze.Protect), snapshot.WithPermanent())
 	assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
+
+	// A mode left at zero (a configuration that failed to parse, say) is
+	// an error, not the default.
+	for _, m := range []freeze.Mode{0, freeze.Seal + 1} {
+		_, err = snapshot.Take(1, snapshot.WithMode(m))
+		assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
+		assert.EqualError(t, err, fmt.Sprintf("freeze: mode not supported here: WithMode(%d): not Protect, Alias or Seal", int(m)))
+		_, err = snapshot.NewMap(maps.All(map[int]int{1: 1}), snapshot.WithMode(m))
+		assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	}
 
 	before := arena.ReadStats()
 	_, err = snapshot.Take(&Shapes{Any: []any{make(chan int)}})

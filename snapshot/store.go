@@ -45,9 +45,15 @@ var stripeCount = func() int {
 	return n
 }()
 
+// ErrOwnedByStore is wrapped by the error that closing a version published
+// by a Store returns (Snapshot.Close, or its Region's): the Store releases
+// its versions itself, once they are replaced and their last reader has
+// left, and closing one under it would make its readers fault.
+var ErrOwnedByStore = errors.New("snapshot: owned by a Store")
+
 var (
 	errStoreClosed    = fmt.Errorf("%w: store closed", arena.ErrClosed)
-	errStorePermanent = fmt.Errorf("%w: a Store releases replaced versions, so they cannot be permanent", freeze.ErrPermanent)
+	errStorePermanent = fmt.Errorf("%w: a Store cannot publish permanent versions (WithPermanent): it releases the versions it replaces", freeze.ErrModeUnsupported)
 )
 
 func closeAndJoin(err, closeErr error) error { return errors.Join(err, closeErr) }
@@ -65,9 +71,10 @@ type version[T any] struct {
 	released atomic.Bool
 }
 
-// Configure sets the options used by later calls to Publish (WithMode,
-// WithName, WithPermanent is refused since replaced versions must be
-// released).
+// Configure sets the options used by later calls to Publish: WithMode and
+// WithName (the default name is "store"). With WithPermanent every
+// Publish fails with an error wrapping freeze.ErrModeUnsupported, since a
+// Store releases the versions it replaces.
 func (st *Store[T]) Configure(opts ...Option) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -76,8 +83,10 @@ func (st *Store[T]) Configure(opts ...Option) {
 
 // Publish takes a snapshot of v (see Take) and makes it the current
 // version; the version it replaces is released once its last reader has
-// left. The returned snapshot belongs to the store: do not Close it, and
-// do not use it after a later Publish (read through Read instead).
+// left. The returned snapshot belongs to the store: its Close (or its
+// Region's) returns an error wrapping ErrOwnedByStore and changes nothing,
+// and it must not be used after a later Publish (read through Read
+// instead).
 // Publish after Close fails with an error wrapping arena.ErrClosed.
 func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	st.mu.Lock()
@@ -91,7 +100,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	if o.permanent {
 		return nil, errStorePermanent
 	}
-	snap, err := Take(v, opts...)
+	snap, err := take(v, o)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +110,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 		st.mu.Unlock()
 		return nil, closeAndJoin(errStoreClosed, snap.Close())
 	}
+	snap.owned.Store(true)
 	old := st.cur.Swap(nv)
 	st.published.Add(1)
 	st.mu.Unlock()
@@ -181,6 +191,7 @@ func (v *version[T]) tryRelease() {
 		}
 	}
 	if v.released.CompareAndSwap(false, true) {
+		v.snap.owned.Store(false)
 		if err := v.snap.Close(); err != nil {
 			v.store.releaseErr.CompareAndSwap(nil, &err) // reported by Close
 		}

@@ -85,11 +85,42 @@ func TestStoreKeepsAVersionWhileItIsRead(t *testing.T) {
 	require.Eventually(t, func() bool { return st.Stats().Released == 2 }, 5e9, 1e6)
 }
 
+// The snapshot Publish returns belongs to the store: closing it, by any
+// route, is refused and changes nothing, so readers keep reading it; once
+// the store has released it, Close is a no-op like any second Close.
+func TestStoreVersionsCannotBeClosedUnderIt(t *testing.T) {
+	var st snapshot.Store[Versioned]
+	defer st.Close()
+	s, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	for name, closeIt := range map[string]func() error{
+		"Snapshot.Close": s.Close,
+		"Region.Close":   s.Region().Close,
+		"Arena.Close":    s.Region().Arena().Close,
+	} {
+		err := closeIt()
+		assert.ErrorIs(t, err, snapshot.ErrOwnedByStore, name)
+		assert.EqualError(t, err, `snapshot: owned by a Store: snapshot "store" is a version published by a Store, which releases it once replaced and unread`, name)
+	}
+	st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); assert.Equal(t, 1, v.Seq) })
+	assert.Equal(t, 1, s.Value().Seq, "still open")
+	require.NoError(t, s.Verify())
+
+	_, err = st.Publish(makeVersion(2))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Stats().Released)
+	require.NoError(t, s.Close(), "released by the store: Close is a no-op")
+	assert.Panics(t, func() { s.Value() })
+	st.Read(func(v Versioned) { assert.Equal(t, 2, v.Seq) })
+}
+
 func TestStoreRefusesPermanentVersions(t *testing.T) {
 	var st snapshot.Store[int]
 	st.Configure(snapshot.WithMode(freeze.Seal), snapshot.WithPermanent())
 	_, err := st.Publish(1)
-	assert.ErrorIs(t, err, freeze.ErrPermanent)
+	assert.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	assert.EqualError(t, err, "freeze: mode not supported here: a Store cannot publish permanent versions (WithPermanent): it releases the versions it replaces")
+	assert.Zero(t, st.Stats().Published)
 }
 
 func TestStoreReadDoesNotAllocate(t *testing.T) {
