@@ -33,6 +33,18 @@ type Config struct {
 	weights   []float64
 }
 
+// ArrayViews holds views of one array that overlap without lining up.
+type ArrayViews struct {
+	S    []Endpoint
+	A, B *[2]Endpoint
+}
+
+type NestedViews struct {
+	Rows []([2]*Node)
+	Grid *[2][2]*Node
+	Cell **Node
+}
+
 type Node struct {
 	Val  int
 	Next *Node
@@ -169,6 +181,21 @@ func cloneShapes() []struct {
 		{"overlapping subslices", func() any {
 			backing := []int{0, 1, 2, 3, 4, 5, 6, 7}
 			return [][]int{backing[2:5], backing[0:3], backing[4:8], backing[6:6]}
+		}},
+		{"array view straddling a slice of the same array", func() any {
+			// The view's one element, [2]Endpoint, starts inside the
+			// slice and ends past it.
+			arr := []Endpoint{{Host: "a", Tags: []string{"x"}}, {Host: "b"}, {Host: "c", Tags: []string{"y", "z"}}}
+			return ArrayViews{S: arr[0:2], A: (*[2]Endpoint)(arr[1:3])}
+		}},
+		{"array views one element apart", func() any {
+			arr := []Endpoint{{Host: "a"}, {Host: "b"}, {Host: "c"}, {Host: "d"}}
+			return ArrayViews{A: (*[2]Endpoint)(arr[0:2]), B: (*[2]Endpoint)(arr[1:3]), S: arr[3:]}
+		}},
+		{"nested array views one row apart", func() any {
+			n := []*Node{{Val: 1}, {Val: 2}, {Val: 3}, {Val: 4}, {Val: 5}, {Val: 6}}
+			rows := [][2]*Node{{n[0], n[1]}, {n[2], n[3]}, {n[4], n[5]}}
+			return NestedViews{Rows: rows[0:2], Grid: (*[2][2]*Node)(rows[1:3]), Cell: &rows[2][1]}
 		}},
 		{"subslice beyond len within cap", func() any {
 			backing := make([]int, 3, 10)
@@ -368,6 +395,36 @@ func TestCloneErrorNamesPathAndTypeOnce(t *testing.T) {
 			assert.EqualError(t, err, tc.want)
 		})
 	}
+	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
+}
+
+type ptrFirst struct {
+	P *int
+	X int
+}
+
+type ptrSecond struct {
+	X int
+	P *int
+}
+
+type skewed struct {
+	S []ptrFirst
+	Q *ptrSecond
+}
+
+// Views whose elements cannot line up (a struct read at an offset of
+// another, which only unsafe code makes) are refused instead of copied
+// with a pointer word left untranslated.
+func TestCloneRefusesViewsThatDoNotLineUp(t *testing.T) {
+	a := newArena(t)
+	x, y := 1, 2
+	arr := []ptrFirst{{P: &x}, {P: &y}}
+	// Q's P is arr[1].P; Q begins inside arr[0] and ends inside arr[1].
+	q := (*ptrSecond)(unsafe.Add(unsafe.Pointer(&arr[0]), unsafe.Offsetof(ptrFirst{}.X)))
+	_, err := arena.Clone(a, skewed{S: arr[:1], Q: q})
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.EqualError(t, err, "arena: clone: skewed.Q: ptrSecond: overlaps other memory of the value without lining up with its elements (only unsafe code makes such views)")
 	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
 }
 

@@ -26,6 +26,7 @@ type FNode struct {
 	IP    *int  // may point into another node's I (an interior pointer)
 	Sub   []int // may share a backing array with other nodes' Sub
 	Str   *string
+	Pair  *[2]FVal // may view two elements of a node's Vals, straddling other views
 }
 
 type FVal struct {
@@ -94,7 +95,7 @@ func buildGraph(data []byte) *FNode {
 	g.backing = append(g.backing, make([]int, 8, 12))
 	for len(g.data) > 0 {
 		nd := g.nodes[g.next()%len(g.nodes)]
-		switch g.next() % 13 {
+		switch g.next() % 15 {
 		case 0:
 			nd.S = g.str()
 		case 1:
@@ -147,6 +148,16 @@ func buildGraph(data []byte) *FNode {
 		case 12:
 			if t := g.node(); t != nil && len(t.Vals) > 0 {
 				nd.Any = &t.Vals[g.next()%len(t.Vals)] // pointer into a slice element
+			}
+		case 13:
+			if t := g.node(); t != nil && len(t.Vals) >= 2 {
+				i := g.next() % (len(t.Vals) - 1)
+				nd.Pair = (*[2]FVal)(t.Vals[i : i+2]) // an array view of a slice
+			}
+		case 14:
+			if t := g.node(); t != nil && len(t.Vals) > 0 {
+				lo := g.next() % len(t.Vals)
+				nd.Vals = t.Vals[lo : lo+1+g.next()%(len(t.Vals)-lo)] // a view of another node's Vals
 			}
 		}
 	}

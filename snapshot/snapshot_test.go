@@ -43,6 +43,9 @@ type Shapes struct {
 	Err   error
 	Arr   [3]*int
 	Bytes []byte
+	// Two views of one array that overlap without lining up.
+	Nodes []*Node
+	View  *[2]*Node
 }
 
 func shapes() map[string]func() any {
@@ -56,6 +59,10 @@ func shapes() map[string]func() any {
 		"interfaces": func() any {
 			x := 7
 			return &Shapes{Any: []any{1, "s", &x, []string{"a"}}, Err: fmt.Errorf("e"), Arr: [3]*int{&x, nil, &x}, Bytes: []byte("raw")}
+		},
+		"array views": func() any {
+			ns := []*Node{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+			return &Shapes{Nodes: ns[0:2], View: (*[2]*Node)(ns[1:3])}
 		},
 		"strings": func() any { return []string{"", "a", strings.Repeat("b", 5000)} },
 		"scalar":  func() any { return 42 },

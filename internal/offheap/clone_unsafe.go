@@ -25,6 +25,7 @@ package offheap
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -211,6 +212,11 @@ func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 		return nil, err
 	}
 	c.merge()
+	if err := c.lineUp(); err != nil {
+		c.reset()
+		cloners.Put(c)
+		return nil, err
+	}
 	p.c, p.total = c, c.layout()
 	return p, nil
 }
@@ -433,6 +439,54 @@ func (c *cloner) place() error {
 		}
 	}
 	return nil
+}
+
+// lineUp makes the element boundaries of every block's ranges line up.
+// The copy and the records take a range overlapping earlier ones of its
+// block from its first element past them (firstElem), which is right when
+// those elements line up with the earlier ranges' ends. Two views of one
+// array can fail to: (*[2]E)(s[1:3]) beside s[0:2], or two *[2]E one E
+// apart. The first element of the later view then straddles the end of
+// the earlier one, and its second half would be neither translated (a
+// Go-heap pointer copied as raw bytes) nor recorded. Such a block has its
+// array-typed ranges flattened to their innermost element type (n
+// elements of [m]U are n×m elements of U: the same bytes, pointer words
+// and edges, in the same order), after which views of one array line up.
+// Ranges that still straddle (only unsafe code can make them) are refused.
+func (c *cloner) lineUp() error {
+	for i := range c.blocks {
+		b := &c.blocks[i]
+		if b.strings || c.straddler(b) < 0 {
+			continue
+		}
+		for _, ky := range c.keys[b.lo:b.hi] {
+			r := &c.ranges[ky.idx]
+			for r.t.RType.Kind() == reflect.Array && r.t.RType.Len() > 0 {
+				r.n *= uintptr(r.t.RType.Len())
+				r.t = layout.Of(r.t.RType.Elem())
+			}
+		}
+		if j := c.straddler(b); j >= 0 {
+			r := &c.ranges[j]
+			return &CloneError{Err: &layout.UnsupportedError{Path: c.path(r.parent, r.slot), Type: r.t.Name(),
+				Reason: "overlaps other memory of the value without lining up with its elements (only unsafe code makes such views)"}}
+		}
+	}
+	return nil
+}
+
+// straddler returns a range of the block with an element that begins
+// before the end of the block's earlier ranges and ends after it, or -1.
+func (c *cloner) straddler(b *cblock) int32 {
+	cursor := b.start
+	for _, ky := range c.keys[b.lo:b.hi] {
+		r := &c.ranges[ky.idx]
+		if r.start() < cursor && cursor < r.end() && (cursor-r.start())%r.t.Size != 0 {
+			return ky.idx
+		}
+		cursor = max(cursor, r.end())
+	}
+	return -1
 }
 
 // layout gives every block its offset in the clone's allocation and
