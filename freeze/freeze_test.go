@@ -308,6 +308,45 @@ func requireCorruption(t *testing.T, r *freeze.Region, prefix string) {
 	assert.Contains(t, err.Error(), r.Name())
 }
 
+type boxed struct{ A, B int }
+
+type withIface struct {
+	Name string
+	X    any
+}
+
+// A stray write that garbles an interface's type word is reported like any
+// other: describing the changed page reads the word as an integer and
+// never follows it (following it crashed the process).
+func TestVerifyDescribesAGarbledInterface(t *testing.T) {
+	const garbage = uintptr(0x4141414141414140)
+	garble := map[freeze.Mode]func(owner, ro *withIface) error{
+		// The owner's writable mapping.
+		freeze.Alias: func(owner, _ *withIface) error {
+			*(*uintptr)(unsafe.Pointer(&owner.X)) = garbage
+			return nil
+		},
+		// Code that re-protects the page.
+		freeze.Protect: func(_, ro *withIface) error {
+			return backdoor.Reprotect((*uintptr)(unsafe.Pointer(&ro.X)), garbage)
+		},
+	}
+	for m, write := range garble {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			owner, err := arena.Clone(a, &withIface{Name: "n", X: &boxed{1, 2}})
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			if err := write(owner, freeze.ReadOnly(r, owner)); err != nil {
+				t.Skip(err)
+			}
+			requireCorruption(t, r, "*withIface")
+		})
+	}
+}
+
 func TestAliasViewCannotBeMadeWritable(t *testing.T) {
 	r, owner, ro := frozenConfig(t, freeze.Alias)
 	assert.NotEqual(t, unsafe.Pointer(owner), unsafe.Pointer(ro))

@@ -76,6 +76,11 @@ func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
 	assert.Panics(t, func() { freeze.ReadOnly(ra, &Config{}) })
 	require.NoError(t, ra.Close())
 	assert.ErrorIs(t, freeze.Update(ra, ro, func(w *Config) {}), arena.ErrClosed)
+
+	// An arena that never allocated has no alias view: nothing is in it.
+	empty, err := freeze.Freeze(newArena(t), freeze.Alias)
+	require.NoError(t, err)
+	assert.ErrorIs(t, freeze.Update(empty, &Config{}, func(w *Config) { w.Version = 1 }), freeze.ErrNotInRegion)
 }
 
 // An Update whose function panics is undone: its writes were never checked,

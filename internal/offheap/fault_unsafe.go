@@ -110,8 +110,12 @@ func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
 	return out
 }
 
-// window of the alias mapping over the used bytes (Alias mode).
+// window of the alias mapping over the used bytes (Alias mode); empty when
+// there is none (an arena that never allocated maps no alias).
 func (r *Region) aliasWindow() window {
+	if r.alias == nil {
+		return window{}
+	}
 	lo := uintptr(r.alias.Addr())
 	return window{lo, lo + max(r.size, 1)}
 }

@@ -83,8 +83,11 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 			// itself, one pointer word (a pointer, a struct or array of
 			// one, or a map, channel, func or unsafe.Pointer, which
 			// layout refuses and has no slots for but which must be
-			// checked all the same).
-			if layout.Dynamic(p, s.RType) != nil {
+			// checked all the same). Only whether the type word is nil
+			// matters here: it is read as an integer and never followed,
+			// so a type word that a stray write changed (Verify then
+			// describes the page holding it) cannot crash the walk.
+			if *(*uintptr)(p) != 0 {
 				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer)
 			}
 		case layout.SlotArray:
