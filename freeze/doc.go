@@ -77,10 +77,13 @@
 // (51–120 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline. Alias leaves the owner's mapping
 // writable by design: Verify catches changes, it does not prevent them.
-// Seal prevents every
-// write, but until its background step finishes (103–150 ms per GiB on
-// the hosts measured) the moved-aside writable mapping still exists at an
-// address nothing in the library hands out. No mode protects against code
+// Seal prevents every write, but until its background step finishes
+// (103–150 ms per GiB on the hosts measured) the moved-aside writable
+// mapping of an arena of 2 MiB or more still exists, at an address nothing
+// in the library hands out: code that finds it (in /proc/self/maps) and
+// writes through it before the baseline is hashed has its write folded
+// into the baseline, as in Protect mode, and Verify does not see it. No
+// mode protects against code
 // that reads frozen data and keeps a copy: copies are ordinary Go values.
 //
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
