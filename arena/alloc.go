@@ -7,7 +7,8 @@ import "github.com/frozen-go/frozen/internal/offheap"
 // interfaces, at any depth): use Clone for values with pointers.
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
-// or ErrExhausted, when T holds pointers or the arena cannot allocate.
+// or ErrExhausted, when T holds pointers or the arena cannot allocate (a
+// nil or zero-value *Arena counts as closed).
 func New[T any](a *Arena) *T { return offheap.New[T](a.a) }
 
 // MakeSlice allocates n zeroed elements of the pointer-free type T, with
@@ -15,7 +16,7 @@ func New[T any](a *Arena) *T { return offheap.New[T](a.a) }
 // MakeSlice(a, 0) returns an empty, non-nil slice that uses no arena
 // memory. It panics like New, and with ErrInvalidSize when n < 0.
 func MakeSlice[T any](a *Arena, n int) []T {
-	s, err := offheap.MakeSlice[T](a.a, n)
+	s, err := offheap.MakeSlice[T](a.core(), n)
 	if err != nil {
 		panic(err)
 	}
@@ -24,7 +25,7 @@ func MakeSlice[T any](a *Arena, n int) []T {
 
 // String copies s into the arena. It panics like New.
 func String(a *Arena, s string) string {
-	c, err := offheap.String(a.a, s)
+	c, err := offheap.String(a.core(), s)
 	if err != nil {
 		panic(err)
 	}
@@ -34,7 +35,7 @@ func String(a *Arena, s string) string {
 // Bytes copies b into the arena, with len == cap. A nil b gives nil, an
 // empty one an empty, non-nil slice. It panics like New.
 func Bytes(a *Arena, b []byte) []byte {
-	c, err := offheap.Bytes(a.a, b)
+	c, err := offheap.Bytes(a.core(), b)
 	if err != nil {
 		panic(err)
 	}
@@ -59,4 +60,10 @@ func Bytes(a *Arena, b []byte) []byte {
 // type is the refused one, "Config.Extra: chan int: …". Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
-func Clone[T any](a *Arena, v T) (T, error) { return offheap.Clone(a.a, v) }
+func Clone[T any](a *Arena, v T) (T, error) {
+	if a == nil || a.a == nil {
+		var zero T
+		return zero, errNoArena
+	}
+	return offheap.Clone(a.a, v)
+}

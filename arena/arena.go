@@ -38,7 +38,11 @@ var (
 const DefaultMaxBytes = offheap.DefaultMaxBytes
 
 // Arena is a region of memory outside the Go heap that Go values are copied
-// into. Create one with NewArena and release it with Close.
+// into. Create one with NewArena and release it with Close. A zero-value
+// Arena is not an arena: its methods and the allocation functions panic
+// with an error wrapping ErrClosed, and Clone and Close return one (so do
+// they for a nil *Arena, but New, which must stay small, then panics with
+// the runtime's nil dereference).
 //
 // An Arena is not safe for concurrent use: allocate from one goroutine at a
 // time (the invariants build, on under -race, panics on concurrent calls).
@@ -102,13 +106,13 @@ func NewArena(opts ...Option) (*Arena, error) {
 }
 
 // Name returns the arena's name.
-func (a *Arena) Name() string { return a.a.Name() }
+func (a *Arena) Name() string { return a.core().Name() }
 
 // Len returns the number of bytes allocated, padding included.
-func (a *Arena) Len() int { return a.a.Len() }
+func (a *Arena) Len() int { return a.core().Len() }
 
 // Cap returns the number of bytes the arena may hold (WithMaxBytes).
-func (a *Arena) Cap() int { return a.a.Cap() }
+func (a *Arena) Cap() int { return a.core().Cap() }
 
 // Close releases the arena's memory. The address range stays reserved and
 // inaccessible (quarantined), so that a pointer kept past Close faults
@@ -116,7 +120,24 @@ func (a *Arena) Cap() int { return a.a.Cap() }
 // that the kernel refuses to release the memory (out of memory or of
 // mappings), Close returns its error, the memory stays as it was (and its
 // addresses are not reused), and Close may be called again.
-func (a *Arena) Close() error { return a.a.Close() }
+func (a *Arena) Close() error {
+	if a == nil || a.a == nil {
+		return errNoArena
+	}
+	return a.a.Close()
+}
+
+// errNoArena is the error for a nil or zero-value *Arena.
+var errNoArena = offheap.ErrNoArena
+
+// core returns the engine behind a; for a nil or zero-value *Arena (one
+// not made by NewArena) it panics with an error wrapping ErrClosed.
+func (a *Arena) core() *offheap.Arena {
+	if a == nil || a.a == nil {
+		panic(errNoArena)
+	}
+	return a.a
+}
 
 // SetQuarantine sets how much released address space is kept inaccessible
 // before any of it is handed out again (oldest first): at most maxBytes of

@@ -154,6 +154,34 @@ func TestAllocationAfterCloseAndFreezePanicsTyped(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrFrozen)
 }
 
+// A zero-value Arena, and (but in New) a nil *Arena, is refused with a
+// typed error that says what to do, not a nil dereference.
+func TestZeroAndNilArenasAreRefused(t *testing.T) {
+	const msg = "arena: closed: a nil or zero-value *Arena is not an arena (create one with NewArena)"
+	for name, a := range map[string]*arena.Arena{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			panics := map[string]func(){
+				"MakeSlice": func() { arena.MakeSlice[int](a, 1) },
+				"String":    func() { arena.String(a, "x") },
+				"Bytes":     func() { arena.Bytes(a, []byte("x")) },
+				"Name":      func() { a.Name() },
+				"Len":       func() { a.Len() },
+				"Cap":       func() { a.Cap() },
+			}
+			if a != nil {
+				panics["New"] = func() { arena.New[int](a) }
+			}
+			for op, f := range panics {
+				assert.PanicsWithError(t, msg, f, op)
+			}
+			_, err := arena.Clone(a, []int{1})
+			assert.ErrorIs(t, err, arena.ErrClosed)
+			assert.EqualError(t, err, msg)
+			assert.ErrorIs(t, a.Close(), arena.ErrClosed)
+		})
+	}
+}
+
 func TestSizesAndLimits(t *testing.T) {
 	a := newArena(t, arena.WithMaxBytes(100<<10+1)) // exactly, whatever the page size
 	assert.Equal(t, 100<<10+1, a.Cap())

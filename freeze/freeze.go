@@ -2,6 +2,7 @@ package freeze
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/frozen-go/frozen/arena"
@@ -97,7 +98,7 @@ func (*noCopy) Unlock() {}
 func Freeze(a *arena.Arena, m Mode) (*Region, error) {
 	core := offheap.Unwrap(a)
 	if core == nil {
-		return nil, errors.New("freeze: nil arena")
+		return nil, fmt.Errorf("freeze: %w", offheap.ErrNoArena)
 	}
 	r, err := core.Freeze(offheap.Mode(m))
 	if err != nil {

@@ -474,6 +474,12 @@ func TestFreezeErrors(t *testing.T) {
 	assert.ErrorIs(t, r.Verify(), arena.ErrClosed)
 	assert.PanicsWithError(t, fmt.Sprintf("%v: region %q", arena.ErrClosed, a.Name()), func() { freeze.ReadOnly(r, p) })
 
+	for _, none := range []*arena.Arena{nil, {}} {
+		_, err = freeze.Freeze(none, freeze.Protect)
+		assert.ErrorIs(t, err, arena.ErrClosed)
+		assert.EqualError(t, err, "freeze: arena: closed: a nil or zero-value *Arena is not an arena (create one with NewArena)")
+	}
+
 	b := newArena(t)
 	for _, m := range []freeze.Mode{0, 42} {
 		_, err = freeze.Freeze(b, m)

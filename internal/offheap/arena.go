@@ -22,8 +22,10 @@ import (
 
 // Errors, re-exported by package arena.
 var (
-	ErrFrozen      = errors.New("arena: frozen")
-	ErrClosed      = errors.New("arena: closed")
+	ErrFrozen = errors.New("arena: frozen")
+	ErrClosed = errors.New("arena: closed")
+	// ErrNoArena is the error for a nil or zero-value *arena.Arena.
+	ErrNoArena     = fmt.Errorf("%w: a nil or zero-value *Arena is not an arena (create one with NewArena)", ErrClosed)
 	ErrExhausted   = errors.New("arena: exhausted")
 	ErrInvalidSize = errors.New("arena: invalid size")
 	ErrUnsupported = layout.ErrUnsupported

@@ -44,6 +44,9 @@ func ptrFree[T any](a *Arena) (*layout.Type, error) {
 // arena.New does: so that arena.New is a single call that the compiler
 // inlines, and a New in a loop costs one call, not two.
 func New[T any](a *Arena) *T {
+	if a == nil {
+		panic(ErrNoArena)
+	}
 	// Fast path: one more T at the end of a run of T's that ends at used.
 	// Element sizes are multiples of their alignment, so the end is
 	// aligned; a closed or frozen arena has limit 0, so it falls through.
