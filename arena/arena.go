@@ -16,9 +16,11 @@ var (
 	// ErrClosed: the arena was closed.
 	ErrClosed = offheap.ErrClosed
 	// ErrExhausted: the allocation does not fit in WithMaxBytes, or its
-	// size overflows.
+	// size overflows; or NewArena could not reserve WithMaxBytes of
+	// address space.
 	ErrExhausted = offheap.ErrExhausted
-	// ErrInvalidSize: a negative length or option.
+	// ErrInvalidSize: a negative length or option, or WithMaxBytes beyond
+	// the address space.
 	ErrInvalidSize = offheap.ErrInvalidSize
 	// ErrUnsupported: the type cannot be stored (maps, channels, funcs,
 	// unsafe.Pointer; or pointers where a pointer-free type is required).

@@ -3,6 +3,7 @@ package arena_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -207,6 +208,17 @@ func TestSizesAndLimits(t *testing.T) {
 		assert.ErrorIs(t, err, arena.ErrInvalidSize, "WithMaxBytes(%d)", n)
 		assert.ErrorContains(t, err, fmt.Sprintf("WithMaxBytes(%d)", n))
 		assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a refused NewArena leaves no arena")
+	}
+	// More than any address space, or more than the kernel reserves
+	// (user space on 64-bit Linux is at most 2^57 bytes).
+	for n, want := range map[int64]error{math.MaxInt64: arena.ErrInvalidSize, 1 << 62: arena.ErrExhausted} {
+		before := arena.ReadStats()
+		b, err := arena.NewArena(arena.WithMaxBytes(n))
+		assert.Nil(t, b)
+		assert.ErrorIs(t, err, want, "WithMaxBytes(%d)", n)
+		assert.ErrorContains(t, err, fmt.Sprintf("WithMaxBytes(%d)", n))
+		assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a refused NewArena leaves no arena")
+		assert.Equal(t, before.ReservedBytes, arena.ReadStats().ReservedBytes)
 	}
 	one := newArena(t, arena.WithMaxBytes(1))
 	assert.Equal(t, 1, one.Cap())

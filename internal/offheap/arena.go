@@ -118,7 +118,9 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	if uint64(maxBytes) > uint64(^uintptr(0)>>1) {
+	// Half the address space, rounded down to a page so that rounding up
+	// cannot overflow: no kernel gives a process more.
+	if uint64(maxBytes) > uint64(^uintptr(0)>>1&^(vm.PageSize-1)) {
 		return nil, fmt.Errorf("%w: WithMaxBytes(%d) exceeds the address space", ErrInvalidSize, maxBytes)
 	}
 	n := alignUp(uintptr(maxBytes), vm.PageSize)
@@ -128,6 +130,9 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 		return nil, fmt.Errorf("arena %q: %w", name, err)
 	}
 	rng, err := space.Alloc(n, alignFor(n), a, name)
+	if errors.Is(err, space.ErrAddressSpace) {
+		err = fmt.Errorf("%w: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less): %w", ErrExhausted, maxBytes, err)
+	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("arena %q: %w", name, err), f.Close())
 	}
