@@ -12,7 +12,8 @@ import (
 )
 
 // ErrDuplicateKey is wrapped by the error NewMap returns for a key that
-// appears twice; the error names the key.
+// appears twice; the error names the key (a string key of more than 64
+// bytes by its first 64 and its length).
 var ErrDuplicateKey = lookup.ErrDuplicateKey
 
 // Map is a frozen, read-only hash table outside the Go heap: the garbage

@@ -57,6 +57,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/offheap"
@@ -418,11 +419,33 @@ func duplicate[K comparable](k K) error {
 }
 
 // keyText formats a key for an error: quoted if it is a string.
+// A string key of more than keyTextMax bytes is cut there (at a rune
+// boundary) and its length given, and other keys' text after four times
+// as many, so that a huge key does not make a huge error.
 func keyText[K comparable](k K) string {
 	if s, ok := any(k).(string); ok {
+		if len(s) > keyTextMax {
+			return fmt.Sprintf("%q… (%d bytes)", s[:runeCut(s, keyTextMax)], len(s))
+		}
 		return fmt.Sprintf("%q", s)
 	}
-	return fmt.Sprintf("%v", k)
+	s := fmt.Sprintf("%v", k)
+	if len(s) > 4*keyTextMax {
+		return s[:runeCut(s, 4*keyTextMax)] + "…"
+	}
+	return s
+}
+
+const keyTextMax = 64
+
+// runeCut returns the largest n <= limit at which s can be cut without
+// splitting a UTF-8 sequence.
+func runeCut(s string, limit int) int {
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // ValueError returns an error naming the key of the first entry, in slot

@@ -220,6 +220,30 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 	require.ErrorIs(t, err, ErrDuplicateKey)
 	assert.Contains(t, err.Error(), fmt.Sprintf("%q", long+"7"))
 
+	// A huge key is cut in the message, at a rune boundary, with its
+	// length; so is the text of a huge fixed-size key.
+	huge := strings.Repeat("é", 2500) // 5000 bytes; byte 64 starts a rune
+	shifted := "x" + huge             // byte 64 is inside a rune
+	for _, k := range []string{huge, shifted} {
+		_, err = Build(func(yield func(string, int) bool) {
+			yield(k, 1)
+			yield("other", 2)
+			yield(k, 3)
+		})
+		require.ErrorIs(t, err, ErrDuplicateKey)
+		cut := 64
+		if k == shifted {
+			cut = 63
+		}
+		assert.EqualError(t, err, fmt.Sprintf("snapshot: duplicate key: %q… (%d bytes)", k[:cut], len(k)))
+	}
+	_, err = Build(func(yield func([300]byte, int) bool) {
+		yield([300]byte{}, 1)
+		yield([300]byte{}, 2)
+	})
+	require.ErrorIs(t, err, ErrDuplicateKey)
+	assert.EqualError(t, err, "snapshot: duplicate key: "+fmt.Sprint([300]byte{})[:256]+"…")
+
 	spread := uint64(0x9e3779b97f4a7c15) // hashed, not dense
 	_, err = Build(func(yield func(uint64, int) bool) {
 		for i := range uint64(1000) {
