@@ -146,7 +146,8 @@ func (a *Arena) core() *offheap.Arena {
 // address space and maxRanges ranges; exceeding either budget releases
 // the oldest, so zero for either disables the quarantine. The defaults
 // are 64 GiB and 16384 ranges (address space only: quarantined ranges
-// hold no memory). It returns the previous budget.
+// hold no memory). It returns the previous budget. It panics with an error
+// wrapping ErrInvalidSize if either is negative.
 func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
 	if maxBytes < 0 || maxRanges < 0 {
 		panic(fmt.Errorf("%w: SetQuarantine(%d, %d)", ErrInvalidSize, maxBytes, maxRanges))

@@ -18,7 +18,7 @@ type Stats struct {
 	// space kept inaccessible so that dangling pointers fault (see
 	// SetQuarantine); it costs no memory.
 	QuarantinedBytes  int64
-	QuarantinedRanges int
+	QuarantinedRanges int // the number of quarantined ranges
 	// Mappings is the number of kernel mappings (lines of
 	// /proc/self/maps) the library holds, which counts against
 	// vm.max_map_count (65530 by default); -1 where it cannot be read.

@@ -68,7 +68,8 @@ func (e *StepError) Error() string {
 func (e *StepError) Unwrap() []error { return []error{e.Err, e.Rollback} }
 
 // Region is a frozen arena. Its methods are safe for concurrent use.
-// A Region must not be copied.
+// A Region must not be copied. Obtain one from Freeze: the zero value is
+// not a region.
 type Region struct {
 	_ noCopy
 	r *offheap.Region

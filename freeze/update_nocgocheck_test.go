@@ -28,6 +28,7 @@ func TestUpdateRefusesHeapPointersAndRestores(t *testing.T) {
 	})
 	require.ErrorIs(t, err, arena.ErrForeignPointer)
 	assert.Contains(t, err.Error(), "Config.Primary")
+	assert.Contains(t, err.Error(), "(Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; the Update was undone)")
 	assert.Equal(t, 1, ro.Version, "the whole update was undone")
 	assert.Same(t, &ro.Endpoints[1], ro.Primary)
 	assert.True(t, reflect.DeepEqual(&want, ro))

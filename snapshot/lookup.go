@@ -19,6 +19,8 @@ var ErrDuplicateKey = lookup.ErrDuplicateKey
 // Map is a frozen, read-only hash table outside the Go heap: the garbage
 // collector never scans its entries, any number of goroutines may call Get
 // at once without locks, and Get never allocates. A Map must not be copied.
+// Obtain one from NewMap: the zero value is not a table (Get, Len and
+// Strategy see an empty one; the other methods panic).
 type Map[K comparable, V any] struct {
 	_    noCopy
 	t    lookup.Table[K, V] // the table's header; its arrays are frozen
@@ -111,6 +113,7 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 
 // All yields every entry, in an unspecified but fixed order. String keys
 // and pointer values it yields point into frozen memory, valid until Close.
+// After Close it panics with an error wrapping arena.ErrClosed, like Get.
 func (m *Map[K, V]) All() iter.Seq2[K, V] {
 	if m.t.Closed() {
 		m.panicClosed("All")

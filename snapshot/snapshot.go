@@ -13,7 +13,8 @@ import (
 
 // Snapshot is an immutable, frozen copy of a value of type T, outside the Go
 // heap. Its methods are safe for concurrent use. A Snapshot must not be
-// copied; share the pointer.
+// copied; share the pointer. Obtain one from Take or Store.Publish: the
+// zero value is not a snapshot.
 type Snapshot[T any] struct {
 	_      noCopy
 	root   *T // the read-only copy of the value

@@ -213,7 +213,8 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 			*(*unsafe.Pointer)(word) = unsafe.Add(p, r.delta)
 			return nil
 		default:
-			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v}
+			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v,
+				Hint: "Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; the Update was undone"}
 		}
 	})
 }

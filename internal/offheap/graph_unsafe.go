@@ -30,10 +30,15 @@ type GraphError struct {
 	Path  string  // the field holding the pointer
 	Off   uintptr // its offset in the arena
 	Value uintptr // the pointer
+	Hint  string  // what to do instead, if anything
 }
 
 func (e *GraphError) Error() string {
-	return fmt.Sprintf("%v: arena %q: %s (offset %#x) holds %#x", ErrForeignPointer, e.Arena, e.Path, e.Off, e.Value)
+	msg := fmt.Sprintf("%v: arena %q: %s (offset %#x) holds %#x", ErrForeignPointer, e.Arena, e.Path, e.Off, e.Value)
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
 }
 
 // Unwrap returns ErrForeignPointer.
