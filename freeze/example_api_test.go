@@ -161,3 +161,25 @@ func ExampleCorruptionError() {
 	// true ports Protect [0]
 	// freeze: region "ports" (Protect): 1 page(s) changed since Freeze; page 0 [0x0, 0x28) holding uint16#0…3 ([4]uint16), float64#0…3 ([4]float64)
 }
+
+// A failed Freeze returns a *StepError naming the step that failed; every
+// earlier step has been undone, so the arena is as it was and can be
+// frozen again, perhaps in another mode. (No Output: on Linux every step
+// here succeeds.)
+func ExampleStepError() {
+	a, _ := arena.NewArena(arena.WithName("flags"))
+	defer a.Close()
+	arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	r, err := freeze.Freeze(a, freeze.Seal)
+	var se *freeze.StepError
+	if errors.As(err, &se) {
+		// On a platform without memfd seals, for example, err reads
+		// `freeze: arena "flags": Seal: step "probe" failed: …`.
+		fmt.Println(se.Step, se.Err, se.Rollback)
+		r, err = freeze.Freeze(a, freeze.Protect)
+	}
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(r.Mode())
+}

@@ -3,6 +3,7 @@
 package freeze_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/frozen-go/frozen/arena"
@@ -34,4 +35,24 @@ func ExampleRegion_File() {
 	// Output:
 	// hello <nil>
 	// true
+}
+
+// Permanent is for data that lives as long as the process: once msealed,
+// the region can never be unmapped, re-protected or released. (No Output:
+// the example is not run, as it would keep its memory for the rest of the
+// test binary's life, and mseal needs Linux 6.10.)
+func ExampleRegion_Permanent() {
+	a, _ := arena.NewArena(arena.WithName("country-codes"))
+	codes, _ := arena.Clone(a, &[3]string{"DE", "FR", "JP"})
+	r, err := freeze.Freeze(a, freeze.Seal)
+	if err != nil {
+		panic(err)
+	}
+	if err := r.Permanent(); err != nil {
+		// Before Linux 6.10: an error wrapping ErrModeUnsupported; the
+		// region is still sealed, and can still be closed.
+		fmt.Println(err)
+	}
+	fmt.Println(*freeze.ReadOnly(r, codes))
+	fmt.Println(errors.Is(r.Close(), freeze.ErrPermanent)) // true: it stays mapped
 }

@@ -203,3 +203,62 @@ func ExampleMap_Close() {
 	// <nil> <nil>
 	// true
 }
+
+func ExampleSnapshot_Size() {
+	s, err := snapshot.Take([4]int64{1, 2, 3, 4})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	// The bytes outside the Go heap that the frozen value takes.
+	fmt.Println(s.Size(), s.Size() == s.Region().Size())
+	// Output: 32 true
+}
+
+func ExampleMap_Size() {
+	ids := make(map[uint64]int64, 100_000)
+	for i := range uint64(100_000) {
+		ids[i*0x9e3779b97f4a7c15] = int64(i)
+	}
+	m, err := snapshot.NewMap(maps.All(ids))
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close()
+	// Keys, values and index, outside the Go heap.
+	fmt.Println(m.Size()/m.Len() < 32)
+	// Output: true
+}
+
+func ExampleMap_Region() {
+	routes, err := snapshot.NewMap(maps.All(routeTable), snapshot.WithName("routes"))
+	if err != nil {
+		panic(err)
+	}
+	defer routes.Close()
+	// The frozen region behind the table: its name, mode and checksum.
+	r := routes.Region()
+	fmt.Println(r.Name(), r.Mode() == snapshot.DefaultMode(), r.Verify())
+	// Output: routes true <nil>
+}
+
+// WithPermanent is for data that lives as long as the process, such as a
+// table built once at start-up: its memory is msealed and can never be
+// released. (No Output: the example is not run, as it would keep its memory
+// for the rest of the test binary's life.)
+func ExampleWithPermanent() {
+	countries, err := snapshot.NewMap(maps.All(map[string]string{"DE": "Germany", "JP": "Japan"}),
+		snapshot.WithName("countries"), snapshot.WithPermanent())
+	if errors.Is(err, freeze.ErrModeUnsupported) {
+		// No mseal (Linux before 6.10, or another system): build it
+		// without the option instead.
+		countries, err = snapshot.NewMap(maps.All(map[string]string{"DE": "Germany", "JP": "Japan"}),
+			snapshot.WithName("countries"))
+	}
+	if err != nil {
+		panic(err)
+	}
+	name, _ := countries.Get("JP")
+	fmt.Println(name)
+	fmt.Println(errors.Is(countries.Close(), freeze.ErrPermanent)) // true: it stays readable
+}
