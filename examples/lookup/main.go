@@ -32,7 +32,6 @@ const n = 1_000_000
 
 func main() {
 	keys := makeKeys(n)
-	gcNone := gcTime() // only the keys are live
 	routes := make(map[string]Route, n)
 	for i, k := range keys {
 		routes[k] = Route{Shard: uint16(i % 512), Weight: uint16(i % 100), Backend: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)}
@@ -50,7 +49,7 @@ func main() {
 
 	heading("2. Serve lookups from every core, no locks")
 	var wg sync.WaitGroup
-	var mismatches [4]int
+	mismatches := make([]int, max(runtime.GOMAXPROCS(0), 2))
 	for g := range mismatches {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 1))
@@ -69,9 +68,10 @@ func main() {
 	}
 	_, ok := table.Get("no such key.....")
 	must(!ok, "a missing key was found")
-	fmt.Println("800,000 lookups from 4 goroutines: all match the Go map; a missing key is reported missing")
+	fmt.Printf("%d lookups from %d goroutines: all match the Go map; a missing key is reported missing\n",
+		200_000*len(mismatches), len(mismatches))
 
-	heading("3. Lookup time, random keys (one run, side by side)")
+	heading("3. Lookup time, random keys (side by side, alternating rounds)")
 	// The probes are copies of the keys, not the Go map's own key strings:
 	// Go's string comparison returns equal without reading the bytes when
 	// both strings share them, so probing with the very strings the Go map
@@ -91,21 +91,25 @@ func main() {
 	for i := range probe {
 		probe[i] = probeBytes[16*i : 16*(i+1)]
 	}
-	frozenNs := perOp(func(k string) bool { _, ok := table.Get(k); return ok }, probe)
-	mapNs := perOp(func(k string) bool { _, ok := routes[k]; return ok }, probe)
+	frozenNs, mapNs := perOp(
+		func(k string) bool { _, ok := table.Get(k); return ok },
+		func(k string) bool { _, ok := routes[k]; return ok }, probe)
 	fmt.Printf("frozen Get %5.1f ns    Go map %5.1f ns    (%.2fx)\n", frozenNs, mapNs, frozenNs/mapNs)
+	fmt.Println("(the best of seven rounds each; on a shared machine one run can be off by a factor of two:")
+	fmt.Println("bench/REPORT.md has repeated runs)")
 
 	heading("4. What each costs the garbage collector")
 	routes = nil
 	gcFrozen := gcTime() // the keys and the frozen table
+	check(table.Verify())
+	check(table.Close())
+	gcNone := gcTime() // only the keys (and the probes)
 	fmt.Printf("one forced runtime.GC() with 1e6 16-byte keys live, plus:\n")
 	fmt.Printf("  nothing else      %8s\n", gcNone.Round(time.Microsecond))
 	fmt.Printf("  the Go map        %8s\n", gcMap.Round(time.Microsecond))
 	fmt.Printf("  the frozen table  %8s  (the collector never scans it)\n", gcFrozen.Round(time.Microsecond))
-
-	check(table.Verify())
-	check(table.Close())
 	runtime.KeepAlive(keys)
+	runtime.KeepAlive(probe)
 	fmt.Printf("ok lookup: %d entries, Get %.1f ns vs Go map %.1f ns, GC %s vs %s\n",
 		n, frozenNs, mapNs, gcFrozen.Round(time.Microsecond), gcMap.Round(time.Microsecond))
 }
@@ -126,20 +130,26 @@ func makeKeys(n int) []string {
 	return keys
 }
 
-// perOp returns the mean time of one call of get over the probe keys,
-// the best of five rounds.
-func perOp(get func(string) bool, probe []string) float64 {
-	best := time.Duration(1 << 62)
-	for range 5 {
+// perOp returns the mean time of one call of a and of b over the probe
+// keys, each the best of seven rounds, a's and b's rounds alternating so
+// that both meet the same moments of a shared machine.
+func perOp(a, b func(string) bool, probe []string) (aNs, bNs float64) {
+	round := func(get func(string) bool) time.Duration {
 		start := time.Now()
 		for _, k := range probe {
 			if !get(k) {
 				panic("a key was not found")
 			}
 		}
-		best = min(best, time.Since(start))
+		return time.Since(start)
 	}
-	return float64(best.Nanoseconds()) / float64(len(probe))
+	bestA, bestB := time.Duration(1<<62), time.Duration(1<<62)
+	for range 7 {
+		bestA = min(bestA, round(a))
+		bestB = min(bestB, round(b))
+	}
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(len(probe)) }
+	return per(bestA), per(bestB)
 }
 
 // gcTime returns the fastest of five forced collections.

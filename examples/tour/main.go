@@ -63,6 +63,20 @@ func main() {
 		fmt.Printf("code that re-protected the page wrote %s (offset %#x);\n", wf.Path, wf.Offset)
 		fmt.Println("checksums are per 4 KiB page, so Verify names the page and what it holds:")
 		fmt.Println(" ", err)
+		// Which of the page's allocations changed, checksums cannot say:
+		// the list is of what the page holds, in address order, cut at
+		// eight; the one written may be further down.
+		pg := ce.Changed[0]
+		listed := false
+		for _, al := range pg.Allocations {
+			listed = listed || al.Offset <= wf.Offset && wf.Offset < al.Offset+al.Size
+		}
+		if listed {
+			fmt.Println("the allocation written is among those listed")
+		} else {
+			fmt.Println("(checksums say which pages changed, not which bytes: the allocation written lies further down")
+			fmt.Println("this page than the list, in address order, goes)")
+		}
 	}
 	check(p.Close())
 
@@ -156,6 +170,9 @@ func timings() {
 			"Freeze("+m.String()+")", d.Round(time.Microsecond), float64(d)/float64(copyTime),
 			ready.Round(time.Microsecond), firstRead.Round(time.Microsecond))
 	}
+	fmt.Println("Protect pays the kernel's mprotect per page; Alias hashes every byte before it returns, which on")
+	fmt.Println("a machine with few cores takes about as long as a copy; Seal moves page tables and hashes later.")
+	fmt.Println("Best of five each, on a shared machine: see bench/REPORT.md for measured runs.")
 }
 
 // sumPages adds up one byte of every 4 KiB of b, reading each page once.
