@@ -2,8 +2,9 @@
 
 GO          ?= go
 PKGS        := ./...
-# Every supported GOOS/GOARCH is cross-compiled (library and tests).
-PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 windows/amd64 aix/ppc64
+# Every supported GOOS/GOARCH is cross-compiled and vetted (library and tests).
+PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 openbsd/amd64 netbsd/amd64 \
+               solaris/amd64 illumos/amd64 windows/amd64 aix/ppc64
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 

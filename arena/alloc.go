@@ -8,7 +8,8 @@ import "github.com/frozen-go/frozen/internal/offheap"
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
 // or ErrExhausted, when T holds pointers or the arena cannot allocate (a
-// nil or zero-value *Arena counts as closed).
+// zero-value Arena counts as closed; a nil *Arena makes New panic with the
+// runtime's nil dereference).
 func New[T any](a *Arena) *T { return offheap.New[T](a.a) }
 
 // MakeSlice allocates n zeroed elements of the pointer-free type T, with

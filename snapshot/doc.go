@@ -91,8 +91,9 @@
 // error wrapping ErrDuplicateKey that names the key. Building costs more
 // when values hold pointers: each string or pointed-to object in a value
 // is cloned like any Go object, so a million entries whose values hold a
-// string took six to ten times as long to build here as a million int64
-// values (1.1-1.2 µs per key against 0.08-0.18).
+// string took 1.2-1.9 µs per key to build on the 2-core hosts measured
+// (go run ./examples/lookup), against 0.08-0.18 µs for int64 values: about
+// 7 to 20 times as long.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have

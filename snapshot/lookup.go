@@ -19,8 +19,8 @@ var ErrDuplicateKey = lookup.ErrDuplicateKey
 // Map is a frozen, read-only hash table outside the Go heap: the garbage
 // collector never scans its entries, any number of goroutines may call Get
 // at once without locks, and Get never allocates. A Map must not be copied.
-// Obtain one from NewMap: the zero value is not a table (Get, Len and
-// Strategy see an empty one; the other methods panic).
+// Obtain one from NewMap: the zero value is not a table (Get, Len,
+// Strategy and All see an empty one; the other methods panic).
 type Map[K comparable, V any] struct {
 	_    noCopy
 	t    lookup.Table[K, V] // the table's header; its arrays are frozen
