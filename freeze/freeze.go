@@ -47,6 +47,9 @@ var (
 	// ErrNotInRegion: a pointer handed to ReadOnly or Update is not inside
 	// the region.
 	ErrNotInRegion = offheap.ErrNotInRegion
+	// ErrInsideUpdate: Update or Close of a region was called from inside
+	// the function of an Update of that region.
+	ErrInsideUpdate = offheap.ErrInsideUpdate
 )
 
 // StepError reports which step of a freeze failed. The arena was rolled
@@ -181,4 +184,11 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // *p are restored too and the panic goes on. Readers see the writes as
 // f makes them: Update is not atomic for concurrent readers (publish a new
 // snapshot with snapshot.Store for that).
+//
+// Updates of one region run one at a time, and Verify, Checksum and Close
+// on other goroutines wait for them. f itself may call ReadOnly, Checksum
+// (which gives the checksum from before the Update) and Verify (which
+// sees f's writes so far as changes) on the region, and a Guard inside f
+// reports f's faults as usual; Update and Close of the region from inside
+// f fail with an error wrapping ErrInsideUpdate.
 func Update[T any](r *Region, p *T, f func(w *T)) error { return offheap.Update(r.r, p, f) }

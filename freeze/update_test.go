@@ -4,6 +4,7 @@ package freeze_test
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -102,4 +103,55 @@ func TestUpdateThatPanicsIsUndone(t *testing.T) {
 	assert.Equal(t, sum, r.Checksum())
 	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Version = 2 }))
 	assert.Equal(t, 2, ro.Version)
+}
+
+// What Update's function may call on its own region: Update holds the
+// region's lock while f runs, and calls that read the region from inside
+// f must not wait for it (they did, forever). Close and a nested Update
+// are refused instead.
+func TestCallsFromInsideUpdate(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	before := r.Checksum()
+	var (
+		primary   *Endpoint
+		sum       uint64
+		verifyErr error
+		guardErr  error
+		closeErr  error
+		nestedErr error
+	)
+	done := make(chan error, 1)
+	go func() {
+		done <- freeze.Update(r, ro, func(w *Config) {
+			primary = freeze.ReadOnly(r, &owner.Endpoints[2])
+			w.Primary = primary
+			w.Version = 5
+			sum = r.Checksum()
+			verifyErr = r.Verify()
+			guardErr = freeze.Guard(func() { ro.Endpoints[0].Port = 1 })
+			closeErr = r.Close()
+			nestedErr = freeze.Update(r, ro, func(w *Config) { w.Version = 6 })
+		})
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Update did not return: a call from inside its function waited for the region's lock")
+	}
+	assert.Equal(t, before, sum, "inside f, Checksum is the one from before the Update")
+	var ce *freeze.CorruptionError
+	assert.ErrorAs(t, verifyErr, &ce, "inside f, Verify sees f's writes so far")
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, guardErr, &wf)
+	assert.Equal(t, "*Config.Endpoints[0].Port", wf.Path)
+	assert.ErrorIs(t, closeErr, freeze.ErrInsideUpdate)
+	assert.ErrorIs(t, nestedErr, freeze.ErrInsideUpdate)
+
+	// Afterwards: the Update took, and everything works from outside.
+	assert.Same(t, &ro.Endpoints[2], ro.Primary)
+	assert.Equal(t, 5, ro.Version)
+	assert.NotEqual(t, before, r.Checksum())
+	require.NoError(t, r.Verify())
+	require.NoError(t, r.Close())
 }

@@ -58,8 +58,9 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	// Under the region's lock, Close cannot release the memory and the
 	// records that naming the field reads; once it has, the address is
 	// one of a released range.
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	if r.readLock() {
+		defer r.mu.RUnlock()
+	}
 	if r.closed {
 		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
 	}
@@ -141,11 +142,19 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("%w: Update on %q (%s)", ErrNotAlias, r.a.name, r.mode)
 	}
 	<-r.ready
+	if r.inOwnUpdate() {
+		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
 	}
+	// f may call what reads the region (ReadOnly, Checksum, Verify, a
+	// Guard whose fault is resolved): those see updater and do not wait
+	// for the lock this goroutine holds.
+	r.updater.Store(goid())
+	defer r.updater.Store(0)
 	size := unsafe.Sizeof(*p)
 	u := uintptr(unsafe.Pointer(p))
 	var off uintptr

@@ -49,6 +49,7 @@ var (
 	ErrPermanent       = errors.New("freeze: region is permanent (msealed)")
 	ErrNotAlias        = errors.New("freeze: region is not in Alias mode")
 	ErrNotInRegion     = errors.New("freeze: pointer is not in the region")
+	ErrInsideUpdate    = errors.New("freeze: called from inside the function of an Update of the region")
 )
 
 // StepError reports the step of a freeze transition that failed. The arena
@@ -122,8 +123,12 @@ type Region struct {
 	bgErr error         // a background step's failure, read after ready
 	bg    sync.WaitGroup
 
-	mu        sync.RWMutex // Update (write) against Verify (read) and release
-	closeMu   sync.Mutex   // one Arena.Close at a time
+	mu sync.RWMutex // Update (write) against Verify (read) and release
+	// updater is the id of the goroutine running an Update's function
+	// (0 when none does), so that what that function calls on the region
+	// does not wait for the lock its own goroutine holds (see readLock).
+	updater   atomic.Uint64
+	closeMu   sync.Mutex // one Arena.Close at a time
 	closed    bool
 	permanent bool
 
@@ -403,16 +408,30 @@ func (r *Region) Size() int { return int(r.size) }
 // changes it, under the lock this takes.
 func (r *Region) Checksum() uint64 {
 	<-r.ready
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	if r.readLock() {
+		defer r.mu.RUnlock()
+	}
 	return r.root
 }
 
 // Closed reports whether the region was released.
 func (r *Region) Closed() bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	if r.readLock() {
+		defer r.mu.RUnlock()
+	}
 	return r.closed
+}
+
+// readLock read-locks r.mu and returns true, or returns false without
+// locking when the calling goroutine is running an Update's function and
+// so holds the write lock already: the region can then neither change
+// under it (but by that function's own writes) nor be released.
+func (r *Region) readLock() bool {
+	if r.inOwnUpdate() {
+		return false
+	}
+	r.mu.RLock()
+	return true
 }
 
 // ChangedPage is a page whose bytes no longer match the baseline, with
@@ -430,8 +449,9 @@ type ChangedPage struct {
 // allocation records it reads meanwhile.
 func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 	<-r.ready
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	if r.readLock() {
+		defer r.mu.RUnlock()
+	}
 	if r.closed {
 		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
 	}
