@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -379,4 +380,31 @@ func TestErrorsAreDistinct(t *testing.T) {
 			assert.Equal(t, i == j, errors.Is(e, f))
 		}
 	}
+}
+
+// With the quarantine off, a released range may go to another arena at
+// once: the invariants build's check that a closed arena's range is
+// inaccessible (on under -race) must run before that can happen, or it
+// sees the other arena's mapping and panics.
+func TestRangesReusedAtOnceWithoutQuarantine(t *testing.T) {
+	prevBytes, prevRanges := arena.SetQuarantine(0, 0)
+	defer arena.SetQuarantine(prevBytes, prevRanges)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 300 {
+				a, err := arena.NewArena(arena.WithName("reused"), arena.WithMaxBytes(1<<20))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				arena.MakeSlice[byte](a, 100)[0] = 1
+				if err := a.Close(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -360,17 +360,20 @@ func (a *Arena) Close() error {
 	if a.w != nil {
 		counters.mapped.Add(-int64(a.w.Len()))
 	}
+	if Invariants {
+		// Before the range goes back to space: once there, it may be
+		// handed to another arena (at once, with the quarantine off) and
+		// mapped again before the check reads /proc/self/maps.
+		if n := closes.Add(1); n <= 1000 || n%64 == 0 {
+			checkReleased(a.rng)
+		}
+	}
 	err := space.Release(a.rng)
 	counters.arenas.Add(-1)
 	counters.reserved.Add(-int64(a.rng.Len()))
 	if a.frozen != nil {
 		counters.frozen.Add(-1)
 		counters.frozenBytes.Add(-int64(a.frozen.size))
-	}
-	if Invariants && err == nil {
-		if n := closes.Add(1); n <= 1000 || n%64 == 0 {
-			checkReleased(a.rng)
-		}
 	}
 	a.state, a.limit = Closed, 0
 	a.recs.reset()
