@@ -113,7 +113,9 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 
 // All yields every entry, in an unspecified but fixed order. String keys
 // and pointer values it yields point into frozen memory, valid until Close.
-// After Close it panics with an error wrapping arena.ErrClosed, like Get.
+// After Close, calling All or ranging over a sequence it returned (even
+// one taken before Close, or after a Close in the loop's body) panics with
+// an error wrapping arena.ErrClosed, like Get.
 func (m *Map[K, V]) All() iter.Seq2[K, V] {
 	if m.t.Closed() {
 		m.panicClosed("All")

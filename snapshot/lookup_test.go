@@ -359,3 +359,41 @@ func TestPermanentMapStaysUsable(t *testing.T) {
 		assert.Equal(t, uint64(10), v, m.Strategy())
 	}
 }
+
+// A sequence from All checks that the map is open at every entry: ranging
+// over one taken before Close, or closing the map in the loop's body,
+// panics with ErrClosed instead of reading released memory.
+func TestMapAllAfterCloseInTheLoop(t *testing.T) {
+	strs := map[string]int{}
+	for i := range 100 {
+		strs[fmt.Sprintf("key-%03d-long-enough-for-the-blob", i)] = i
+	}
+	ints := map[uint64]int{}
+	for i := range uint64(100) {
+		ints[i*0x9e3779b97f4a7c15] = int(i)
+	}
+	fs, err := snapshot.NewMap(maps.All(strs), snapshot.WithName("strs"))
+	require.NoError(t, err)
+	fi, err := snapshot.NewMap(maps.All(ints), snapshot.WithName("ints"))
+	require.NoError(t, err)
+	tiny, err := snapshot.NewMap(maps.All(map[[2]int]int{{1, 2}: 3, {4, 5}: 6}), snapshot.WithName("tiny"))
+	require.NoError(t, err)
+
+	seq := fs.All()
+	require.NoError(t, fs.Close())
+	assert.PanicsWithError(t, `arena: closed: All on map "strs" after Close`, func() {
+		for k := range seq {
+			_ = len(k)
+		}
+	}, "a sequence taken before Close")
+	assert.PanicsWithError(t, `arena: closed: All on map "ints" after Close`, func() {
+		for range fi.All() {
+			require.NoError(t, fi.Close())
+		}
+	}, "Close in the loop's body")
+	assert.PanicsWithError(t, `arena: closed: All on map "tiny" after Close`, func() {
+		for range tiny.All() {
+			require.NoError(t, tiny.Close())
+		}
+	})
+}

@@ -949,9 +949,13 @@ func (t *Table[K, V]) matchString(i uint64, s string) bool {
 
 // All yields every entry, in slot order.
 func (t *Table[K, V]) All() iter.Seq2[K, V] {
+	// Each slot is read only while the table is open: the sequence may be
+	// ranged over after SetClosed, or the loop's body may close the table,
+	// and the table's memory is then gone.
 	return func(yield func(K, V) bool) {
 		if t.kind == kString {
 			for i := range t.sslots {
+				t.mustBeOpen("All")
 				if t.strat != Tiny && t.tags[i] == 0 {
 					continue
 				}
@@ -970,11 +974,13 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 			return
 		}
 		for i := range t.hslots {
+			t.mustBeOpen("All")
 			if sl := &t.hslots[i]; sl.H != emptyHash && !yield(fromU64[K](t.unhash(sl.H)), sl.Val) {
 				return
 			}
 		}
 		for i := range t.kslots {
+			t.mustBeOpen("All")
 			if t.strat != Tiny && t.tags[i] == 0 {
 				continue
 			}
@@ -982,6 +988,13 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 				return
 			}
 		}
+	}
+}
+
+// mustBeOpen panics, naming op, if the table was closed.
+func (t *Table[K, V]) mustBeOpen(op string) {
+	if t.Closed() {
+		t.panicClosed(op)
 	}
 }
 
