@@ -193,7 +193,10 @@ func (v *version[T]) tryRelease() {
 	if v.released.CompareAndSwap(false, true) {
 		v.snap.owned.Store(false)
 		if err := v.snap.Close(); err != nil {
-			v.store.releaseErr.CompareAndSwap(nil, &err) // reported by Close
+			// Reported by Close; the version stays mapped, so it is not
+			// counted as released.
+			v.store.releaseErr.CompareAndSwap(nil, &err)
+			return
 		}
 		v.store.released.Add(1)
 	}

@@ -3,9 +3,11 @@
 package snapshot_test
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
@@ -204,4 +207,34 @@ func TestStoreManyReadersManyVersions(t *testing.T) {
 	after := arena.ReadStats()
 	assert.Equal(t, before.Arenas, after.Arenas, "no arena leaked")
 	assert.Equal(t, before.MappedBytes, after.MappedBytes)
+}
+
+// A version whose release the kernel refuses is not counted as released;
+// the store's Close reports the error, and the version, no longer the
+// store's, can be closed again by whoever holds it.
+func TestStoreCountsOnlyReleasedVersions(t *testing.T) {
+	var st snapshot.Store[Versioned]
+	s1, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	v1 := s1.Value()
+	injected := errors.New("injected release failure")
+	offheap.SetFailpoint(func(step string) error {
+		if step == "release" {
+			return injected
+		}
+		return nil
+	})
+	_, err = st.Publish(makeVersion(2))
+	offheap.SetFailpoint(nil)
+	require.NoError(t, err)
+	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 0}, st.Stats())
+	assert.PanicsWithError(t, `arena: closed: Value of snapshot "store" after Close`, func() { s1.Value() },
+		"marked closed before its memory was to go")
+	var name string
+	require.NoError(t, freeze.Guard(func() { name = strings.Clone(v1.Name) }), "but still mapped")
+	assert.Equal(t, "v1", name)
+	require.ErrorIs(t, st.Close(), injected)
+	require.NoError(t, s1.Close(), "the retry releases it")
+	var uac *freeze.UseAfterClose
+	require.ErrorAs(t, freeze.Guard(func() { name = strings.Clone(v1.Name) }), &uac)
 }
