@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -263,4 +264,56 @@ func TestFailedReleaseCanBeRetried(t *testing.T) {
 			require.NoError(t, closeIt(), "idempotent")
 		})
 	}
+}
+
+// When Seal's rollback cannot move the page tables back (injected here; an
+// mseal'd range would refuse it), the arena's own range is mapped
+// read-write from the file again: the arena is as it was, and no writable
+// mapping of its file is left anywhere else.
+func TestSealRollbackWhenTheMoveBackFails(t *testing.T) {
+	seals, mremap := func() (error, error) { s, _, m, _ := vm.Features(); return s, m }()
+	if seals != nil || mremap != nil {
+		t.Skip("needs memfd seals and mremap")
+	}
+	old := offheap.SetAsideMin(vm.PageSize)
+	defer offheap.SetAsideMin(old)
+	a := newArena(t)
+	orig := newConfig()
+	c, err := arena.Clone(a, orig)
+	require.NoError(t, err)
+	before := arenaMaps(t, a)
+
+	injected, moveBack := errors.New("injected seal failure"), errors.New("injected move-back failure")
+	offheap.SetFailpoint(func(s string) error {
+		switch s {
+		case "seal":
+			return injected
+		case "move-back":
+			return moveBack
+		}
+		return nil
+	})
+	r, err := freeze.Freeze(a, freeze.Seal)
+	offheap.SetFailpoint(nil)
+	assert.Nil(t, r)
+	var se *freeze.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "seal", se.Step)
+	assert.ErrorIs(t, se.Rollback, moveBack, "the failed move back is reported")
+
+	assert.Equal(t, before, arenaMaps(t, a), "the arena's range is mapped as before")
+	maps, err := vm.ReadMaps()
+	require.NoError(t, err)
+	rng := offheap.Unwrap(a).Range()
+	for _, e := range maps {
+		if strings.Contains(e.Path, "memfd:"+a.Name()+" ") && (e.Start < rng.Start() || e.End > rng.End()) {
+			t.Errorf("a mapping of the arena's file is left outside its range: %+v", e)
+		}
+	}
+	assert.True(t, reflect.DeepEqual(orig, c), "no byte lost")
+	require.NoError(t, freeze.Guard(func() { c.Version = 2 }), "writable again")
+	r, err = freeze.Freeze(a, freeze.Seal)
+	require.NoError(t, err)
+	assert.Equal(t, 2, freeze.ReadOnly(r, c).Version)
+	require.NoError(t, r.Verify())
 }

@@ -323,8 +323,24 @@ func (r *Region) freezeSeal() error {
 		return r.fail("move-aside", err, space.Release(arng))
 	}
 	undo := func() error {
-		err := aside.MoveOnto(a.w)
-		a.w = aside
+		err := step("move-back", func() error { return aside.MoveOnto(a.w) })
+		if aside.Addr() == a.w.Addr() {
+			// Moved back: aside now maps the arena's range. Its old range
+			// goes back to space only if it was made PROT_NONE again.
+			a.w = aside
+			if err != nil {
+				return err // never handed out again
+			}
+			return space.Release(arng)
+		}
+		// Not moved: the pages are still aside, the file still holds every
+		// byte. Map the arena's own range read-write from the file again
+		// (its page tables fill on first touch) and drop the moved-aside
+		// mapping, whose range goes back to space only once PROT_NONE.
+		err = errors.Join(err, a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite))
+		if rerr := aside.Release(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
 		return errors.Join(err, space.Release(arng))
 	}
 	if err := step("remap", func() error { return a.w.Remap(vm.FromReadOnly, vm.ProtRead) }); err != nil {
