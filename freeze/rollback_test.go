@@ -37,6 +37,18 @@ func arenaMaps(t *testing.T, a *arena.Arena) []vm.MapsEntry {
 	return out
 }
 
+// clonedConfig clones a new config into a new arena, and returns the
+// arena, the original, the clone and the arena's mappings before anything
+// else happens to it.
+func clonedConfig(t *testing.T) (*arena.Arena, *Config, *Config, []vm.MapsEntry) {
+	t.Helper()
+	a := newArena(t)
+	orig := newConfig()
+	c, err := arena.Clone(a, orig)
+	require.NoError(t, err)
+	return a, orig, c, arenaMaps(t, a)
+}
+
 func TestEveryFailedStepRollsBack(t *testing.T) {
 	type path struct {
 		name     string
@@ -68,11 +80,7 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 					old := offheap.SetAsideMin(p.asideMin)
 					defer offheap.SetAsideMin(old)
 				}
-				a := newArena(t)
-				orig := newConfig()
-				c, err := arena.Clone(a, orig)
-				require.NoError(t, err)
-				before := arenaMaps(t, a)
+				a, orig, c, before := clonedConfig(t)
 				lenBefore := a.Len()
 
 				injected := errors.New("injected failure")
@@ -277,11 +285,7 @@ func TestSealRollbackWhenTheMoveBackFails(t *testing.T) {
 	}
 	old := offheap.SetAsideMin(vm.PageSize)
 	defer offheap.SetAsideMin(old)
-	a := newArena(t)
-	orig := newConfig()
-	c, err := arena.Clone(a, orig)
-	require.NoError(t, err)
-	before := arenaMaps(t, a)
+	a, orig, c, before := clonedConfig(t)
 
 	injected, moveBack := errors.New("injected seal failure"), errors.New("injected move-back failure")
 	offheap.SetFailpoint(func(s string) error {
