@@ -31,8 +31,8 @@
 // Clone returns errors; New, MakeSlice, String and Bytes panic, but only with
 // an error wrapping one of ErrUnsupported, ErrFrozen, ErrClosed,
 // ErrExhausted or ErrInvalidSize (recover it and use errors.Is), except
-// New on a nil *Arena, which panics with the runtime's nil dereference. Errors about
-// types name the offending field path, e.g.
+// New on a nil *Arena, which panics with the runtime's nil dereference.
+// Errors about types name the offending field path, e.g.
 // "Config.Index: map[string]int: maps are not supported".
 //
 // # Caveats

@@ -83,8 +83,8 @@
 // in the library hands out: code that finds it (in /proc/self/maps) and
 // writes through it before the baseline is hashed has its write folded
 // into the baseline, as in Protect mode, and Verify does not see it. No
-// mode protects against code
-// that reads frozen data and keeps a copy: copies are ordinary Go values.
+// mode protects against code that reads frozen data and keeps a copy:
+// copies are ordinary Go values.
 //
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
 // Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode

@@ -103,11 +103,6 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 // one function call.
 func (m *Map[K, V]) Get(k K) (V, bool) { return m.t.Get(k) }
 
-// panicClosed panics with ErrClosed for a call to op after Close.
-func (m *Map[K, V]) panicClosed(op string) {
-	panic(fmt.Errorf("%w: %s on map %q after Close", arena.ErrClosed, op, m.snap.Name()))
-}
-
 // Len returns the number of entries.
 func (m *Map[K, V]) Len() int { return m.t.Len() }
 
@@ -116,12 +111,7 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 // After Close, calling All or ranging over a sequence it returned (even
 // one taken before Close, or after a Close in the loop's body) panics with
 // an error wrapping arena.ErrClosed, like Get.
-func (m *Map[K, V]) All() iter.Seq2[K, V] {
-	if m.t.Closed() {
-		m.panicClosed("All")
-	}
-	return m.t.All()
-}
+func (m *Map[K, V]) All() iter.Seq2[K, V] { return m.t.All() }
 
 // Strategy names how the table finds keys: "empty", "tiny", "dense" or
 // "open-addressing".

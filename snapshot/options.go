@@ -24,9 +24,8 @@ func WithMode(m freeze.Mode) Option { return func(o *options) { o.mode, o.modeSe
 
 // WithName names the snapshot in fault reports, Verify errors and
 // /proc/self/maps. The default is "snapshot" ("map" for NewMap, "store"
-// for the versions a Store publishes). Any
-// string is accepted; /proc/self/maps may show it shortened (see
-// arena.WithName).
+// for the versions a Store publishes). Any string is accepted;
+// /proc/self/maps may show it shortened (see arena.WithName).
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithPermanent makes the snapshot permanent (Seal mode, Linux 6.10+): its

@@ -47,7 +47,7 @@ func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
 }
 
 func take[T any](v T, o options) (*Snapshot[T], error) {
-	if o.mode != freeze.Protect && o.mode != freeze.Alias && o.mode != freeze.Seal {
+	if !offheap.Mode(o.mode).Valid() {
 		return nil, fmt.Errorf("%w: WithMode(%d): not Protect, Alias or Seal", freeze.ErrModeUnsupported, int(o.mode))
 	}
 	if o.permanent && o.mode != freeze.Seal {

@@ -947,11 +947,13 @@ func (t *Table[K, V]) matchString(i uint64, s string) bool {
 	return n == uint64(len(s)) && string(t.blob[off:off+n]) == s
 }
 
-// All yields every entry, in slot order.
+// All yields every entry, in slot order. After SetClosed(true) it panics
+// like Get, and so does ranging over a sequence it returned: each slot is
+// read only while the table is open, since the sequence may be ranged
+// over after SetClosed, or the loop's body may close the table, and the
+// table's memory is then gone.
 func (t *Table[K, V]) All() iter.Seq2[K, V] {
-	// Each slot is read only while the table is open: the sequence may be
-	// ranged over after SetClosed, or the loop's body may close the table,
-	// and the table's memory is then gone.
+	t.mustBeOpen("All")
 	return func(yield func(K, V) bool) {
 		if t.kind == kString {
 			for i := range t.sslots {

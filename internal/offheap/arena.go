@@ -323,12 +323,13 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // Close returns its error with that mapping still in place (readable,
 // never reused) and may be called again.
 func (a *Arena) Close() error {
-	if r := a.frozen; r != nil && r.inOwnUpdate() {
-		// Releasing the memory the Update's function is writing, with the
-		// lock its goroutine holds: refuse instead of waiting forever.
-		return fmt.Errorf("%w: Close of region %q", ErrInsideUpdate, a.name)
-	}
 	if r := a.frozen; r != nil {
+		if r.inOwnUpdate() {
+			// Releasing the memory the Update's function is writing, with
+			// the lock its goroutine holds: refuse instead of waiting
+			// forever.
+			return fmt.Errorf("%w: Close of region %q", ErrInsideUpdate, a.name)
+		}
 		// A frozen arena is closed through its Region, which several
 		// goroutines may hold: one Close runs, the others wait and then
 		// find it closed.

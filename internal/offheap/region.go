@@ -31,6 +31,9 @@ const (
 	Seal                    // remapped read-only in place from an O_RDONLY descriptor, file sealed
 )
 
+// Valid reports whether m is one of Protect, Alias and Seal.
+func (m Mode) Valid() bool { return m >= Protect && m <= Seal }
+
 func (m Mode) String() string {
 	switch m {
 	case Protect:
