@@ -183,3 +183,36 @@ func ExampleStepError() {
 	}
 	fmt.Println(r.Mode())
 }
+
+func ExampleRegion_Arena() {
+	a, err := arena.NewArena(arena.WithName("upstreams"))
+	if err != nil {
+		panic(err)
+	}
+	u := arena.New[[4]uint16](a)
+	u[0] = 8080
+	r, err := freeze.Freeze(a, freeze.Protect)
+	if err != nil {
+		panic(err)
+	}
+	// The frozen arena still answers questions; what would write to it
+	// panics with ErrFrozen, and closing it is closing the region.
+	fmt.Println(r.Arena() == a, r.Arena().Name(), r.Arena().Len() == r.Size())
+	func() {
+		defer func() { fmt.Println(errors.Is(recover().(error), arena.ErrFrozen)) }()
+		arena.New[uint64](r.Arena())
+	}()
+	fmt.Println(r.Arena().Close(), r.Verify() != nil)
+	// Output:
+	// true upstreams true
+	// true
+	// <nil> true
+}
+
+func ExampleMode_String() {
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal, 9} {
+		fmt.Print(m, " ")
+	}
+	fmt.Println()
+	// Output: Protect Alias Seal Mode(9)
+}

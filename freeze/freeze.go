@@ -134,7 +134,9 @@ func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 // failed (Verify returns the same error).
 func (r *Region) Wait() error { return r.r.Wait() }
 
-// Arena returns the frozen arena.
+// Arena returns the frozen arena. Its Name and Len still answer; New,
+// MakeSlice, String, Bytes and Clone panic or fail with arena.ErrFrozen;
+// its Close is the region's Close.
 func (r *Region) Arena() *arena.Arena { return r.a }
 
 // File returns a read-only *os.File of the sealed memfd, for handing to

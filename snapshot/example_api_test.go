@@ -262,3 +262,70 @@ func ExampleWithPermanent() {
 	fmt.Println(name)
 	fmt.Println(errors.Is(countries.Close(), freeze.ErrPermanent)) // true: it stays readable
 }
+
+func ExampleSnapshot_Name() {
+	plain, err := snapshot.Take(Flags{Version: 1})
+	if err != nil {
+		panic(err)
+	}
+	defer plain.Close()
+	named, err := snapshot.Take(Flags{Version: 2}, snapshot.WithName("flags-v2"))
+	if err != nil {
+		panic(err)
+	}
+	defer named.Close()
+	// The default name, and one given with WithName; fault reports, Verify
+	// errors and /proc/self/maps use it.
+	fmt.Println(plain.Name(), named.Name())
+	// Output: snapshot flags-v2
+}
+
+func ExampleSnapshot_Pointer() {
+	s, err := snapshot.Take([1024]int64{0: 7, 1023: 9})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	// Pointer hands out the frozen value itself, without copying its 8 KiB
+	// the way Value would; writing through it faults.
+	p := s.Pointer()
+	fmt.Println(p[0], p[1023])
+	err = freeze.Guard(func() { p[3] = 1 })
+	var wf *freeze.WriteFault
+	fmt.Println(errors.As(err, &wf), wf.Path)
+	// Output:
+	// 7 9
+	// true [1024]int64[3]
+}
+
+func ExampleSnapshot_Region() {
+	s, err := snapshot.Take(Flags{Version: 1, Enabled: []string{"search"}}, snapshot.WithMode(freeze.Protect))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	// The region behind the snapshot: its mode, size and checksum.
+	r := s.Region()
+	fmt.Println(r.Mode(), r.Size() == s.Size(), r.Checksum() != 0)
+	// Output: Protect true true
+}
+
+func ExampleStore_Stats() {
+	var st snapshot.Store[Flags]
+	defer st.Close()
+	// A reader holds version 1 while version 2 replaces it: version 1 is
+	// released only when that reader leaves.
+	if _, err := st.Publish(Flags{Version: 1}); err != nil {
+		panic(err)
+	}
+	st.Read(func(Flags) {
+		if _, err := st.Publish(Flags{Version: 2}); err != nil {
+			panic(err)
+		}
+		fmt.Printf("inside Read: %+v\n", st.Stats())
+	})
+	fmt.Printf("after Read:  %+v\n", st.Stats())
+	// Output:
+	// inside Read: {Published:2 Released:0}
+	// after Read:  {Published:2 Released:1}
+}

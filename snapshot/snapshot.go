@@ -114,7 +114,10 @@ func (s *Snapshot[T]) Value() T {
 	return *s.root
 }
 
-// Pointer returns a pointer to the frozen value itself (read-only).
+// Pointer returns a pointer to the frozen value itself: no copy of T, so
+// it suits large values, and a write through it faults (freeze.Guard
+// names the field). It is valid until Close and panics, like Value, with
+// an error wrapping arena.ErrClosed after Close.
 func (s *Snapshot[T]) Pointer() *T {
 	if s.closed.Load() {
 		panic(fmt.Errorf("%w: Pointer of snapshot %q after Close", arena.ErrClosed, s.region.Name()))
@@ -126,10 +129,13 @@ func (s *Snapshot[T]) Pointer() *T {
 // freeze.Region.Verify). It does not allocate when nothing changed.
 func (s *Snapshot[T]) Verify() error { return s.region.Verify() }
 
-// Region returns the frozen region behind the snapshot.
+// Region returns the frozen region behind the snapshot: its mode, size,
+// checksum and, in Seal mode, a read-only file of the sealed memory.
+// Closing the region closes the snapshot.
 func (s *Snapshot[T]) Region() *freeze.Region { return s.region }
 
-// Name returns the snapshot's name.
+// Name returns the snapshot's name: the one given with WithName, or
+// "snapshot". Fault reports, Verify errors and /proc/self/maps use it.
 func (s *Snapshot[T]) Name() string { return s.region.Name() }
 
 // Size returns the snapshot's size in bytes.

@@ -226,7 +226,10 @@ type StoreStats struct {
 	Released  int64 // versions released (replaced and left by their last reader)
 }
 
-// Stats returns the store's counts.
+// Stats returns the store's counts. Both only grow; Published − Released
+// is the number of versions not yet released: the current one, and the
+// replaced ones that a reader is still inside. It may be called from
+// any goroutine, inside Read too.
 func (st *Store[T]) Stats() StoreStats {
 	return StoreStats{Published: st.published.Load(), Released: st.released.Load()}
 }
