@@ -17,7 +17,7 @@ import (
 
 // Benchmarks of snapshot.Map against Go's map, side by side in one run:
 //
-//	BenchmarkMapGet/key=string16|uint64/n=…/op=hit|miss/impl=frozen|gomap
+//	BenchmarkMapGet/key=string16|uint64/n=…/op=hit|miss/impl=frozen|gomap|loop
 //	BenchmarkMapBuild/key=…/n=…/impl=frozen|gomap     (build-ns/key, bytes/entry)
 //	BenchmarkGCWithTable/n=…/impl=frozen|gomap|empty (gc-ms: median forced runtime.GC)
 
@@ -133,6 +133,16 @@ func BenchmarkMapGet(b *testing.B) {
 					sinkOK = ok
 				}
 			})
+			// The loop around each lookup, with one call: the floor of
+			// both rows above.
+			b.Run(fmt.Sprintf("key=string16/n=%d/op=%s/impl=loop", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := loopGet(ps[i&(1<<16-1)], "")
+					sinkInt += v
+					sinkOK = ok
+				}
+			})
 		}
 		fm.Close()
 
@@ -164,10 +174,25 @@ func BenchmarkMapGet(b *testing.B) {
 					sinkOK = ok
 				}
 			})
+			b.Run(fmt.Sprintf("key=uint64/n=%d/op=%s/impl=loop", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := loopGet(ps[i&(1<<16-1)], 0)
+					sinkU64 += uint64(v)
+					sinkOK = ok
+				}
+			})
 		}
 		fu.Close()
 	}
 }
+
+// loopGet stands in for a lookup in the impl=loop rows: one call that is
+// not inlined and reads the probe, as Map.Get's call of the table's Get
+// does, and nothing else.
+//
+//go:noinline
+func loopGet[K comparable](k K, zero K) (int, bool) { return 1, k != zero }
 
 // heapDelta runs f and returns how much the live Go heap grew.
 func heapDelta(f func()) int64 {
