@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -458,4 +460,32 @@ func TestCloneErrorsOnClosedAndExhausted(t *testing.T) {
 	require.NoError(t, a.Close())
 	_, err = arena.Clone(a, 1)
 	assert.ErrorIs(t, err, arena.ErrClosed)
+}
+
+// TestCloneKeepsNoSourceAlive checks that Clone's recycled scratch space
+// holds no pointer into the value it copied: after one collection the
+// source is unreachable and its cleanup runs. (A pooled cloner that kept
+// such pointers would keep the whole source graph alive for another
+// collection, or as long as the pool kept it.)
+func TestCloneKeepsNoSourceAlive(t *testing.T) {
+	a := newArena(t)
+	type node struct {
+		Name string
+		Next *node
+		Tags []string
+	}
+	cleaned := make(chan struct{})
+	func() {
+		src := &node{Name: "head", Next: &node{Name: "tail", Tags: []string{"a", "b"}}}
+		src.Next.Next = src
+		runtime.AddCleanup(src, func(ch chan struct{}) { close(ch) }, cleaned)
+		_, err := arena.Clone(a, src)
+		require.NoError(t, err)
+	}()
+	runtime.GC() // one collection only: a second would empty the pool anyway
+	select {
+	case <-cleaned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cloned source is still reachable after a collection")
+	}
 }

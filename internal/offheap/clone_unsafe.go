@@ -110,7 +110,8 @@ type cloner struct {
 var cloners = sync.Pool{New: func() any { return &cloner{seen: make(map[rangeKey]int32)} }}
 
 func (c *cloner) reset() {
-	clear(c.ranges) // drop the source pointers they hold
+	clear(c.ranges) // drop the source pointers they hold,
+	clear(c.blocks) // here too, or the pool keeps the source graph alive
 	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
 	clear(c.seen)
