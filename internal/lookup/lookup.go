@@ -418,12 +418,14 @@ func duplicate[K comparable](k K) error {
 	return fmt.Errorf("%w: %s", ErrDuplicateKey, keyText(k))
 }
 
-// keyText formats a key for an error: quoted if it is a string.
-// A string key of more than keyTextMax bytes is cut there (at a rune
+// keyText formats a key for an error: quoted if it is a string (of any
+// string type: a type assertion to string would miss named ones). A
+// string key of more than keyTextMax bytes is cut there (at a rune
 // boundary) and its length given, and other keys' text after four times
 // as many, so that a huge key does not make a huge error.
 func keyText[K comparable](k K) string {
-	if s, ok := any(k).(string); ok {
+	if reflect.TypeFor[K]().Kind() == reflect.String {
+		s := asString(&k)
 		if len(s) > keyTextMax {
 			return fmt.Sprintf("%q… (%d bytes)", s[:runeCut(s, keyTextMax)], len(s))
 		}
@@ -809,11 +811,22 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 			store(sorted)
 			return nil
 		}
-		// A stronger hash for integers, a new seed for all.
-		t.strong = t.kind == kInt
-		seed = t.mix64(seed + 1)
+		seed = t.reseed(seed)
 	}
 	return fmt.Errorf("lookup: keys still cluster after %d seeds", maxSeeds)
+}
+
+// reseed readies the table for another try after its keys clustered
+// under seed, and returns the seed to try: integers switch to a stronger
+// hash, and keys hashed by hash/maphash get a new maphash seed, since
+// t.seed only XORs their hash, which keeps together keys whose hashes
+// share their high bits (and so their home slots).
+func (t *Table[K, V]) reseed(seed uint64) uint64 {
+	t.strong = t.kind == kInt
+	if t.kind == kComparable {
+		t.mseed = maphash.MakeSeed()
+	}
+	return t.mix64(seed + 1)
 }
 
 // place sorts the records of part p by hash into sorted, and so by home

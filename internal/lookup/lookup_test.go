@@ -237,6 +237,26 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 		}
 		assert.EqualError(t, err, fmt.Sprintf("snapshot: duplicate key: %q… (%d bytes)", k[:cut], len(k)))
 	}
+	// Keys of a named string type read the same, in a tiny table (which
+	// reports the key as given) and in a hashed one (as stored).
+	type host string
+	for _, n := range []int{2, 50} {
+		for _, k := range []host{"k", host(huge)} {
+			_, err = Build(func(yield func(host, int) bool) {
+				yield(k, 0)
+				for i := range n - 1 {
+					yield(host(fmt.Sprint("other-", i)), i)
+				}
+				yield(k, 1)
+			})
+			require.ErrorIs(t, err, ErrDuplicateKey)
+			want := `snapshot: duplicate key: "k"`
+			if k != "k" {
+				want = fmt.Sprintf("snapshot: duplicate key: %q… (%d bytes)", k[:64], len(k))
+			}
+			assert.EqualError(t, err, want, "n=%d", n)
+		}
+	}
 	_, err = Build(func(yield func([300]byte, int) bool) {
 		yield([300]byte{}, 1)
 		yield([300]byte{}, 2)
@@ -425,6 +445,28 @@ func TestClusteringKeysGetAStrongerHash(t *testing.T) {
 	}
 	tb := check(t, want, []uint64{0, 1, 2})
 	assert.True(t, tb.strong, "the clustered keys were not rehashed")
+}
+
+// TestReseedSeparatesComparableKeys checks that a reseed changes how the
+// hashes of keys hashed by hash/maphash (fixed-size keys with padding)
+// differ, not just all of them by one XOR: keys that crowd one stretch
+// of slots must be able to land apart under the next seed.
+func TestReseedSeparatesComparableKeys(t *testing.T) {
+	type padded struct {
+		A uint8
+		B uint64 // seven bytes of padding before B
+	}
+	tb, err := Build(func(yield func(padded, int) bool) {
+		for i := range 100 {
+			yield(padded{uint8(i), uint64(i) << 40}, i)
+		}
+	})
+	require.NoError(t, err)
+	require.Equal(t, kComparable, tb.kind)
+	k1, k2 := padded{1, 2}, padded{3, 4}
+	before := tb.hash(&k1) ^ tb.hash(&k2)
+	tb.seed = tb.reseed(tb.seed)
+	assert.NotEqual(t, before, tb.hash(&k1)^tb.hash(&k2), "the new seed moves both keys' hashes alike")
 }
 
 // pack must give exactly the words of the key zero-padded to 16 bytes,
