@@ -11,8 +11,10 @@
 // # Modes
 //
 // Protect makes the arena's range read-only in place with mprotect and, on
-// Linux, adds F_SEAL_FUTURE_WRITE to its memfd, so no descriptor can write
-// it. Only another mprotect on the range can make it writable again.
+// Linux, adds F_SEAL_FUTURE_WRITE, F_SEAL_GROW and F_SEAL_SHRINK to its
+// memfd, so no descriptor can write it, and none kept from before Freeze
+// can truncate it (which would zero the frozen bytes and make readers
+// fault). Only another mprotect on the range can make it writable again.
 // Cost: proportional to the resident pages (the kernel rewrites each page
 // table entry), which stay mapped, so readers go on at full speed. Moving
 // the page tables aside first, as Seal does, would return sooner but make
@@ -25,7 +27,9 @@
 // result points into the read-only view. The owner keeps its writable
 // mapping and changes data deliberately with Update, which re-baselines the
 // checksum; any other change (a stray write through the owner's mapping,
-// /proc/self/mem) is caught by Verify. Cost: O(1) for the mapping, plus
+// /proc/self/mem) is caught by Verify. On Linux the memfd gets the same
+// seals as in Protect mode: the owner's mapping, made before them, still
+// writes; no descriptor can, nor change the file's size. Cost: O(1) for the mapping, plus
 // rewriting the pointers, plus hashing every byte before Freeze returns.
 //
 // Seal remaps the range in place from the O_RDONLY descriptor and seals the

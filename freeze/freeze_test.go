@@ -494,6 +494,56 @@ func TestFreezeErrors(t *testing.T) {
 	}
 }
 
+// A descriptor kept from before Freeze can neither write the frozen file
+// nor change its size: truncating it would zero every frozen byte without
+// a single write (and make readers fault until it grew back).
+func TestLeakedDescriptorCannotResizeTheFile(t *testing.T) {
+	memfdOnly(t)
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias} {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			rw, _ := offheap.Unwrap(a).File().FDs()
+			leaked, err := unix.Dup(rw)
+			require.NoError(t, err)
+			defer unix.Close(leaked)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			ro := freeze.ReadOnly(r, c)
+			var st unix.Stat_t
+			require.NoError(t, unix.Fstat(leaked, &st))
+			shrink := unix.Ftruncate(leaked, 0)
+			if shrink == nil {
+				_ = unix.Ftruncate(leaked, st.Size) // back, so that what follows reads zeros instead of faulting
+			}
+			assert.ErrorIs(t, shrink, unix.EPERM, "F_SEAL_SHRINK")
+			assert.ErrorIs(t, unix.Ftruncate(leaked, st.Size+1<<20), unix.EPERM, "F_SEAL_GROW")
+			_, err = unix.Pwrite(leaked, []byte{7}, 0)
+			assert.ErrorIs(t, err, unix.EPERM, "F_SEAL_FUTURE_WRITE")
+			assert.Equal(t, 1, ro.Version)
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
+// A zero-size allocation made last sits at the end of the arena's bytes,
+// not inside them; it still came from the arena, and ReadOnly accepts it.
+func TestReadOnlyOfAZeroSizeAllocationAtTheEnd(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			_, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			e := arena.New[struct{}](a)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NotPanics(t, func() { _ = freeze.ReadOnly(r, e) })
+		})
+	}
+}
+
 func TestEmptyArenaFreezes(t *testing.T) {
 	for _, m := range modes(t) {
 		a := newArena(t)

@@ -123,6 +123,10 @@ func (r *Region) aliasWindow() window {
 
 // ReadOnlyPtr translates p into the pointer readers must use.
 func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
+	if unsafe.Sizeof(*p) == 0 && uintptr(unsafe.Pointer(p)) == uintptr(r.a.rng.Addr())+r.size && !r.Closed() {
+		// A zero-size allocation at the very end (arena.New[struct{}]).
+		return (*T)(unsafe.Add(unsafe.Pointer(p), r.delta)), nil
+	}
 	q, err := r.ReadOnly(unsafe.Pointer(p))
 	if err != nil {
 		return nil, err

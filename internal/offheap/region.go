@@ -197,8 +197,9 @@ func (r *Region) fail(stepName string, err, rollback error) error {
 
 func sealsAvailable() error { seals, _, _, _ := vm.Features(); return seals }
 
-// freezeProtect: mprotect(PROT_READ), then F_SEAL_FUTURE_WRITE so that no
-// descriptor can write the file any more. Once both hold, only another
+// freezeProtect: mprotect(PROT_READ), then F_SEAL_FUTURE_WRITE, GROW and
+// SHRINK so that no descriptor can write the file any more, nor truncate
+// it (which would zero the frozen bytes without a write). Once both hold, only another
 // mprotect could change the bytes, so the baseline is hashed in the
 // background. Without seals (non-Linux) it is hashed before returning.
 func (r *Region) freezeProtect() error {
@@ -215,7 +216,7 @@ func (r *Region) freezeProtect() error {
 		close(r.ready)
 		return nil
 	}
-	if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite) }); err != nil {
+	if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite | vm.SealShrink | vm.SealGrow) }); err != nil {
 		var rb error
 		if a.w != nil {
 			rb = a.w.Protect(vm.ProtReadWrite)
@@ -254,7 +255,7 @@ func (r *Region) freezeAlias() error {
 	r.baseline()
 	close(r.ready)
 	if sealsAvailable() == nil {
-		if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite) }); err != nil {
+		if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite | vm.SealShrink | vm.SealGrow) }); err != nil {
 			return r.fail("seal", err, r.undoAlias())
 		}
 	}
