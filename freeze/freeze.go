@@ -182,8 +182,11 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // and may change *p's fields; afterwards the checksums of those bytes are
 // taken again, so Verify accepts the change. Pointers stored into *p must
 // be nil or point into the region; otherwise the bytes of *p are restored
-// and the error wraps arena.ErrForeignPointer. If f panics, the bytes of
-// *p are restored too and the panic goes on. Readers see the writes as
+// and the error wraps arena.ErrForeignPointer. A slice stored into *p
+// keeps its length but has its capacity cut to it, as every slice in
+// frozen memory does, so that a reader's append copies instead of
+// writing frozen memory. If f panics, the bytes of *p are restored too
+// and the panic goes on. Readers see the writes as
 // f makes them: Update is not atomic for concurrent readers (publish a new
 // snapshot with snapshot.Store for that).
 //
@@ -192,5 +195,6 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // (which gives the checksum from before the Update) and Verify (which
 // sees f's writes so far as changes) on the region, and a Guard inside f
 // reports f's faults as usual; Update and Close of the region from inside
-// f fail with an error wrapping ErrInsideUpdate.
+// f fail with an error wrapping ErrInsideUpdate, and Permanent (an Alias
+// region cannot be permanent) with ErrModeUnsupported.
 func Update[T any](r *Region, p *T, f func(w *T)) error { return offheap.Update(r.r, p, f) }

@@ -119,6 +119,7 @@ func TestCallsFromInsideUpdate(t *testing.T) {
 		guardErr  error
 		closeErr  error
 		nestedErr error
+		permErr   error
 	)
 	done := make(chan error, 1)
 	go func() {
@@ -131,6 +132,7 @@ func TestCallsFromInsideUpdate(t *testing.T) {
 			guardErr = freeze.Guard(func() { ro.Endpoints[0].Port = 1 })
 			closeErr = r.Close()
 			nestedErr = freeze.Update(r, ro, func(w *Config) { w.Version = 6 })
+			permErr = r.Permanent() // took the lock before looking at the mode
 		})
 	}()
 	select {
@@ -150,6 +152,7 @@ func TestCallsFromInsideUpdate(t *testing.T) {
 	}
 	assert.ErrorIs(t, closeErr, freeze.ErrInsideUpdate)
 	assert.ErrorIs(t, nestedErr, freeze.ErrInsideUpdate)
+	assert.ErrorIs(t, permErr, freeze.ErrModeUnsupported)
 
 	// Afterwards: the Update took, and everything works from outside.
 	assert.Same(t, &ro.Endpoints[2], ro.Primary)
@@ -157,4 +160,26 @@ func TestCallsFromInsideUpdate(t *testing.T) {
 	assert.NotEqual(t, before, r.Checksum())
 	require.NoError(t, r.Verify())
 	require.NoError(t, r.Close())
+}
+
+type twoSlices struct{ A, B []int }
+
+// A slice that Update stores is cut to cap == len like every slice in
+// frozen memory (invariant 5), so a reader's append copies to the heap
+// instead of writing into the frozen elements after it.
+func TestUpdateKeepsCapEqualToLen(t *testing.T) {
+	a := newArena(t)
+	c, err := arena.Clone(a, &twoSlices{A: []int{1, 2, 3}, B: []int{9}})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, c)
+	require.NoError(t, freeze.Update(r, ro, func(w *twoSlices) { w.B = ro.A[:1] }))
+	require.NoError(t, r.Verify(), "the cut capacity is part of the new baseline")
+	assert.Equal(t, []int{1}, ro.B)
+	assert.Equal(t, 1, cap(ro.B))
+	var grown []int
+	require.NoError(t, freeze.Guard(func() { grown = append(ro.B, 7) }), "append wrote into frozen memory")
+	assert.Equal(t, []int{1, 7}, grown)
+	assert.Equal(t, []int{1, 2, 3}, ro.A)
 }

@@ -213,10 +213,16 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 	for to < a.recs.len() && uintptr(a.recs.at(to).Off) < hi {
 		to++
 	}
-	return a.walkRecords(from, to, func(word unsafe.Pointer, _ layout.SlotKind) error {
+	return a.walkRecords(from, to, func(word unsafe.Pointer, kind layout.SlotKind) error {
 		off := uintptr(word) - w.lo
 		if off < lo || off >= hi {
 			return nil
+		}
+		if kind == layout.SlotSlice {
+			// Invariant 5: a slice stored by f keeps cap == len, so that
+			// a reader's append copies instead of writing frozen memory.
+			hdr := (*[3]uintptr)(word)
+			hdr[2] = hdr[1]
 		}
 		p := *(*unsafe.Pointer)(word)
 		switch v := uintptr(p); {

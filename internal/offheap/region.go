@@ -521,6 +521,11 @@ func (r *Region) Alias() *vm.Mapping { return r.alias }
 // be unmapped or re-protected, for the life of the process, and Close
 // returns ErrPermanent.
 func (r *Region) Permanent() error {
+	if r.mode != Seal {
+		// Before the lock: an Alias region's Update holds it, and its
+		// function may call this.
+		return fmt.Errorf("%w: Permanent needs Seal mode, region %q is %s", ErrModeUnsupported, r.a.name, r.mode)
+	}
 	if err := r.Wait(); err != nil {
 		return err
 	}
@@ -529,8 +534,6 @@ func (r *Region) Permanent() error {
 	switch {
 	case r.closed:
 		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
-	case r.mode != Seal:
-		return fmt.Errorf("%w: Permanent needs Seal mode, region %q is %s", ErrModeUnsupported, r.a.name, r.mode)
 	case r.permanent:
 		return nil
 	}
