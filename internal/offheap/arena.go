@@ -5,8 +5,9 @@
 //
 // Memory-safety contract (DESIGN.md, "Invariants"): arena memory never holds
 // a pointer into the Go heap; every pointer stored in it is written by Clone
-// (or relocated by Freeze) and points into the same arena; Freeze and Close
-// re-validate that graph; released ranges stay PROT_NONE in quarantine.
+// (or relocated by Freeze) and points into the same arena; Freeze
+// re-validates that graph first (as Update does for what its function
+// wrote); released ranges stay PROT_NONE in quarantine.
 package offheap
 
 import (

@@ -133,7 +133,9 @@ func (m *Mapping) MoveOnto(dst *Mapping) error {
 	if err := moveOnto(m.addr, dst.addr, m.len); err != nil {
 		return err
 	}
-	// The old range of m is now unmapped: put the reservation back.
+	// The old range of m is still mapped, with no pages (moveOnto keeps it,
+	// so no hole opens in reserved space): put the reservation back over
+	// it, PROT_NONE. Until then it could write the file's pages.
 	err := decommit(m.addr, m.len)
 	m.addr, dst.done = dst.addr, true
 	return err
