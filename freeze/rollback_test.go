@@ -321,3 +321,28 @@ func TestSealRollbackWhenTheMoveBackFails(t *testing.T) {
 	assert.Equal(t, 2, freeze.ReadOnly(r, c).Version)
 	require.NoError(t, r.Verify())
 }
+
+// Seal's moved-aside range was never seen by a reader: it goes back to be
+// reused without spending the quarantine, whose budget keeps the ranges
+// that readers did hold inaccessible. Only the arena's own range is
+// quarantined, at Close.
+func TestSealQuarantinesOnlyTheArenaRange(t *testing.T) {
+	seals, mremap := func() (error, error) { s, _, m, _ := vm.Features(); return s, m }()
+	if seals != nil || mremap != nil {
+		t.Skip("needs memfd seals and mremap")
+	}
+	old := offheap.SetAsideMin(vm.PageSize)
+	defer offheap.SetAsideMin(old)
+	a, _, _, _ := clonedConfig(t)
+	before := space.ReadStats()
+	r, err := freeze.Freeze(a, freeze.Seal)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	frozen := space.ReadStats()
+	assert.Equal(t, before.QuarantineRanges, frozen.QuarantineRanges, "the moved-aside range was quarantined")
+	assert.Equal(t, before.LiveRanges, frozen.LiveRanges, "the moved-aside range is still live")
+	require.NoError(t, r.Close())
+	closed := space.ReadStats()
+	assert.Equal(t, before.QuarantineRanges+1, closed.QuarantineRanges)
+	assert.Equal(t, before.QuarantineBytes+offheap.Unwrap(a).Range().Len(), closed.QuarantineBytes)
+}

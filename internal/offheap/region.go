@@ -247,7 +247,7 @@ func (r *Region) freezeAlias() error {
 			r.alias, err = vm.Map(a.file, 0, r.arng.Addr(), n, vm.ProtRead, vm.FromReadOnly)
 			return err
 		}); err != nil {
-			return r.fail("map", err, space.Release(r.arng))
+			return r.fail("map", err, space.Discard(r.arng)) // never seen by a reader
 		}
 		r.delta = int(uintptr(r.alias.Addr()) - uintptr(a.rng.Addr()))
 		a.relocate(a.writable(), r.delta)
@@ -314,6 +314,8 @@ func (r *Region) freezeSeal() error {
 	n := a.w.Len()
 	var arng space.Range
 	if err := step("reserve", func() (err error) {
+		// Only this function ever knows the range's addresses, so it goes
+		// back with space.Discard, not through quarantine.
 		arng, err = space.Alloc(n, alignFor(a.rng.Len()), nil, a.name+" (moved aside)")
 		return err
 	}); err != nil {
@@ -324,7 +326,7 @@ func (r *Region) freezeSeal() error {
 		aside, err = a.w.MoveAside(arng.Addr())
 		return err
 	}); err != nil {
-		return r.fail("move-aside", err, space.Release(arng))
+		return r.fail("move-aside", err, space.Discard(arng))
 	}
 	undo := func() error {
 		err := step("move-back", func() error { return aside.MoveOnto(a.w) })
@@ -335,7 +337,7 @@ func (r *Region) freezeSeal() error {
 			if err != nil {
 				return err // never handed out again
 			}
-			return space.Release(arng)
+			return space.Discard(arng)
 		}
 		// Not moved: the pages are still aside, the file still holds every
 		// byte. Map the arena's own range read-write from the file again
@@ -345,7 +347,7 @@ func (r *Region) freezeSeal() error {
 		if rerr := aside.Release(); rerr != nil {
 			return errors.Join(err, rerr)
 		}
-		return errors.Join(err, space.Release(arng))
+		return errors.Join(err, space.Discard(arng))
 	}
 	if err := step("remap", func() error { return a.w.Remap(vm.FromReadOnly, vm.ProtRead) }); err != nil {
 		return r.fail("remap", err, undo())
@@ -362,7 +364,7 @@ func (r *Region) freezeSeal() error {
 		r.baselineAt(aside.Addr())
 		err := aside.Release()
 		if err == nil {
-			err = space.Release(arng)
+			err = space.Discard(arng)
 		}
 		if err == nil {
 			err = a.file.AddSeals(vm.SealWrite | vm.SealSeal)

@@ -207,7 +207,16 @@ func (m *manager) insertFree(f free) {
 // Release puts r into quarantine. The caller must already have released
 // every mapping it made inside r, so that the whole range is PROT_NONE.
 // Releasing a range twice is an error.
-func Release(r Range) error {
+func Release(r Range) error { return release(r, true) }
+
+// Discard gives r back for reuse at once, without quarantine: for a range
+// whose addresses nobody was ever given (a mapping moved aside for a
+// moment), which would only spend the quarantine budget that keeps the
+// ranges readers did know inaccessible. The caller must already have
+// released every mapping inside r, as for Release.
+func Discard(r Range) error { return release(r, false) }
+
+func release(r Range, quarantine bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.find(r.Start())
@@ -218,6 +227,10 @@ func Release(r Range) error {
 	e.Owner = nil
 	m.live -= r.len
 	m.liveN--
+	if !quarantine {
+		m.reuse(e)
+		return nil
+	}
 	m.quar = append(m.quar, e)
 	m.quarBytes += r.len
 	m.evict()
@@ -232,11 +245,16 @@ func (m *manager) evict() {
 		m.quar[0] = nil
 		m.quar = m.quar[1:]
 		m.quarBytes -= e.End - e.Start
-		i := sort.Search(len(m.entries), func(i int) bool { return m.entries[i].Start >= e.Start })
-		m.entries = append(m.entries[:i], m.entries[i+1:]...)
-		base := uintptr(e.c.res.Addr())
-		m.insertFree(free{c: e.c, off: e.Start - base, end: e.End - base})
+		m.reuse(e)
 	}
+}
+
+// reuse forgets released range e and puts its space on the free list.
+func (m *manager) reuse(e *entry) {
+	i := sort.Search(len(m.entries), func(i int) bool { return m.entries[i].Start >= e.Start })
+	m.entries = append(m.entries[:i], m.entries[i+1:]...)
+	base := uintptr(e.c.res.Addr())
+	m.insertFree(free{c: e.c, off: e.Start - base, end: e.End - base})
 }
 
 func (m *manager) find(addr uintptr) *entry {

@@ -149,3 +149,23 @@ func indexOf(rs []Range, r Range) int {
 	}
 	return -1
 }
+
+func TestDiscardSkipsTheQuarantine(t *testing.T) {
+	withQuarantine(t, 1<<40, 1<<20)
+	before := ReadStats()
+	r1, err := Alloc(4*vm.PageSize, 0, nil, "moved aside")
+	require.NoError(t, err)
+	require.NoError(t, Discard(r1))
+	after := ReadStats()
+	assert.Equal(t, before.QuarantineBytes, after.QuarantineBytes)
+	assert.Equal(t, before.QuarantineRanges, after.QuarantineRanges)
+	assert.Equal(t, before.LiveBytes, after.LiveBytes)
+	_, ok := Lookup(r1.Start())
+	assert.False(t, ok, "a discarded range is forgotten")
+	assert.Error(t, Discard(r1), "discarded twice")
+	assert.Error(t, Release(r1), "released after Discard")
+	r2, err := Alloc(4*vm.PageSize, 0, nil, "next")
+	require.NoError(t, err)
+	assert.Equal(t, r1.Start(), r2.Start(), "first fit takes the discarded range back at once")
+	require.NoError(t, Release(r2))
+}
