@@ -13,7 +13,9 @@
 // pointers included, keeping the shape of its pointer graph (shared objects,
 // cycles, pointers into the middle of arrays and structs). Slices handed out
 // have len == cap, so append copies to the heap instead of writing past an
-// allocation.
+// allocation. A re-slice with spare capacity that you store into arena
+// memory yourself keeps it: append on it writes into the arena, and
+// faults once the arena is frozen.
 //
 //	a, err := arena.NewArena(arena.WithName("config"))
 //	cfg, err := arena.Clone(a, loadConfig()) // *Config, all in the arena
