@@ -213,7 +213,7 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 	for to < a.recs.len() && uintptr(a.recs.at(to).Off) < hi {
 		to++
 	}
-	return a.walkRecords(from, to, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	return a.walkWithin(from, to, lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
 		off := uintptr(word) - w.lo
 		if off < lo || off >= hi {
 			return nil

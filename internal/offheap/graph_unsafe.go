@@ -58,6 +58,13 @@ func (a *Arena) walkPointers(from int, visit visitor) error {
 
 // walkRecords visits the pointer words of records [from, to).
 func (a *Arena) walkRecords(from, to int, visit visitor) error {
+	return a.walkWithin(from, to, 0, ^uintptr(0), visit)
+}
+
+// walkWithin visits the pointer words of records [from, to), skipping
+// the elements that lie wholly outside arena offsets [lo, hi): an Update
+// of one element of a large slice walks that element, not the slice.
+func (a *Arena) walkWithin(from, to int, lo, hi uintptr, visit visitor) error {
 	base := a.rng.Addr()
 	for j := from; j < to; j++ {
 		rec := a.recs.at(j)
@@ -65,7 +72,18 @@ func (a *Arena) walkRecords(from, to int, visit visitor) error {
 		if t.PtrFree {
 			continue
 		}
-		for k := uint64(0); k < rec.N; k++ {
+		// Types with pointers are never zero-size, so t.Size > 0.
+		start, k0, k1 := uintptr(rec.Off), uint64(0), rec.N
+		if lo > start {
+			k0 = uint64((lo - start) / t.Size)
+		}
+		switch {
+		case hi <= start:
+			continue
+		case hi-start < uintptr(k1)*t.Size:
+			k1 = uint64((hi - start + t.Size - 1) / t.Size)
+		}
+		for k := k0; k < k1; k++ {
 			elem := unsafe.Add(base, uintptr(rec.Off)+uintptr(k)*t.Size)
 			if err := walkSlots(elem, t.Slots, visit); err != nil {
 				return err
