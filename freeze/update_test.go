@@ -3,8 +3,6 @@
 package freeze_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -184,35 +182,4 @@ func TestUpdateKeepsCapEqualToLen(t *testing.T) {
 	require.NoError(t, freeze.Guard(func() { grown = append(ro.B, 7) }), "append wrote into frozen memory")
 	assert.Equal(t, []int{1, 7}, grown)
 	assert.Equal(t, []int{1, 2, 3}, ro.A)
-}
-
-// Update checks the pointer words of what its function may have changed,
-// the element p points to, wherever that element lies in its slice: a
-// foreign pointer stored in the first, a middle or the last element of a
-// long slice is refused, and a pointer into the writable mapping is
-// relocated to the read-only view.
-func TestUpdateChecksTheElementWhereverItIs(t *testing.T) {
-	a := newArena(t)
-	eps := make([]Endpoint, 5000)
-	for i := range eps {
-		eps[i] = Endpoint{Host: fmt.Sprint("host-", i), Port: uint16(i)}
-	}
-	c, err := arena.Clone(a, &Config{Endpoints: eps})
-	require.NoError(t, err)
-	r, err := freeze.Freeze(a, freeze.Alias)
-	require.NoError(t, err)
-	ro := freeze.ReadOnly(r, c)
-	heap := strings.Repeat("x", 3)
-	for _, i := range []int{0, 1, 2500, 4998, 4999} {
-		err := freeze.Update(r, &ro.Endpoints[i], func(w *Endpoint) { w.Host = heap })
-		require.ErrorIs(t, err, arena.ErrForeignPointer, "element %d", i)
-		assert.Equal(t, fmt.Sprint("host-", i), ro.Endpoints[i].Host, "element %d restored", i)
-		// A string whose bytes are w's own Port, in the writable mapping.
-		require.NoError(t, freeze.Update(r, &ro.Endpoints[i], func(w *Endpoint) {
-			w.Host = unsafe.String((*byte)(unsafe.Pointer(&w.Port)), 2)
-		}))
-		assert.Equal(t, (*byte)(unsafe.Pointer(&ro.Endpoints[i].Port)), unsafe.StringData(ro.Endpoints[i].Host),
-			"element %d: the pointer into the writable mapping was relocated to the view", i)
-	}
-	require.NoError(t, r.Verify())
 }
