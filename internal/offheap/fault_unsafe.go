@@ -43,11 +43,12 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	}
 	var a *Arena
 	var base uintptr
+	alias := false // the address is in a region's read-only view
 	switch o := e.Owner.(type) {
 	case *Arena:
 		a, base = o, uintptr(o.rng.Addr())
 	case *Region:
-		a, base = o.a, e.Start
+		a, base, alias = o.a, e.Start, true
 	default:
 		return Fault{}, false
 	}
@@ -63,6 +64,16 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	}
 	if r.closed {
 		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
+	}
+	// Only the mapped pages are frozen; past them, in the rest of the
+	// reservation, reads fault too (a pointer kept past the Close of a
+	// range since reused by this arena, say), and that is no write.
+	m := a.w
+	if alias {
+		m = r.alias
+	}
+	if m == nil || addr-base >= m.Len() {
+		return Fault{}, false
 	}
 	f = Fault{Region: a.name, Mode: r.mode, Offset: addr - base, Frozen: true, PageOnly: vm.FaultPageOnly}
 	if !f.PageOnly {
