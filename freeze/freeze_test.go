@@ -238,10 +238,7 @@ func TestVerifyAndTheBackDoors(t *testing.T) {
 		a := newArena(t)
 		c, err := arena.Clone(a, newConfig())
 		require.NoError(t, err)
-		rw, _ := offheap.Unwrap(a).File().FDs()
-		leaked, err := unix.Dup(rw)
-		require.NoError(t, err)
-		defer unix.Close(leaked)
+		leaked := leakedDescriptor(t, a)
 		r, err := freeze.Freeze(a, freeze.Protect)
 		require.NoError(t, err)
 		ro := freeze.ReadOnly(r, c)
@@ -494,6 +491,16 @@ func TestFreezeErrors(t *testing.T) {
 	}
 }
 
+// leakedDescriptor returns a copy of a's read-write memfd descriptor,
+// closed when the test ends: one that someone kept from before Freeze.
+func leakedDescriptor(t *testing.T, a *arena.Arena) int {
+	rw, _ := offheap.Unwrap(a).File().FDs()
+	fd, err := unix.Dup(rw)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
 // A descriptor kept from before Freeze can neither write the frozen file
 // nor change its size: truncating it would zero every frozen byte without
 // a single write (and make readers fault until it grew back).
@@ -504,10 +511,7 @@ func TestLeakedDescriptorCannotResizeTheFile(t *testing.T) {
 			a := newArena(t)
 			c, err := arena.Clone(a, newConfig())
 			require.NoError(t, err)
-			rw, _ := offheap.Unwrap(a).File().FDs()
-			leaked, err := unix.Dup(rw)
-			require.NoError(t, err)
-			defer unix.Close(leaked)
+			leaked := leakedDescriptor(t, a)
 			r, err := freeze.Freeze(a, m)
 			require.NoError(t, err)
 			require.NoError(t, r.Wait())

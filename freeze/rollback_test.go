@@ -279,10 +279,7 @@ func TestFailedReleaseCanBeRetried(t *testing.T) {
 // read-write from the file again: the arena is as it was, and no writable
 // mapping of its file is left anywhere else.
 func TestSealRollbackWhenTheMoveBackFails(t *testing.T) {
-	seals, mremap := func() (error, error) { s, _, m, _ := vm.Features(); return s, m }()
-	if seals != nil || mremap != nil {
-		t.Skip("needs memfd seals and mremap")
-	}
+	needSealsAndMremap(t)
 	old := offheap.SetAsideMin(vm.PageSize)
 	defer offheap.SetAsideMin(old)
 	a, orig, c, before := clonedConfig(t)
@@ -327,10 +324,7 @@ func TestSealRollbackWhenTheMoveBackFails(t *testing.T) {
 // that readers did hold inaccessible. Only the arena's own range is
 // quarantined, at Close.
 func TestSealQuarantinesOnlyTheArenaRange(t *testing.T) {
-	seals, mremap := func() (error, error) { s, _, m, _ := vm.Features(); return s, m }()
-	if seals != nil || mremap != nil {
-		t.Skip("needs memfd seals and mremap")
-	}
+	needSealsAndMremap(t)
 	old := offheap.SetAsideMin(vm.PageSize)
 	defer offheap.SetAsideMin(old)
 	// A budget nothing in this test reaches, so that no eviction moves
@@ -349,4 +343,12 @@ func TestSealQuarantinesOnlyTheArenaRange(t *testing.T) {
 	closed := space.ReadStats()
 	assert.Equal(t, before.QuarantineRanges+1, closed.QuarantineRanges)
 	assert.Equal(t, before.QuarantineBytes+offheap.Unwrap(a).Range().Len(), closed.QuarantineBytes)
+}
+
+// needSealsAndMremap skips a test of Seal's moved-aside path where the
+// platform cannot take it.
+func needSealsAndMremap(t *testing.T) {
+	if seals, _, mremap, _ := vm.Features(); seals != nil || mremap != nil {
+		t.Skip("needs memfd seals and mremap")
+	}
 }
