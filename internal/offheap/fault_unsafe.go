@@ -43,12 +43,12 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	}
 	var a *Arena
 	var base uintptr
-	alias := false // the address is in a region's read-only view
+	var m *vm.Mapping // the mapping the address would be frozen in
 	switch o := e.Owner.(type) {
 	case *Arena:
-		a, base = o, uintptr(o.rng.Addr())
-	case *Region:
-		a, base, alias = o.a, e.Start, true
+		a, base, m = o, uintptr(o.rng.Addr()), o.w
+	case *Region: // a region's read-only view
+		a, base, m = o.a, e.Start, o.alias
 	default:
 		return Fault{}, false
 	}
@@ -68,10 +68,6 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	// Only the mapped pages are frozen; past them, in the rest of the
 	// reservation, reads fault too (a pointer kept past the Close of a
 	// range since reused by this arena, say), and that is no write.
-	m := a.w
-	if alias {
-		m = r.alias
-	}
 	if m == nil || addr-base >= m.Len() {
 		return Fault{}, false
 	}

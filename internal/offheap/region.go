@@ -197,11 +197,16 @@ func (r *Region) fail(stepName string, err, rollback error) error {
 
 func sealsAvailable() error { seals, _, _, _ := vm.Features(); return seals }
 
-// freezeProtect: mprotect(PROT_READ), then F_SEAL_FUTURE_WRITE, GROW and
-// SHRINK so that no descriptor can write the file any more, nor truncate
-// it (which would zero the frozen bytes without a write). Once both hold, only another
-// mprotect could change the bytes, so the baseline is hashed in the
-// background. Without seals (non-Linux) it is hashed before returning.
+// noDescriptorWrites are the seals after which no descriptor can write
+// the file or change its size (truncating it would zero the frozen bytes
+// without a write), while mappings made before them keep their access:
+// Protect and Alias add them, and Seal adds them before F_SEAL_WRITE.
+const noDescriptorWrites = vm.SealFutureWrite | vm.SealGrow | vm.SealShrink
+
+// freezeProtect: mprotect(PROT_READ), then noDescriptorWrites. Once both
+// hold, only another mprotect could change the bytes, so the baseline is
+// hashed in the background. Without seals (non-Linux) it is hashed before
+// returning.
 func (r *Region) freezeProtect() error {
 	a := r.a
 	if a.w != nil {
@@ -216,7 +221,7 @@ func (r *Region) freezeProtect() error {
 		close(r.ready)
 		return nil
 	}
-	if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite | vm.SealShrink | vm.SealGrow) }); err != nil {
+	if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
 		var rb error
 		if a.w != nil {
 			rb = a.w.Protect(vm.ProtReadWrite)
@@ -255,7 +260,7 @@ func (r *Region) freezeAlias() error {
 	r.baseline()
 	close(r.ready)
 	if sealsAvailable() == nil {
-		if err := step("seal", func() error { return a.file.AddSeals(vm.SealFutureWrite | vm.SealShrink | vm.SealGrow) }); err != nil {
+		if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
 			return r.fail("seal", err, r.undoAlias())
 		}
 	}
@@ -353,7 +358,7 @@ func (r *Region) freezeSeal() error {
 		return r.fail("remap", err, undo())
 	}
 	if err := step("seal", func() error {
-		return a.file.AddSeals(vm.SealFutureWrite | vm.SealGrow | vm.SealShrink)
+		return a.file.AddSeals(noDescriptorWrites)
 	}); err != nil {
 		return r.fail("seal", err, undo())
 	}
