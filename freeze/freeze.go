@@ -197,4 +197,11 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // reports f's faults as usual; Update and Close of the region from inside
 // f fail with an error wrapping ErrInsideUpdate, and Permanent (an Alias
 // region cannot be permanent) with ErrModeUnsupported.
+//
+// Cost: besides f, Update rehashes the pages *p lies on and then the root
+// checksum over every page's sum (8 bytes per 4 KiB page), and reads the
+// calling goroutine's id from its stack header (a few microseconds) to
+// tell calls from inside f from calls on other goroutines. Changing one
+// element of a frozen slice of a million 24-byte structs took 15-17 µs,
+// of a thousand 8 µs (go test -bench UpdateOneElement ./freeze/).
 func Update[T any](r *Region, p *T, f func(w *T)) error { return offheap.Update(r.r, p, f) }

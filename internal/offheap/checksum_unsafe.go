@@ -131,15 +131,42 @@ func changedPages(base unsafe.Pointer, n uintptr, want []uint64) []int {
 	return out
 }
 
-// rootChecksum combines the page hashes and the length into one value.
+// rootChecksum combines the page hashes and the length into one value:
+// the xxhash of n and then every sum, each as eight little-endian bytes.
+// Feeding the digest one Write per sum cost 7 ns a sum, 40 µs for the
+// 6,000 pages of a 24 MB arena, which every Update paid however little it
+// changed (BenchmarkUpdateOneElement); on a little-endian machine the
+// sums' own memory is that byte stream, hashed in one Write.
 func rootChecksum(sums []uint64, n uintptr) uint64 {
+	if !littleEndian {
+		return rootChecksumCopying(sums, n)
+	}
 	d := xxhash.New()
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(n))
 	d.Write(b[:])
-	for _, s := range sums {
-		binary.LittleEndian.PutUint64(b[:], s)
-		d.Write(b[:])
-	}
+	// A read-only byte view of exactly the len(sums)*8 bytes of the
+	// slice's backing array, which sums keeps alive until Write returns.
+	d.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(sums))), len(sums)*8))
 	return d.Sum64()
 }
+
+// rootChecksumCopying is rootChecksum for any byte order: it encodes the
+// sums into a buffer, a buffer at a time.
+func rootChecksumCopying(sums []uint64, n uintptr) uint64 {
+	d := xxhash.New()
+	var buf [512]byte
+	b := binary.LittleEndian.AppendUint64(buf[:0], uint64(n))
+	for _, s := range sums {
+		if len(b) == len(buf) {
+			d.Write(b)
+			b = buf[:0]
+		}
+		b = binary.LittleEndian.AppendUint64(b, s)
+	}
+	d.Write(b)
+	return d.Sum64()
+}
+
+// littleEndian: a uint64's memory holds its little-endian encoding.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
