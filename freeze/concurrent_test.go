@@ -4,10 +4,12 @@ package freeze_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,4 +137,51 @@ func TestChecksumRacingUpdate(t *testing.T) {
 		assert.True(t, valid[c], "Checksum returned %#x, which no Update produced", c)
 	}
 	t.Logf("%d reads saw %d checksums", reads, len(seen))
+}
+
+// A stray write from another goroutine that faults the moment Freeze makes
+// the memory read-only is named like any later one: the region is known
+// to Guard before its memory is protected. When Freeze published it only
+// afterwards, such a write passed through Guard as a bare fault (which
+// crashes the program), and the race detector saw Guard read what Freeze
+// wrote with nothing ordering the two.
+func TestStrayWriteRacingFreezeIsNamed(t *testing.T) {
+	modes := []freeze.Mode{freeze.Protect}
+	if seals, _, _, _ := vm.Features(); seals == nil {
+		modes = append(modes, freeze.Seal)
+	}
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			for round := range 20 {
+				a := newArena(t)
+				// 1 MiB, so that Seal takes its moved-aside path too.
+				pts := arena.MakeSlice[Point](a, (1<<20)/int(unsafe.Sizeof(Point{})))
+				last := &pts[len(pts)-1]
+				writing := make(chan struct{})
+				done := make(chan error)
+				go func() {
+					close(writing)
+					for {
+						if err := freeze.Guard(func() { last.Y++ }); err != nil {
+							done <- err
+							return
+						}
+					}
+				}()
+				<-writing
+				time.Sleep(time.Duration(round) * 10 * time.Microsecond)
+				r, err := freeze.Freeze(a, mode)
+				require.NoError(t, err)
+				var wf *freeze.WriteFault
+				err = <-done
+				require.ErrorAs(t, err, &wf, "round %d", round)
+				assert.Equal(t, a.Name(), wf.Region)
+				if !vm.FaultPageOnly {
+					assert.Equal(t, fmt.Sprintf("Point#%d.Y", len(pts)-1), wf.Path)
+				}
+				require.NoError(t, r.Wait())
+				require.NoError(t, r.Verify(), "the baseline missed a write made before Freeze returned")
+			}
+		})
+	}
 }

@@ -345,6 +345,34 @@ func TestSealQuarantinesOnlyTheArenaRange(t *testing.T) {
 	assert.Equal(t, before.QuarantineBytes+offheap.Unwrap(a).Range().Len(), closed.QuarantineBytes)
 }
 
+// An Alias freeze that fails after mapping its read-only view (at the
+// seal step) gives the view's range back for reuse without spending the
+// quarantine: Freeze returned no region, so no reader ever had an address
+// in it.
+func TestFailedAliasFreezeQuarantinesNothing(t *testing.T) {
+	if seals, _, _, _ := vm.Features(); seals != nil {
+		t.Skip("without seals an Alias freeze has no step after mapping its view")
+	}
+	pb, pr := space.SetQuarantine(^uintptr(0)>>2, 1<<30) // no eviction moves the counts
+	defer space.SetQuarantine(pb, pr)
+	a, _, _, _ := clonedConfig(t)
+	before := space.ReadStats()
+	injected := errors.New("injected failure")
+	offheap.SetFailpoint(func(s string) error {
+		if s == "seal" {
+			return injected
+		}
+		return nil
+	})
+	_, err := freeze.Freeze(a, freeze.Alias)
+	offheap.SetFailpoint(nil)
+	require.ErrorIs(t, err, injected)
+	after := space.ReadStats()
+	assert.Equal(t, before.QuarantineRanges, after.QuarantineRanges, "the unseen view's range was quarantined")
+	assert.Equal(t, before.QuarantineBytes, after.QuarantineBytes)
+	assert.Equal(t, before.LiveRanges, after.LiveRanges, "the view's range is still live")
+}
+
 // needSealsAndMremap skips a test of Seal's moved-aside path where the
 // platform cannot take it.
 func needSealsAndMremap(t *testing.T) {

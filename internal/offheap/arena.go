@@ -101,8 +101,10 @@ type Arena struct {
 	base    unsafe.Pointer // rng.Addr(), for the fast path
 	recs    records
 	state   State
-	frozen  *Region // set by Freeze
-	busy    atomic.Int32
+	// frozen is set by Freeze. Atomic: Resolve reads it on whatever
+	// goroutine faulted, while Freeze may be running on the owner's.
+	frozen atomic.Pointer[Region]
+	busy   atomic.Int32
 
 	// One-entry cache for typed allocation of the same type in a row.
 	lastRT unsafe.Pointer
@@ -192,7 +194,7 @@ func (a *Arena) NumRecords() int { return a.recs.len() }
 func (a *Arena) Record(i int) Record { return *a.recs.at(i) }
 
 // Region returns the frozen region, or nil before Freeze.
-func (a *Arena) Region() *Region { return a.frozen }
+func (a *Arena) Region() *Region { return a.frozen.Load() }
 
 // Contains reports whether p points into the arena's used bytes.
 func (a *Arena) Contains(p uintptr) bool {
@@ -324,7 +326,8 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // Close returns its error with that mapping still in place (readable,
 // never reused) and may be called again.
 func (a *Arena) Close() error {
-	if r := a.frozen; r != nil {
+	r := a.frozen.Load()
+	if r != nil {
 		if r.inOwnUpdate() {
 			// Releasing the memory the Update's function is writing, with
 			// the lock its goroutine holds: refuse instead of waiting
@@ -352,8 +355,8 @@ func (a *Arena) Close() error {
 		}
 		return step("release", a.w.Release)
 	}
-	if a.frozen != nil {
-		if err := a.frozen.release(releaseOwner); err != nil {
+	if r != nil {
+		if err := r.release(releaseOwner); err != nil {
 			return err
 		}
 	} else if err := releaseOwner(); err != nil {
@@ -373,9 +376,9 @@ func (a *Arena) Close() error {
 	err := space.Release(a.rng)
 	counters.arenas.Add(-1)
 	counters.reserved.Add(-int64(a.rng.Len()))
-	if a.frozen != nil {
+	if r != nil {
 		counters.frozen.Add(-1)
-		counters.frozenBytes.Add(-int64(a.frozen.size))
+		counters.frozenBytes.Add(-int64(r.size))
 	}
 	a.state, a.limit = Closed, 0
 	a.recs.reset()

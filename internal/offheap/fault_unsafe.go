@@ -43,27 +43,34 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	}
 	var a *Arena
 	var base uintptr
-	var m *vm.Mapping // the mapping the address would be frozen in
+	view := false // the address is in an Alias region's read-only view
 	switch o := e.Owner.(type) {
 	case *Arena:
-		a, base, m = o, uintptr(o.rng.Addr()), o.w
-	case *Region: // a region's read-only view
-		a, base, m = o.a, e.Start, o.alias
+		a, base = o, uintptr(o.rng.Addr())
+	case *Region:
+		a, base, view = o.a, e.Start, true
 	default:
 		return Fault{}, false
 	}
-	r := a.frozen
+	// Set by Freeze before the memory turns read-only (and withdrawn if
+	// it fails), so a write faulting as it does is named.
+	r := a.frozen.Load()
 	if r == nil {
 		return Fault{}, false
 	}
 	// Under the region's lock, Close cannot release the memory and the
-	// records that naming the field reads; once it has, the address is
-	// one of a released range.
+	// records that naming the field reads, nor Freeze set or withdraw
+	// the view; once Close has released, the address is one of a
+	// released range.
 	if r.readLock() {
 		defer r.mu.RUnlock()
 	}
 	if r.closed {
 		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
+	}
+	m := a.w // the mapping the address would be frozen in
+	if view {
+		m = r.alias
 	}
 	// Only the mapped pages are frozen; past them, in the rest of the
 	// reservation, reads fault too (a pointer kept past the Close of a

@@ -161,7 +161,7 @@ func (a *Arena) Validate() error {
 	if a.state == Closed {
 		return fmt.Errorf("%w: arena %q", ErrClosed, a.name)
 	}
-	if r := a.frozen; r != nil && r.alias != nil {
+	if r := a.frozen.Load(); r != nil && r.alias != nil {
 		lo := uintptr(r.alias.Addr())
 		return a.validateRecords(0, &window{lo, lo + max(a.used, 1)})
 	}
@@ -297,7 +297,7 @@ func (a *Arena) stringHolding(off uintptr) (slot, index uintptr, ok bool) {
 func (a *Arena) views(off, size uintptr) []window {
 	lo := uintptr(a.rng.Addr()) + off
 	out := []window{{lo, lo + max(size, 1)}}
-	if r := a.frozen; r != nil && r.alias != nil {
+	if r := a.frozen.Load(); r != nil && r.alias != nil {
 		lo = uintptr(r.alias.Addr()) + off
 		out = append(out, window{lo, lo + max(size, 1)})
 	}

@@ -165,6 +165,13 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
 	}
 	var err error
+	// Published before the memory turns read-only, so that a stray write
+	// from another goroutine that faults the moment it does is named
+	// (Resolve), and withdrawn if freezing fails. Resolve reads only what
+	// no mode changes until Freeze returns: the mode, the arena's records
+	// and, for an Alias region, its view, whose addresses nobody has
+	// before then.
+	a.frozen.Store(r)
 	switch mode {
 	case Protect:
 		err = r.freezeProtect()
@@ -173,13 +180,13 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	case Seal:
 		err = r.freezeSeal()
 	default:
-		return nil, fmt.Errorf("%w: unknown mode %d", ErrModeUnsupported, int(mode))
+		err = fmt.Errorf("%w: unknown mode %d", ErrModeUnsupported, int(mode))
 	}
 	if err != nil {
+		a.frozen.Store(nil)
 		return nil, err
 	}
 	a.state, a.limit = Frozen, 0
-	a.frozen = r
 	if mode != Seal {
 		// The mappings keep the file alive; only Seal's File needs a
 		// descriptor. One per live snapshot would run into RLIMIT_NOFILE
@@ -248,8 +255,11 @@ func (r *Region) freezeAlias() error {
 		}); err != nil {
 			return r.fail("reserve", err, nil)
 		}
-		if err := step("map", func() (err error) {
-			r.alias, err = vm.Map(a.file, 0, r.arng.Addr(), n, vm.ProtRead, vm.FromReadOnly)
+		if err := step("map", func() error {
+			m, err := vm.Map(a.file, 0, r.arng.Addr(), n, vm.ProtRead, vm.FromReadOnly)
+			if err == nil {
+				r.setAlias(m)
+			}
 			return err
 		}); err != nil {
 			return r.fail("map", err, space.Discard(r.arng)) // never seen by a reader
@@ -275,10 +285,19 @@ func (r *Region) undoAlias() error {
 	r.a.relocate(window{lo, lo + max(r.a.used, 1)}, -r.delta)
 	err := r.alias.Release()
 	if err == nil {
-		err = space.Release(r.arng)
+		err = space.Discard(r.arng) // Freeze failed: no reader ever had the view
 	}
-	r.alias = nil
+	r.setAlias(nil)
 	return err
+}
+
+// setAlias sets r.alias under r.mu, which Resolve holds to read it: a
+// stale pointer into the range the view takes can fault on any goroutine
+// while Freeze maps it.
+func (r *Region) setAlias(m *vm.Mapping) {
+	r.mu.Lock()
+	r.alias = m
+	r.mu.Unlock()
 }
 
 // freezeSeal remaps the arena read-only in place from the O_RDONLY
@@ -338,7 +357,10 @@ func (r *Region) freezeSeal() error {
 		if aside.Addr() == a.w.Addr() {
 			// Moved back: aside now maps the arena's range. Its old range
 			// goes back to space only if it was made PROT_NONE again.
+			// (Under r.mu, which Resolve holds to read a.w.)
+			r.mu.Lock()
 			a.w = aside
+			r.mu.Unlock()
 			if err != nil {
 				return err // never handed out again
 			}
