@@ -25,14 +25,17 @@ import (
 // different cores rarely touch the same cache line. A Store must not be
 // copied.
 type Store[T any] struct {
-	_          noCopy
-	mu         sync.Mutex // serialises Publish, Configure and Close
-	cur        atomic.Pointer[version[T]]
-	opts       []Option
-	closed     bool
-	published  atomic.Int64
-	released   atomic.Int64
-	releaseErr atomic.Pointer[error] // the first failure to release a version
+	_         noCopy
+	mu        sync.Mutex // serialises Publish, Configure and Close
+	cur       atomic.Pointer[version[T]]
+	opts      []Option
+	closed    bool
+	published atomic.Int64
+	released  atomic.Int64
+	// unreleased holds the replaced versions whose release failed (the
+	// kernel refused to unmap, say); Publish and Close try them again.
+	failMu     sync.Mutex
+	unreleased []*version[T]
 }
 
 // stripeCount is the number of reader counters per version: a power of
@@ -86,7 +89,8 @@ func (st *Store[T]) Configure(opts ...Option) {
 // left. The returned snapshot belongs to the store: its Close (or its
 // Region's) returns an error wrapping ErrOwnedByStore and changes nothing,
 // and it must not be used after a later Publish (read through Read
-// instead).
+// instead). It first tries again to release the replaced versions whose
+// release failed (see Close).
 // Publish after Close fails with an error wrapping arena.ErrClosed.
 func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	st.mu.Lock()
@@ -96,6 +100,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	if closed {
 		return nil, errStoreClosed
 	}
+	st.retryReleases()
 	o := makeOptions("store", opts)
 	if o.permanent {
 		return nil, errStorePermanent
@@ -193,19 +198,46 @@ func (v *version[T]) tryRelease() {
 	if v.released.CompareAndSwap(false, true) {
 		v.snap.owned.Store(false)
 		if err := v.snap.Close(); err != nil {
-			// Reported by Close; the version stays mapped, so it is not
-			// counted as released.
-			v.store.releaseErr.CompareAndSwap(nil, &err)
+			// The version stays mapped (and readable: nobody reads it
+			// any more), uncounted, until Publish or Close retries it.
+			st := v.store
+			st.failMu.Lock()
+			st.unreleased = append(st.unreleased, v)
+			st.failMu.Unlock()
 			return
 		}
 		v.store.released.Add(1)
 	}
 }
 
+// retryReleases tries again to release the versions whose release
+// failed, and returns the errors of those that still fail.
+func (st *Store[T]) retryReleases() error {
+	st.failMu.Lock()
+	defer st.failMu.Unlock()
+	var errs []error
+	kept := st.unreleased[:0]
+	for _, v := range st.unreleased {
+		if err := v.snap.Close(); err != nil {
+			errs = append(errs, err)
+			kept = append(kept, v)
+			continue
+		}
+		st.released.Add(1)
+	}
+	clear(st.unreleased[len(kept):])
+	st.unreleased = kept
+	return errors.Join(errs...)
+}
+
 // Close retires the current version (released once its readers have left)
 // and makes later Publish calls fail. Reads after Close see the zero value.
-// It returns the first error met releasing any version (none is expected).
-// It is idempotent.
+//
+// A replaced version whose release failed (the kernel refused to unmap
+// it, say: none is expected) stays mapped and is tried again by every
+// later Publish and Close. Close returns the errors of the versions that
+// still cannot be released; called again, it tries them again. Otherwise
+// it returns nil, and is idempotent.
 func (st *Store[T]) Close() error {
 	st.mu.Lock()
 	st.closed = true
@@ -214,10 +246,7 @@ func (st *Store[T]) Close() error {
 	if old != nil {
 		old.retire()
 	}
-	if err := st.releaseErr.Load(); err != nil {
-		return *err
-	}
-	return nil
+	return st.retryReleases()
 }
 
 // StoreStats counts a store's versions.
@@ -227,9 +256,10 @@ type StoreStats struct {
 }
 
 // Stats returns the store's counts. Both only grow; Published − Released
-// is the number of versions not yet released: the current one, and the
-// replaced ones that a reader is still inside. It may be called from
-// any goroutine, inside Read too.
+// is the number of versions not yet released: the current one, the
+// replaced ones that a reader is still inside, and any whose release
+// failed and waits for a retry (see Close). It may be called from any
+// goroutine, inside Read too.
 func (st *Store[T]) Stats() StoreStats {
 	return StoreStats{Published: st.published.Load(), Released: st.released.Load()}
 }

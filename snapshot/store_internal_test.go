@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 )
 
 // gapValue has its string bytes in the arena too, so that reading a
@@ -111,4 +114,47 @@ func TestStoreReaderLoadingAReleasedVersionStartsAgain(t *testing.T) {
 		assert.Equal(t, gapValue{}, got, "a Read after Close sees the zero value")
 		assert.Equal(t, StoreStats{Published: 1, Released: 1}, st.Stats())
 	})
+}
+
+// A replaced version that the kernel refuses to release (injected here)
+// is not lost: it stays mapped, uncounted, and every later Publish and
+// Close tries it again; Close reports the versions that still fail.
+func TestStoreRetriesFailedReleases(t *testing.T) {
+	arenasBefore := arena.ReadStats().Arenas
+	injected := errors.New("injected release failure")
+	failRelease := func(fail bool) {
+		offheap.SetFailpoint(func(s string) error {
+			if fail && s == "release" {
+				return injected
+			}
+			return nil
+		})
+	}
+	t.Cleanup(func() { offheap.SetFailpoint(nil) })
+
+	var st Store[gapValue]
+	_, err := st.Publish(makeGapValue(1))
+	require.NoError(t, err)
+	failRelease(true)
+	_, err = st.Publish(makeGapValue(2))
+	require.NoError(t, err, "a failed release of the replaced version is no failure of Publish")
+	assert.Equal(t, StoreStats{Published: 2, Released: 0}, st.Stats())
+
+	failRelease(false)
+	_, err = st.Publish(makeGapValue(3))
+	require.NoError(t, err)
+	assert.Equal(t, StoreStats{Published: 3, Released: 2}, st.Stats(),
+		"Publish did not retry version 1 (version 2 it replaced itself)")
+
+	failRelease(true)
+	err = st.Close()
+	require.ErrorIs(t, err, injected, "Close hid a version it could not release")
+	assert.Equal(t, StoreStats{Published: 3, Released: 2}, st.Stats())
+	require.ErrorIs(t, st.Close(), injected, "a second Close did not try again")
+
+	failRelease(false)
+	require.NoError(t, st.Close())
+	assert.Equal(t, StoreStats{Published: 3, Released: 3}, st.Stats())
+	assert.Equal(t, arenasBefore, arena.ReadStats().Arenas, "a version's arena is still live")
+	require.NoError(t, st.Close(), "Close is idempotent once every version is released")
 }
