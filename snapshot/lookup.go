@@ -16,6 +16,12 @@ import (
 // bytes by its first 64 and its length).
 var ErrDuplicateKey = lookup.ErrDuplicateKey
 
+// ErrClusteredKeys is wrapped by the error NewMap returns when the keys
+// crowd into the same slots under every seed it tries. Random keys never
+// do; many keys of more than 16 bytes whose 64-bit xxhash collide
+// (which a seed does not separate) can.
+var ErrClusteredKeys = lookup.ErrClusteredKeys
+
 // Map is a frozen, read-only hash table outside the Go heap: the garbage
 // collector never scans its entries, any number of goroutines may call Get
 // at once without locks, and Get never allocates. A Map must not be copied.
@@ -36,7 +42,8 @@ type Map[K comparable, V any] struct {
 // != NaN; -0 == +0 with different bytes), pointers, interfaces, channels
 // and strings inside array or struct keys are refused with an error
 // wrapping arena.ErrUnsupported. A key that appears twice gives an error
-// wrapping ErrDuplicateKey that names it. Values may be anything
+// wrapping ErrDuplicateKey that names it; keys that no seed spreads out,
+// ErrClusteredKeys. Values may be anything
 // arena.Clone accepts; pointer-free values are stored inline next to their
 // keys, others are deep-copied into the same arena (shared values stay
 // shared). A value that cannot be copied (a map, channel or func inside

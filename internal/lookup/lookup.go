@@ -66,6 +66,10 @@ import (
 // ErrDuplicateKey is wrapped by the error naming a repeated key.
 var ErrDuplicateKey = errors.New("snapshot: duplicate key")
 
+// ErrClusteredKeys is wrapped by the error of a build whose keys crowd
+// into the same slots under every seed it tries.
+var ErrClusteredKeys = errors.New("snapshot: keys cluster under every seed")
+
 type keyKind uint8
 
 const (
@@ -813,7 +817,7 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 		}
 		seed = t.reseed(seed)
 	}
-	return fmt.Errorf("lookup: keys still cluster after %d seeds", maxSeeds)
+	return fmt.Errorf("%w (%d tried)", ErrClusteredKeys, maxSeeds)
 }
 
 // reseed readies the table for another try after its keys clustered
