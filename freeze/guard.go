@@ -74,7 +74,9 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // closed (quarantined) range into a *UseAfterClose. Other panics, faults
 // elsewhere included, pass through unchanged (re-panicked with the same
 // value). Guard sets debug.SetPanicOnFault for the calling goroutine while
-// f runs and restores it after.
+// f runs and restores it after. A write that faults while another
+// goroutine's Freeze is making the memory read-only is named too: the
+// region is known before its memory is protected.
 //
 // Limits: the fault must happen on the goroutine that called Guard (a
 // goroutine f starts is not guarded, and a fault there still kills the
