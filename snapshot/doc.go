@@ -64,13 +64,17 @@
 // faults, because the range stays inaccessible in quarantine instead of
 // being reused, and the fault kills the process unless the reader runs
 // under freeze.Guard, which reports a *freeze.UseAfterClose naming the
-// snapshot. When readers and releases overlap, use a Store: a value passed
-// to Read's callback is valid only inside the callback, and the Store
-// releases a version only after every callback reading it has returned.
-// The *Snapshot that Publish returns belongs to the Store: closing it
-// (directly or through its Region) is refused with ErrOwnedByStore.
-// Closing a snapshot's or map's Region, or its arena, is the same as
-// closing the snapshot or map.
+// snapshot. The quarantine is bounded (arena.SetQuarantine; by default 64
+// GiB of address space and 16,384 ranges): once that many later releases
+// have pushed a range out, a pointer kept into it reads whatever newer
+// arena reuses the range, or, while none does, faults as an address Guard
+// cannot name and passes through. When readers and releases overlap, use a
+// Store: a value passed to Read's callback is valid only inside the
+// callback, and the Store releases a version only after every callback
+// reading it has returned. The *Snapshot that Publish returns belongs to
+// the Store: closing it (directly or through its Region) is refused with
+// ErrOwnedByStore. Closing a snapshot's or map's Region, or its arena, is
+// the same as closing the snapshot or map.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
 // funcs and unsafe.Pointer are refused with an error naming the field
