@@ -37,3 +37,39 @@ func TestSortKeysMatchesComparisonSort(t *testing.T) {
 		}
 	}
 }
+
+// Many ranges with one start (prefixes of one string: s[:1], s[:2], …)
+// in every order come out larger first and, among equal sizes, in the
+// order met. BenchmarkSortKeysOneStart times them (an insertion sort of
+// such a run was quadratic: 9 s for 60,000 keys).
+func TestSortKeysLongRunOfOneStart(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n = 5000
+	keys := make([]key, n)
+	for i := range keys {
+		keys[i] = key{start: 0xc000000000, size: uintptr(r.IntN(n / 4)), idx: int32(i)}
+	}
+	keys = append(keys, key{start: 0xc000000008, size: 1, idx: n}, key{start: 0xbf00000000, size: 1, idx: n + 1})
+	want := slices.Clone(keys)
+	slices.SortStableFunc(want, func(a, b key) int {
+		switch {
+		case keyLess(a, b):
+			return -1
+		case keyLess(b, a):
+			return 1
+		}
+		return 0
+	})
+	assert.Equal(t, want, sortKeys(keys, make([]key, len(keys))))
+}
+
+func BenchmarkSortKeysOneStart(b *testing.B) {
+	const n = 60_000
+	keys := make([]key, n)
+	for b.Loop() {
+		for i := range keys {
+			keys[i] = key{start: 0xc000000000, size: uintptr(i + 1), idx: int32(i)}
+		}
+		sortKeys(keys, make([]key, n))
+	}
+}
