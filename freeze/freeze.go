@@ -182,7 +182,9 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // and may change *p's fields; afterwards the checksums of those bytes are
 // taken again, so Verify accepts the change. Pointers stored into *p must
 // be nil or point into the region; otherwise the bytes of *p are restored
-// and the error wraps arena.ErrForeignPointer. A slice stored into *p
+// and the error wraps arena.ErrForeignPointer. (An empty string or slice
+// holds no memory and is accepted whatever its data pointer: the string's
+// is cleared, and a non-nil empty slice is pointed into the region.) A slice stored into *p
 // keeps its length but has its capacity cut to it, as every slice in
 // frozen memory does, so that a reader's append copies instead of
 // writing frozen memory. If f panics, the bytes of *p are restored too

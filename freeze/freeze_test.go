@@ -548,6 +548,25 @@ func TestReadOnlyOfAZeroSizeAllocationAtTheEnd(t *testing.T) {
 	}
 }
 
+// ReadOnly of a pointer ReadOnly returned gives it back, in every mode:
+// also for a zero-size allocation at the very end of an Alias region,
+// whose view address is one past the view's frozen bytes (it panicked
+// with ErrNotInRegion).
+func TestReadOnlyOfAReadOnlyZeroSizeAllocationAtTheEnd(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			_, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			e := arena.New[struct{}](a)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, e)
+			require.NotPanics(t, func() { assert.Same(t, ro, freeze.ReadOnly(r, ro)) })
+		})
+	}
+}
+
 func TestEmptyArenaFreezes(t *testing.T) {
 	for _, m := range modes(t) {
 		a := newArena(t)

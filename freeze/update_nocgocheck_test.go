@@ -14,6 +14,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 )
 
 // Under GOEXPERIMENT=cgocheck2 the runtime itself aborts on the store this
@@ -146,4 +147,31 @@ func TestUpdateChecksTheElementWhereverItIs(t *testing.T) {
 			"element %d: the pointer into the writable mapping was relocated to the view", i)
 	}
 	require.NoError(t, r.Verify())
+}
+
+// An empty string or slice holds no memory, whatever its data word says:
+// Clone copies one (an empty string with nil data, a non-nil empty slice
+// as a non-nil empty slice), and Update accepts one too. An empty string
+// cut from a longer one (strings.Cut("name=", "=")) and []T{} (which
+// points at the runtime's zero-size base) have data words outside the
+// region; Update refused both as foreign pointers. (Outside cgocheck2:
+// f stores a heap-backed empty string, on which that runtime aborts
+// before Update can clear it.)
+func TestUpdateAcceptsEmptyStringsAndSlices(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	line := strings.Clone("name=") // on the heap, like a line read from a file
+	_, value, _ := strings.Cut(line, "=")
+	require.Empty(t, value)
+	require.NotNil(t, unsafe.StringData(value), "the test needs an empty string with a data pointer")
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Name = value }))
+	assert.Equal(t, "", ro.Name)
+	assert.Nil(t, unsafe.StringData(ro.Name), "an empty string keeps no pointer, as in a clone")
+
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Endpoints = []Endpoint{} }))
+	assert.NotNil(t, ro.Endpoints, "a non-nil empty slice stays non-nil, as Clone keeps it")
+	assert.Empty(t, ro.Endpoints)
+	assert.Zero(t, cap(ro.Endpoints))
+	assert.Empty(t, owner.Endpoints)
+	require.NoError(t, r.Verify())
+	require.NoError(t, offheap.Unwrap(r.Arena()).Validate(), "a pointer left outside the region")
 }

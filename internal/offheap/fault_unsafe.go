@@ -137,9 +137,15 @@ func (r *Region) aliasWindow() window {
 
 // ReadOnlyPtr translates p into the pointer readers must use.
 func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
-	if unsafe.Sizeof(*p) == 0 && uintptr(unsafe.Pointer(p)) == uintptr(r.a.rng.Addr())+r.size && !r.Closed() {
-		// A zero-size allocation at the very end (arena.New[struct{}]).
-		return (*T)(unsafe.Add(unsafe.Pointer(p), r.delta)), nil
+	if u := uintptr(unsafe.Pointer(p)); unsafe.Sizeof(*p) == 0 && !r.Closed() {
+		// A zero-size allocation at the very end (arena.New[struct{}]),
+		// or its twin in the view, which ReadOnly gave before.
+		switch {
+		case u == uintptr(r.a.rng.Addr())+r.size:
+			return (*T)(unsafe.Add(unsafe.Pointer(p), r.delta)), nil
+		case r.alias != nil && u == uintptr(r.alias.Addr())+r.size:
+			return p, nil
+		}
 	}
 	q, err := r.ReadOnly(unsafe.Pointer(p))
 	if err != nil {
@@ -239,6 +245,22 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 			hdr[2] = hdr[1]
 		}
 		p := *(*unsafe.Pointer)(word)
+		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) &&
+			(kind == layout.SlotString || kind == layout.SlotSlice) && *(*int)(unsafe.Add(word, ptrSize)) == 0 {
+			// An empty string or slice holds no memory, but its data word
+			// may still point anywhere ([]T{} at the runtime's zero-size
+			// base, "" cut from the end of a heap string). As in a clone,
+			// an empty string gets nil data; a non-nil empty slice (cap 0
+			// by now) stays non-nil, pointing at the view's first byte
+			// (Clone gives it a byte of its own), through which nothing
+			// can be read or written at length 0 and capacity 0.
+			if kind == layout.SlotString {
+				*(*unsafe.Pointer)(word) = nil
+			} else {
+				*(*unsafe.Pointer)(word) = r.alias.Addr()
+			}
+			return nil
+		}
 		switch v := uintptr(p); {
 		case v == 0 || al.has(v):
 			return nil
