@@ -9,7 +9,8 @@ import (
 )
 
 // Errors. Each is wrapped (errors.Is) by a more detailed error that names
-// the arena and, for types and values, the offending field path.
+// the arena where there is one and, for types and values, the offending
+// field path.
 var (
 	// ErrFrozen: the arena was frozen and accepts no more allocations.
 	ErrFrozen = offheap.ErrFrozen
@@ -19,8 +20,9 @@ var (
 	// size overflows; or NewArena could not reserve WithMaxBytes of
 	// address space.
 	ErrExhausted = offheap.ErrExhausted
-	// ErrInvalidSize: a negative length or option, or WithMaxBytes of more
-	// than half the 64-bit address space.
+	// ErrInvalidSize: a negative length; or WithMaxBytes(n) with n <= 0,
+	// or so large that, rounded up to a page, it is half the address
+	// space or more (no kernel gives a process that much).
 	ErrInvalidSize = offheap.ErrInvalidSize
 	// ErrUnsupported: the type cannot be stored (maps, channels, funcs,
 	// unsafe.Pointer; or pointers where a pointer-free type is required).
@@ -90,9 +92,10 @@ func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 
 // NewArena creates an arena backed by a fresh memfd (an unlinked temporary
 // file on the other Unix systems but AIX). It fails with an error wrapping
-// ErrInvalidSize for WithMaxBytes(n) with n <= 0 or more than half the
-// 64-bit address space, and with one wrapping ErrExhausted when the kernel
-// will not reserve n bytes of address space.
+// ErrInvalidSize for WithMaxBytes(n) with n <= 0 or so large that,
+// rounded up to a page, it is half the address space or more, and with
+// one wrapping ErrExhausted when the kernel will not reserve n bytes of
+// address space.
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {

@@ -159,7 +159,7 @@ func ExampleCorruptionError() {
 	fmt.Println(err) // each changed page, with the allocations it holds
 	// Output:
 	// true ports Protect [0]
-	// freeze: region "ports" (Protect): 1 page(s) changed since Freeze; page 0 [0x0, 0x28) holding uint16#0…3 ([4]uint16), float64#0…3 ([4]float64)
+	// freeze: region "ports" (Protect): 1 page changed since Freeze; page 0 [0x0, 0x28) holding uint16#0…3 ([4]uint16), float64#0…3 ([4]float64)
 }
 
 // A failed Freeze returns a *StepError naming the step that failed; every

@@ -46,7 +46,11 @@ const maxListed = 8
 // pages up to three of their allocations.
 func (e *CorruptionError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "freeze: region %q (%s): %d page(s) changed since Freeze", e.Region, e.Mode, len(e.Pages))
+	pages := "pages"
+	if len(e.Pages) == 1 {
+		pages = "page"
+	}
+	fmt.Fprintf(&b, "freeze: region %q (%s): %d %s changed since Freeze", e.Region, e.Mode, len(e.Pages), pages)
 	for i, pg := range e.Changed {
 		if i == 4 {
 			fmt.Fprintf(&b, "; …")

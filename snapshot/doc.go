@@ -30,8 +30,10 @@
 //	m, err := snapshot.NewMap(maps.All(countries))
 //	name, ok := m.Get("DE")
 //
-// Keys and values are stored together in one array outside the Go heap,
-// so a table of ten million entries costs the garbage collector nothing.
+// Keys and values are stored together in slots outside the Go heap, with
+// the tags, keys of more than 16 bytes and whatever values point to beside
+// them in the same frozen arena, so a table of ten million entries costs
+// the garbage collector nothing.
 // The strategy follows the keys: a linear scan for up to eight entries,
 // direct addressing for dense integer keys, and otherwise static open
 // addressing placed in home-slot order, with one tag byte per slot (four
@@ -93,12 +95,12 @@
 // channels and strings inside struct keys are refused with an error
 // wrapping arena.ErrUnsupported. A duplicate key fails the build with an
 // error wrapping ErrDuplicateKey that names the key, and keys that crowd
-// together under every seed tried with ErrClusteredKeys. Building costs more
-// when values hold pointers: each string or pointed-to object in a value
-// is cloned like any Go object, so a million entries whose values hold a
-// string took 1.2-1.9 µs per key to build on the 2-core hosts measured
-// (go run ./examples/lookup), against 0.08-0.18 µs for int64 values: about
-// 7 to 20 times as long.
+// together under every seed tried with ErrClusteredKeys. Building costs
+// more when values hold pointers: each string or pointed-to object in a
+// value is cloned like any Go object, so a million entries whose values
+// hold a string took 1.2-2.0 µs per key to build on the 2-core hosts
+// measured (go run ./examples/lookup), against 0.08-0.18 µs for int64
+// values: about 7 to 25 times as long.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have

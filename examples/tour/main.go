@@ -74,8 +74,8 @@ func main() {
 		if listed {
 			fmt.Println("the allocation written is among those listed")
 		} else {
-			fmt.Println("(checksums say which pages changed, not which bytes: the allocation written lies further down")
-			fmt.Println("this page than the list, in address order, goes)")
+			fmt.Printf("(Verify knows only that page %d changed; it lists the page's first allocations in address order,\n", pg.Index)
+			fmt.Printf("and the one written, at offset %#x, comes after them)\n", wf.Offset)
 		}
 	}
 	check(p.Close())

@@ -42,7 +42,7 @@
 //
 // Keys: strings, integers of every kind, and fixed-size comparable types
 // made of booleans, integers, arrays and structs (blank fields, which ==
-// ignores, are no part of the key). Floats (NaN != NaN, and
+// ignores, are no part of the key, but must be of these types too). Floats (NaN != NaN, and
 // -0 == +0 while their bytes differ), pointers, interfaces, channels, and
 // strings inside array or struct keys are refused.
 package lookup
