@@ -20,16 +20,7 @@ func TestSortKeysMatchesComparisonSort(t *testing.T) {
 				keys[i].start = keys[i-1].start
 			}
 		}
-		want := slices.Clone(keys)
-		slices.SortStableFunc(want, func(a, b key) int {
-			switch {
-			case keyLess(a, b):
-				return -1
-			case keyLess(b, a):
-				return 1
-			}
-			return 0
-		})
+		want := sortedStably(keys)
 		got := sortKeys(slices.Clone(keys), make([]key, n))
 		for i := range got {
 			assert.Equal(t, want[i].start, got[i].start)
@@ -50,16 +41,7 @@ func TestSortKeysLongRunOfOneStart(t *testing.T) {
 		keys[i] = key{start: 0xc000000000, size: uintptr(r.IntN(n / 4)), idx: int32(i)}
 	}
 	keys = append(keys, key{start: 0xc000000008, size: 1, idx: n}, key{start: 0xbf00000000, size: 1, idx: n + 1})
-	want := slices.Clone(keys)
-	slices.SortStableFunc(want, func(a, b key) int {
-		switch {
-		case keyLess(a, b):
-			return -1
-		case keyLess(b, a):
-			return 1
-		}
-		return 0
-	})
+	want := sortedStably(keys)
 	assert.Equal(t, want, sortKeys(keys, make([]key, len(keys))))
 }
 
@@ -72,4 +54,20 @@ func BenchmarkSortKeysOneStart(b *testing.B) {
 		}
 		sortKeys(keys, make([]key, n))
 	}
+}
+
+// sortedStably returns keys in sortKeys's order, equal keys in their
+// order in keys, by a comparison sort.
+func sortedStably(keys []key) []key {
+	want := slices.Clone(keys)
+	slices.SortStableFunc(want, func(a, b key) int {
+		switch {
+		case keyLess(a, b):
+			return -1
+		case keyLess(b, a):
+			return 1
+		}
+		return 0
+	})
+	return want
 }
