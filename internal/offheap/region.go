@@ -167,10 +167,10 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	var err error
 	// Published before the memory turns read-only, so that a stray write
 	// from another goroutine that faults the moment it does is named
-	// (Resolve), and withdrawn if freezing fails. Resolve reads only what
-	// no mode changes until Freeze returns: the mode, the arena's records
-	// and, for an Alias region, its view, whose addresses nobody has
-	// before then.
+	// (Resolve), and withdrawn if freezing fails. Of what Resolve reads,
+	// no mode changes the mode or the arena's records, and the mappings
+	// it compares with (the Alias view, the arena's own after a failed
+	// Seal) are set under r.mu, which Resolve holds.
 	a.frozen.Store(r)
 	switch mode {
 	case Protect:
