@@ -100,7 +100,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	if closed {
 		return nil, errStoreClosed
 	}
-	st.retryReleases()
+	_ = st.retryReleases() // what still fails is for Close to report
 	o := makeOptions("store", opts)
 	if o.permanent {
 		return nil, errStorePermanent
