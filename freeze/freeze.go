@@ -87,13 +87,19 @@ func (*noCopy) Unlock() {}
 // Freeze makes the arena read-only in the given mode and takes a baseline
 // checksum of its bytes. The arena accepts no more allocations
 // (arena.ErrFrozen). Before anything changes, the pointer graph stored in
-// the arena is validated (arena.ErrForeignPointer).
+// the arena is validated (arena.ErrForeignPointer). Values that hold no
+// memory pass wherever their data words point, as in Update: empty strings
+// and slices, and zero-size values in interfaces ([]T{}, any(struct{}{})
+// and a "" cut from a heap string, stored into a clone before Freeze).
+// Freeze gives them the data words a clone has (nil for the string, the
+// region's first byte for the others, a slice's capacity cut to 0).
 //
 // Freezing twice fails with an error wrapping arena.ErrFrozen, a closed
 // arena with arena.ErrClosed, a mode the platform lacks (or no mode at
 // all, such as Mode(0)) with ErrModeUnsupported. A failure at any step
 // returns a *StepError naming the step, and leaves the arena exactly as it
-// was.
+// was (but for those data words, which Go code without unsafe cannot
+// tell apart).
 //
 // In Protect and Seal modes the baseline is finished in the background,
 // once the kernel already guarantees the bytes cannot change; Verify and
@@ -182,12 +188,12 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // and may change *p's fields; afterwards the checksums of those bytes are
 // taken again, so Verify accepts the change. Pointers stored into *p must
 // be nil or point into the region; otherwise the bytes of *p are restored
-// and the error wraps arena.ErrForeignPointer. (An empty string or slice
-// holds no memory and is accepted whatever its data pointer: the string's
-// is cleared, and a non-nil empty slice is pointed into the region.) A slice stored into *p
-// keeps its length but has its capacity cut to it, as every slice in
-// frozen memory does, so that a reader's append copies instead of
-// writing frozen memory. If f panics, the bytes of *p are restored too
+// and the error wraps arena.ErrForeignPointer. (An empty string or slice,
+// or a zero-size value in an interface, holds no memory and is accepted
+// whatever its data pointer: the string's is cleared, and the others are
+// pointed into the region.) A slice stored into *p keeps its length but
+// has its capacity cut to it, as every slice in frozen memory does, so
+// that a reader's append copies instead of writing frozen memory. If f panics, the bytes of *p are restored too
 // and the panic goes on. Readers see the writes as
 // f makes them: Update is not atomic for concurrent readers (publish a new
 // snapshot with snapshot.Store for that).

@@ -149,14 +149,15 @@ func TestUpdateChecksTheElementWhereverItIs(t *testing.T) {
 	require.NoError(t, r.Verify())
 }
 
-// An empty string or slice holds no memory, whatever its data word says:
-// Clone copies one (an empty string with nil data, a non-nil empty slice
-// as a non-nil empty slice), and Update accepts one too. An empty string
-// cut from a longer one (strings.Cut("name=", "=")) and []T{} (which
-// points at the runtime's zero-size base) have data words outside the
-// region; Update refused both as foreign pointers. (Outside cgocheck2:
-// f stores a heap-backed empty string, on which that runtime aborts
-// before Update can clear it.)
+// An empty string or slice holds no memory, whatever its data word says,
+// and neither does a zero-size value: Clone copies them (an empty string
+// with nil data, a non-nil empty slice as a non-nil empty slice, a
+// zero-size value in an interface keeping its type), and Update accepts
+// them too. An empty string cut from a longer one (strings.Cut("name=",
+// "=")), []T{} and any(struct{}{}) (which point at the runtime's
+// zero-size base) have data words outside the region; Update refused
+// them as foreign pointers. (Outside cgocheck2: f stores a heap-backed
+// empty string, on which that runtime aborts before Update can clear it.)
 func TestUpdateAcceptsEmptyStringsAndSlices(t *testing.T) {
 	r, owner, ro := frozenConfig(t, freeze.Alias)
 	line := strings.Clone("name=") // on the heap, like a line read from a file
@@ -168,10 +169,66 @@ func TestUpdateAcceptsEmptyStringsAndSlices(t *testing.T) {
 	assert.Nil(t, unsafe.StringData(ro.Name), "an empty string keeps no pointer, as in a clone")
 
 	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Endpoints = []Endpoint{} }))
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Endpoints = make([]Endpoint, 0, 8) }))
+	assert.NotNil(t, ro.Endpoints)
+	assert.Zero(t, cap(ro.Endpoints), "an append copies instead of writing past the view")
 	assert.NotNil(t, ro.Endpoints, "a non-nil empty slice stays non-nil, as Clone keeps it")
 	assert.Empty(t, ro.Endpoints)
 	assert.Zero(t, cap(ro.Endpoints))
 	assert.Empty(t, owner.Endpoints)
 	require.NoError(t, r.Verify())
 	require.NoError(t, offheap.Unwrap(r.Arena()).Validate(), "a pointer left outside the region")
+}
+
+// Update accepts a zero-size value stored in an interface, and keeps its
+// dynamic type.
+func TestUpdateAcceptsZeroSizeValuesInInterfaces(t *testing.T) {
+	a := newArena(t)
+	h, err := arena.Clone(a, &Holder{X: 7})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, h)
+	for _, v := range []any{struct{}{}, [0]string{}, new(struct{})} {
+		require.NoError(t, freeze.Update(r, ro, func(w *Holder) { w.X = v }), "%T", v)
+		assert.IsType(t, v, ro.X)
+		require.NoError(t, offheap.Unwrap(a).Validate(), "%T: a pointer left outside the view", v)
+		require.NoError(t, r.Verify())
+	}
+}
+
+// What Update accepts, Freeze accepts in a value changed in place before
+// it: empty strings and slices, wherever their data words point, and
+// zero-size values in interfaces. Freeze refused them as foreign
+// pointers; it now gives them the data words a clone has, so that every
+// pointer lies in the region (and, in Alias mode, in the view).
+func TestFreezeAcceptsWhatHoldsNoMemory(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			hs, err := arena.Clone(a, []Holder{{X: 1}, {X: 2}, {X: 3}})
+			require.NoError(t, err)
+			_, c.Name, _ = strings.Cut(strings.Clone("name="), "=")
+			require.NotNil(t, unsafe.StringData(c.Name))
+			c.Endpoints = make([]Endpoint, 0, 4)
+			hs[0].X, hs[1].X, hs[2].X = struct{}{}, [0]int{}, new(struct{})
+
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			ro, rhs := freeze.ReadOnly(r, c), unsafe.Slice(freeze.ReadOnly(r, &hs[0]), len(hs))
+			assert.Equal(t, "", ro.Name)
+			assert.Nil(t, unsafe.StringData(ro.Name))
+			assert.NotNil(t, ro.Endpoints)
+			assert.Zero(t, cap(ro.Endpoints))
+			assert.Equal(t, struct{}{}, rhs[0].X)
+			assert.Equal(t, [0]int{}, rhs[1].X)
+			assert.IsType(t, new(struct{}), rhs[2].X)
+			assert.Equal(t, "b", ro.Primary.Host, "the rest of the graph is as it was")
+			require.NoError(t, offheap.Unwrap(a).Validate(), "a pointer left outside the region")
+			require.NoError(t, r.Verify())
+		})
+	}
 }

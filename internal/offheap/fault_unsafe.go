@@ -245,20 +245,12 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 			hdr[2] = hdr[1]
 		}
 		p := *(*unsafe.Pointer)(word)
-		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) &&
-			(kind == layout.SlotString || kind == layout.SlotSlice) && *(*int)(unsafe.Add(word, ptrSize)) == 0 {
-			// An empty string or slice holds no memory, but its data word
-			// may still point anywhere ([]T{} at the runtime's zero-size
-			// base, "" cut from the end of a heap string). As in a clone,
-			// an empty string gets nil data; a non-nil empty slice (cap 0
-			// by now) stays non-nil, pointing at the view's first byte
-			// (Clone gives it a byte of its own), through which nothing
-			// can be read or written at length 0 and capacity 0.
-			if kind == layout.SlotString {
-				*(*unsafe.Pointer)(word) = nil
-			} else {
-				*(*unsafe.Pointer)(word) = r.alias.Addr()
-			}
+		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) && holdsNoMemory(word, kind) {
+			// An empty string or slice, or a zero-size value, holds no
+			// memory, but its data word may point anywhere ([]T{} and
+			// any(struct{}{}) at the runtime's zero-size base, "" cut
+			// from the end of a heap string): tidy it as a clone has it.
+			tidy(word, kind, r.alias.Addr())
 			return nil
 		}
 		switch v := uintptr(p); {

@@ -6,7 +6,8 @@
 // allocation records and the layouts of their types, so every word read is
 // a slot of the type that was stored there. Pointer words are read as
 // integers for comparisons and rewritten only with unsafe.Add on the
-// pointer read from the same word, so no integer becomes a pointer.
+// pointer read from the same word, or with nil or the region's own base
+// address (tidy), so no integer becomes a pointer.
 
 package offheap
 
@@ -149,9 +150,86 @@ func (a *Arena) validateRecords(from int, allowed *window) error {
 		if v == 0 || w.has(v) {
 			return nil
 		}
-		off := uintptr(word) - uintptr(a.rng.Addr())
-		return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v}
+		return a.foreign(word)
 	})
+}
+
+// foreign returns the error for the pointer word at word.
+func (a *Arena) foreign(word unsafe.Pointer) *GraphError {
+	off := uintptr(word) - uintptr(a.rng.Addr())
+	return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: *(*uintptr)(word)}
+}
+
+// validateForFreeze is Freeze's check of the whole graph: validateRecords,
+// except that it accepts the words that address no memory (holdsNoMemory)
+// wherever they point, as Update does, and then tidies them. A value
+// cloned into the arena and then changed in place before Freeze may hold
+// them ([]T{} and any(struct{}{}) point at the runtime's zero-size base,
+// a "" cut from a heap string into the heap). They are tidied only once
+// the whole graph has passed, in a second walk that the usual graph,
+// which has none, never pays for; tidying changes no value that Go code
+// can see without unsafe.
+func (a *Arena) validateForFreeze() error {
+	w, untidy := a.writable(), 0
+	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		switch v := *(*uintptr)(word); {
+		case v == 0 || w.has(v):
+			return nil
+		case holdsNoMemory(word, kind):
+			untidy++
+			return nil
+		}
+		return a.foreign(word)
+	})
+	if err != nil || untidy == 0 {
+		return err
+	}
+	return a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		if v := *(*uintptr)(word); v != 0 && !w.has(v) {
+			tidy(word, kind, a.rng.Addr())
+		}
+		return nil
+	})
+}
+
+// zeroBase is where the runtime points every zero-size allocation and
+// every zero-size value stored in an interface (new(struct{}), []T{},
+// any(struct{}{})): a variable of the binary, never freed, of which no
+// byte belongs to the value. TestZeroBase checks that all three point
+// there, so a runtime that changed this would fail it.
+var zeroBase = func() uintptr {
+	zeroSink = new(struct{}) // escapes, so the runtime allocates it
+	return uintptr(unsafe.Pointer(zeroSink))
+}()
+
+var zeroSink *struct{}
+
+// holdsNoMemory reports whether the non-nil pointer word at word (of a slot
+// of the given kind; an interface's data word is a SlotPointer) addresses
+// no bytes, whatever its value: the data word of an empty string or slice,
+// or a pointer to a zero-size value at zeroBase.
+func holdsNoMemory(word unsafe.Pointer, kind layout.SlotKind) bool {
+	if kind == layout.SlotString || kind == layout.SlotSlice {
+		return *(*int)(unsafe.Add(word, ptrSize)) == 0
+	}
+	return *(*uintptr)(word) == zeroBase
+}
+
+// tidy rewrites a word that holdsNoMemory as Clone would have written it:
+// an empty string gets nil data; an empty slice, which stays non-nil, and
+// a pointer to a zero-size value point at base, the first byte of the
+// region, through which nothing can be read or written (the slice's
+// capacity is cut to 0, so that append copies).
+func tidy(word unsafe.Pointer, kind layout.SlotKind, base unsafe.Pointer) {
+	switch kind {
+	case layout.SlotString:
+		*(*unsafe.Pointer)(word) = nil
+	case layout.SlotSlice:
+		*(*unsafe.Pointer)(word) = base
+		(*[3]uintptr)(word)[2] = 0
+	default:
+		*(*unsafe.Pointer)(word) = base
+	}
 }
 
 // Validate checks the whole pointer graph: every pointer stored in the

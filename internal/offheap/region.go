@@ -161,7 +161,7 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		return nil, fmt.Errorf("%w: arena %q", ErrClosed, a.name)
 	}
 	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
-	if err := step("validate", func() error { return a.validateRecords(0, nil) }); err != nil {
+	if err := step("validate", a.validateForFreeze); err != nil {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
 	}
 	var err error
