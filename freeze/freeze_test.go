@@ -218,6 +218,10 @@ func TestGuardPassesOtherPanicsThrough(t *testing.T) {
 	_, _, ro := frozenConfig(t, freeze.Protect)
 	fake := fakeFault(uintptr(unsafe.Pointer(&ro.Version)))
 	assert.PanicsWithValue(t, fake, func() { _ = freeze.Guard(func() { panic(fake) }) })
+	// Nor is one that is a runtime.Error too: a fault's type is the
+	// runtime's own.
+	faker := fakeRuntimeFault(uintptr(unsafe.Pointer(&ro.Version)))
+	assert.PanicsWithValue(t, faker, func() { _ = freeze.Guard(func() { panic(faker) }) })
 	// Guard restores the goroutine's setting.
 	old := debug.SetPanicOnFault(false)
 	defer debug.SetPanicOnFault(old)
@@ -230,6 +234,13 @@ func TestGuardPassesOtherPanicsThrough(t *testing.T) {
 type fakeFault uintptr
 
 func (f fakeFault) Addr() uintptr { return uintptr(f) }
+
+// fakeRuntimeFault has every method of the runtime's fault value.
+type fakeRuntimeFault uintptr
+
+func (f fakeRuntimeFault) Addr() uintptr { return uintptr(f) }
+func (fakeRuntimeFault) RuntimeError()   {}
+func (fakeRuntimeFault) Error() string   { return "not a fault" }
 
 func TestVerifyAndTheBackDoors(t *testing.T) {
 	t.Run("Protect", func(t *testing.T) {

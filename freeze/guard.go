@@ -2,6 +2,7 @@ package freeze
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 
@@ -92,12 +93,13 @@ func Guard(f func()) (err error) {
 		if r == nil {
 			return
 		}
-		// A memory fault is a runtime.Error with the faulting address; a
-		// panic value of the user's with an Addr method is not one.
+		// A memory fault is a runtime.Error with the faulting address, of
+		// a type of package runtime: a panic value of the user's with
+		// RuntimeError and Addr methods is not one, wherever Addr points.
 		if af, ok := r.(interface {
 			runtime.Error
 			Addr() uintptr
-		}); ok {
+		}); ok && reflect.TypeOf(r).PkgPath() == "runtime" {
 			addr := af.Addr()
 			if info, ok := offheap.Resolve(addr); ok {
 				if info.Released {
