@@ -193,10 +193,20 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // whatever its data pointer: the string's is cleared, and the others are
 // pointed into the region.) A slice stored into *p keeps its length but
 // has its capacity cut to it, as every slice in frozen memory does, so
-// that a reader's append copies instead of writing frozen memory. If f panics, the bytes of *p are restored too
-// and the panic goes on. Readers see the writes as
-// f makes them: Update is not atomic for concurrent readers (publish a new
-// snapshot with snapshot.Store for that).
+// that a reader's append copies instead of writing frozen memory. If f
+// panics, the bytes of *p are restored too and the panic goes on. Readers
+// see the writes as f makes them: Update is not atomic for concurrent
+// readers (publish a new snapshot with snapshot.Store for that).
+//
+// Checksums are per 4 KiB page, and Update takes those of the pages *p
+// lies on again; it never lets them take in a change made by another
+// route. If those pages changed since their checksums were taken (a
+// stray write through the owner's mapping, /proc/self/mem), f is not run;
+// if bytes of those pages outside *p change while f runs (f writing
+// through another pointer, another goroutine), the Update is undone.
+// Either way the error says so and wraps a *CorruptionError naming the
+// pages, and the checksums stay as they were, so Verify goes on
+// reporting the change.
 //
 // Updates of one region run one at a time, and Verify, Checksum and Close
 // on other goroutines wait for them. f itself may call ReadOnly, Checksum
@@ -206,10 +216,18 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // f fail with an error wrapping ErrInsideUpdate, and Permanent (an Alias
 // region cannot be permanent) with ErrModeUnsupported.
 //
-// Cost: besides f, Update rehashes the pages *p lies on and then the root
+// Cost: besides f, Update hashes the pages *p lies on before and after f
+// (the first and last of them once more, to check the bytes outside *p),
+// then the root
 // checksum over every page's sum (8 bytes per 4 KiB page), and reads the
 // calling goroutine's id from its stack header (a few microseconds) to
 // tell calls from inside f from calls on other goroutines. Changing one
 // element of a frozen slice of a million 24-byte structs took 15-17 µs,
 // of a thousand 8 µs (go test -bench UpdateOneElement ./freeze/).
-func Update[T any](r *Region, p *T, f func(w *T)) error { return offheap.Update(r.r, p, f) }
+func Update[T any](r *Region, p *T, f func(w *T)) error {
+	err := offheap.Update(r.r, p, f)
+	if c, ok := err.(*offheap.PageConflict); ok {
+		return fmt.Errorf("%s: %w", c.Error(), r.corruption(c.Changed))
+	}
+	return err
+}

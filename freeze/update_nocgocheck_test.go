@@ -232,3 +232,18 @@ func TestFreezeAcceptsWhatHoldsNoMemory(t *testing.T) {
 		})
 	}
 }
+
+// A Go-heap pointer stored through the owner's mapping (a stray write, not
+// an Update) stays visible to Verify after an Update of another field of
+// the same page: that Update re-baselined the page and made it vanish.
+func TestUpdateDoesNotHideAHeapPointerWrittenBesideIt(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	owner.Nested = &Nested{} // the Go heap, behind the checksums' back
+	require.Error(t, r.Verify())
+	err := freeze.Update(r, &ro.Version, func(w *int) { *w = 2 })
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, err, &ce, "the Update is refused")
+	require.ErrorAs(t, r.Verify(), &ce, "and Verify still reports the page")
+	assert.ErrorIs(t, offheap.Unwrap(r.Arena()).Validate(), arena.ErrForeignPointer)
+	owner.Nested = nil // the heap pointer out again before the test ends
+}

@@ -183,3 +183,71 @@ func TestUpdateKeepsCapEqualToLen(t *testing.T) {
 	assert.Equal(t, []int{1, 7}, grown)
 	assert.Equal(t, []int{1, 2, 3}, ro.A)
 }
+
+// Update takes the checksums of the pages its value lies on again, and
+// must not take in a change made there by another route: before, it
+// re-baselined the whole page, and a stray write beside the value
+// vanished from Verify. A page that changed since its checksum was taken
+// refuses the Update (f is not run); a change beside the value while f
+// runs undoes it; the checksums stay, and Verify goes on reporting.
+func TestUpdateNeverBaselinesAChangeMadeAnotherWay(t *testing.T) {
+	refusedOrUndone := func(t *testing.T, r *freeze.Region, err error, want string) {
+		t.Helper()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), want)
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, []int{0}, ce.Pages)
+		var again *freeze.CorruptionError
+		require.ErrorAs(t, r.Verify(), &again, "the checksums still describe the page as frozen")
+		assert.Equal(t, ce.Pages, again.Pages)
+	}
+	t.Run("stray write beside the value", func(t *testing.T) {
+		r, owner, ro := frozenConfig(t, freeze.Alias)
+		owner.Limits[0] = 99 // through the owner's mapping, not Update
+		ran := false
+		err := freeze.Update(r, &ro.Version, func(w *int) { ran = true; *w = 2 })
+		refusedOrUndone(t, r, err, "refused")
+		assert.False(t, ran, "f is not run")
+		assert.Equal(t, 1, ro.Version)
+	})
+	t.Run("stray write into the value", func(t *testing.T) {
+		r, owner, ro := frozenConfig(t, freeze.Alias)
+		owner.Version = 7
+		err := freeze.Update(r, ro, func(w *Config) { w.Name = w.Endpoints[0].Host })
+		refusedOrUndone(t, r, err, "refused")
+		assert.Equal(t, "svc", ro.Name)
+	})
+	t.Run("f writes beside the value", func(t *testing.T) {
+		r, owner, ro := frozenConfig(t, freeze.Alias)
+		err := freeze.Update(r, &ro.Version, func(w *int) {
+			*w = 2
+			owner.Limits[3] = 40
+		})
+		refusedOrUndone(t, r, err, "undone")
+		assert.Equal(t, 1, ro.Version, "the value's own change was undone")
+		assert.Equal(t, int32(40), ro.Limits[3], "the other is left for Verify to report")
+	})
+	t.Run("stray write inside a value of many pages", func(t *testing.T) {
+		a := newArena(t)
+		big := arena.New[[3 * freeze.PageSize]byte](a)
+		r, err := freeze.Freeze(a, freeze.Alias)
+		require.NoError(t, err)
+		ro := freeze.ReadOnly(r, big)
+		big[freeze.PageSize+10] = 1 // the middle page, wholly the value's
+		err = freeze.Update(r, ro, func(w *[3 * freeze.PageSize]byte) { w[0] = 1 })
+		require.Error(t, err)
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, []int{1}, ce.Pages)
+		assert.Zero(t, ro[0])
+		require.Error(t, r.Verify())
+	})
+	t.Run("a clean page still updates", func(t *testing.T) {
+		r, _, ro := frozenConfig(t, freeze.Alias)
+		require.NoError(t, freeze.Update(r, &ro.Version, func(w *int) { *w = 3 }))
+		require.NoError(t, freeze.Update(r, &ro.Limits, func(w *[4]int32) { w[1] = 5 }))
+		assert.Equal(t, int32(5), ro.Limits[1])
+		require.NoError(t, r.Verify())
+	})
+}

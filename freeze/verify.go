@@ -40,7 +40,7 @@ type Allocation struct {
 }
 
 // maxListed bounds the allocations listed per changed page.
-const maxListed = 8
+const maxListed = offheap.MaxListed
 
 // Error names the region, how many pages changed, and for the first four
 // pages up to three of their allocations.
@@ -82,6 +82,12 @@ func (r *Region) Verify() error {
 	if err != nil || changed == nil {
 		return err
 	}
+	return r.corruption(changed)
+}
+
+// corruption describes changed pages, listed with up to maxListed+1
+// allocations each.
+func (r *Region) corruption(changed []offheap.ChangedPage) *CorruptionError {
 	e := &CorruptionError{Region: r.r.Name(), Mode: Mode(r.r.Mode())}
 	for _, c := range changed {
 		pg := ChangedPage{Index: c.Index, Start: c.Start, End: c.End, More: len(c.Allocs) > maxListed}

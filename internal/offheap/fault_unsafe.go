@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/space"
 	"github.com/frozen-go/frozen/internal/vm"
@@ -194,6 +196,19 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("%w: Update: %p + %d bytes runs past %q", ErrNotInRegion, p, size, r.a.name)
 	}
 	base := unsafe.Add(r.a.rng.Addr(), off)
+	// The pages *p lies on, whose checksums the Update takes again: they
+	// must match the baseline now, or a change made by another route
+	// (a stray write through the owner's mapping, /proc/self/mem) would
+	// become part of the new baseline, unseen by Verify ever after.
+	pg0, pg1 := off/PageSize, (off+max(size, 1)-1)/PageSize
+	pages := pg0 < uintptr(len(r.sums)) // not a zero-size value at the very end
+	if pages {
+		pg1 = min(pg1, uintptr(len(r.sums))-1)
+		lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
+		if hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, nil, r.sums[pg0:pg1+1]) != 0 {
+			return r.conflict(false, pg0, pg1)
+		}
+	}
 	saved := make([]byte, size)
 	copy(saved, unsafe.Slice((*byte)(base), size))
 	checked := false
@@ -213,13 +228,76 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		copy(unsafe.Slice((*byte)(base), size), saved)
 		return err
 	}
-	for pg := off / PageSize; pg <= (off+max(size, 1)-1)/PageSize && pg < uintptr(len(r.sums)); pg++ {
-		lo := pg * PageSize
-		hi := min(lo+PageSize, r.size)
-		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg:pg+1], nil)
+	// The bytes of those pages outside *p must not have changed while f
+	// ran (f writing through another pointer, another goroutine through
+	// the owner's mapping): each page hashed with *p's old bytes in place
+	// must still match its checksum. If one does not, the Update is
+	// undone, so that Verify keeps reporting the change.
+	for pg := pg0; pages && pg <= pg1; pg = max(pg+1, pg1) {
+		// The first and the last page; those between are wholly *p's.
+		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
+		if (lo < off || hi > off+size) && r.sumWith(lo, hi, off, saved) != r.sums[pg] {
+			copy(unsafe.Slice((*byte)(base), size), saved)
+			return r.conflict(true, pg0, pg1)
+		}
+	}
+	if pages {
+		lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
+		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg0:pg1+1], nil)
 	}
 	r.root = rootChecksum(r.sums, r.size)
 	return nil
+}
+
+// sumWith returns the hash of arena bytes [lo, hi) as they would be with
+// old in place of the bytes from off on (off < hi, off+len(old) > lo, or
+// len(old) == 0): the page's checksum if nothing else on it changed.
+func (r *Region) sumWith(lo, hi, off uintptr, old []byte) uint64 {
+	page := unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), hi-lo)
+	a, b := max(lo, off)-lo, min(hi, off+uintptr(len(old)))-lo // *p's part of the page
+	if a > b {
+		a, b = 0, 0
+	}
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.Write(page[:a])
+	_, _ = d.Write(old[a+lo-off : b+lo-off])
+	_, _ = d.Write(page[b:])
+	return d.Sum64()
+}
+
+// PageConflict is returned by Update when bytes on the pages it would
+// hash again differ from their checksums other than through it: before
+// f ran (f was not run), or, outside *p, while it ran (the Update was
+// undone). Either way the checksums are as they were, so Verify reports
+// the change too.
+type PageConflict struct {
+	Region  string
+	While   bool // changed while f ran
+	Changed []ChangedPage
+}
+
+func (e *PageConflict) Error() string {
+	if e.While {
+		return fmt.Sprintf("freeze: Update of %q undone: bytes outside the value on its pages changed while the function ran", e.Region)
+	}
+	return fmt.Sprintf("freeze: Update of %q refused: the pages of the value changed since their checksums were taken", e.Region)
+}
+
+// MaxListed bounds the allocations a description of a changed page lists
+// (freeze.CorruptionError).
+const MaxListed = 8
+
+// conflict describes the changed pages among pg0..pg1, under r.mu.
+func (r *Region) conflict(while bool, pg0, pg1 uintptr) *PageConflict {
+	e := &PageConflict{Region: r.a.name, While: while}
+	lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
+	for _, i := range changedPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg0:pg1+1]) {
+		s := lo + uintptr(i)*PageSize
+		e.Changed = append(e.Changed, ChangedPage{Index: int(pg0) + i, Start: s, End: min(s+PageSize, r.size),
+			Allocs: r.a.AllocationsIn(s, min(s+PageSize, r.size), MaxListed+1)})
+	}
+	return e
 }
 
 // checkUpdated validates the pointer words in arena offsets [lo, hi) after
