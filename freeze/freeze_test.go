@@ -564,6 +564,39 @@ func TestReadOnlyOfAZeroSizeAllocationAtTheEnd(t *testing.T) {
 	}
 }
 
+// A pointer to a zero-size allocation at the very end of the region
+// points one past its last byte: Freeze accepts one stored before it, and
+// Update one that ReadOnly gave; both refused it as a foreign pointer.
+// The pointer stored is then tidied into the region, as a clone's is.
+func TestAPointerToAZeroSizeAllocationAtTheEndIsStored(t *testing.T) {
+	type holder struct {
+		N int
+		E *struct{}
+	}
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			h, err := arena.Clone(a, &holder{N: 1})
+			require.NoError(t, err)
+			e := arena.New[struct{}](a)
+			h.E = e
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, h)
+			assert.NotNil(t, ro.E)
+			require.NoError(t, offheap.Unwrap(a).Validate(), "the pointer was tidied into the region")
+			if m == freeze.Alias {
+				roE := freeze.ReadOnly(r, e)
+				require.NoError(t, freeze.Update(r, ro, func(w *holder) { w.E = roE }))
+				require.NoError(t, freeze.Update(r, ro, func(w *holder) { w.E = e }))
+				assert.NotNil(t, ro.E)
+				require.NoError(t, offheap.Unwrap(a).Validate())
+			}
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
 func TestEmptyArenaFreezes(t *testing.T) {
 	for _, m := range modes(t) {
 		a := newArena(t)
