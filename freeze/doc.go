@@ -27,10 +27,13 @@
 // result points into the read-only view. The owner keeps its writable
 // mapping and changes data deliberately with Update, which re-baselines the
 // checksum; any other change (a stray write through the owner's mapping,
-// /proc/self/mem) is caught by Verify. On Linux the memfd gets the same
-// seals as in Protect mode: the owner's mapping, made before them, still
-// writes; no descriptor can, nor change the file's size. Cost: O(1) for the mapping, plus
-// rewriting the pointers, plus hashing every byte before Freeze returns.
+// /proc/self/mem) is caught by Verify, and an Update of a value on a page
+// that changed another way is refused rather than take the change into
+// its checksums. On Linux the memfd gets the same seals as in Protect
+// mode: the owner's mapping, made before them, still writes; no
+// descriptor can, nor change the file's size. Cost: O(1) for the
+// mapping, plus rewriting the pointers, plus hashing every byte before
+// Freeze returns.
 //
 // Seal remaps the range in place from the O_RDONLY descriptor and seals the
 // memfd with F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK and F_SEAL_SEAL:
