@@ -430,6 +430,74 @@ func TestCloneRefusesViewsThatDoNotLineUp(t *testing.T) {
 	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
 }
 
+type ptrElem struct {
+	P *[64]byte
+	N int
+}
+
+type byteView struct {
+	S   []ptrElem
+	Raw []byte // unsafe.Slice over S's backing array, e.g. kept for hashing
+}
+
+type intView struct {
+	N uintptr
+	P *int
+}
+
+type punned struct {
+	A *intView // the same memory as B, its words read the other way round
+	B *ptrElem
+}
+
+// Views of the same memory whose pointer words differ where they overlap
+// (only unsafe code makes them) are refused, whichever comes first. A
+// []byte view met first owned the shared bytes, and Clone copied the
+// pointers under it raw: a Go-heap address in the arena that no record
+// describes and Freeze could not see, freed by the garbage collector.
+func TestCloneRefusesViewsWithOtherPointerWords(t *testing.T) {
+	a := newArena(t)
+	obj := new([64]byte)
+	s := []ptrElem{{P: obj, N: 1}, {P: obj, N: 2}}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(ptrElem{})))
+	const why = "overlaps other memory of the value as a type with other pointer words there (only unsafe code makes such views)"
+	for name, v := range map[string]byteView{
+		"byte view first":       {S: s[:1], Raw: raw},
+		"byte view inside":      {S: s, Raw: raw[:8]},
+		"byte view of the same": {S: s, Raw: raw},
+	} {
+		_, err := arena.Clone(a, v)
+		require.ErrorIs(t, err, arena.ErrUnsupported, name)
+		assert.Contains(t, err.Error(), why, name)
+	}
+	x := 42
+	e := &ptrElem{P: (*[64]byte)(unsafe.Pointer(&x)), N: 5}
+	_, err := arena.Clone(a, punned{A: (*intView)(unsafe.Pointer(e)), B: e})
+	require.ErrorIs(t, err, arena.ErrUnsupported, "read as intView, e.N would be a pointer")
+	assert.Contains(t, err.Error(), why)
+	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
+
+	// Views that agree are cloned as before: a byte view of pointer-free
+	// bytes of the value, and pointers converted between types of one
+	// underlying type, which Go allows without unsafe.
+	type celsius struct {
+		V    float64
+		Name *string
+	}
+	type kelvin celsius
+	name := "t"
+	c := &celsius{V: 1, Name: &name}
+	got, err := arena.Clone(a, struct {
+		C *celsius
+		K *kelvin
+		N []byte
+	}{C: c, K: (*kelvin)(c), N: unsafe.Slice((*byte)(unsafe.Pointer(&c.V)), 8)})
+	require.NoError(t, err)
+	assert.Same(t, got.C, (*celsius)(got.K), "one copy")
+	assert.Same(t, (*byte)(unsafe.Pointer(&got.C.V)), &got.N[0])
+	assert.Equal(t, "t", *got.K.Name)
+}
+
 // cloneAny clones v with its dynamic type as T.
 func cloneAny(a *arena.Arena, v any) (any, error) {
 	switch v := v.(type) {

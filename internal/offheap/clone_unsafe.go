@@ -101,6 +101,7 @@ type cloner struct {
 	tmp      []key
 	blocks   []cblock
 	owners   []int32
+	words    [2][]pword // pointer words of two overlapping ranges (agree)
 	maxAlign uintptr
 	total    uintptr // bytes of the clone's allocation (after layout)
 	strOff   uintptr // where the packed string bytes start in it
@@ -114,6 +115,7 @@ func (c *cloner) reset() {
 	clear(c.blocks) // here too, or the pool keeps the source graph alive
 	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
+	c.words = [2][]pword{c.words[0][:0], c.words[1][:0]}
 	clear(c.seen)
 	c.maxAlign, c.total, c.strOff = 1, 0, 0
 }
@@ -454,26 +456,120 @@ func (c *cloner) place() error {
 // elements of [m]U are n×m elements of U: the same bytes, pointer words
 // and edges, in the same order), after which views of one array line up.
 // Ranges that still straddle (only unsafe code can make them) are refused.
+//
+// The copy also takes the bytes a range shares with earlier ones as the
+// earliest that holds them: as their type, with their pointer words. So
+// ranges whose pointer words differ where they overlap are refused too
+// (mismatch): a []byte view over pointer-bearing memory, met first, would
+// have the pointers copied as raw bytes, Go-heap addresses in the arena
+// that no record describes. Go code without unsafe makes only views that
+// agree: the same element type, a field or element of one inside the
+// other, a pointer converted between types of one underlying type.
 func (c *cloner) lineUp() error {
 	for i := range c.blocks {
 		b := &c.blocks[i]
-		if b.strings || c.straddler(b) < 0 {
+		if b.strings || b.hi-b.lo < 2 {
 			continue
 		}
-		for _, ky := range c.keys[b.lo:b.hi] {
-			r := &c.ranges[ky.idx]
-			for r.t.RType.Kind() == reflect.Array && r.t.RType.Len() > 0 {
-				r.n *= uintptr(r.t.RType.Len())
-				r.t = layout.Of(r.t.RType.Elem())
+		if c.straddler(b) >= 0 {
+			for _, ky := range c.keys[b.lo:b.hi] {
+				r := &c.ranges[ky.idx]
+				for r.t.RType.Kind() == reflect.Array && r.t.RType.Len() > 0 {
+					r.n *= uintptr(r.t.RType.Len())
+					r.t = layout.Of(r.t.RType.Elem())
+				}
+			}
+			if j := c.straddler(b); j >= 0 {
+				return c.overlapError(j, "overlaps other memory of the value without lining up with its elements (only unsafe code makes such views)")
 			}
 		}
-		if j := c.straddler(b); j >= 0 {
-			r := &c.ranges[j]
-			return &CloneError{Err: &layout.UnsupportedError{Path: c.path(r.parent, r.slot), Type: r.t.Name(),
-				Reason: "overlaps other memory of the value without lining up with its elements (only unsafe code makes such views)"}}
+		if j := c.mismatch(b); j >= 0 {
+			return c.overlapError(j, "overlaps other memory of the value as a type with other pointer words there (only unsafe code makes such views)")
 		}
 	}
 	return nil
+}
+
+func (c *cloner) overlapError(j int32, reason string) error {
+	r := &c.ranges[j]
+	return &CloneError{Err: &layout.UnsupportedError{Path: c.path(r.parent, r.slot), Type: r.t.Name(), Reason: reason}}
+}
+
+// mismatch returns a range of the block whose pointer words differ from
+// the earlier ranges' where it overlaps them, or -1. The bytes a range
+// shares with earlier ones all lie in the earlier range that reaches
+// furthest (ranges are in address order), and that one agrees with those
+// before it, so comparing with it is enough.
+func (c *cloner) mismatch(b *cblock) int32 {
+	cursor, owner := b.start, int32(-1)
+	for _, ky := range c.keys[b.lo:b.hi] {
+		r := &c.ranges[ky.idx]
+		if owner >= 0 && r.start() < cursor && !c.agree(&c.ranges[owner], r) {
+			return ky.idx
+		}
+		if owner < 0 || r.end() > cursor {
+			cursor, owner = max(cursor, r.end()), ky.idx
+		}
+	}
+	return -1
+}
+
+// pword is a pointer-bearing slot of a source value: the address of its
+// first word (an integer, never followed) and its kind.
+type pword struct {
+	addr uintptr
+	kind layout.SlotKind
+}
+
+// agree reports whether o and r, o starting first, have the same pointer
+// words where they overlap. Views of one type on its element boundaries
+// agree without looking.
+func (c *cloner) agree(o, r *crange) bool {
+	if o.t == r.t && (r.start()-o.start())%o.t.Size == 0 {
+		return true // o overlaps r, so o.t.Size > 0
+	}
+	lo, hi := r.start(), min(r.end(), o.end())
+	c.words[0] = pointerWords(c.words[0][:0], o, lo, hi)
+	c.words[1] = pointerWords(c.words[1][:0], r, lo, hi)
+	return slices.Equal(c.words[0], c.words[1])
+}
+
+// pointerWords appends, in address order, the slots of r's elements that
+// begin in [lo, hi).
+func pointerWords(out []pword, r *crange, lo, hi uintptr) []pword {
+	if r.t.PtrFree || r.t.Size == 0 {
+		return out
+	}
+	for k := (max(lo, r.start()) - r.start()) / r.t.Size; k < r.n; k++ {
+		base := r.start() + k*r.t.Size
+		if base >= hi {
+			break
+		}
+		out = slotWords(out, base, r.t.Slots, lo, hi)
+	}
+	return out
+}
+
+func slotWords(out []pword, base uintptr, slots []layout.Slot, lo, hi uintptr) []pword {
+	for _, s := range slots {
+		u := base + s.Off
+		if s.Kind != layout.SlotArray {
+			if u >= lo && u < hi {
+				out = append(out, pword{u, s.Kind})
+			}
+			continue
+		}
+		for j := uintptr(0); j < s.Len; j++ {
+			e := u + j*s.Elem.Size
+			if e >= hi {
+				break
+			}
+			if e+s.Elem.Size > lo {
+				out = slotWords(out, e, s.Elem.Slots, lo, hi)
+			}
+		}
+	}
+	return out
 }
 
 // straddler returns a range of the block with an element that begins
