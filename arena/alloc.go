@@ -7,9 +7,12 @@ import "github.com/frozen-go/frozen/internal/offheap"
 // interfaces, at any depth): use Clone for values with pointers.
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
-// or ErrExhausted, when T holds pointers or the arena cannot allocate (a
-// zero-value Arena counts as closed; a nil *Arena makes New panic with the
-// runtime's nil dereference).
+// or ErrExhausted, when T holds pointers or the arena cannot allocate. The
+// ErrUnsupported error names T's first pointer-bearing field, advising
+// Clone, or, when Clone refuses T too (a map, channel, func or
+// unsafe.Pointer at any depth), what it refuses. A zero-value Arena counts
+// as closed; a nil *Arena makes New panic with the runtime's nil
+// dereference.
 func New[T any](a *Arena) *T { return offheap.New[T](a.a) }
 
 // MakeSlice allocates n zeroed elements of the pointer-free type T, with
@@ -57,8 +60,9 @@ func Bytes(a *Arena, b []byte) []byte {
 // ErrUnsupported and names the field path and its type once, for example
 // "arena: clone: Config.Index: map[string]int: maps are not supported …";
 // one inside an interface is named by the path through its dynamic type,
-// "Config.Extra.(Hooks).Index: map[string]int: …", or, when the dynamic
-// type is the refused one, "Config.Extra: chan int: …". Unlike New,
+// "Config.Extra.(Hooks).Index: map[string]int: …" (a pointer stored in it
+// too: "Config.Extra.(*Hooks).Index"), or, when the dynamic type is the
+// refused one, "Config.Extra: chan int: …". Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
 func Clone[T any](a *Arena, v T) (T, error) {

@@ -340,6 +340,11 @@ type withMap struct {
 
 type withChan struct{ C chan int }
 
+// shaped is stored in an interface's data word: one pointer.
+type shaped struct{ P *Config }
+
+func ptrTo[T any](v T) *T { return &v }
+
 type withFunc struct {
 	Hooks []struct{ OnChange func() }
 }
@@ -358,6 +363,13 @@ func TestCloneRefusesUnsupportedTypesWithPath(t *testing.T) {
 		{Holder{Any: []any{1, map[string]int{"a": 1}}}, "Holder.Any[1]: map[string]int: "},
 		{&Config{Extra: make(chan int)}, "*Config.Extra: chan int: "},
 		{Holder{Any: []any{withMap{}}}, "Holder.Any[0].(withMap).Index: map[string]int: "},
+		// A pointer-shaped value is stored in the interface word itself;
+		// the path still names its dynamic type (it lost it, and once
+		// named the interface as holding the refused value).
+		{&Config{Extra: &Config{Extra: make(chan int)}}, "*Config.Extra.(*Config).Extra: chan int: "},
+		{&Config{Extra: shaped{P: &Config{Extra: make(chan int)}}}, "*Config.Extra.(shaped).P.Extra: chan int: "},
+		{&Config{Extra: [1]*Config{{Extra: make(chan int)}}}, "*Config.Extra.([1]*Config)[0].Extra: chan int: "},
+		{&Config{Extra: ptrTo(any(make(chan int)))}, "*Config.Extra.(*interface {}): chan int: "},
 	} {
 		t.Run(fmt.Sprintf("%T", tc.v), func(t *testing.T) {
 			a := newArena(t)

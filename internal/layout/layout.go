@@ -382,9 +382,15 @@ func unsupportedPath(t *Type) error {
 	return search(t, func(rt reflect.Type, _ int) string { return reason(rt) })
 }
 
+// pointerPath names the first pointer-bearing field of a type that is not
+// pointer-free, advising Clone; or, when Clone refuses the type too (t.Err,
+// set first), says what it refuses.
 func pointerPath(t *Type) error {
 	if t.PtrFree {
 		return nil
+	}
+	if t.Err != nil {
+		return t.Err
 	}
 	return search(t, func(rt reflect.Type, depth int) string {
 		switch rt.Kind() {
@@ -397,6 +403,38 @@ func pointerPath(t *Type) error {
 		}
 		return ""
 	})
+}
+
+// InterfaceAt returns the interface type of the field or element of rt that
+// begins at byte off, or nil if none does.
+func InterfaceAt(rt reflect.Type, off uintptr) reflect.Type {
+	for {
+		if off == 0 && rt.Kind() == reflect.Interface {
+			return rt
+		}
+		switch rt.Kind() {
+		case reflect.Struct:
+			var next reflect.Type
+			for i := 0; i < rt.NumField(); i++ {
+				if f := rt.Field(i); off >= f.Offset && off < f.Offset+f.Type.Size() {
+					next, off = f.Type, off-f.Offset
+					break
+				}
+			}
+			if next == nil {
+				return nil
+			}
+			rt = next
+		case reflect.Array:
+			size := rt.Elem().Size()
+			if size == 0 {
+				return nil
+			}
+			rt, off = rt.Elem(), off%size
+		default:
+			return nil
+		}
+	}
 }
 
 // FieldPath describes the byte at offset off inside a value of type rt, as

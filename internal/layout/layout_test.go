@@ -141,6 +141,11 @@ type route struct {
 	Index map[string]int
 }
 
+type named struct {
+	N    int
+	Name string
+}
+
 type routing struct {
 	Routes []route
 }
@@ -162,7 +167,11 @@ func TestUnsupportedMessageNamesPathAndTypeOnce(t *testing.T) {
 		{"pointer to the type", For[*map[string]int]().Err, "*map[string]int: map[string]int: " + maps},
 		{"pointer-free: the type itself", For[*int]().PtrFreeErr,
 			"*int: holds pointers (strings, slices, pointers and interfaces count); use Clone"},
-		{"pointer-free: a field", For[route]().PtrFreeErr, "route.Name: string: holds pointers; use Clone for values with pointers"},
+		{"pointer-free: a field", For[named]().PtrFreeErr, "named.Name: string: holds pointers; use Clone for values with pointers"},
+		// Clone refuses route too: the typed allocators' error says why,
+		// rather than advise Clone.
+		{"pointer-free: a type Clone refuses", For[route]().PtrFreeErr, "route.Index: map[string]int: " + maps},
+		{"pointer-free: a func", For[func()]().PtrFreeErr, "func(): funcs are not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.ErrorIs(t, tc.err, ErrUnsupported)

@@ -44,7 +44,8 @@ const (
 	viaPointer
 	viaSlice
 	viaString
-	viaBox // the boxed value of an interface
+	viaBox    // the boxed value of an interface
+	viaDirect // the pointee of a pointer-shaped value stored in an interface
 )
 
 // noEdge is the edge of a nil pointer word.
@@ -353,7 +354,7 @@ func (c *cloner) scan(i int32, base unsafe.Pointer, slots []layout.Slot) error {
 			case dt.Direct:
 				// The data word holds a pointer-shaped value: its one
 				// slot is a pointer at offset 0.
-				e = c.add(q, dt.Slots[0].Elem, 1, i, uintptr(p), viaPointer)
+				e = c.add(q, dt.Slots[0].Elem, 1, i, uintptr(p), viaDirect)
 			default:
 				e = c.add(q, dt, 1, i, uintptr(p), viaBox)
 			}
@@ -779,8 +780,11 @@ func (c *cloner) path(i int32, slot uintptr) string {
 func (c *cloner) local(r *crange, u uintptr) string {
 	off := u - r.start()
 	s := ""
-	if r.via == viaBox {
+	switch r.via {
+	case viaBox:
 		s = ".(" + r.t.Name() + ")"
+	case viaDirect:
+		s = c.directLabel(r)
 	}
 	if r.via == viaSlice || r.n != 1 {
 		if r.t.Size == 0 {
@@ -789,6 +793,30 @@ func (c *cloner) local(r *crange, u uintptr) string {
 		return s + fmt.Sprintf("[%d]", off/r.t.Size) + layout.FieldPath(r.t.RType, off%r.t.Size)
 	}
 	return s + layout.FieldPath(r.t.RType, off)
+}
+
+// directLabel names the way from an interface to the pointee of the
+// pointer-shaped value stored in it: ".(*T)" for a *T, ".(S).P" for a
+// struct S whose one field P is a pointer, ".([1]*T)[0]" for an array. It
+// reads the interface's type word again, in the parent's source memory
+// (alive while Clone runs), since the range keeps only the pointee's type.
+func (c *cloner) directLabel(r *crange) string {
+	if r.parent < 0 {
+		return ""
+	}
+	parent := &c.ranges[r.parent]
+	off := r.slot - parent.start()
+	it := layout.InterfaceAt(parent.t.RType, off%parent.t.Size)
+	if it == nil {
+		return ""
+	}
+	// The slot lies in the parent's source memory: off is inside it.
+	v := reflect.NewAt(it, unsafe.Add(parent.src, off)).Elem()
+	if v.IsNil() {
+		return ""
+	}
+	dt := v.Elem().Type()
+	return ".(" + layout.ShortName(dt) + ")" + layout.FieldPath(dt, 0)
 }
 
 // PlanValue plans a clone of *v.
