@@ -17,7 +17,9 @@ var (
 	// ErrClosed: the arena was closed.
 	ErrClosed = offheap.ErrClosed
 	// ErrExhausted: the allocation does not fit in WithMaxBytes, or its
-	// size overflows; or NewArena could not reserve WithMaxBytes of
+	// size overflows; or the kernel would not grow the arena's memory
+	// (its file or mapping: ENOMEM, ENOSPC, RLIMIT_FSIZE), the kernel's
+	// error wrapped too; or NewArena could not reserve WithMaxBytes of
 	// address space.
 	ErrExhausted = offheap.ErrExhausted
 	// ErrInvalidSize: a negative length; or WithMaxBytes(n) with n <= 0,

@@ -261,19 +261,19 @@ func (a *Arena) grow(need uintptr) error {
 	// The file must be long enough before any byte of a new mapping is
 	// touched: touching past the end of a shared object raises SIGBUS.
 	if err := a.file.Resize(int64(n)); err != nil {
-		return fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err)
+		return fmt.Errorf("%w: arena %q: the kernel would not grow it to %d bytes: %w", ErrExhausted, a.name, n, err)
 	}
 	if a.w == nil {
 		w, err := vm.Map(a.file, 0, a.rng.Addr(), n, vm.ProtReadWrite, vm.FromReadWrite)
 		if err != nil {
-			return errors.Join(fmt.Errorf("arena %q: map: %w", a.name, err), a.file.Resize(0))
+			return errors.Join(fmt.Errorf("%w: arena %q: the kernel would not map %d bytes: %w", ErrExhausted, a.name, n, err), a.file.Resize(0))
 		}
 		a.w, a.limit = w, min(n, a.ceiling)
 		counters.mapped.Add(int64(n))
 		return nil
 	}
 	if err := a.w.Extend(n - cur); err != nil {
-		return errors.Join(fmt.Errorf("arena %q: grow to %d bytes: %w", a.name, n, err), a.file.Resize(int64(cur)))
+		return errors.Join(fmt.Errorf("%w: arena %q: the kernel would not map it grown to %d bytes: %w", ErrExhausted, a.name, n, err), a.file.Resize(int64(cur)))
 	}
 	counters.mapped.Add(int64(n - cur))
 	a.limit = min(n, a.ceiling)
