@@ -396,4 +396,13 @@ func TestMapAllAfterCloseInTheLoop(t *testing.T) {
 			require.NoError(t, tiny.Close())
 		}
 	})
+	// An empty map has no entry to check at: its sequence checks first.
+	empty, err := snapshot.NewMap(maps.All(map[string]int{}), snapshot.WithName("empty"))
+	require.NoError(t, err)
+	seq = empty.All()
+	require.NoError(t, empty.Close())
+	assert.PanicsWithError(t, `arena: closed: All on map "empty" after Close`, func() {
+		for range seq {
+		}
+	})
 }

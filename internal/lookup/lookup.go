@@ -445,13 +445,16 @@ func keyText[K comparable](k K) string {
 const keyTextMax = 64
 
 // runeCut returns the largest n <= limit at which s can be cut without
-// splitting a UTF-8 sequence.
+// splitting a UTF-8 sequence, or limit where s is not UTF-8 there (no
+// rune start among the last UTFMax bytes before it): bytes of no
+// sequence, which %q shows escaped, one by one.
 func runeCut(s string, limit int) int {
-	n := limit
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	for n := limit; n > max(limit-utf8.UTFMax, 0); n-- {
+		if utf8.RuneStart(s[n]) {
+			return n
+		}
 	}
-	return n
+	return limit
 }
 
 // ValueError returns an error naming the key of the first entry, in slot
@@ -972,6 +975,7 @@ func (t *Table[K, V]) matchString(i uint64, s string) bool {
 func (t *Table[K, V]) All() iter.Seq2[K, V] {
 	t.mustBeOpen("All")
 	return func(yield func(K, V) bool) {
+		t.mustBeOpen("All") // an empty table has no slot to check at
 		if t.kind == kString {
 			for i := range t.sslots {
 				t.mustBeOpen("All")

@@ -237,6 +237,16 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 		}
 		assert.EqualError(t, err, fmt.Sprintf("snapshot: duplicate key: %q… (%d bytes)", k[:cut], len(k)))
 	}
+	// A key that is not UTF-8 where it is cut is cut at 64 bytes all the
+	// same: searching back for a rune start cut one of continuation
+	// bytes only to "", naming none of its bytes.
+	for _, k := range []string{strings.Repeat("\x80", 100), "ab" + strings.Repeat("\xbf", 100)} {
+		_, err = Build(func(yield func(string, int) bool) {
+			_ = yield(k, 1) && yield(k, 2)
+		})
+		require.ErrorIs(t, err, ErrDuplicateKey)
+		assert.EqualError(t, err, fmt.Sprintf("snapshot: duplicate key: %q… (%d bytes)", k[:64], len(k)))
+	}
 	// Keys of a named string type read the same, in a tiny table (which
 	// reports the key as given) and in a hashed one (as stored).
 	type host string
