@@ -188,6 +188,7 @@ func TestSizesAndLimits(t *testing.T) {
 	a := newArena(t, arena.WithMaxBytes(100<<10+1)) // exactly, whatever the page size
 	assert.Equal(t, 100<<10+1, a.Cap())
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[int](a, -1) }), arena.ErrInvalidSize)
+	assert.ErrorContains(t, panicErr(t, func() { arena.MakeSlice[int](a, -1) }), `arena "TestSizesAndLimits"`)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[byte](a, 200<<10) }), arena.ErrExhausted)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[[1 << 20]byte](a, 1<<50) }), arena.ErrExhausted,
 		"a size that overflows")
@@ -214,10 +215,11 @@ func TestSizesAndLimits(t *testing.T) {
 	// (user space on 64-bit Linux is at most 2^57 bytes).
 	for n, want := range map[int64]error{math.MaxInt64: arena.ErrInvalidSize, 1 << 62: arena.ErrExhausted} {
 		before := arena.ReadStats()
-		b, err := arena.NewArena(arena.WithMaxBytes(n))
+		b, err := arena.NewArena(arena.WithName("huge"), arena.WithMaxBytes(n))
 		assert.Nil(t, b)
 		assert.ErrorIs(t, err, want, "WithMaxBytes(%d)", n)
 		assert.ErrorContains(t, err, fmt.Sprintf("WithMaxBytes(%d)", n))
+		assert.ErrorContains(t, err, `arena "huge"`)
 		assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a refused NewArena leaves no arena")
 		assert.Equal(t, before.ReservedBytes, arena.ReadStats().ReservedBytes)
 	}

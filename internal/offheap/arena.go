@@ -116,7 +116,7 @@ type Arena struct {
 // may use exactly maxBytes, whatever the page size.
 func NewArena(name string, maxBytes int64) (*Arena, error) {
 	if maxBytes < 0 {
-		return nil, fmt.Errorf("%w: WithMaxBytes(%d) is negative", ErrInvalidSize, maxBytes)
+		return nil, fmt.Errorf("%w: arena %q: WithMaxBytes(%d) is negative", ErrInvalidSize, name, maxBytes)
 	}
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxBytes
@@ -124,7 +124,7 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	// Half the address space, rounded down to a page so that rounding up
 	// cannot overflow: no kernel gives a process more.
 	if uint64(maxBytes) > uint64(^uintptr(0)>>1&^(vm.PageSize-1)) {
-		return nil, fmt.Errorf("%w: WithMaxBytes(%d) exceeds the address space", ErrInvalidSize, maxBytes)
+		return nil, fmt.Errorf("%w: arena %q: WithMaxBytes(%d) exceeds the address space", ErrInvalidSize, name, maxBytes)
 	}
 	n := alignUp(uintptr(maxBytes), vm.PageSize)
 	a := &Arena{name: name, ceiling: uintptr(maxBytes)}

@@ -82,11 +82,11 @@ func MakeSlice[T any](a *Arena, n int) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n < 0 {
-		return nil, fmt.Errorf("%w: MakeSlice[%s](%d): negative length", ErrInvalidSize, t.Name(), n)
-	}
 	if err := a.usable(); err != nil {
 		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("%w: arena %q: MakeSlice[%s](%d): negative length", ErrInvalidSize, a.name, t.Name(), n)
 	}
 	if n == 0 {
 		return []T{}, nil
