@@ -113,6 +113,20 @@ func ShortName(rt reflect.Type) string {
 	s := rt.String()
 	var b strings.Builder
 	for i := 0; i < len(s); {
+		if s[i] == '"' {
+			// A struct tag, quoted: copied as it is ("json:\"a.b\"").
+			j := i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(s))
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		}
 		j := i
 		for j < len(s) && isQualifiedChar(s[j]) {
 			j++

@@ -207,6 +207,12 @@ func TestShortName(t *testing.T) {
 	assert.Equal(t, "map[string]endpoint", ShortName(reflect.TypeFor[map[string]endpoint]()))
 	assert.Equal(t, "[]*WaitGroup", ShortName(reflect.TypeFor[[]*sync.WaitGroup]()))
 	assert.Equal(t, "int", ShortName(reflect.TypeFor[int]()))
+	// Struct tags are kept as they are: "a.b" is not a qualified name.
+	assert.Equal(t, `struct { M map[string]int "json:\"a.b\""; W WaitGroup "x:\"q\\\"sync.W\"" }`,
+		ShortName(reflect.TypeFor[struct {
+			M map[string]int `json:"a.b"`
+			W sync.WaitGroup `x:"q\"sync.W"`
+		}]()))
 }
 
 func TestDirectMatchesRuntime(t *testing.T) {
