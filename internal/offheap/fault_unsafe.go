@@ -323,13 +323,11 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 			hdr[2] = hdr[1]
 		}
 		p := *(*unsafe.Pointer)(word)
-		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) &&
-			(holdsNoMemory(word, kind) || atEnd(kind, v, al) || atEnd(kind, v, w)) {
+		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) && holdsNoMemory(word, kind) {
 			// An empty string or slice, or a zero-size value, holds no
 			// memory, but its data word may point anywhere ([]T{} and
 			// any(struct{}{}) at the runtime's zero-size base, "" cut
-			// from the end of a heap string, a zero-size allocation at
-			// the region's end): tidy it as a clone has it.
+			// from the end of a heap string): tidy it as a clone has it.
 			tidy(word, kind, r.alias.Addr())
 			return nil
 		}

@@ -161,8 +161,8 @@ func (a *Arena) foreign(word unsafe.Pointer) *GraphError {
 }
 
 // validateForFreeze is Freeze's check of the whole graph: validateRecords,
-// except that it accepts the words that address no memory (holdsNoMemory,
-// atEnd) wherever they point, as Update does, and then tidies them. A value
+// except that it accepts the words that address no memory (holdsNoMemory)
+// wherever they point, as Update does, and then tidies them. A value
 // cloned into the arena and then changed in place before Freeze may hold
 // them ([]T{} and any(struct{}{}) point at the runtime's zero-size base,
 // a "" cut from a heap string into the heap). They are tidied only once
@@ -175,7 +175,7 @@ func (a *Arena) validateForFreeze() error {
 		switch v := *(*uintptr)(word); {
 		case v == 0 || w.has(v):
 			return nil
-		case holdsNoMemory(word, kind) || atEnd(kind, v, w):
+		case holdsNoMemory(word, kind):
 			untidy++
 			return nil
 		}
@@ -215,16 +215,7 @@ func holdsNoMemory(word unsafe.Pointer, kind layout.SlotKind) bool {
 	return *(*uintptr)(word) == zeroBase
 }
 
-// atEnd reports whether v, held by a pointer slot (or an interface's data
-// word), points at the very end of the window w: only a zero-size value
-// can lie there (arena.New[struct{}] as the last allocation, or
-// ReadOnly's twin of it), since anything larger would run past the
-// region. tidy treats such a pointer like one to zeroBase.
-func atEnd(kind layout.SlotKind, v uintptr, w window) bool {
-	return kind == layout.SlotPointer && v == w.hi
-}
-
-// tidy rewrites a word that holdsNoMemory (or is atEnd) as Clone would have written it:
+// tidy rewrites a word that holdsNoMemory as Clone would have written it:
 // an empty string gets nil data; an empty slice, which stays non-nil, and
 // a pointer to a zero-size value point at base, the first byte of the
 // region, through which nothing can be read or written (the slice's
