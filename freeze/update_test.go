@@ -12,6 +12,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
@@ -249,5 +250,62 @@ func TestUpdateNeverBaselinesAChangeMadeAnotherWay(t *testing.T) {
 		require.NoError(t, freeze.Update(r, &ro.Limits, func(w *[4]int32) { w[1] = 5 }))
 		assert.Equal(t, int32(5), ro.Limits[1])
 		require.NoError(t, r.Verify())
+	})
+}
+
+// A value over three pages: the bytes outside it on its first page and on
+// its last are both checked after f (a check of one of them only would
+// pass the tests above, whose values lie on one page).
+func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
+	type three [2 * freeze.PageSize]byte // at offset 100: pages 0, 1 and 2
+	setup := func(t *testing.T) (*freeze.Region, []byte, []byte, *three) {
+		a := newArena(t)
+		pre := arena.MakeSlice[byte](a, 100)
+		v := arena.New[three](a)
+		post := arena.MakeSlice[byte](a, 50)
+		r, err := freeze.Freeze(a, freeze.Alias)
+		require.NoError(t, err)
+		return r, pre, post, freeze.ReadOnly(r, v)
+	}
+	undone := func(t *testing.T, r *freeze.Region, err error, page int) {
+		t.Helper()
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, err, &ce)
+		assert.Contains(t, err.Error(), "undone")
+		assert.Equal(t, []int{page}, ce.Pages)
+		require.Error(t, r.Verify())
+	}
+	t.Run("first page", func(t *testing.T) {
+		r, pre, _, ro := setup(t)
+		err := freeze.Update(r, ro, func(w *three) { w[len(w)-1] = 1; pre[0] = 9 })
+		undone(t, r, err, 0)
+		assert.Zero(t, ro[len(ro)-1])
+	})
+	t.Run("last page", func(t *testing.T) {
+		r, _, post, ro := setup(t)
+		err := freeze.Update(r, ro, func(w *three) { w[0] = 1; post[49] = 9 })
+		undone(t, r, err, 2)
+		assert.Zero(t, ro[0])
+	})
+	t.Run("clean", func(t *testing.T) {
+		r, _, _, ro := setup(t)
+		require.NoError(t, freeze.Update(r, ro, func(w *three) { w[0], w[5000], w[len(w)-1] = 1, 2, 3 }))
+		assert.Equal(t, byte(3), ro[len(ro)-1])
+		require.NoError(t, r.Verify())
+	})
+	// A write beside the value after f has returned, once Update has
+	// taken the new checksums: the check that follows sees it. (Update
+	// took the checksums after the check, and so took such a write in.)
+	t.Run("after f", func(t *testing.T) {
+		r, _, post, ro := setup(t)
+		offheap.SetFailpoint(func(step string) error {
+			if step == "update-rehashed" {
+				post[0] = 7
+			}
+			return nil
+		})
+		defer offheap.SetFailpoint(nil)
+		err := freeze.Update(r, ro, func(w *three) { w[0] = 1 })
+		undone(t, r, err, 2)
 	})
 }

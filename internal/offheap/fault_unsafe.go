@@ -228,11 +228,27 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		copy(unsafe.Slice((*byte)(base), size), saved)
 		return err
 	}
-	// The bytes of those pages outside *p must not have changed while f
-	// ran (f writing through another pointer, another goroutine through
-	// the owner's mapping): each page hashed with *p's old bytes in place
-	// must still match its checksum. If one does not, the Update is
-	// undone, so that Verify keeps reporting the change.
+	// The new checksums are taken first, into fresh, and the bytes of
+	// those pages outside *p checked after: they must not have changed
+	// since Freeze (f writing through another pointer, another goroutine
+	// through the owner's mapping). Each of the first and last page,
+	// hashed with *p's old bytes in place, must still match its checksum;
+	// if one does not, the Update is undone, so that Verify keeps
+	// reporting the change. In this order a write beside *p lands either
+	// before the check, which sees it, or after the new checksums were
+	// taken, which then differ from the page: none is taken in.
+	var small [2]uint64
+	fresh := small[:0]
+	if pages {
+		lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
+		if n := int(pg1 - pg0 + 1); n <= len(small) {
+			fresh = small[:n]
+		} else {
+			fresh = make([]uint64, n)
+		}
+		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, fresh, nil)
+	}
+	reached("update-rehashed")
 	for pg := pg0; pages && pg <= pg1; pg = max(pg+1, pg1) {
 		// The first and the last page; those between are wholly *p's.
 		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
@@ -241,10 +257,7 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 			return r.conflict(true, pg0, pg1)
 		}
 	}
-	if pages {
-		lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
-		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg0:pg1+1], nil)
-	}
+	copy(r.sums[pg0:], fresh)
 	r.root = rootChecksum(r.sums, r.size)
 	return nil
 }
