@@ -380,3 +380,28 @@ func needSealsAndMremap(t *testing.T) {
 		t.Skip("needs memfd seals and mremap")
 	}
 }
+
+// Alias and Seal map the file from a read-only reopen through
+// /proc/self/fd. Where that does not work (a sandbox without /proc), the
+// probe says so and they fail at step "probe" with ErrModeUnsupported,
+// the arena as it was; they failed at step "reopen" with the open's
+// untyped error. Protect, which needs no reopen, still freezes.
+func TestModesWithoutAReadOnlyReopen(t *testing.T) {
+	seals, mseal, mremap, _ := vm.Features()
+	restore := vm.SetFeatures(seals, mseal, mremap, &vm.FeatureError{Feature: "read-only reopen through /proc/self/fd", Err: unix.ENOENT})
+	defer restore()
+	a, _, c, before := clonedConfig(t)
+	for _, m := range []freeze.Mode{freeze.Alias, freeze.Seal} {
+		_, err := freeze.Freeze(a, m)
+		require.ErrorIs(t, err, freeze.ErrModeUnsupported, "%s", m)
+		var se *freeze.StepError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "probe", se.Step)
+		assert.ErrorContains(t, err, "read-only reopen")
+		assert.Equal(t, before, arenaMaps(t, a), "%s changed nothing", m)
+	}
+	c.Version = 2 // still writable
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+}

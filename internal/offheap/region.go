@@ -212,6 +212,20 @@ func (r *Region) fail(stepName string, err, rollback error) error {
 
 func sealsAvailable() error { seals, _, _, _ := vm.Features(); return seals }
 
+// reopenAvailable: Alias and Seal map the file from a read-only reopen.
+func reopenAvailable() error { _, _, _, reopen := vm.Features(); return reopen }
+
+// probe fails, with ErrModeUnsupported, when a feature the mode needs is
+// missing here (as found by vm.Features), before anything changes.
+func (r *Region) probe(features ...func() error) error {
+	for _, f := range features {
+		if err := f(); err != nil {
+			return r.fail("probe", fmt.Errorf("%w: %w", ErrModeUnsupported, err), nil)
+		}
+	}
+	return nil
+}
+
 // noDescriptorWrites are the seals after which no descriptor can write
 // the file or change its size (truncating it would zero the frozen bytes
 // without a write), while mappings made before them keep their access:
@@ -252,6 +266,9 @@ func (r *Region) freezeProtect() error {
 // can still write, so the baseline must be taken now).
 func (r *Region) freezeAlias() error {
 	a := r.a
+	if err := r.probe(reopenAvailable); err != nil {
+		return err
+	}
 	if err := step("reopen", a.file.OpenReadOnly); err != nil {
 		return r.fail("reopen", err, nil)
 	}
@@ -316,8 +333,8 @@ func (r *Region) setAlias(m *vm.Mapping) {
 // moved-aside mapping is gone.
 func (r *Region) freezeSeal() error {
 	a := r.a
-	if err := sealsAvailable(); err != nil {
-		return r.fail("probe", fmt.Errorf("%w: %w", ErrModeUnsupported, err), nil)
+	if err := r.probe(sealsAvailable, reopenAvailable); err != nil {
+		return err
 	}
 	if err := step("reopen", a.file.OpenReadOnly); err != nil {
 		return r.fail("reopen", err, nil)

@@ -251,6 +251,15 @@ var probes struct {
 	seals, mseal, mremap, reopen error
 }
 
+// SetFeatures makes Features report the given results, for tests that play
+// a kernel (or a sandbox without /proc) lacking a feature; restore puts
+// the probed results back. Not for use while other goroutines freeze.
+func SetFeatures(seals, mseal, mremap, reopen error) (restore func()) {
+	s, m, r, o := Features()
+	probes.seals, probes.mseal, probes.mremap, probes.reopen = seals, mseal, mremap, reopen
+	return func() { probes.seals, probes.mseal, probes.mremap, probes.reopen = s, m, r, o }
+}
+
 // Features reports which optional kernel features work here, probing once.
 // Each result is nil when the feature works, or a *FeatureError.
 func Features() (seals, mseal, mremap, reopen error) {
