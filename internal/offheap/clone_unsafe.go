@@ -305,7 +305,7 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 func (c *cloner) discover() error {
 	for head := 0; head < len(c.work); head++ {
 		i := c.work[head]
-		if len(c.edges) > 1<<31 {
+		if uint64(len(c.edges)) > 1<<31 {
 			return &CloneError{Path: c.ranges[0].t.Name(), Err: fmt.Errorf("%w: more than 2^31 pointers", ErrExhausted)}
 		}
 		c.ranges[i].edgeOff = uint32(len(c.edges))
