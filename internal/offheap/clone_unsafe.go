@@ -29,6 +29,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/frozen-go/frozen/internal/layout"
@@ -196,6 +197,14 @@ type ClonePlan struct {
 	total uintptr
 }
 
+var localOnce sync.Once
+
+// loadLocal makes the time package load the Local zone, which it does the
+// first time the zone is used (a bare time.Now() does not): a clone copies
+// the *time.Location of a time in Local time, and a copy taken before the
+// load held the empty zone, so that the clone read as UTC for good.
+func loadLocal() { _ = time.Local.String() }
+
 // PlanClone finds everything reachable from the value of type t at src.
 func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	if t.Err != nil {
@@ -207,6 +216,7 @@ func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 		p.total = max(t.Size, 1)
 		return p, nil
 	}
+	localOnce.Do(loadLocal)
 	c := cloners.Get().(*cloner)
 	c.maxAlign = 1
 	c.add(src, t, 1, -1, 0, viaRoot)
