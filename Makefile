@@ -81,7 +81,7 @@ examples:
 bench-compile:
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -short ./... > /dev/null
 
-## bench: the full benchmark suite (about 25 minutes on 2 cores), results in bench/results/bench.txt
+## bench: the full benchmark suite (12–25 minutes on 2 cores), results in bench/results/bench.txt
 bench:
 	GO=$(GO) bench/run results/bench.txt
 

@@ -28,7 +28,9 @@ type WriteFault struct {
 	// Path is empty, since naming the field there would name the wrong one.
 	PageOnly bool
 	// Stack is the faulting goroutine's stack, innermost first, from the
-	// function whose instruction faulted: "pkg.F (file.go:12)".
+	// function whose instruction faulted, each frame as runtime.Frame gives
+	// it, full function name and file path:
+	// "example.com/app/pkg.F (/src/app/pkg/f.go:12)".
 	Stack []string
 }
 

@@ -86,7 +86,7 @@
 // Maps: Get's results, including strings and anything pointed to by a
 // value, are frozen memory valid until the Map's Close, like a snapshot's
 // value, and Close must not race with Get: a Get that starts after Close
-// panics with ErrClosed, but one still running when Close unmaps the table
+// panics with an error wrapping arena.ErrClosed, but one still running when Close unmaps the table
 // faults, which kills the process unless the Get runs under freeze.Guard
 // (which reports a *freeze.UseAfterClose), and so does a result kept past
 // Close. Keys may be strings,

@@ -134,8 +134,8 @@ func (s *Snapshot[T]) Verify() error { return s.region.Verify() }
 // Closing the region closes the snapshot.
 func (s *Snapshot[T]) Region() *freeze.Region { return s.region }
 
-// Name returns the snapshot's name: the one given with WithName, or
-// "snapshot". Fault reports, Verify errors and /proc/self/maps use it.
+// Name returns the snapshot's name: the one given with WithName, or the
+// default, "snapshot" from Take and "store" from Store.Publish. Fault reports, Verify errors and /proc/self/maps use it.
 func (s *Snapshot[T]) Name() string { return s.region.Name() }
 
 // Size returns the snapshot's size in bytes.
