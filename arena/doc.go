@@ -14,8 +14,9 @@
 // cycles, pointers into the middle of arrays and structs). Slices handed out
 // have len == cap, so append copies to the heap instead of writing past an
 // allocation. A re-slice with spare capacity that you store into arena
-// memory yourself keeps it: append on it writes into the arena, and
-// faults once the arena is frozen.
+// memory yourself keeps it until freeze.Freeze, which cuts the capacity
+// of every slice in the arena to its length: before that, append on it
+// writes into the arena.
 //
 //	a, err := arena.NewArena(arena.WithName("config"))
 //	cfg, err := arena.Clone(a, loadConfig()) // *Config, all in the arena

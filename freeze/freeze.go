@@ -92,14 +92,18 @@ func (*noCopy) Unlock() {}
 // and slices, and zero-size values in interfaces ([]T{}, any(struct{}{})
 // and a "" cut from a heap string, stored into a clone before Freeze).
 // Freeze gives them the data words a clone has (nil for the string, the
-// region's first byte for the others, a slice's capacity cut to 0).
+// region's first byte for the others, a slice's capacity cut to 0). It
+// also cuts the capacity of every slice in the arena to its length, as
+// in a clone (a re-slice stored in place, c.Hosts = c.Hosts[:1], may have
+// kept more), so that a reader's append copies instead of writing frozen
+// memory.
 //
 // Freezing twice fails with an error wrapping arena.ErrFrozen, a closed
 // arena with arena.ErrClosed, a mode the platform lacks (or no mode at
 // all, such as Mode(0)) with ErrModeUnsupported. A failure at any step
 // returns a *StepError naming the step, and leaves the arena exactly as it
-// was (but for those data words, which Go code without unsafe cannot
-// tell apart).
+// was (capacities included; but for those data words, which Go code
+// without unsafe cannot tell apart).
 //
 // In Protect and Seal modes the baseline is finished in the background,
 // once the kernel already guarantees the bytes cannot change; Verify and

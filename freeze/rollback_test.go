@@ -405,3 +405,41 @@ func TestModesWithoutAReadOnlyReopen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Wait())
 }
+
+// Invariant 5 holds for slices re-sliced in place before Freeze too:
+// Freeze cuts every slice's capacity to its length, so a reader's append
+// copies instead of writing past the slice into frozen memory (where it
+// faulted). A Freeze that fails after the cut puts the capacity back.
+func TestFreezeCutsTheCapacityOfSlicesReslicedInPlace(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a, _, c, _ := clonedConfig(t)
+			c.Endpoints = c.Endpoints[:1] // cap 3
+			last := m == freeze.Protect
+			if last {
+				// The last step of Protect fails: the cut is undone.
+				offheap.SetFailpoint(func(s string) error {
+					if s == "seal" {
+						return errors.New("injected failure")
+					}
+					return nil
+				})
+				_, err := freeze.Freeze(a, m)
+				offheap.SetFailpoint(nil)
+				require.Error(t, err)
+				assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
+			}
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			ro := freeze.ReadOnly(r, c)
+			assert.Len(t, ro.Endpoints, 1)
+			assert.Equal(t, 1, cap(ro.Endpoints))
+			var grown []Endpoint
+			require.NoError(t, freeze.Guard(func() { grown = append(ro.Endpoints, Endpoint{"z", 1}) }),
+				"append copies instead of writing frozen memory")
+			assert.Equal(t, []Endpoint{{"a", 80}, {"z", 1}}, grown)
+			require.NoError(t, r.Verify())
+		})
+	}
+}

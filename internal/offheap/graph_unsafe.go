@@ -165,13 +165,22 @@ func (a *Arena) foreign(word unsafe.Pointer) *GraphError {
 // wherever they point, as Update does, and then tidies them. A value
 // cloned into the arena and then changed in place before Freeze may hold
 // them ([]T{} and any(struct{}{}) point at the runtime's zero-size base,
-// a "" cut from a heap string into the heap). They are tidied only once
-// the whole graph has passed, in a second walk that the usual graph,
-// which has none, never pays for; tidying changes no value that Go code
-// can see without unsafe.
-func (a *Arena) validateForFreeze() error {
+// a "" cut from a heap string into the heap). It also cuts the capacity
+// of every slice to its length (invariant 5), which a re-slice stored
+// in place (c.Hosts = c.Hosts[:1]) may have left larger: a reader's
+// append would write past the slice into frozen memory and fault.
+//
+// Both happen only once the whole graph has passed, in a second walk
+// that the usual graph, which needs neither, never pays for. The
+// capacities cut are returned, for Freeze to put back if a later step
+// fails; tidied data words are not put back (Go code cannot tell them
+// apart without unsafe).
+func (a *Arena) validateForFreeze() ([]savedCap, error) {
 	w, untidy := a.writable(), 0
 	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		if kind == layout.SlotSlice && sliceCap(word) > sliceLen(word) {
+			untidy++
+		}
 		switch v := *(*uintptr)(word); {
 		case v == 0 || w.has(v):
 			return nil
@@ -182,15 +191,38 @@ func (a *Arena) validateForFreeze() error {
 		return a.foreign(word)
 	})
 	if err != nil || untidy == 0 {
-		return err
+		return nil, err
 	}
-	return a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	var cut []savedCap
+	_ = a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		if kind == layout.SlotSlice && sliceCap(word) > sliceLen(word) {
+			cut = append(cut, savedCap{word, sliceCap(word)})
+			(*[3]uintptr)(word)[2] = sliceLen(word)
+		}
 		if v := *(*uintptr)(word); v != 0 && !w.has(v) {
 			tidy(word, kind, a.rng.Addr())
 		}
 		return nil
 	})
+	return cut, nil
 }
+
+// savedCap is a slice's capacity before Freeze cut it.
+type savedCap struct {
+	word unsafe.Pointer // the slice header, in arena memory
+	cap  uintptr
+}
+
+// restoreCaps puts back capacities that validateForFreeze cut, after a
+// failed Freeze left the arena writable again.
+func restoreCaps(cut []savedCap) {
+	for _, c := range cut {
+		(*[3]uintptr)(c.word)[2] = c.cap
+	}
+}
+
+func sliceLen(word unsafe.Pointer) uintptr { return (*[3]uintptr)(word)[1] }
+func sliceCap(word unsafe.Pointer) uintptr { return (*[3]uintptr)(word)[2] }
 
 // zeroBase is where the runtime points every zero-size allocation and
 // every zero-size value stored in an interface (new(struct{}), []T{},

@@ -169,7 +169,8 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		return nil, fmt.Errorf("%w: arena %q", ErrClosed, a.name)
 	}
 	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
-	if err := step("validate", a.validateForFreeze); err != nil {
+	var cut []savedCap
+	if err := step("validate", func() (err error) { cut, err = a.validateForFreeze(); return err }); err != nil {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
 	}
 	var err error
@@ -192,6 +193,9 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	}
 	if err != nil {
 		a.frozen.Store(nil)
+		if se, ok := err.(*StepError); !ok || se.Rollback == nil {
+			restoreCaps(cut) // the arena is writable again
+		}
 		return nil, err
 	}
 	a.state, a.limit = Frozen, 0
