@@ -7,7 +7,9 @@
 // merges with its reserved neighbours into one line of /proc/self/maps: a
 // thousand released arenas cost the kernel no more mappings than one.
 // Released ranges stay reserved, and are not handed out again, until the
-// quarantine budget (bytes and ranges) is spent; then the oldest go first.
+// quarantine budget (bytes and ranges) is spent; then the oldest leave it
+// first (a range larger than the whole byte budget is never quarantined).
+// Free space is handed out first fit, lowest address first.
 // A dangling pointer into a quarantined range faults instead of reading
 // memory that was reused.
 //
@@ -227,7 +229,9 @@ func release(r Range, quarantine bool) error {
 	e.Owner = nil
 	m.live -= r.len
 	m.liveN--
-	if !quarantine {
+	if !quarantine || r.len > m.maxBytes {
+		// A range larger than the whole byte budget would push every
+		// other range out of quarantine, and then itself: it alone goes.
 		m.reuse(e)
 		return nil
 	}
@@ -278,7 +282,8 @@ func Lookup(addr uintptr) (Entry, bool) {
 
 // SetQuarantine sets the quarantine budget: released ranges are kept
 // inaccessible until more than maxBytes or maxRanges of them are held, then
-// reused oldest first: zero for either disables the quarantine. It returns
+// leave it oldest first, free for reuse: zero for either disables the
+// quarantine. A range larger than maxBytes is not quarantined at all. It returns
 // the previous budget.
 func SetQuarantine(maxBytes uintptr, maxRanges int) (prevBytes uintptr, prevRanges int) {
 	m.mu.Lock()

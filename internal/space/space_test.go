@@ -169,3 +169,29 @@ func TestDiscardSkipsTheQuarantine(t *testing.T) {
 	assert.Equal(t, r1.Start(), r2.Start(), "first fit takes the discarded range back at once")
 	require.NoError(t, Release(r2))
 }
+
+// A range larger than the whole byte budget is not quarantined: it would
+// push every quarantined range out, and then itself (one arena closed
+// with WithMaxBytes above 64 GiB ended the quarantine of all the others).
+func TestARangeLargerThanTheBudgetIsNotQuarantined(t *testing.T) {
+	withQuarantine(t, 64*vm.PageSize, 1000)
+	var small []Range
+	for i := range 10 {
+		r, err := Alloc(vm.PageSize, 0, nil, fmt.Sprint("small", i))
+		require.NoError(t, err)
+		small = append(small, r)
+	}
+	big, err := Alloc(128*vm.PageSize, 0, nil, "big")
+	require.NoError(t, err)
+	for _, r := range small {
+		require.NoError(t, Release(r))
+	}
+	require.NoError(t, Release(big))
+	assert.Equal(t, 10, ReadStats().QuarantineRanges)
+	for _, r := range small {
+		e, ok := Lookup(r.Start())
+		assert.True(t, ok && e.Released, "%#x still quarantined", r.Start())
+	}
+	_, ok := Lookup(big.Start())
+	assert.False(t, ok, "the big range went straight back to the free space")
+}
