@@ -149,11 +149,15 @@ func (a *Arena) core() *offheap.Arena {
 }
 
 // SetQuarantine sets how much released address space is kept inaccessible
-// before any of it is handed out again (oldest first): at most maxBytes of
-// address space and maxRanges ranges; exceeding either budget releases
-// the oldest, so zero for either disables the quarantine. The defaults
-// are 64 GiB and 16384 ranges (address space only: quarantined ranges
-// hold no memory). It returns the previous budget. It panics with an error
+// before any of it is handed out again: at most maxBytes of address space
+// and maxRanges ranges; exceeding either budget lets the oldest ranges go,
+// so zero for either disables the quarantine. A range larger than
+// maxBytes (an arena closed with WithMaxBytes above it) is not
+// quarantined, rather than push every other out. Ranges out of quarantine
+// are handed out again lowest address first. In Alias mode a region's
+// read-only view is a range of its own, quarantined after the owner's, so
+// it is the later of the two to go. The defaults are 64 GiB and 16384
+// ranges (address space only: quarantined ranges hold no memory). It returns the previous budget. It panics with an error
 // wrapping ErrInvalidSize if either is negative.
 func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
 	if maxBytes < 0 || maxRanges < 0 {

@@ -374,6 +374,12 @@ func (a *Arena) Close() error {
 		}
 	}
 	err := space.Release(a.rng)
+	if r != nil && r.alias != nil && !r.arng.IsZero() {
+		// After the owner's range, so that the readers' view, quarantined
+		// last, is the last of the two to be reused.
+		err = errors.Join(err, space.Release(r.arng))
+		r.arng = space.Range{}
+	}
 	counters.arenas.Add(-1)
 	counters.reserved.Add(-int64(a.rng.Len()))
 	if r != nil {
