@@ -143,6 +143,12 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 			size = alignUp(n, align) // a dedicated chunk for a huge range
 		}
 		res, err := vm.Reserve(size, max(align, chunkAlign))
+		for need := alignUp(n, align); err != nil && size/2 >= need; {
+			// The kernel would not give a whole chunk (RLIMIT_AS, a small
+			// address space): halve it, down to what the range needs.
+			size /= 2
+			res, err = vm.Reserve(size, max(align, min(chunkAlign, size)))
+		}
 		if err != nil {
 			return Range{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, size, err)
 		}

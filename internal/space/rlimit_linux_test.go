@@ -1,0 +1,56 @@
+//go:build !race
+
+// Not under the race detector, whose shadow memory counts against
+// RLIMIT_AS as it grows.
+
+package space
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/internal/vm"
+)
+
+// Under an RLIMIT_AS that leaves less than a chunk (64 GiB) of address
+// space, Alloc reserves smaller chunks instead of failing: no arena of any
+// size could be made there, with advice to reserve less. In a child
+// process, whose address space holds no chunk yet.
+func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
+	if os.Getenv("FROZEN_RLIMIT_CHILD") == "1" {
+		status, err := os.ReadFile("/proc/self/status")
+		require.NoError(t, err)
+		var vmSize uint64
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmSize:" {
+				kb, err := strconv.ParseUint(f[1], 10, 64)
+				require.NoError(t, err)
+				vmSize = kb << 10
+			}
+		}
+		require.NotZero(t, vmSize)
+		lim := unix.Rlimit{Cur: vmSize + 4<<30, Max: vmSize + 4<<30}
+		require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &lim))
+		_, err = vm.Reserve(chunkSize, chunkAlign)
+		require.Error(t, err, "the limit leaves no room for a whole chunk")
+		for range 3 {
+			r, err := Alloc(16*vm.PageSize, 0, nil, "limited")
+			require.NoError(t, err)
+			assert.NotZero(t, r.Start())
+		}
+		assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4<<30))
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAllocUnderAnAddressSpaceLimit$", "-test.v")
+	cmd.Env = append(os.Environ(), "FROZEN_RLIMIT_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS")
+}
