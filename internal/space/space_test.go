@@ -174,6 +174,7 @@ func TestDiscardSkipsTheQuarantine(t *testing.T) {
 // push every quarantined range out, and then itself (one arena closed
 // with WithMaxBytes above 64 GiB ended the quarantine of all the others).
 func TestARangeLargerThanTheBudgetIsNotQuarantined(t *testing.T) {
+	withQuarantine(t, 0, 0) // empties it of earlier tests' ranges
 	withQuarantine(t, 64*vm.PageSize, 1000)
 	var small []Range
 	for i := range 10 {
