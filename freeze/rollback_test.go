@@ -387,6 +387,7 @@ func needSealsAndMremap(t *testing.T) {
 // the arena as it was; they failed at step "reopen" with the open's
 // untyped error. Protect, which needs no reopen, still freezes.
 func TestModesWithoutAReadOnlyReopen(t *testing.T) {
+	memfdOnly(t) // elsewhere Seal fails for want of seals first
 	seals, mseal, mremap, _ := vm.Features()
 	restore := vm.SetFeatures(seals, mseal, mremap, &vm.FeatureError{Feature: "read-only reopen through /proc/self/fd", Err: unix.ENOENT})
 	defer restore()
@@ -417,9 +418,9 @@ func TestFreezeCutsTheCapacityOfSlicesReslicedInPlace(t *testing.T) {
 			c.Endpoints = c.Endpoints[:1] // cap 3
 			last := m == freeze.Protect
 			if last {
-				// The last step of Protect fails: the cut is undone.
+				// Protect's mprotect fails: the cut is undone.
 				offheap.SetFailpoint(func(s string) error {
-					if s == "seal" {
+					if s == "protect" {
 						return errors.New("injected failure")
 					}
 					return nil
