@@ -3,6 +3,7 @@ package arena_test
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zone below, whatever the machine has
@@ -31,7 +32,11 @@ func TestCloneOfATimeInAnUnloadedLocalZone(t *testing.T) {
 		assert.Equal(t, now.String(), c.String())
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCloneOfATimeInAnUnloadedLocalZone$", "-test.v")
+	args := []string{os.Args[0], "-test.run=^TestCloneOfATimeInAnUnloadedLocalZone$", "-test.v"}
+	if w := strings.Fields(os.Getenv("FROZEN_TEST_EXEC_WRAPPER")); len(w) > 0 {
+		args = append(w, args...) // an emulator and its flags, for a test binary of another GOARCH
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	// A zone far from UTC all year, so that losing it shows.
 	cmd.Env = append(os.Environ(), "FROZEN_LOCAL_CHILD=1", "TZ=Asia/Tokyo")
 	out, err := cmd.CombinedOutput()
