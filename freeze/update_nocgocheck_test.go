@@ -3,6 +3,7 @@
 package freeze_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -246,4 +247,27 @@ func TestUpdateDoesNotHideAHeapPointerWrittenBesideIt(t *testing.T) {
 	require.ErrorAs(t, r.Verify(), &ce, "and Verify still reports the page")
 	assert.ErrorIs(t, offheap.Unwrap(r.Arena()).Validate(), arena.ErrForeignPointer)
 	owner.Nested = nil // the heap pointer out again before the test ends
+}
+
+// An empty slice with a foreign data word and spare capacity (make([]T,
+// 0, n) on the heap, stored into a clone) is tidied by Freeze: data at the
+// region's first byte, capacity 0. A Freeze failing later must not put
+// that capacity back, or an append would write over the region's first
+// bytes (here c.Name's header). (Outside cgocheck2, which aborts on the
+// store of the heap slice.)
+func TestFailedFreezeKeepsATidiedSliceEmpty(t *testing.T) {
+	a, _, c, _ := clonedConfig(t)
+	c.Endpoints = make([]Endpoint, 0, 1<<10)
+	offheap.SetFailpoint(func(s string) error {
+		if s == "protect" {
+			return errors.New("injected failure")
+		}
+		return nil
+	})
+	_, err := freeze.Freeze(a, freeze.Protect)
+	offheap.SetFailpoint(nil)
+	require.Error(t, err)
+	assert.Zero(t, cap(c.Endpoints))
+	c.Endpoints = append(c.Endpoints, Endpoint{"x", 1}, Endpoint{"y", 2})
+	assert.Equal(t, "svc", c.Name, "the append wrote nothing of the arena")
 }

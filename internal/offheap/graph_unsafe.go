@@ -173,8 +173,9 @@ func (a *Arena) foreign(word unsafe.Pointer) *GraphError {
 // Both happen only once the whole graph has passed, in a second walk
 // that the usual graph, which needs neither, never pays for. The
 // capacities cut are returned, for Freeze to put back if a later step
-// fails; tidied data words are not put back (Go code cannot tell them
-// apart without unsafe).
+// fails; tidied words are not put back (Go code cannot tell them apart
+// without unsafe), nor the capacity of a tidied slice, which would then
+// reach over the region's first bytes.
 func (a *Arena) validateForFreeze() ([]savedCap, error) {
 	w, untidy := a.writable(), 0
 	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
@@ -195,12 +196,15 @@ func (a *Arena) validateForFreeze() ([]savedCap, error) {
 	}
 	var cut []savedCap
 	_ = a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		if v := *(*uintptr)(word); v != 0 && !w.has(v) {
+			// Tidied for good: an empty slice then points at the region's
+			// first byte, and the capacity it had there must not come back.
+			tidy(word, kind, a.rng.Addr())
+			return nil
+		}
 		if kind == layout.SlotSlice && sliceCap(word) > sliceLen(word) {
 			cut = append(cut, savedCap{word, sliceCap(word)})
 			(*[3]uintptr)(word)[2] = sliceLen(word)
-		}
-		if v := *(*uintptr)(word); v != 0 && !w.has(v) {
-			tidy(word, kind, a.rng.Addr())
 		}
 		return nil
 	})
