@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -247,7 +248,8 @@ func (f *File) Close() error {
 func (f *File) FDs() (rw, ro int) { return f.rw, f.ro }
 
 var probes struct {
-	once                         sync.Once
+	mu                           sync.Mutex
+	done                         bool
 	seals, mseal, mremap, reopen error
 }
 
@@ -256,15 +258,42 @@ var probes struct {
 // the probed results back. Not for use while other goroutines freeze.
 func SetFeatures(seals, mseal, mremap, reopen error) (restore func()) {
 	s, m, r, o := Features()
-	probes.seals, probes.mseal, probes.mremap, probes.reopen = seals, mseal, mremap, reopen
-	return func() { probes.seals, probes.mseal, probes.mremap, probes.reopen = s, m, r, o }
+	set := func(seals, mseal, mremap, reopen error) {
+		probes.mu.Lock()
+		defer probes.mu.Unlock()
+		probes.seals, probes.mseal, probes.mremap, probes.reopen, probes.done = seals, mseal, mremap, reopen, true
+	}
+	set(seals, mseal, mremap, reopen)
+	return func() { set(s, m, r, o) }
 }
 
 // Features reports which optional kernel features work here, probing once.
 // Each result is nil when the feature works, or a *FeatureError.
+//
+// Results are kept, except when a probe failed for want of a resource
+// that may be there next time (descriptors, memory): then the next call
+// probes again, so that a moment of EMFILE does not turn a mode off for
+// the rest of the process.
 func Features() (seals, mseal, mremap, reopen error) {
-	probes.once.Do(func() {
+	probes.mu.Lock()
+	defer probes.mu.Unlock()
+	if !probes.done {
 		probes.seals, probes.mseal, probes.mremap, probes.reopen = probeFeatures()
-	})
+		probes.done = true
+		for _, err := range []error{probes.seals, probes.mseal, probes.mremap, probes.reopen} {
+			probes.done = probes.done && !transient(err)
+		}
+	}
 	return probes.seals, probes.mseal, probes.mremap, probes.reopen
+}
+
+// transient reports whether err is the lack of a resource that may be
+// there later, rather than of a feature.
+func transient(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.EINTR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }

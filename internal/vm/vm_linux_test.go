@@ -260,3 +260,36 @@ func vmFlags(t *testing.T, start uintptr) string {
 	t.Fatalf("no mapping at %#x in /proc/self/smaps", start)
 	return ""
 }
+
+// A probe that fails for want of descriptors is not kept: the next call
+// probes again. Kept, one moment of EMFILE turned Alias and Seal off for
+// the rest of the process (ErrModeUnsupported at step "probe").
+func TestFeaturesProbeAgainAfterATransientFailure(t *testing.T) {
+	seals, mseal, mremap, reopen := Features()
+	var old unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &old))
+	probe := func() (s, r error) {
+		probes.mu.Lock()
+		probes.done = false // as in a process that never probed
+		probes.mu.Unlock()
+		s, _, _, r = Features()
+		return s, r
+	}
+	f, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	lowest := f.Fd() // every descriptor below it is open
+	require.NoError(t, f.Close())
+	lim := old
+	lim.Cur = uint64(lowest)
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &lim))
+	s, r := probe()
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &old))
+	assert.ErrorIs(t, s, unix.EMFILE, "no descriptor for the probe's memfd")
+	assert.ErrorIs(t, r, unix.EMFILE)
+
+	s2, m2, mr2, r2 := Features()
+	assert.Equal(t, seals, s2, "probed again, with descriptors")
+	assert.Equal(t, reopen, r2)
+	assert.Equal(t, mremap, mr2)
+	assert.Equal(t, mseal == nil, m2 == nil)
+}
