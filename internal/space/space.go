@@ -143,11 +143,15 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 			size = alignUp(n, align) // a dedicated chunk for a huge range
 		}
 		res, err := vm.Reserve(size, max(align, chunkAlign))
-		for need := alignUp(n, align); err != nil && size/2 >= need; {
+		for need := alignUp(n, align); err != nil && size > need; {
 			// The kernel would not give a whole chunk (RLIMIT_AS, a small
-			// address space): halve it, down to what the range needs.
-			size /= 2
+			// address space): halve it, down to what the range needs, and
+			// at that size, without the chunk's own alignment too.
+			size = max(size/2, need)
 			res, err = vm.Reserve(size, max(align, min(chunkAlign, size)))
+			if err != nil && size == need {
+				res, err = vm.Reserve(size, align)
+			}
 		}
 		if err != nil {
 			return Range{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, size, err)
