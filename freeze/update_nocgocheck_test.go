@@ -82,19 +82,26 @@ func TestFreezeRefusesHeapValuesStoredInInterfaces(t *testing.T) {
 	}
 }
 
+// aliasHolder freezes a Holder{X: 7} in Alias mode and returns the region
+// and the read-only Holder.
+func aliasHolder(t *testing.T) (*freeze.Region, *Holder) {
+	t.Helper()
+	a := newArena(t)
+	h, err := arena.Clone(a, &Holder{X: 7})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	return r, freeze.ReadOnly(r, h)
+}
+
 // Update refuses the same values and restores what was there; a Go map
 // let through would be freed by the garbage collector while frozen memory
 // still points at it.
 func TestUpdateRefusesHeapValuesStoredInInterfaces(t *testing.T) {
 	for name, v := range heapValuesInInterfaces() {
 		t.Run(name, func(t *testing.T) {
-			a := newArena(t)
-			h, err := arena.Clone(a, &Holder{X: 7})
-			require.NoError(t, err)
-			r, err := freeze.Freeze(a, freeze.Alias)
-			require.NoError(t, err)
-			ro := freeze.ReadOnly(r, h)
-			err = freeze.Update(r, ro, func(w *Holder) { w.X = v })
+			r, ro := aliasHolder(t)
+			err := freeze.Update(r, ro, func(w *Holder) { w.X = v })
 			require.ErrorIs(t, err, arena.ErrForeignPointer)
 			assert.Equal(t, 7, ro.X, "the update was undone")
 			require.NoError(t, r.Verify())
@@ -184,16 +191,11 @@ func TestUpdateAcceptsEmptyStringsAndSlices(t *testing.T) {
 // Update accepts a zero-size value stored in an interface, and keeps its
 // dynamic type.
 func TestUpdateAcceptsZeroSizeValuesInInterfaces(t *testing.T) {
-	a := newArena(t)
-	h, err := arena.Clone(a, &Holder{X: 7})
-	require.NoError(t, err)
-	r, err := freeze.Freeze(a, freeze.Alias)
-	require.NoError(t, err)
-	ro := freeze.ReadOnly(r, h)
+	r, ro := aliasHolder(t)
 	for _, v := range []any{struct{}{}, [0]string{}, new(struct{})} {
 		require.NoError(t, freeze.Update(r, ro, func(w *Holder) { w.X = v }), "%T", v)
 		assert.IsType(t, v, ro.X)
-		require.NoError(t, offheap.Unwrap(a).Validate(), "%T: a pointer left outside the view", v)
+		require.NoError(t, offheap.Unwrap(r.Arena()).Validate(), "%T: a pointer left outside the view", v)
 		require.NoError(t, r.Verify())
 	}
 }
