@@ -100,7 +100,10 @@ func (*noCopy) Unlock() {}
 //
 // Freezing twice fails with an error wrapping arena.ErrFrozen, a closed
 // arena with arena.ErrClosed, a mode the platform lacks (or no mode at
-// all, such as Mode(0)) with ErrModeUnsupported. A failure at any step
+// all, such as Mode(0)) with ErrModeUnsupported. Where the probe of the
+// kernel's features failed for want of descriptors or memory (EMFILE,
+// ENOMEM), Freeze fails at step "probe" with that error, and can be tried
+// again, rather than freeze without seals. A failure at any step
 // returns a *StepError naming the step, and leaves the arena exactly as it
 // was (capacities included; but for those data words, which Go code
 // without unsafe cannot tell apart).

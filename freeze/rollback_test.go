@@ -19,6 +19,7 @@ import (
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/space"
 	"github.com/frozen-go/frozen/internal/vm"
+	"github.com/frozen-go/frozen/snapshot"
 )
 
 // arenaMaps returns the /proc/self/maps lines covering the arena's range.
@@ -463,4 +464,32 @@ func TestAliasViewLeavesTheQuarantineLast(t *testing.T) {
 	var uac *freeze.UseAfterClose
 	assert.ErrorAs(t, freeze.Guard(func() { _ = *ro }), &uac, "the readers' view is still quarantined")
 	assert.Equal(t, uintptr(unsafe.Pointer(ro)), uac.Addr)
+}
+
+// A probe that failed for want of descriptors says nothing of the kernel:
+// every mode fails at step "probe" with that error, not ErrModeUnsupported,
+// and the arena is as it was. Protect went on without its seals, and Take
+// fell back from Seal to Protect: silent downgrades.
+func TestATransientProbeFailureFailsFreeze(t *testing.T) {
+	seals, mseal, _, reopen := vm.Features()
+	emfile := &vm.FeatureError{Feature: "memfd", Err: unix.EMFILE}
+	restore := vm.SetFeatures(emfile, mseal, emfile, emfile)
+	a, _, c, before := clonedConfig(t)
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+		_, err := freeze.Freeze(a, m)
+		require.ErrorIs(t, err, unix.EMFILE, "%s", m)
+		assert.NotErrorIs(t, err, freeze.ErrModeUnsupported)
+		var se *freeze.StepError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "probe", se.Step)
+		assert.Equal(t, before, arenaMaps(t, a), "%s changed nothing", m)
+	}
+	if seals == nil && reopen == nil {
+		assert.Equal(t, freeze.Seal, snapshot.DefaultMode(), "no downgrade to Protect")
+	}
+	restore()
+	c.Version = 2 // still writable
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
 }

@@ -35,9 +35,12 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 func WithPermanent() Option { return func(o *options) { o.permanent = true } }
 
 // DefaultMode returns the mode used when WithMode is not given: Seal where
-// memfd seals work (Linux), Protect elsewhere.
+// memfd seals work (Linux), Protect elsewhere. A probe that failed for
+// want of descriptors or memory does not count as seals missing: Take then
+// fails, rather than freeze in a weaker mode.
 func DefaultMode() freeze.Mode {
-	if seals, _, _, reopen := vm.Features(); seals == nil && reopen == nil {
+	seals, _, _, reopen := vm.Features()
+	if (seals == nil || vm.Transient(seals)) && (reopen == nil || vm.Transient(reopen)) {
 		return freeze.Seal
 	}
 	return freeze.Protect

@@ -128,6 +128,10 @@ type Region struct {
 	arng  space.Range // its address range
 	delta int         // alias address minus writable address
 
+	// What vm.Features said of seals and the read-only reopen when Freeze
+	// began, read once so that every step of it goes by the same answer.
+	seals, reopen error
+
 	sums  []uint64
 	root  uint64
 	ready chan struct{} // closed once the baseline (and in Seal mode the seals) are in place
@@ -169,6 +173,15 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		return nil, fmt.Errorf("%w: arena %q", ErrClosed, a.name)
 	}
 	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
+	// A probe that failed for want of descriptors or memory says nothing
+	// of the kernel: Freeze fails, rather than go without seals (Protect,
+	// Alias) or call the mode unsupported.
+	r.seals, _, _, r.reopen = vm.Features()
+	for _, err := range []error{r.seals, r.reopen} {
+		if vm.Transient(err) {
+			return nil, &StepError{Arena: a.name, Mode: mode, Step: "probe", Err: err}
+		}
+	}
 	var cut []savedCap
 	if err := step("validate", func() (err error) { cut, err = a.validateForFreeze(); return err }); err != nil {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
@@ -214,16 +227,12 @@ func (r *Region) fail(stepName string, err, rollback error) error {
 	return &StepError{Arena: r.a.name, Mode: r.mode, Step: stepName, Err: err, Rollback: rollback}
 }
 
-func sealsAvailable() error { seals, _, _, _ := vm.Features(); return seals }
-
-// reopenAvailable: Alias and Seal map the file from a read-only reopen.
-func reopenAvailable() error { _, _, _, reopen := vm.Features(); return reopen }
-
-// probe fails, with ErrModeUnsupported, when a feature the mode needs is
-// missing here (as found by vm.Features), before anything changes.
-func (r *Region) probe(features ...func() error) error {
-	for _, f := range features {
-		if err := f(); err != nil {
+// probe fails, with ErrModeUnsupported, when a feature the mode needs (Alias
+// and Seal map the file from a read-only reopen; Seal seals it) is missing
+// here as vm.Features found, before anything changes.
+func (r *Region) probe(features ...error) error {
+	for _, err := range features {
+		if err != nil {
 			return r.fail("probe", fmt.Errorf("%w: %w", ErrModeUnsupported, err), nil)
 		}
 	}
@@ -249,7 +258,7 @@ func (r *Region) freezeProtect() error {
 			return r.fail("protect", err, a.w.Protect(vm.ProtReadWrite))
 		}
 	}
-	if sealsAvailable() != nil {
+	if r.seals != nil {
 		r.baseline()
 		close(r.ready)
 		return nil
@@ -270,7 +279,7 @@ func (r *Region) freezeProtect() error {
 // can still write, so the baseline must be taken now).
 func (r *Region) freezeAlias() error {
 	a := r.a
-	if err := r.probe(reopenAvailable); err != nil {
+	if err := r.probe(r.reopen); err != nil {
 		return err
 	}
 	if err := step("reopen", a.file.OpenReadOnly); err != nil {
@@ -298,7 +307,7 @@ func (r *Region) freezeAlias() error {
 	}
 	r.baseline()
 	close(r.ready)
-	if sealsAvailable() == nil {
+	if r.seals == nil {
 		if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
 			return r.fail("seal", err, r.undoAlias())
 		}
@@ -337,7 +346,7 @@ func (r *Region) setAlias(m *vm.Mapping) {
 // moved-aside mapping is gone.
 func (r *Region) freezeSeal() error {
 	a := r.a
-	if err := r.probe(sealsAvailable, reopenAvailable); err != nil {
+	if err := r.probe(r.seals, r.reopen); err != nil {
 		return err
 	}
 	if err := step("reopen", a.file.OpenReadOnly); err != nil {

@@ -281,15 +281,15 @@ func Features() (seals, mseal, mremap, reopen error) {
 		probes.seals, probes.mseal, probes.mremap, probes.reopen = probeFeatures()
 		probes.done = true
 		for _, err := range []error{probes.seals, probes.mseal, probes.mremap, probes.reopen} {
-			probes.done = probes.done && !transient(err)
+			probes.done = probes.done && !Transient(err)
 		}
 	}
 	return probes.seals, probes.mseal, probes.mremap, probes.reopen
 }
 
-// transient reports whether err is the lack of a resource that may be
-// there later, rather than of a feature.
-func transient(err error) bool {
+// Transient reports whether err is the lack of a resource that may be
+// there later (descriptors, memory), rather than of a feature.
+func Transient(err error) bool {
 	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.EINTR} {
 		if errors.Is(err, errno) {
 			return true
