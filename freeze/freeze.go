@@ -210,7 +210,11 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // route. If those pages changed since their checksums were taken (a
 // stray write through the owner's mapping, /proc/self/mem), f is not run;
 // if bytes of those pages outside *p change while f runs (f writing
-// through another pointer, another goroutine), the Update is undone.
+// through another pointer, another goroutine), the Update is undone, and
+// so it is if a pointer word of *p changes, after the check of f's
+// pointers, to one that is not nil or into the region (another goroutine
+// writing *p through the owner's mapping; that error wraps
+// arena.ErrForeignPointer).
 // Either way the error says so and wraps a *CorruptionError naming the
 // pages, and the checksums stay as they were, so Verify goes on
 // reporting the change.
@@ -225,7 +229,7 @@ func ReadOnly[T any](r *Region, p *T) *T {
 //
 // Cost: besides f, Update hashes the pages *p lies on before and after f
 // (the first and last of them once more, to check the bytes outside *p),
-// then the root
+// walks the pointer words of *p twice, then the root
 // checksum over every page's sum (8 bytes per 4 KiB page), and reads the
 // calling goroutine's id from its stack header (a few microseconds) to
 // tell calls from inside f from calls on other goroutines. Changing one

@@ -309,3 +309,27 @@ func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
 		undone(t, r, err, 2)
 	})
 }
+
+// A pointer written into the value through the owner's mapping while
+// Update hashes it (by another goroutine; here at the failpoint just after
+// the hashing) is not taken in unchecked: Update checks the value's
+// pointer words again after hashing and undoes itself. Here the pointer
+// leads into the owner's writable mapping, which no reader may hold.
+func TestUpdateRechecksPointersWrittenWhileItHashes(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	var writable *Endpoint
+	require.NoError(t, freeze.Update(r, &ro.Endpoints[0], func(w *Endpoint) { writable = w }))
+	offheap.SetFailpoint(func(step string) error {
+		if step == "update-rehashed" {
+			owner.Primary = writable // the owner's own, unrelocated
+		}
+		return nil
+	})
+	defer offheap.SetFailpoint(nil)
+	err := freeze.Update(r, ro, func(w *Config) { w.Version = 5 })
+	require.ErrorIs(t, err, arena.ErrForeignPointer)
+	assert.ErrorContains(t, err, "changed while Update ran")
+	assert.Equal(t, 1, ro.Version, "undone")
+	assert.Same(t, &ro.Endpoints[1], ro.Primary, "the old bytes are back")
+	require.NoError(t, r.Verify())
+}

@@ -249,6 +249,16 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, fresh, nil)
 	}
 	reached("update-rehashed")
+	// The pointer words of *p, checked and fixed before the hashing,
+	// checked again, without fixing, after it: a write into *p through
+	// the owner's mapping by another goroutine that landed in between
+	// (a Go-heap pointer, say) would otherwise be in the new checksums
+	// unchecked. One that lands after this check is not in them, and
+	// Verify reports it.
+	if err := r.recheckUpdated(off, off+size); err != nil {
+		copy(unsafe.Slice((*byte)(base), size), saved)
+		return err
+	}
 	for pg := pg0; pages && pg <= pg1; pg = max(pg+1, pg1) {
 		// The first and the last page; those between are wholly *p's.
 		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
@@ -319,16 +329,8 @@ func (r *Region) conflict(while bool, pg0, pg1 uintptr) *PageConflict {
 func (r *Region) checkUpdated(lo, hi uintptr) error {
 	a := r.a
 	w, al := a.writable(), r.aliasWindow()
-	from := max(a.recs.search(uint64(lo)), 0)
-	to := from
-	for to < a.recs.len() && uintptr(a.recs.at(to).Off) < hi {
-		to++
-	}
-	return a.walkWithin(from, to, lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
 		off := uintptr(word) - w.lo
-		if off < lo || off >= hi {
-			return nil
-		}
 		if kind == layout.SlotSlice {
 			// Invariant 5: a slice stored by f keeps cap == len, so that
 			// a reader's append copies instead of writing frozen memory.
@@ -354,6 +356,39 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v,
 				Hint: "Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; the Update was undone"}
 		}
+	})
+}
+
+// walkUpdated visits the pointer words in arena offsets [lo, hi).
+func (r *Region) walkUpdated(lo, hi uintptr, visit visitor) error {
+	a := r.a
+	from := max(a.recs.search(uint64(lo)), 0)
+	to := from
+	for to < a.recs.len() && uintptr(a.recs.at(to).Off) < hi {
+		to++
+	}
+	base := uintptr(a.rng.Addr())
+	return a.walkWithin(from, to, lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		if off := uintptr(word) - base; off < lo || off >= hi {
+			return nil
+		}
+		return visit(word, kind)
+	})
+}
+
+// recheckUpdated checks, after checkUpdated fixed them, that the pointer
+// words in arena offsets [lo, hi) are still nil or into the view, and the
+// slices' capacities their lengths, changing nothing.
+func (r *Region) recheckUpdated(lo, hi uintptr) error {
+	al := r.aliasWindow()
+	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		v := *(*uintptr)(word)
+		if (v == 0 || al.has(v)) && (kind != layout.SlotSlice || sliceCap(word) == sliceLen(word)) {
+			return nil
+		}
+		off := uintptr(word) - uintptr(r.a.rng.Addr())
+		return &GraphError{Arena: r.a.name, Path: r.a.PathAt(off), Off: off, Value: v,
+			Hint: "changed while Update ran, by a write through the owner's mapping on another goroutine; the Update was undone"}
 	})
 }
 
