@@ -70,7 +70,8 @@
 // GiB of address space and 16,384 ranges): once that many later releases
 // have pushed a range out, a pointer kept into it reads whatever newer
 // arena reuses the range, or, while none does, faults as an address Guard
-// cannot name and passes through. When readers and releases overlap, use a
+// cannot name and passes through. A snapshot larger than the whole byte
+// budget is not quarantined at all, rather than push every other out. When readers and releases overlap, use a
 // Store: a value passed to Read's callback is valid only inside the
 // callback, and the Store releases a version only after every callback
 // reading it has returned. The *Snapshot that Publish returns belongs to
@@ -86,11 +87,11 @@
 // Maps: Get's results, including strings and anything pointed to by a
 // value, are frozen memory valid until the Map's Close, like a snapshot's
 // value, and Close must not race with Get: a Get that starts after Close
-// panics with an error wrapping arena.ErrClosed, but one still running when Close unmaps the table
-// faults, which kills the process unless the Get runs under freeze.Guard
-// (which reports a *freeze.UseAfterClose), and so does a result kept past
-// Close. Keys may be strings,
-// integers, and arrays or structs of booleans and integers; float keys
+// panics with an error wrapping arena.ErrClosed, but one still running
+// when Close unmaps the table faults, which kills the process unless the
+// Get runs under freeze.Guard (which reports a *freeze.UseAfterClose), and
+// so does a result kept past Close. Keys may be strings, integers, and
+// arrays or structs of booleans and integers; float keys
 // (NaN != NaN, and -0 == +0 with different bytes), pointers, interfaces,
 // channels and strings inside struct keys are refused with an error
 // wrapping arena.ErrUnsupported. A duplicate key fails the build with an
