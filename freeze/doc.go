@@ -83,7 +83,12 @@
 // that way in the window while the background baseline is being taken
 // (51–120 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline. Alias leaves the owner's mapping
-// writable by design: Verify catches changes, it does not prevent them.
+// writable by design: Verify catches changes, it does not prevent them;
+// Update refuses or undoes itself rather than take a change made another
+// way into its checksums, but Freeze itself hashes the Alias baseline
+// after its checks, so a write through the arena's memory by another
+// goroutine while Freeze runs (a data race: an Arena is not for
+// concurrent use) lands in the baseline unchecked.
 // Seal prevents every write, but until its background step finishes
 // (103–150 ms per GiB on the hosts measured) the moved-aside writable
 // mapping of an arena of 2 MiB or more still exists, at an address nothing
