@@ -233,7 +233,7 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // checksum over every page's sum (8 bytes per 4 KiB page), and reads the
 // calling goroutine's id from its stack header (a few microseconds) to
 // tell calls from inside f from calls on other goroutines. Changing one
-// element of a frozen slice of a million 24-byte structs took 15-17 µs,
+// element of a frozen slice of a million 24-byte structs took 14-17 µs,
 // of a thousand 8-10 µs (go test -bench UpdateOneElement ./freeze/).
 func Update[T any](r *Region, p *T, f func(w *T)) error {
 	err := offheap.Update(r.r, p, f)

@@ -202,10 +202,11 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	// become part of the new baseline, unseen by Verify ever after.
 	pg0, pg1 := off/PageSize, (off+max(size, 1)-1)/PageSize
 	pages := pg0 < uintptr(len(r.sums)) // not a zero-size value at the very end
+	var plo, phi uintptr                // the pages' arena offsets
 	if pages {
 		pg1 = min(pg1, uintptr(len(r.sums))-1)
-		lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
-		if hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, nil, r.sums[pg0:pg1+1]) != 0 {
+		plo, phi = pg0*PageSize, min((pg1+1)*PageSize, r.size)
+		if hashPages(unsafe.Add(r.a.rng.Addr(), plo), phi-plo, nil, r.sums[pg0:pg1+1]) != 0 {
 			return r.conflict(false, pg0, pg1)
 		}
 	}
@@ -237,16 +238,20 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	// reporting the change. In this order a write beside *p lands either
 	// before the check, which sees it, or after the new checksums were
 	// taken, which then differ from the page: none is taken in.
-	var small [2]uint64
+	var small [2]uint64 // hashed here, not by hashPages, which would make it escape
 	fresh := small[:0]
-	if pages {
-		lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
-		if n := int(pg1 - pg0 + 1); n <= len(small) {
-			fresh = small[:n]
-		} else {
-			fresh = make([]uint64, n)
+	switch n := int(pg1 - pg0 + 1); {
+	case !pages:
+	case n <= len(small):
+		fresh = small[:n]
+		for i := range fresh {
+			lo := plo + uintptr(i)*PageSize
+			fresh[i] = xxhash.Sum64(unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), min(lo+PageSize, phi)-lo))
 		}
-		hashPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, fresh, nil)
+	default:
+		many := make([]uint64, n)
+		hashPages(unsafe.Add(r.a.rng.Addr(), plo), phi-plo, many, nil)
+		fresh = many
 	}
 	reached("update-rehashed")
 	// The pointer words of *p, checked and fixed before the hashing,
@@ -317,8 +322,8 @@ func (r *Region) conflict(while bool, pg0, pg1 uintptr) *PageConflict {
 	lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
 	for _, i := range changedPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg0:pg1+1]) {
 		s := lo + uintptr(i)*PageSize
-		e.Changed = append(e.Changed, ChangedPage{Index: int(pg0) + i, Start: s, End: min(s+PageSize, r.size),
-			Allocs: r.a.AllocationsIn(s, min(s+PageSize, r.size), MaxListed+1)})
+		end := min(s+PageSize, r.size)
+		e.Changed = append(e.Changed, ChangedPage{Index: int(pg0) + i, Start: s, End: end, Allocs: r.a.AllocationsIn(s, end, MaxListed+1)})
 	}
 	return e
 }
@@ -334,8 +339,7 @@ func (r *Region) checkUpdated(lo, hi uintptr) error {
 		if kind == layout.SlotSlice {
 			// Invariant 5: a slice stored by f keeps cap == len, so that
 			// a reader's append copies instead of writing frozen memory.
-			hdr := (*[3]uintptr)(word)
-			hdr[2] = hdr[1]
+			(*[3]uintptr)(word)[2] = sliceLen(word)
 		}
 		p := *(*unsafe.Pointer)(word)
 		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) && holdsNoMemory(word, kind) {
@@ -382,13 +386,12 @@ func (r *Region) walkUpdated(lo, hi uintptr, visit visitor) error {
 func (r *Region) recheckUpdated(lo, hi uintptr) error {
 	al := r.aliasWindow()
 	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
-		v := *(*uintptr)(word)
-		if (v == 0 || al.has(v)) && (kind != layout.SlotSlice || sliceCap(word) == sliceLen(word)) {
+		if v := *(*uintptr)(word); (v == 0 || al.has(v)) && (kind != layout.SlotSlice || sliceCap(word) == sliceLen(word)) {
 			return nil
 		}
-		off := uintptr(word) - uintptr(r.a.rng.Addr())
-		return &GraphError{Arena: r.a.name, Path: r.a.PathAt(off), Off: off, Value: v,
-			Hint: "changed while Update ran, by a write through the owner's mapping on another goroutine; the Update was undone"}
+		e := r.a.foreign(word)
+		e.Hint = "changed while Update ran, by a write through the owner's mapping on another goroutine; the Update was undone"
+		return e
 	})
 }
 
