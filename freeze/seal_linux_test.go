@@ -63,6 +63,24 @@ func TestPermanentRegionCannotBeReleased(t *testing.T) {
 	assert.ErrorIs(t, r2.Permanent(), freeze.ErrModeUnsupported)
 }
 
+// Where mseal is missing (Linux before 6.10), Permanent says so with
+// ErrModeUnsupported, as every mode the kernel cannot do does, and the
+// region stays sealed and can still be closed.
+func TestPermanentWithoutMsealIsModeUnsupported(t *testing.T) {
+	memfdOnly(t)
+	seals, _, mremap, reopen := vm.Features()
+	restore := vm.SetFeatures(seals, &vm.FeatureError{Feature: "mseal (Linux 6.10+)", Err: unix.ENOSYS}, mremap, reopen)
+	defer restore()
+	r, _, ro := frozenConfig(t, freeze.Seal)
+	err := r.Permanent()
+	require.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	assert.ErrorIs(t, err, unix.ENOSYS)
+	assert.ErrorContains(t, err, `Permanent of region "TestPermanentWithoutMsealIsModeUnsupported"`)
+	assert.Equal(t, 1, ro.Version)
+	assert.NoError(t, r.Verify())
+	assert.NoError(t, r.Close(), "not permanent: it can be released")
+}
+
 func TestLargeSealMovesPageTablesAside(t *testing.T) {
 	memfdOnly(t)
 	a := newArena(t, arena.WithMaxBytes(64<<20))

@@ -75,8 +75,8 @@
 // Store: a value passed to Read's callback is valid only inside the
 // callback, and the Store releases a version only after every callback
 // reading it has returned. The *Snapshot that Publish returns belongs to
-// the Store: closing it (directly or through its Region) is refused with
-// ErrOwnedByStore. Closing a snapshot's or map's Region, or its arena, is
+// the Store: closing it (directly or through its Region), or making its
+// Region permanent, is refused with ErrOwnedByStore. Closing a snapshot's or map's Region, or its arena, is
 // the same as closing the snapshot or map.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,

@@ -8,7 +8,6 @@ import (
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/offheap"
-	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // Snapshot is an immutable, frozen copy of a value of type T, outside the Go
@@ -54,8 +53,8 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 		return nil, fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
 	}
 	if o.permanent {
-		if _, mseal, _, _ := vm.Features(); mseal != nil {
-			return nil, fmt.Errorf("%w: WithPermanent: %w", freeze.ErrModeUnsupported, mseal)
+		if err := offheap.MsealMissing(); err != nil {
+			return nil, fmt.Errorf("%w: WithPermanent: %w", freeze.ErrModeUnsupported, err)
 		}
 	}
 	plan, err := offheap.PlanValue(&v)
@@ -81,21 +80,29 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 		}
 	}
 	s := &Snapshot[T]{root: freeze.ReadOnly(r, root), region: r}
+	offheap.Unwrap(a).Region().SetKeeper(s.keeper)
 	offheap.Unwrap(a).Region().SetBeforeRelease(s.beforeRelease)
 	return s, nil
 }
 
-// beforeRelease runs whenever the snapshot's region is about to be
-// released, whether through Close, Region().Close or the arena's Close:
-// it refuses while a Store owns the snapshot, and otherwise marks the
-// snapshot closed, so that Value and Pointer (and a Map's Get) panic with
-// ErrClosed instead of reading unmapped memory. A permanent region is
-// refused before this runs, so it stays open.
-func (s *Snapshot[T]) beforeRelease() error {
+// keeper refuses the release of the snapshot's region, whether through
+// Close, Region().Close or the arena's Close, and Region().Permanent,
+// while a Store owns the snapshot: the Store releases it once replaced
+// and unread.
+func (s *Snapshot[T]) keeper() error {
 	if s.owned.Load() {
 		return fmt.Errorf("%w: snapshot %q is a version published by a Store, which releases it once replaced and unread",
 			ErrOwnedByStore, s.region.Name())
 	}
+	return nil
+}
+
+// beforeRelease runs whenever the snapshot's region is about to be
+// released, by any route: it marks the snapshot closed, so that Value and
+// Pointer (and a Map's Get) panic with ErrClosed instead of reading
+// unmapped memory. A permanent region, or one a Store owns, is refused
+// before this runs, so it stays open.
+func (s *Snapshot[T]) beforeRelease() error {
 	s.closed.Store(true)
 	if s.onClose != nil {
 		s.onClose()

@@ -49,9 +49,10 @@ var stripeCount = func() int {
 }()
 
 // ErrOwnedByStore is wrapped by the error that closing a version published
-// by a Store returns (Snapshot.Close, or its Region's): the Store releases
-// its versions itself, once they are replaced and their last reader has
-// left, and closing one under it would make its readers fault.
+// by a Store returns (Snapshot.Close, or its Region's), and making one
+// permanent (its Region's Permanent): the Store releases its versions
+// itself, once they are replaced and their last reader has left, and
+// closing one under it would make its readers fault.
 var ErrOwnedByStore = errors.New("snapshot: owned by a Store")
 
 var (
@@ -87,7 +88,8 @@ func (st *Store[T]) Configure(opts ...Option) {
 // Publish takes a snapshot of v (see Take) and makes it the current
 // version; the version it replaces is released once its last reader has
 // left. The returned snapshot belongs to the store: its Close (or its
-// Region's) returns an error wrapping ErrOwnedByStore and changes nothing,
+// Region's) and its Region's Permanent return an error wrapping
+// ErrOwnedByStore and change nothing,
 // and it must not be used after a later Publish (read through Read
 // instead). It first tries again to release the replaced versions whose
 // release failed (see Close).

@@ -89,18 +89,24 @@ func TestStoreKeepsAVersionWhileItIsRead(t *testing.T) {
 }
 
 // The snapshot Publish returns belongs to the store: closing it, by any
-// route, is refused and changes nothing, so readers keep reading it; once
-// the store has released it, Close is a no-op like any second Close.
+// route, or making it permanent (which would keep the store from ever
+// releasing it), is refused and changes nothing, so readers keep reading
+// it; once the store has released it, Close is a no-op like any second
+// Close.
 func TestStoreVersionsCannotBeClosedUnderIt(t *testing.T) {
 	var st snapshot.Store[Versioned]
 	defer st.Close()
 	s, err := st.Publish(makeVersion(1))
 	require.NoError(t, err)
-	for name, closeIt := range map[string]func() error{
+	routes := map[string]func() error{
 		"Snapshot.Close": s.Close,
 		"Region.Close":   s.Region().Close,
 		"Arena.Close":    s.Region().Arena().Close,
-	} {
+	}
+	if s.Region().Mode() == freeze.Seal { // elsewhere Permanent refuses the mode
+		routes["Region.Permanent"] = s.Region().Permanent
+	}
+	for name, closeIt := range routes {
 		err := closeIt()
 		assert.ErrorIs(t, err, snapshot.ErrOwnedByStore, name)
 		assert.EqualError(t, err, `snapshot: owned by a Store: snapshot "store" is a version published by a Store, which releases it once replaced and unread`, name)

@@ -150,6 +150,24 @@ type Region struct {
 	// beforeRelease, if set, runs when the region is about to be released
 	// by any route (see SetBeforeRelease).
 	beforeRelease func() error
+	// keeper, if set, refuses release and Permanent while another owner
+	// decides the region's lifetime (see SetKeeper).
+	keeper func() error
+}
+
+// SetKeeper makes release (Arena.Close, by whatever route) and Permanent
+// call f first, with the region's lock held, and refuse with its error,
+// changing nothing, when it returns one: a snapshot published by a Store
+// says there that the Store, which releases it once replaced, decides
+// its lifetime. Set it before the region is shared.
+func (r *Region) SetKeeper(f func() error) { r.keeper = f }
+
+// kept returns the keeper's refusal, if any.
+func (r *Region) kept() error {
+	if r.keeper == nil {
+		return nil
+	}
+	return r.keeper()
 }
 
 // SetBeforeRelease makes every release of r (Arena.Close, by whatever
@@ -604,12 +622,32 @@ func (r *Region) Permanent() error {
 	case r.permanent:
 		return nil
 	}
+	if err := r.kept(); err != nil {
+		return err
+	}
+	if err := MsealMissing(); err != nil {
+		return fmt.Errorf("%w: Permanent of region %q: %w", ErrModeUnsupported, r.a.name, err)
+	}
 	if r.a.w != nil {
 		if err := step("mseal", r.a.w.Mseal); err != nil {
+			if errors.Is(err, vm.ErrUnsupported) {
+				return fmt.Errorf("%w: Permanent of region %q: %w", ErrModeUnsupported, r.a.name, err)
+			}
 			return fmt.Errorf("freeze: region %q: mseal: %w", r.a.name, err)
 		}
 	}
 	r.permanent = true
+	return nil
+}
+
+// MsealMissing returns the probe's *vm.FeatureError if mseal does not
+// work here, and nil if it does or if the probe could not tell (a
+// transient failure, such as running out of descriptors: the mseal call
+// itself then decides).
+func MsealMissing() error {
+	if _, mseal, _, _ := vm.Features(); mseal != nil && !vm.Transient(mseal) {
+		return mseal
+	}
 	return nil
 }
 
@@ -628,6 +666,9 @@ func (r *Region) release(releaseOwner func() error) error {
 		return fmt.Errorf("%w: region %q cannot be released", ErrPermanent, r.a.name)
 	}
 	if !r.closed {
+		if err := r.kept(); err != nil {
+			return err
+		}
 		if r.beforeRelease != nil {
 			if err := r.beforeRelease(); err != nil {
 				return err
