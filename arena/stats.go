@@ -12,7 +12,8 @@ type Stats struct {
 	MappedBytes  int64 // memory mapped by live arenas: an upper bound of what they keep resident
 	FrozenBytes  int64 // bytes frozen in live regions
 	// ReservedBytes is the address space reserved by live arenas
-	// (WithMaxBytes each); it costs no memory.
+	// (WithMaxBytes each, and an Alias region's read-only view, as long
+	// as the arena has mapped); it costs no memory.
 	ReservedBytes int64
 	// QuarantinedBytes and QuarantinedRanges describe released address
 	// space kept inaccessible so that dangling pointers fault (see

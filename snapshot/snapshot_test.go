@@ -171,6 +171,28 @@ func TestConcurrentCloseReleasesOnce(t *testing.T) {
 	assert.Equal(t, before.ReservedBytes, after.ReservedBytes)
 }
 
+// ReservedBytes counts all the address space a live snapshot holds, in
+// Alias mode the read-only view's range too: Close moves exactly that
+// into quarantine.
+func TestReservedBytesCountWhatCloseQuarantines(t *testing.T) {
+	budget, ranges := arena.SetQuarantine(1<<40, 1<<20)
+	defer arena.SetQuarantine(budget, ranges)
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			before := arena.ReadStats()
+			s, err := snapshot.Take([512]int{1}, snapshot.WithMode(m))
+			require.NoError(t, err)
+			live := arena.ReadStats()
+			require.NoError(t, s.Close())
+			after := arena.ReadStats()
+			reserved := live.ReservedBytes - before.ReservedBytes
+			assert.Positive(t, reserved)
+			assert.Equal(t, reserved, after.QuarantinedBytes-before.QuarantinedBytes)
+			assert.Equal(t, before.ReservedBytes, after.ReservedBytes)
+		})
+	}
+}
+
 func TestUseAfterCloseFaultsAndNamesTheSnapshot(t *testing.T) {
 	for _, m := range modes() {
 		t.Run(m.String(), func(t *testing.T) {

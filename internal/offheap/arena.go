@@ -377,8 +377,7 @@ func (a *Arena) Close() error {
 	if r != nil && r.alias != nil && !r.arng.IsZero() {
 		// After the owner's range, so that the readers' view, quarantined
 		// last, is the last of the two to be reused.
-		err = errors.Join(err, space.Release(r.arng))
-		r.arng = space.Range{}
+		err = errors.Join(err, r.dropView(space.Release))
 	}
 	counters.arenas.Add(-1)
 	counters.reserved.Add(-int64(a.rng.Len()))

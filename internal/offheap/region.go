@@ -305,10 +305,7 @@ func (r *Region) freezeAlias() error {
 	}
 	if a.w != nil {
 		n := a.w.Len()
-		if err := step("reserve", func() (err error) {
-			r.arng, err = space.Alloc(n, alignFor(n), r, a.name)
-			return err
-		}); err != nil {
+		if err := step("reserve", func() error { return r.reserveView(n) }); err != nil {
 			return r.fail("reserve", err, nil)
 		}
 		if err := step("map", func() error {
@@ -318,7 +315,7 @@ func (r *Region) freezeAlias() error {
 			}
 			return err
 		}); err != nil {
-			return r.fail("map", err, space.Discard(r.arng)) // never seen by a reader
+			return r.fail("map", err, r.dropView(space.Discard)) // never seen by a reader
 		}
 		r.delta = int(uintptr(r.alias.Addr()) - uintptr(a.rng.Addr()))
 		a.relocate(a.writable(), r.delta)
@@ -341,9 +338,30 @@ func (r *Region) undoAlias() error {
 	r.a.relocate(window{lo, lo + max(r.a.used, 1)}, -r.delta)
 	err := r.alias.Release()
 	if err == nil {
-		err = space.Discard(r.arng) // Freeze failed: no reader ever had the view
+		err = r.dropView(space.Discard) // Freeze failed: no reader ever had the view
 	}
 	r.setAlias(nil)
+	return err
+}
+
+// reserveView reserves n bytes of address space for an Alias region's
+// read-only view. Stats count the range as reserved, like an arena's,
+// until dropView gives it back.
+func (r *Region) reserveView(n uintptr) (err error) {
+	r.arng, err = space.Alloc(n, alignFor(n), r, r.a.name)
+	if err == nil {
+		counters.reserved.Add(int64(r.arng.Len()))
+	}
+	return err
+}
+
+// dropView gives the view's range back to space with give: space.Discard
+// if no reader ever had the view, space.Release (into quarantine) if
+// readers may have kept pointers into it.
+func (r *Region) dropView(give func(space.Range) error) error {
+	counters.reserved.Add(-int64(r.arng.Len()))
+	err := give(r.arng)
+	r.arng = space.Range{}
 	return err
 }
 

@@ -22,7 +22,7 @@ type Stats struct {
 	FrozenArenas      int   // of which frozen
 	MappedBytes       int64 // bytes of memfd mapped by live arenas: what can be resident
 	FrozenBytes       int64 // bytes frozen in live regions
-	ReservedBytes     int64 // address space reserved by live arenas
+	ReservedBytes     int64 // address space reserved by live arenas and Alias views
 	QuarantinedBytes  int64 // released address space kept inaccessible
 	QuarantinedRanges int
 	// Mappings counts the lines of /proc/self/maps inside the library's
