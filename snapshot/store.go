@@ -60,8 +60,6 @@ var (
 	errStorePermanent = fmt.Errorf("%w: a Store cannot publish permanent versions (WithPermanent): it releases the versions it replaces", freeze.ErrModeUnsupported)
 )
 
-func closeAndJoin(err, closeErr error) error { return errors.Join(err, closeErr) }
-
 type stripe struct {
 	n atomic.Int64
 	_ [120]byte // one counter per 128 bytes: no two share a cache line (or its prefetch pair)
@@ -114,8 +112,16 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	nv := &version[T]{store: st, snap: snap, readers: make([]stripe, stripeCount)}
 	st.mu.Lock()
 	if st.closed {
+		// Close came while the snapshot was taken: no reader ever had it.
+		// If it cannot be released it waits, counted, for Close to retry
+		// it, like a replaced version.
 		st.mu.Unlock()
-		return nil, closeAndJoin(errStoreClosed, snap.Close())
+		err := snap.Close()
+		if err != nil {
+			st.published.Add(1)
+			st.keep(nv)
+		}
+		return nil, errors.Join(errStoreClosed, err)
 	}
 	snap.owned.Store(true)
 	old := st.cur.Swap(nv)
@@ -200,16 +206,20 @@ func (v *version[T]) tryRelease() {
 	if v.released.CompareAndSwap(false, true) {
 		v.snap.owned.Store(false)
 		if err := v.snap.Close(); err != nil {
-			// The version stays mapped (and readable: nobody reads it
-			// any more), uncounted, until Publish or Close retries it.
-			st := v.store
-			st.failMu.Lock()
-			st.unreleased = append(st.unreleased, v)
-			st.failMu.Unlock()
+			v.store.keep(v)
 			return
 		}
 		v.store.released.Add(1)
 	}
+}
+
+// keep holds on to a version whose release failed: it stays mapped (and
+// readable: nobody reads it any more), not counted as released, until
+// Publish or Close retries it.
+func (st *Store[T]) keep(v *version[T]) {
+	st.failMu.Lock()
+	st.unreleased = append(st.unreleased, v)
+	st.failMu.Unlock()
 }
 
 // retryReleases tries again to release the versions whose release
@@ -263,5 +273,8 @@ type StoreStats struct {
 // failed and waits for a retry (see Close). It may be called from any
 // goroutine, inside Read too.
 func (st *Store[T]) Stats() StoreStats {
-	return StoreStats{Published: st.published.Load(), Released: st.released.Load()}
+	// Released first: a version is counted released only after it was
+	// counted published, so Released never comes out above Published.
+	released := st.released.Load()
+	return StoreStats{Published: st.published.Load(), Released: released}
 }

@@ -158,3 +158,37 @@ func TestStoreRetriesFailedReleases(t *testing.T) {
 	assert.Equal(t, arenasBefore, arena.ReadStats().Arenas, "a version's arena is still live")
 	require.NoError(t, st.Close(), "Close is idempotent once every version is released")
 }
+
+// A Publish that Close overtakes releases the snapshot it took; if that
+// release fails, the snapshot waits, counted, for Close to try it again,
+// like a replaced version whose release failed, instead of staying mapped
+// with nothing left to release it.
+func TestPublishOvertakenByCloseKeepsAFailedRelease(t *testing.T) {
+	arenas := arena.ReadStats().Arenas
+	injected := errors.New("injected release failure")
+	var st Store[gapValue]
+	closed, failRelease := false, true
+	offheap.SetFailpoint(func(step string) error {
+		switch {
+		case step == "validate" && !closed: // in Publish's Take, before it locks again
+			closed = true
+			assert.NoError(t, st.Close())
+		case step == "release" && failRelease:
+			return injected
+		}
+		return nil
+	})
+	defer offheap.SetFailpoint(nil)
+
+	_, err := st.Publish(makeGapValue(1))
+	require.ErrorIs(t, err, arena.ErrClosed)
+	require.ErrorIs(t, err, injected)
+	assert.Equal(t, StoreStats{Published: 1, Released: 0}, st.Stats())
+	assert.Equal(t, arenas+1, arena.ReadStats().Arenas)
+
+	require.ErrorIs(t, st.Close(), injected, "Close reports the release that still fails")
+	failRelease = false
+	require.NoError(t, st.Close(), "and releases it once it can")
+	assert.Equal(t, StoreStats{Published: 1, Released: 1}, st.Stats())
+	assert.Equal(t, arenas, arena.ReadStats().Arenas)
+}

@@ -245,3 +245,32 @@ func TestStoreCountsOnlyReleasedVersions(t *testing.T) {
 	var uac *freeze.UseAfterClose
 	require.ErrorAs(t, freeze.Guard(func() { name = strings.Clone(v1.Name) }), &uac)
 }
+
+// Stats taken while versions are published and released never count more
+// released than published (it read Published first, and a release landing
+// between its two loads made the difference negative).
+func TestStoreStatsNeverReleaseMoreThanPublished(t *testing.T) {
+	var st snapshot.Store[int]
+	defer st.Close()
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for !done.Load() {
+				if s := st.Stats(); s.Released > s.Published {
+					t.Errorf("Stats: %+v", s)
+					return
+				}
+			}
+		})
+	}
+	for i := range 3000 {
+		if _, err := st.Publish(i); err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	assert.Equal(t, snapshot.StoreStats{Published: 3000, Released: 2999}, st.Stats())
+}
