@@ -22,7 +22,9 @@ import (
 // the options of later versions. All methods are safe for concurrent use.
 // Readers take no lock and allocate nothing: each Read marks itself in one
 // of several padded counters of the version it reads, so readers on
-// different cores rarely touch the same cache line. A Store must not be
+// different cores rarely touch the same cache line. (The one exception is
+// the last reader of a replaced version: leaving, it releases the
+// version, which takes the version's own locks and unmaps its memory.) A Store must not be
 // copied.
 type Store[T any] struct {
 	_         noCopy
@@ -136,7 +138,9 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 // Read calls f with the current version. v, and everything it points to,
 // is valid only until f returns: f must not keep it (copy what it needs).
 // If nothing has been published yet, or the store was closed, f is called
-// with the zero value of T. Read does not allocate and takes no lock.
+// with the zero value of T. Read does not allocate and takes no lock,
+// unless it is the last reader of a replaced version, which it then
+// releases.
 func (st *Store[T]) Read(f func(v T)) {
 	v, s := st.enter()
 	if v == nil {
