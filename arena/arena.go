@@ -156,8 +156,8 @@ func (a *Arena) core() *offheap.Arena {
 // quarantined, rather than push every other out. Ranges out of quarantine
 // are handed out again lowest address first. In Alias mode a region's
 // read-only view is a range of its own, quarantined after the owner's, so
-// it is the later of the two to go. The defaults are 64 GiB and 16384
-// ranges (address space only: quarantined ranges hold no memory). It returns the previous budget. It panics with an error
+// it is the later of the two to go. The defaults are 64 GiB (256 MiB on
+// 32-bit systems) and 16384 ranges (address space only: quarantined ranges hold no memory). It returns the previous budget. It panics with an error
 // wrapping ErrInvalidSize if either is negative.
 func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
 	if maxBytes < 0 || maxRanges < 0 {

@@ -34,7 +34,9 @@
 // Clone returns errors; New, MakeSlice, String and Bytes panic, but only with
 // an error wrapping one of ErrUnsupported, ErrFrozen, ErrClosed,
 // ErrExhausted or ErrInvalidSize (recover it and use errors.Is), except
-// New on a nil *Arena, which panics with the runtime's nil dereference.
+// New on a nil *Arena, which panics with the runtime's nil dereference,
+// and, in the invariants build (-tags invariants, or -race), concurrent use
+// of one Arena, which panics with a message that says so.
 // Errors about types name the offending field path, e.g.
 // "Config.Index: map[string]int: maps are not supported".
 //

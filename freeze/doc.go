@@ -66,8 +66,10 @@
 // Guard runs a function with debug.SetPanicOnFault and turns a write fault
 // in frozen memory into a *WriteFault naming the region, the offset and the
 // Go field, e.g. `write to frozen region "config" at offset 0x58, field
-// *Config.Endpoints[1].Port`. The runtime's own message for such a fault
-// ("nil pointer dereference") is misleading; that is what Guard is for.
+// *Config.Endpoints[1].Port`. Without Guard the runtime kills the process
+// with "unexpected fault address", naming no region or field; under
+// debug.SetPanicOnFault alone it panics with a misleading "invalid memory
+// address or nil pointer dereference". That is what Guard is for.
 //
 // # Failure
 //
@@ -91,7 +93,7 @@
 // concurrent use) lands in the baseline unchecked.
 // Seal prevents every write, but until its background step finishes
 // (103–150 ms per GiB on the hosts measured) the moved-aside writable
-// mapping of an arena of 2 MiB or more still exists, at an address nothing
+// mapping of an arena whose mapping has grown to 2 MiB or more still exists, at an address nothing
 // in the library hands out: code that finds it (in /proc/self/maps) and
 // writes through it before the baseline is hashed has its write folded
 // into the baseline, as in Protect mode, and Verify does not see it. No

@@ -210,14 +210,14 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // route. If those pages changed since their checksums were taken (a
 // stray write through the owner's mapping, /proc/self/mem), f is not run;
 // if bytes of those pages outside *p change while f runs (f writing
-// through another pointer, another goroutine), the Update is undone, and
-// so it is if a pointer word of *p changes, after the check of f's
-// pointers, to one that is not nil or into the region (another goroutine
-// writing *p through the owner's mapping; that error wraps
-// arena.ErrForeignPointer).
+// through another pointer, another goroutine), the Update is undone.
 // Either way the error says so and wraps a *CorruptionError naming the
 // pages, and the checksums stay as they were, so Verify goes on
-// reporting the change.
+// reporting the change. If a pointer word of *p changes, after the check
+// of f's pointers, to one that is not nil or into the region (another
+// goroutine writing *p through the owner's mapping), the error wraps
+// arena.ErrForeignPointer and *p's old bytes are put back, so the
+// checksums, which stay as they were, match again.
 //
 // Updates of one region run one at a time, and Verify, Checksum and Close
 // on other goroutines wait for them. f itself may call ReadOnly, Checksum
@@ -231,7 +231,7 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // (the first and last of them once more, to check the bytes outside *p),
 // walks the pointer words of *p twice, then the root
 // checksum over every page's sum (8 bytes per 4 KiB page), and reads the
-// calling goroutine's id from its stack header (a few microseconds) to
+// calling goroutine's id from its stack header (about a microsecond) to
 // tell calls from inside f from calls on other goroutines. Changing one
 // element of a frozen slice of a million 24-byte structs took 14-17 µs,
 // of a thousand 8-10 µs (go test -bench UpdateOneElement ./freeze/).
