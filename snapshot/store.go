@@ -253,7 +253,10 @@ func (st *Store[T]) retryReleases() error {
 // it, say: none is expected) stays mapped and is tried again by every
 // later Publish and Close. Close returns the errors of the versions that
 // still cannot be released; called again, it tries them again. Otherwise
-// it returns nil, and is idempotent.
+// it returns nil, and is idempotent. The current version, if a reader is
+// still inside Read when Close returns, is released by its last reader;
+// should that release fail, only a later Close reports it (Stats shows it
+// as published and not released).
 func (st *Store[T]) Close() error {
 	st.mu.Lock()
 	st.closed = true
