@@ -446,7 +446,18 @@ func (c *cloner) place() error {
 			}
 		}
 	}
-	// Parent links, now that every range knows its record.
+	// Parent links, now that every range knows its record. A record's
+	// parent is that of the first-discovered range it holds (the one
+	// that made it, or one that starts in it): ranges are discovered
+	// breadth-first, each after the range that reaches it, so parents
+	// lead to ever earlier ranges and never round a cycle. (The parent of
+	// the range that made each record could: two records, each holding a
+	// range that the other reaches first.)
+	for i := range c.ranges {
+		if k := int(c.ranges[i].rec) - first; k >= 0 && k < len(c.owners) && int32(i) < c.owners[k] {
+			c.owners[k] = int32(i)
+		}
+	}
 	for j, i := range c.owners {
 		if p := c.ranges[i].parent; p >= 0 {
 			a.recs.at(first + j).Parent = uint32(c.ranges[p].rec)
