@@ -99,6 +99,12 @@ type Allocation struct {
 // at most limit of them (the list is for humans). On a frozen arena the
 // caller holds the region's lock, so that Close cannot reset the records.
 func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
+	return a.allocationsIn(lo, hi, limit, a.newNamer())
+}
+
+// allocationsIn is AllocationsIn with the namer of a report that lists
+// the allocations of many pages.
+func (a *Arena) allocationsIn(lo, hi uintptr, limit int, n *namer) []Allocation {
 	var out []Allocation
 	j := a.recs.search(uint64(lo))
 	if j < 0 {
@@ -122,7 +128,7 @@ func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
 		case rec.N != 1:
 			name = fmt.Sprintf("[%d]%s", rec.N, name)
 		}
-		out = append(out, Allocation{Offset: start, Size: size, Type: name, Path: a.allocationPath(j)})
+		out = append(out, Allocation{Offset: start, Size: size, Type: name, Path: n.allocationPath(j)})
 	}
 	return out
 }
@@ -319,11 +325,12 @@ const MaxListed = 8
 // conflict describes the changed pages among pg0..pg1, under r.mu.
 func (r *Region) conflict(while bool, pg0, pg1 uintptr) *PageConflict {
 	e := &PageConflict{Region: r.a.name, While: while}
+	n := r.a.newNamer()
 	lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
 	for _, i := range changedPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg0:pg1+1]) {
 		s := lo + uintptr(i)*PageSize
 		end := min(s+PageSize, r.size)
-		e.Changed = append(e.Changed, ChangedPage{Index: int(pg0) + i, Start: s, End: end, Allocs: r.a.AllocationsIn(s, end, MaxListed+1)})
+		e.Changed = append(e.Changed, ChangedPage{Index: int(pg0) + i, Start: s, End: end, Allocs: r.a.allocationsIn(s, end, MaxListed+1, n)})
 	}
 	return e
 }
@@ -393,26 +400,4 @@ func (r *Region) recheckUpdated(lo, hi uintptr) error {
 		e.Hint = "changed while Update ran, by a write through the owner's mapping on another goroutine; the Update was undone"
 		return e
 	})
-}
-
-// allocationPath names record j as a whole: the field that points to it
-// ("*Config.Endpoints"), or its type for a root or a typed allocation.
-func (a *Arena) allocationPath(j int) string {
-	rec := a.recs.at(j)
-	t := layout.ByID(rec.Type)
-	switch rec.Parent {
-	case RunOfStrings:
-		return "string data"
-	case RunOfTyped:
-		return fmt.Sprintf("%s#0…%d", t.Name(), rec.N-1)
-	case NoParent:
-		if rec.N != 1 {
-			return "[]" + t.Name()
-		}
-		return t.Name()
-	}
-	if slot, ok := a.slotPointingTo(int(rec.Parent), j); ok {
-		return a.PathAt(slot)
-	}
-	return t.Name()
 }

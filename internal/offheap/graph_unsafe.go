@@ -14,8 +14,6 @@ package offheap
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/frozen-go/frozen/internal/layout"
@@ -314,76 +312,6 @@ func (a *Arena) recordAt(off uintptr) int {
 	return -1
 }
 
-// PathAt names the Go field at arena offset off, from the root of the value
-// that holds it: "Config.Endpoints[1].Port". Offsets outside any allocation
-// give "".
-func (a *Arena) PathAt(off uintptr) string {
-	j := a.recordAt(off)
-	if j < 0 {
-		return ""
-	}
-	var parts []string
-	for depth := 0; ; depth++ {
-		if depth == maxPathDepth {
-			parts = append(parts, "…")
-			break
-		}
-		rec := a.recs.at(j)
-		t := layout.ByID(rec.Type)
-		local := uintptr(off) - uintptr(rec.Off)
-		if rec.Parent == RunOfStrings {
-			// A run holds the bytes of many strings: name the string
-			// that holds this byte, as its field indexed by the byte.
-			slot, i, ok := a.stringHolding(off)
-			if !ok {
-				parts = append(parts, "string data")
-				break
-			}
-			parts = append(parts, fmt.Sprintf("[%d]", i))
-			if j = a.recordAt(slot); j < 0 {
-				parts = append(parts, "(?)")
-				break
-			}
-			off = slot
-			continue
-		}
-		if rec.Parent == RunOfTyped {
-			// One of a run of typed allocations: "Point#3.X".
-			if t.Size == 0 {
-				parts = append(parts, t.Name())
-			} else {
-				parts = append(parts, fmt.Sprintf("%s#%d", t.Name(), local/t.Size)+layout.FieldPath(t.RType, local%t.Size))
-			}
-			break
-		}
-		if rec.N != 1 || rec.Parent != NoParent && a.viaSlice(j) {
-			if t.Size == 0 {
-				parts = append(parts, "[0]")
-			} else {
-				parts = append(parts, fmt.Sprintf("[%d]", local/t.Size)+layout.FieldPath(t.RType, local%t.Size))
-			}
-		} else {
-			parts = append(parts, layout.FieldPath(t.RType, local))
-		}
-		if rec.Parent == NoParent {
-			name := t.Name()
-			if rec.N != 1 {
-				name = "[]" + name
-			}
-			parts = append(parts, name)
-			break
-		}
-		slot, ok := a.slotPointingTo(int(rec.Parent), j)
-		if !ok {
-			parts = append(parts, "(?)")
-			break
-		}
-		j, off = int(rec.Parent), slot
-	}
-	slices.Reverse(parts)
-	return strings.Join(parts, "")
-}
-
 // stringHolding finds a string stored in the arena whose bytes include
 // arena offset off: the offset of its header and the index of that byte in
 // it. It walks every record, which is fine for naming one fault.
@@ -418,24 +346,6 @@ func (a *Arena) views(off, size uintptr) []window {
 	return out
 }
 
-// viaSlice reports whether record j was reached through a slice (so its
-// elements are named by index even when there is one).
-func (a *Arena) viaSlice(j int) bool {
-	slot, ok := a.slotPointingTo(int(a.recs.at(j).Parent), j)
-	if !ok {
-		return false
-	}
-	p := a.recs.at(a.recordAt(slot))
-	t := layout.ByID(p.Type)
-	local := (slot - uintptr(p.Off)) % max(t.Size, 1)
-	for _, s := range flatSlots(t) {
-		if s.Off == local {
-			return s.Kind == layout.SlotSlice
-		}
-	}
-	return false
-}
-
 // flatSlots expands array slots (for offset matching on error paths).
 func flatSlots(t *layout.Type) []layout.Slot {
 	var out []layout.Slot
@@ -452,28 +362,4 @@ func flatSlots(t *layout.Type) []layout.Slot {
 		}
 	}
 	return out
-}
-
-// slotPointingTo finds a pointer word in record parent that points into
-// record child (in the writable mapping or the alias) and returns its
-// arena offset.
-func (a *Arena) slotPointingTo(parent, child int) (uintptr, bool) {
-	if parent < 0 || parent >= a.recs.len() {
-		return 0, false
-	}
-	c := a.recs.at(child)
-	targets := a.views(uintptr(c.Off), uintptr(c.N)*layout.ByID(c.Type).Size)
-	var found uintptr
-	errFound := errors.New("found")
-	err := a.walkRecords(parent, parent+1, func(word unsafe.Pointer, _ layout.SlotKind) error {
-		v := *(*uintptr)(word)
-		for _, w := range targets {
-			if w.has(v) {
-				found = uintptr(word) - uintptr(a.rng.Addr())
-				return errFound
-			}
-		}
-		return nil
-	})
-	return found, err == errFound
 }

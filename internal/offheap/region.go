@@ -585,10 +585,11 @@ func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 		return nil, nil
 	}
 	var out []ChangedPage
+	n := r.a.newNamer()
 	for _, i := range changedPages(r.a.rng.Addr(), r.size, r.sums) {
 		lo := uintptr(i) * PageSize
 		hi := min(lo+PageSize, r.size)
-		out = append(out, ChangedPage{Index: i, Start: lo, End: hi, Allocs: r.a.AllocationsIn(lo, hi, limit)})
+		out = append(out, ChangedPage{Index: i, Start: lo, End: hi, Allocs: r.a.allocationsIn(lo, hi, limit, n)})
 	}
 	return out, nil
 }
