@@ -42,6 +42,18 @@ type (
 		P *[2]RingNode
 		V int64
 	}
+	// Loop arrays: x[1].P = &y[0], y[0].A = x, x[0].A = y.
+	Loop     struct{ Q *LoopNode }
+	LoopNode struct {
+		P *LoopNode
+		A *[2]LoopNode
+		V int64
+	}
+	// IfaceFirst's I points at W.E's Port.
+	IfaceFirst struct {
+		I any
+		W *struct{ E *Endpoint }
+	}
 )
 
 // dataPoint lives in the binary's data, below any heap address, so that
@@ -72,11 +84,19 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 			require.NoError(t, err)
 			ring, err := arena.Clone(a, &Ring{Q: &a1[1]})
 			require.NoError(t, err)
+			x, y := new([2]LoopNode), new([2]LoopNode)
+			x[1].P, y[0].A, x[0].A = &y[0], x, y
+			loop, err := arena.Clone(a, &Loop{Q: &x[1]})
+			require.NoError(t, err)
+			e := &Endpoint{"h", 1}
+			iff, err := arena.Clone(a, &IfaceFirst{I: &e.Port, W: &struct{ E *Endpoint }{e}})
+			require.NoError(t, err)
 			r, err := freeze.Freeze(a, m)
 			require.NoError(t, err)
 
 			pfr, tfr, ovr := freeze.ReadOnly(r, pfc), freeze.ReadOnly(r, tf), freeze.ReadOnly(r, ov)
 			efr, ringr := freeze.ReadOnly(r, ef), freeze.ReadOnly(r, ring)
+			loopr, iffr := freeze.ReadOnly(r, loop), freeze.ReadOnly(r, iff)
 			for want, write := range map[string]func(){
 				"*PrimaryFirst.Endpoints[2].Port": func() { pfr.Endpoints[2].Port = 1 },
 				"*PrimaryFirst.Endpoints[1].Port": func() { pfr.Primary.Port = 1 },
@@ -87,6 +107,11 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 				"*EmptyFirst.P.Y":                 func() { efr.P.Y = 9 },
 				"*Ring.Q.P[1].P[0].V":             func() { ringr.Q.P[1].P[0].V = 1 },
 				"*Ring.Q.V":                       func() { ringr.Q.V = 1 },
+				"*Loop.Q.P.V":                     func() { loopr.Q.P.V = 1 },
+				"*Loop.Q.P.A[0].V":                func() { loopr.Q.P.A[0].V = 1 },
+				// The shortest path: I points at the Port written.
+				"*IfaceFirst.I.Port":   func() { iffr.W.E.Port = 1 },
+				"*IfaceFirst.W.E.Host": func() { iffr.W.E.Host = "" },
 			} {
 				var wf *freeze.WriteFault
 				require.ErrorAs(t, freeze.Guard(write), &wf, want)
@@ -94,4 +119,39 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Verify names each allocation on a changed page by a word that reaches
+// its first byte, even where the record that first reached the allocation
+// while it was cloned reaches only one of its elements.
+type (
+	Elem struct {
+		Ptr *Point
+		V   int64
+	}
+	PartRoot struct {
+		P *Elem // &arr[1]
+		W *struct{ S []Elem }
+	}
+)
+
+func TestVerifyNamesAllocationsReachedInPartFirst(t *testing.T) {
+	a := newArena(t)
+	arr := []Elem{{&Point{1, 1}, 0}, {&Point{2, 2}, 0}, {&Point{3, 3}, 0}}
+	c, err := arena.Clone(a, &PartRoot{P: &arr[1], W: &struct{ S []Elem }{arr}})
+	require.NoError(t, err)
+	owner := c.W.S
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	owner[2].V = 7 // through the owner's writable mapping
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, r.Verify(), &ce)
+	got := map[string][]string{}
+	for _, pg := range ce.Changed {
+		for _, al := range pg.Allocations {
+			got[al.Type] = append(got[al.Type], al.Path)
+		}
+	}
+	assert.Equal(t, []string{"*PartRoot.W.S"}, got["[3]Elem"])
+	assert.Equal(t, []string{"*PartRoot.W.S[0].Ptr", "*PartRoot.P.Ptr", "*PartRoot.W.S[2].Ptr"}, got["Point"])
 }

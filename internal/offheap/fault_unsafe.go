@@ -99,7 +99,7 @@ type Allocation struct {
 // at most limit of them (the list is for humans). On a frozen arena the
 // caller holds the region's lock, so that Close cannot reset the records.
 func (a *Arena) AllocationsIn(lo, hi uintptr, limit int) []Allocation {
-	return a.allocationsIn(lo, hi, limit, a.newNamer())
+	return a.allocationsIn(lo, hi, limit, a.newNamer(true))
 }
 
 // allocationsIn is AllocationsIn with the namer of a report that lists
@@ -325,7 +325,7 @@ const MaxListed = 8
 // conflict describes the changed pages among pg0..pg1, under r.mu.
 func (r *Region) conflict(while bool, pg0, pg1 uintptr) *PageConflict {
 	e := &PageConflict{Region: r.a.name, While: while}
-	n := r.a.newNamer()
+	n := r.a.newNamer(true)
 	lo, hi := pg0*PageSize, min((pg1+1)*PageSize, r.size)
 	for _, i := range changedPages(unsafe.Add(r.a.rng.Addr(), lo), hi-lo, r.sums[pg0:pg1+1]) {
 		s := lo + uintptr(i)*PageSize

@@ -10,6 +10,7 @@
 package offheap
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,77 +20,86 @@ import (
 	"github.com/frozen-go/frozen/internal/layout"
 )
 
+// A path climbs from the allocation holding an offset to a root, one
+// pointer word at a time. Each record knows the record that first
+// reached it while it was cloned (its parent); the word taken is one of
+// the parent's words that reaches the offset. A record that pointers
+// from several records reach in different parts (an array, one of whose
+// elements a pointer reached first) may have no such word in its parent;
+// then the path leaves it by a word of another record.
+
 // route is a pointer word by which a path enters a record.
 type route struct {
+	rec    int     // record holding the word
 	slot   uintptr // arena offset of the word
 	target uintptr // arena offset it points to
-	extent uintptr // bytes it reaches from target: a slice's or string's data, the pointee
-	slice  bool    // a slice's or string's data word: its elements are named by index
-	// elem is the type it points to: a pointer's pointee, a slice's
-	// element, an interface's value (taken to be the type of the record
-	// it points into, as its type word is not followed); nil for a
-	// string's bytes.
-	elem *layout.Type
+	extent uintptr // bytes it reaches from target
+	// from is where the names of the bytes it reaches start: target, or,
+	// for an interface pointing inside an element, that element's start.
+	from  uintptr
+	elem  *layout.Type // the type named from from
+	slice bool         // a slice's or string's data word: elements named by index
 }
 
 // covers reports whether off lies within what rt reaches.
 func (rt route) covers(off uintptr) bool { return rt.target <= off && off-rt.target < rt.extent }
 
-// rank says how well rt names record c, which holds size bytes at arena
-// offset lo: 0 if it reaches c's first byte (a slice of a whole array, not
-// a pointer to one of its elements, nor an empty slice), 1 if it points
-// into c elsewhere, 2 if it does not lead to c. A word that reaches no
-// byte leads only to a zero-size record it points at: Freeze points empty
-// slices and strings, and pointers to zero-size values, anywhere in the
-// region, often at its first byte.
-func (rt route) rank(lo, size uintptr) int {
-	switch {
-	case rt.covers(lo):
-		return 0
-	case rt.extent == 0 && size != 0:
-		return 2
-	case rt.target >= lo && rt.target < lo+max(size, 1):
-		return 1
+// routeWords counts the pointer words eachRoute has read, for the test
+// that naming the allocations of many pages reads each about once.
+var routeWords atomic.Int64
+
+// indexAfter is how many questions about one parent record a namer
+// answers by walking it before it indexes the parent's words by the
+// record they lead to: a fault report asks once per level, Verify's
+// description of many changed pages may ask thousands of times.
+const indexAfter = 4
+
+// maxDetours bounds how often one path leaves a record other than by its
+// parent: each detour reads the whole arena when naming one fault.
+const maxDetours = 2
+
+// namer names offsets; one namer answers the questions of one report.
+type namer struct {
+	a     *Arena
+	views []window                 // the arena's used bytes, in each mapping
+	slots map[uint32][]layout.Slot // flattened pointer slots, per type
+	asked map[int]int              // questions per parent record
+	index map[int]map[int][]route  // parent → child → the words leading to it
+	// many is set for a report that names many offsets (Verify's): its
+	// detours use an index of every word in the arena, built once.
+	many bool
+	all  map[int][]route // child → every word leading to it (many)
+}
+
+func (a *Arena) newNamer(many bool) *namer {
+	return &namer{a: a, views: a.views(0, a.used), slots: map[uint32][]layout.Slot{}, many: many}
+}
+
+// eachRoute calls f with every word of record j that points into the
+// arena. An interface's data word (its type word is not followed) reaches
+// the rest of the element of the record it points into.
+func (n *namer) eachRoute(j int, f func(route)) {
+	a := n.a
+	p := a.recs.at(j)
+	if p.Parent == RunOfStrings {
+		return
 	}
-	return 2
-}
-
-// better reports whether rt names record c (size bytes at lo) better than
-// old: a lower rank, then the word pointing lowest; the first found wins
-// ties.
-func (rt route) better(old route, lo, size uintptr) bool {
-	r, o := rt.rank(lo, size), old.rank(lo, size)
-	return r < o || r == o && rt.target < old.target
-}
-
-// offsetIn returns the arena offset of address v in one of the arena's
-// views of its used bytes (a.views(0, a.used)).
-func offsetIn(views []window, v uintptr) (uintptr, bool) {
-	for _, w := range views {
-		if w.has(v) {
-			return v - w.lo, true
-		}
-	}
-	return 0, false
-}
-
-// eachRoute calls f with every pointer word of record parent that points
-// into the arena. An interface's data word (whose type word is not
-// followed) reaches one element of the record it points into.
-func (a *Arena) eachRoute(parent int, f func(route)) {
-	p := a.recs.at(parent)
 	pt := layout.ByID(p.Type)
 	if pt.PtrFree {
 		return
 	}
-	slots := flatSlots(pt)
+	slots, ok := n.slots[pt.ID]
+	if !ok {
+		slots = flatSlots(pt)
+		n.slots[pt.ID] = slots
+	}
 	routeWords.Add(int64(p.N) * int64(len(slots)))
-	base, views := a.rng.Addr(), a.views(0, a.used)
+	base := a.rng.Addr()
 	for k := uint64(0); k < p.N; k++ {
 		elem := uintptr(p.Off) + uintptr(k)*pt.Size
 		for _, s := range slots {
 			w := unsafe.Add(base, elem+s.Off)
-			rt := route{slot: elem + s.Off}
+			rt := route{rec: j, slot: elem + s.Off}
 			iface := false
 			switch s.Kind {
 			case layout.SlotPointer:
@@ -110,44 +120,58 @@ func (a *Arena) eachRoute(parent int, f func(route)) {
 			default:
 				continue
 			}
-			off, ok := offsetIn(views, *(*uintptr)(unsafe.Add(base, rt.slot)))
+			off, ok := offsetIn(n.views, *(*uintptr)(unsafe.Add(base, rt.slot)))
 			if !ok {
 				continue
 			}
-			rt.target = off
+			rt.target, rt.from = off, off
 			if iface {
-				if j := a.recordAt(off); j >= 0 {
-					rt.elem = layout.ByID(a.recs.at(j).Type)
-					rt.extent = rt.elem.Size
+				c := a.recordAt(off)
+				if c < 0 {
+					continue
 				}
+				cr := a.recs.at(c)
+				ct := layout.ByID(cr.Type)
+				rt.elem, rt.from = ct, off
+				if ct.Size > 0 {
+					rt.from = off - (off-uintptr(cr.Off))%ct.Size
+				}
+				rt.extent = rt.from + ct.Size - off
 			}
 			f(rt)
 		}
 	}
 }
 
-// routeWords counts the pointer words eachRoute has read, for the test
-// that naming the allocations of many pages reads each about once.
-var routeWords atomic.Int64
-
-// indexAfter is how many questions about one parent record a namer
-// answers by walking it before it indexes the parent's words by the
-// record they lead to: a fault report asks once per level, Verify's
-// description of many changed pages may ask thousands of times.
-const indexAfter = 4
-
-// namer names offsets; one namer answers the questions of one report.
-type namer struct {
-	a     *Arena
-	asked map[int]int           // questions per parent record
-	index map[int]map[int]route // parent → child → the best route to it
-	// wide lets a path leave a record by a word outside its parent
-	// record (see anyRoute), which walks the whole arena: for naming one
-	// offset, not for describing every allocation of many pages.
-	wide bool
+// offsetIn returns the arena offset of address v in one of the arena's
+// views of its used bytes.
+func offsetIn(views []window, v uintptr) (uintptr, bool) {
+	for _, w := range views {
+		if w.has(v) {
+			return v - w.lo, true
+		}
+	}
+	return 0, false
 }
 
-func (a *Arena) newNamer() *namer { return &namer{a: a} }
+// leadsTo calls f(k) for every record k that rt leads into: the one it
+// points into, and those starting further on within its reach (a slice
+// overlapping another in part, whose record starts past the overlap).
+// A word that reaches no byte leads only to a zero-size record it points
+// at: Freeze points empty slices and strings, and pointers to zero-size
+// values, anywhere in the region, often at its first byte.
+func (a *Arena) leadsTo(rt route, f func(k int)) {
+	j := a.recordAt(rt.target)
+	if j < 0 {
+		return
+	}
+	if lo, size := a.recSpan(j); rt.extent > 0 || size == 0 && rt.target == lo {
+		f(j)
+	}
+	for k := j + 1; k < a.recs.len() && uintptr(a.recs.at(k).Off) < rt.target+rt.extent; k++ {
+		f(k)
+	}
+}
 
 // recSpan returns record j's arena offset and size in bytes.
 func (a *Arena) recSpan(j int) (lo, size uintptr) {
@@ -155,136 +179,113 @@ func (a *Arena) recSpan(j int) (lo, size uintptr) {
 	return uintptr(rec.Off), uintptr(rec.N) * layout.ByID(rec.Type).Size
 }
 
-// best returns the word of record parent that best names record child
-// (see route.better).
-func (n *namer) best(parent, child int) (route, bool) {
+// into returns the words of record parent that lead into record child.
+func (n *namer) into(parent, child int) []route {
 	if parent < 0 || parent >= n.a.recs.len() {
-		return route{}, false
+		return nil
 	}
 	if m, ok := n.index[parent]; ok {
-		rt, ok := m[child]
-		return rt, ok
+		return m[child]
 	}
 	if n.asked == nil {
 		n.asked = map[int]int{}
 	}
-	if n.asked[parent]++; n.asked[parent] > indexAfter {
-		n.buildIndex(parent)
-		return n.best(parent, child)
-	}
-	lo, size := n.a.recSpan(child)
-	var out route
-	found := false
-	n.a.eachRoute(parent, func(rt route) {
-		if rt.rank(lo, size) < 2 && (!found || rt.better(out, lo, size)) {
-			out, found = rt, true
+	n.asked[parent]++
+	if n.asked[parent] > indexAfter {
+		m := map[int][]route{}
+		n.eachRoute(parent, func(rt route) {
+			n.a.leadsTo(rt, func(k int) { m[k] = append(m[k], rt) })
+		})
+		if n.index == nil {
+			n.index = map[int]map[int][]route{}
 		}
+		n.index[parent] = m
+		return m[child]
+	}
+	var out []route
+	n.eachRoute(parent, func(rt route) {
+		n.a.leadsTo(rt, func(k int) {
+			if k == child {
+				out = append(out, rt)
+			}
+		})
 	})
-	return out, found
+	return out
 }
 
-// buildIndex walks record parent once and keeps, for every record its
-// words lead to, the best of them.
-func (n *namer) buildIndex(parent int) {
-	a := n.a
-	m := map[int]route{}
-	consider := func(j int, rt route) {
-		lo, size := a.recSpan(j)
-		if rt.rank(lo, size) == 2 {
-			return
-		}
-		if old, ok := m[j]; !ok || rt.better(old, lo, size) {
-			m[j] = rt
+// rooted reports whether the path can go on from rt's word by its
+// record's parent: the record is a root, or a word of its parent reaches
+// the word.
+func (n *namer) rooted(rt route) bool {
+	rec := n.a.recs.at(rt.rec)
+	switch rec.Parent {
+	case NoParent:
+		return true
+	case RunOfStrings, RunOfTyped:
+		return false
+	}
+	for _, up := range n.into(int(rec.Parent), rt.rec) {
+		if up.covers(rt.slot) {
+			return true
 		}
 	}
-	a.eachRoute(parent, func(rt route) {
-		j := a.recordAt(rt.target)
-		if j < 0 {
-			return
-		}
-		consider(j, rt)
-		// Records that start further on within its reach: a slice
-		// overlapping another in part, whose record starts past the
-		// overlap.
-		for k := j + 1; k < a.recs.len() && uintptr(a.recs.at(k).Off) < rt.target+rt.extent; k++ {
-			consider(k, rt)
-		}
-	})
-	if n.index == nil {
-		n.index = map[int]map[int]route{}
-	}
-	n.index[parent] = m
+	return false
 }
 
-// route returns the word of record parent by which to name arena offset
-// off in record child: the one that best names child, or, if that one
-// does not reach off (a pointer to one element of an array that other
-// pointers reach elsewhere), the word reaching off that points lowest.
-func (n *namer) route(parent, child int, off uintptr) (route, bool) {
-	rt, ok := n.best(parent, child)
-	if ok && rt.covers(off) {
-		return rt, true
-	}
-	var cover route
-	covered := false
-	n.a.eachRoute(parent, func(c route) {
-		if c.covers(off) && (!covered || c.target < cover.target) {
-			cover, covered = c, true
+// choose returns, of the words in cands that reach off, one from which
+// the path goes on by a parent (rooted) if any does, and of those the one
+// pointing lowest (the container, not a pointer to one of its elements);
+// the first found wins ties.
+func (n *namer) choose(cands []route, off uintptr) (route, bool) {
+	var best route
+	found, bestRooted := false, false
+	for _, rt := range cands {
+		if !rt.covers(off) {
+			continue
 		}
-	})
-	if covered {
-		return cover, true
+		r := n.rooted(rt)
+		if !found || r && !bestRooted || r == bestRooted && rt.target < best.target {
+			best, found, bestRooted = rt, true, r
+		}
 	}
-	return rt, ok
+	return best, found
+}
+
+// detour returns the words of records other than child that reach off.
+func (n *namer) detour(child int, off uintptr) []route {
+	var out []route
+	if n.many {
+		if n.all == nil {
+			n.all = map[int][]route{}
+			for j := range n.a.recs.len() {
+				n.eachRoute(j, func(rt route) {
+					n.a.leadsTo(rt, func(k int) { n.all[k] = append(n.all[k], rt) })
+				})
+			}
+		}
+		for _, rt := range n.all[child] {
+			if rt.rec != child {
+				out = append(out, rt)
+			}
+		}
+		return out
+	}
+	for j := range n.a.recs.len() {
+		if j != child {
+			n.eachRoute(j, func(rt route) {
+				if rt.covers(off) {
+					out = append(out, rt)
+				}
+			})
+		}
+	}
+	return out
 }
 
 // PathAt names the Go field at arena offset off, from the root of the value
 // that holds it: "Config.Endpoints[1].Port". Offsets outside any allocation
 // give "".
-func (a *Arena) PathAt(off uintptr) string { return (&namer{a: a, wide: true}).path(off) }
-
-// anyRoute finds a word reaching arena offset off of record child from
-// any other record, for an offset that no word of child's parent record
-// reaches (a record that pointers from several records reach in
-// different parts: a cycle through an array's elements, say). Of those
-// words it takes one in the record nearest the root (fewest parent
-// links), and returns it with its record.
-func (n *namer) anyRoute(child int, off uintptr) (route, int, bool) {
-	a := n.a
-	var out route
-	at, depth := -1, 0
-	for j := range a.recs.len() {
-		if j == child || a.recs.at(j).Parent == RunOfStrings {
-			continue
-		}
-		d := -1
-		a.eachRoute(j, func(rt route) {
-			if !rt.covers(off) {
-				return
-			}
-			if d < 0 {
-				d = a.depth(j)
-			}
-			if at < 0 || d < depth || d == depth && rt.target < out.target {
-				out, at, depth = rt, j, d
-			}
-		})
-	}
-	return out, at, at >= 0
-}
-
-// depth counts the parent links from record j to a root, up to a bound.
-func (a *Arena) depth(j int) int {
-	d := 0
-	for ; d < 4*maxPathDepth; d++ {
-		p := a.recs.at(j).Parent
-		if p == NoParent || p == RunOfStrings || p == RunOfTyped || int(p) >= a.recs.len() {
-			break
-		}
-		j = int(p)
-	}
-	return d
-}
+func (a *Arena) PathAt(off uintptr) string { return a.newNamer(false).path(off) }
 
 func (n *namer) path(off uintptr) string {
 	a := n.a
@@ -293,6 +294,7 @@ func (n *namer) path(off uintptr) string {
 		return ""
 	}
 	var parts []string
+	detours := 0
 	for depth := 0; ; depth++ {
 		if depth == maxPathDepth {
 			parts = append(parts, "…")
@@ -335,29 +337,31 @@ func (n *namer) path(off uintptr) string {
 			parts = append(parts, name)
 			break
 		}
-		rt, ok := n.route(int(rec.Parent), j, off)
-		next := int(rec.Parent)
-		if n.wide && (!ok || !rt.covers(off)) {
-			if w, k, found := n.anyRoute(j, off); found {
-				rt, next, ok = w, k, true
-			}
+		rt, ok := n.choose(n.into(int(rec.Parent), j), off)
+		if !ok && detours < maxDetours {
+			detours++
+			rt, ok = n.choose(n.detour(j, off), off)
 		}
-		if !ok || !rt.covers(off) {
+		if !ok {
 			parts = append(parts, elemPath(t, local, rec.N != 1), "(?)")
 			break
 		}
-		// Named from where the word points, in the type it points to: a
-		// slice's elements by index, a pointee's fields (its elements,
-		// if it is an array).
-		e := rt.elem
-		if e == nil {
-			e = t
-		}
-		parts = append(parts, elemPath(e, off-rt.target, rt.slice))
-		j, off = next, rt.slot
+		parts = append(parts, rt.name(t, off))
+		j, off = rt.rec, rt.slot
 	}
 	slices.Reverse(parts)
 	return strings.Join(parts, "")
+}
+
+// name names off, which rt reaches, in a record of type t: from where the
+// word points, in the type it points to (a slice's elements by index, a
+// pointee's fields, or its elements if it is an array).
+func (rt route) name(t *layout.Type, off uintptr) string {
+	e := rt.elem
+	if e == nil {
+		e = t
+	}
+	return elemPath(e, off-rt.from, rt.slice)
 }
 
 // elemPath names offset local in elements of type t: "[2].Port" if
@@ -373,7 +377,9 @@ func elemPath(t *layout.Type, local uintptr, indexed bool) string {
 }
 
 // allocationPath names record j as a whole: the field that points to it
-// (a path from the root), or its type where nothing does.
+// (a path from the root), or its type where nothing does. The word is one
+// that reaches the record's first byte, from its parent or else from any
+// record, and failing those one of its parent's that points into it.
 func (n *namer) allocationPath(j int) string {
 	a := n.a
 	rec := a.recs.at(j)
@@ -389,8 +395,17 @@ func (n *namer) allocationPath(j int) string {
 		}
 		return t.Name()
 	}
-	if rt, ok := n.best(int(rec.Parent), j); ok {
-		return n.path(rt.slot)
+	lo := uintptr(rec.Off)
+	cands := n.into(int(rec.Parent), j)
+	rt, ok := n.choose(cands, lo)
+	if !ok {
+		rt, ok = n.choose(n.detour(j, lo), lo)
 	}
-	return t.Name()
+	if !ok && len(cands) > 0 {
+		rt, ok = slices.MinFunc(cands, func(x, y route) int { return cmp.Compare(x.target, y.target) }), true
+	}
+	if !ok {
+		return t.Name()
+	}
+	return n.path(rt.slot)
 }

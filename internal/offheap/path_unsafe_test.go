@@ -60,3 +60,57 @@ func TestDescribingManyPagesReadsEachParentAFewTimes(t *testing.T) {
 	assert.Greater(t, listed, 500)
 	assert.LessOrEqual(t, words, int64(10*n), "%d allocations listed", listed)
 }
+
+type holder struct {
+	Recent []*item // All[:1], declared first
+	All    []*item
+}
+
+// The same with a shorter subslice of each array beside it: the word that
+// best names an array (the first to reach its first byte) does not reach
+// the rest, and the words that do are looked up in the index, not by
+// walking the parent again for each allocation.
+func TestDescribingManyPagesWithSubslicesReadsEachParentAFewTimes(t *testing.T) {
+	const n, per = 2_000, 10
+	top := make([]holder, n)
+	for i := range top {
+		top[i].All = make([]*item, per)
+		for j := range top[i].All {
+			top[i].All[j] = &item{int64(j), 0}
+		}
+		top[i].Recent = top[i].All[:1]
+	}
+	a, err := NewArena("describe-subslices", 64<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, top)
+	require.NoError(t, err)
+	var offs []uintptr
+	for i := range cl {
+		for _, p := range cl[i].All {
+			offs = append(offs, uintptr(unsafe.Pointer(p))-uintptr(a.Base()))
+		}
+	}
+	r, err := a.Freeze(Alias)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	b := unsafe.Slice((*byte)(a.Base()), a.Len())
+	for _, off := range offs {
+		b[off+8] ^= 1
+	}
+	before := routeWords.Load()
+	changed, err := r.Verify(MaxListed + 1)
+	require.NoError(t, err)
+	words := routeWords.Load() - before
+	named := 0
+	for _, c := range changed {
+		for _, al := range c.Allocs {
+			if al.Type == "item" {
+				assert.Regexp(t, `^\[\]holder\[\d+\]\.(All\[\d\]|Recent\[0\])$`, al.Path)
+				named++
+			}
+		}
+	}
+	assert.Greater(t, named, 500)
+	assert.LessOrEqual(t, words, int64(20*n*per), "%d items named", named)
+}

@@ -585,7 +585,7 @@ func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 		return nil, nil
 	}
 	var out []ChangedPage
-	n := r.a.newNamer()
+	n := r.a.newNamer(true)
 	for _, i := range changedPages(r.a.rng.Addr(), r.size, r.sums) {
 		lo := uintptr(i) * PageSize
 		hi := min(lo+PageSize, r.size)
