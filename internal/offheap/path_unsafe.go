@@ -58,6 +58,15 @@ const indexAfter = 4
 // parent: each detour reads the whole arena when naming one fault.
 const maxDetours = 2
 
+// A report that names many offsets indexes every word of an arena of up
+// to indexAllBytes before its first detour (the index takes about as much
+// memory as the arena); in a larger one it makes at most
+// maxReportDetours detours, each reading the whole arena.
+const (
+	indexAllBytes    = 16 << 20
+	maxReportDetours = 8
+)
+
 // namer names offsets; one namer answers the questions of one report.
 type namer struct {
 	a     *Arena
@@ -65,10 +74,11 @@ type namer struct {
 	slots map[uint32][]layout.Slot // flattened pointer slots, per type
 	asked map[int]int              // questions per parent record
 	index map[int]map[int][]route  // parent → child → the words leading to it
-	// many is set for a report that names many offsets (Verify's): its
-	// detours use an index of every word in the arena, built once.
-	many bool
-	all  map[int][]route // child → every word leading to it (many)
+	// many is set for a report that names many offsets (Verify's): see
+	// indexAllBytes.
+	many    bool
+	all     map[int][]route // child → every word leading to it (many)
+	detours int             // detours made by scanning the arena
 }
 
 func (a *Arena) newNamer(many bool) *namer {
@@ -254,7 +264,7 @@ func (n *namer) choose(cands []route, off uintptr) (route, bool) {
 // detour returns the words of records other than child that reach off.
 func (n *namer) detour(child int, off uintptr) []route {
 	var out []route
-	if n.many {
+	if n.many && n.a.used <= indexAllBytes {
 		if n.all == nil {
 			n.all = map[int][]route{}
 			for j := range n.a.recs.len() {
@@ -269,6 +279,12 @@ func (n *namer) detour(child int, off uintptr) []route {
 			}
 		}
 		return out
+	}
+	if n.many {
+		if n.detours == maxReportDetours {
+			return nil
+		}
+		n.detours++
 	}
 	for j := range n.a.recs.len() {
 		if j != child {
