@@ -109,8 +109,9 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 				"*Ring.Q.V":                       func() { ringr.Q.V = 1 },
 				"*Loop.Q.P.V":                     func() { loopr.Q.P.V = 1 },
 				"*Loop.Q.P.A[0].V":                func() { loopr.Q.P.A[0].V = 1 },
-				// The shortest path: I points at the Port written.
-				"*IfaceFirst.I.Port":   func() { iffr.W.E.Port = 1 },
+				// Not I, which points at the Port written, but as an
+				// interface, whose pointee's type is not known here.
+				"*IfaceFirst.W.E.Port": func() { iffr.W.E.Port = 1 },
 				"*IfaceFirst.W.E.Host": func() { iffr.W.E.Host = "" },
 			} {
 				var wf *freeze.WriteFault
@@ -154,4 +155,78 @@ func TestVerifyNamesAllocationsReachedInPartFirst(t *testing.T) {
 	}
 	assert.Equal(t, []string{"*PartRoot.W.S"}, got["[3]Elem"])
 	assert.Equal(t, []string{"*PartRoot.W.S[0].Ptr", "*PartRoot.P.Ptr", "*PartRoot.W.S[2].Ptr"}, got["Point"])
+}
+
+type (
+	IfaceArr struct {
+		I any                    // &arr[1], an *int64
+		W *struct{ P *[3]int64 } // &arr
+	}
+	IfaceHost struct {
+		I any // &e.Host, a *string
+		W *struct{ E *Endpoint }
+	}
+)
+
+// An interface's pointee type is not known when naming (its type word is
+// not followed): a path goes through a typed pointer to the same bytes
+// where there is one, and never names an interface's pointee by the type
+// of the allocation around it.
+func TestGuardPrefersTypedPointersToInterfaces(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	a := newArena(t)
+	arr := new([3]int64)
+	c, err := arena.Clone(a, &IfaceArr{I: &arr[1], W: &struct{ P *[3]int64 }{arr}})
+	require.NoError(t, err)
+	e := &Endpoint{"h", 1}
+	h, err := arena.Clone(a, &IfaceHost{I: &e.Host, W: &struct{ E *Endpoint }{e}})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	ro, hr := freeze.ReadOnly(r, c), freeze.ReadOnly(r, h)
+	for want, write := range map[string]func(){
+		"*IfaceArr.W.P[1]":    func() { *ro.I.(*int64) = 1 },
+		"*IfaceArr.W.P[2]":    func() { ro.W.P[2] = 1 },
+		"*IfaceHost.W.E.Port": func() { hr.W.E.Port = 1 },
+		"*IfaceHost.W.E.Host": func() { *hr.I.(*string) = "" },
+	} {
+		var wf *freeze.WriteFault
+		require.ErrorAs(t, freeze.Guard(write), &wf, want)
+		assert.Equal(t, want, wf.Path)
+	}
+}
+
+type Node struct {
+	Next *Node
+	V    int64
+}
+
+// A node that an Update unlinks no longer names what it pointed to: the
+// path and Verify's description go by the list as it is now.
+func TestPathsFollowTheGraphAfterUpdate(t *testing.T) {
+	a := newArena(t)
+	c, err := arena.Clone(a, &Node{Next: &Node{V: 1, Next: &Node{V: 2, Next: &Node{V: 3}}}})
+	require.NoError(t, err)
+	last := c.Next.Next.Next // the owner's pointer, taken before Freeze
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, c)
+	require.NoError(t, freeze.Update(r, ro.Next, func(w *Node) { w.Next = w.Next.Next }))
+	if !vm.FaultPageOnly {
+		var wf *freeze.WriteFault
+		require.ErrorAs(t, freeze.Guard(func() { ro.Next.Next.V = 9 }), &wf)
+		assert.Equal(t, "*Node.Next.Next.V", wf.Path)
+	}
+	last.V = 7 // through the owner's writable mapping
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, r.Verify(), &ce)
+	var got []string
+	for _, pg := range ce.Changed {
+		for _, al := range pg.Allocations {
+			got = append(got, al.Path)
+		}
+	}
+	assert.Contains(t, got, "*Node.Next.Next")
 }

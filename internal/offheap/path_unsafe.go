@@ -37,8 +37,9 @@ type route struct {
 	// from is where the names of the bytes it reaches start: target, or,
 	// for an interface pointing inside an element, that element's start.
 	from  uintptr
-	elem  *layout.Type // the type named from from
+	elem  *layout.Type // the type named from from; nil: nothing is named past the word
 	slice bool         // a slice's or string's data word: elements named by index
+	iface bool         // an interface's data word, whose pointee's type is not known
 }
 
 // covers reports whether off lies within what rt reaches.
@@ -77,8 +78,9 @@ type namer struct {
 	// many is set for a report that names many offsets (Verify's): see
 	// indexAllBytes.
 	many    bool
-	all     map[int][]route // child → every word leading to it (many)
-	detours int             // detours made by scanning the arena
+	all     map[int][]route     // child → every word leading to it (many)
+	detours int                 // detours made by scanning the arena
+	reach   map[[2]int][]window // (parent, child) → what the parent's words into child reach
 }
 
 func (a *Arena) newNamer(many bool) *namer {
@@ -86,8 +88,11 @@ func (a *Arena) newNamer(many bool) *namer {
 }
 
 // eachRoute calls f with every word of record j that points into the
-// arena. An interface's data word (its type word is not followed) reaches
-// the rest of the element of the record it points into.
+// arena. An interface's data word (its type word is not followed) that
+// points at the start of an element of a record reaches that element (a
+// boxed value, or a pointer to it); one that points inside an element
+// (a pointer to a field, of a type not known here) reaches only the byte
+// it points at, and names nothing past the interface.
 func (n *namer) eachRoute(j int, f func(route)) {
 	a := n.a
 	p := a.recs.at(j)
@@ -110,11 +115,10 @@ func (n *namer) eachRoute(j int, f func(route)) {
 		for _, s := range slots {
 			w := unsafe.Add(base, elem+s.Off)
 			rt := route{rec: j, slot: elem + s.Off}
-			iface := false
 			switch s.Kind {
 			case layout.SlotPointer:
 				if s.Elem == nil {
-					iface = true
+					rt.iface = true
 				} else {
 					rt.extent, rt.elem = s.Elem.Size, s.Elem
 				}
@@ -126,7 +130,7 @@ func (n *namer) eachRoute(j int, f func(route)) {
 				if *(*uintptr)(w) == 0 { // the type word, read as an integer only
 					continue
 				}
-				rt.slot, iface = rt.slot+ptrSize, true
+				rt.slot, rt.iface = rt.slot+ptrSize, true
 			default:
 				continue
 			}
@@ -135,18 +139,18 @@ func (n *namer) eachRoute(j int, f func(route)) {
 				continue
 			}
 			rt.target, rt.from = off, off
-			if iface {
+			if rt.iface {
 				c := a.recordAt(off)
 				if c < 0 {
 					continue
 				}
 				cr := a.recs.at(c)
 				ct := layout.ByID(cr.Type)
-				rt.elem, rt.from = ct, off
-				if ct.Size > 0 {
-					rt.from = off - (off-uintptr(cr.Off))%ct.Size
+				if ct.Size == 0 || (off-uintptr(cr.Off))%ct.Size == 0 {
+					rt.elem, rt.extent = ct, ct.Size
+				} else {
+					rt.extent = 1
 				}
-				rt.extent = rt.from + ct.Size - off
 			}
 			f(rt)
 		}
@@ -234,31 +238,78 @@ func (n *namer) rooted(rt route) bool {
 	case RunOfStrings, RunOfTyped:
 		return false
 	}
-	for _, up := range n.into(int(rec.Parent), rt.rec) {
-		if up.covers(rt.slot) {
-			return true
+	key := [2]int{int(rec.Parent), rt.rec}
+	spans, ok := n.reach[key]
+	if !ok {
+		spans = reachOf(n.into(key[0], key[1]))
+		if n.reach == nil {
+			n.reach = map[[2]int][]window{}
+		}
+		n.reach[key] = spans
+	}
+	// The last span starting at or before the word.
+	i, _ := slices.BinarySearchFunc(spans, rt.slot+1, func(w window, v uintptr) int { return cmp.Compare(w.lo, v) })
+	return i > 0 && spans[i-1].has(rt.slot)
+}
+
+// reachOf merges what the words reach into sorted, disjoint spans of
+// arena offsets.
+func reachOf(words []route) []window {
+	spans := make([]window, 0, len(words))
+	for _, rt := range words {
+		if rt.extent > 0 {
+			spans = append(spans, window{rt.target, rt.target + rt.extent})
 		}
 	}
-	return false
+	slices.SortFunc(spans, func(x, y window) int { return cmp.Compare(x.lo, y.lo) })
+	out := spans[:0]
+	for _, w := range spans {
+		if k := len(out) - 1; k >= 0 && w.lo <= out[k].hi {
+			out[k].hi = max(out[k].hi, w.hi)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // choose returns, of the words in cands that reach off, one from which
 // the path goes on by a parent (rooted) if any does, and of those the one
-// pointing lowest (the container, not a pointer to one of its elements);
-// the first found wins ties.
-func (n *namer) choose(cands []route, off uintptr) (route, bool) {
-	var best route
-	found, bestRooted := false, false
+// pointing lowest (the container, not a pointer to one of its elements),
+// a typed word before an interface's; the first found wins ties. rooted
+// reports whether the word returned is.
+func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bool) {
 	for _, rt := range cands {
 		if !rt.covers(off) {
 			continue
 		}
 		r := n.rooted(rt)
-		if !found || r && !bestRooted || r == bestRooted && rt.target < best.target {
-			best, found, bestRooted = rt, true, r
+		switch {
+		case !found, r && !rooted:
+		case r != rooted, rt.target > best.target:
+			continue
+		case rt.target == best.target && (rt.iface || !best.iface):
+			continue
+		}
+		best, found, rooted = rt, true, r
+	}
+	return best, found, rooted
+}
+
+// step returns the word by which the path leaves record j at offset off:
+// one of its parent's, or, where none of those goes on to the root or
+// only an interface's does, one of another record's that does better (a
+// detour, at most maxDetours per path, counted in *detours).
+func (n *namer) step(j int, off uintptr, detours *int) (route, bool) {
+	rt, ok, rooted := n.choose(n.into(int(n.a.recs.at(j).Parent), j), off)
+	if (!rooted || rt.iface) && *detours < maxDetours {
+		*detours++
+		d, dok, drooted := n.choose(n.detour(j, off), off)
+		if dok && (!ok || drooted && !rooted || drooted == rooted && rt.iface && !d.iface) {
+			return d, true
 		}
 	}
-	return best, found
+	return rt, ok
 }
 
 // detour returns the words of records other than child that reach off.
@@ -353,11 +404,7 @@ func (n *namer) path(off uintptr) string {
 			parts = append(parts, name)
 			break
 		}
-		rt, ok := n.choose(n.into(int(rec.Parent), j), off)
-		if !ok && detours < maxDetours {
-			detours++
-			rt, ok = n.choose(n.detour(j, off), off)
-		}
+		rt, ok := n.step(j, off, &detours)
 		if !ok {
 			parts = append(parts, elemPath(t, local, rec.N != 1), "(?)")
 			break
@@ -374,7 +421,11 @@ func (n *namer) path(off uintptr) string {
 // pointee's fields, or its elements if it is an array).
 func (rt route) name(t *layout.Type, off uintptr) string {
 	e := rt.elem
-	if e == nil {
+	switch {
+	case e != nil:
+	case rt.iface:
+		return "" // a pointer to a field of a type not known here
+	default:
 		e = t
 	}
 	return elemPath(e, off-rt.from, rt.slice)
@@ -413,10 +464,8 @@ func (n *namer) allocationPath(j int) string {
 	}
 	lo := uintptr(rec.Off)
 	cands := n.into(int(rec.Parent), j)
-	rt, ok := n.choose(cands, lo)
-	if !ok {
-		rt, ok = n.choose(n.detour(j, lo), lo)
-	}
+	detours := 0
+	rt, ok := n.step(j, lo, &detours)
 	if !ok && len(cands) > 0 {
 		rt, ok = slices.MinFunc(cands, func(x, y route) int { return cmp.Compare(x.target, y.target) }), true
 	}
