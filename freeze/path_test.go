@@ -230,3 +230,59 @@ func TestPathsFollowTheGraphAfterUpdate(t *testing.T) {
 	}
 	assert.Contains(t, got, "*Node.Next.Next")
 }
+
+type (
+	Addr    struct{ Port, Weight int64 }
+	Backend struct {
+		Name      string
+		Fallbacks []*Addr
+	}
+	Service  struct{ Backends []Backend }
+	Services struct {
+		Primary *Backend // &Backends[0], met first
+		PortRef *int64   // &Fallbacks[0].Port of Backends[1], met next
+		Svc     *Service
+	}
+	Rec       struct{ ID, V int64 }
+	KeyHolder struct{ R *Rec }
+	KeyRoot   struct {
+		Key  any        // &x.ID: an *int64 at x's first byte
+		Main *KeyHolder // &hs[0]
+		All  *struct{ Hs []KeyHolder }
+	}
+)
+
+// Where the allocations met first reach only parts of what comes after
+// them (a pointer to one field, a pointer to one element), the path still
+// finds its way to the root; an interface holding a pointer to a struct's
+// first field is not taken to hold the struct; and after an Update that
+// unlinks two nodes, the path goes by the list as it is.
+func TestPathsFindTheRootPastPartialPointers(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	x := &Addr{Port: 1, Weight: 2}
+	bs := []Backend{{Name: "a"}, {Name: "b", Fallbacks: []*Addr{x}}}
+	rec := &Rec{1, 2}
+	hs := []KeyHolder{{}, {R: rec}}
+	a := newArena(t)
+	svc, err := arena.Clone(a, &Services{Primary: &bs[0], PortRef: &x.Port, Svc: &Service{Backends: bs}})
+	require.NoError(t, err)
+	key, err := arena.Clone(a, &KeyRoot{Key: &rec.ID, Main: &hs[0], All: &struct{ Hs []KeyHolder }{hs}})
+	require.NoError(t, err)
+	list, err := arena.Clone(a, &Node{Next: &Node{V: 1, Next: &Node{V: 2, Next: &Node{V: 3, Next: &Node{V: 4}}}}})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	svcr, keyr, listr := freeze.ReadOnly(r, svc), freeze.ReadOnly(r, key), freeze.ReadOnly(r, list)
+	require.NoError(t, freeze.Update(r, listr, func(w *Node) { w.Next = w.Next.Next.Next }))
+	for want, write := range map[string]func(){
+		"*Services.Svc.Backends[1].Fallbacks[0].Weight": func() { svcr.Svc.Backends[1].Fallbacks[0].Weight = 9 },
+		"*KeyRoot.All.Hs[1].R.V":                        func() { keyr.All.Hs[1].R.V = 9 },
+		"*Node.Next.Next.V":                             func() { listr.Next.Next.V = 9 },
+	} {
+		var wf *freeze.WriteFault
+		require.ErrorAs(t, freeze.Guard(write), &wf, want)
+		assert.Equal(t, want, wf.Path)
+	}
+}

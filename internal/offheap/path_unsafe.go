@@ -55,16 +55,17 @@ var routeWords atomic.Int64
 // description of many changed pages may ask thousands of times.
 const indexAfter = 4
 
-// maxDetours bounds how often one path leaves a record other than by its
-// parent: each detour reads the whole arena when naming one fault.
-const maxDetours = 2
+// maxDetours bounds how often one path looks for a way out of a record
+// other than by its parent: each look reads the whole arena when naming
+// one fault (about 50 ms per million records here).
+const maxDetours = 4
 
 // A report that names many offsets indexes every word of an arena of up
-// to indexAllBytes before its first detour (the index takes about as much
-// memory as the arena); in a larger one it makes at most
+// to indexAllBytes before its first detour (the index takes about ten
+// times the arena's memory); in a larger one it makes at most
 // maxReportDetours detours, each reading the whole arena.
 const (
-	indexAllBytes    = 16 << 20
+	indexAllBytes    = 4 << 20
 	maxReportDetours = 8
 )
 
@@ -77,10 +78,11 @@ type namer struct {
 	index map[int]map[int][]route  // parent → child → the words leading to it
 	// many is set for a report that names many offsets (Verify's): see
 	// indexAllBytes.
-	many    bool
-	all     map[int][]route     // child → every word leading to it (many)
-	detours int                 // detours made by scanning the arena
-	reach   map[[2]int][]window // (parent, child) → what the parent's words into child reach
+	many     bool
+	all      map[int][]route       // child → every word leading to it (many)
+	detours  int                   // detours made by scanning the arena
+	sorted   map[[2]int]sortedInto // (parent, child) → the parent's words into child
+	rootMemo map[place]bool        // rooted, by word
 }
 
 func (a *Arena) newNamer(many bool) *namer {
@@ -227,57 +229,84 @@ func (n *namer) into(parent, child int) []route {
 	return out
 }
 
-// rooted reports whether the path can go on from rt's word by its
-// record's parent: the record is a root, or a word of its parent reaches
-// the word.
-func (n *namer) rooted(rt route) bool {
-	rec := n.a.recs.at(rt.rec)
-	switch rec.Parent {
-	case NoParent:
+// rooted reports whether the path can go on from rt's word to a root by
+// parent links alone: its record is a root, or a word of the record's
+// parent reaches the word and is rooted itself. (A node that an Update
+// unlinked still has its parent's word, which leads nowhere.)
+func (n *namer) rooted(rt route) bool { return n.rootedAt(rt.rec, rt.slot, 0) }
+
+type place struct {
+	rec int
+	off uintptr
+}
+
+func (n *namer) rootedAt(j int, off uintptr, depth int) bool {
+	rec := n.a.recs.at(j)
+	switch {
+	case rec.Parent == NoParent:
 		return true
-	case RunOfStrings, RunOfTyped:
+	case rec.Parent == RunOfStrings || rec.Parent == RunOfTyped:
 		return false
+	case depth == maxPathDepth:
+		return true // as far as a path is spelled out
 	}
-	key := [2]int{int(rec.Parent), rt.rec}
-	spans, ok := n.reach[key]
+	key := place{j, off}
+	if v, ok := n.rootMemo[key]; ok {
+		return v
+	}
+	if n.rootMemo == nil {
+		n.rootMemo = map[place]bool{}
+	}
+	n.rootMemo[key] = false // going round a cycle leads to no root
+	res := false
+	parent := int(rec.Parent)
+	n.eachCovering(parent, j, off, func(up route) bool {
+		res = n.rootedAt(parent, up.slot, depth+1)
+		return !res
+	})
+	n.rootMemo[key] = res
+	return res
+}
+
+// sortedInto holds the words of a parent record leading into a child,
+// sorted by target, and the longest reach among them.
+type sortedInto struct {
+	words  []route
+	maxExt uintptr
+}
+
+// eachCovering calls f with the words of record parent leading into
+// record child that reach off, nearest target first, until f returns
+// false. With the words sorted by target, it looks only at those whose
+// target lies within the longest reach below off.
+func (n *namer) eachCovering(parent, child int, off uintptr, f func(route) bool) {
+	key := [2]int{parent, child}
+	s, ok := n.sorted[key]
 	if !ok {
-		spans = reachOf(n.into(key[0], key[1]))
-		if n.reach == nil {
-			n.reach = map[[2]int][]window{}
+		s.words = slices.Clone(n.into(parent, child))
+		slices.SortStableFunc(s.words, func(x, y route) int { return cmp.Compare(x.target, y.target) })
+		for _, w := range s.words {
+			s.maxExt = max(s.maxExt, w.extent)
 		}
-		n.reach[key] = spans
+		if n.sorted == nil {
+			n.sorted = map[[2]int]sortedInto{}
+		}
+		n.sorted[key] = s
 	}
-	// The last span starting at or before the word.
-	i, _ := slices.BinarySearchFunc(spans, rt.slot+1, func(w window, v uintptr) int { return cmp.Compare(w.lo, v) })
-	return i > 0 && spans[i-1].has(rt.slot)
+	i, _ := slices.BinarySearchFunc(s.words, off+1, func(w route, v uintptr) int { return cmp.Compare(w.target, v) })
+	for i--; i >= 0 && off-s.words[i].target < s.maxExt; i-- {
+		if s.words[i].covers(off) && !f(s.words[i]) {
+			return
+		}
+	}
 }
 
-// reachOf merges what the words reach into sorted, disjoint spans of
-// arena offsets.
-func reachOf(words []route) []window {
-	spans := make([]window, 0, len(words))
-	for _, rt := range words {
-		if rt.extent > 0 {
-			spans = append(spans, window{rt.target, rt.target + rt.extent})
-		}
-	}
-	slices.SortFunc(spans, func(x, y window) int { return cmp.Compare(x.lo, y.lo) })
-	out := spans[:0]
-	for _, w := range spans {
-		if k := len(out) - 1; k >= 0 && w.lo <= out[k].hi {
-			out[k].hi = max(out[k].hi, w.hi)
-			continue
-		}
-		out = append(out, w)
-	}
-	return out
-}
-
-// choose returns, of the words in cands that reach off, one from which
-// the path goes on by a parent (rooted) if any does, and of those the one
-// pointing lowest (the container, not a pointer to one of its elements),
-// a typed word before an interface's; the first found wins ties. rooted
-// reports whether the word returned is.
+// choose returns, of the words in cands that reach off, the best: a
+// typed word before an interface's (whose pointee's type is not known,
+// so the names past it are guesses), then one from which the path goes
+// on by parent links (rooted), then the one pointing lowest (the
+// container, not a pointer to one of its elements); the first found wins
+// ties. rooted reports whether the word returned is.
 func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bool) {
 	for _, rt := range cands {
 		if !rt.covers(off) {
@@ -285,10 +314,11 @@ func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bo
 		}
 		r := n.rooted(rt)
 		switch {
-		case !found, r && !rooted:
-		case r != rooted, rt.target > best.target:
+		case !found, best.iface && !rt.iface:
+		case rt.iface && !best.iface:
 			continue
-		case rt.target == best.target && (rt.iface || !best.iface):
+		case r && !rooted:
+		case rooted && !r, rt.target >= best.target:
 			continue
 		}
 		best, found, rooted = rt, true, r
@@ -305,7 +335,9 @@ func (n *namer) step(j int, off uintptr, detours *int) (route, bool) {
 	if (!rooted || rt.iface) && *detours < maxDetours {
 		*detours++
 		d, dok, drooted := n.choose(n.detour(j, off), off)
-		if dok && (!ok || drooted && !rooted || drooted == rooted && rt.iface && !d.iface) {
+		// A typed word before an interface's (whose pointee's type is
+		// not known), then a rooted one.
+		if dok && (!ok || rt.iface && !d.iface || rt.iface == d.iface && drooted && !rooted) {
 			return d, true
 		}
 	}
