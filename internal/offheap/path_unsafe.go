@@ -494,11 +494,9 @@ func (n *namer) allocationPath(j int) string {
 		}
 		return t.Name()
 	}
-	lo := uintptr(rec.Off)
-	cands := n.into(int(rec.Parent), j)
 	detours := 0
-	rt, ok := n.step(j, lo, &detours)
-	if !ok && len(cands) > 0 {
+	rt, ok := n.step(j, uintptr(rec.Off), &detours)
+	if cands := n.into(int(rec.Parent), j); !ok && len(cands) > 0 {
 		rt, ok = slices.MinFunc(cands, func(x, y route) int { return cmp.Compare(x.target, y.target) }), true
 	}
 	if !ok {
