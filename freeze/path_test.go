@@ -97,7 +97,7 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 			pfr, tfr, ovr := freeze.ReadOnly(r, pfc), freeze.ReadOnly(r, tf), freeze.ReadOnly(r, ov)
 			efr, ringr := freeze.ReadOnly(r, ef), freeze.ReadOnly(r, ring)
 			loopr, iffr := freeze.ReadOnly(r, loop), freeze.ReadOnly(r, iff)
-			for want, write := range map[string]func(){
+			assertFaultPaths(t, map[string]func(){
 				"*PrimaryFirst.Endpoints[2].Port": func() { pfr.Endpoints[2].Port = 1 },
 				"*PrimaryFirst.Endpoints[1].Port": func() { pfr.Primary.Port = 1 },
 				"*TailFirst.All[3]":               func() { tfr.All[3] = 9 },
@@ -113,11 +113,7 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 				// interface, whose pointee's type is not known here.
 				"*IfaceFirst.W.E.Port": func() { iffr.W.E.Port = 1 },
 				"*IfaceFirst.W.E.Host": func() { iffr.W.E.Host = "" },
-			} {
-				var wf *freeze.WriteFault
-				require.ErrorAs(t, freeze.Guard(write), &wf, want)
-				assert.Equal(t, want, wf.Path)
-			}
+			})
 		})
 	}
 }
@@ -145,14 +141,7 @@ func TestVerifyNamesAllocationsReachedInPartFirst(t *testing.T) {
 	r, err := freeze.Freeze(a, freeze.Alias)
 	require.NoError(t, err)
 	owner[2].V = 7 // through the owner's writable mapping
-	var ce *freeze.CorruptionError
-	require.ErrorAs(t, r.Verify(), &ce)
-	got := map[string][]string{}
-	for _, pg := range ce.Changed {
-		for _, al := range pg.Allocations {
-			got[al.Type] = append(got[al.Type], al.Path)
-		}
-	}
+	got := allocationPaths(t, r)
 	assert.Equal(t, []string{"*PartRoot.W.S"}, got["[3]Elem"])
 	assert.Equal(t, []string{"*PartRoot.W.S[0].Ptr", "*PartRoot.P.Ptr", "*PartRoot.W.S[2].Ptr"}, got["Point"])
 }
@@ -186,16 +175,12 @@ func TestGuardPrefersTypedPointersToInterfaces(t *testing.T) {
 	r, err := freeze.Freeze(a, freeze.Protect)
 	require.NoError(t, err)
 	ro, hr := freeze.ReadOnly(r, c), freeze.ReadOnly(r, h)
-	for want, write := range map[string]func(){
+	assertFaultPaths(t, map[string]func(){
 		"*IfaceArr.W.P[1]":    func() { *ro.I.(*int64) = 1 },
 		"*IfaceArr.W.P[2]":    func() { ro.W.P[2] = 1 },
 		"*IfaceHost.W.E.Port": func() { hr.W.E.Port = 1 },
 		"*IfaceHost.W.E.Host": func() { *hr.I.(*string) = "" },
-	} {
-		var wf *freeze.WriteFault
-		require.ErrorAs(t, freeze.Guard(write), &wf, want)
-		assert.Equal(t, want, wf.Path)
-	}
+	})
 }
 
 type Node struct {
@@ -215,20 +200,10 @@ func TestPathsFollowTheGraphAfterUpdate(t *testing.T) {
 	ro := freeze.ReadOnly(r, c)
 	require.NoError(t, freeze.Update(r, ro.Next, func(w *Node) { w.Next = w.Next.Next }))
 	if !vm.FaultPageOnly {
-		var wf *freeze.WriteFault
-		require.ErrorAs(t, freeze.Guard(func() { ro.Next.Next.V = 9 }), &wf)
-		assert.Equal(t, "*Node.Next.Next.V", wf.Path)
+		assertFaultPaths(t, map[string]func(){"*Node.Next.Next.V": func() { ro.Next.Next.V = 9 }})
 	}
 	last.V = 7 // through the owner's writable mapping
-	var ce *freeze.CorruptionError
-	require.ErrorAs(t, r.Verify(), &ce)
-	var got []string
-	for _, pg := range ce.Changed {
-		for _, al := range pg.Allocations {
-			got = append(got, al.Path)
-		}
-	}
-	assert.Contains(t, got, "*Node.Next.Next")
+	assert.Contains(t, allocationPaths(t, r)["Node"], "*Node.Next.Next")
 }
 
 type (
@@ -276,13 +251,35 @@ func TestPathsFindTheRootPastPartialPointers(t *testing.T) {
 	require.NoError(t, err)
 	svcr, keyr, listr := freeze.ReadOnly(r, svc), freeze.ReadOnly(r, key), freeze.ReadOnly(r, list)
 	require.NoError(t, freeze.Update(r, listr, func(w *Node) { w.Next = w.Next.Next.Next }))
-	for want, write := range map[string]func(){
+	assertFaultPaths(t, map[string]func(){
 		"*Services.Svc.Backends[1].Fallbacks[0].Weight": func() { svcr.Svc.Backends[1].Fallbacks[0].Weight = 9 },
 		"*KeyRoot.All.Hs[1].R.V":                        func() { keyr.All.Hs[1].R.V = 9 },
 		"*Node.Next.Next.V":                             func() { listr.Next.Next.V = 9 },
-	} {
+	})
+}
+
+// assertFaultPaths runs each write under Guard and checks that it faults
+// with the path it is keyed by.
+func assertFaultPaths(t *testing.T, writes map[string]func()) {
+	t.Helper()
+	for want, write := range writes {
 		var wf *freeze.WriteFault
 		require.ErrorAs(t, freeze.Guard(write), &wf, want)
 		assert.Equal(t, want, wf.Path)
 	}
+}
+
+// allocationPaths returns the paths of the allocations Verify lists on
+// the changed pages, by type, in page order.
+func allocationPaths(t *testing.T, r *freeze.Region) map[string][]string {
+	t.Helper()
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, r.Verify(), &ce)
+	got := map[string][]string{}
+	for _, pg := range ce.Changed {
+		for _, al := range pg.Allocations {
+			got[al.Type] = append(got[al.Type], al.Path)
+		}
+	}
+	return got
 }
