@@ -21,11 +21,13 @@ type WriteFault struct {
 	// "*Config.Endpoints[1].Port" (the root a *Config), "*Config.Name[2]"
 	// (byte 2 of the string in Name), or, for memory from arena.New or
 	// MakeSlice, the type and the index in its run of allocations:
-	// "Point#7.Y". Where several pointers reach the bytes written, it
-	// goes through the one pointing lowest (the slice of a whole array
-	// rather than a pointer to one of its elements), and steps through
-	// interfaces without their type assertions ("*Config.Any.X"); "(?)"
-	// marks a step it could not find.
+	// "Point#7.Y". It steps through an interface with its dynamic type,
+	// as a type assertion ("*Config.Any.(*Endpoint).Port"), and without
+	// it where the type is one Clone never met (an Update stored it):
+	// "*Config.Any.Port". Where several pointers reach the bytes written,
+	// it goes through a typed pointer before an interface, then the one
+	// pointing lowest (the slice of a whole array rather than a pointer
+	// to one of its elements); "(?)" marks a step it could not find.
 	Path string
 	// PageOnly is set where the kernel reports only the page that faulted
 	// (linux/s390x): Addr and Offset are then the page's first byte and

@@ -3,6 +3,7 @@
 package freeze_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,8 +110,8 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 				"*Ring.Q.V":                       func() { ringr.Q.V = 1 },
 				"*Loop.Q.P.V":                     func() { loopr.Q.P.V = 1 },
 				"*Loop.Q.P.A[0].V":                func() { loopr.Q.P.A[0].V = 1 },
-				// Not I, which points at the Port written, but as an
-				// interface, whose pointee's type is not known here.
+				// Not I, which points at the Port written: a typed
+				// pointer comes before an interface.
 				"*IfaceFirst.W.E.Port": func() { iffr.W.E.Port = 1 },
 				"*IfaceFirst.W.E.Host": func() { iffr.W.E.Host = "" },
 			})
@@ -157,10 +158,9 @@ type (
 	}
 )
 
-// An interface's pointee type is not known when naming (its type word is
-// not followed): a path goes through a typed pointer to the same bytes
-// where there is one, and never names an interface's pointee by the type
-// of the allocation around it.
+// A path goes through a typed pointer to the same bytes where there is
+// one, before an interface holding a pointer to them, and never names an
+// interface's pointee by the type of the allocation around it.
 func TestGuardPrefersTypedPointersToInterfaces(t *testing.T) {
 	if vm.FaultPageOnly {
 		t.Skip("the kernel reports only the page of a fault")
@@ -256,6 +256,61 @@ func TestPathsFindTheRootPastPartialPointers(t *testing.T) {
 		"*KeyRoot.All.Hs[1].R.V":                        func() { keyr.All.Hs[1].R.V = 9 },
 		"*Node.Next.Next.V":                             func() { listr.Next.Next.V = 9 },
 	})
+}
+
+type (
+	EndpointRef  struct{ E *Endpoint }
+	EndpointList struct{ Items []Endpoint }
+	Boxes        struct {
+		List any // an EndpointList, boxed
+		Ref  any // an EndpointRef, stored in the data word
+		Key  any // &rec.ID: an *int64 at rec's first byte
+		Rec  *Rec
+		Nums *[2]Tally
+		Late any // set by an Update, to &Nums[1]: a type Clone never met
+	}
+	Tally int64
+)
+
+// A path through an interface names its dynamic type, as a type assertion
+// would, and reaches only what that type does: an interface holding a
+// pointer to a struct's first field names that field, not the struct. An
+// interface whose type Clone never met (an Update stored it) is named
+// without it.
+func TestGuardNamesInterfacesByTheirDynamicType(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	rec := &Rec{ID: 1, V: 2}
+	a := newArena(t)
+	c, err := arena.Clone(a, &Boxes{
+		List: EndpointList{Items: []Endpoint{{"a", 1}, {"b", 2}}},
+		Ref:  EndpointRef{E: &Endpoint{"c", 3}},
+		Key:  &rec.ID,
+		Rec:  rec,
+		Nums: &[2]Tally{1, 2},
+	})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, c)
+	recr := ro.Rec
+	assertFaultPaths(t, map[string]func(){
+		"*Boxes.List.(EndpointList).Items[1].Port": func() { ro.List.(EndpointList).Items[1].Port = 9 },
+		"*Boxes.Ref.(EndpointRef).E.Host":          func() { ro.Ref.(EndpointRef).E.Host = "" },
+		"*Boxes.Rec.V":                             func() { recr.V = 9 }, // a typed pointer first
+	})
+	// With Rec unlinked, only Key reaches rec, and only its ID; with Nums
+	// unlinked, only Late reaches Nums[1], and without its type.
+	require.NoError(t, freeze.Update(r, ro, func(w *Boxes) { w.Rec, w.Late, w.Nums = nil, &w.Nums[1], nil }))
+	assertFaultPaths(t, map[string]func(){
+		"*Boxes.Key.(*int64)": func() { *ro.Key.(*int64) = 9 },
+		"*Boxes.Late":         func() { *ro.Late.(*Tally) = 9 },
+	})
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, freeze.Guard(func() { recr.V = 9 }), &wf)
+	assert.NotContains(t, wf.Path, "Key", "Key holds an *int64 and does not reach rec.V")
+	assert.True(t, strings.HasSuffix(wf.Path, ".V"), wf.Path)
 }
 
 // assertFaultPaths runs each write under Guard and checks that it faults

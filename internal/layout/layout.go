@@ -107,6 +107,18 @@ type Type struct {
 // qualifier, or its literal form.
 func (t *Type) Name() string { return ShortName(t.RType) }
 
+// Assertion names the way from an interface holding a value of type t to
+// that value, as a type assertion: ".(Config)" for a boxed value, and
+// for a pointer-shaped one, to its pointee: ".(*T)", ".(S).P" for a
+// struct S whose one field P is a pointer, ".([1]*T)[0]".
+func Assertion(t *Type) string {
+	s := ".(" + t.Name() + ")"
+	if t.Direct {
+		s += FieldPath(t.RType, 0)
+	}
+	return s
+}
+
 // ShortName is reflect.Type.String without package qualifiers:
 // "*main.Config" becomes "*Config", "map[string]pkg.T" becomes "map[string]T".
 func ShortName(rt reflect.Type) string {

@@ -278,3 +278,20 @@ func TestShortNameOfGenericTypesDropsImportPaths(t *testing.T) {
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, "genericBox[Slot].M", ue.Path)
 }
+
+// Known answers only for type words Dynamic has met, and Assertion names
+// the way into each kind of dynamic type.
+func TestKnownAndAssertion(t *testing.T) {
+	type onlyHere struct{ P *endpoint }
+	var v any = onlyHere{&endpoint{}}
+	w := *(*uintptr)(unsafe.Pointer(&v)) // the type word
+	assert.Nil(t, Known(w), "no interface holding onlyHere was analysed yet")
+	dt := Dynamic(unsafe.Pointer(&v), reflect.TypeFor[any]())
+	assert.Same(t, dt, Known(w))
+	assert.Nil(t, Known(w+1))
+
+	assert.Equal(t, ".(onlyHere).P", Assertion(dt))
+	assert.Equal(t, ".(*endpoint)", Assertion(For[*endpoint]()))
+	assert.Equal(t, ".([1]*point)[0]", Assertion(For[[1]*point]()))
+	assert.Equal(t, ".(endpoint)", Assertion(For[endpoint]()))
+}

@@ -41,6 +41,18 @@ var (
 	dynTypes atomic.Pointer[map[uintptr]*Type]
 )
 
+// Known returns the analysis of the dynamic type whose type or itab word
+// is w, if Dynamic has met that word (Clone meets every interface it
+// copies), and nil otherwise. It only looks w up, never following it, so
+// a word that a stray write changed gives nil or another type, never a
+// fault.
+func Known(w uintptr) *Type {
+	if m := dynTypes.Load(); m != nil {
+		return (*m)[w]
+	}
+	return nil
+}
+
 // Dynamic returns the analysis of the dynamic type of the interface value
 // stored at slot (whose static type is iface), or nil if it is nil.
 func Dynamic(slot unsafe.Pointer, iface reflect.Type) *Type {

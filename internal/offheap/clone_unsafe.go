@@ -803,7 +803,7 @@ func (c *cloner) local(r *crange, u uintptr) string {
 	s := ""
 	switch r.via {
 	case viaBox:
-		s = ".(" + r.t.Name() + ")"
+		s = layout.Assertion(r.t)
 	case viaDirect:
 		s = c.directLabel(r)
 	}
@@ -836,8 +836,7 @@ func (c *cloner) directLabel(r *crange) string {
 	if v.IsNil() {
 		return ""
 	}
-	dt := v.Elem().Type()
-	return ".(" + layout.ShortName(dt) + ")" + layout.FieldPath(dt, 0)
+	return layout.Assertion(layout.Of(v.Elem().Type()))
 }
 
 // PlanValue plans a clone of *v.

@@ -39,7 +39,25 @@ type route struct {
 	from  uintptr
 	elem  *layout.Type // the type named from from; nil: nothing is named past the word
 	slice bool         // a slice's or string's data word: elements named by index
-	iface bool         // an interface's data word, whose pointee's type is not known
+	iface bool         // an interface's data word
+	// dyn is the interface's dynamic type, where its type word is one
+	// that Clone met (layout.Known); nil if not known.
+	dyn *layout.Type
+}
+
+// rank orders the kinds of word a path may take, best first: a typed
+// pointer (0), an interface's data word of known dynamic type (1), whose
+// path is as exact but names a field of the container less often, and
+// one of unknown type (2), past which names are guesses from the
+// allocation it points into.
+func (rt route) rank() int {
+	switch {
+	case !rt.iface:
+		return 0
+	case rt.dyn != nil:
+		return 1
+	}
+	return 2
 }
 
 // covers reports whether off lies within what rt reaches.
@@ -90,11 +108,13 @@ func (a *Arena) newNamer(many bool) *namer {
 }
 
 // eachRoute calls f with every word of record j that points into the
-// arena. An interface's data word (its type word is not followed) that
-// points at the start of an element of a record reaches that element (a
-// boxed value, or a pointer to it); one that points inside an element
-// (a pointer to a field, of a type not known here) reaches only the byte
-// it points at, and names nothing past the interface.
+// arena. An interface's data word reaches what its dynamic type says,
+// where the type word is one Clone met (looked up, never followed: see
+// layout.Known). Otherwise, one that points at the start of an element
+// of a record reaches that element (a boxed value, or a pointer to it);
+// one that points inside an element (a pointer to a field, of a type not
+// known here) reaches only the byte it points at, and names nothing past
+// the interface.
 func (n *namer) eachRoute(j int, f func(route)) {
 	a := n.a
 	p := a.recs.at(j)
@@ -129,10 +149,11 @@ func (n *namer) eachRoute(j int, f func(route)) {
 			case layout.SlotString:
 				rt.extent, rt.slice = *(*uintptr)(unsafe.Add(w, ptrSize)), true
 			case layout.SlotEface, layout.SlotIface:
-				if *(*uintptr)(w) == 0 { // the type word, read as an integer only
+				tw := *(*uintptr)(w) // the type word, read as an integer only
+				if tw == 0 {
 					continue
 				}
-				rt.slot, rt.iface = rt.slot+ptrSize, true
+				rt.slot, rt.iface, rt.dyn = rt.slot+ptrSize, true, pointeeKnown(layout.Known(tw))
 			default:
 				continue
 			}
@@ -141,7 +162,13 @@ func (n *namer) eachRoute(j int, f func(route)) {
 				continue
 			}
 			rt.target, rt.from = off, off
-			if rt.iface {
+			if d := rt.dyn; d != nil {
+				rt.elem = d
+				if d.Direct {
+					rt.elem = d.Slots[0].Elem
+				}
+				rt.extent = rt.elem.Size
+			} else if rt.iface {
 				c := a.recordAt(off)
 				if c < 0 {
 					continue
@@ -157,6 +184,16 @@ func (n *namer) eachRoute(j int, f func(route)) {
 			f(rt)
 		}
 	}
+}
+
+// pointeeKnown returns d if a path can name what an interface of dynamic
+// type d points to (a boxed d, or the pointee of a pointer-shaped d), and
+// nil otherwise (a type Clone refuses, met by its error path).
+func pointeeKnown(d *layout.Type) *layout.Type {
+	if d == nil || d.Err != nil || d.Direct && (len(d.Slots) == 0 || d.Slots[0].Elem == nil) {
+		return nil
+	}
+	return d
 }
 
 // offsetIn returns the arena offset of address v in one of the arena's
@@ -301,9 +338,8 @@ func (n *namer) eachCovering(parent, child int, off uintptr, f func(route) bool)
 	}
 }
 
-// choose returns, of the words in cands that reach off, the best: a
-// typed word before an interface's (whose pointee's type is not known,
-// so the names past it are guesses), then one from which the path goes
+// choose returns, of the words in cands that reach off, the best: the
+// best rank (a typed word before an interface's), then one from which the path goes
 // on by parent links (rooted), then the one pointing lowest (the
 // container, not a pointer to one of its elements); the first found wins
 // ties. rooted reports whether the word returned is.
@@ -314,8 +350,8 @@ func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bo
 		}
 		r := n.rooted(rt)
 		switch {
-		case !found, best.iface && !rt.iface:
-		case rt.iface && !best.iface:
+		case !found, rt.rank() < best.rank():
+		case rt.rank() > best.rank():
 			continue
 		case r && !rooted:
 		case rooted && !r, rt.target >= best.target:
@@ -335,9 +371,9 @@ func (n *namer) step(j int, off uintptr, detours *int) (route, bool) {
 	if (!rooted || rt.iface) && *detours < maxDetours {
 		*detours++
 		d, dok, drooted := n.choose(n.detour(j, off), off)
-		// A typed word before an interface's (whose pointee's type is
-		// not known), then a rooted one.
-		if dok && (!ok || rt.iface && !d.iface || rt.iface == d.iface && drooted && !rooted) {
+		// A better rank (a typed word before an interface's), then a
+		// rooted one.
+		if dok && (!ok || d.rank() < rt.rank() || d.rank() == rt.rank() && drooted && !rooted) {
 			return d, true
 		}
 	}
@@ -450,10 +486,13 @@ func (n *namer) path(off uintptr) string {
 
 // name names off, which rt reaches, in a record of type t: from where the
 // word points, in the type it points to (a slice's elements by index, a
-// pointee's fields, or its elements if it is an array).
+// pointee's fields, or its elements if it is an array). An interface's
+// word of known dynamic type is named with it: ".(*Endpoint).Port".
 func (rt route) name(t *layout.Type, off uintptr) string {
 	e := rt.elem
 	switch {
+	case rt.dyn != nil:
+		return layout.Assertion(rt.dyn) + elemPath(e, off-rt.from, false)
 	case e != nil:
 	case rt.iface:
 		return "" // a pointer to a field of a type not known here
