@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -213,6 +214,9 @@ func TestGuardPassesOtherPanicsThrough(t *testing.T) {
 	var np *Config
 	assert.Panics(t, func() { _ = freeze.Guard(func() { np.Version = 1 }) }, "a nil dereference is not ours")
 	assert.NoError(t, freeze.Guard(func() {}))
+	assert.PanicsWithError(t, (&runtime.PanicNilError{}).Error(), func() {
+		_ = freeze.Guard(func() { panic(nil) })
+	})
 	// A panic value of the user's with an Addr method, even one inside a
 	// frozen region, is no fault.
 	_, _, ro := frozenConfig(t, freeze.Protect)

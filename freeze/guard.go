@@ -92,7 +92,10 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // process); a system call writing into frozen memory fails with EFAULT
 // instead of faulting; a store straddling two pages reports the first
 // byte of the read-only page; where the kernel reports only the page that
-// faulted (linux/s390x), a WriteFault has PageOnly set and no Path.
+// faulted (linux/s390x), a WriteFault has PageOnly set and no Path. A
+// panic(nil) passes through as the runtime's *runtime.PanicNilError,
+// except under GODEBUG=panicnil=1, where recover cannot tell it from
+// runtime.Goexit (which must go on) and Guard returns nil.
 func Guard(f func()) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
