@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // MapsEntry is one line of /proc/self/maps.
@@ -98,4 +99,27 @@ func (m Maps) Within(start, end uintptr) Maps {
 		}
 	}
 	return out
+}
+
+// SmapsField returns what follows field (such as "VmFlags:" or
+// "ShmemPmdMapped:") in the entry of /proc/self/smaps for the mapping that
+// starts at start, trimmed (Linux only).
+func SmapsField(start uintptr, field string) (string, error) {
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return "", &FeatureError{Feature: "/proc/self/smaps", Err: err}
+	}
+	head := fmt.Sprintf("%x-", start)
+	in := false
+	for line := range strings.Lines(string(smaps)) {
+		switch {
+		case strings.HasPrefix(line, head):
+			in = true
+		case in && strings.HasPrefix(line, field):
+			return strings.TrimSpace(strings.TrimPrefix(line, field)), nil
+		case in && strings.Contains(strings.Fields(line)[0], "-"): // the next mapping's
+			in = false
+		}
+	}
+	return "", fmt.Errorf("vm: no %s for a mapping at %#x in /proc/self/smaps", field, start)
 }

@@ -99,3 +99,7 @@ func probeFeatures() (error, error, error, error) {
 }
 
 func populateWrite(unsafe.Pointer, uintptr) error { return nil }
+
+// ShmemHugePages returns "": huge pages for shared mappings are Linux's
+// (see the Linux backend).
+func ShmemHugePages() string { return "" }

@@ -11,6 +11,8 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -171,4 +173,28 @@ func probeFeatures() (seals, mseal, mremap, reopen error) {
 
 func populateWrite(at unsafe.Pointer, n uintptr) error {
 	return unix.Madvise(unsafe.Slice((*byte)(at), n), unix.MADV_POPULATE_WRITE)
+}
+
+// ShmemHugePages returns the kernel's transparent huge page setting for
+// shared memory, which memfd mappings follow: "never" (the default of
+// many distributions), "advise" (only mappings that ask, as large arenas
+// do), "always", "within_size", or "deny"/"force" (overrides for
+// testing); "" where the kernel has no such setting.
+func ShmemHugePages() string { return shmemHugePages(shmemEnabled) }
+
+// shmemEnabled is the kernel's setting, "always within_size advise
+// [never] deny force" with the one in force bracketed.
+const shmemEnabled = "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+func shmemHugePages(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		return ""
+	}
+	return s[i+1 : j]
 }

@@ -243,22 +243,111 @@ func TestAnonIsPrivateAlignedAndAdvisedHuge(t *testing.T) {
 
 // vmFlags returns the VmFlags line of the mapping that starts at start,
 // from /proc/self/smaps, with a leading space.
-func vmFlags(t *testing.T, start uintptr) string {
+func vmFlags(t *testing.T, start uintptr) string { return " " + smapsField(t, start, "VmFlags:") }
+
+func smapsField(t *testing.T, start uintptr, field string) string {
 	t.Helper()
-	smaps, err := os.ReadFile("/proc/self/smaps")
+	v, err := SmapsField(start, field)
 	require.NoError(t, err)
-	head := fmt.Sprintf("%x-", start)
-	in := false
-	for line := range strings.Lines(string(smaps)) {
-		switch {
-		case strings.HasPrefix(line, head):
-			in = true
-		case in && strings.HasPrefix(line, "VmFlags:"):
-			return strings.TrimPrefix(strings.TrimSpace(line), "VmFlags:")
-		}
+	return v
+}
+
+// A mapping of 2 MiB or more asks for huge pages, whether mapped at once,
+// grown to it, or remapped; a small one does not, and one that grows stays
+// one line of /proc/self/maps.
+func TestLargeMappingsAreAdvisedHuge(t *testing.T) {
+	if w := os.Getenv("FROZEN_TEST_EXEC_WRAPPER"); w != "" {
+		t.Skipf("%s does not pass huge-page advice to the kernel", w)
 	}
-	t.Fatalf("no mapping at %#x in /proc/self/smaps", start)
-	return ""
+	const n = 4 * hugePage
+	res, err := Reserve(2*n, hugePage)
+	require.NoError(t, err)
+	defer res.Release()
+	f, err := NewFile(t.Name())
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Resize(2*n))
+	start := uintptr(res.Addr())
+	lines := func() Maps {
+		maps, err := ReadMaps()
+		require.NoError(t, err)
+		return maps.Within(start, start+2*n)
+	}
+
+	m, err := Map(f, 0, res.Addr(), 64<<10, ProtReadWrite, FromReadWrite)
+	require.NoError(t, err)
+	assert.NotContains(t, vmFlags(t, start), " hg", "a small mapping holds no huge page")
+	require.NoError(t, m.Extend(n-m.Len()))
+	assert.Contains(t, vmFlags(t, start), " hg", "grown to 8 MiB")
+	require.NoError(t, m.Extend(hugePage))
+	assert.Contains(t, vmFlags(t, start), " hg")
+	assert.Len(t, lines(), 2, "one line for the mapping, one for the rest of the reservation")
+	require.NoError(t, m.Protect(ProtRead))
+	assert.Contains(t, vmFlags(t, start), " hg", "kept by mprotect")
+	require.NoError(t, f.OpenReadOnly())
+	require.NoError(t, m.Remap(FromReadOnly, ProtRead))
+	assert.Contains(t, vmFlags(t, start), " hg", "remapped")
+	require.NoError(t, m.Release())
+	assert.Len(t, lines(), 1, "released: one reservation again")
+
+	alias, err := Map(f, 0, res.Addr(), n, ProtRead, FromReadOnly)
+	require.NoError(t, err)
+	assert.Contains(t, vmFlags(t, start), " hg", "mapped at once")
+	require.NoError(t, alias.Release())
+}
+
+// Where the kernel's setting for shared memory allows huge pages, a large
+// mapping's pages are mapped 2 MiB at a time (ShmemPmdMapped), by the
+// mapping that wrote them, after mprotect, and by a fresh read-only
+// mapping of the same file; with the setting at "never" this is skipped.
+func TestHugePagesWhereTheKernelAllows(t *testing.T) {
+	switch s := ShmemHugePages(); s {
+	case "advise", "always", "within_size", "force":
+	default:
+		t.Skipf("the kernel's huge-page setting for shared memory is %q (%s)", s, shmemEnabled)
+	}
+	const n = 4 * hugePage
+	res, err := Reserve(n, hugePage)
+	require.NoError(t, err)
+	defer res.Release()
+	f, err := NewFile(t.Name())
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Resize(n))
+	m, err := Map(f, 0, res.Addr(), n, ProtReadWrite, FromReadWrite)
+	require.NoError(t, err)
+	defer m.Release()
+	b := m.Bytes()
+	for i := 0; i < len(b); i += int(PageSize) {
+		b[i] = 1
+	}
+	start := uintptr(res.Addr())
+	pmd := func() string { return strings.TrimSpace(smapsField(t, start, "ShmemPmdMapped:")) }
+	assert.NotEqual(t, "0 kB", pmd(), "written through small pages")
+	require.NoError(t, m.Protect(ProtRead))
+	assert.NotEqual(t, "0 kB", pmd(), "after mprotect")
+	require.NoError(t, f.OpenReadOnly())
+	require.NoError(t, m.Remap(FromReadOnly, ProtRead))
+	sum := 0
+	for i := 0; i < len(b); i += int(PageSize) {
+		sum += int(b[i])
+	}
+	assert.Equal(t, int(n/PageSize), sum)
+	assert.NotEqual(t, "0 kB", pmd(), "read through the fresh mapping")
+}
+
+func TestShmemHugePagesReadsTheBracketedSetting(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]string{
+		"always within_size advise [never] deny force\n": "never",
+		"[advise] never\n": "advise",
+		"garbled\n":        "",
+	} {
+		p := dir + "/setting"
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		assert.Equal(t, want, shmemHugePages(p), content)
+	}
+	assert.Empty(t, shmemHugePages(dir+"/missing"))
 }
 
 // A probe that fails for want of descriptors is not kept: the next call

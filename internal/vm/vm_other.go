@@ -43,3 +43,7 @@ func probeFeatures() (seals, mseal, mremap, reopen error) {
 }
 
 func populateWrite(unsafe.Pointer, uintptr) error { return ErrUnsupportedPlatform }
+
+// ShmemHugePages returns "": huge pages for shared mappings are Linux's
+// (see the Linux backend).
+func ShmemHugePages() string { return "" }
