@@ -41,7 +41,7 @@ func (r *report) machine() {
 	c := r.d.config
 	r.p("## Machine\n\n")
 	r.p("| | |\n|---|---|\n")
-	for _, k := range []string{"cpu", "cores", "kernel", "go", "goos", "goarch", "date", "count"} {
+	for _, k := range []string{"cpu", "cores", "kernel", "shmem-huge-pages", "go", "goos", "goarch", "date", "count"} {
 		if v := c[k]; v != "" {
 			r.p("| %s | %s |\n", k, strings.TrimSpace(v))
 		}
@@ -140,6 +140,14 @@ func (r *report) goals() {
 		r.p("| %s | %s | %s | %s |\n", g.what, g.target, g.show, mark)
 	}
 	r.p("\n")
+	if hp := strings.TrimSpace(d.config["shmem-huge-pages"]); hp != "" {
+		r.p("The kernel's huge-page setting for shared memory was %q in this run. ", hp)
+		if hp == "never" || hp == "deny" {
+			r.p("Arenas were then mapped 4 KiB at a time, so Freeze in Protect mode, like a bare `mprotect`, changed one page-table entry per 4 KiB; ")
+			r.p("with \"advise\", which large arenas ask for, it changes one per 2 MiB (README, *Huge pages*).")
+		}
+		r.p("\n\n")
+	}
 }
 
 // largest returns the parameter set of bench with the largest size or n.
