@@ -339,10 +339,10 @@ func (n *namer) eachCovering(parent, child int, off uintptr, f func(route) bool)
 }
 
 // choose returns, of the words in cands that reach off, the best: the
-// best rank (a typed word before an interface's), then one from which the path goes
-// on by parent links (rooted), then the one pointing lowest (the
-// container, not a pointer to one of its elements); the first found wins
-// ties. rooted reports whether the word returned is.
+// best rank (a typed word before an interface's), then one from which
+// the path goes on by parent links (rooted), then the one pointing
+// lowest (the container, not a pointer to one of its elements); the
+// first found wins ties. rooted reports whether the word returned is.
 func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bool) {
 	for _, rt := range cands {
 		if !rt.covers(off) {
