@@ -26,11 +26,7 @@ func TestLargeArenasAskForHugePagesInEveryMode(t *testing.T) {
 	if w := os.Getenv("FROZEN_TEST_EXEC_WRAPPER"); w != "" {
 		t.Skipf("%s does not pass huge-page advice to the kernel", w)
 	}
-	huge := false
-	switch vm.ShmemHugePages() {
-	case "advise", "always", "within_size", "force":
-		huge = true
-	}
+	huge := vm.ShmemHugePagesGiven()
 	for _, m := range modes(t) {
 		t.Run(m.String(), func(t *testing.T) {
 			a := newArena(t)

@@ -48,8 +48,8 @@ func Map(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src Source
 // adviseHuge asks for transparent huge pages over a mapping of 2 MiB or
 // more (MADV_HUGEPAGE), after each call that makes a new mapping of its
 // range. The kernel gives a memfd's mappings huge pages only where its
-// setting for shared memory allows it (ShmemHugePages: "advise",
-// "always" or "within_size"); then mprotect, the first touch of the
+// setting for shared memory allows it (ShmemHugePagesGiven); then
+// mprotect, the first touch of the
 // pages and the moves of their page tables take one entry per 2 MiB
 // instead of 512. It is advice: with small pages everything works the
 // same, more slowly. Small mappings are not advised, so that a small
@@ -207,8 +207,8 @@ var errReleased = errors.New("vm: mapping already released")
 // an arena. Large ones are 2 MiB-aligned and ask for transparent huge
 // pages, which the kernel gives private memory more often than a memfd's
 // (see Mapping.adviseHuge), so that filling them takes fewer faults and
-// TLB misses. It is owned by
-// exactly one holder, which calls Release once.
+// TLB misses. It is owned by exactly one holder, which calls Release
+// once.
 type Anon struct {
 	r *Reservation
 }

@@ -117,9 +117,16 @@ func SmapsField(start uintptr, field string) (string, error) {
 			in = true
 		case in && strings.HasPrefix(line, field):
 			return strings.TrimSpace(strings.TrimPrefix(line, field)), nil
-		case in && strings.Contains(strings.Fields(line)[0], "-"): // the next mapping's
+		case in && isSmapsHeader(line): // the next mapping's
 			in = false
 		}
 	}
 	return "", fmt.Errorf("vm: no %s for a mapping at %#x in /proc/self/smaps", field, start)
+}
+
+// isSmapsHeader reports whether line of /proc/self/smaps starts a mapping's
+// entry ("7f…-7f… r--s …") rather than being one of its fields ("Rss: …").
+func isSmapsHeader(line string) bool {
+	first, _, _ := strings.Cut(line, " ")
+	return strings.Contains(first, "-") && !strings.HasSuffix(first, ":")
 }

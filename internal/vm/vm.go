@@ -297,3 +297,14 @@ func Transient(err error) bool {
 	}
 	return false
 }
+
+// ShmemHugePagesGiven reports whether the kernel's setting for shared
+// memory (ShmemHugePages) gives huge pages to mappings that ask for them,
+// as large arenas do.
+func ShmemHugePagesGiven() bool {
+	switch ShmemHugePages() {
+	case "advise", "always", "within_size", "force":
+		return true
+	}
+	return false
+}

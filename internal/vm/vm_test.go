@@ -249,3 +249,16 @@ func TestPageSizeIsTheOneAskedFor(t *testing.T) {
 	assert.Equal(t, want, fmt.Sprint(PageSize))
 	assert.Equal(t, want, fmt.Sprint(os.Getpagesize()))
 }
+
+func TestSmapsHeadersAreToldFromFields(t *testing.T) {
+	for line, header := range map[string]bool{
+		"7f0000000000-7f0000200000 r--s 00000000 00:01 12 /memfd:cfg (deleted)\n": true,
+		"Rss:                 512 kB\n":                                           false,
+		"VmFlags: rd sh mr mw me ms hg\n":                                         false,
+		"THPeligible:    1\n":                                                     false,
+		"\n":                                                                      false,
+		"":                                                                        false,
+	} {
+		assert.Equal(t, header, isSmapsHeader(line), "%q", line)
+	}
+}
