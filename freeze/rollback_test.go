@@ -474,6 +474,7 @@ func TestATransientProbeFailureFailsFreeze(t *testing.T) {
 	seals, mseal, _, reopen := vm.Features()
 	emfile := &vm.FeatureError{Feature: "memfd", Err: unix.EMFILE}
 	restore := vm.SetFeatures(emfile, mseal, emfile, emfile)
+	defer restore()
 	a, _, c, before := clonedConfig(t)
 	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
 		_, err := freeze.Freeze(a, m)
@@ -487,9 +488,20 @@ func TestATransientProbeFailureFailsFreeze(t *testing.T) {
 	if seals == nil && reopen == nil {
 		assert.Equal(t, freeze.Seal, snapshot.DefaultMode(), "no downgrade to Protect")
 	}
-	restore()
+	// Only the reopen's probe failed: Protect, which does not reopen,
+	// goes on with its seals; the other modes fail as before.
+	vm.SetFeatures(seals, mseal, emfile, emfile)
+	for _, m := range []freeze.Mode{freeze.Alias, freeze.Seal} {
+		_, err := freeze.Freeze(a, m)
+		require.ErrorIs(t, err, unix.EMFILE, "%s", m)
+	}
 	c.Version = 2 // still writable
+	kept := leakedDescriptor(t, a)
 	r, err := freeze.Freeze(a, freeze.Protect)
 	require.NoError(t, err)
 	require.NoError(t, r.Wait())
+	if seals == nil {
+		_, err = unix.Pwrite(kept, []byte{7}, 0)
+		assert.ErrorIs(t, err, unix.EPERM, "Protect added its seals")
+	}
 }

@@ -193,9 +193,14 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
 	// A probe that failed for want of descriptors or memory says nothing
 	// of the kernel: Freeze fails, rather than go without seals (Protect,
-	// Alias) or call the mode unsupported.
+	// Alias) or call the mode unsupported. Protect has no use for the
+	// read-only reopen, and does not fail for its probe.
 	r.seals, _, _, r.reopen = vm.Features()
-	for _, err := range []error{r.seals, r.reopen} {
+	needed := []error{r.seals}
+	if mode != Protect {
+		needed = append(needed, r.reopen)
+	}
+	for _, err := range needed {
 		if vm.Transient(err) {
 			return nil, &StepError{Arena: a.name, Mode: mode, Step: "probe", Err: err}
 		}
