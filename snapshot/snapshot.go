@@ -102,12 +102,11 @@ func (s *Snapshot[T]) keeper() error {
 // Pointer (and a Map's Get) panic with ErrClosed instead of reading
 // unmapped memory. A permanent region, or one a Store owns, is refused
 // before this runs, so it stays open.
-func (s *Snapshot[T]) beforeRelease() error {
+func (s *Snapshot[T]) beforeRelease() {
 	s.closed.Store(true)
 	if s.onClose != nil {
 		s.onClose()
 	}
-	return nil
 }
 
 // Value returns the frozen value. Whatever it points to is read-only (a

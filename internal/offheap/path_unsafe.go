@@ -30,16 +30,13 @@ import (
 
 // route is a pointer word by which a path enters a record.
 type route struct {
-	rec    int     // record holding the word
-	slot   uintptr // arena offset of the word
-	target uintptr // arena offset it points to
-	extent uintptr // bytes it reaches from target
-	// from is where the names of the bytes it reaches start: target, or,
-	// for an interface pointing inside an element, that element's start.
-	from  uintptr
-	elem  *layout.Type // the type named from from; nil: nothing is named past the word
-	slice bool         // a slice's or string's data word: elements named by index
-	iface bool         // an interface's data word
+	rec    int          // record holding the word
+	slot   uintptr      // arena offset of the word
+	target uintptr      // arena offset it points to
+	extent uintptr      // bytes it reaches from target
+	elem   *layout.Type // the type named from target; nil: nothing is named past the word
+	slice  bool         // a slice's or string's data word: elements named by index
+	iface  bool         // an interface's data word
 	// dyn is the interface's dynamic type, where its type word is one
 	// that Clone met (layout.Known); nil if not known.
 	dyn *layout.Type
@@ -161,7 +158,7 @@ func (n *namer) eachRoute(j int, f func(route)) {
 			if !ok {
 				continue
 			}
-			rt.target, rt.from = off, off
+			rt.target = off
 			if d := rt.dyn; d != nil {
 				rt.elem = d
 				if d.Direct {
@@ -492,14 +489,14 @@ func (rt route) name(t *layout.Type, off uintptr) string {
 	e := rt.elem
 	switch {
 	case rt.dyn != nil:
-		return layout.Assertion(rt.dyn) + elemPath(e, off-rt.from, false)
+		return layout.Assertion(rt.dyn) + elemPath(e, off-rt.target, false)
 	case e != nil:
 	case rt.iface:
 		return "" // a pointer to a field of a type not known here
 	default:
 		e = t
 	}
-	return elemPath(e, off-rt.from, rt.slice)
+	return elemPath(e, off-rt.target, rt.slice)
 }
 
 // elemPath names offset local in elements of type t: "[2].Port" if

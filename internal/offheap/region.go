@@ -149,7 +149,7 @@ type Region struct {
 
 	// beforeRelease, if set, runs when the region is about to be released
 	// by any route (see SetBeforeRelease).
-	beforeRelease func() error
+	beforeRelease func()
 	// keeper, if set, refuses release and Permanent while another owner
 	// decides the region's lifetime (see SetKeeper).
 	keeper func() error
@@ -172,13 +172,13 @@ func (r *Region) kept() error {
 
 // SetBeforeRelease makes every release of r (Arena.Close, by whatever
 // route it is reached) call f first, after the checks that could refuse
-// the release without changing anything (a permanent region) and before
-// any memory goes: an owner such as a snapshot marks itself closed there,
-// so that its readers panic with ErrClosed instead of faulting, or
-// returns an error to refuse the release, which Close then returns with
-// nothing changed. f may run again if a release fails and Close is called
-// again. Set it before the region is shared.
-func (r *Region) SetBeforeRelease(f func() error) { r.beforeRelease = f }
+// the release without changing anything (a permanent region, a keeper's
+// refusal: see SetKeeper) and before any memory goes: an owner such as a
+// snapshot marks itself closed there, so that its readers panic with
+// ErrClosed instead of faulting. f runs once: a release that fails after
+// it is retried by a later Close without calling it again. Set it before
+// the region is shared.
+func (r *Region) SetBeforeRelease(f func()) { r.beforeRelease = f }
 
 // Freeze makes the arena read-only in the given mode.
 func (a *Arena) Freeze(mode Mode) (*Region, error) {
@@ -694,9 +694,7 @@ func (r *Region) release(releaseOwner func() error) error {
 			return err
 		}
 		if r.beforeRelease != nil {
-			if err := r.beforeRelease(); err != nil {
-				return err
-			}
+			r.beforeRelease()
 		}
 		r.closed = true
 	}
