@@ -131,5 +131,7 @@
 //
 // How long pointers stay valid: until the region (or its arena) is closed.
 // After that the range is inaccessible and quarantined, so a dangling
-// pointer faults instead of reading reused memory.
+// pointer faults instead of reading reused memory, within the bounds of
+// the quarantine (arena.SetQuarantine: a range larger than its whole
+// budget is not quarantined).
 package freeze

@@ -67,17 +67,19 @@
 // being reused, and the fault kills the process unless the reader runs
 // under freeze.Guard, which reports a *freeze.UseAfterClose naming the
 // snapshot. The quarantine is bounded (arena.SetQuarantine; by default 64
-// GiB of address space, 256 MiB on 32-bit systems, and 16,384 ranges): once that many later releases
-// have pushed a range out, a pointer kept into it reads whatever newer
-// arena reuses the range, or, while none does, faults as an address Guard
-// cannot name and passes through. A snapshot larger than the whole byte
-// budget is not quarantined at all, rather than push every other out. When readers and releases overlap, use a
-// Store: a value passed to Read's callback is valid only inside the
+// GiB of address space, 256 MiB on 32-bit systems, and 16,384 ranges):
+// once that many later releases have pushed a range out, a pointer kept
+// into it reads whatever newer arena reuses the range, or, while none
+// does, faults as an address Guard cannot name and passes through. A
+// snapshot larger than the whole byte budget is not quarantined at all,
+// rather than push every other out. When readers and releases overlap,
+// use a Store: a value passed to Read's callback is valid only inside the
 // callback, and the Store releases a version only after every callback
 // reading it has returned. The *Snapshot that Publish returns belongs to
 // the Store: closing it (directly or through its Region), or making its
-// Region permanent, is refused with ErrOwnedByStore. Closing a snapshot's or map's Region, or its arena, is
-// the same as closing the snapshot or map.
+// Region permanent, is refused with ErrOwnedByStore. Closing a snapshot's
+// or map's Region, or its arena, is the same as closing the snapshot or
+// map.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
 // funcs and unsafe.Pointer are refused with an error naming the field
