@@ -649,16 +649,16 @@ func (r *Region) Permanent() error {
 	if err := r.kept(); err != nil {
 		return err
 	}
-	if err := MsealMissing(); err != nil {
-		return fmt.Errorf("%w: Permanent of region %q: %w", ErrModeUnsupported, r.a.name, err)
+	// Asked even of an arena that maps nothing, which mseal never sees.
+	err := MsealMissing()
+	if err == nil && r.a.w != nil {
+		err = step("mseal", r.a.w.Mseal)
 	}
-	if r.a.w != nil {
-		if err := step("mseal", r.a.w.Mseal); err != nil {
-			if errors.Is(err, vm.ErrUnsupported) {
-				return fmt.Errorf("%w: Permanent of region %q: %w", ErrModeUnsupported, r.a.name, err)
-			}
-			return fmt.Errorf("freeze: region %q: mseal: %w", r.a.name, err)
-		}
+	switch {
+	case errors.Is(err, vm.ErrUnsupported):
+		return fmt.Errorf("%w: Permanent of region %q: %w", ErrModeUnsupported, r.a.name, err)
+	case err != nil:
+		return fmt.Errorf("freeze: region %q: mseal: %w", r.a.name, err)
 	}
 	r.permanent = true
 	return nil
