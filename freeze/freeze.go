@@ -106,7 +106,11 @@ func (*noCopy) Unlock() {}
 // again, rather than freeze without seals. A failure at any step
 // returns a *StepError naming the step, and leaves the arena exactly as it
 // was (capacities included; but for those data words, which Go code
-// without unsafe cannot tell apart).
+// without unsafe cannot tell apart), unless rolling back failed too
+// (StepError.Rollback): then what could not be undone stays (in Protect
+// and Seal modes memory that stays read-only keeps its slices' capacities
+// cut; in Alias mode a view that could not be unmapped stays mapped, its
+// address range never handed out again).
 //
 // In Protect and Seal modes the baseline is finished in the background,
 // once the kernel already guarantees the bytes cannot change; Verify and

@@ -431,6 +431,28 @@ func TestFreezeCutsTheCapacityOfSlicesReslicedInPlace(t *testing.T) {
 				require.Error(t, err)
 				assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
 			}
+			if m == freeze.Alias {
+				// Sealing fails and so does unmapping the view: the
+				// owner's mapping was never read-only, so the cut is
+				// undone all the same.
+				rollback := errors.New("injected release-view failure")
+				offheap.SetFailpoint(func(s string) error {
+					switch s {
+					case "seal":
+						return errors.New("injected failure")
+					case "release-view":
+						return rollback
+					}
+					return nil
+				})
+				_, err := freeze.Freeze(a, m)
+				offheap.SetFailpoint(nil)
+				var se *freeze.StepError
+				require.ErrorAs(t, err, &se)
+				require.ErrorIs(t, se.Rollback, rollback)
+				assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
+				c.Endpoints = c.Endpoints[:1]
+			}
 			r, err := freeze.Freeze(a, m)
 			require.NoError(t, err)
 			require.NoError(t, r.Wait())

@@ -229,8 +229,11 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	}
 	if err != nil {
 		a.frozen.Store(nil)
-		if se, ok := err.(*StepError); !ok || se.Rollback == nil {
-			restoreCaps(cut) // the arena is writable again
+		// The capacities go back where the arena's own mapping is
+		// writable again: always in Alias mode, which never changes it,
+		// and in the others unless rolling back failed.
+		if se, ok := err.(*StepError); !ok || se.Rollback == nil || mode == Alias {
+			restoreCaps(cut)
 		}
 		return nil, err
 	}
@@ -341,7 +344,7 @@ func (r *Region) undoAlias() error {
 	}
 	lo := uintptr(r.alias.Addr())
 	r.a.relocate(window{lo, lo + max(r.a.used, 1)}, -r.delta)
-	err := r.alias.Release()
+	err := step("release-view", r.alias.Release)
 	if err == nil {
 		err = r.dropView(space.Discard) // Freeze failed: no reader ever had the view
 	}
