@@ -24,6 +24,7 @@ package space
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"sort"
 	"sync"
 	"unsafe"
@@ -142,16 +143,18 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 		if n+align > size/4 {
 			size = alignUp(n, align) // a dedicated chunk for a huge range
 		}
+		need := alignUp(n, align)
 		res, err := vm.Reserve(size, max(align, chunkAlign))
-		for need := alignUp(n, align); err != nil && size > need; {
+		for err != nil && size > need {
 			// The kernel would not give a whole chunk (RLIMIT_AS, a small
-			// address space): halve it, down to what the range needs, and
-			// at that size, without the chunk's own alignment too.
+			// address space): halve it, down to what the range needs.
 			size = max(size/2, need)
-			res, err = vm.Reserve(size, max(align, min(chunkAlign, size)))
-			if err != nil && size == need {
-				res, err = vm.Reserve(size, align)
-			}
+			res, err = vm.Reserve(size, max(align, floorPow2(min(chunkAlign, size))))
+		}
+		if err != nil {
+			// Last, what the range needs without the chunk's alignment.
+			size = need
+			res, err = vm.Reserve(size, align)
 		}
 		if err != nil {
 			return Range{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, size, err)
@@ -327,6 +330,9 @@ func ReadStats() Stats {
 }
 
 func alignUp(x, a uintptr) uintptr { return (x + a - 1) &^ (a - 1) }
+
+// floorPow2 returns the largest power of two not above x (x > 0).
+func floorPow2(x uintptr) uintptr { return 1 << (bits.Len(uint(x)) - 1) }
 
 // Chunks returns the bounds of every reservation ranges are carved from.
 func Chunks() [][2]uintptr {
