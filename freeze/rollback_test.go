@@ -431,10 +431,11 @@ func TestFreezeCutsTheCapacityOfSlicesReslicedInPlace(t *testing.T) {
 				require.Error(t, err)
 				assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
 			}
-			if m == freeze.Alias {
+			if seals, _, _, _ := vm.Features(); m == freeze.Alias && seals == nil {
 				// Sealing fails and so does unmapping the view: the
 				// owner's mapping was never read-only, so the cut is
-				// undone all the same.
+				// undone all the same. (Without seals no step after
+				// the view's mapping can fail.)
 				rollback := errors.New("injected release-view failure")
 				offheap.SetFailpoint(func(s string) error {
 					switch s {
