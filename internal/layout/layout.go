@@ -210,7 +210,7 @@ func For[T any]() *Type { return Of(reflect.TypeFor[T]()) }
 // ByID returns the type with the given ID, or nil.
 func ByID(id uint32) *Type {
 	ids := byID.Load()
-	if ids == nil || int(id) >= len(*ids) {
+	if ids == nil || uint64(id) >= uint64(len(*ids)) { // int(id) is negative on 32-bit systems from 1<<31
 		return nil
 	}
 	return (*ids)[id]
