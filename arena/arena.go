@@ -2,6 +2,7 @@ package arena
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/space"
@@ -40,7 +41,8 @@ var (
 )
 
 // DefaultMaxBytes is the address space an arena reserves when WithMaxBytes
-// is not given (1 GiB). Only the bytes allocated are backed by memory.
+// is not given: 1 GiB on 64-bit systems, 64 MiB on 32-bit ones. Only the
+// bytes allocated are backed by memory.
 const DefaultMaxBytes = offheap.DefaultMaxBytes
 
 // Arena is a region of memory outside the Go heap that Go values are copied
@@ -157,14 +159,17 @@ func (a *Arena) core() *offheap.Arena {
 // are handed out again lowest address first. In Alias mode a region's
 // read-only view is a range of its own, quarantined after the owner's, so
 // it is the later of the two to go. The defaults are 64 GiB (256 MiB on
-// 32-bit systems) and 16384 ranges (address space only: quarantined ranges hold no memory). It returns the previous budget. It panics with an error
-// wrapping ErrInvalidSize if either is negative.
+// 32-bit systems) and 16384 ranges (address space only: quarantined
+// ranges hold no memory). It returns the previous budget. It panics with
+// an error wrapping ErrInvalidSize if either is negative.
 func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
 	if maxBytes < 0 || maxRanges < 0 {
 		panic(fmt.Errorf("%w: SetQuarantine(%d, %d)", ErrInvalidSize, maxBytes, maxRanges))
 	}
-	b, r := space.SetQuarantine(uintptr(maxBytes), maxRanges)
-	return int64(b), r
+	// A budget beyond the address space is all of it (on 32-bit systems a
+	// plain conversion would cut 1<<40 to 0, no quarantine at all).
+	b, r := space.SetQuarantine(uintptr(min(uint64(maxBytes), uint64(^uintptr(0)))), maxRanges)
+	return int64(min(uint64(b), math.MaxInt64)), r
 }
 
 func init() {

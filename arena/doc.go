@@ -64,10 +64,9 @@
 // Close faults (freeze.Guard reports it as a *freeze.UseAfterClose) instead
 // of reading memory that was reused, until later releases push the range
 // out of the bounded quarantine. A range larger than the whole quarantine
-// budget is not quarantined at all: on 32-bit systems, whose budget is
-// 256 MiB, that is every arena of DefaultMaxBytes (1 GiB); give such
-// arenas WithMaxBytes. Values read out of an arena must not be used after
-// its Close.
+// budget (64 GiB, 256 MiB on 32-bit systems) is not quarantined at all: an
+// arena given a WithMaxBytes above it. Values read out of an arena must
+// not be used after its Close.
 //
 // Memory outside the Go heap is invisible to the runtime: GOMEMLIMIT and
 // runtime/metrics do not count it. Fresh arena pages cost a page fault on

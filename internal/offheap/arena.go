@@ -35,8 +35,10 @@ var (
 // Defaults.
 const (
 	// DefaultMaxBytes is the address space an arena reserves when
-	// WithMaxBytes is not given. Only what is used is backed by memory.
-	DefaultMaxBytes = 1 << 30
+	// WithMaxBytes is not given: 1 GiB on 64-bit systems, 64 MiB on 32-bit
+	// ones, whose whole address space holds only three or so contiguous
+	// GiB. Only what is used is backed by memory.
+	DefaultMaxBytes = 1 << (26 + 4*(^uintptr(0)>>63))
 	// minGrow is the smallest step the mapping grows by.
 	minGrow = 64 << 10
 )
