@@ -3,15 +3,15 @@
 GO          ?= go
 PKGS        := ./...
 # Every supported GOOS/GOARCH is cross-compiled and vetted (library and tests).
-PLATFORMS   := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 openbsd/amd64 netbsd/amd64 \
+PLATFORMS   := linux/amd64 linux/arm64 linux/386 linux/arm darwin/amd64 darwin/arm64 freebsd/amd64 openbsd/amd64 netbsd/amd64 \
                solaris/amd64 illumos/amd64 windows/amd64 aix/ppc64
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 
-.PHONY: test fmt vet race cgocheck2 fallback emulated cross examples bench-compile bench bench-quick report clean
+.PHONY: test fmt vet race cgocheck2 fallback linux386 emulated cross examples bench-compile bench bench-quick report clean
 
-## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, other CPUs under emulation, cross-compile, examples)
-test: fmt vet race cgocheck2 fallback emulated cross bench-compile examples
+## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, 32-bit, other CPUs under emulation, cross-compile, examples)
+test: fmt vet race cgocheck2 fallback linux386 emulated cross bench-compile examples
 	@echo "make test: all checks passed"
 
 fmt:
@@ -33,6 +33,28 @@ cgocheck2:
 ## fallback: the portable (temporary file) backend, exercised on Linux
 fallback:
 	$(GO) test -tags frozen_fallback -count=1 -short -timeout 20m $(PKGS)
+
+## linux386: the suite and the examples built for linux/386 and run natively
+## (x86-64 Linux runs 32-bit programs): 32-bit pointers, sizes and
+## alignments, and a 4 GiB address space. On another host, or a kernel
+## built without IA-32 emulation, the step says it skipped instead of failing.
+linux386:
+	@set -e; \
+	if [ "$$($(GO) env GOHOSTOS)/$$($(GO) env GOHOSTARCH)" != linux/amd64 ]; then \
+		echo "linux386: SKIPPED: needs a linux/amd64 host"; exit 0; \
+	fi; \
+	probe=$$(mktemp -d); trap 'rm -rf "$$probe"' EXIT; \
+	printf 'package main\n\nfunc main() {}\n' > "$$probe/main.go"; \
+	GOARCH=386 $(GO) build -o "$$probe/probe" "$$probe/main.go"; \
+	if ! "$$probe/probe" 2>/dev/null; then \
+		echo "linux386: SKIPPED: this kernel does not run 32-bit programs"; exit 0; \
+	fi; \
+	GOARCH=386 $(GO) test -count=1 -timeout 20m $(PKGS); \
+	for e in $(EXAMPLES); do \
+		echo "example $$e (linux/386)"; \
+		GOARCH=386 $(GO) run ./examples/$$e > "$$probe/out" 2>&1 || { cat "$$probe/out"; exit 1; }; \
+		tail -n 1 "$$probe/out" | grep -q '^ok ' || { cat "$$probe/out"; echo "example $$e did not end with ok"; exit 1; }; \
+	done
 
 ## emulated: the suite built for other CPUs and run under qemu-user:
 ##  - linux/s390x: big-endian (lookup tags, checksums), and a kernel that

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -190,7 +191,7 @@ func TestSizesAndLimits(t *testing.T) {
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[int](a, -1) }), arena.ErrInvalidSize)
 	assert.ErrorContains(t, panicErr(t, func() { arena.MakeSlice[int](a, -1) }), `arena "TestSizesAndLimits"`)
 	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[byte](a, 200<<10) }), arena.ErrExhausted)
-	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[[1 << 20]byte](a, 1<<50) }), arena.ErrExhausted,
+	assert.ErrorIs(t, panicErr(t, func() { arena.MakeSlice[[1 << 20]byte](a, math.MaxInt>>10) }), arena.ErrExhausted,
 		"a size that overflows")
 	// The arena still works after refused allocations.
 	s := arena.MakeSlice[byte](a, 90<<10)
@@ -213,7 +214,12 @@ func TestSizesAndLimits(t *testing.T) {
 	}
 	// More than any address space, or more than the kernel reserves
 	// (user space on 64-bit Linux is at most 2^57 bytes).
-	for n, want := range map[int64]error{math.MaxInt64: arena.ErrInvalidSize, 1 << 62: arena.ErrExhausted} {
+	// On 32-bit systems 1<<62 is more than half the address space too.
+	huge := map[int64]error{math.MaxInt64: arena.ErrInvalidSize, 1 << 62: arena.ErrExhausted}
+	if strconv.IntSize == 32 {
+		huge[1<<62] = arena.ErrInvalidSize
+	}
+	for n, want := range huge {
 		before := arena.ReadStats()
 		b, err := arena.NewArena(arena.WithName("huge"), arena.WithMaxBytes(n))
 		assert.Nil(t, b)

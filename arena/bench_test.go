@@ -32,7 +32,7 @@ func BenchmarkNew(b *testing.B) {
 func BenchmarkMakeSlice(b *testing.B) {
 	for _, n := range []int{16, 1024} {
 		b.Run(fmt.Sprintf("arena.MakeSlice/n=%d", n), func(b *testing.B) {
-			const max = 4 << 30
+			const max = 1 << 30
 			a, err := arena.NewArena(arena.WithMaxBytes(max))
 			if err != nil {
 				b.Fatal(err)

@@ -17,10 +17,9 @@ func ExampleWithName() {
 		panic(err)
 	}
 	defer a.Close()
-	// Clone copies the root value too: 8192 bytes plus a 24-byte slice header.
-	_, err = arena.Clone(a, make([]byte, 8192))
+	_, err = arena.Clone(a, [8192]byte{})
 	fmt.Println(err)
-	// Output: arena: exhausted: arena "geoip": 8216 bytes needed, 4096 allowed (raise WithMaxBytes)
+	// Output: arena: exhausted: arena "geoip": 8192 bytes needed, 4096 allowed (raise WithMaxBytes)
 }
 
 func ExampleArena_Close() {
@@ -45,12 +44,12 @@ func ExampleArena_Len() {
 	fmt.Println(a.Len())
 	arena.New[byte](a)
 	fmt.Println(a.Len())
-	arena.New[int64](a) // aligned to 8 bytes: Len counts the padding
+	arena.New[uint32](a) // aligned to 4 bytes: Len counts the padding
 	fmt.Println(a.Len())
 	// Output:
 	// 0
 	// 1
-	// 16
+	// 8
 }
 
 func ExampleArena_Cap() {

@@ -3,7 +3,6 @@
 package freeze_test
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -92,6 +92,11 @@ func frozenConfig(t testing.TB, m freeze.Mode) (*freeze.Region, *Config, *Config
 	require.NoError(t, err)
 	require.NoError(t, r.Wait())
 	return r, c, freeze.ReadOnly(r, c)
+}
+
+// intBytes returns the bytes of an int in memory.
+func intBytes(v int) []byte {
+	return slices.Clone(unsafe.Slice((*byte)(unsafe.Pointer(&v)), unsafe.Sizeof(v)))
 }
 
 func procMemWrite(addr uintptr, b []byte) error {
@@ -272,7 +277,7 @@ func TestVerifyAndTheBackDoors(t *testing.T) {
 	t.Run("Alias", func(t *testing.T) {
 		r, owner, ro := frozenConfig(t, freeze.Alias)
 		if vm.Backend == "memfd" {
-			require.NoError(t, procMemWrite(uintptr(unsafe.Pointer(&owner.Version)), binary.NativeEndian.AppendUint64(nil, 9)),
+			require.NoError(t, procMemWrite(uintptr(unsafe.Pointer(&owner.Version)), intBytes(9)),
 				"the owner's writable mapping can be written through /proc/self/mem")
 			assert.Equal(t, 9, ro.Version, "the reader sees the same bytes")
 			requireCorruption(t, r, "*Config")
@@ -331,7 +336,7 @@ type withIface struct {
 // other: describing the changed page reads the word as an integer and
 // never follows it (following it crashed the process).
 func TestVerifyDescribesAGarbledInterface(t *testing.T) {
-	const garbage = uintptr(0x4141414141414140)
+	const garbage = ^uintptr(0) / 0xff * 0x41 &^ 1 // 0x41…4140
 	garble := map[freeze.Mode]func(owner, ro *withIface) error{
 		// The owner's writable mapping.
 		freeze.Alias: func(owner, _ *withIface) error {

@@ -60,7 +60,7 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 	paths := []path{
 		{"Protect", freeze.Protect, 0, []string{"validate", "protect", "seal"}},
 		{"Alias", freeze.Alias, 0, []string{"validate", "reopen", "reserve", "map", "seal"}},
-		{"Seal/remap", freeze.Seal, 1 << 40, []string{"validate", "reopen", "remap", "seal"}},
+		{"Seal/remap", freeze.Seal, ^uintptr(0) >> 1, []string{"validate", "reopen", "remap", "seal"}},
 		{"Seal/aside", freeze.Seal, vm.PageSize, []string{"validate", "reopen", "reserve", "move-aside", "remap", "seal"}},
 	}
 	seals, _, _, _ := vm.Features()

@@ -3,6 +3,7 @@
 package offheap
 
 import (
+	"math"
 	"testing"
 	"unsafe"
 
@@ -45,7 +46,7 @@ func TestScratchSlices(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidSize)
 	_, err = ScratchSlice[byte](s, 1<<20)
 	assert.ErrorIs(t, err, ErrExhausted)
-	_, err = ScratchSlice[[1 << 20]byte](s, 1<<44)
+	_, err = ScratchSlice[[1 << 20]byte](s, math.MaxInt>>10)
 	assert.ErrorIs(t, err, ErrExhausted, "an overflowing size")
 	rest, err := ScratchSlice[byte](s, int(s.m.Len()-s.used))
 	require.NoError(t, err, "the last byte")

@@ -1,12 +1,17 @@
 package offheap
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 )
+
+// heapBase is an address like those of Go's heap: 0xc000000000 on 64-bit
+// systems, 0xc0000000 on 32-bit ones.
+const heapBase = uintptr(uint64(0xc000000000) >> ((64 - bits.UintSize) / 4))
 
 func TestSortKeysMatchesComparisonSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
@@ -15,7 +20,7 @@ func TestSortKeysMatchesComparisonSort(t *testing.T) {
 		for i := range keys {
 			// Heap-like addresses with shared high bits, duplicates, and
 			// equal starts of different sizes.
-			keys[i] = key{start: 0xc000000000 + uintptr(r.IntN(1<<20))*8, size: uintptr(r.IntN(4)) * 8, idx: int32(i)}
+			keys[i] = key{start: heapBase + uintptr(r.IntN(1<<20))*8, size: uintptr(r.IntN(4)) * 8, idx: int32(i)}
 			if i > 0 && r.IntN(10) == 0 {
 				keys[i].start = keys[i-1].start
 			}
@@ -38,9 +43,9 @@ func TestSortKeysLongRunOfOneStart(t *testing.T) {
 	const n = 5000
 	keys := make([]key, n)
 	for i := range keys {
-		keys[i] = key{start: 0xc000000000, size: uintptr(r.IntN(n / 4)), idx: int32(i)}
+		keys[i] = key{start: heapBase, size: uintptr(r.IntN(n / 4)), idx: int32(i)}
 	}
-	keys = append(keys, key{start: 0xc000000008, size: 1, idx: n}, key{start: 0xbf00000000, size: 1, idx: n + 1})
+	keys = append(keys, key{start: heapBase + 8, size: 1, idx: n}, key{start: heapBase - heapBase/0xc0, size: 1, idx: n + 1})
 	want := sortedStably(keys)
 	assert.Equal(t, want, sortKeys(keys, make([]key, len(keys))))
 }
@@ -50,7 +55,7 @@ func BenchmarkSortKeysOneStart(b *testing.B) {
 	keys := make([]key, n)
 	for b.Loop() {
 		for i := range keys {
-			keys[i] = key{start: 0xc000000000, size: uintptr(i + 1), idx: int32(i)}
+			keys[i] = key{start: heapBase, size: uintptr(i + 1), idx: int32(i)}
 		}
 		sortKeys(keys, make([]key, n))
 	}

@@ -24,6 +24,10 @@ import (
 // size could be made there, with advice to reserve less. In a child
 // process, whose address space holds no chunk yet.
 func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("a 32-bit address space holds no 64 GiB chunk to begin with")
+	}
+	gib := uint64(1) << 30 // a variable: the sizes below overflow a 32-bit uintptr as constants
 	if os.Getenv("FROZEN_RLIMIT_CHILD") == "1" {
 		status, err := os.ReadFile("/proc/self/status")
 		require.NoError(t, err)
@@ -42,15 +46,15 @@ func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
 		require.Error(t, err, "the limit leaves no room for a whole chunk")
 		// 3 GiB fits, not the power of two above it with a chunk's
 		// alignment: the halving ends at what the range needs.
-		big, err := Alloc(3<<30, 0, nil, "three")
+		big, err := Alloc(uintptr(3*gib), 0, nil, "three")
 		require.NoError(t, err)
-		assert.Equal(t, uintptr(3<<30), big.Len())
+		assert.Equal(t, uintptr(3*gib), big.Len())
 		for range 3 {
 			r, err := Alloc(16*vm.PageSize, 0, nil, "limited")
 			require.NoError(t, err)
 			assert.NotZero(t, r.Start())
 		}
-		assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4<<30+512<<20))
+		assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4*gib+512<<20))
 		return
 	}
 	if os.Getenv("FROZEN_TEST_EXEC_WRAPPER") != "" {

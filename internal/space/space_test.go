@@ -13,6 +13,9 @@ import (
 )
 
 // withQuarantine runs the test with a given budget and restores the old one.
+// unlimited is a quarantine budget in bytes that no test spends.
+const unlimited = ^uintptr(0) >> 1
+
 func withQuarantine(t *testing.T, bytes uintptr, ranges int) {
 	pb, pr := SetQuarantine(bytes, ranges)
 	t.Cleanup(func() { SetQuarantine(pb, pr) })
@@ -49,7 +52,7 @@ func TestAllocRejectsBadSizes(t *testing.T) {
 }
 
 func TestLookupNamesLiveAndQuarantinedRanges(t *testing.T) {
-	withQuarantine(t, 1<<40, 1<<20)
+	withQuarantine(t, unlimited, 1<<20)
 	owner := new(int)
 	r, err := Alloc(2*vm.PageSize, 0, owner, "config")
 	require.NoError(t, err)
@@ -75,7 +78,7 @@ func TestLookupNamesLiveAndQuarantinedRanges(t *testing.T) {
 
 func TestQuarantineReusesOldestOnlyAfterBudget(t *testing.T) {
 	const n = 8
-	withQuarantine(t, 1<<40, n)
+	withQuarantine(t, unlimited, n)
 	var released []Range
 	for i := 0; i < n; i++ {
 		r, err := Alloc(vm.PageSize, 0, nil, fmt.Sprint("q", i))
@@ -127,7 +130,7 @@ func TestQuarantineDisabledReusesAtOnce(t *testing.T) {
 }
 
 func TestStatsCount(t *testing.T) {
-	withQuarantine(t, 1<<40, 1<<20)
+	withQuarantine(t, unlimited, 1<<20)
 	before := ReadStats()
 	r, err := Alloc(4*vm.PageSize, 0, nil, "stats")
 	require.NoError(t, err)
@@ -151,7 +154,7 @@ func indexOf(rs []Range, r Range) int {
 }
 
 func TestDiscardSkipsTheQuarantine(t *testing.T) {
-	withQuarantine(t, 1<<40, 1<<20)
+	withQuarantine(t, unlimited, 1<<20)
 	before := ReadStats()
 	r1, err := Alloc(4*vm.PageSize, 0, nil, "moved aside")
 	require.NoError(t, err)
