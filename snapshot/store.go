@@ -24,8 +24,8 @@ import (
 // of several padded counters of the version it reads, so readers on
 // different cores rarely touch the same cache line. (The one exception is
 // the last reader of a replaced version: leaving, it releases the
-// version, which takes the version's own locks and unmaps its memory.) A Store must not be
-// copied.
+// version, which takes the version's own locks and unmaps its memory.)
+// A Store must not be copied.
 type Store[T any] struct {
 	_         noCopy
 	mu        sync.Mutex // serialises Publish, Configure and Close
@@ -34,6 +34,10 @@ type Store[T any] struct {
 	closed    bool
 	published atomic.Int64
 	released  atomic.Int64
+	// retiring counts the Publish calls between replacing a version and
+	// retiring it, so that Close sees what their releases leave in
+	// unreleased.
+	retiring sync.WaitGroup
 	// unreleased holds the replaced versions whose release failed (the
 	// kernel refused to unmap, say); Publish and Close try them again.
 	failMu     sync.Mutex
@@ -89,10 +93,12 @@ func (st *Store[T]) Configure(opts ...Option) {
 // version; the version it replaces is released once its last reader has
 // left. The returned snapshot belongs to the store: its Close (or its
 // Region's) and its Region's Permanent return an error wrapping
-// ErrOwnedByStore and change nothing,
-// and it must not be used after a later Publish (read through Read
-// instead). It first tries again to release the replaced versions whose
-// release failed (see Close).
+// ErrOwnedByStore and change nothing. Its value must not be read after a
+// later Publish or Close, which may release it; where other goroutines
+// publish or close, that may happen before this Publish returns, so read
+// through Read instead (its Name and Size stay valid). It first tries
+// again to release the replaced versions whose release failed (see
+// Close).
 // Publish after Close fails with an error wrapping arena.ErrClosed.
 func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	st.mu.Lock()
@@ -128,9 +134,13 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	snap.owned.Store(true)
 	old := st.cur.Swap(nv)
 	st.published.Add(1)
+	if old != nil {
+		st.retiring.Add(1)
+	}
 	st.mu.Unlock()
 	if old != nil {
 		old.retire()
+		st.retiring.Done()
 	}
 	return snap, nil
 }
@@ -253,10 +263,12 @@ func (st *Store[T]) retryReleases() error {
 // it, say: none is expected) stays mapped and is tried again by every
 // later Publish and Close. Close returns the errors of the versions that
 // still cannot be released; called again, it tries them again. Otherwise
-// it returns nil, and is idempotent. The current version, if a reader is
-// still inside Read when Close returns, is released by its last reader;
-// should that release fail, only a later Close reports it (Stats shows it
-// as published and not released).
+// it returns nil, and is idempotent. It waits for the Publish calls that
+// replaced a version before it to finish releasing it (not for readers),
+// so a release of theirs that fails is among the errors. The current
+// version, if a reader is still inside Read when Close returns, is
+// released by its last reader; should that release fail, only a later
+// Close reports it (Stats shows it as published and not released).
 func (st *Store[T]) Close() error {
 	st.mu.Lock()
 	st.closed = true
@@ -265,6 +277,11 @@ func (st *Store[T]) Close() error {
 	if old != nil {
 		old.retire()
 	}
+	// A Publish that replaced a version before Close locked may still be
+	// releasing it; a release that fails is then Close's to report. No
+	// Publish adds to retiring once closed is set, and retire never waits
+	// for readers, so this wait is short.
+	st.retiring.Wait()
 	return st.retryReleases()
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -191,4 +193,42 @@ func TestPublishOvertakenByCloseKeepsAFailedRelease(t *testing.T) {
 	require.NoError(t, st.Close(), "and releases it once it can")
 	assert.Equal(t, StoreStats{Published: 1, Released: 1}, st.Stats())
 	assert.Equal(t, arenas, arena.ReadStats().Arenas)
+}
+
+// Close waits for a concurrent Publish to finish releasing the version it
+// replaced, and so retries that release if it failed: it returned while
+// the release was under way, and the version, kept for a retry, was
+// neither released nor reported.
+func TestCloseWaitsForTheReleaseOfAPublish(t *testing.T) {
+	injected := errors.New("injected release failure")
+	inRelease, finish := make(chan struct{}), make(chan struct{})
+	var releases atomic.Int32
+	offheap.SetFailpoint(func(step string) error {
+		if step == "release" && releases.Add(1) == 1 { // version 1, replaced by Publish
+			close(inRelease)
+			<-finish
+			return injected
+		}
+		return nil
+	})
+	defer offheap.SetFailpoint(nil)
+
+	var st Store[gapValue]
+	_, err := st.Publish(makeGapValue(1))
+	require.NoError(t, err)
+	published := make(chan error)
+	go func() {
+		_, err := st.Publish(makeGapValue(2))
+		published <- err
+	}()
+	<-inRelease
+	closed := make(chan error)
+	go func() { closed <- st.Close() }()
+	// Give Close time to get past its own release (version 2's): without
+	// the wait it then returned before version 1's release failed.
+	time.Sleep(20 * time.Millisecond)
+	close(finish)
+	require.NoError(t, <-published, "a failed release of the replaced version is no failure of Publish")
+	require.NoError(t, <-closed, "Close's retry of version 1 failed")
+	assert.Equal(t, StoreStats{Published: 2, Released: 2}, st.Stats(), "Close left version 1 unreleased")
 }
