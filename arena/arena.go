@@ -35,7 +35,7 @@ var (
 	// back; Freeze refuses such an arena).
 	ErrForeignPointer = offheap.ErrForeignPointer
 	// ErrUnsupportedPlatform: the platform has no backend yet (Windows,
-	// AIX, Plan 9, wasm), so NewArena fails; the packages still compile
+	// AIX, wasm), so NewArena fails; the packages still compile
 	// there.
 	ErrUnsupportedPlatform = vm.ErrUnsupportedPlatform
 )
@@ -99,7 +99,8 @@ func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 // ErrInvalidSize for WithMaxBytes(n) with n <= 0 or so large that,
 // rounded up to a page, it is half the address space or more, and with
 // one wrapping ErrExhausted when the kernel will not reserve n bytes of
-// address space.
+// address space; where the platform has no backend (Windows, AIX, wasm),
+// with one wrapping ErrUnsupportedPlatform.
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {

@@ -89,7 +89,9 @@
 // Freeze is all or nothing: if any step fails (mprotect, mapping the view,
 // moving page tables, sealing) the earlier steps are undone, the arena is
 // left open and writable exactly as it was, and the *StepError names the
-// step. Steps that cannot be undone (file seals) come last.
+// step. Steps that cannot be undone (file seals) come last. Should undoing
+// fail too, StepError.Rollback says so, and what could not be undone stays
+// (see Freeze).
 //
 // # Caveats
 //

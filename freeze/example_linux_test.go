@@ -54,5 +54,5 @@ func ExampleRegion_Permanent() {
 		fmt.Println(err)
 	}
 	fmt.Println(*freeze.ReadOnly(r, codes))
-	fmt.Println(errors.Is(r.Close(), freeze.ErrPermanent)) // true: it stays mapped
+	fmt.Println(errors.Is(r.Close(), freeze.ErrPermanent)) // true if msealed: it stays mapped
 }

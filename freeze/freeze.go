@@ -53,7 +53,8 @@ var (
 )
 
 // StepError reports which step of a freeze failed. The arena was rolled
-// back and is exactly as it was: open and writable.
+// back and is exactly as it was, open and writable, unless Rollback is
+// non-nil: then what could not be undone stays (see Freeze).
 type StepError struct {
 	Arena    string // the arena's name
 	Mode     Mode   // the mode asked for
@@ -158,13 +159,20 @@ func (r *Region) Arena() *arena.Arena { return r.a }
 
 // File returns a read-only *os.File of the sealed memfd, for handing to
 // another process (Seal mode only); the caller closes it. It waits until
-// every seal is in place.
+// every seal is in place. It fails with an error wrapping
+// ErrModeUnsupported in the other modes, with one wrapping
+// arena.ErrClosed after Close, and with Wait's error if the background
+// part of the freeze failed.
 func (r *Region) File() (*os.File, error) { return r.r.File() }
 
 // Permanent mseals the region's mapping (Seal mode, Linux 6.10+): it can
 // then never be unmapped, remapped or made writable, for the life of the
 // process, and Close returns ErrPermanent. Use it only for data that lives
-// as long as the process.
+// as long as the process. It fails with an error wrapping
+// ErrModeUnsupported in the other modes and where the kernel has no
+// mseal, with one wrapping arena.ErrClosed after Close, and with Wait's
+// error if the background part of the freeze failed; a second call
+// returns nil.
 func (r *Region) Permanent() error { return r.r.Permanent() }
 
 // Close releases the region and its arena (the same as closing the arena):
@@ -197,7 +205,10 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // Update changes frozen data deliberately, in Alias mode: f receives the
 // writable twin of *p (p may be the read-only pointer or the owner's own)
 // and may change *p's fields; afterwards the checksums of those bytes are
-// taken again, so Verify accepts the change. Pointers stored into *p must
+// taken again, so Verify accepts the change. It fails, without running f,
+// with an error wrapping ErrNotAlias for a region of another mode,
+// ErrNotInRegion if *p does not lie in the region, or arena.ErrClosed
+// after Close. Pointers stored into *p must
 // be nil or point into the region; otherwise the bytes of *p are restored
 // and the error wraps arena.ErrForeignPointer. (An empty string or slice,
 // or a zero-size value in an interface, holds no memory and is accepted

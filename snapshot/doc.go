@@ -60,9 +60,11 @@
 // # Caveats
 //
 // How long values stay valid: a Snapshot's value, and everything reachable
-// from it, is valid until Close. Close may be called from several
-// goroutines at once (one releases, the others wait and return nil), but
-// must not race with readers: a reader still holding the value afterwards
+// from it, is valid until Close, which nothing but the program calls (a
+// snapshot, map or Store dropped without Close keeps its memory for the
+// life of the process). Close may be called from several goroutines at
+// once (one releases, the others wait, and return nil once it has
+// succeeded), but must not race with readers: a reader still holding the value afterwards
 // faults, because the range stays inaccessible in quarantine instead of
 // being reused, and the fault kills the process unless the reader runs
 // under freeze.Guard, which reports a *freeze.UseAfterClose naming the

@@ -51,7 +51,7 @@ func ExampleSnapshot_Value() {
 		panic(err)
 	}
 	defer s.Close()
-	flags := s.Value() // no copy, no allocation: valid until Close
+	flags := s.Value() // no deep copy, no allocation: valid until Close
 	// Frozen slices have len == cap, so append copies to the Go heap
 	// instead of writing into frozen memory.
 	mine := append(flags.Enabled, "dark-mode")
@@ -260,7 +260,7 @@ func ExampleWithPermanent() {
 	}
 	name, _ := countries.Get("JP")
 	fmt.Println(name)
-	fmt.Println(errors.Is(countries.Close(), freeze.ErrPermanent)) // true: it stays readable
+	fmt.Println(errors.Is(countries.Close(), freeze.ErrPermanent)) // true if msealed: it stays readable
 }
 
 func ExampleSnapshot_Name() {

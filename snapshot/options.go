@@ -35,7 +35,8 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 func WithPermanent() Option { return func(o *options) { o.permanent = true } }
 
 // DefaultMode returns the mode used when WithMode is not given: Seal where
-// memfd seals work (Linux), Protect elsewhere. A probe that failed for
+// memfd seals work and the memfd can be reopened read-only through
+// /proc/self/fd (Linux with /proc mounted), Protect elsewhere. A probe that failed for
 // want of descriptors or memory does not count as seals missing: Take then
 // fails, rather than freeze in a weaker mode.
 func DefaultMode() freeze.Mode {

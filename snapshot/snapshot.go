@@ -13,7 +13,10 @@ import (
 // Snapshot is an immutable, frozen copy of a value of type T, outside the Go
 // heap. Its methods are safe for concurrent use. A Snapshot must not be
 // copied; share the pointer. Obtain one from Take or Store.Publish: the
-// zero value is not a snapshot.
+// zero value is not a snapshot, and its methods panic (a nil dereference).
+// A snapshot is released only by Close (or its Store): one that is
+// dropped without it keeps its memory, which no finalizer reclaims, for
+// the life of the process.
 type Snapshot[T any] struct {
 	_      noCopy
 	root   *T // the read-only copy of the value
@@ -141,7 +144,8 @@ func (s *Snapshot[T]) Verify() error { return s.region.Verify() }
 func (s *Snapshot[T]) Region() *freeze.Region { return s.region }
 
 // Name returns the snapshot's name: the one given with WithName, or the
-// default, "snapshot" from Take and "store" from Store.Publish. Fault reports, Verify errors and /proc/self/maps use it.
+// default, "snapshot" from Take and "store" from Store.Publish. Fault
+// reports, Verify errors and /proc/self/maps use it.
 func (s *Snapshot[T]) Name() string { return s.region.Name() }
 
 // Size returns the snapshot's size in bytes.

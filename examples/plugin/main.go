@@ -47,7 +47,7 @@ func main() {
 	checkRound(runAll(view), kettlePrice)
 
 	fmt.Println("\n== the host updates a price through its own handle")
-	check(freeze.Update(r, &view.Products[0], func(p *catalog.Product) { p.Price = newPrice }))
+	check(freeze.Update(r, &own.Products[0], func(p *catalog.Product) { p.Price = newPrice }))
 	fmt.Printf("host: Kettle now costs %d\n", newPrice)
 	checkRound(runAll(view), newPrice)
 

@@ -73,7 +73,7 @@ func topRates(t *Table, region string) []string {
 	return out
 }
 
-// lookup is what the rest of the service does: the first rate of a region
+// foodRate is what the rest of the service does: the first rate of a region
 // is its food rate (a layout the table's author documented).
 func foodRate(t *Table, region string) Rate { return ratesOf(t, region)[0] }
 

@@ -2,7 +2,7 @@
 
 package main
 
-// backdoorWrite has no mprotect to call outside Unix (Windows, Plan 9,
+// backdoorWrite has no mprotect to call outside Unix (Windows,
 // js/wasm, wasip1): it always returns errNoBackdoor, and the tour skips the
 // back-door step. (The library has no backend there either, so the tour
 // stops at its first snapshot before reaching that step.)

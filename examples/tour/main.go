@@ -49,7 +49,7 @@ func main() {
 	target := &pv.Upstreams[1].Backends[0].Weight
 	// An ordinary write is refused, and its report says where the field is.
 	must(errors.As(freeze.Guard(func() { *target = 42 }), &wf), "the write was not refused")
-	// Only where there is no mprotect (not Unix: Windows, Plan 9, js/wasm,
+	// Only where there is no mprotect (not Unix: Windows, js/wasm,
 	// wasip1) is the back door skipped. On Unix it must work: an error means
 	// a Protect-mode region stopped being what the library says it is.
 	if err := backdoorWrite(target, 42); errors.Is(err, errNoBackdoor) {
