@@ -8,10 +8,10 @@ PLATFORMS   := linux/amd64 linux/arm64 linux/386 linux/arm darwin/amd64 darwin/a
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 
-.PHONY: test fmt vet race cgocheck2 fallback linux386 emulated cross examples bench-compile bench bench-quick report clean
+.PHONY: test fmt vet race cgocheck2 fallback purego linux386 emulated cross examples bench-compile bench bench-quick report clean
 
-## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, 32-bit, other CPUs under emulation, cross-compile, examples)
-test: fmt vet race cgocheck2 fallback linux386 emulated cross bench-compile examples
+## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, purego, 32-bit, other CPUs under emulation, cross-compile, examples)
+test: fmt vet race cgocheck2 fallback purego linux386 emulated cross bench-compile examples
 	@echo "make test: all checks passed"
 
 fmt:
@@ -33,6 +33,11 @@ cgocheck2:
 ## fallback: the portable (temporary file) backend, exercised on Linux
 fallback:
 	$(GO) test -tags frozen_fallback -count=1 -short -timeout 20m $(PKGS)
+
+## purego: the suite with -tags purego, which swaps assembly for Go in the
+## standard library and in xxhash (and once changed what hash/maphash hashes)
+purego:
+	$(GO) test -tags purego -count=1 -short -timeout 20m $(PKGS)
 
 ## linux386: the suite and the examples built for linux/386 and run natively
 ## (x86-64 Linux runs 32-bit programs): 32-bit pointers, sizes and

@@ -51,7 +51,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"iter"
 	"math/bits"
 	"math/rand/v2"
@@ -76,7 +75,7 @@ const (
 	kString     keyKind = iota + 1
 	kInt                // all integer kinds, read as uint64
 	kRaw                // padding-free fixed-size values: hashed as bytes
-	kComparable         // fixed-size values with padding: hashed by hash/maphash
+	kComparable         // fixed-size values with padding or blank fields: hashed as bytes, those bytes zeroed
 )
 
 // Strategy is how a table finds keys.
@@ -180,7 +179,7 @@ type Table[K comparable, V any] struct {
 	signed bool    // integer keys: signed kind
 	n      int
 	seed   uint64
-	mseed  maphash.Seed
+	pad    []span // kComparable keys: the bytes that == ignores
 	min    uint64 // Dense: the smallest key
 	strong bool   // integer keys: mix64 instead of multiply-shift
 	ints   bool   // Hashed with 8-byte integer keys: hslots, no tags
@@ -260,7 +259,7 @@ func rawLeaves(rt reflect.Type, top bool) (uintptr, string) {
 			}
 			// == ignores blank (_) fields, so their bytes are no part of
 			// the key: counted like padding, they send the type to the
-			// hash/maphash path, which ignores them too.
+			// kComparable path, which zeroes them before hashing.
 			if rt.Field(i).Name != "_" {
 				total += n
 			}
@@ -308,6 +307,9 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 	}
 	c := collect(entries)
 	t := &Table[K, V]{kind: kind, size: size, signed: signed, n: c.n}
+	if kind == kComparable {
+		t.pad = padSpans(reflect.TypeFor[K]())
+	}
 	var m mem
 	if offHeap && c.n >= offHeapMin && layout.For[V]().PtrFree {
 		if m.s, err = offheap.NewScratch(t.scratchBytes(c.n)); err != nil {
@@ -323,10 +325,13 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 	default:
 		err = t.buildHashed(c, m)
 	}
-	if err != nil && m.s != nil {
-		return nil, nil, errors.Join(err, m.s.Release())
+	if err != nil {
+		if m.s != nil {
+			err = errors.Join(err, m.s.Release())
+		}
+		return nil, nil, err
 	}
-	return t, m.s, err
+	return t, m.s, nil
 }
 
 // scratchBytes bounds what a table of n entries allocates in scratch
@@ -608,7 +613,59 @@ func (t *Table[K, V]) hash(k *K) uint64 {
 	case kRaw:
 		return t.hashBytes(rawBytes(k), t.seed)
 	}
-	return maphash.Comparable(t.mseed, *k) ^ t.seed
+	// kComparable: the key's bytes with those that == ignores (padding,
+	// blank fields) zeroed, in a copy. (hash/maphash.Comparable ignored
+	// them too, except when built with -tags purego, whose version hashes
+	// blank fields: keys equal by == then had different hashes.)
+	c := *k
+	b := rawBytes(&c)
+	for _, sp := range t.pad {
+		clear(b[sp.lo:sp.hi])
+	}
+	return t.hashBytes(b, t.seed)
+}
+
+// span is a range of bytes [lo, hi) of a key.
+type span struct{ lo, hi uint32 }
+
+// padSpans returns the byte ranges of a key of type rt that == ignores:
+// padding and blank (_) fields, in order.
+func padSpans(rt reflect.Type) []span {
+	used := make([]bool, rt.Size())
+	var mark func(rt reflect.Type, off uintptr)
+	mark = func(rt reflect.Type, off uintptr) {
+		switch rt.Kind() {
+		case reflect.Array:
+			for i := range uintptr(rt.Len()) {
+				mark(rt.Elem(), off+i*rt.Elem().Size())
+			}
+		case reflect.Struct:
+			for i := range rt.NumField() {
+				if f := rt.Field(i); f.Name != "_" {
+					mark(f.Type, off+f.Offset)
+				}
+			}
+		default: // a boolean or an integer (kindOf refused every other kind)
+			for j := range rt.Size() {
+				used[off+j] = true
+			}
+		}
+	}
+	mark(rt, 0)
+	var spans []span
+	for i := 0; i < len(used); {
+		if used[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(used) && !used[j] {
+			j++
+		}
+		spans = append(spans, span{uint32(i), uint32(j)})
+		i = j
+	}
+	return spans
 }
 
 // home maps a hash to a home slot among m (the high half of h × m).
@@ -665,8 +722,8 @@ type rec[S any] struct {
 func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 	t.strat = Hashed
 	t.ints = t.kind == kInt && t.size == 8 // keys kept as their hashes, in hslots
-	t.mseed = maphash.MakeSeed()
-	var first [parts + 1]int // part p's records are recs[first[p]:first[p+1]]
+	// Part p's records are recs[first[p]:first[p+1]].
+	var first [parts + 1]int
 	if t.kind != kString {
 		recs, err := makeSlice[rec[keySlot[K, V]]](m, c.n)
 		if err != nil {
@@ -825,14 +882,9 @@ func placeAndFill[S any, K comparable, V any](t *Table[K, V], m mem, recs []rec[
 
 // reseed readies the table for another try after its keys clustered
 // under seed, and returns the seed to try: integers switch to a stronger
-// hash, and keys hashed by hash/maphash get a new maphash seed, since
-// t.seed only XORs their hash, which keeps together keys whose hashes
-// share their high bits (and so their home slots).
+// hash.
 func (t *Table[K, V]) reseed(seed uint64) uint64 {
 	t.strong = t.kind == kInt
-	if t.kind == kComparable {
-		t.mseed = maphash.MakeSeed()
-	}
 	return t.mix64(seed + 1)
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"unsafe"
@@ -458,7 +459,7 @@ func TestClusteringKeysGetAStrongerHash(t *testing.T) {
 }
 
 // TestReseedSeparatesComparableKeys checks that a reseed changes how the
-// hashes of keys hashed by hash/maphash (fixed-size keys with padding)
+// hashes of kComparable keys (fixed-size keys with padding)
 // differ, not just all of them by one XOR: keys that crowd one stretch
 // of slots must be able to land apart under the next seed.
 func TestReseedSeparatesComparableKeys(t *testing.T) {
@@ -1074,5 +1075,52 @@ func TestBlankFieldsAreNoPartOfTheKey(t *testing.T) {
 		_ = yield(a, 1) && yield(b, 2)
 	}
 	_, err = Build(twice)
+	require.ErrorIs(t, err, ErrDuplicateKey)
+}
+
+// Padding bytes are no part of a key either, wherever they lie (between
+// fields, at the end, in an array's elements): keys built with some
+// garbage there are found by probes with other garbage there, and two
+// keys that differ only there are one key. 24-byte keys take the xxhash
+// path, 16-byte ones the two-word one.
+func TestPaddingBytesAreNoPartOfTheKey(t *testing.T) {
+	type pair struct {
+		A uint8 // 7 bytes of padding after A
+		B uint64
+	}
+	garble := func(k *paddedKey, g byte) {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(k)), unsafe.Sizeof(*k))
+		for _, sp := range padSpans(reflect.TypeFor[paddedKey]()) {
+			for i := sp.lo; i < sp.hi; i++ {
+				b[i] = g
+			}
+		}
+	}
+	assert.Equal(t, []span{{1, 8}, {17, 24}}, padSpans(reflect.TypeFor[paddedKey]()))
+	assert.Equal(t, []span{{1, 8}, {17, 24}}, padSpans(reflect.TypeFor[[2]pair]()))
+	assert.Equal(t, []span{{4, 8}}, padSpans(reflect.TypeFor[blankKey]()))
+	for _, n := range []int{100, 5000} {
+		want := map[paddedKey]int{}
+		for i := range n {
+			k := paddedKey{A: uint8(i), B: uint64(i) * 0x9e3779b97f4a7c15, C: i%3 == 0}
+			garble(&k, byte(i)|1)
+			want[k] = i
+		}
+		tb, err := Build(maps.All(want))
+		require.NoError(t, err)
+		require.Equal(t, kComparable, tb.kind)
+		for k, i := range want {
+			garble(&k, 0xa5)
+			v, ok := tb.Get(k)
+			require.True(t, ok, "key %d", i)
+			require.Equal(t, i, v)
+		}
+	}
+	twice := func(yield func(paddedKey, int) bool) {
+		var a, b paddedKey
+		garble(&b, 0xff)
+		_ = yield(a, 1) && yield(b, 2)
+	}
+	_, err := Build(twice)
 	require.ErrorIs(t, err, ErrDuplicateKey)
 }
