@@ -65,11 +65,17 @@ linux386:
 ##  - linux/s390x: big-endian (lookup tags, checksums), and a kernel that
 ##    reports fault addresses only to the page; examples are left out, as
 ##    their output names exact fields;
-##  - linux/arm64 with 64 KiB pages, as on many arm64 servers.
+##  - linux/arm64 with 64 KiB pages, as on many arm64 servers;
+##  - linux/mipsle and linux/mips, CPUs that fault on unaligned word loads:
+##    the lookup tables only, which read words at any byte offset (under
+##    qemu-user the other packages' tests of mappings and faults see the
+##    emulator, not a MIPS kernel).
 ## qemu-user-static is installed with apt-get when missing (as root); where
 ## it cannot be, the step says it skipped instead of failing.
 QEMU_S390X ?= qemu-s390x-static
 QEMU_ARM64 ?= qemu-aarch64-static -p 65536
+QEMU_MIPSLE ?= qemu-mipsel-static
+QEMU_MIPS ?= qemu-mips-static
 emulated:
 	@set -e; \
 	if ! command -v $(firstword $(QEMU_S390X)) >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -77,14 +83,18 @@ emulated:
 		apt-get install -y -q qemu-user-static >/dev/null 2>&1 || \
 			{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q qemu-user-static >/dev/null 2>&1; } || true; \
 	fi; \
-	if ! command -v $(firstword $(QEMU_S390X)) >/dev/null 2>&1 || ! command -v $(firstword $(QEMU_ARM64)) >/dev/null 2>&1; then \
+	if ! command -v $(firstword $(QEMU_S390X)) >/dev/null 2>&1 || ! command -v $(firstword $(QEMU_ARM64)) >/dev/null 2>&1 || \
+		! command -v $(firstword $(QEMU_MIPSLE)) >/dev/null 2>&1 || ! command -v $(firstword $(QEMU_MIPS)) >/dev/null 2>&1; then \
 		echo "emulated: SKIPPED: qemu-user-static is missing and could not be installed (needs root, apt-get and the network)"; \
 		exit 0; \
 	fi; \
 	echo "emulated: linux/s390x (big-endian)"; \
 	FROZEN_TEST_EXEC_WRAPPER="$(QEMU_S390X)" GOARCH=s390x $(GO) test -exec "$(QEMU_S390X)" -count=1 -short -timeout 20m -run '^(Test|Fuzz)' $(PKGS); \
 	echo "emulated: linux/arm64, 64 KiB pages"; \
-	FROZEN_EXPECT_PAGESIZE=65536 FROZEN_TEST_EXEC_WRAPPER="$(QEMU_ARM64)" GOARCH=arm64 $(GO) test -exec "$(QEMU_ARM64)" -count=1 -short -timeout 20m $(PKGS)
+	FROZEN_EXPECT_PAGESIZE=65536 FROZEN_TEST_EXEC_WRAPPER="$(QEMU_ARM64)" GOARCH=arm64 $(GO) test -exec "$(QEMU_ARM64)" -count=1 -short -timeout 20m $(PKGS); \
+	echo "emulated: linux/mipsle and linux/mips (strict alignment), lookup tables"; \
+	GOARCH=mipsle $(GO) test -exec "$(QEMU_MIPSLE)" -count=1 -short -timeout 20m ./internal/lookup; \
+	GOARCH=mips $(GO) test -exec "$(QEMU_MIPS)" -count=1 -short -timeout 20m ./internal/lookup
 
 cross:
 	@set -e; for p in $(PLATFORMS); do \

@@ -8,6 +8,9 @@
 // before the empty slot that each part has after its last key (place
 // sets part.size one past it), and tagPad zero bytes follow the last
 // slot. Inline keys are read as two words, as pack builds the probe's.
+// Neither tags nor inline keys (nor a probe's bytes) need lie at a
+// multiple of 8: every word goes through load64, which reads bytes one
+// at a time on CPUs that fault on unaligned loads (load_aligned.go).
 // Nothing is written through these pointers; tags and slots never change
 // after Build.
 
@@ -81,7 +84,7 @@ var expect = func() (x [16]uint64) {
 // the expected one (an empty slot included); cand in each byte before the
 // first of those whose tag is the key's: expected distance and nibble.
 func (t *Table[K, V]) distWindow(i, e, fp uint64) (cand, stop uint64) {
-	w := *(*uint64)(unsafe.Pointer(&t.tags[i]))
+	w := t.load64(unsafe.Pointer(&t.tags[i]))
 	if bigEndian {
 		w = bits.ReverseBytes64(w) // tag i+j in byte j, from the low end
 	}
@@ -193,7 +196,7 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 		var a, b uint64
 		if ps := unsafe.Pointer(unsafe.StringData(s)); !bigEndian && n >= 8 {
 			// pack's first case written out: pack is too large to inline.
-			a, b = *(*uint64)(ps), *(*uint64)(unsafe.Add(ps, n-8))>>(uint(16-n)*8)
+			a, b = t.load64(ps), t.load64(unsafe.Add(ps, n-8))>>(uint(16-n)*8)
 		} else {
 			a, b = t.pack(ps, n)
 		}
@@ -203,7 +206,7 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 			cand, stop := t.distWindow(i, e, fp)
 			for ; cand != 0; cand &= cand - 1 {
 				sl := &t.sslots[i+uint64(bits.TrailingZeros64(cand)>>3)]
-				if *(*uint64)(unsafe.Pointer(&sl.Key[0])) == a && *(*uint64)(unsafe.Pointer(&sl.Key[8])) == b {
+				if t.load64(unsafe.Pointer(&sl.Key[0])) == a && t.load64(unsafe.Pointer(&sl.Key[8])) == b {
 					return sl.Val, true
 				}
 			}

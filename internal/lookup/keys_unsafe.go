@@ -6,7 +6,8 @@
 // header; integer kinds of size 1, 2, 4 or 8 are read as that unsigned
 // size; "raw" keys are pointer-free, padding-free values whose bytes are
 // exactly what == compares. Word loads from strings stay inside
-// [0, len(s)). The only writes are to a caller's own key variable:
+// [0, len(s)), and go through load64 and load32, which need no
+// alignment (load_aligned.go, load_unaligned.go). The only writes are to a caller's own key variable:
 // keyAsString sets a string-kind key's header, and fromU64 the eight bytes
 // of an 8-byte integer key (its only callers hold such keys: t.ints).
 // Nothing is written to a table's memory.
@@ -108,15 +109,15 @@ func (t *Table[K, V]) pack(p unsafe.Pointer, n int) (uint64, uint64) {
 	if bigEndian {
 		var buf [16]byte
 		copy(buf[:], unsafe.Slice((*byte)(p), n))
-		return *(*uint64)(unsafe.Pointer(&buf[0])), *(*uint64)(unsafe.Pointer(&buf[8]))
+		return t.load64(unsafe.Pointer(&buf[0])), t.load64(unsafe.Pointer(&buf[8]))
 	}
 	switch {
 	case n >= 8:
 		// Bytes n-8..n-1, shifted down so that bytes 8..n-1 remain.
-		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8)) >> (uint(16-n) * 8)
+		return t.load64(p), t.load64(unsafe.Add(p, n-8)) >> (uint(16-n) * 8)
 	case n >= 4:
 		// Bytes 0..3 and n-4..n-1, overlapping in the same positions.
-		return uint64(*(*uint32)(p)) | uint64(*(*uint32)(unsafe.Add(p, n-4)))<<(uint(n-4)*8), 0
+		return uint64(t.load32(p)) | uint64(t.load32(unsafe.Add(p, n-4)))<<(uint(n-4)*8), 0
 	case n > 0:
 		return uint64(*(*uint8)(p)) | uint64(*(*uint8)(unsafe.Add(p, n/2)))<<(uint(n/2)*8) |
 			uint64(*(*uint8)(unsafe.Add(p, n-1)))<<(uint(n-1)*8), 0
@@ -131,13 +132,14 @@ func (t *Table[K, V]) pack16(s string) (uint64, uint64) {
 
 // words returns an inline key's two words.
 func (k *inlineKey) words() (uint64, uint64) {
-	return *(*uint64)(unsafe.Pointer(&k[0])), *(*uint64)(unsafe.Pointer(&k[8]))
+	return load64(unsafe.Pointer(&k[0])), load64(unsafe.Pointer(&k[8]))
 }
 
 // set stores two words into an inline key, in native byte order, as
 // words reads them.
 func (k *inlineKey) set(a, b uint64) {
-	*(*uint64)(unsafe.Pointer(&k[0])), *(*uint64)(unsafe.Pointer(&k[8])) = a, b
+	store64(unsafe.Pointer(&k[0]), a)
+	store64(unsafe.Pointer(&k[8]), b)
 }
 
 // inlineString returns the key stored inline as a string aliasing the

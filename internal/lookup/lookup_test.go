@@ -1096,8 +1096,14 @@ func TestPaddingBytesAreNoPartOfTheKey(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, []span{{1, 8}, {17, 24}}, padSpans(reflect.TypeFor[paddedKey]()))
-	assert.Equal(t, []span{{1, 8}, {17, 24}}, padSpans(reflect.TypeFor[[2]pair]()))
+	var pk paddedKey
+	var pp pair
+	u32 := func(x uintptr) uint32 { return uint32(x) }
+	// 1-8 and 17-24 on 64-bit systems; uint64 is 4-aligned on 32-bit ones.
+	assert.Equal(t, []span{{1, u32(unsafe.Offsetof(pk.B))}, {u32(unsafe.Offsetof(pk.C)) + 1, u32(unsafe.Sizeof(pk))}},
+		padSpans(reflect.TypeFor[paddedKey]()))
+	assert.Equal(t, []span{{1, u32(unsafe.Offsetof(pp.B))}, {u32(unsafe.Sizeof(pp)) + 1, u32(unsafe.Sizeof(pp) + unsafe.Offsetof(pp.B))}},
+		padSpans(reflect.TypeFor[[2]pair]()))
 	assert.Equal(t, []span{{4, 8}}, padSpans(reflect.TypeFor[blankKey]()))
 	for _, n := range []int{100, 5000} {
 		want := map[paddedKey]int{}
