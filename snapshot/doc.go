@@ -41,8 +41,8 @@
 // lookup reads eight tags at once from the key's home slot, compares keys
 // only where a tag matches, and stops where the next home's keys begin
 // (or at an empty slot), so a hit usually reads one slot and a miss none.
-// Such tables are 80% full. Those of 8-byte integer keys (int, int64, uint,
-// uint64, uintptr) have no tags and are 60% full: each slot holds its
+// Such tables are 80% full. Those of 8-byte integer keys (int64, uint64,
+// and int, uint and uintptr on 64-bit systems) have no tags and are 60% full: each slot holds its
 // key's hash, a bijection of the key, in increasing order, and a lookup
 // compares hashes four slots at a time from the home slot on, so a hit
 // reads one slot and no tag word; a miss reads a slot too.

@@ -18,8 +18,9 @@ var ErrDuplicateKey = lookup.ErrDuplicateKey
 
 // ErrClusteredKeys is wrapped by the error NewMap returns when the keys
 // crowd into the same slots under every seed it tries. Random keys never
-// do; many keys of more than 16 bytes whose 64-bit xxhash collide
-// (which a seed does not separate) can.
+// do; many keys of more than 16 bytes (strings, or arrays and structs of
+// that size) whose 64-bit xxhash collide, which a seed does not
+// separate, can.
 var ErrClusteredKeys = lookup.ErrClusteredKeys
 
 // Map is a frozen, read-only hash table outside the Go heap: the garbage
@@ -55,8 +56,9 @@ type Map[K comparable, V any] struct {
 // A table of 16,384 entries or more whose values hold no pointers is
 // built in private memory outside the Go heap (with huge pages where the
 // kernel gives them), released before NewMap returns, so that building it
-// leaves the garbage collector nothing but the collected entries; smaller
-// tables and pointer-bearing values are built on the Go heap. Either way
+// leaves the garbage collector little but the collected entries (and, for
+// string keys of more than 16 bytes, one heap buffer holding those keys);
+// smaller tables and pointer-bearing values are built on the Go heap. Either way
 // the table is then copied into the arena that is frozen.
 //
 // The table chooses its strategy from the keys: a linear scan for up to
@@ -135,8 +137,8 @@ func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 
 // Close releases the table; its address range stays inaccessible in
-// quarantine, so a value kept past Close faults instead of reading reused
-// memory. It is idempotent, and may be called from several goroutines at
+// quarantine (bounded: see arena.SetQuarantine), so a value kept past
+// Close faults instead of reading reused memory. It is idempotent, and may be called from several goroutines at
 // once. Close must not race with Get: a Get still running when the table
 // is unmapped faults, which kills the process outside freeze.Guard.
 func (m *Map[K, V]) Close() error { return m.snap.Close() }

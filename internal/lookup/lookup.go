@@ -34,8 +34,8 @@
 //     because of its pilot indirection.
 //
 // Seeds: each build draws its first seed at random, as Go's maps do, and
-// reseeds (up to eight times, integers switching to a stronger hash) while
-// keys cluster, so keys chosen against one build's hash do not defeat
+// tries up to eight seeds in all (integers switching to a stronger hash)
+// while keys cluster, so keys chosen against one build's hash do not defeat
 // another. Keys of more than 16 bytes are hashed with xxhash before the
 // seed is mixed in: keys whose 64-bit xxhash collide stay together under
 // every seed (they cost a longer scan, or, many of them, a failed build).
