@@ -5,9 +5,34 @@ package arena_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/frozen-go/frozen/arena"
 )
+
+func Example() {
+	type Service struct {
+		Name  string
+		Ports []uint16
+	}
+	orig := &Service{Name: "api", Ports: []uint16{80, 443}}
+
+	a, err := arena.NewArena(arena.WithName("services"))
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close() // the copy is valid until Close
+	before := a.Len()
+	c, err := arena.Clone(a, orig) // a deep copy outside the Go heap
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(c.Name, c.Ports, c != orig, reflect.DeepEqual(c, orig))
+	fmt.Println(before, a.Len() > before)
+	// Output:
+	// api [80 443] true true
+	// 0 true
+}
 
 func ExampleNewArena() {
 	a, err := arena.NewArena(arena.WithName("scratch"), arena.WithMaxBytes(1<<20))

@@ -16,6 +16,33 @@ type Route struct {
 	Weight  int
 }
 
+func Example() {
+	type Endpoint struct {
+		Host string
+		Port uint16
+	}
+	type Config struct {
+		Name      string
+		Endpoints []Endpoint
+	}
+	a, _ := arena.NewArena(arena.WithName("config"))
+	cfg, _ := arena.Clone(a, &Config{"edge", []Endpoint{{"10.0.0.1", 80}, {"10.0.0.2", 443}}})
+	r, err := freeze.Freeze(a, freeze.Protect) // read-only from here on
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	ro := freeze.ReadOnly(r, cfg) // what readers get, in every mode
+
+	err = freeze.Guard(func() { ro.Endpoints[1].Port = 8443 }) // a stray write
+	var wf *freeze.WriteFault
+	fmt.Println(errors.As(err, &wf), wf.Region, wf.Mode, wf.Path)
+	fmt.Println(ro.Endpoints[1].Port, r.Verify()) // unchanged; nil: not a byte changed
+	// Output:
+	// true config Protect *Config.Endpoints[1].Port
+	// 443 <nil>
+}
+
 func ExampleFreeze() {
 	a, err := arena.NewArena(arena.WithName("routes"))
 	if err != nil {

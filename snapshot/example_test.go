@@ -23,6 +23,34 @@ type ServerConfig struct {
 	Limits *Limits
 }
 
+func Example() {
+	type Config struct {
+		Name     string
+		Ports    []uint16
+		MaxConns int
+	}
+	s, err := snapshot.Take(Config{Name: "api", Ports: []uint16{80, 443}, MaxConns: 100})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	cfg := s.Value() // no deep copy: frozen, for every goroutine, valid until Close
+	fmt.Println(cfg.Name, cfg.Ports, cfg.MaxConns)
+
+	codes := map[string]string{"DE": "Germany", "FR": "France", "JP": "Japan"}
+	m, err := snapshot.NewMap(maps.All(codes)) // a frozen lookup table
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close()
+	name, ok := m.Get("JP")
+	_, found := m.Get("XX")
+	fmt.Println(name, ok, found)
+	// Output:
+	// api [80 443] 100
+	// Japan true false
+}
+
 func ExampleTake() {
 	cfg := &ServerConfig{Name: "api", Ports: []uint16{80, 443}, Limits: &Limits{MaxConns: 100}}
 	s, err := snapshot.Take(cfg, snapshot.WithName("config"))
