@@ -1,12 +1,12 @@
 //go:build !(386 || amd64 || arm64 || ppc64 || ppc64le || s390x)
 
-// Word access at any address, for CPUs on which a word load or store at
-// an address that is not a multiple of its size faults or traps to the
-// kernel (MIPS, 32-bit ARM, RISC-V, LoongArch, wasm among those Go
-// supports): bytes one at a time, which the compiler does not merge
-// there. Tags are read eight at a time from any slot, strings' bytes
-// from wherever they start, and an inline key lies at any offset when a
-// slot's value is smaller than a word.
+// Word access at any address, for the CPUs on which Go's compiler does
+// not merge byte loads into one (MIPS, 32-bit ARM, RISC-V, LoongArch,
+// wasm): on some of them a word load or store at an address that is not a
+// multiple of its size faults (MIPS: SIGBUS) or traps to the kernel, so
+// these go a byte at a time. Tags are read eight at a time from any slot,
+// strings' bytes from wherever they start, and an inline key lies at any
+// offset when a slot's value is smaller than a word.
 //
 // Unsafe, and why it is sound: p points at 8 (or 4) readable bytes, which
 // each caller's bounds argument shows (see get_unsafe.go and
