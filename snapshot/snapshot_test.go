@@ -3,11 +3,13 @@
 package snapshot_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/internal/graphtest"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 	"github.com/frozen-go/frozen/snapshot"
 )
@@ -262,6 +265,113 @@ func TestTakeErrors(t *testing.T) {
 	_, err = snapshot.Take(&Shapes{Any: []any{make(chan int)}})
 	assert.ErrorIs(t, err, arena.ErrUnsupported)
 	assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a failed Take leaves nothing allocated")
+}
+
+// liveStats is the accounting of what is live: arena.ReadStats without
+// the quarantine, which every release adds to, and without Mappings,
+// which counts quarantined ranges' lines of /proc/self/maps too (a
+// released range merges with its neighbours, or not).
+func liveStats() arena.Stats {
+	s := arena.ReadStats()
+	s.QuarantinedBytes, s.QuarantinedRanges, s.Mappings = 0, 0, 0
+	return s
+}
+
+// bulky holds its bytes in the arena: 4 MiB of them make an arena large
+// enough for Seal mode to move its page tables aside before remapping
+// (see freeze.Seal), a few bytes one it remaps in place.
+type bulky struct {
+	Name  string
+	Bytes []byte
+}
+
+// Take that fails at any step of freezing (injected) returns no snapshot
+// and an error wrapping the step's, and leaves nothing live behind: no
+// arena, mapping, frozen region or reservation is still counted (only the
+// quarantine has grown, by the failed arena's range). The steps are those
+// a successful Take goes through in each mode, recorded first, so that a
+// step added to a mode is covered too; a small and a 4 MiB value take
+// Seal mode's two paths. WithPermanent adds mseal after freezing: its
+// failure must release the region that was frozen.
+func TestTakeFailingAtAnyFreezeStepLeavesNothing(t *testing.T) {
+	t.Cleanup(func() { offheap.SetFailpoint(nil) })
+	sizes := []struct {
+		name string
+		n    int
+	}{{"small", 16}, {"4MiB", 4 << 20}}
+	for _, mode := range modes() {
+		for _, size := range sizes {
+			v := bulky{Name: "bulky", Bytes: make([]byte, size.n)}
+			var steps []string
+			offheap.SetFailpoint(func(step string) error {
+				if !slices.Contains(steps, step) {
+					steps = append(steps, step)
+				}
+				return nil
+			})
+			s, err := snapshot.Take(v, snapshot.WithMode(mode))
+			offheap.SetFailpoint(nil)
+			require.NoError(t, err)
+			require.NoError(t, s.Close())
+			require.NotEmpty(t, steps, "the failpoint saw no step")
+			t.Logf("%s/%s goes through %q", mode, size.name, steps)
+
+			for _, stepName := range steps {
+				t.Run(fmt.Sprintf("%s/%s/%s", mode, size.name, stepName), func(t *testing.T) {
+					before := liveStats()
+					injected := errors.New("injected failure")
+					offheap.SetFailpoint(func(step string) error {
+						if step == stepName {
+							return injected
+						}
+						return nil
+					})
+					s, err := snapshot.Take(v, snapshot.WithMode(mode))
+					offheap.SetFailpoint(nil)
+					if s != nil {
+						assert.NoError(t, s.Close())
+					}
+					assert.Nil(t, s, "a snapshot was returned with the error")
+					require.ErrorIs(t, err, injected)
+					var se *freeze.StepError
+					require.ErrorAs(t, err, &se)
+					assert.Equal(t, stepName, se.Step)
+					assert.Equal(t, mode, se.Mode)
+					assert.NoError(t, se.Rollback)
+					assert.Equal(t, before, liveStats(), "a failed Take left something live")
+				})
+			}
+		}
+	}
+
+	t.Run("Seal/permanent/mseal", func(t *testing.T) {
+		if snapshot.DefaultMode() != freeze.Seal {
+			t.Skip("no Seal mode here")
+		}
+		if err := offheap.MsealMissing(); err != nil {
+			t.Skip(err)
+		}
+		before := liveStats()
+		injected := errors.New("injected failure")
+		reached := false
+		offheap.SetFailpoint(func(step string) error {
+			if step == "mseal" {
+				reached = true
+				return injected
+			}
+			return nil
+		})
+		s, err := snapshot.Take(bulky{Name: "permanent"}, snapshot.WithMode(freeze.Seal), snapshot.WithPermanent())
+		offheap.SetFailpoint(nil)
+		require.True(t, reached, "Take WithPermanent never reached mseal")
+		if s != nil {
+			assert.NoError(t, s.Close())
+		}
+		assert.Nil(t, s, "a snapshot was returned with the error")
+		require.ErrorIs(t, err, injected)
+		assert.NotErrorIs(t, err, freeze.ErrPermanent)
+		assert.Equal(t, before, liveStats(), "the region frozen before mseal failed was not released")
+	})
 }
 
 // TestNameIsOnlyALabel: Take and NewMap accept names the kernel would

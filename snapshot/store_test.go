@@ -274,3 +274,169 @@ func TestStoreStatsNeverReleaseMoreThanPublished(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, snapshot.StoreStats{Published: 3000, Released: 2999}, st.Stats())
 }
+
+// Close while a reader is inside Read leaves the current version to that
+// reader: Close returns without releasing it, the reader still reads it
+// whole (no fault, the same bytes), and its leaving releases it, so that
+// nothing is left live. Reads that start after Close see the zero value
+// meanwhile.
+func TestStoreCloseLeavesTheCurrentVersionToItsReader(t *testing.T) {
+	before := liveStats()
+	var st snapshot.Store[Versioned]
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	inside, leave := make(chan struct{}), make(chan struct{})
+	var got Versioned
+	var torn error
+	left := make(chan error, 1)
+	go func() {
+		left <- freeze.Guard(func() {
+			st.Read(func(v Versioned) {
+				close(inside)
+				<-leave // the store is closed by now
+				torn = consistent(v)
+				got = Versioned{Seq: v.Seq, Name: strings.Clone(v.Name)}
+			})
+		})
+	}()
+	<-inside
+	require.NoError(t, st.Close())
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats(), "Close released the version under its reader")
+	st.Read(func(v Versioned) { assert.Equal(t, Versioned{}, v, "a Read after Close") })
+	assert.Equal(t, before.Arenas+1, arena.ReadStats().Arenas)
+
+	close(leave)
+	require.NoError(t, <-left, "the reader faulted reading its version after Close")
+	require.NoError(t, torn)
+	assert.Equal(t, Versioned{Seq: 1, Name: "v1"}, got)
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 1}, st.Stats(), "its last reader left without releasing it")
+	assert.Equal(t, before, liveStats(), "the version's arena is still live")
+	require.NoError(t, st.Close())
+}
+
+// A panic in Read's function goes up to Read's caller as it was, and the
+// reader leaves the version on the way: the next Publish releases the
+// version it replaces at once, and a replaced version whose last reader
+// panics is released by that reader. (A reader that never left would keep
+// its version, and the version's arena, for good.)
+func TestStoreReadThatPanicsLeavesItsVersion(t *testing.T) {
+	before := liveStats()
+	var st snapshot.Store[Versioned]
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	readAndPanic := func(inside func()) (recovered any) {
+		defer func() { recovered = recover() }()
+		st.Read(func(Versioned) {
+			if inside != nil {
+				inside()
+			}
+			panic(boom)
+		})
+		return nil
+	}
+
+	assert.Same(t, boom, readAndPanic(nil), "the panic did not reach Read's caller")
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats())
+	_, err = st.Publish(makeVersion(2))
+	require.NoError(t, err)
+	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 1}, st.Stats(),
+		"version 1 was not released: its reader panicked without leaving it")
+
+	var inside snapshot.StoreStats
+	assert.Same(t, boom, readAndPanic(func() {
+		if _, err := st.Publish(makeVersion(3)); err != nil {
+			t.Error(err)
+		}
+		inside = st.Stats()
+	}), "the panic did not reach Read's caller")
+	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 1}, inside, "version 2 was released under its reader")
+	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 2}, st.Stats(),
+		"version 2 was not released: its last reader panicked without leaving it")
+
+	st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); assert.Equal(t, 3, v.Seq) })
+	require.NoError(t, st.Close())
+	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 3}, st.Stats())
+	assert.Equal(t, before, liveStats(), "an arena leaked")
+}
+
+// A Store in Alias mode, whose versions are read through a read-only view
+// that goes with the arena on release: two publishers race each other
+// and four readers read throughout. No read is torn or faults, every
+// replaced version is released, and after Close every version is, with
+// nothing left live and the last version's view gone into quarantine.
+func TestStoreAliasModeConcurrentPublishers(t *testing.T) {
+	const publishers, readers = 2, 4
+	perPublisher := 200
+	if testing.Short() {
+		perPublisher = 50
+	}
+	before := liveStats()
+	var st snapshot.Store[Versioned]
+	st.Configure(snapshot.WithMode(freeze.Alias))
+	first, err := st.Publish(makeVersion(0))
+	require.NoError(t, err)
+	require.Equal(t, freeze.Alias, first.Region().Mode())
+
+	var stop atomic.Bool
+	var reads atomic.Int64
+	errs := make(chan error, publishers+readers)
+	var rw sync.WaitGroup
+	for range readers {
+		rw.Go(func() {
+			for {
+				var bad error
+				err := freeze.Guard(func() {
+					st.Read(func(v Versioned) {
+						if bad = consistent(v); bad == nil && (v.Seq < 0 || v.Seq > publishers*perPublisher) {
+							bad = fmt.Errorf("version %d was never published", v.Seq)
+						}
+					})
+				})
+				if err = errors.Join(err, bad); err != nil {
+					errs <- err
+					return
+				}
+				reads.Add(1)
+				if stop.Load() {
+					return
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+	var pw sync.WaitGroup
+	for p := range publishers {
+		pw.Go(func() {
+			for i := 1; i <= perPublisher; i++ {
+				if _, err := st.Publish(makeVersion(p*perPublisher + i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	pw.Wait()
+	stop.Store(true)
+	rw.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d reads across %d versions", reads.Load(), publishers*perPublisher+1)
+
+	versions := int64(publishers*perPublisher + 1)
+	assert.Equal(t, snapshot.StoreStats{Published: versions, Released: versions - 1}, st.Stats(),
+		"every replaced version is released once its readers left")
+	var last Versioned
+	st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); last = v }) // kept past Read to check it is gone
+	require.NoError(t, st.Close())
+	assert.Equal(t, snapshot.StoreStats{Published: versions, Released: versions}, st.Stats())
+	assert.Equal(t, before, liveStats(), "an arena, mapping or view leaked")
+	// The counts say nothing of the view itself: reading through it must
+	// fault now (quarantine), not find it still mapped.
+	var uac *freeze.UseAfterClose
+	require.ErrorAs(t, freeze.Guard(func() { _ = strings.Clone(last.Name) }), &uac,
+		"the read-only view of the last version outlived Close")
+	assert.Equal(t, "store", uac.Region)
+}
