@@ -1,14 +1,30 @@
 package offheap
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
+
+// Radix digits: 11 bits, 2048 buckets.
+const (
+	digitBits = 11
+	buckets   = 1 << digitBits
+)
 
 // sortKeys orders keys by start address, and by size, larger first, among
-// equal starts. It is an LSD radix sort on the address (11-bit digits,
-// skipping digits every key shares: heap addresses differ in few of their
-// bits), then a fix-up of the rare runs of equal starts.
+// equal starts, using tmp (at least as long) as scratch; it returns the
+// slice that holds the result, keys or tmp. It is an LSD radix sort on the
+// address (skipping digits every key shares: heap addresses differ in few
+// of their bits), then a fix-up of the rare runs of equal starts.
+//
+// Keys whose addresses vary in more than two digits' worth of bits lie in
+// regions far apart (a binary's data, the heap, other mappings), each of
+// which varies in few: those are first split by their top digit, and each
+// part sorted on its own bits. Cloning a config of 10,000 objects met
+// 12,700 keys varying in bits 0 to 46: five LSD passes, against one split
+// and two passes within the binary's data and within the heap (4 MiB
+// apart from each other's bits); the sort took a fifth of Clone's time.
 func sortKeys(keys, tmp []key) []key {
-	const bits, buckets = 11, 1 << 11
-	var count [buckets]int
 	if len(keys) < 64 {
 		insertionSortKeys(keys)
 		return keys
@@ -20,8 +36,48 @@ func sortKeys(keys, tmp []key) []key {
 	}
 	varying := or ^ and // bits that are not the same in every key
 	tmp = tmp[:len(keys)]
+	if n := bits.Len64(uint64(varying)); n > 2*digitBits {
+		return splitKeys(keys, tmp, uint(n-digitBits))
+	}
+	return radixKeys(keys, tmp, varying)
+}
+
+// splitKeys distributes keys into tmp by the digit at shift, the top one
+// (stably, by a counting pass), sorts each part with sortKeys and returns
+// tmp, where every part ends up.
+func splitKeys(keys, tmp []key, shift uint) []key {
+	var count [buckets]int
+	for _, k := range keys {
+		count[(k.start>>shift)&(buckets-1)]++
+	}
+	sum := 0
+	for i, c := range count {
+		count[i] = sum
+		sum += c
+	}
+	for _, k := range keys {
+		d := (k.start >> shift) & (buckets - 1)
+		tmp[count[d]] = k
+		count[d]++
+	}
+	// count[d] is now the end of part d, and the start of part d+1.
+	lo := 0
+	for _, hi := range count {
+		if hi-lo > 1 {
+			if sorted := sortKeys(tmp[lo:hi], keys[lo:hi]); &sorted[0] != &tmp[lo] {
+				copy(tmp[lo:hi], sorted)
+			}
+		}
+		lo = hi
+	}
+	return tmp
+}
+
+// radixKeys is sortKeys's LSD radix sort over the digits of varying.
+func radixKeys(keys, tmp []key, varying uintptr) []key {
+	var count [buckets]int
 	src, dst := keys, tmp
-	for shift := uint(0); shift < 64 && varying>>shift != 0; shift += bits {
+	for shift := uint(0); shift < 64 && varying>>shift != 0; shift += digitBits {
 		if (varying>>shift)&(buckets-1) == 0 {
 			continue
 		}

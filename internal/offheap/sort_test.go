@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // heapBase is an address like those of Go's heap: 0xc000000000 on 64-bit
@@ -31,6 +32,44 @@ func TestSortKeysMatchesComparisonSort(t *testing.T) {
 			assert.Equal(t, want[i].start, got[i].start)
 			assert.Equal(t, want[i].size, got[i].size)
 		}
+	}
+}
+
+// Keys from regions far apart (a binary's data, the heap, a mapping near
+// the top of the address space), which sortKeys splits by their top digit
+// before sorting each region on its own bits: the same order as a stable
+// comparison sort, equal keys in the order met, for sizes that leave some
+// regions with a key or none and others with many, and one region whose
+// own bits still span more than two digits (split again). The result is
+// in keys or in tmp, as sortKeys says.
+func TestSortKeysAcrossRegions(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	top := ^uintptr(0) &^ (1<<24 - 1)
+	for _, n := range []int{64, 65, 200, 5000, 20000} {
+		keys := make([]key, n)
+		for i := range keys {
+			var start uintptr
+			switch r.IntN(7) {
+			case 0:
+				start = 0x400000 + uintptr(r.IntN(1<<16)) // odd addresses: string data
+			case 1:
+				start = top + uintptr(r.IntN(1<<10))*16
+			case 2:
+				start = heapBase + uintptr(r.IntN(1<<28)) // a large heap: split twice
+			default:
+				start = heapBase + uintptr(r.IntN(1<<19))*8
+			}
+			keys[i] = key{start: start, size: uintptr(r.IntN(3)) * 8, idx: int32(i)}
+			if i > 0 && r.IntN(8) == 0 {
+				keys[i].start = keys[i-1].start
+			}
+		}
+		want := sortedStably(keys)
+		in, tmp := slices.Clone(keys), make([]key, n)
+		got := sortKeys(in, tmp)
+		require.Len(t, got, n)
+		assert.True(t, &got[0] == &in[0] || &got[0] == &tmp[0], "the result is in neither keys nor tmp")
+		assert.Equal(t, want, got, "n=%d", n)
 	}
 }
 
