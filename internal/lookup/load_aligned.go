@@ -22,9 +22,6 @@ import (
 // load64 reads the 8 bytes at p as a word in native byte order.
 func load64(p unsafe.Pointer) uint64 { return binary.NativeEndian.Uint64(unsafe.Slice((*byte)(p), 8)) }
 
-// load32 reads the 4 bytes at p as a word in native byte order.
-func load32(p unsafe.Pointer) uint32 { return binary.NativeEndian.Uint32(unsafe.Slice((*byte)(p), 4)) }
-
 // store64 writes v to the 8 bytes at p in native byte order.
 func store64(p unsafe.Pointer, v uint64) {
 	binary.NativeEndian.PutUint64(unsafe.Slice((*byte)(p), 8), v)

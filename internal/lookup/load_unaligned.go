@@ -15,9 +15,6 @@ import "unsafe"
 // load64 reads the 8 bytes at p as a word in native byte order.
 func load64(p unsafe.Pointer) uint64 { return *(*uint64)(p) }
 
-// load32 reads the 4 bytes at p as a word in native byte order.
-func load32(p unsafe.Pointer) uint32 { return *(*uint32)(p) }
-
 // store64 writes v to the 8 bytes at p in native byte order.
 func store64(p unsafe.Pointer, v uint64) { *(*uint64)(p) = v }
 
