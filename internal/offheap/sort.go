@@ -47,20 +47,7 @@ func sortKeys(keys, tmp []key) []key {
 // tmp, where every part ends up.
 func splitKeys(keys, tmp []key, shift uint) []key {
 	var count [buckets]int
-	for _, k := range keys {
-		count[(k.start>>shift)&(buckets-1)]++
-	}
-	sum := 0
-	for i, c := range count {
-		count[i] = sum
-		sum += c
-	}
-	for _, k := range keys {
-		d := (k.start >> shift) & (buckets - 1)
-		tmp[count[d]] = k
-		count[d]++
-	}
-	// count[d] is now the end of part d, and the start of part d+1.
+	distribute(keys, tmp, shift, &count)
 	lo := 0
 	for _, hi := range count {
 		if hi-lo > 1 {
@@ -73,6 +60,25 @@ func splitKeys(keys, tmp []key, shift uint) []key {
 	return tmp
 }
 
+// distribute copies src to dst ordered by the digit at shift, stably (a
+// counting pass), given count zeroed; it leaves count[d] at the end of
+// digit d's keys in dst, which is where digit d+1's begin.
+func distribute(src, dst []key, shift uint, count *[buckets]int) {
+	for _, k := range src {
+		count[(k.start>>shift)&(buckets-1)]++
+	}
+	sum := 0
+	for i, c := range count {
+		count[i] = sum
+		sum += c
+	}
+	for _, k := range src {
+		d := (k.start >> shift) & (buckets - 1)
+		dst[count[d]] = k
+		count[d]++
+	}
+}
+
 // radixKeys is sortKeys's LSD radix sort over the digits of varying.
 func radixKeys(keys, tmp []key, varying uintptr) []key {
 	var count [buckets]int
@@ -82,19 +88,7 @@ func radixKeys(keys, tmp []key, varying uintptr) []key {
 			continue
 		}
 		count = [buckets]int{}
-		for _, k := range src {
-			count[(k.start>>shift)&(buckets-1)]++
-		}
-		sum := 0
-		for i, c := range count {
-			count[i] = sum
-			sum += c
-		}
-		for _, k := range src {
-			d := (k.start >> shift) & (buckets - 1)
-			dst[count[d]] = k
-			count[d]++
-		}
+		distribute(src, dst, shift, &count)
 		src, dst = dst, src
 	}
 	// Equal starts: larger size first.
