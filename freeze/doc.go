@@ -46,7 +46,7 @@
 // gone; the baseline is hashed through the moved-aside mapping before it
 // is released. The remapped range starts with no pages mapped: readers,
 // and the first Verify, fault each page in once (a first pass over 1 GiB
-// took 47–148 ms on the hosts measured, against 4–9 ms after Protect; see
+// took 44–148 ms on the hosts measured, against 4–9 ms after Protect; see
 // bench/REPORT.md). Permanent additionally mseals the range (Linux
 // 6.10+): it can never be unmapped for the life of the process.
 //
@@ -107,7 +107,7 @@
 // goroutine while Freeze runs (a data race: an Arena is not for
 // concurrent use) lands in the baseline unchecked.
 // Seal prevents every write, but until its background step finishes
-// (103–173 ms per GiB on the hosts measured) the moved-aside writable
+// (103–176 ms per GiB on the hosts measured) the moved-aside writable
 // mapping of an arena whose mapping has grown to 2 MiB or more still exists, at an address nothing
 // in the library hands out: code that finds it (in /proc/self/maps) and
 // writes through it before the baseline is hashed has its write folded
