@@ -393,6 +393,15 @@ func TestGetDoesNotAllocate(t *testing.T) {
 	ti, err := Build(maps.All(ints))
 	require.NoError(t, err)
 	require.True(t, ti.ints)
+	// Keys with padding are hashed from a copy with the padding zeroed
+	// (24 bytes: the xxhash path): the copy stays on the stack.
+	padded := map[paddedKey]int{}
+	for i := range 1000 {
+		padded[paddedKey{A: uint8(i), B: uint64(i)}] = i
+	}
+	tp, err := Build(maps.All(padded))
+	require.NoError(t, err)
+	require.Equal(t, kComparable, tp.kind)
 	g := uint64(golden)
 	hit := 42 * g
 	assert.Zero(t, testing.AllocsPerRun(1000, func() {
@@ -401,6 +410,8 @@ func TestGetDoesNotAllocate(t *testing.T) {
 		tb.Get("absent")
 		ti.Get(hit)
 		ti.Get(1)
+		tp.Get(paddedKey{A: 42, B: 42})
+		tp.Get(paddedKey{A: 1, B: 2})
 	}))
 }
 
