@@ -97,7 +97,7 @@ type cloner struct {
 	a        *Arena
 	ranges   []crange
 	edges    []int32 // target range of each pointer word, per scanned range
-	seen     map[rangeKey]int32
+	seen     seenSet
 	work     []int32
 	keys     []key
 	tmp      []key
@@ -110,7 +110,7 @@ type cloner struct {
 }
 
 // cloners recycles scratch space between Clone calls.
-var cloners = sync.Pool{New: func() any { return &cloner{seen: make(map[rangeKey]int32)} }}
+var cloners = sync.Pool{New: func() any { return new(cloner) }}
 
 func (c *cloner) reset() {
 	clear(c.ranges) // drop the source pointers they hold,
@@ -118,7 +118,7 @@ func (c *cloner) reset() {
 	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
 	c.words = [2][]pword{c.words[0][:0], c.words[1][:0]}
-	clear(c.seen)
+	c.seen.reset()
 	c.maxAlign, c.total, c.strOff = 1, 0, 0
 }
 
@@ -297,10 +297,9 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 	idx := int32(len(c.ranges))
 	if !t.PtrFree {
 		k := rangeKey{uintptr(src), n, t.ID}
-		if i, ok := c.seen[k]; ok {
+		if i, ok := c.seen.add(k, idx); ok {
 			return i
 		}
-		c.seen[k] = idx
 		c.work = push(c.work, idx)
 	}
 	c.maxAlign = max(c.maxAlign, t.Align)
