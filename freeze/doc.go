@@ -16,8 +16,8 @@
 // can truncate it (which would zero the frozen bytes and make readers
 // fault). Only another mprotect on the range can make it writable again.
 // Cost: proportional to the resident pages (the kernel rewrites each page
-// table entry; see Huge pages below), which stay mapped, so readers go on at full speed. Moving
-// the page tables aside first, as Seal does, would return sooner but make
+// table entry; see Huge pages below), which stay mapped, so readers go on
+// at full speed. Moving the page tables aside first, as Seal does, would return sooner but make
 // readers fault every page in again, which measured three times the cost
 // of the mprotect here; Protect does not.
 //
