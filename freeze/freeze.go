@@ -240,7 +240,10 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // sees f's writes so far as changes) on the region, and a Guard inside f
 // reports f's faults as usual; Update and Close of the region from inside
 // f fail with an error wrapping ErrInsideUpdate, and Permanent (an Alias
-// region cannot be permanent) with ErrModeUnsupported.
+// region cannot be permanent) with ErrModeUnsupported. An Update of
+// another region from inside f holds both regions, as nested locks do:
+// two goroutines nesting Updates of the same two regions in opposite
+// orders wait for each other for ever, so nest them in one order.
 //
 // Cost: besides f, Update hashes the pages *p lies on before and after f
 // (the first and last of them once more, to check the bytes outside *p),
