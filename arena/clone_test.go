@@ -510,6 +510,60 @@ func TestCloneRefusesViewsWithOtherPointerWords(t *testing.T) {
 	assert.Equal(t, "t", *got.K.Name)
 }
 
+// boxed returns the data word of an interface: where its boxed value is.
+func boxed(v *any) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(v))[1] }
+
+// The runtime boxes "" and nil slices without allocating: an interface
+// holding one points to a zero value the runtime shares, met by Clone as
+// a string, a []int and a []string at one address, whose pointer words
+// differ in kind. All of them are nil, so the views agree on what the
+// copy holds: it is cloned, one copy shared as the original shares the
+// zero value. (Fuzzing found it refused, as views only unsafe code makes.)
+// Views made with unsafe whose pointer words differ only where they are
+// zero are cloned too; those whose words differ elsewhere are refused
+// (TestCloneRefusesViewsWithOtherPointerWords).
+func TestCloneViewsThatDifferOnlyInZeroWords(t *testing.T) {
+	a := newArena(t)
+	var empty string
+	var nilInts []int
+	var nilStrs []string
+	// The same, whatever a Go release does: interfaces whose boxes are
+	// one zeroed block, made to point there with unsafe.
+	var zero [3]uintptr
+	str, ints := any(""), any([]int(nil))
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&str))[1] = unsafe.Pointer(&zero)
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&ints))[1] = unsafe.Pointer(&zero)
+	for name, v := range map[string][2]any{
+		"runtime's zero value":           {empty, nilInts},
+		"runtime's zero value, []string": {nilStrs, empty},
+		"one zeroed block":               {str, ints},
+	} {
+		got, err := arena.Clone(a, v)
+		require.NoError(t, err, name)
+		assert.Equal(t, v, got, name)
+		for i := range got {
+			graphtest.RequireAddrInArena(t, uintptr(boxed(&got[i])), fmt.Sprintf("%s: boxed value %d", name, i), a.Name())
+		}
+		if boxed(&v[0]) == boxed(&v[1]) {
+			assert.Equal(t, boxed(&got[0]), boxed(&got[1]), "%s: one copy, as the original shares one block", name)
+		}
+	}
+
+	// A byte view over elements whose pointers are nil, and a zero element
+	// read the other way round: each shares one copy with its other view.
+	s := []ptrElem{{N: 1}, {N: 2}}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(ptrElem{})))
+	bv, err := arena.Clone(a, byteView{S: s, Raw: raw})
+	require.NoError(t, err)
+	assert.Equal(t, s, bv.S)
+	assert.Same(t, (*byte)(unsafe.Pointer(&bv.S[0])), &bv.Raw[0])
+	e := new(ptrElem)
+	pv, err := arena.Clone(a, punned{A: (*intView)(unsafe.Pointer(e)), B: e})
+	require.NoError(t, err)
+	assert.Same(t, (*ptrElem)(unsafe.Pointer(pv.A)), pv.B)
+	assert.Equal(t, intView{}, *pv.A)
+}
+
 // cloneAny clones v with its dynamic type as T.
 func cloneAny(a *arena.Arena, v any) (any, error) {
 	switch v := v.(type) {

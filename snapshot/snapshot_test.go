@@ -61,7 +61,12 @@ func shapes() map[string]func() any {
 		},
 		"interfaces": func() any {
 			x := 7
-			return &Shapes{Any: []any{1, "s", &x, []string{"a"}}, Err: fmt.Errorf("e"), Arr: [3]*int{&x, nil, &x}, Bytes: []byte("raw")}
+			// The runtime boxes an empty string and nil slices as one zero
+			// value it shares: three types at one address.
+			var empty string
+			var nilInts []int
+			var nilStrs []string
+			return &Shapes{Any: []any{1, "s", &x, []string{"a"}, empty, nilInts, nilStrs}, Err: fmt.Errorf("e"), Arr: [3]*int{&x, nil, &x}, Bytes: []byte("raw")}
 		},
 		"array views": func() any {
 			ns := []*Node{{Name: "a"}, {Name: "b"}, {Name: "c"}}

@@ -150,14 +150,31 @@ func RequireInArena(t testing.TB, clone any, name string) {
 		t.Skipf("no /proc/self/maps: %v", err)
 	}
 	for _, r := range Refs(clone) {
-		if r.Addr == 0 {
-			continue
+		if r.Addr != 0 {
+			requireMappedIn(t, maps, r.Addr, r.Path, name)
 		}
-		e, ok := maps.Find(r.Addr)
-		require.True(t, ok, "%s (%#x) is not mapped", r.Path, r.Addr)
-		require.True(t, e.Shared(), "%s (%#x) is in a private mapping %+v", r.Path, r.Addr, e)
-		if vm.Backend == "memfd" {
-			require.Contains(t, e.Path, "memfd:"+vm.KernelName(name), "%s (%#x) is in %q", r.Path, r.Addr, e.Path)
-		}
+	}
+}
+
+// RequireAddrInArena checks, against /proc/self/maps, that addr (what
+// names it in messages) lies in a shared memfd mapping of the named
+// arena: for addresses Refs cannot see, such as an interface's boxed
+// value.
+func RequireAddrInArena(t testing.TB, addr uintptr, what, name string) {
+	t.Helper()
+	maps, err := vm.ReadMaps()
+	if err != nil {
+		t.Skipf("no /proc/self/maps: %v", err)
+	}
+	requireMappedIn(t, maps, addr, what, name)
+}
+
+func requireMappedIn(t testing.TB, maps vm.Maps, addr uintptr, what, name string) {
+	t.Helper()
+	e, ok := maps.Find(addr)
+	require.True(t, ok, "%s (%#x) is not mapped", what, addr)
+	require.True(t, e.Shared(), "%s (%#x) is in a private mapping %+v", what, addr, e)
+	if vm.Backend == "memfd" {
+		require.Contains(t, e.Path, "memfd:"+vm.KernelName(name), "%s (%#x) is in %q", what, addr, e.Path)
 	}
 }

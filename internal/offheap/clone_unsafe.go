@@ -485,7 +485,12 @@ func (c *cloner) place() error {
 // have the pointers copied as raw bytes, Go-heap addresses in the arena
 // that no record describes. Go code without unsafe makes only views that
 // agree: the same element type, a field or element of one inside the
-// other, a pointer converted between types of one underlying type.
+// other, a pointer converted between types of one underlying type, and
+// the runtime's boxes of an empty string and of a nil slice, which are
+// one zero value it shares. Those differ in the kind of their pointer
+// words, which are zero, and words that are zero agree whatever their
+// kind: a nil is copied as zero bytes whichever view the copy follows
+// (zeroApart).
 func (c *cloner) lineUp() error {
 	for i := range c.blocks {
 		b := &c.blocks[i]
@@ -543,8 +548,8 @@ type pword struct {
 }
 
 // agree reports whether o and r, o starting first, have the same pointer
-// words where they overlap. Views of one type on its element boundaries
-// agree without looking.
+// words where they overlap, but for words that are zero. Views of one
+// type on its element boundaries agree without looking.
 func (c *cloner) agree(o, r *crange) bool {
 	if o.t == r.t && (r.start()-o.start())%o.t.Size == 0 {
 		return true // o overlaps r, so o.t.Size > 0
@@ -552,7 +557,54 @@ func (c *cloner) agree(o, r *crange) bool {
 	lo, hi := r.start(), min(r.end(), o.end())
 	c.words[0] = pointerWords(c.words[0][:0], o, lo, hi)
 	c.words[1] = pointerWords(c.words[1][:0], r, lo, hi)
-	return slices.Equal(c.words[0], c.words[1])
+	return slices.Equal(c.words[0], c.words[1]) || zeroApart(c.words[0], c.words[1], o, r)
+}
+
+// zeroApart reports whether every slot that only one of two views has
+// (at its address, of its kind), a of o and b of r, holds zero bytes
+// only. Such a slot holds nil, which no view relocates, and every view
+// copies zero bytes as they are, so the views agree on what the copy
+// holds. The runtime makes such views without unsafe code: an interface
+// holding "" and one holding a nil slice both point to one shared zero
+// value, as a string and as a slice header.
+func zeroApart(a, b []pword, o, r *crange) bool {
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			i, j = i+1, j+1
+		case j == len(b) || i < len(a) && a[i].addr <= b[j].addr:
+			if !zeroSlot(o, a[i]) {
+				return false
+			}
+			i++
+		default:
+			if !zeroSlot(r, b[j]) {
+				return false
+			}
+			j++
+		}
+	}
+	return true
+}
+
+// zeroSlot reports whether the words of r's slot w are all zero.
+func zeroSlot(r *crange, w pword) bool {
+	words := uintptr(2) // string, interface
+	switch w.kind {
+	case layout.SlotPointer:
+		words = 1
+	case layout.SlotSlice:
+		words = 3
+	}
+	// The slot lies inside r's source memory (pointerWords found it in one
+	// of r's elements), which the cloner's ranges keep alive.
+	p := unsafe.Add(r.src, w.addr-r.start())
+	for k := range words {
+		if *(*uintptr)(unsafe.Add(p, k*ptrSize)) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // pointerWords appends, in address order, the slots of r's elements that
