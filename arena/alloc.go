@@ -62,7 +62,12 @@ func Bytes(a *Arena, b []byte) []byte {
 // one inside an interface is named by the path through its dynamic type,
 // "Config.Extra.(Hooks).Index: map[string]int: …" (a pointer stored in it
 // too: "Config.Extra.(*Hooks).Index"), or, when the dynamic type is the
-// refused one, "Config.Extra: chan int: …". Unlike New,
+// refused one, "Config.Extra: chan int: …". So is memory that the value
+// reaches as two types that only unsafe code makes of it, where one has a
+// pointer and the other has not, or where elements of two views straddle
+// each other (a []byte over structs that hold pointers, say): copied as
+// the type without, the pointers would lead back into the Go heap. Views
+// that differ only in words that are zero (nil) are copied. Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
 func Clone[T any](a *Arena, v T) (T, error) {
