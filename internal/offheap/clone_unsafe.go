@@ -106,6 +106,7 @@ type cloner struct {
 	words    [2][]pword // pointer words of two overlapping ranges (agree)
 	maxAlign uintptr
 	total    uintptr // bytes of the clone's allocation (after layout)
+	typed    int     // blocks not of string bytes only (after layout)
 	strOff   uintptr // where the packed string bytes start in it
 }
 
@@ -119,7 +120,7 @@ func (c *cloner) reset() {
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
 	c.words = [2][]pword{c.words[0][:0], c.words[1][:0]}
 	c.seen.reset()
-	c.maxAlign, c.total, c.strOff = 1, 0, 0
+	c.maxAlign, c.total, c.strOff, c.typed = 1, 0, 0, 0
 }
 
 // CloneError is returned when a value cannot be cloned; Path names the field
@@ -422,6 +423,7 @@ func (c *cloner) place() error {
 	a.prefault(off, total)
 	base := unsafe.Add(a.rng.Addr(), off)
 	first := a.recs.len()
+	a.recs.reserve(c.typed + 1) // a record a typed block, usually, and one for the strings
 	strRec := int32(-1)
 	for i := range c.blocks {
 		b := &c.blocks[i]
@@ -664,6 +666,7 @@ func (c *cloner) straddler(b *cblock) int32 {
 // largest alignment; string-only blocks are packed at the end.
 func (c *cloner) layout() uintptr {
 	var total uintptr
+	c.typed = 0
 	for i := range c.blocks {
 		b := &c.blocks[i]
 		if b.strings {
@@ -672,6 +675,7 @@ func (c *cloner) layout() uintptr {
 		total = alignUp(total, c.maxAlign) + b.start%c.maxAlign
 		b.rel = total
 		total += max(b.end-b.start, 1) // an empty block still gets an address of its own
+		c.typed++
 	}
 	c.strOff = total
 	for i := range c.blocks {

@@ -38,6 +38,21 @@ func (r *records) add(rec Record) {
 	r.n++
 }
 
+// reserve makes room for n more records in the first chunk (up to its
+// full size) in one allocation, where appending one by one would double
+// it again and again: Clone knows how many records it is about to add.
+func (r *records) reserve(n int) {
+	if r.n >= recChunk || n <= 0 {
+		return
+	}
+	want := min(r.n+n, recChunk)
+	if len(r.chunks) == 0 {
+		r.chunks = append(r.chunks, make([]Record, 0, max(want, 16)))
+	} else if cap(r.chunks[0]) < want {
+		r.chunks[0] = append(make([]Record, 0, want), r.chunks[0]...)
+	}
+}
+
 // search returns the index of the last record whose offset is at most off,
 // or -1. Records are in offset order (the arena is a bump allocator).
 func (r *records) search(off uint64) int {
