@@ -48,7 +48,7 @@ func sortKeys(keys, tmp []key) []key {
 	if hi-lo > 2*digitBits {
 		return splitKeys(keys, tmp, uint(hi-digitBits))
 	}
-	return radixKeys(keys, tmp, varying, uint(lo))
+	return radixKeys(keys, tmp, varying)
 }
 
 // splitKeys distributes keys into tmp by the digit at shift, the top one
@@ -89,11 +89,11 @@ func distribute(src, dst []key, shift uint, count *[buckets]int) {
 }
 
 // radixKeys is sortKeys's LSD radix sort over the digits of varying, the
-// first at bit lo, its lowest.
-func radixKeys(keys, tmp []key, varying uintptr, lo uint) []key {
+// first at its lowest bit.
+func radixKeys(keys, tmp []key, varying uintptr) []key {
 	var count [buckets]int
 	src, dst := keys, tmp
-	for shift := lo; shift < 64 && varying>>shift != 0; shift += digitBits {
+	for shift := uint(bits.TrailingZeros64(uint64(varying))); shift < 64 && varying>>shift != 0; shift += digitBits {
 		if (varying>>shift)&(buckets-1) == 0 {
 			continue
 		}
