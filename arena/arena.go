@@ -117,7 +117,8 @@ func NewArena(opts ...Option) (*Arena, error) {
 	return &Arena{a: a}, nil
 }
 
-// Name returns the arena's name.
+// Name returns the arena's name. Name, Len and Cap may be called after
+// Close, and give what they gave before it.
 func (a *Arena) Name() string { return a.core().Name() }
 
 // Len returns the number of bytes allocated, padding included.

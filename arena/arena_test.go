@@ -416,3 +416,15 @@ func TestRangesReusedAtOnceWithoutQuarantine(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Name, Len and Cap keep answering after Close, with what they said before.
+func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
+	a := newArena(t, arena.WithName("kept"), arena.WithMaxBytes(1<<20))
+	arena.MakeSlice[int64](a, 3)
+	name, n, c := a.Name(), a.Len(), a.Cap()
+	require.Equal(t, 24, n)
+	require.NoError(t, a.Close())
+	assert.Equal(t, name, a.Name())
+	assert.Equal(t, n, a.Len())
+	assert.Equal(t, c, a.Cap())
+}

@@ -139,7 +139,8 @@ func (r *Region) Name() string { return r.r.Name() }
 // Mode returns the freeze mode.
 func (r *Region) Mode() Mode { return Mode(r.r.Mode()) }
 
-// Size returns the number of frozen bytes.
+// Size returns the number of frozen bytes. Name, Mode and Size may be
+// called after Close, and give what they gave before it.
 func (r *Region) Size() int { return r.r.Size() }
 
 // Checksum returns the root checksum of the frozen bytes (xxhash of the

@@ -670,3 +670,19 @@ func TestAPointerJustPastTheRegionIsForeign(t *testing.T) {
 		})
 	}
 }
+
+// Name, Mode and Size keep answering after Close, with what they said
+// before.
+func TestRegionAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
+	for _, m := range modes(t) {
+		a := newArena(t, arena.WithName("kept"))
+		arena.MakeSlice[int64](a, 5)
+		r, err := freeze.Freeze(a, m)
+		require.NoError(t, err)
+		require.Equal(t, 40, r.Size())
+		require.NoError(t, r.Close())
+		assert.Equal(t, "kept", r.Name(), m)
+		assert.Equal(t, m, r.Mode(), m)
+		assert.Equal(t, 40, r.Size(), m)
+	}
+}

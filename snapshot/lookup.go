@@ -112,7 +112,8 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 // one function call.
 func (m *Map[K, V]) Get(k K) (V, bool) { return m.t.Get(k) }
 
-// Len returns the number of entries.
+// Len returns the number of entries. Len, Size, Strategy and Region may
+// be called after Close, and give what they gave before it.
 func (m *Map[K, V]) Len() int { return m.t.Len() }
 
 // All yields every entry, in an unspecified but fixed order. String keys

@@ -406,3 +406,25 @@ func TestMapAllAfterCloseInTheLoop(t *testing.T) {
 		}
 	})
 }
+
+// Len, Size, Strategy and Region of a Map, and Name and Size of a
+// Snapshot, keep answering after Close, with what they said before.
+func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
+	fm, err := snapshot.NewMap(maps.All(map[string]int{"a": 1, "b": 2, "c": 3}), snapshot.WithName("kept"))
+	require.NoError(t, err)
+	n, size, strat, r := fm.Len(), fm.Size(), fm.Strategy(), fm.Region()
+	require.Equal(t, 3, n)
+	require.NoError(t, fm.Close())
+	assert.Equal(t, n, fm.Len())
+	assert.Equal(t, size, fm.Size())
+	assert.Equal(t, strat, fm.Strategy())
+	assert.Same(t, r, fm.Region())
+	assert.Equal(t, "kept", r.Name())
+
+	s, err := snapshot.Take([]int64{1, 2, 3}, snapshot.WithName("kept too"))
+	require.NoError(t, err)
+	require.Equal(t, 48, s.Size()) // the slice header and its three elements
+	require.NoError(t, s.Close())
+	assert.Equal(t, "kept too", s.Name())
+	assert.Equal(t, 48, s.Size())
+}

@@ -148,7 +148,8 @@ func (s *Snapshot[T]) Region() *freeze.Region { return s.region }
 // reports, Verify errors and /proc/self/maps use it.
 func (s *Snapshot[T]) Name() string { return s.region.Name() }
 
-// Size returns the snapshot's size in bytes.
+// Size returns the snapshot's size in bytes. Name and Size may be called
+// after Close, and give what they gave before it.
 func (s *Snapshot[T]) Size() int { return s.region.Size() }
 
 // Close releases the snapshot's memory. Its address range stays reserved
