@@ -46,7 +46,7 @@
 // gone; the baseline is hashed through the moved-aside mapping before it
 // is released. The remapped range starts with no pages mapped: readers,
 // and the first Verify, fault each page in once (a first pass over 1 GiB
-// took 44–148 ms on the hosts measured, against 4–9 ms after Protect; see
+// took 44–148 ms on the hosts measured, against 4–11 ms after Protect; see
 // bench/REPORT.md). Permanent additionally mseals the range (Linux
 // 6.10+): it can never be unmapped for the life of the process.
 //
@@ -98,7 +98,7 @@
 // What each mode does not protect against: Protect can be undone by any
 // code in the process that calls mprotect on the range, and a write made
 // that way in the window while the background baseline is being taken
-// (44–128 ms per GiB on the hosts measured, bench/REPORT.md's Background
+// (44–145 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline. Alias leaves the owner's mapping
 // writable by design: Verify catches changes, it does not prevent them;
 // Update refuses or undoes itself rather than take a change made another

@@ -3,7 +3,7 @@
 // deep copy that fills them, the transitions that freeze them, their
 // checksums, and the address-to-field resolution used in fault reports.
 //
-// Memory-safety contract (DESIGN.md, "Invariants"): arena memory never holds
+// Memory-safety contract (README, "The safety contract"): arena memory never holds
 // a pointer into the Go heap; every pointer stored in it is written by Clone
 // (or relocated by Freeze) and points into the same arena; Freeze
 // re-validates that graph first (as Update does for what its function

@@ -15,7 +15,7 @@ import (
 )
 
 // These tests prove the kernel behaviour that package offheap relies on,
-// one mechanism each (DESIGN.md, "Mechanisms").
+// one mechanism each (README, "Freeze modes" and "The safety contract").
 
 func TestFeaturesPresentOnThisKernel(t *testing.T) {
 	seals, mseal, mremap, reopen := Features()
