@@ -25,8 +25,9 @@
 // reopen (so the view can never be made writable), and relocates the
 // arena's pointer graph to it: every pointer reachable from ReadOnly's
 // result points into the read-only view. The owner keeps its writable
-// mapping and changes data deliberately with Update, which re-baselines the
-// checksum; any other change (a stray write through the owner's mapping,
+// mapping and changes data deliberately with Update, whose function
+// changes a copy on the Go heap that is checked and written back, and
+// which re-baselines the checksum; any other change (a stray write through the owner's mapping,
 // /proc/self/mem) is caught by Verify, and an Update of a value on a page
 // that changed another way is refused rather than take the change into
 // its checksums. On Linux the memfd gets the same seals as in Protect

@@ -203,23 +203,30 @@ func ReadOnly[T any](r *Region, p *T) *T {
 	return q
 }
 
-// Update changes frozen data deliberately, in Alias mode: f receives the
-// writable twin of *p (p may be the read-only pointer or the owner's own)
-// and may change *p's fields; afterwards the checksums of those bytes are
-// taken again, so Verify accepts the change. It fails, without running f,
-// with an error wrapping ErrNotAlias for a region of another mode,
-// ErrNotInRegion if *p does not lie in the region, or arena.ErrClosed
-// after Close. Pointers stored into *p must
-// be nil or point into the region; otherwise the bytes of *p are restored
-// and the error wraps arena.ErrForeignPointer. (An empty string or slice,
-// or a zero-size value in an interface, holds no memory and is accepted
-// whatever its data pointer: the string's is cleared, and the others are
-// pointed into the region.) A slice stored into *p keeps its length but
-// has its capacity cut to it, as every slice in frozen memory does, so
-// that a reader's append copies instead of writing frozen memory. If f
-// panics, the bytes of *p are restored too and the panic goes on. Readers
-// see the writes as f makes them: Update is not atomic for concurrent
-// readers (publish a new snapshot with snapshot.Store for that).
+// Update changes frozen data deliberately, in Alias mode: f receives a
+// copy of *p on the Go heap (p may be the read-only pointer or the owner's
+// own) and may change its fields; when f returns, the copy is checked,
+// written to *p, and the checksums of those bytes are taken again, so
+// Verify accepts the change. It fails, without running f, with an error
+// wrapping ErrNotAlias for a region of another mode, ErrNotInRegion if *p
+// does not lie in the region, or arena.ErrClosed after Close. Pointers
+// stored into the copy must be nil or point into the region (or into the
+// copy itself, as to *p); otherwise nothing is written and the error wraps
+// arena.ErrForeignPointer. (An empty string or slice, or a zero-size value
+// in an interface, holds no memory and is accepted whatever its data
+// pointer: the string's is cleared, and the others are pointed into the
+// region.) A slice stored into *p keeps its length but has its capacity
+// cut to it, as every slice in frozen memory does, so that a reader's
+// append copies instead of writing frozen memory. If f panics, nothing is
+// written and the panic goes on.
+//
+// Because f works on a copy, what it stores is seen by the garbage
+// collector while it runs (a Go-heap pointer written into arena memory
+// would not be, and its object could be freed under f), and readers see
+// none of f's writes, nor pointers not yet checked, before f returns.
+// Then they see the copy written into *p, which is not atomic for
+// concurrent readers (publish a new snapshot with snapshot.Store for
+// that). The copy is valid only inside f: do not keep it.
 //
 // Checksums are per 4 KiB page, and Update takes those of the pages *p
 // lies on again; it never lets them take in a change made by another
@@ -229,31 +236,34 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // through another pointer, another goroutine), the Update is undone.
 // Either way the error says so and wraps a *CorruptionError naming the
 // pages, and the checksums stay as they were, so Verify goes on
-// reporting the change. If a pointer word of *p changes, after the check
-// of f's pointers, to one that is not nil or into the region (another
-// goroutine writing *p through the owner's mapping), the error wraps
-// arena.ErrForeignPointer and *p's old bytes are put back, so the
+// reporting the change. If a pointer word of *p changes, after Update
+// wrote the checked copy, to one that is not nil or into the region
+// (another goroutine writing *p through the owner's mapping), the error
+// wraps arena.ErrForeignPointer and *p's old bytes are put back, so the
 // checksums, which stay as they were, match again.
 //
 // Updates of one region run one at a time, and Verify, Checksum and Close
 // on other goroutines wait for them. f itself may call ReadOnly, Checksum
 // (which gives the checksum from before the Update) and Verify (which
-// sees f's writes so far as changes) on the region, and a Guard inside f
-// reports f's faults as usual; Update and Close of the region from inside
-// f fail with an error wrapping ErrInsideUpdate, and Permanent (an Alias
-// region cannot be permanent) with ErrModeUnsupported. An Update of
-// another region from inside f holds both regions, as nested locks do:
-// two goroutines nesting Updates of the same two regions in opposite
-// orders wait for each other for ever, so nest them in one order.
+// sees the region as it was before the Update) on the region, and a Guard
+// inside f reports f's faults as usual; Update and Close of the region
+// from inside f fail with an error wrapping ErrInsideUpdate, and
+// Permanent (an Alias region cannot be permanent) with
+// ErrModeUnsupported. An Update of another region from inside f holds
+// both regions, as nested locks do: two goroutines nesting Updates of the
+// same two regions in opposite orders wait for each other for ever, so
+// nest them in one order.
 //
-// Cost: besides f, Update hashes the pages *p lies on before and after f
-// (the first and last of them once more, to check the bytes outside *p),
-// walks the pointer words of *p twice, then the root
-// checksum over every page's sum (8 bytes per 4 KiB page), and reads the
-// calling goroutine's id from its stack header (about a microsecond) to
-// tell calls from inside f from calls on other goroutines. Changing one
-// element of a frozen slice of a million 24-byte structs took 14-17 µs,
-// of a thousand 8-10 µs (go test -bench UpdateOneElement ./freeze/).
+// Cost: besides f, Update copies *p to the Go heap and back, hashes the
+// pages *p lies on before and after f (the first and last of them once
+// more, to check the bytes outside *p), walks the pointer words of *p
+// twice, then the root checksum over every page's sum (8 bytes per 4 KiB
+// page), and reads the calling goroutine's id from its stack header
+// (about a microsecond) to tell calls from inside f from calls on other
+// goroutines. Changing one element of a frozen slice of a million 24-byte
+// structs took 9-17 µs, of a thousand 5-10 µs, on the hosts measured (go
+// test -bench UpdateOneElement ./freeze/); the copy to the Go heap and
+// back added 2-3% and one allocation.
 func Update[T any](r *Region, p *T, f func(w *T)) error {
 	err := offheap.Update(r.r, p, f)
 	if c, ok := err.(*offheap.PageConflict); ok {

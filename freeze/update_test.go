@@ -3,9 +3,14 @@
 package freeze_test
 
 import (
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
+	"weak"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,23 +36,79 @@ func TestUpdateIsSeenByReadersAndRebaselines(t *testing.T) {
 	assert.NotEqual(t, sum, r.Checksum())
 	require.NoError(t, r.Verify())
 
-	// Pointers stored by Update must stay in the region: one into the
-	// owner's writable mapping is relocated to the read-only view. (The
-	// owner's own Endpoints already lead to the view, since Freeze
-	// relocated the graph: the writable twin of an element comes from
-	// Update.)
-	var writable *Endpoint
-	require.NoError(t, freeze.Update(r, &ro.Endpoints[0], func(w *Endpoint) { writable = w }))
+	// f changes a copy: what it is given is neither the reader's value
+	// nor the owner's.
+	var given *Config
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { given = w }))
+	assert.NotSame(t, ro, given)
+	assert.NotSame(t, owner, given)
+	require.NoError(t, r.Verify())
+}
+
+// Pointers stored by Update must stay in the region: one into the owner's
+// writable mapping (kept from before Freeze, which relocated the graph
+// itself to the read-only view) is relocated to the view.
+func TestUpdateRelocatesPointersIntoTheWritableMapping(t *testing.T) {
+	a := newArena(t)
+	c, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	writable := &c.Endpoints[0]
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, c)
 	require.NotSame(t, &ro.Endpoints[0], writable)
 	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Primary = writable }))
 	assert.Same(t, &ro.Endpoints[0], ro.Primary)
-	assert.NotSame(t, &owner.Endpoints[0], writable, "owner.Endpoints leads to the view")
 	if maps, err := vm.ReadMaps(); err == nil {
 		e, ok := maps.Find(uintptr(unsafe.Pointer(ro.Primary)))
 		require.True(t, ok)
 		assert.Equal(t, "r--s", e.Perms)
 	}
 	require.NoError(t, r.Verify())
+}
+
+// What f stores stays alive while f runs: f works on a copy of the value on
+// the Go heap, which the garbage collector scans. (When f wrote into
+// arena memory, which it does not scan, an object only f's writes
+// referred to was collected under f, and f read freed memory.)
+func TestUpdateKeepsWhatFStoresAliveWhileFRuns(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	var collected bool
+	var host string
+	err := freeze.Update(r, ro, func(w *Config) {
+		e := &Endpoint{Host: strings.Repeat("h", 40)}
+		wp := weak.Make(e)
+		w.Primary = e
+		runtime.GC()
+		collected = wp.Value() == nil
+		host = w.Primary.Host
+	})
+	require.ErrorIs(t, err, arena.ErrForeignPointer)
+	assert.False(t, collected, "the object f stored was collected while f ran")
+	assert.Equal(t, strings.Repeat("h", 40), host)
+	assert.Equal(t, "b", ro.Primary.Host, "nothing was written")
+}
+
+// Readers see nothing of f's writes while f runs, not even a pointer into
+// the owner's writable mapping before its relocation: f changes a copy.
+func TestUpdateWritesNothingBeforeFReturns(t *testing.T) {
+	a := newArena(t)
+	c, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	writable := &c.Endpoints[0]
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, c)
+	var seen *Endpoint
+	var version int
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) {
+		w.Primary, w.Version = writable, 9
+		seen, version = ro.Primary, ro.Version
+	}))
+	assert.Same(t, &ro.Endpoints[1], seen, "a reader saw f's write before it was checked")
+	assert.Equal(t, 1, version)
+	assert.Same(t, &ro.Endpoints[0], ro.Primary)
+	assert.Equal(t, 9, ro.Version)
 }
 
 // Update re-baselines every checksum page the value covers: one that
@@ -143,8 +204,7 @@ func TestCallsFromInsideUpdate(t *testing.T) {
 		t.Fatal("Update did not return: a call from inside its function waited for the region's lock")
 	}
 	assert.Equal(t, before, sum, "inside f, Checksum is the one from before the Update")
-	var ce *freeze.CorruptionError
-	assert.ErrorAs(t, verifyErr, &ce, "inside f, Verify sees f's writes so far")
+	assert.NoError(t, verifyErr, "inside f, the region is as it was: f changes a copy")
 	var wf *freeze.WriteFault
 	require.ErrorAs(t, guardErr, &wf)
 	assert.Equal(t, r.Name(), wf.Region)
@@ -316,9 +376,13 @@ func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
 // pointer words again after hashing and undoes itself. Here the pointer
 // leads into the owner's writable mapping, which no reader may hold.
 func TestUpdateRechecksPointersWrittenWhileItHashes(t *testing.T) {
-	r, owner, ro := frozenConfig(t, freeze.Alias)
-	var writable *Endpoint
-	require.NoError(t, freeze.Update(r, &ro.Endpoints[0], func(w *Endpoint) { writable = w }))
+	a := newArena(t)
+	owner, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	writable := &owner.Endpoints[0] // kept from before Freeze relocates the graph
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, owner)
 	offheap.SetFailpoint(func(step string) error {
 		if step == "update-rehashed" {
 			owner.Primary = writable // the owner's own, unrelocated
@@ -326,10 +390,169 @@ func TestUpdateRechecksPointersWrittenWhileItHashes(t *testing.T) {
 		return nil
 	})
 	defer offheap.SetFailpoint(nil)
-	err := freeze.Update(r, ro, func(w *Config) { w.Version = 5 })
+	err = freeze.Update(r, ro, func(w *Config) { w.Version = 5 })
 	require.ErrorIs(t, err, arena.ErrForeignPointer)
 	assert.ErrorContains(t, err, "changed while Update ran")
 	assert.Equal(t, 1, ro.Version, "undone")
 	assert.Same(t, &ro.Endpoints[1], ro.Primary, "the old bytes are back")
 	require.NoError(t, r.Verify())
+}
+
+// f stores a Go-heap pointer into its copy of the value (on the Go heap, so
+// that cgocheck2 has no store to abort on): Update refuses it and writes
+// nothing, not even f's other changes.
+func TestUpdateRefusesHeapPointersAndRestores(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	want := *newConfig()
+	heap := &Endpoint{Host: "heap"}
+	err := freeze.Update(r, ro, func(w *Config) {
+		w.Version = 99
+		w.Primary = heap
+	})
+	require.ErrorIs(t, err, arena.ErrForeignPointer)
+	assert.Contains(t, err.Error(), "Config.Primary")
+	assert.Contains(t, err.Error(), "(Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; nothing was written)")
+	assert.Equal(t, 1, ro.Version, "none of the update was written")
+	assert.Same(t, &ro.Endpoints[1], ro.Primary)
+	assert.True(t, reflect.DeepEqual(&want, ro))
+	require.NoError(t, r.Verify())
+}
+
+// Holder has an interface field, into which a value of a pointer-shaped
+// type (a pointer, map, channel, func, unsafe.Pointer, or a struct of one
+// such field) is stored directly, without a box.
+type Holder struct{ X any }
+
+type mapBox struct{ m map[int]int }
+
+// heapValuesInInterfaces are values stored directly in an interface's data
+// word that point into the Go heap (or, for a func without captures, into
+// the binary): none may be frozen into arena memory.
+func heapValuesInInterfaces() map[string]any {
+	n := 3
+	return map[string]any{
+		"pointer":        &n,
+		"map":            map[int]int{1: 1},
+		"chan":           make(chan int, 1),
+		"closure":        func() int { n++; return n },
+		"func":           strings.ToUpper,
+		"unsafe.Pointer": unsafe.Pointer(&n),
+		"struct{map}":    mapBox{map[int]int{}},
+	}
+}
+
+// aliasHolder freezes a Holder{X: 7} in Alias mode and returns the region
+// and the read-only Holder.
+func aliasHolder(t *testing.T) (*freeze.Region, *Holder) {
+	t.Helper()
+	a := newArena(t)
+	h, err := arena.Clone(a, &Holder{X: 7})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	return r, freeze.ReadOnly(r, h)
+}
+
+// Update refuses the same values and restores what was there; a Go map
+// let through would be freed by the garbage collector while frozen memory
+// still points at it.
+func TestUpdateRefusesHeapValuesStoredInInterfaces(t *testing.T) {
+	for name, v := range heapValuesInInterfaces() {
+		t.Run(name, func(t *testing.T) {
+			r, ro := aliasHolder(t)
+			err := freeze.Update(r, ro, func(w *Holder) { w.X = v })
+			require.ErrorIs(t, err, arena.ErrForeignPointer)
+			assert.Equal(t, 7, ro.X, "the update was undone")
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
+// An Update that panics after storing a Go-heap pointer does not leave it
+// in frozen memory: f wrote only its copy, so the string cannot be freed
+// under a reader.
+func TestUpdateThatPanicsLeavesNoHeapPointer(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	heap := strings.Repeat("A", 64)
+	assert.PanicsWithValue(t, "oops", func() {
+		_ = freeze.Update(r, ro, func(w *Config) {
+			w.Name = heap
+			panic("oops")
+		})
+	})
+	assert.Equal(t, "svc", ro.Name)
+	require.NoError(t, r.Verify())
+}
+
+// Update checks the pointer words of what its function may have changed,
+// the element p points to, wherever that element lies in its slice: a
+// foreign pointer stored in the first, a middle or the last element of a
+// long slice is refused, and a pointer into f's own copy of the element
+// is relocated to the element in the read-only view.
+func TestUpdateChecksTheElementWhereverItIs(t *testing.T) {
+	a := newArena(t)
+	eps := make([]Endpoint, 5000)
+	for i := range eps {
+		eps[i] = Endpoint{Host: fmt.Sprint("host-", i), Port: uint16(i)}
+	}
+	c, err := arena.Clone(a, &Config{Endpoints: eps})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, c)
+	heap := strings.Repeat("x", 3)
+	for _, i := range []int{0, 1, 2500, 4998, 4999} {
+		err := freeze.Update(r, &ro.Endpoints[i], func(w *Endpoint) { w.Host = heap })
+		require.ErrorIs(t, err, arena.ErrForeignPointer, "element %d", i)
+		assert.Equal(t, fmt.Sprint("host-", i), ro.Endpoints[i].Host, "element %d restored", i)
+		// A string whose bytes are w's own Port, in f's copy.
+		require.NoError(t, freeze.Update(r, &ro.Endpoints[i], func(w *Endpoint) {
+			w.Host = unsafe.String((*byte)(unsafe.Pointer(&w.Port)), 2)
+		}))
+		assert.Equal(t, (*byte)(unsafe.Pointer(&ro.Endpoints[i].Port)), unsafe.StringData(ro.Endpoints[i].Host),
+			"element %d: the pointer into the copy was relocated to the view", i)
+	}
+	require.NoError(t, r.Verify())
+}
+
+// An empty string or slice holds no memory, whatever its data word says,
+// and neither does a zero-size value: Clone copies them (an empty string
+// with nil data, a non-nil empty slice as a non-nil empty slice, a
+// zero-size value in an interface keeping its type), and Update accepts
+// them too. An empty string cut from a longer one (strings.Cut("name=",
+// "=")), []T{} and any(struct{}{}) (which point at the runtime's
+// zero-size base) have data words outside the region; Update refused
+// them as foreign pointers.
+func TestUpdateAcceptsEmptyStringsAndSlices(t *testing.T) {
+	r, owner, ro := frozenConfig(t, freeze.Alias)
+	line := strings.Clone("name=") // on the heap, like a line read from a file
+	_, value, _ := strings.Cut(line, "=")
+	require.Empty(t, value)
+	require.NotNil(t, unsafe.StringData(value), "the test needs an empty string with a data pointer")
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Name = value }))
+	assert.Equal(t, "", ro.Name)
+	assert.Nil(t, unsafe.StringData(ro.Name), "an empty string keeps no pointer, as in a clone")
+
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Endpoints = []Endpoint{} }))
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Endpoints = make([]Endpoint, 0, 8) }))
+	assert.NotNil(t, ro.Endpoints)
+	assert.Zero(t, cap(ro.Endpoints), "an append copies instead of writing past the view")
+	assert.NotNil(t, ro.Endpoints, "a non-nil empty slice stays non-nil, as Clone keeps it")
+	assert.Empty(t, ro.Endpoints)
+	assert.Zero(t, cap(ro.Endpoints))
+	assert.Empty(t, owner.Endpoints)
+	require.NoError(t, r.Verify())
+	require.NoError(t, offheap.Unwrap(r.Arena()).Validate(), "a pointer left outside the region")
+}
+
+// Update accepts a zero-size value stored in an interface, and keeps its
+// dynamic type.
+func TestUpdateAcceptsZeroSizeValuesInInterfaces(t *testing.T) {
+	r, ro := aliasHolder(t)
+	for _, v := range []any{struct{}{}, [0]string{}, new(struct{})} {
+		require.NoError(t, freeze.Update(r, ro, func(w *Holder) { w.X = v }), "%T", v)
+		assert.IsType(t, v, ro.X)
+		require.NoError(t, offheap.Unwrap(r.Arena()).Validate(), "%T: a pointer left outside the view", v)
+		require.NoError(t, r.Verify())
+	}
 }

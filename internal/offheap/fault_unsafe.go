@@ -162,16 +162,22 @@ func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
 	return (*T)(q), nil
 }
 
-// Update runs f on the writable twin of *p (p may be a read-only or a
-// writable address) and re-baselines the checksums of the bytes of *p. It
-// needs Alias mode. After f, every pointer word inside *p must be nil or
-// point into the region (pointers to the writable mapping are relocated
-// to the alias); otherwise the bytes of *p are restored and the error says
-// which field was wrong. Readers may observe f's writes as they happen:
-// Update is not atomic for them (use snapshot.Store to swap versions).
+// Update runs f on a copy of *p on the Go heap (p may be a read-only or a
+// writable address), writes the copy back to *p, and re-baselines the
+// checksums of the bytes of *p. It needs Alias mode. After f, every
+// pointer word of the copy must be nil or point into the region (pointers
+// to the writable mapping, or into the copy itself, are relocated to the
+// alias); otherwise nothing is written and the error says which field was
+// wrong. Readers see f's changes once f has returned and they were
+// checked, as one copy into *p that is not atomic for them (use
+// snapshot.Store to swap versions).
 func Update[T any](r *Region, p *T, f func(w *T)) error {
 	if r.mode != Alias {
 		return fmt.Errorf("%w: Update on %q (%s)", ErrNotAlias, r.a.name, r.mode)
+	}
+	lt := layout.For[T]()
+	if lt.Err != nil {
+		return fmt.Errorf("Update of %q: %w", r.a.name, lt.Err)
 	}
 	<-r.ready
 	if r.inOwnUpdate() {
@@ -216,25 +222,28 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 			return r.conflict(false, pg0, pg1)
 		}
 	}
+	// f works on a copy of *p on the Go heap, never on arena memory: a
+	// Go-heap pointer that f stores is then seen by the garbage collector
+	// for as long as f runs (stored into arena memory it would not be,
+	// and its object could be freed while f still used it), and readers
+	// see none of f's writes before they are checked. If f panics, *p was
+	// never touched.
+	//
+	// Unsafe: base is *p in the owner's writable mapping, [off, off+size)
+	// lies in the region (checked above) and T's alignment is *p's. The
+	// typed copies go through write barriers and, under cgocheck2, its
+	// check of stores into memory outside the Go heap: the one into *p
+	// happens only after checkCopy left nothing but nil and pointers into
+	// the region in the copy.
 	saved := make([]byte, size)
 	copy(saved, unsafe.Slice((*byte)(base), size))
-	checked := false
-	defer func() {
-		if !checked {
-			// f panicked or called runtime.Goexit: its writes, unchecked,
-			// might hold Go-heap pointers. Put the old bytes back (they
-			// held only pointers into the region) before the panic goes on.
-			copy(unsafe.Slice((*byte)(base), size), saved)
-		}
-	}()
-	f((*T)(base))
-	err := r.checkUpdated(off, off+size)
-	checked = true
-	if err != nil {
-		// Put the old bytes back: they held only pointers into the region.
-		copy(unsafe.Slice((*byte)(base), size), saved)
+	cp := new(T)
+	*cp = *(*T)(base)
+	f(cp)
+	if err := r.checkCopy(unsafe.Pointer(cp), lt, off); err != nil {
 		return err
 	}
+	*(*T)(base) = *cp
 	// The new checksums are taken first, into fresh, and the bytes of
 	// those pages outside *p checked after: they must not have changed
 	// since Freeze (f writing through another pointer, another goroutine
@@ -335,37 +344,51 @@ func (r *Region) conflict(while bool, pg0, pg1 uintptr) *PageConflict {
 	return e
 }
 
-// checkUpdated validates the pointer words in arena offsets [lo, hi) after
-// an Update: nil or into the alias; pointers into the writable mapping are
-// relocated to the alias.
-func (r *Region) checkUpdated(lo, hi uintptr) error {
+// checkCopy validates the pointer words of f's copy of a value (of type t,
+// at buf on the Go heap; the value lies at arena offset lo) before Update
+// writes it back: each must be nil or point into the region. Pointers
+// into the writable mapping, or into the copy itself (f's own w), are
+// relocated to the alias; empty strings and slices and zero-size values
+// are tidied as a clone has them; slices get cap == len.
+//
+// Unsafe: buf is a live *T of t.Size bytes (the caller's cp), and the
+// words walkSlots visits are t's pointer slots inside it. Only addresses
+// in the region are stored into them; a pointer into the copy is compared
+// as an integer and replaced by the alias address at the same offset.
+func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error {
+	if t.PtrFree {
+		return nil
+	}
 	a := r.a
 	w, al := a.writable(), r.aliasWindow()
-	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
-		off := uintptr(word) - w.lo
+	self := window{uintptr(buf), uintptr(buf) + t.Size}
+	return walkSlots(buf, t.Slots, func(word unsafe.Pointer, kind layout.SlotKind) error {
+		off := lo + (uintptr(word) - self.lo)
 		if kind == layout.SlotSlice {
 			// Invariant 5: a slice stored by f keeps cap == len, so that
 			// a reader's append copies instead of writing frozen memory.
 			(*[3]uintptr)(word)[2] = sliceLen(word)
 		}
 		p := *(*unsafe.Pointer)(word)
-		if v := uintptr(p); v != 0 && !al.has(v) && !w.has(v) && holdsNoMemory(word, kind) {
-			// An empty string or slice, or a zero-size value, holds no
-			// memory, but its data word may point anywhere ([]T{} and
-			// any(struct{}{}) at the runtime's zero-size base, "" cut
-			// from the end of a heap string): tidy it as a clone has it.
-			tidy(word, kind, r.alias.Addr())
-			return nil
-		}
 		switch v := uintptr(p); {
 		case v == 0 || al.has(v):
 			return nil
 		case w.has(v):
 			*(*unsafe.Pointer)(word) = unsafe.Add(p, r.delta)
 			return nil
+		case self.has(v):
+			*(*unsafe.Pointer)(word) = unsafe.Add(r.alias.Addr(), lo+(v-self.lo))
+			return nil
+		case holdsNoMemory(word, kind):
+			// An empty string or slice, or a zero-size value, holds no
+			// memory, but its data word may point anywhere ([]T{} and
+			// any(struct{}{}) at the runtime's zero-size base, "" cut
+			// from the end of a heap string): tidy it as a clone has it.
+			tidy(word, kind, r.alias.Addr())
+			return nil
 		default:
 			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v,
-				Hint: "Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; the Update was undone"}
+				Hint: "Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; nothing was written"}
 		}
 	})
 }
@@ -387,9 +410,9 @@ func (r *Region) walkUpdated(lo, hi uintptr, visit visitor) error {
 	})
 }
 
-// recheckUpdated checks, after checkUpdated fixed them, that the pointer
-// words in arena offsets [lo, hi) are still nil or into the view, and the
-// slices' capacities their lengths, changing nothing.
+// recheckUpdated checks, after Update wrote back the copy checkCopy fixed,
+// that the pointer words in arena offsets [lo, hi) are still nil or into
+// the view, and the slices' capacities their lengths, changing nothing.
 func (r *Region) recheckUpdated(lo, hi uintptr) error {
 	al := r.aliasWindow()
 	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
