@@ -54,7 +54,10 @@ func Bytes(a *Arena, b []byte) []byte {
 // of an array, a slice's backing array or a struct points into the copy of
 // that container. Nil slices stay nil and empty ones empty; copied slices
 // have len == cap. Interfaces keep their dynamic type. Unexported fields are
-// copied.
+// copied. The copy may be changed until the arena is frozen, but its
+// pointer, string, slice and interface fields may only be given nil, empty
+// values or memory of the same arena: the garbage collector does not see
+// what arena memory points to (see the package's Caveats).
 //
 // Maps, channels, funcs and unsafe.Pointer are refused: the error wraps
 // ErrUnsupported and names the field path and its type once, for example

@@ -45,12 +45,25 @@
 // What may not be stored: maps, channels, funcs and unsafe.Pointer, at any
 // depth (snapshot.Map is the frozen replacement for maps); and, for the typed
 // allocators, anything holding pointers (strings, slices and interfaces
-// count). The garbage collector does not scan arena memory, so the library
-// never stores a Go-heap pointer in it: Clone rewrites every pointer to an
-// arena copy and freeze.Freeze re-validates the graph. Code that writes Go
-// pointers into arena memory through unsafe breaks that contract; the test
-// suite runs under GOEXPERIMENT=cgocheck2 as a second net for the library's
-// own stores.
+// count).
+//
+// The garbage collector does not scan arena memory, so no Go-heap pointer
+// may ever be stored in it: the object it points to could be freed while
+// the arena still refers to it. The library never stores one: Clone
+// rewrites every pointer to an arena copy, freeze.Freeze re-validates the
+// graph and refuses one it finds (ErrForeignPointer), and freeze.Update
+// checks what its function changed before writing it. Code that changes a
+// clone before Freeze must keep to the same rule, and can break it
+// without unsafe: store into a pointer, string, slice or interface field
+// of a value in an arena only nil, an empty value, or memory of the same
+// arena (New, MakeSlice, String, Bytes, Clone, or another of its fields).
+// c.Primary = &Endpoint{}, c.Name = strings.ToUpper(c.Name) or c.Tags =
+// append(c.Tags, "x") store Go-heap memory that the next collection may
+// free: Freeze then refuses the graph, but a read before it may read freed
+// memory. Build the new value in the arena instead (c.Name =
+// arena.String(a, strings.ToUpper(c.Name))). Under GOEXPERIMENT=cgocheck2
+// the runtime aborts at such a store ("Go pointer stored into non-Go
+// memory"); the library's own test suite runs under it too.
 //
 // Identity is not kept with anything outside the arena: a clone of an error
 // wraps a copy of a sentinel (errors.Is against the original sentinel is
