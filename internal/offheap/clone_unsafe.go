@@ -784,6 +784,26 @@ func (w *blockWriter) target(e int) unsafe.Pointer {
 	return nil
 }
 
+// planned returns the length that discover found for the string or slice
+// at p, of elements of elemSize bytes, whose data word has edge e: what
+// was copied, the size of the range the edge leads to in elements (lineUp
+// may have counted that range in smaller elements since, keeping its
+// size), or 0 for noEdge, a nil data word. A length read again from the
+// source could differ, if another goroutine changed the value while it
+// was cloned (a data race), and a header claiming more than was copied
+// would let readers past the copy. Elements of size zero occupy no
+// memory, so any length of them is safe: theirs is the source's.
+func (w *blockWriter) planned(e int, elemSize uintptr, p unsafe.Pointer) int {
+	t := w.c.edges[e]
+	switch {
+	case t == noEdge:
+		return 0
+	case elemSize == 0:
+		return *(*int)(unsafe.Add(p, ptrSize))
+	}
+	return int(w.c.ranges[t].size() / elemSize)
+}
+
 // slots writes one value's pointer words (and the raw bytes before them),
 // consuming its edges from e on; it returns the next edge.
 func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int {
@@ -810,10 +830,10 @@ func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int
 			w.done = u + ptrSize
 		case layout.SlotString:
 			*(*unsafe.Pointer)(d) = w.target(e)
-			*(*int)(unsafe.Add(d, ptrSize)) = *(*int)(unsafe.Add(p, ptrSize))
+			*(*int)(unsafe.Add(d, ptrSize)) = w.planned(e, 1, p)
 			w.done = u + 2*ptrSize
 		case layout.SlotSlice:
-			n := *(*int)(unsafe.Add(p, ptrSize))
+			n := w.planned(e, s.Elem.Size, p)
 			*(*unsafe.Pointer)(d) = w.target(e)
 			*(*int)(unsafe.Add(d, ptrSize)) = n
 			*(*int)(unsafe.Add(d, 2*ptrSize)) = n // cap == len
