@@ -686,3 +686,48 @@ func TestRegionAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
 		assert.Equal(t, 40, r.Size(), m)
 	}
 }
+
+// Freeze refuses a string or slice whose header claims more memory than
+// lies in the arena after its data pointer (only unsafe code, or a bug in
+// the library, makes one): readers would read other allocations, or past
+// the mapping.
+func TestFreezeRefusesHeadersReachingPastTheArena(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			name, eps := c.Name, c.Endpoints
+			for _, tc := range []struct {
+				field string
+				set   func()
+			}{
+				{"Config.Name", func() { c.Name = unsafe.String(unsafe.StringData(name), 1<<20) }},
+				{"Config.Endpoints", func() { c.Endpoints = unsafe.Slice(&eps[0], 1<<20)[:1] }},
+			} {
+				tc.set()
+				_, err := freeze.Freeze(a, m)
+				require.ErrorIs(t, err, arena.ErrForeignPointer, tc.field)
+				assert.ErrorContains(t, err, tc.field)
+				assert.ErrorContains(t, err, "reaches past the arena's used bytes")
+				c.Name, c.Endpoints = name, eps
+			}
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err, "headers that fit are frozen")
+			require.NoError(t, r.Close())
+		})
+	}
+}
+
+// Update refuses the same of what its function stored, and writes nothing.
+func TestUpdateRefusesHeadersReachingPastTheRegion(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	err := freeze.Update(r, ro, func(w *Config) {
+		w.Name = unsafe.String(unsafe.StringData(ro.Name), 1<<20)
+	})
+	require.ErrorIs(t, err, arena.ErrForeignPointer)
+	assert.ErrorContains(t, err, "Config.Name")
+	assert.ErrorContains(t, err, "reaches past the region")
+	assert.Equal(t, "svc", ro.Name)
+	require.NoError(t, r.Verify())
+}

@@ -362,7 +362,7 @@ func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error
 	a := r.a
 	w, al := a.writable(), r.aliasWindow()
 	self := window{uintptr(buf), uintptr(buf) + t.Size}
-	return walkSlots(buf, t.Slots, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	return walkSlots(buf, t.Slots, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
 		off := lo + (uintptr(word) - self.lo)
 		if kind == layout.SlotSlice {
 			// Invariant 5: a slice stored by f keeps cap == len, so that
@@ -371,14 +371,13 @@ func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error
 		}
 		p := *(*unsafe.Pointer)(word)
 		switch v := uintptr(p); {
-		case v == 0 || al.has(v):
+		case v == 0:
 			return nil
+		case al.has(v):
 		case w.has(v):
 			*(*unsafe.Pointer)(word) = unsafe.Add(p, r.delta)
-			return nil
 		case self.has(v):
 			*(*unsafe.Pointer)(word) = unsafe.Add(r.alias.Addr(), lo+(v-self.lo))
-			return nil
 		case holdsNoMemory(word, kind):
 			// An empty string or slice, or a zero-size value, holds no
 			// memory, but its data word may point anywhere ([]T{} and
@@ -390,6 +389,12 @@ func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error
 			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v,
 				Hint: "Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; nothing was written"}
 		}
+		// Now a pointer into the view: what it addresses must fit there.
+		if v := *(*uintptr)(word); !fits(word, kind, elem, v, al) {
+			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v,
+				Hint: "what it addresses reaches past the region; nothing was written"}
+		}
+		return nil
 	})
 }
 
@@ -402,11 +407,11 @@ func (r *Region) walkUpdated(lo, hi uintptr, visit visitor) error {
 		to++
 	}
 	base := uintptr(a.rng.Addr())
-	return a.walkWithin(from, to, lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	return a.walkWithin(from, to, lo, hi, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
 		if off := uintptr(word) - base; off < lo || off >= hi {
 			return nil
 		}
-		return visit(word, kind)
+		return visit(word, kind, elem)
 	})
 }
 
@@ -415,8 +420,9 @@ func (r *Region) walkUpdated(lo, hi uintptr, visit visitor) error {
 // the view, and the slices' capacities their lengths, changing nothing.
 func (r *Region) recheckUpdated(lo, hi uintptr) error {
 	al := r.aliasWindow()
-	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind) error {
-		if v := *(*uintptr)(word); (v == 0 || al.has(v)) && (kind != layout.SlotSlice || sliceCap(word) == sliceLen(word)) {
+	return r.walkUpdated(lo, hi, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
+		v := *(*uintptr)(word)
+		if (v == 0 || al.has(v) && fits(word, kind, elem, v, al)) && (kind != layout.SlotSlice || sliceCap(word) == sliceLen(word)) {
 			return nil
 		}
 		e := r.a.foreign(word)

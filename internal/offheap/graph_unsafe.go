@@ -44,9 +44,9 @@ func (e *GraphError) Error() string {
 func (e *GraphError) Unwrap() error { return ErrForeignPointer }
 
 // visitor is called with the address of each pointer word in arena memory
-// that must point into the arena (or be nil), and the kind of slot it
-// begins (a string's length is the word after it).
-type visitor func(word unsafe.Pointer, kind layout.SlotKind) error
+// that must point into the arena (or be nil), the kind of slot it begins
+// (a string's length is the word after it), and elemSize of that slot.
+type visitor func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error
 
 // walkPointers visits every pointer word of the records from index from on:
 // pointer slots, string and slice data, and interface data words holding
@@ -92,13 +92,52 @@ func (a *Arena) walkWithin(from, to int, lo, hi uintptr, visit visitor) error {
 	return nil
 }
 
+// elemSize returns the size of what a slot's pointer word addresses, per
+// element: 1 for a string's bytes, a slice's element size, a pointer's
+// pointee size. An interface's data word gets 0 (its type is not looked
+// at).
+func elemSize(s *layout.Slot) uintptr {
+	switch {
+	case s.Kind == layout.SlotString:
+		return 1
+	case s.Elem != nil:
+		return s.Elem.Size
+	}
+	return 0
+}
+
+// fits reports whether the memory the pointer word at word addresses lies
+// inside w, given that its value v does: a string's length in bytes, a
+// slice's capacity in elements of elem bytes, or elem bytes for the
+// others. Go code without unsafe cannot make a header that claims more
+// than its memory, so this guards against the library's own mistakes: a
+// header reaching past the arena's used bytes would let readers into
+// other allocations or past the mapping.
+func fits(word unsafe.Pointer, kind layout.SlotKind, elem, v uintptr, w window) bool {
+	room := w.hi - v
+	switch kind {
+	case layout.SlotString:
+		return sliceLen(word) <= room
+	case layout.SlotSlice:
+		return elem == 0 || sliceCap(word) <= room/elem
+	}
+	return elem <= room
+}
+
+// overrun returns the error for a pointer word that does not fit.
+func (a *Arena) overrun(word unsafe.Pointer) *GraphError {
+	e := a.foreign(word)
+	e.Hint = "what it addresses reaches past the arena's used bytes"
+	return e
+}
+
 func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 	for _, s := range slots {
 		p := unsafe.Add(base, s.Off)
 		var err error
 		switch s.Kind {
 		case layout.SlotPointer, layout.SlotString, layout.SlotSlice:
-			err = visit(p, s.Kind) // the first word is the pointer
+			err = visit(p, s.Kind, elemSize(&s)) // the first word is the pointer
 		case layout.SlotEface, layout.SlotIface:
 			// A non-nil interface's data word is a pointer either way: to
 			// the boxed value, or, for a type stored directly, the value
@@ -110,7 +149,7 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 			// so a type word that a stray write changed (Verify then
 			// describes the page holding it) cannot crash the walk.
 			if *(*uintptr)(p) != 0 {
-				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer)
+				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer, 0)
 			}
 		case layout.SlotArray:
 			for j := uintptr(0); j < s.Len && err == nil; j++ {
@@ -137,18 +176,22 @@ func (a *Arena) writable() window {
 
 // validateRecords checks that every pointer word of the records from index
 // from on is nil or points into allowed (the arena's writable mapping when
-// allowed is nil).
+// allowed is nil), and that what it addresses fits there.
 func (a *Arena) validateRecords(from int, allowed *window) error {
 	w := a.writable()
 	if allowed != nil {
 		w = *allowed
 	}
-	return a.walkPointers(from, func(word unsafe.Pointer, _ layout.SlotKind) error {
-		v := *(*uintptr)(word)
-		if v == 0 || w.has(v) {
+	return a.walkPointers(from, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
+		switch v := *(*uintptr)(word); {
+		case v == 0:
 			return nil
+		case !w.has(v):
+			return a.foreign(word)
+		case !fits(word, kind, elem, v, w):
+			return a.overrun(word)
 		}
-		return a.foreign(word)
+		return nil
 	})
 }
 
@@ -176,12 +219,17 @@ func (a *Arena) foreign(word unsafe.Pointer) *GraphError {
 // reach over the region's first bytes.
 func (a *Arena) validateForFreeze() ([]savedCap, error) {
 	w, untidy := a.writable(), 0
-	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
 		if kind == layout.SlotSlice && sliceCap(word) > sliceLen(word) {
 			untidy++
 		}
 		switch v := *(*uintptr)(word); {
-		case v == 0 || w.has(v):
+		case v == 0:
+			return nil
+		case w.has(v):
+			if !fits(word, kind, elem, v, w) {
+				return a.overrun(word)
+			}
 			return nil
 		case holdsNoMemory(word, kind):
 			untidy++
@@ -193,7 +241,7 @@ func (a *Arena) validateForFreeze() ([]savedCap, error) {
 		return nil, err
 	}
 	var cut []savedCap
-	_ = a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	_ = a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
 		if v := *(*uintptr)(word); v != 0 && !w.has(v) {
 			// Tidied for good: an empty slice then points at the region's
 			// first byte, and the capacity it had there must not come back.
@@ -284,7 +332,7 @@ func (a *Arena) Validate() error {
 // returns how many words it changed. It cannot fail: callers validate first.
 func (a *Arena) relocate(from window, delta int) int {
 	n := 0
-	_ = a.walkPointers(0, func(word unsafe.Pointer, _ layout.SlotKind) error {
+	_ = a.walkPointers(0, func(word unsafe.Pointer, _ layout.SlotKind, _ uintptr) error {
 		p := *(*unsafe.Pointer)(word)
 		if from.has(uintptr(p)) {
 			// The new address lies in the alias of the same arena bytes:
@@ -318,7 +366,7 @@ func (a *Arena) recordAt(off uintptr) int {
 func (a *Arena) stringHolding(off uintptr) (slot, index uintptr, ok bool) {
 	targets := a.views(off, 1)
 	errFound := errors.New("found")
-	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind) error {
+	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
 		if kind != layout.SlotString {
 			return nil
 		}
