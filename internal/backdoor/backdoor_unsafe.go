@@ -15,7 +15,16 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/internal/layout"
 )
+
+// checkPointerFree panics unless T holds no pointers.
+func checkPointerFree[T any]() {
+	if t := layout.For[T](); !t.PtrFree {
+		panic(fmt.Sprintf("backdoor: %s holds pointers: it would store Go-heap pointers in arena memory", t.Name()))
+	}
+}
 
 // pagesOf returns the pages holding *p (two when it straddles a page
 // boundary), as a byte slice.
@@ -29,8 +38,11 @@ func pagesOf[T any](p *T) []byte {
 // Reprotect makes the pages holding *p writable with mprotect, stores v,
 // and makes them read-only again: what any code in the process could do to a
 // region frozen in Protect mode. It fails (EACCES) on Alias views and
-// sealed regions, and (EPERM) on permanent ones.
+// sealed regions, and (EPERM) on permanent ones. T must be pointer-free: a
+// pointer in v would be a Go-heap pointer stored in arena memory, which
+// the garbage collector does not scan (checkPointerFree panics otherwise).
 func Reprotect[T any](p *T, v T) error {
+	checkPointerFree[T]()
 	pages := pagesOf(p)
 	if err := unix.Mprotect(pages, unix.PROT_READ|unix.PROT_WRITE); err != nil {
 		return fmt.Errorf("mprotect(PROT_WRITE): %w", err)
@@ -40,8 +52,10 @@ func Reprotect[T any](p *T, v T) error {
 }
 
 // ProcMem writes v over *p through /proc/self/mem, which bypasses page
-// protections of private mappings but not of read-only shared ones.
+// protections of private mappings but not of read-only shared ones. T
+// must be pointer-free, as for Reprotect.
 func ProcMem[T any](p *T, v T) error {
+	checkPointerFree[T]()
 	f, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
 	if err != nil {
 		return err

@@ -150,7 +150,12 @@ func inlineString(k *inlineKey, n int) string { return unsafe.String(&k[0], n) }
 func keyAsString[K comparable](k *K) *string { return (*string)(unsafe.Pointer(k)) }
 
 // blobString returns blob[off:off+n] as a string aliasing the table's
-// (frozen) memory, without copying.
+// (frozen) memory, without copying. &blob[off] is bounds-checked, off+n
+// is not: Build writes every long key's bytes into blob and records its
+// offset and length from that write, so off+n <= len(blob) for every
+// slot, and the table's bytes never change after Build (a change would
+// fail Verify). getLong, which compares a probe against those bytes,
+// slices blob[off:off+n] with full checks.
 func blobString(blob []byte, off, n uint64) string {
 	if n == 0 {
 		return ""

@@ -316,7 +316,10 @@ func tidy(word unsafe.Pointer, kind layout.SlotKind, base unsafe.Pointer) {
 
 // Validate checks the whole pointer graph: every pointer stored in the
 // arena is nil or points into the arena's used bytes (or, once frozen in
-// Alias mode, into the read-only alias).
+// Alias mode, into the read-only alias), and what it addresses fits there.
+// It reads the records and arena memory without the region's lock: call
+// it from the owner's goroutine, never while another may Close the
+// arena or its region (tests and the invariants build do).
 func (a *Arena) Validate() error {
 	if a.state == Closed {
 		return fmt.Errorf("%w: arena %q", ErrClosed, a.name)
