@@ -80,9 +80,27 @@ func Refs(v any) []Ref {
 				out = append(out, Ref{Kind: "nilif", Path: it.Path})
 				continue
 			}
-			out = append(out, Ref{Kind: "iface:" + v.Elem().Type().String(), Path: it.Path})
-			// The boxed value's address is not observable through
-			// reflect; its contents are walked.
+			et := v.Elem().Type()
+			r := Ref{Kind: "iface:" + et.String(), Path: it.Path}
+			if v.CanAddr() && !pointerShaped(et) {
+				// A boxed value: the interface's data word points to the
+				// box, which is listed like a pointer's target and walked
+				// where it lies (addressable, so that interfaces inside
+				// it are listed the same way). Reflect does not give the
+				// box's address; the interface's own words do.
+				// (The root's box is the one Refs's caller made to pass
+				// the value, no part of it: not listed.)
+				box := (*[2]unsafe.Pointer)(unsafe.Pointer(v.UnsafeAddr()))[1]
+				if it.Path != "root" {
+					r.Addr, r.Size = uintptr(box), et.Size()
+				}
+				out = append(out, r)
+				push(reflect.NewAt(et, box).Elem(), it.Path+".(i)")
+				continue
+			}
+			// A pointer-shaped value is stored in the data word itself:
+			// what it points to is listed when it is walked.
+			out = append(out, r)
 			push(v.Elem(), it.Path+".(i)")
 		case reflect.Struct:
 			// Unexported fields are read too: reflect allows every
@@ -97,6 +115,22 @@ func Refs(v any) []Ref {
 		}
 	}
 	return out
+}
+
+// pointerShaped reports whether values of t are stored in an interface's
+// data word directly instead of in a box: pointers, maps, channels, funcs,
+// unsafe.Pointer, and structs and arrays of exactly one such element (the
+// compiler's rule for direct interfaces).
+func pointerShaped(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Chan, reflect.Func:
+		return true
+	case reflect.Struct:
+		return t.NumField() == 1 && pointerShaped(t.Field(0).Type)
+	case reflect.Array:
+		return t.Len() == 1 && pointerShaped(t.Elem())
+	}
+	return false
 }
 
 // RequireSameShape checks that clone has the sharing structure of orig:
