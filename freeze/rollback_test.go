@@ -128,34 +128,59 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 	}
 }
 
-// A protect step that fails part way, having made some pages read-only
-// before the kernel gave up (mprotect can fail with ENOMEM while splitting
+// A step that fails part way, having changed some pages before the kernel
+// gave up (mprotect and mmap can fail with ENOMEM while splitting
 // mappings), is rolled back over the whole range: the injected failure
-// here changes the first page itself before failing.
-func TestProtectFailingPartWayRollsBack(t *testing.T) {
-	a := newArena(t)
-	c, err := arena.Clone(a, newConfig())
-	require.NoError(t, err)
-	before := arenaMaps(t, a)
-	injected := errors.New("injected failure after the first page")
-	offheap.SetFailpoint(func(s string) error {
-		if s != "protect" {
-			return nil
-		}
-		if err := mprotectRange(unsafe.Pointer(c), 1, unix.PROT_READ); err != nil {
-			return err
-		}
-		return injected
-	})
-	r, err := freeze.Freeze(a, freeze.Protect)
-	offheap.SetFailpoint(nil)
-	assert.Nil(t, r)
-	require.ErrorIs(t, err, injected)
-	var se *freeze.StepError
-	require.ErrorAs(t, err, &se)
-	assert.NoError(t, se.Rollback)
-	assert.Equal(t, before, arenaMaps(t, a), "no page is left read-only")
-	assert.NoError(t, freeze.Guard(func() { c.Version = 2 }), "the first page is writable again")
+// here makes the arena's first page read-only itself before failing, in
+// Protect's protect step and in Seal's remap, on both of Seal's paths.
+// (TestEveryFailedStepRollsBack fails each step before it changes
+// anything, so a rollback that did nothing would pass it.)
+func TestStepsFailingPartWayRollBack(t *testing.T) {
+	seals, _, _, _ := vm.Features()
+	for _, tc := range []struct {
+		name     string
+		mode     freeze.Mode
+		step     string
+		asideMin uintptr
+	}{
+		{"Protect/protect", freeze.Protect, "protect", 0},
+		{"Seal/remap", freeze.Seal, "remap", ^uintptr(0) >> 1},
+		{"Seal/aside/remap", freeze.Seal, "remap", vm.PageSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.mode == freeze.Seal && seals != nil {
+				t.Skip("no seals:", seals)
+			}
+			if tc.asideMin != 0 {
+				defer offheap.SetAsideMin(offheap.SetAsideMin(tc.asideMin))
+			}
+			a := newArena(t)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			before := arenaMaps(t, a)
+			injected := errors.New("injected failure after the first page")
+			offheap.SetFailpoint(func(s string) error {
+				if s != tc.step {
+					return nil
+				}
+				if err := mprotectRange(unsafe.Pointer(c), 1, unix.PROT_READ); err != nil {
+					return err
+				}
+				return injected
+			})
+			r, err := freeze.Freeze(a, tc.mode)
+			offheap.SetFailpoint(nil)
+			assert.Nil(t, r)
+			require.ErrorIs(t, err, injected)
+			var se *freeze.StepError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, tc.step, se.Step)
+			assert.NoError(t, se.Rollback)
+			assert.Equal(t, before, arenaMaps(t, a), "no page is left read-only")
+			assert.NoError(t, freeze.Guard(func() { c.Version = 2 }), "the first page is writable again")
+			assert.Equal(t, 2, c.Version)
+		})
+	}
 }
 
 // TestValidateRefusesForeignPointers plants a Go-heap pointer in arena
