@@ -17,6 +17,7 @@ import (
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/backdoor"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
@@ -146,15 +147,23 @@ func TestChecksumRacingUpdate(t *testing.T) {
 // crashes the program), and the race detector saw Guard read what Freeze
 // wrote with nothing ordering the two.
 func TestStrayWriteRacingFreezeIsNamed(t *testing.T) {
-	modes := []freeze.Mode{freeze.Protect}
-	if seals, _, _, _ := vm.Features(); seals == nil {
-		modes = append(modes, freeze.Seal)
+	type path struct {
+		name     string
+		mode     freeze.Mode
+		asideMin uintptr // Seal's threshold for moving page tables aside
 	}
-	for _, mode := range modes {
-		t.Run(mode.String(), func(t *testing.T) {
+	paths := []path{{"Protect", freeze.Protect, 0}}
+	if seals, _, _, _ := vm.Features(); seals == nil {
+		paths = append(paths, path{"Seal", freeze.Seal, ^uintptr(0) >> 1}, path{"Seal/aside", freeze.Seal, vm.PageSize})
+	}
+	for _, p := range paths {
+		mode := p.mode
+		t.Run(p.name, func(t *testing.T) {
+			if p.asideMin != 0 {
+				defer offheap.SetAsideMin(offheap.SetAsideMin(p.asideMin))
+			}
 			for round := range 20 {
 				a := newArena(t)
-				// 1 MiB, so that Seal takes its moved-aside path too.
 				pts := arena.MakeSlice[Point](a, (1<<20)/int(unsafe.Sizeof(Point{})))
 				last := &pts[len(pts)-1]
 				writing := make(chan struct{})
