@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -551,5 +552,92 @@ func TestATransientProbeFailureFailsFreeze(t *testing.T) {
 	if seals == nil {
 		_, err = unix.Pwrite(kept, []byte{7}, 0)
 		assert.ErrorIs(t, err, unix.EPERM, "Protect added its seals")
+	}
+}
+
+// memfdLines counts the lines of /proc/self/maps that map the memfd of the
+// arena named name, wherever they lie.
+func memfdLines(t *testing.T, name string) int {
+	t.Helper()
+	maps, err := vm.ReadMaps()
+	if err != nil {
+		t.Skip(err)
+	}
+	n := 0
+	for _, e := range maps {
+		if strings.HasPrefix(e.Path, "/memfd:"+name+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// A mapping that a rollback, or Seal's background step, fails to release
+// (its own failure after the one that started the rollback) is not left
+// mapped for the life of the process: the next Freeze releases it before
+// anything else (a writable one of the file would keep Seal from sealing
+// it), and Close does, which returned nil and left it mapped before.
+func TestFailedReleasesAreRetried(t *testing.T) {
+	if seals, _, _, _ := vm.Features(); seals != nil {
+		t.Skip("the paths tried here need seals:", seals)
+	}
+	injected := errors.New("injected failure")
+	// failing makes the failpoint fail the named steps, the last one once.
+	failing := func(steps ...string) {
+		last, failedLast := steps[len(steps)-1], false
+		offheap.SetFailpoint(func(s string) error {
+			switch {
+			case s == last && !failedLast:
+				failedLast = true
+				return injected
+			case s != last && slices.Contains(steps, s):
+				return injected
+			}
+			return nil
+		})
+	}
+	for _, tc := range []struct {
+		name     string
+		mode     freeze.Mode
+		asideMin uintptr
+		steps    []string // failed; the last is the failed release
+		freezes  bool     // Freeze succeeds, the release failing after it
+	}{
+		{"Alias view", freeze.Alias, 0, []string{"seal", "release-view"}, false},
+		{"Seal moved-aside mapping, in the rollback", freeze.Seal, vm.PageSize, []string{"seal", "move-back", "release-aside"}, false},
+		{"Seal moved-aside mapping, in the background", freeze.Seal, vm.PageSize, []string{"release-aside"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.asideMin != 0 {
+				defer offheap.SetAsideMin(offheap.SetAsideMin(tc.asideMin))
+			}
+			reserved := arena.ReadStats().ReservedBytes
+			name := "leftover-" + strings.ReplaceAll(tc.name, " ", "-")
+			a := newArena(t, arena.WithName(name))
+			_, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			own := memfdLines(t, name)
+
+			failing(tc.steps...)
+			r, err := freeze.Freeze(a, tc.mode)
+			if tc.freezes {
+				require.NoError(t, err)
+				err = r.Wait()
+			}
+			offheap.SetFailpoint(nil)
+			require.ErrorIs(t, err, injected)
+			require.Greater(t, memfdLines(t, name), own, "the test needs a mapping left over")
+
+			if !tc.freezes {
+				// The next Freeze releases it first, and seals.
+				r, err = freeze.Freeze(a, tc.mode)
+				require.NoError(t, err)
+				require.NoError(t, r.Wait())
+				require.NoError(t, r.Verify())
+			}
+			require.NoError(t, r.Close())
+			assert.Zero(t, memfdLines(t, name), "a mapping of the file outlived Close")
+			assert.Equal(t, reserved, arena.ReadStats().ReservedBytes, "reserved bytes still counted")
+		})
 	}
 }

@@ -111,6 +111,49 @@ type Arena struct {
 	// One-entry cache for typed allocation of the same type in a row.
 	lastRT unsafe.Pointer
 	lastT  *layout.Type
+
+	// leftovers are mappings the library meant to release and could not
+	// (see keepLeftover).
+	leftovers []leftover
+}
+
+// leftover is a mapping of the arena's file outside its range that the
+// library failed to release when it meant to: a rollback's (a failed
+// Freeze's Alias view, Seal's moved-aside mapping) or Seal's background
+// step's. Kept, it is released by the next Freeze or by Close instead of
+// staying mapped, unseen, for the life of the process; its range goes back
+// to space only once it is PROT_NONE.
+type leftover struct {
+	m       *vm.Mapping
+	rng     space.Range
+	counted bool // rng counts as reserved in ReadStats (an Alias view's)
+}
+
+// keepLeftover keeps m, whose release failed, for releaseLeftovers. The
+// caller is the owner's goroutine, or Seal's background step, which Close
+// and the next Freeze wait for.
+func (a *Arena) keepLeftover(m *vm.Mapping, rng space.Range, counted bool) {
+	a.leftovers = append(a.leftovers, leftover{m, rng, counted})
+}
+
+// releaseLeftovers releases the leftovers, stopping at the first that
+// fails again (it stays, for the next call).
+func (a *Arena) releaseLeftovers() error {
+	for len(a.leftovers) > 0 {
+		l := a.leftovers[0]
+		if err := step("release-leftover", l.m.Release); err != nil {
+			return err
+		}
+		if l.counted {
+			counters.reserved.Add(-int64(l.rng.Len()))
+		}
+		a.leftovers = a.leftovers[1:]
+		if err := space.Discard(l.rng); err != nil {
+			return err
+		}
+	}
+	a.leftovers = nil
+	return nil
 }
 
 // NewArena reserves maxBytes of address space (rounded up to whole pages;
@@ -352,6 +395,9 @@ func (a *Arena) Close() error {
 	// arena open, so that another Close takes up where this one stopped;
 	// until then no range of it is handed out again.
 	releaseOwner := func() error {
+		if err := a.releaseLeftovers(); err != nil {
+			return err
+		}
 		if a.w == nil || a.w.Released() {
 			return nil
 		}

@@ -205,6 +205,13 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 			return nil, &StepError{Arena: a.name, Mode: mode, Step: "probe", Err: err}
 		}
 	}
+	if len(a.leftovers) > 0 {
+		// Mappings an earlier failed Freeze could not release: a writable
+		// one of the file would keep Seal from sealing it.
+		if err := a.releaseLeftovers(); err != nil {
+			return nil, &StepError{Arena: a.name, Mode: mode, Step: "release-leftover", Err: err}
+		}
+	}
 	var cut []savedCap
 	if err := step("validate", func() (err error) { cut, err = a.validateForFreeze(); return err }); err != nil {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
@@ -347,6 +354,9 @@ func (r *Region) undoAlias() error {
 	err := step("release-view", r.alias.Release)
 	if err == nil {
 		err = r.dropView(space.Discard) // Freeze failed: no reader ever had the view
+	} else {
+		r.a.keepLeftover(r.alias, r.arng, true) // for the next Freeze or Close
+		r.arng = space.Range{}
 	}
 	r.setAlias(nil)
 	return err
@@ -453,7 +463,8 @@ func (r *Region) freezeSeal() error {
 		// (its page tables fill on first touch) and drop the moved-aside
 		// mapping, whose range goes back to space only once PROT_NONE.
 		err = errors.Join(err, a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite))
-		if rerr := aside.Release(); rerr != nil {
+		if rerr := step("release-aside", aside.Release); rerr != nil {
+			a.keepLeftover(aside, arng, false) // for the next Freeze or Close
 			return errors.Join(err, rerr)
 		}
 		return errors.Join(err, space.Discard(arng))
@@ -471,9 +482,11 @@ func (r *Region) freezeSeal() error {
 		// page-table entry: the same file pages, and no fault per page as
 		// reading the fresh read-only mapping would take.
 		r.baselineAt(aside.Addr())
-		err := aside.Release()
+		err := step("release-aside", aside.Release)
 		if err == nil {
 			err = space.Discard(arng)
+		} else {
+			a.keepLeftover(aside, arng, false) // for Close
 		}
 		if err == nil {
 			err = a.file.AddSeals(vm.SealWrite | vm.SealSeal)
