@@ -45,17 +45,26 @@ func TestUpdateIsSeenByReadersAndRebaselines(t *testing.T) {
 	require.NoError(t, r.Verify())
 }
 
+// aliasConfigKeepingAWritablePointer freezes a cloned config in Alias mode
+// and returns the region, the owner's config, the readers' config, and a
+// pointer to the first endpoint in the owner's writable mapping, taken
+// before Freeze relocated the graph to the read-only view.
+func aliasConfigKeepingAWritablePointer(t *testing.T) (r *freeze.Region, owner, ro *Config, writable *Endpoint) {
+	t.Helper()
+	a := newArena(t)
+	owner, err := arena.Clone(a, newConfig())
+	require.NoError(t, err)
+	writable = &owner.Endpoints[0]
+	r, err = freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	return r, owner, freeze.ReadOnly(r, owner), writable
+}
+
 // Pointers stored by Update must stay in the region: one into the owner's
 // writable mapping (kept from before Freeze, which relocated the graph
 // itself to the read-only view) is relocated to the view.
 func TestUpdateRelocatesPointersIntoTheWritableMapping(t *testing.T) {
-	a := newArena(t)
-	c, err := arena.Clone(a, newConfig())
-	require.NoError(t, err)
-	writable := &c.Endpoints[0]
-	r, err := freeze.Freeze(a, freeze.Alias)
-	require.NoError(t, err)
-	ro := freeze.ReadOnly(r, c)
+	r, _, ro, writable := aliasConfigKeepingAWritablePointer(t)
 	require.NotSame(t, &ro.Endpoints[0], writable)
 	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Primary = writable }))
 	assert.Same(t, &ro.Endpoints[0], ro.Primary)
@@ -92,13 +101,7 @@ func TestUpdateKeepsWhatFStoresAliveWhileFRuns(t *testing.T) {
 // Readers see nothing of f's writes while f runs, not even a pointer into
 // the owner's writable mapping before its relocation: f changes a copy.
 func TestUpdateWritesNothingBeforeFReturns(t *testing.T) {
-	a := newArena(t)
-	c, err := arena.Clone(a, newConfig())
-	require.NoError(t, err)
-	writable := &c.Endpoints[0]
-	r, err := freeze.Freeze(a, freeze.Alias)
-	require.NoError(t, err)
-	ro := freeze.ReadOnly(r, c)
+	r, _, ro, writable := aliasConfigKeepingAWritablePointer(t)
 	var seen *Endpoint
 	var version int
 	require.NoError(t, freeze.Update(r, ro, func(w *Config) {
@@ -376,13 +379,7 @@ func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
 // pointer words again after hashing and undoes itself. Here the pointer
 // leads into the owner's writable mapping, which no reader may hold.
 func TestUpdateRechecksPointersWrittenWhileItHashes(t *testing.T) {
-	a := newArena(t)
-	owner, err := arena.Clone(a, newConfig())
-	require.NoError(t, err)
-	writable := &owner.Endpoints[0] // kept from before Freeze relocates the graph
-	r, err := freeze.Freeze(a, freeze.Alias)
-	require.NoError(t, err)
-	ro := freeze.ReadOnly(r, owner)
+	r, owner, ro, writable := aliasConfigKeepingAWritablePointer(t)
 	offheap.SetFailpoint(func(step string) error {
 		if step == "update-rehashed" {
 			owner.Primary = writable // the owner's own, unrelocated
@@ -390,7 +387,7 @@ func TestUpdateRechecksPointersWrittenWhileItHashes(t *testing.T) {
 		return nil
 	})
 	defer offheap.SetFailpoint(nil)
-	err = freeze.Update(r, ro, func(w *Config) { w.Version = 5 })
+	err := freeze.Update(r, ro, func(w *Config) { w.Version = 5 })
 	require.ErrorIs(t, err, arena.ErrForeignPointer)
 	assert.ErrorContains(t, err, "changed while Update ran")
 	assert.Equal(t, 1, ro.Version, "undone")
