@@ -73,6 +73,12 @@ func Bytes(a *Arena, b []byte) []byte {
 // that differ only in words that are zero (nil) are copied. Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
+//
+// Nothing may write what v reaches while Clone copies it (a data race).
+// Clone reads the graph once to size the copy and again to copy it: a
+// string or slice keeps the length it had the first time, and an
+// interface whose type changed in between makes Clone fail, so that the
+// copy never claims more memory, or another type, than was copied.
 func Clone[T any](a *Arena, v T) (T, error) {
 	if a == nil || a.a == nil {
 		var zero T

@@ -108,7 +108,15 @@ type cloner struct {
 	total    uintptr // bytes of the clone's allocation (after layout)
 	typed    int     // blocks not of string bytes only (after layout)
 	strOff   uintptr // where the packed string bytes start in it
+	// changed is the first interface found, while copying, to hold
+	// another type than discover met there: its range and slot address
+	// (changed[1] 0: none).
+	changed [2]uintptr
 }
+
+// errChanged is the cause of the CloneError for an interface whose type
+// changed between discover and the copy.
+var errChanged = errors.New("the interface's type changed while the value was cloned (another goroutine wrote it: a data race); the clone is refused")
 
 // cloners recycles scratch space between Clone calls.
 var cloners = sync.Pool{New: func() any { return new(cloner) }}
@@ -121,6 +129,7 @@ func (c *cloner) reset() {
 	c.words = [2][]pword{c.words[0][:0], c.words[1][:0]}
 	c.seen.reset()
 	c.maxAlign, c.total, c.strOff, c.typed = 1, 0, 0, 0
+	c.changed = [2]uintptr{}
 }
 
 // CloneError is returned when a value cannot be cloned; Path names the field
@@ -283,6 +292,11 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	}
 	for i := range c.blocks {
 		c.copyBlock(&c.blocks[i])
+	}
+	if c.changed[1] != 0 {
+		// The interface was written as nil: the allocation holds a
+		// consistent value, which nobody is given.
+		return nil, &CloneError{Path: c.path(int32(c.changed[0]), c.changed[1]), Err: errChanged}
 	}
 	if Invariants {
 		if err := a.validateRecords(firstRec, nil); err != nil {
@@ -750,6 +764,7 @@ func (c *cloner) copyBlock(b *cblock) {
 		}
 		k := firstElem(r, cursor)
 		e := int(r.edgeOff) + int(k)*r.t.Edges
+		w.rng = ky.idx
 		for ; k < r.n; k++ {
 			e = w.slots(unsafe.Add(r.src, k*r.t.Size), r.t.Slots, e)
 		}
@@ -762,6 +777,7 @@ type blockWriter struct {
 	c    *cloner
 	b    *cblock
 	done uintptr // source bytes before this are written
+	rng  int32   // the range whose slots are being written
 }
 
 func (w *blockWriter) dst(u uintptr) unsafe.Pointer { return unsafe.Add(w.b.dst, u-w.b.start) }
@@ -840,14 +856,57 @@ func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int
 			w.done = u + 3*ptrSize
 		case layout.SlotEface, layout.SlotIface:
 			// The type or itab word is immortal runtime metadata: copied as
-			// an integer so that no write barrier or cgocheck sees it.
-			*(*uintptr)(d) = *(*uintptr)(p)
-			*(*unsafe.Pointer)(unsafe.Add(d, ptrSize)) = w.target(e)
+			// an integer so that no write barrier or cgocheck sees it. It
+			// is read again here, so it must still describe what the data
+			// word's edge leads to, the copy of what discover found.
+			tw, target := *(*uintptr)(p), w.target(e)
+			if !w.c.typeFits(tw, e) {
+				if w.c.changed[1] == 0 {
+					w.c.changed = [2]uintptr{uintptr(w.rng), u}
+				}
+				tw, target = 0, nil
+			}
+			*(*uintptr)(d) = tw
+			*(*unsafe.Pointer)(unsafe.Add(d, ptrSize)) = target
 			w.done = u + 2*ptrSize
 		}
 		e++
 	}
 	return e
+}
+
+// typeFits reports whether an interface whose type or itab word is now tw
+// may be copied with the data word that edge e gives it: whether tw is
+// still the type discover met there (a race can have changed it since).
+// A nil interface has no edge; a pointer-shaped value, none if it is nil;
+// any other value's edge leads to a copy of its box, and a pointer-shaped
+// one's to a copy of what it points to, of the type discover counted its
+// elements in (lineUp may since have counted an array's in its elements,
+// keeping its size).
+func (c *cloner) typeFits(tw uintptr, e int) bool {
+	t := c.edges[e]
+	if tw == 0 {
+		return t == noEdge
+	}
+	dt := layout.Known(tw)
+	switch {
+	case dt == nil:
+		return false // a type no interface of the value held in discover
+	case t == noEdge:
+		return dt.Direct
+	}
+	r := &c.ranges[t]
+	p := dt
+	if dt.Direct {
+		p = dt.Slots[0].Elem
+	}
+	if p.Size != r.size() {
+		return false
+	}
+	for p != r.t && p.RType.Kind() == reflect.Array && p.RType.Len() > 0 {
+		p = layout.Of(p.RType.Elem())
+	}
+	return p == r.t
 }
 
 // maxPathDepth bounds how many steps of a path are spelled out.

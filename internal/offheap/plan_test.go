@@ -53,3 +53,51 @@ func TestApplyWritesTheLengthsThatWereCopied(t *testing.T) {
 	}
 	require.NoError(t, a.Validate())
 }
+
+type twoAny struct{ X, Y any }
+
+// An interface whose type changes between PlanValue and ApplyValue (as one
+// written by another goroutine while Take clones it would) is not copied
+// with its new type word over a copy of its old value, which readers
+// would read as the new type: the clone is refused, and the interface
+// written into the arena is nil. One that changed only its value is
+// copied as planned.
+func TestApplyRefusesAnInterfaceWhoseTypeChanged(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		now  any
+	}{
+		{"to a type never met", [4]int64{1, 2, 3, 4}},
+		{"to a type of the same size met elsewhere in the value", "sixteen bytes!!"},
+		{"to nil", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &twoAny{X: [2]int64{1, 2}, Y: "a string"}
+			p, err := PlanValue(&v)
+			require.NoError(t, err)
+			defer p.Release()
+			v.X = tc.now
+			a, err := NewArena("changed", 1<<20)
+			require.NoError(t, err)
+			defer a.Close()
+			_, err = ApplyValue[*twoAny](a, p)
+			var ce *CloneError
+			require.ErrorAs(t, err, &ce)
+			require.ErrorIs(t, err, errChanged)
+			assert.Contains(t, err.Error(), "twoAny.X")
+			require.NoError(t, a.Validate())
+		})
+	}
+
+	v := &twoAny{X: [2]int64{1, 2}}
+	p, err := PlanValue(&v)
+	require.NoError(t, err)
+	defer p.Release()
+	v.X = [2]int64{3, 4} // a new box of the same type
+	a, err := NewArena("changed-value", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	root, err := ApplyValue[*twoAny](a, p)
+	require.NoError(t, err)
+	assert.Equal(t, [2]int64{1, 2}, (*root).X, "the box discover found, copied")
+}
