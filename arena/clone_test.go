@@ -212,6 +212,16 @@ func cloneShapes() []struct {
 				Err:    errors.New("boom"),
 			}
 		}},
+		{"interfaces holding one-word structs stored directly", func() any {
+			// One pointer word and a zero-size field: the runtime stores
+			// it in the interface's data word, as it does a *Node.
+			type direct struct {
+				_ [0]int
+				P *Node
+			}
+			n := &Node{Val: 42}
+			return []any{direct{P: n}, struct{ P *Node }{n}, [1]*Node{n}, direct{}}
+		}},
 		{"interface holding pointer into slice", func() any {
 			s := []Endpoint{{Host: "a"}, {Host: "b"}}
 			return []any{s, &s[1]}

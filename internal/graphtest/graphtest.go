@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
@@ -82,7 +83,7 @@ func Refs(v any) []Ref {
 			}
 			et := v.Elem().Type()
 			r := Ref{Kind: "iface:" + et.String(), Path: it.Path}
-			if v.CanAddr() && !pointerShaped(et) {
+			if v.CanAddr() && !layout.Of(et).Direct {
 				// A boxed value: the interface's data word points to the
 				// box, which is listed like a pointer's target and walked
 				// where it lies (addressable, so that interfaces inside
@@ -98,7 +99,8 @@ func Refs(v any) []Ref {
 				push(reflect.NewAt(et, box).Elem(), it.Path+".(i)")
 				continue
 			}
-			// A pointer-shaped value is stored in the data word itself:
+			// A value stored directly (one word that is a pointer, as the
+			// runtime decides; layout.Type.Direct) is the data word itself:
 			// what it points to is listed when it is walked.
 			out = append(out, r)
 			push(v.Elem(), it.Path+".(i)")
@@ -115,22 +117,6 @@ func Refs(v any) []Ref {
 		}
 	}
 	return out
-}
-
-// pointerShaped reports whether values of t are stored in an interface's
-// data word directly instead of in a box: pointers, maps, channels, funcs,
-// unsafe.Pointer, and structs and arrays of exactly one such element (the
-// compiler's rule for direct interfaces).
-func pointerShaped(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Chan, reflect.Func:
-		return true
-	case reflect.Struct:
-		return t.NumField() == 1 && pointerShaped(t.Field(0).Type)
-	case reflect.Array:
-		return t.Len() == 1 && pointerShaped(t.Elem())
-	}
-	return false
 }
 
 // RequireSameShape checks that clone has the sharing structure of orig:
