@@ -516,9 +516,9 @@ func (c *cloner) lineUp() error {
 		if c.straddler(b) >= 0 {
 			for _, ky := range c.keys[b.lo:b.hi] {
 				r := &c.ranges[ky.idx]
-				for r.t.RType.Kind() == reflect.Array && r.t.RType.Len() > 0 {
-					r.n *= uintptr(r.t.RType.Len())
-					r.t = layout.Of(r.t.RType.Elem())
+				for e, n, ok := arrayStep(r.t); ok; e, n, ok = arrayStep(r.t) {
+					r.n *= n
+					r.t = e
 				}
 			}
 			if j := c.straddler(b); j >= 0 {
@@ -903,10 +903,24 @@ func (c *cloner) typeFits(tw uintptr, e int) bool {
 	if p.Size != r.size() {
 		return false
 	}
-	for p != r.t && p.RType.Kind() == reflect.Array && p.RType.Len() > 0 {
-		p = layout.Of(p.RType.Elem())
+	for p != r.t {
+		e, _, ok := arrayStep(p)
+		if !ok {
+			return false
+		}
+		p = e
 	}
-	return p == r.t
+	return true
+}
+
+// arrayStep returns the element type and length of t if t is an array of
+// one element or more: one step of lineUp's counting of a range in
+// smaller elements, which typeFits retraces.
+func arrayStep(t *layout.Type) (elem *layout.Type, n uintptr, ok bool) {
+	if t.RType.Kind() != reflect.Array || t.RType.Len() == 0 {
+		return nil, 0, false
+	}
+	return layout.Of(t.RType.Elem()), uintptr(t.RType.Len()), true
 }
 
 // maxPathDepth bounds how many steps of a path are spelled out.
