@@ -618,13 +618,25 @@ func TestFailedReleasesAreRetried(t *testing.T) {
 			require.NoError(t, err)
 			own := memfdLines(t, name)
 
-			failing(tc.steps...)
+			if tc.freezes {
+				// A step of the background that Freeze starts and
+				// Wait waits for, which has a failpoint of its own.
+				offheap.SetBackgroundFailpoint(func(s string) error {
+					if s == tc.steps[0] {
+						return injected
+					}
+					return nil
+				})
+			} else {
+				failing(tc.steps...)
+			}
 			r, err := freeze.Freeze(a, tc.mode)
 			if tc.freezes {
 				require.NoError(t, err)
 				err = r.Wait()
 			}
 			offheap.SetFailpoint(nil)
+			offheap.SetBackgroundFailpoint(nil)
 			require.ErrorIs(t, err, injected)
 			require.Greater(t, memfdLines(t, name), own, "the test needs a mapping left over")
 

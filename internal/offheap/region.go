@@ -88,14 +88,25 @@ var asideMin uintptr = 2 << 20
 // failpoint injects errors into named steps, for tests.
 var failpoint atomic.Pointer[func(step string) error]
 
+// bgFailpoint is failpoint for the steps Seal's background runs after
+// Freeze has returned, kept apart: a test that records or fails Freeze's
+// own steps must not see them, on a goroutine it does not wait for.
+var bgFailpoint atomic.Pointer[func(step string) error]
+
 // SetFailpoint makes every step named by f's non-nil answers fail (nil f
 // clears it). For tests of rollback.
-func SetFailpoint(f func(step string) error) {
+func SetFailpoint(f func(step string) error) { setHook(&failpoint, f) }
+
+// SetBackgroundFailpoint is SetFailpoint for the steps that Seal's
+// background runs after Freeze has returned ("release-aside").
+func SetBackgroundFailpoint(f func(step string) error) { setHook(&bgFailpoint, f) }
+
+func setHook(p *atomic.Pointer[func(step string) error], f func(step string) error) {
 	if f == nil {
-		failpoint.Store(nil)
+		p.Store(nil)
 		return
 	}
-	failpoint.Store(&f)
+	p.Store(&f)
 }
 
 // SetAsideMin changes the Seal aside threshold and returns the old one, for
@@ -110,8 +121,13 @@ func reached(name string) {
 	}
 }
 
-func step(name string, f func() error) error {
-	if fp := failpoint.Load(); fp != nil {
+func step(name string, f func() error) error { return hooked(&failpoint, name, f) }
+
+// bgStep is step for Seal's background (bgFailpoint).
+func bgStep(name string, f func() error) error { return hooked(&bgFailpoint, name, f) }
+
+func hooked(p *atomic.Pointer[func(step string) error], name string, f func() error) error {
+	if fp := p.Load(); fp != nil {
 		if err := (*fp)(name); err != nil {
 			return err
 		}
@@ -482,7 +498,7 @@ func (r *Region) freezeSeal() error {
 		// page-table entry: the same file pages, and no fault per page as
 		// reading the fresh read-only mapping would take.
 		r.baselineAt(aside.Addr())
-		err := step("release-aside", aside.Release)
+		err := bgStep("release-aside", aside.Release)
 		if err == nil {
 			err = space.Discard(arng)
 		} else {
