@@ -119,7 +119,7 @@
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
 // Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode
 // takes the baseline before returning, since nothing stops a write through
-// a descriptor. Windows and AIX return an error wrapping
+// a descriptor. Windows, AIX and wasm return an error wrapping
 // arena.ErrUnsupportedPlatform.
 //
 // Guard only guards the calling goroutine; a fault in another goroutine

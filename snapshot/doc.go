@@ -97,15 +97,15 @@
 // so does a result kept past Close. Keys may be strings, integers, and
 // arrays or structs of booleans and integers; float keys
 // (NaN != NaN, and -0 == +0 with different bytes), pointers, interfaces,
-// channels and strings inside struct keys are refused with an error
+// channels and strings inside array or struct keys are refused with an error
 // wrapping arena.ErrUnsupported. A duplicate key fails the build with an
 // error wrapping ErrDuplicateKey that names the key, and keys that crowd
 // together under every seed tried with ErrClusteredKeys. Building costs
 // more when values hold pointers: each string or pointed-to object in a
 // value is cloned like any Go object, so a million entries whose values
-// hold a string took 1.2-2.0 µs per key to build on the 2-core hosts
+// hold a string took 1-3 µs per key to build on the 2-core hosts
 // measured (go run ./examples/lookup), against 0.09-0.18 µs for int64
-// values: about 7 to 25 times as long.
+// values: ten times as long or more.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have
