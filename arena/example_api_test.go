@@ -69,3 +69,20 @@ func ExampleArena_Name() {
 	fmt.Println(named.Name(), unnamed.Name())
 	// Output: sessions arena
 }
+
+func ExampleErrInvalidSize() {
+	a, _ := arena.NewArena(arena.WithName("sizes"))
+	defer a.Close()
+	n := -1 // a length computed from bad input
+	err := func() (err error) {
+		defer func() { err, _ = recover().(error) }()
+		arena.MakeSlice[uint32](a, n)
+		return nil
+	}()
+	fmt.Println(errors.Is(err, arena.ErrInvalidSize))
+	_, err = arena.NewArena(arena.WithMaxBytes(0)) // 0 is not "unlimited"
+	fmt.Println(errors.Is(err, arena.ErrInvalidSize))
+	// Output:
+	// true
+	// true
+}

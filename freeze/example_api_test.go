@@ -216,3 +216,70 @@ func ExampleMode_String() {
 	fmt.Println()
 	// Output: Protect Alias Seal Mode(9)
 }
+
+// Update is for Alias regions only; on a region of another mode it fails
+// before running its function.
+func ExampleErrNotAlias() {
+	a, _ := arena.NewArena(arena.WithName("limits"))
+	limits := arena.New[[2]int64](a)
+	r, err := freeze.Freeze(a, freeze.Protect)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	err = freeze.Update(r, limits, func(l *[2]int64) { l[0] = 100 })
+	fmt.Println(errors.Is(err, freeze.ErrNotAlias), limits[0])
+	// Output: true 0
+}
+
+// ReadOnly and Update accept only pointers into the region.
+func ExampleErrNotInRegion() {
+	a, _ := arena.NewArena(arena.WithName("limits"))
+	arena.New[[2]int64](a)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	onHeap := new([2]int64)
+	err = freeze.Update(r, onHeap, func(l *[2]int64) { l[0] = 100 })
+	fmt.Println(errors.Is(err, freeze.ErrNotInRegion), onHeap[0])
+	// Output: true 0
+}
+
+// Inside Update's function, the region may be read and verified but not
+// updated again or closed.
+func ExampleErrInsideUpdate() {
+	a, _ := arena.NewArena(arena.WithName("limits"))
+	limits := arena.New[[2]int64](a)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	var inner error
+	err = freeze.Update(r, limits, func(l *[2]int64) {
+		l[0] = 100
+		inner = r.Close()
+	})
+	fmt.Println(err, errors.Is(inner, freeze.ErrInsideUpdate))
+	fmt.Println(freeze.ReadOnly(r, limits)[0], r.Verify())
+	// Output:
+	// <nil> true
+	// 100 <nil>
+}
+
+// Checksums are kept per page of PageSize bytes, so a CorruptionError
+// names pages, and an offset in the region lies on page offset/PageSize.
+func ExamplePageSize() {
+	a, _ := arena.NewArena(arena.WithName("table"))
+	arena.MakeSlice[byte](a, 3*freeze.PageSize+1)
+	r, err := freeze.Freeze(a, freeze.Protect)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	pages := (r.Size() + freeze.PageSize - 1) / freeze.PageSize
+	fmt.Println(freeze.PageSize, pages)
+	// Output: 4096 4
+}

@@ -329,3 +329,20 @@ func ExampleStore_Stats() {
 	// inside Read: {Published:2 Released:0}
 	// after Read:  {Published:2 Released:1}
 }
+
+// A Store owns the versions it publishes: it closes each one when no
+// reader holds it any more, and refuses to let anyone else close it.
+func ExampleErrOwnedByStore() {
+	var st snapshot.Store[Flags]
+	defer st.Close()
+	s, err := st.Publish(Flags{Version: 1, Enabled: []string{"search"}})
+	if err != nil {
+		panic(err)
+	}
+	err = s.Close()
+	fmt.Println(errors.Is(err, snapshot.ErrOwnedByStore))
+	st.Read(func(f Flags) { fmt.Println(f.Version, f.Enabled) }) // still served
+	// Output:
+	// true
+	// 1 [search]
+}
