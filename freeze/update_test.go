@@ -553,3 +553,32 @@ func TestUpdateAcceptsZeroSizeValuesInInterfaces(t *testing.T) {
 		require.NoError(t, r.Verify())
 	}
 }
+
+// trailingString ends with a string, so the last two words of Update's
+// copy of it on the Go heap are a string header.
+type trailingString struct {
+	N    int
+	Name string
+}
+
+// Update reads a string header at the end of its copy without reading
+// past it (checkptr, on under -race, kills the process if it does), with
+// the string left alone, reslicing the region's bytes, or a whole value
+// that is a string.
+func TestUpdateOfAValueEndingInAString(t *testing.T) {
+	a, err := arena.NewArena(arena.WithName("trailing-string"))
+	require.NoError(t, err)
+	c, err := arena.Clone(a, &trailingString{Name: "hello"})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	defer r.Close()
+	ro := freeze.ReadOnly(r, c)
+
+	require.NoError(t, freeze.Update(r, ro, func(w *trailingString) { w.N = 1 }))
+	require.NoError(t, freeze.Update(r, ro, func(w *trailingString) { w.Name = w.Name[1:] }))
+	require.NoError(t, freeze.Update(r, &ro.Name, func(w *string) { *w = (*w)[1:] }))
+	assert.Equal(t, trailingString{1, "llo"}, *ro)
+	require.NoError(t, r.Verify())
+	require.NoError(t, offheap.Unwrap(r.Arena()).Validate())
+}

@@ -112,7 +112,8 @@ func elemSize(s *layout.Slot) uintptr {
 // others. Go code without unsafe cannot make a header that claims more
 // than its memory, so this guards against the library's own mistakes: a
 // header reaching past the arena's used bytes would let readers into
-// other allocations or past the mapping.
+// other allocations or past the mapping. The word may lie in arena memory
+// or, for Update's check, in a copy on the Go heap.
 func fits(word unsafe.Pointer, kind layout.SlotKind, elem, v uintptr, w window) bool {
 	room := w.hi - v
 	switch kind {
@@ -271,7 +272,15 @@ func restoreCaps(cut []savedCap) {
 	}
 }
 
-func sliceLen(word unsafe.Pointer) uintptr { return (*[3]uintptr)(word)[1] }
+// sliceLen returns the length of the string or slice whose header starts
+// at word: the header's second word, in both. It reads that word alone,
+// since a string header is two words and may end its allocation (the last
+// field of Update's copy on the Go heap, where checkptr refuses a
+// three-word view that reaches past it).
+func sliceLen(word unsafe.Pointer) uintptr { return *(*uintptr)(unsafe.Add(word, ptrSize)) }
+
+// sliceCap returns the capacity of the slice whose header starts at word,
+// which must be a slice header: three words of one allocation.
 func sliceCap(word unsafe.Pointer) uintptr { return (*[3]uintptr)(word)[2] }
 
 // zeroBase is where the runtime points every zero-size allocation and

@@ -144,7 +144,7 @@ func (n *namer) eachRoute(j int, f func(route)) {
 			case layout.SlotSlice:
 				rt.extent, rt.slice, rt.elem = sliceLen(w)*s.Elem.Size, true, s.Elem
 			case layout.SlotString:
-				rt.extent, rt.slice = *(*uintptr)(unsafe.Add(w, ptrSize)), true
+				rt.extent, rt.slice = sliceLen(w), true
 			case layout.SlotEface, layout.SlotIface:
 				tw := *(*uintptr)(w) // the type word, read as an integer only
 				if tw == 0 {
