@@ -6,16 +6,14 @@
 package space
 
 import (
-	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/frozen-go/frozen/internal/childtest"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
@@ -28,41 +26,25 @@ func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
 		t.Skip("a 32-bit address space holds no 64 GiB chunk to begin with")
 	}
 	gib := uint64(1) << 30 // a variable: the sizes below overflow a 32-bit uintptr as constants
-	if os.Getenv("FROZEN_RLIMIT_CHILD") == "1" {
-		status, err := os.ReadFile("/proc/self/status")
-		require.NoError(t, err)
-		var vmSize uint64
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmSize:" {
-				kb, err := strconv.ParseUint(f[1], 10, 64)
-				require.NoError(t, err)
-				vmSize = kb << 10
-			}
-		}
-		require.NotZero(t, vmSize)
-		lim := unix.Rlimit{Cur: vmSize + 4<<30 + 512<<20, Max: vmSize + 4<<30 + 512<<20}
-		require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &lim))
-		_, err = vm.Reserve(chunkSize, chunkAlign)
-		require.Error(t, err, "the limit leaves no room for a whole chunk")
-		// 3 GiB fits, not the power of two above it with a chunk's
-		// alignment: the halving ends at what the range needs.
-		big, err := Alloc(uintptr(3*gib), 0, nil, "three")
-		require.NoError(t, err)
-		assert.Equal(t, uintptr(3*gib), big.Len())
-		for range 3 {
-			r, err := Alloc(16*vm.PageSize, 0, nil, "limited")
-			require.NoError(t, err)
-			assert.NotZero(t, r.Start())
-		}
-		assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4*gib+512<<20))
+	if !childtest.InChild(t) {
 		return
 	}
-	if os.Getenv("FROZEN_TEST_EXEC_WRAPPER") != "" {
-		t.Skip("under an emulator, whose own mappings the limit would count")
+	vmSize, err := childtest.VmSize()
+	require.NoError(t, err)
+	require.NotZero(t, vmSize)
+	lim := unix.Rlimit{Cur: vmSize + 4<<30 + 512<<20, Max: vmSize + 4<<30 + 512<<20}
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &lim))
+	_, err = vm.Reserve(chunkSize, chunkAlign)
+	require.Error(t, err, "the limit leaves no room for a whole chunk")
+	// 3 GiB fits, not the power of two above it with a chunk's
+	// alignment: the halving ends at what the range needs.
+	big, err := Alloc(uintptr(3*gib), 0, nil, "three")
+	require.NoError(t, err)
+	assert.Equal(t, uintptr(3*gib), big.Len())
+	for range 3 {
+		r, err := Alloc(16*vm.PageSize, 0, nil, "limited")
+		require.NoError(t, err)
+		assert.NotZero(t, r.Start())
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAllocUnderAnAddressSpaceLimit$", "-test.v")
-	cmd.Env = append(os.Environ(), "FROZEN_RLIMIT_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "--- PASS")
+	assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4*gib+512<<20))
 }

@@ -1,0 +1,61 @@
+// Package childtest runs a test again in a child process, for tests that
+// change what the whole process lives under (its address-space limit) or
+// may leave it unusable.
+package childtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const env = "FROZEN_CHILD_TEST"
+
+// InChild reports whether the test runs in the child process that Run
+// started for it. Otherwise it starts one, running only this test with
+// the given environment variables added, fails t if the child fails or
+// skips, and returns false: the caller returns at once.
+//
+//	if !childtest.InChild(t) {
+//		return
+//	}
+//	// what the child does
+func InChild(t *testing.T, environ ...string) bool {
+	t.Helper()
+	if os.Getenv(env) == t.Name() {
+		return true
+	}
+	if os.Getenv("FROZEN_TEST_EXEC_WRAPPER") != "" {
+		t.Skip("under an emulator, whose own mappings and limits the child's would mix with")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), env+"="+t.Name()), environ...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("child process did not pass:\n%s", out)
+	}
+	t.Logf("child process:\n%s", out)
+	return false
+}
+
+// VmSize returns the process's address space in bytes: VmSize in
+// /proc/self/status, which RLIMIT_AS limits.
+func VmSize() (uint64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmSize:" {
+			kb, err := strconv.ParseUint(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("childtest: no VmSize in /proc/self/status")
+}
