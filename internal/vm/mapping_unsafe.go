@@ -140,23 +140,38 @@ func (m *Mapping) MoveAside(to unsafe.Pointer) (*Mapping, error) {
 
 // MoveOnto moves the mapping onto dst's range, replacing dst (which is
 // marked released without touching its range), and takes its place: the
-// reverse of MoveAside, for rolling back.
-func (m *Mapping) MoveOnto(dst *Mapping) error {
+// reverse of MoveAside, for rolling back. m's old range stays mapped, with
+// no pages, and is made a PROT_NONE reservation again; if that fails, the
+// error comes with a Mapping of the old range, still able to reach the
+// file's pages, for its owner to release later.
+//
+// If the move fails, m and dst are as they were, except that dst's range
+// may have been unmapped and reserved again (PROT_NONE), so that its owner
+// must map it anew; if it could not be reserved again, the error wraps
+// ErrRangeLost and dst is marked released without touching its range,
+// which nothing may map over again.
+func (m *Mapping) MoveOnto(dst *Mapping) (old *Mapping, err error) {
 	if m.done || dst.done {
-		return errReleased
+		return nil, errReleased
 	}
 	if m.len != dst.len {
-		return fmt.Errorf("vm: move onto: length %d != %d", m.len, dst.len)
+		return nil, fmt.Errorf("vm: move onto: length %d != %d", m.len, dst.len)
 	}
 	if err := moveOnto(m.addr, dst.addr, m.len); err != nil {
-		return err
+		if errors.Is(err, ErrRangeLost) {
+			dst.done = true
+		}
+		return nil, err
 	}
-	// The old range of m is still mapped, with no pages (moveOnto keeps it,
-	// so no hole opens in reserved space): put the reservation back over
-	// it, PROT_NONE. Until then it could write the file's pages.
-	err := decommit(m.addr, m.len)
+	// Until decommitted, the old range could write the file's pages.
+	derr := decommit(m.addr, m.len)
+	if derr != nil {
+		left := *m
+		old = &left
+		err = fmt.Errorf("vm: release moved-from range: %w", derr)
+	}
 	m.addr, dst.done = dst.addr, true
-	return err
+	return old, err
 }
 
 // Mseal makes the mapping's address range permanent: it can never again be

@@ -101,6 +101,19 @@ func (m Maps) Within(start, end uintptr) Maps {
 	return out
 }
 
+// Covers reports whether mappings cover all of [start, end), with no
+// gap.
+func (m Maps) Covers(start, end uintptr) bool {
+	at := start
+	for _, e := range m.Within(start, end) {
+		if e.Start > at {
+			return false
+		}
+		at = max(at, e.End)
+	}
+	return at >= end
+}
+
 // SmapsField returns what follows field (such as "VmFlags:" or
 // "ShmemPmdMapped:") in the entry of /proc/self/smaps for the mapping that
 // starts at start, trimmed (Linux only).

@@ -33,6 +33,13 @@ import (
 // no backend (Windows, for now, and non-Unix systems).
 var ErrUnsupportedPlatform = errors.New("frozen: platform not supported")
 
+// ErrRangeLost is wrapped by the error of a MoveAside or MoveOnto that
+// failed after the kernel unmapped the destination, when no reservation
+// could be put back: the destination range is no longer this process's to
+// map over (another thread may map there), and must never be mapped with
+// MAP_FIXED or handed out again.
+var ErrRangeLost = errors.New("vm: reserved range lost")
+
 // ErrUnsupported is wrapped by a *FeatureError when the platform or kernel
 // lacks a feature (file seals, mseal, mremap).
 var ErrUnsupported = errors.New("vm: feature not supported")

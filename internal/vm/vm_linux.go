@@ -109,12 +109,50 @@ func reserve(n uintptr) (unsafe.Pointer, error) {
 func moveAside(from, to unsafe.Pointer, n uintptr) error {
 	got, err := unix.MremapPtr(from, n, to, n, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP)
 	if err != nil {
-		return fmt.Errorf("vm: mremap aside: %w", err)
+		// With MREMAP_FIXED the kernel unmaps the destination before
+		// checks that can still fail (RLIMIT_AS, the mapping count), so a
+		// failed move can leave a hole where to's mapping was
+		// (TestFailedMoveLeavesNoHole): put a reservation back there, or
+		// say the range is lost.
+		return errors.Join(fmt.Errorf("vm: mremap aside: %w", err), reReserve(to, n))
 	}
 	if got != to {
 		return fmt.Errorf("vm: mremap aside: moved to %p, not %p", got, to)
 	}
 	return nil
+}
+
+// reReserve makes sure [at, at+n), a range this package reserved or
+// mapped, is still mapped after a failed mremap onto it, and returns nil
+// if so: a PROT_NONE reservation goes where the kernel left a hole, with
+// MAP_FIXED_NOREPLACE, which never replaces what another thread may have
+// mapped into the hole meanwhile. Otherwise the error wraps ErrRangeLost:
+// the range is no longer this process's to map over.
+func reReserve(at unsafe.Pointer, n uintptr) error {
+	p, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
+	switch {
+	case err == nil && p == at:
+		return nil // the hole is reserved again
+	case err == nil:
+		// A kernel before 4.17 takes MAP_FIXED_NOREPLACE for a hint and
+		// maps elsewhere: the range was free, so it is lost.
+		_ = unix.MunmapPtr(p, n)
+		err = errors.New("no reservation left")
+	case errors.Is(err, unix.EEXIST):
+		// Something is mapped there: the range as it was (the kernel
+		// unmaps the destination whole or not at all), unless part of it
+		// is a hole, part of which another thread mapped.
+		maps, merr := ReadMaps()
+		if merr != nil {
+			err = merr
+			break
+		}
+		if maps.Covers(uintptr(at), uintptr(at)+n) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: [%p, +%#x): %w", ErrRangeLost, at, n, err)
 }
 
 func moveOnto(from, to unsafe.Pointer, n uintptr) error {

@@ -123,7 +123,9 @@ func TestMoveAsideKeepsPagesAndRoundTrips(t *testing.T) {
 	assert.True(t, faults(func() { fx.m.Bytes()[0] = 1 }))
 
 	// Roll back: the aside mapping takes the original place again.
-	require.NoError(t, aside.MoveOnto(fx.m))
+	left, err := aside.MoveOnto(fx.m)
+	require.NoError(t, err)
+	require.Nil(t, left)
 	assert.True(t, fx.m.Released())
 	assert.Equal(t, fx.m.Addr(), aside.Addr())
 	aside.Bytes()[0] = 99
