@@ -653,3 +653,68 @@ func TestFailedReleasesAreRetried(t *testing.T) {
 		})
 	}
 }
+
+// When undoing a failed step cannot make the arena's mapping read-write
+// again (injected here at "writable-again"; a kernel out of memory or
+// mappings would refuse the mprotect or mmap), the arena is left for
+// Close alone: allocating, cloning and freezing again fail with
+// arena.ErrFrozen instead of writing read-only memory, and slices keep
+// the capacities Freeze cut.
+func TestARollbackThatLeavesTheArenaReadOnlyLeavesItToClose(t *testing.T) {
+	seals, _, mremap, _ := vm.Features()
+	for _, tc := range []struct {
+		name     string
+		mode     freeze.Mode
+		fail     []string
+		asideMin uintptr
+	}{
+		{"Protect/protect", freeze.Protect, []string{"protect"}, 0},
+		{"Protect/seal", freeze.Protect, []string{"seal"}, 0},
+		{"Seal/remap", freeze.Seal, []string{"remap"}, ^uintptr(0) >> 1},
+		{"Seal/seal", freeze.Seal, []string{"seal"}, ^uintptr(0) >> 1},
+		{"Seal/aside/seal", freeze.Seal, []string{"seal", "move-back"}, vm.PageSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if seals != nil && (tc.mode == freeze.Seal || tc.fail[0] == "seal") || tc.asideMin == vm.PageSize && mremap != nil {
+				t.Skip("no seals or no mremap here")
+			}
+			if tc.asideMin != 0 {
+				defer offheap.SetAsideMin(offheap.SetAsideMin(tc.asideMin))
+			}
+			a, _, c, _ := clonedConfig(t)
+			c.Endpoints = c.Endpoints[:1] // cap 3
+			injected, rollback := errors.New("injected failure"), errors.New("injected rollback failure")
+			offheap.SetFailpoint(func(s string) error {
+				if slices.Contains(tc.fail, s) {
+					return injected
+				}
+				if s == "writable-again" {
+					return rollback
+				}
+				return nil
+			})
+			_, err := freeze.Freeze(a, tc.mode)
+			offheap.SetFailpoint(nil)
+			var se *freeze.StepError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, tc.fail[0], se.Step)
+			require.ErrorIs(t, se.Rollback, rollback)
+
+			assert.Equal(t, 1, cap(c.Endpoints), "the capacity stays cut")
+			err = func() (err error) {
+				defer func() { err, _ = recover().(error) }()
+				arena.New[int](a)
+				return nil
+			}()
+			assert.ErrorIs(t, err, arena.ErrFrozen)
+			_, err = arena.Clone(a, newConfig())
+			assert.ErrorIs(t, err, arena.ErrFrozen)
+			_, err = freeze.Freeze(a, freeze.Protect)
+			assert.ErrorIs(t, err, arena.ErrFrozen)
+			assert.ErrorContains(t, err, "injected rollback failure", "the error says why")
+			require.NoError(t, a.Close())
+			assert.Empty(t, slices.DeleteFunc(arenaMaps(t, a), func(e vm.MapsEntry) bool { return e.Perms == "---p" }),
+				"Close released the mapping")
+		})
+	}
+}

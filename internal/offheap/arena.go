@@ -115,6 +115,14 @@ type Arena struct {
 	// leftovers are mappings the library meant to release and could not
 	// (see keepLeftover).
 	leftovers []leftover
+	// broken is why a failed Freeze could not make the arena's mapping
+	// read-write again: the arena then accepts no allocation, nor another
+	// Freeze, and can only be closed. lost says that the arena's range
+	// was unmapped and could not be reserved again (vm.ErrRangeLost): its
+	// mapping is released without touching the range, which Close never
+	// gives back to space.
+	broken error
+	lost   bool
 }
 
 // leftover is a mapping of the arena's file outside its range that the
@@ -261,13 +269,18 @@ func (a *Arena) leave() {
 	}
 }
 
-// usable returns the error for allocating in a frozen or closed arena.
+// usable returns the error for allocating in a frozen or closed arena, or
+// one a failed Freeze left broken.
 func (a *Arena) usable() error {
 	switch a.state {
 	case Frozen:
 		return fmt.Errorf("%w: arena %q no longer accepts allocations", ErrFrozen, a.name)
 	case Closed:
 		return fmt.Errorf("%w: arena %q", ErrClosed, a.name)
+	}
+	if a.broken != nil {
+		return fmt.Errorf("%w: arena %q stayed read-only when undoing a failed Freeze failed (%v); it can only be closed",
+			ErrFrozen, a.name, a.broken)
 	}
 	return nil
 }
@@ -413,15 +426,18 @@ func (a *Arena) Close() error {
 	if a.w != nil {
 		counters.mapped.Add(-int64(a.w.Len()))
 	}
-	if Invariants {
-		// Before the range goes back to space: once there, it may be
-		// handed to another arena (at once, with the quarantine off) and
-		// mapped again before the check reads /proc/self/maps.
-		if n := closes.Add(1); n <= 1000 || n%64 == 0 {
-			checkReleased(a.rng)
+	var err error
+	if !a.lost {
+		if Invariants {
+			// Before the range goes back to space: once there, it may be
+			// handed to another arena (at once, with the quarantine off)
+			// and mapped again before the check reads /proc/self/maps.
+			if n := closes.Add(1); n <= 1000 || n%64 == 0 {
+				checkReleased(a.rng)
+			}
 		}
+		err = space.Release(a.rng)
 	}
-	err := space.Release(a.rng)
 	if r != nil && r.alias != nil && !r.arng.IsZero() {
 		// After the owner's range, so that the readers' view, quarantined
 		// last, is the last of the two to be reused.

@@ -206,6 +206,9 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	case Closed:
 		return nil, fmt.Errorf("%w: arena %q", ErrClosed, a.name)
 	}
+	if err := a.usable(); err != nil {
+		return nil, err // broken by an earlier Freeze
+	}
 	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
 	// A probe that failed for want of descriptors or memory says nothing
 	// of the kernel: Freeze fails, rather than go without seals (Protect,
@@ -254,9 +257,11 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		a.frozen.Store(nil)
 		// The capacities go back where the arena's own mapping is
 		// writable again: always in Alias mode, which never changes it,
-		// and in the others unless rolling back failed.
-		if se, ok := err.(*StepError); !ok || se.Rollback == nil || mode == Alias {
+		// and in the others unless the rollback could not make it so.
+		if a.broken == nil {
 			restoreCaps(cut)
+		} else {
+			a.limit = 0 // allocations take the slow path, which refuses them
 		}
 		return nil, err
 	}
@@ -274,6 +279,25 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 
 func (r *Region) fail(stepName string, err, rollback error) error {
 	return &StepError{Arena: r.a.name, Mode: r.mode, Step: stepName, Err: err, Rollback: rollback}
+}
+
+// writableAgain makes the arena's own mapping read-write again, in a
+// rollback, with undo (mprotect, or a fresh mapping of the file); if that
+// fails the arena is broken.
+func (r *Region) writableAgain(undo func() error) error {
+	err := step("writable-again", undo)
+	if err != nil {
+		r.a.broken = err
+	}
+	return err
+}
+
+func (r *Region) reprotect() error {
+	return r.writableAgain(func() error { return r.a.w.Protect(vm.ProtReadWrite) })
+}
+
+func (r *Region) remapWritable() error {
+	return r.writableAgain(func() error { return r.a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite) })
 }
 
 // probe fails, with ErrModeUnsupported, when a feature the mode needs (Alias
@@ -304,7 +328,7 @@ func (r *Region) freezeProtect() error {
 		if err := step("protect", func() error { return a.w.Protect(vm.ProtRead) }); err != nil {
 			// mprotect can fail part way (ENOMEM splitting mappings),
 			// having changed some pages: make them all writable again.
-			return r.fail("protect", err, a.w.Protect(vm.ProtReadWrite))
+			return r.fail("protect", err, r.reprotect())
 		}
 	}
 	if r.seals != nil {
@@ -315,7 +339,7 @@ func (r *Region) freezeProtect() error {
 	if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
 		var rb error
 		if a.w != nil {
-			rb = a.w.Protect(vm.ProtReadWrite)
+			rb = r.reprotect()
 		}
 		return r.fail("seal", err, rb)
 	}
@@ -426,7 +450,7 @@ func (r *Region) freezeSeal() error {
 	if a.w == nil || a.w.Len() < asideMin || mremapErr != nil {
 		if a.w != nil {
 			if err := step("remap", func() error { return a.w.Remap(vm.FromReadOnly, vm.ProtRead) }); err != nil {
-				return r.fail("remap", err, a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite))
+				return r.fail("remap", err, r.remapWritable())
 			}
 		}
 		if err := step("seal", func() error {
@@ -434,7 +458,7 @@ func (r *Region) freezeSeal() error {
 		}); err != nil {
 			var rb error
 			if a.w != nil {
-				rb = a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite)
+				rb = r.remapWritable()
 			}
 			return r.fail("seal", err, rb)
 		}
@@ -458,27 +482,44 @@ func (r *Region) freezeSeal() error {
 		aside, err = a.w.MoveAside(arng.Addr())
 		return err
 	}); err != nil {
+		if errors.Is(err, vm.ErrRangeLost) {
+			// The move unmapped the range and no reservation could go
+			// back: it is never handed out again.
+			return r.fail("move-aside", err, nil)
+		}
 		return r.fail("move-aside", err, space.Discard(arng))
 	}
 	undo := func() error {
-		err := step("move-back", func() error { return aside.MoveOnto(a.w) })
+		var left *vm.Mapping
+		err := step("move-back", func() (err error) {
+			left, err = aside.MoveOnto(a.w)
+			return err
+		})
 		if aside.Addr() == a.w.Addr() {
 			// Moved back: aside now maps the arena's range. Its old range
-			// goes back to space only if it was made PROT_NONE again.
-			// (Under r.mu, which Resolve holds to read a.w.)
+			// goes back to space only once PROT_NONE again, now or, if
+			// that failed, at the next Freeze or Close. (Under r.mu,
+			// which Resolve holds to read a.w.)
 			r.mu.Lock()
 			a.w = aside
 			r.mu.Unlock()
-			if err != nil {
-				return err // never handed out again
+			if left != nil {
+				a.keepLeftover(left, arng, false)
+				return err
 			}
 			return space.Discard(arng)
 		}
 		// Not moved: the pages are still aside, the file still holds every
 		// byte. Map the arena's own range read-write from the file again
-		// (its page tables fill on first touch) and drop the moved-aside
-		// mapping, whose range goes back to space only once PROT_NONE.
-		err = errors.Join(err, a.w.Remap(vm.FromReadWrite, vm.ProtReadWrite))
+		// (its page tables fill on first touch), unless the failed move
+		// lost the range (a.w is then released, untouched), and drop the
+		// moved-aside mapping, whose range goes back to space only once
+		// PROT_NONE.
+		if errors.Is(err, vm.ErrRangeLost) {
+			a.broken, a.lost = err, true
+		} else {
+			err = errors.Join(err, r.remapWritable())
+		}
 		if rerr := step("release-aside", aside.Release); rerr != nil {
 			a.keepLeftover(aside, arng, false) // for the next Freeze or Close
 			return errors.Join(err, rerr)
