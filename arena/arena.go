@@ -13,7 +13,8 @@ import (
 // the arena where there is one and, for types and values, the offending
 // field path.
 var (
-	// ErrFrozen: the arena was frozen and accepts no more allocations.
+	// ErrFrozen: the arena was frozen and accepts no more allocations (or
+	// a failed freeze.Freeze could not make it writable again).
 	ErrFrozen = offheap.ErrFrozen
 	// ErrClosed: the arena was closed.
 	ErrClosed = offheap.ErrClosed

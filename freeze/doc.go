@@ -91,8 +91,9 @@
 // moving page tables, sealing) the earlier steps are undone, the arena is
 // left open and writable exactly as it was, and the *StepError names the
 // step. Steps that cannot be undone (file seals) come last. Should undoing
-// fail too, StepError.Rollback says so, and what could not be undone stays
-// (see Freeze).
+// fail too, StepError.Rollback says so, and what could not be undone stays:
+// an arena left read-only refuses allocations and another Freeze (errors
+// wrapping arena.ErrFrozen) and can only be closed (see Freeze).
 //
 // # Caveats
 //

@@ -54,7 +54,8 @@ var (
 
 // StepError reports which step of a freeze failed. The arena was rolled
 // back and is exactly as it was, open and writable, unless Rollback is
-// non-nil: then what could not be undone stays (see Freeze).
+// non-nil: then what could not be undone stays, and an arena left
+// read-only can only be closed (see Freeze).
 type StepError struct {
 	Arena    string // the arena's name
 	Mode     Mode   // the mode asked for
@@ -108,10 +109,15 @@ func (*noCopy) Unlock() {}
 // returns a *StepError naming the step, and leaves the arena exactly as it
 // was (capacities included; but for those data words, which Go code
 // without unsafe cannot tell apart), unless rolling back failed too
-// (StepError.Rollback): then what could not be undone stays (in Protect
-// and Seal modes memory that stays read-only keeps its slices' capacities
-// cut; in Alias mode a view that could not be unmapped stays mapped, its
-// address range never handed out again).
+// (StepError.Rollback): then what could not be undone stays. In Protect
+// and Seal modes an arena whose memory could not be made writable again
+// keeps its slices' capacities cut and can only be closed: allocating in
+// it, cloning into it and freezing it fail with errors wrapping
+// arena.ErrFrozen, naming the rollback's failure; where the kernel took
+// its address range away (a move of Seal's that failed after unmapping
+// its destination), Close leaves the range alone and never hands it out
+// again. In Alias mode a view that could not be unmapped stays mapped,
+// its address range never handed out again, and the arena is writable.
 //
 // In Protect and Seal modes the baseline is finished in the background,
 // once the kernel already guarantees the bytes cannot change; Verify and
