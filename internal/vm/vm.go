@@ -204,16 +204,14 @@ func (f *File) ReadOnlyFile() (*os.File, error) {
 	return os.NewFile(uintptr(fd), f.name), nil
 }
 
-// AddSeals adds seals to the file (Linux memfd only).
+// AddSeals adds seals to the file (Linux memfd only), through the
+// read-write descriptor: the kernel refuses F_ADD_SEALS through one not
+// opened for writing, so after CloseWritable it fails.
 func (f *File) AddSeals(s Seal) error {
-	if f.rw < 0 && f.ro < 0 {
-		return errors.New("vm: add seals: file closed")
+	if f.rw < 0 {
+		return errors.New("vm: add seals: the read-write descriptor is closed")
 	}
-	fd := f.rw
-	if fd < 0 {
-		fd = f.ro
-	}
-	return addSeals(fd, s)
+	return addSeals(f.rw, s)
 }
 
 // Seals returns the seals in force.

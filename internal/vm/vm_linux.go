@@ -173,7 +173,10 @@ func mseal(at unsafe.Pointer, n uintptr) error {
 
 // probeFeatures tries each optional feature on a throwaway memfd.
 func probeFeatures() (seals, mseal, mremap, reopen error) {
-	if err := unix.Mseal(nil, 0); errors.Is(err, unix.ENOSYS) {
+	// mseal of nothing fails with EINVAL where the call exists (a real
+	// range would be sealed for good), with ENOSYS on kernels before
+	// 6.10, and with EPERM where a seccomp filter refuses it.
+	if err := unix.Mseal(nil, 0); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		mseal = &FeatureError{Feature: "mseal (Linux 6.10+)", Err: err}
 	}
 	f, err := NewFile("frozen-probe")

@@ -382,3 +382,20 @@ func TestFeaturesProbeAgainAfterATransientFailure(t *testing.T) {
 	assert.Equal(t, mremap, mr2)
 	assert.Equal(t, mseal == nil, m2 == nil)
 }
+
+// The kernel adds seals only through a descriptor opened for writing, so
+// AddSeals after CloseWritable fails at once, and says why, instead of
+// trying the read-only descriptor (EPERM); Seals still answers.
+func TestSealsNeedTheWritableDescriptor(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, fx.file.OpenReadOnly())
+	_, ro := fx.file.FDs()
+	_, err := unix.FcntlInt(uintptr(ro), unix.F_ADD_SEALS, int(SealGrow))
+	require.ErrorIs(t, err, unix.EPERM, "the kernel refuses seals through a read-only descriptor")
+	require.NoError(t, fx.file.CloseWritable())
+	err = fx.file.AddSeals(SealGrow)
+	require.ErrorContains(t, err, "read-write descriptor is closed")
+	s, err := fx.file.Seals()
+	require.NoError(t, err)
+	assert.Zero(t, s)
+}
