@@ -69,8 +69,11 @@ func Bytes(a *Arena, b []byte) []byte {
 // reaches as two types that only unsafe code makes of it, where one has a
 // pointer and the other has not, or where elements of two views straddle
 // each other (a []byte over structs that hold pointers, say): copied as
-// the type without, the pointers would lead back into the Go heap. Views
-// that differ only in words that are zero (nil) are copied. Unlike New,
+// the type without, the pointers would lead back into the Go heap; and so
+// are such views whose pointer words differ only where they are nil
+// (a pointer stored later through the one with the pointer word would
+// escape Freeze's check). Interfaces whose boxes share one zero value, as
+// the runtime boxes "" and nil slices, are copied. Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
 //

@@ -502,11 +502,14 @@ func (c *cloner) place() error {
 // that no record describes. Go code without unsafe makes only views that
 // agree: the same element type, a field or element of one inside the
 // other, a pointer converted between types of one underlying type, and
-// the runtime's boxes of an empty string and of a nil slice, which are
-// one zero value it shares. Those differ in the kind of their pointer
-// words, which are zero, and words that are zero agree whatever their
-// kind: a nil is copied as zero bytes whichever view the copy follows
-// (zeroApart).
+// interface boxes of one zero value the runtime shares (those of an empty
+// string and of a nil slice; reflect.Zero's values too). Boxes differ in
+// the kind of their pointer words, which are zero, and words that are
+// zero agree whatever their kind: a nil is copied as zero bytes whichever
+// view the copy follows, and nothing writes through a box (agree,
+// zeroApart). Boxes of reflect.Zero's values of two types can also
+// straddle each other, and are refused as views that unsafe code makes
+// are: the one exception to what the refusals' messages say.
 func (c *cloner) lineUp() error {
 	for i := range c.blocks {
 		b := &c.blocks[i]
@@ -564,16 +567,30 @@ type pword struct {
 }
 
 // agree reports whether o and r, o starting first, have the same pointer
-// words where they overlap, but for words that are zero. Views of one
-// type on its element boundaries agree without looking.
+// words where they overlap. Views of one type on its element boundaries
+// agree without looking. Interface boxes, which no code writes through,
+// agree with each other if they differ only in words that are zero
+// (zeroApart), and never with other views: only unsafe code makes a
+// pointer or slice into a box.
+//
+// Other views must have the very same pointer words, nil or not: the
+// records follow the view met first, and a pointer stored later through
+// a view with a pointer word the first lacked (a typed pointer into a
+// clone, before Freeze) would be in no record, so Freeze would neither
+// check nor relocate it. Because the records follow the first view, and
+// each view agrees with the one before it, every later view's pointer
+// words are the recorded ones.
 func (c *cloner) agree(o, r *crange) bool {
+	if (o.via == viaBox) != (r.via == viaBox) {
+		return false
+	}
 	if o.t == r.t && (r.start()-o.start())%o.t.Size == 0 {
 		return true // o overlaps r, so o.t.Size > 0
 	}
 	lo, hi := r.start(), min(r.end(), o.end())
 	c.words[0] = pointerWords(c.words[0][:0], o, lo, hi)
 	c.words[1] = pointerWords(c.words[1][:0], r, lo, hi)
-	return slices.Equal(c.words[0], c.words[1]) || zeroApart(c.words[0], c.words[1], o, r)
+	return slices.Equal(c.words[0], c.words[1]) || r.via == viaBox && zeroApart(c.words[0], c.words[1], o, r)
 }
 
 // zeroApart reports whether every slot that only one of two views has
