@@ -17,7 +17,13 @@
 //     copied as raw bytes into the arena (invariant 1), and every stored
 //     pointer points into this arena's copy (invariant 3).
 //   - Interface type words (type descriptors and itabs) are copied as they
-//     are: Go never frees them.
+//     are: Go never frees them. Most live in the binary; those made at run
+//     time (reflect.StructOf, ArrayOf, SliceOf and the like, and the itabs
+//     the runtime builds for them) live in memory the garbage collector
+//     manages, and stay alive only because reflect and the runtime cache
+//     every type and itab they make for the life of the process: the one
+//     kind of word in arena memory that addresses Go-managed memory, which
+//     invariant 1 allows because nothing ever frees it.
 //   - Copied slices have cap == len (invariant 5).
 
 package offheap
