@@ -131,26 +131,25 @@ func moveAside(from, to unsafe.Pointer, n uintptr) error {
 func reReserve(at unsafe.Pointer, n uintptr) error {
 	p, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
-	switch {
-	case err == nil && p == at:
+	if err == nil && p == at {
 		return nil // the hole is reserved again
-	case err == nil:
-		// A kernel before 4.17 takes MAP_FIXED_NOREPLACE for a hint and
-		// maps elsewhere: the range was free, so it is lost.
+	}
+	if err == nil {
+		// A kernel before 4.17 (and qemu-user) takes MAP_FIXED_NOREPLACE
+		// for a hint, which it follows where the range is free: something
+		// is mapped there, as EEXIST says.
 		_ = unix.MunmapPtr(p, n)
-		err = errors.New("no reservation left")
-	case errors.Is(err, unix.EEXIST):
-		// Something is mapped there: the range as it was (the kernel
-		// unmaps the destination whole or not at all), unless part of it
-		// is a hole, part of which another thread mapped.
+		err = unix.EEXIST
+	}
+	if errors.Is(err, unix.EEXIST) {
+		// The range as it was (the kernel unmaps the destination whole
+		// or not at all), unless part of it is a hole, part of which
+		// another thread mapped.
 		maps, merr := ReadMaps()
-		if merr != nil {
-			err = merr
-			break
-		}
-		if maps.Covers(uintptr(at), uintptr(at)+n) {
+		if merr == nil && maps.Covers(uintptr(at), uintptr(at)+n) {
 			return nil
 		}
+		err = errors.Join(err, merr)
 	}
 	return fmt.Errorf("%w: [%p, +%#x): %w", ErrRangeLost, at, n, err)
 }
