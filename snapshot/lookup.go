@@ -25,7 +25,7 @@ var ErrClusteredKeys = lookup.ErrClusteredKeys
 
 // Map is a frozen, read-only hash table outside the Go heap: the garbage
 // collector never scans its entries, any number of goroutines may call Get
-// at once without locks, and Get never allocates. A Map must not be copied.
+// at once without locks, and Get does not allocate. A Map must not be copied.
 // Obtain one from NewMap: the zero value is not a table (Get, Len,
 // Strategy and All see an empty one; the other methods panic).
 type Map[K comparable, V any] struct {
@@ -106,8 +106,10 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 
 // Get returns the value stored for k, and whether k is present. Values
 // holding pointers point into frozen memory, valid until Close. Get does
-// not allocate; it panics with an error wrapping arena.ErrClosed after
-// Close.
+// not allocate (but for a key type over 128 KiB with padding or blank
+// fields, which it hashes in a copy with those bytes zeroed, and which Go
+// puts on the heap); it panics with an error wrapping arena.ErrClosed
+// after Close.
 // The compiler inlines Get into its callers, so that a lookup costs them
 // one function call.
 func (m *Map[K, V]) Get(k K) (V, bool) { return m.t.Get(k) }
