@@ -444,6 +444,9 @@ func (c *cloner) place() error {
 	base := unsafe.Add(a.rng.Addr(), off)
 	first := a.recs.len()
 	a.recs.reserve(c.typed + 1) // a record a typed block, usually, and one for the strings
+	// reserve may have moved the record a.run points to, and the clone's
+	// records follow New's run in any case: end the run.
+	a.runEnd, a.run, a.runRT = 0, nil, nil
 	strRec := int32(-1)
 	for i := range c.blocks {
 		b := &c.blocks[i]
