@@ -73,7 +73,8 @@ func Bytes(a *Arena, b []byte) []byte {
 // are such views whose pointer words differ only where they are nil
 // (a pointer stored later through the one with the pointer word would
 // escape Freeze's check). Interfaces whose boxes share one zero value, as
-// the runtime boxes "" and nil slices, are copied. Unlike New,
+// the runtime boxes "" and nil slices and reflect.Zero's values, are
+// copied. Unlike New,
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
 //

@@ -582,6 +582,26 @@ func TestCloneBoxesThatDifferOnlyInZeroWords(t *testing.T) {
 			assert.Equal(t, boxed(&got[0]), boxed(&got[1]), "%s: one copy, as the original shares one block", name)
 		}
 	}
+
+	// reflect.Zero's values share one zeroed block too: a struct's zero
+	// value and, 8 bytes in, its field's, boxed as they are, whose
+	// elements straddle each other's. They were refused as views only
+	// unsafe code makes.
+	type ptrs3 struct{ X, Y, Z *int }
+	type withArr struct {
+		Pad [8]byte
+		Arr [2]ptrs3
+	}
+	v := []any{
+		reflect.Zero(reflect.TypeFor[ptrs3]()).Interface(),
+		reflect.Zero(reflect.TypeFor[withArr]()).Field(1).Interface(),
+	}
+	require.Equal(t, uintptr(boxed(&v[0]))+8, uintptr(boxed(&v[1])), "the test needs reflect's shared zero value")
+	got, err := arena.Clone(a, v)
+	require.NoError(t, err)
+	assert.Equal(t, v, got)
+	assert.Equal(t, uintptr(boxed(&got[0]))+8, uintptr(boxed(&got[1])), "one copy, as the original shares one block")
+	graphtest.RequireAddrInArena(t, uintptr(boxed(&got[0])), "reflect.Zero's box", a.Name())
 }
 
 // cloneAny clones v with its dynamic type as T.

@@ -516,9 +516,12 @@ func (c *cloner) place() error {
 // the kind of their pointer words, which are zero, and words that are
 // zero agree whatever their kind: a nil is copied as zero bytes whichever
 // view the copy follows, and nothing writes through a box (agree,
-// zeroApart). Boxes of reflect.Zero's values of two types can also
-// straddle each other, and are refused as views that unsafe code makes
-// are: the one exception to what the refusals' messages say.
+// zeroApart). Boxes of reflect.Zero's values can also straddle each
+// other (a struct's zero value and its field's, boxed apart), and are
+// copied all the same if they are all boxes and their bytes all zero
+// (zeroBoxes): the part of a straddling element past the earlier ranges
+// is then copied as raw zero bytes and in no record, which no pointer
+// needs, since nothing writes through a box.
 func (c *cloner) lineUp() error {
 	for i := range c.blocks {
 		b := &c.blocks[i]
@@ -533,7 +536,7 @@ func (c *cloner) lineUp() error {
 					r.t = e
 				}
 			}
-			if j := c.straddler(b); j >= 0 {
+			if j := c.straddler(b); j >= 0 && !c.zeroBoxes(b) {
 				return c.overlapError(j, "overlaps other memory of the value without lining up with its elements (only unsafe code makes such views)")
 			}
 		}
@@ -685,6 +688,24 @@ func slotWords(out []pword, base uintptr, slots []layout.Slot, lo, hi uintptr) [
 		}
 	}
 	return out
+}
+
+// zeroBoxes reports whether every range of the block is an interface's
+// box and every byte of the block is zero.
+func (c *cloner) zeroBoxes(b *cblock) bool {
+	for _, ky := range c.keys[b.lo:b.hi] {
+		if c.ranges[ky.idx].via != viaBox {
+			return false
+		}
+	}
+	// The block's bytes lie in one allocation, which its ranges share
+	// (they overlap) and keep alive.
+	for _, x := range unsafe.Slice((*byte)(b.src), b.end-b.start) {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // straddler returns a range of the block with an element that begins
