@@ -604,6 +604,32 @@ func TestCloneBoxesThatDifferOnlyInZeroWords(t *testing.T) {
 	graphtest.RequireAddrInArena(t, uintptr(boxed(&got[0])), "reflect.Zero's box", a.Name())
 }
 
+// The runtime points a one-byte string converted from a []byte, and an
+// interface holding a small integer or a bool, into one table of its
+// own: a string and a box at one address, which Go code without unsafe
+// makes. Both are pointer-free, so they are copied, one copy shared.
+func TestCloneOneByteStringBesideABoxedSmallInteger(t *testing.T) {
+	a := newArena(t)
+	type strAndAny struct {
+		S string
+		I any
+	}
+	b := []byte{5}
+	n := int(b[0]) // a variable, which the runtime boxes at run time
+	for name, v := range map[string]strAndAny{
+		"int":   {S: string(b), I: n},
+		"uint8": {S: string(b), I: uint8(5)},
+		"bool":  {S: string([]byte{1}), I: true},
+	} {
+		require.Equal(t, unsafe.Pointer(unsafe.StringData(v.S)), boxed(&v.I), "%s: the test needs the runtime's shared table", name)
+		got, err := arena.Clone(a, v)
+		require.NoError(t, err, name)
+		assert.Equal(t, v, got, name)
+		assert.Equal(t, unsafe.Pointer(unsafe.StringData(got.S)), boxed(&got.I), "%s: one copy", name)
+		graphtest.RequireAddrInArena(t, uintptr(boxed(&got.I)), name, a.Name())
+	}
+}
+
 // cloneAny clones v with its dynamic type as T.
 func cloneAny(a *arena.Arena, v any) (any, error) {
 	switch v := v.(type) {

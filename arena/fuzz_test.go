@@ -98,6 +98,12 @@ func buildGraph(data []byte) *FNode {
 		switch g.next() % 15 {
 		case 0:
 			nd.S = g.str()
+			if g.next()%4 == 0 {
+				// A one-byte string converted from a []byte points into
+				// the runtime's table of small values, as an interface
+				// holding a small integer (Any, below) does.
+				nd.S = string([]byte{byte(g.next())})
+			}
 		case 1:
 			nd.B = []byte(g.str())
 			if g.next()%3 == 0 {

@@ -582,8 +582,10 @@ type pword struct {
 // words where they overlap. Views of one type on its element boundaries
 // agree without looking. Interface boxes, which no code writes through,
 // agree with each other if they differ only in words that are zero
-// (zeroApart), and never with other views: only unsafe code makes a
-// pointer or slice into a box.
+// (zeroApart), and with other views only if both types are pointer-free:
+// the runtime boxes small integers and booleans in a table that one-byte
+// strings converted from []byte point into too, while only unsafe code
+// makes a pointer or slice into a box.
 //
 // Other views must have the very same pointer words, nil or not: the
 // records follow the view met first, and a pointer stored later through
@@ -593,7 +595,7 @@ type pword struct {
 // each view agrees with the one before it, every later view's pointer
 // words are the recorded ones.
 func (c *cloner) agree(o, r *crange) bool {
-	if (o.via == viaBox) != (r.via == viaBox) {
+	if (o.via == viaBox) != (r.via == viaBox) && !(o.t.PtrFree && r.t.PtrFree) {
 		return false
 	}
 	if o.t == r.t && (r.start()-o.start())%o.t.Size == 0 {
