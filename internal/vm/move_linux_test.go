@@ -53,6 +53,16 @@ func TestReReserveFillsHolesAndNeverReplaces(t *testing.T) {
 	err = reReserve(dst, n)
 	require.ErrorIs(t, err, ErrRangeLost)
 	assert.Equal(t, byte(0x5a), *(*byte)(other), "the other mapping is untouched")
+
+	// Another mapping over the whole hole: the range is covered, but not
+	// by this package's mappings.
+	require.NoError(t, unix.MunmapPtr(dst, n))
+	other, err = unix.MmapPtr(-1, 0, dst, n, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
+	require.NoError(t, err)
+	*(*byte)(other) = 0x5b
+	require.ErrorIs(t, reReserve(dst, n), ErrRangeLost)
+	assert.Equal(t, byte(0x5b), *(*byte)(other), "the other mapping is untouched")
 	// The fixture's reservation unmaps the whole range, the other mapping
 	// with it.
 }

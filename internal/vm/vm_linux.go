@@ -143,15 +143,29 @@ func reReserve(at unsafe.Pointer, n uintptr) error {
 	}
 	if errors.Is(err, unix.EEXIST) {
 		// The range as it was (the kernel unmaps the destination whole
-		// or not at all), unless part of it is a hole, part of which
-		// another thread mapped.
+		// or not at all): mapped all through, by this package's mappings
+		// alone (reservations, and memfds). Otherwise part of it is a
+		// hole, which another thread may have mapped.
 		maps, merr := ReadMaps()
-		if merr == nil && maps.Covers(uintptr(at), uintptr(at)+n) {
+		if merr == nil && maps.Covers(uintptr(at), uintptr(at)+n) && ours(maps.Within(uintptr(at), uintptr(at)+n)) {
 			return nil
 		}
 		err = errors.Join(err, merr)
 	}
 	return fmt.Errorf("%w: [%p, +%#x): %w", ErrRangeLost, at, n, err)
+}
+
+// ours reports whether every entry could be one of this package's
+// mappings in a range it reserved: a reservation (PROT_NONE, anonymous,
+// private) or a shared mapping of a memfd.
+func ours(entries Maps) bool {
+	for _, e := range entries {
+		reservation := e.Perms == "---p" && e.Path == ""
+		if !reservation && !(e.Shared() && strings.HasPrefix(e.Path, "/memfd:")) {
+			return false
+		}
+	}
+	return true
 }
 
 func moveOnto(from, to unsafe.Pointer, n uintptr) error {
@@ -200,14 +214,20 @@ func probeFeatures() (seals, mseal, mremap, reopen error) {
 	if err != nil {
 		return seals, mseal, &FeatureError{Feature: "mremap", Err: err}, reopen
 	}
-	defer res.Release()
 	m, err := Map(f, 0, res.Addr(), PageSize, ProtRead, FromReadWrite)
 	if err != nil {
+		_ = res.Release()
 		return seals, mseal, &FeatureError{Feature: "mremap", Err: err}, reopen
 	}
 	if _, err := m.MoveAside(unsafe.Add(res.Addr(), PageSize)); err != nil {
 		mremap = &FeatureError{Feature: "mremap MREMAP_DONTUNMAP on shared memory (Linux 5.13+)", Err: err}
+		if errors.Is(err, ErrRangeLost) {
+			// The second page is no longer this process's to unmap.
+			_ = unmap(res.Addr(), PageSize)
+			return seals, mseal, mremap, reopen
+		}
 	}
+	_ = res.Release()
 	return seals, mseal, mremap, reopen
 }
 
