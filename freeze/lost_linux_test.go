@@ -22,19 +22,6 @@ import (
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
-// addressLimit lowers RLIMIT_AS just below what the process maps, so that
-// an mremap onto a reserved range fails after the kernel unmapped that
-// range (it unmaps a MREMAP_FIXED destination first), and a reservation
-// put back there fails too; the function it returns raises it again.
-func addressLimit(t *testing.T) (restore func()) {
-	var old unix.Rlimit
-	require.NoError(t, unix.Getrlimit(unix.RLIMIT_AS, &old))
-	size, err := childtest.VmSize()
-	require.NoError(t, err)
-	require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: size - uint64(vm.PageSize), Max: old.Max}))
-	return func() { require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &old)) }
-}
-
 // overlaps reports whether the range r and [lo, hi) share a byte.
 func overlaps(r space.Range, lo, hi uintptr) bool { return r.Start() < hi && lo < r.End() }
 
@@ -67,7 +54,7 @@ func TestAFailedMoveAsideNeverHandsOutTheLostRange(t *testing.T) {
 	var restore func()
 	offheap.SetFailpoint(func(s string) error {
 		if s == "move-aside" {
-			restore = addressLimit(t)
+			restore = childtest.TightAddressSpace(t)
 		}
 		return nil
 	})
@@ -129,7 +116,7 @@ func TestAFailedMoveBackLeavesTheLostArenaToClose(t *testing.T) {
 	offheap.SetFailpoint(func(s string) error {
 		switch s {
 		case "seal":
-			restore = addressLimit(t)
+			restore = childtest.TightAddressSpace(t)
 			return injected
 		case "release-aside":
 			restore()

@@ -77,18 +77,9 @@ func TestFailedMoveSaysItsDestinationIsLost(t *testing.T) {
 	if !childtest.InChild(t) {
 		return
 	}
-	var old unix.Rlimit
-	require.NoError(t, unix.Getrlimit(unix.RLIMIT_AS, &old))
-	tight := func() {
-		size, err := childtest.VmSize()
-		require.NoError(t, err)
-		require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: size - uint64(PageSize), Max: old.Max}))
-	}
-	loose := func() { require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &old)) }
-
 	fx := newFixture(t, 4)
 	fx.m.Bytes()[1] = 7
-	tight()
+	loose := childtest.TightAddressSpace(t)
 	_, err := fx.m.MoveAside(fx.at(8 * PageSize))
 	loose()
 	require.ErrorIs(t, err, ErrRangeLost)
@@ -100,7 +91,7 @@ func TestFailedMoveSaysItsDestinationIsLost(t *testing.T) {
 	defer aside.Release()
 	require.NoError(t, fx.file.OpenReadOnly())
 	require.NoError(t, fx.m.Remap(FromReadOnly, ProtRead)) // as Seal does
-	tight()
+	loose = childtest.TightAddressSpace(t)
 	_, err = aside.MoveOnto(fx.m)
 	loose()
 	require.ErrorIs(t, err, ErrRangeLost)
