@@ -116,8 +116,9 @@ func (*noCopy) Unlock() {}
 // arena.ErrFrozen, naming the rollback's failure; where the kernel took
 // its address range away (a move of Seal's that failed after unmapping
 // its destination), Close leaves the range alone and never hands it out
-// again. In Alias mode a view that could not be unmapped stays mapped,
-// its address range never handed out again, and the arena is writable.
+// again. In Alias mode the arena is writable, and a view that could not
+// be unmapped stays mapped, its address range handed out to no one, until
+// the next Freeze or Close releases it.
 //
 // In Protect and Seal modes the baseline is finished in the background,
 // once the kernel already guarantees the bytes cannot change; Verify and

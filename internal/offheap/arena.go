@@ -279,7 +279,7 @@ func (a *Arena) usable() error {
 		return fmt.Errorf("%w: arena %q", ErrClosed, a.name)
 	}
 	if a.broken != nil {
-		return fmt.Errorf("%w: arena %q stayed read-only when undoing a failed Freeze failed (%v); it can only be closed",
+		return fmt.Errorf("%w: arena %q stayed read-only or unmapped when undoing a failed Freeze failed (%v); it can only be closed",
 			ErrFrozen, a.name, a.broken)
 	}
 	return nil
