@@ -71,6 +71,18 @@ func TestNewIsZeroedAndAligned(t *testing.T) {
 	assert.GreaterOrEqual(t, a.Len(), int(unsafe.Sizeof(Aligned{})+unsafe.Sizeof(Point{})))
 }
 
+// Ranges of 2 MiB or more start on a 2 MiB boundary, whatever was handed
+// out before them, so that Seal can move their page tables a directory at
+// a time (1 GiB ones on a 1 GiB boundary, which this test does not
+// reserve).
+func TestLargeArenasAreAlignedForSeal(t *testing.T) {
+	for range 5 {
+		newArena(t, arena.WithMaxBytes(4096)) // one page, to knock the next range off any boundary
+		a := newArena(t, arena.WithMaxBytes(3<<20))
+		assert.Zero(t, uintptr(offheap.Unwrap(a).Base())%(2<<20), "%#x", offheap.Unwrap(a).Base())
+	}
+}
+
 func TestMakeSliceCapEqualsLen(t *testing.T) {
 	a := newArena(t)
 	s := arena.MakeSlice[Point](a, 10)

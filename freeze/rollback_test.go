@@ -634,6 +634,9 @@ func TestFailedReleasesAreRetried(t *testing.T) {
 			if tc.freezes {
 				require.NoError(t, err)
 				err = r.Wait()
+				// The file was never sealed against writes: Verify says
+				// so too, to callers that never Wait.
+				assert.ErrorIs(t, r.Verify(), injected)
 			}
 			offheap.SetFailpoint(nil)
 			offheap.SetBackgroundFailpoint(nil)

@@ -147,6 +147,21 @@ func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
 	empty, err := freeze.Freeze(newArena(t), freeze.Alias)
 	require.NoError(t, err)
 	assert.ErrorIs(t, freeze.Update(empty, &Config{}, func(w *Config) { w.Version = 1 }), freeze.ErrNotInRegion)
+
+	// Nor is a value that begins in the region and runs past its end
+	// (which only unsafe code can point to): f does not run, and nothing
+	// past the frozen bytes is written.
+	a := newArena(t)
+	last := arena.MakeSlice[int64](a, 1)
+	last[0] = 7
+	rl, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	wide := (*[2]int64)(unsafe.Pointer(&last[0]))
+	ran := false
+	err = freeze.Update(rl, wide, func(w *[2]int64) { ran, w[1] = true, 9 })
+	assert.ErrorIs(t, err, freeze.ErrNotInRegion)
+	assert.False(t, ran, "f ran")
+	assert.NoError(t, rl.Verify())
 }
 
 // An Update whose function panics is undone: its writes were never checked,

@@ -198,4 +198,12 @@ func TestARangeLargerThanTheBudgetIsNotQuarantined(t *testing.T) {
 	}
 	_, ok := Lookup(big.Start())
 	assert.False(t, ok, "the big range went straight back to the free space")
+
+	// A range of exactly the budget is not larger than it: quarantined.
+	withQuarantine(t, 4*vm.PageSize, 100)
+	r, err := Alloc(4*vm.PageSize, 0, nil, "the budget")
+	require.NoError(t, err)
+	require.NoError(t, Release(r))
+	e, ok := Lookup(r.Start())
+	assert.True(t, ok && e.Released, "a range of exactly the budget is quarantined")
 }
