@@ -289,6 +289,13 @@ func TestFailedReleaseCanBeRetried(t *testing.T) {
 			var name string
 			require.NoError(t, freeze.Guard(func() { name = ro.Endpoints[2].Host }), "still mapped")
 			assert.Equal(t, "c", name)
+			if c.mode != 0 {
+				// Still read-only, but closed: a write is a use after
+				// Close, not a stray write into a live region.
+				var uac *freeze.UseAfterClose
+				require.ErrorAs(t, freeze.Guard(func() { ro.Endpoints[2].Port = 1 }), &uac)
+				assert.Equal(t, a.Name(), uac.Region)
+			}
 
 			require.NoError(t, closeIt(), "the retry releases it")
 			after = arena.ReadStats()
