@@ -53,6 +53,24 @@ func randString(r *rand.Rand, n int) string {
 	return string(b)
 }
 
+// Keys of 9 to 16 bytes that share their first 8, and misses that share
+// them too: a short key is compared as two words, and the second decides.
+func TestStringKeysSharingAPrefix(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 16))
+	want := make(map[string]int)
+	for len(want) < 2000 {
+		want["tenant42"+randString(r, 1+r.IntN(8))] = len(want)
+	}
+	var misses []string
+	for len(misses) < 6000 {
+		k := "tenant42" + randString(r, 1+r.IntN(8))
+		if _, ok := want[k]; !ok {
+			misses = append(misses, k)
+		}
+	}
+	check(t, want, misses)
+}
+
 func TestStringKeysAgainstGoMap(t *testing.T) {
 	for _, n := range sizes {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
