@@ -23,8 +23,10 @@ type Snapshot[T any] struct {
 	region *freeze.Region
 	closed atomic.Bool
 	// owned is set while a Store holds the snapshot as a version: closing
-	// it by any other route is refused.
-	owned atomic.Bool
+	// it by any other route is refused. stored is set with it, for good:
+	// a version can never be made permanent, not even while the Store,
+	// which cleared owned, is releasing it.
+	owned, stored atomic.Bool
 	// onClose, if set (by NewMap, before the snapshot is shared), runs
 	// when the snapshot is marked closed.
 	onClose func()
@@ -89,11 +91,12 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 }
 
 // keeper refuses the release of the snapshot's region, whether through
-// Close, Region().Close or the arena's Close, and Region().Permanent,
-// while a Store owns the snapshot: the Store releases it once replaced
-// and unread.
-func (s *Snapshot[T]) keeper() error {
-	if s.owned.Load() {
+// Close, Region().Close or the arena's Close, while a Store owns the
+// snapshot: the Store releases it once replaced and unread. It refuses
+// Region().Permanent of any snapshot a Store published, for the Store
+// could then never release it.
+func (s *Snapshot[T]) keeper(permanent bool) error {
+	if s.owned.Load() || permanent && s.stored.Load() {
 		return fmt.Errorf("%w: snapshot %q is a version published by a Store, which releases it once replaced and unread",
 			ErrOwnedByStore, s.region.Name())
 	}

@@ -132,6 +132,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 		return nil, errors.Join(errStoreClosed, err)
 	}
 	snap.owned.Store(true)
+	snap.stored.Store(true)
 	old := st.cur.Swap(nv)
 	st.published.Add(1)
 	if old != nil {

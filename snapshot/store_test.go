@@ -123,6 +123,56 @@ func TestStoreVersionsCannotBeClosedUnderIt(t *testing.T) {
 	st.Read(func(v Versioned) { assert.Equal(t, 2, v.Seq) })
 }
 
+// Permanent of a version, called while the Store releases it (between
+// giving up its ownership and taking the region's lock), mseals it, and
+// the Store could then never release it: every later Close failed with
+// ErrPermanent. It is refused with ErrOwnedByStore, or ErrClosed once
+// the release went through.
+func TestStoreVersionsNeverBecomePermanent(t *testing.T) {
+	var st snapshot.Store[int]
+	st.Configure(snapshot.WithMode(freeze.Seal))
+	var cur atomic.Pointer[snapshot.Snapshot[int]]
+	s, err := st.Publish(0)
+	if errors.Is(err, freeze.ErrModeUnsupported) {
+		t.Skip("no Seal mode here")
+	}
+	require.NoError(t, err)
+	if err := offheap.MsealMissing(); err != nil {
+		t.Skip("no mseal here:", err)
+	}
+	cur.Store(s)
+	done, unexpected := make(chan struct{}), make(chan error, 1)
+	go func() {
+		defer close(done)
+		for {
+			s := cur.Load()
+			if s == nil {
+				return
+			}
+			err := s.Region().Permanent()
+			if !errors.Is(err, snapshot.ErrOwnedByStore) && !errors.Is(err, arena.ErrClosed) {
+				unexpected <- err
+				return
+			}
+		}
+	}()
+	for i := 1; i <= 300; i++ {
+		s, err := st.Publish(i)
+		require.NoError(t, err)
+		cur.Store(s)
+	}
+	cur.Store(nil)
+	<-done
+	select {
+	case err := <-unexpected:
+		t.Fatalf("Permanent of a version returned %v", err)
+	default:
+	}
+	require.NoError(t, st.Close())
+	stats := st.Stats()
+	assert.Equal(t, stats.Published, stats.Released, "every version released")
+}
+
 func TestStoreRefusesPermanentVersions(t *testing.T) {
 	var st snapshot.Store[int]
 	st.Configure(snapshot.WithMode(freeze.Seal), snapshot.WithPermanent())

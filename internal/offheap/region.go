@@ -168,22 +168,24 @@ type Region struct {
 	beforeRelease func()
 	// keeper, if set, refuses release and Permanent while another owner
 	// decides the region's lifetime (see SetKeeper).
-	keeper func() error
+	keeper func(permanent bool) error
 }
 
 // SetKeeper makes release (Arena.Close, by whatever route) and Permanent
-// call f first, with the region's lock held, and refuse with its error,
-// changing nothing, when it returns one: a snapshot published by a Store
-// says there that the Store, which releases it once replaced, decides
-// its lifetime. Set it before the region is shared.
-func (r *Region) SetKeeper(f func() error) { r.keeper = f }
+// call f first (permanent says which), with the region's lock held, and
+// refuse with its error, changing nothing, when it returns one: a
+// snapshot published by a Store says there that the Store, which
+// releases it once replaced, decides its lifetime. Set it before the
+// region is shared.
+func (r *Region) SetKeeper(f func(permanent bool) error) { r.keeper = f }
 
-// kept returns the keeper's refusal, if any.
-func (r *Region) kept() error {
+// kept returns the keeper's refusal, if any, of a release or (permanent)
+// of Permanent.
+func (r *Region) kept(permanent bool) error {
 	if r.keeper == nil {
 		return nil
 	}
-	return r.keeper()
+	return r.keeper(permanent)
 }
 
 // SetBeforeRelease makes every release of r (Arena.Close, by whatever
@@ -719,7 +721,7 @@ func (r *Region) Permanent() error {
 	case r.permanent:
 		return nil
 	}
-	if err := r.kept(); err != nil {
+	if err := r.kept(true); err != nil {
 		return err
 	}
 	// Asked even of an arena that maps nothing, which mseal never sees.
@@ -763,7 +765,7 @@ func (r *Region) release(releaseOwner func() error) error {
 		return fmt.Errorf("%w: region %q cannot be released", ErrPermanent, r.a.name)
 	}
 	if !r.closed {
-		if err := r.kept(); err != nil {
+		if err := r.kept(false); err != nil {
 			return err
 		}
 		if r.beforeRelease != nil {
