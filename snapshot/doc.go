@@ -111,10 +111,15 @@
 // appending to a frozen slice copies it to the heap (frozen slices have
 // len == cap). Copies of frozen values are ordinary Go values.
 //
-// Each live snapshot costs one or two kernel mappings, so about 30,000 can
-// be live at once under the default vm.max_map_count (65530); in Seal mode
-// it also keeps one read-only descriptor open (for Region.File), which
-// counts against RLIMIT_NOFILE. Released snapshots cost no mapping: their
-// quarantined ranges merge.
+// Each live snapshot costs one or two kernel mappings (two in Alias mode),
+// and one more while it has released ranges on both sides of it (released
+// snapshots merge with each other, not with live ones), so about 20,000
+// can be live at once under the default vm.max_map_count (65530); in Seal
+// mode it also keeps one read-only descriptor open (for Region.File),
+// which counts against RLIMIT_NOFILE. Stay well below the limit: once the
+// process has reached it, the kernel refuses even the mapping that
+// releases a snapshot, so Close fails (and may be called again, to no
+// avail until mappings are freed some other way) and, with no mapping to
+// grow its heap, the Go runtime soon stops the process.
 // WithPermanent snapshots can never be released.
 package snapshot
