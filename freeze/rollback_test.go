@@ -711,20 +711,29 @@ func TestARollbackThatLeavesTheArenaReadOnlyLeavesItToClose(t *testing.T) {
 			require.ErrorIs(t, se.Rollback, rollback)
 
 			assert.Equal(t, 1, cap(c.Endpoints), "the capacity stays cut")
-			err = func() (err error) {
-				defer func() { err, _ = recover().(error) }()
-				arena.New[int](a)
-				return nil
-			}()
-			assert.ErrorIs(t, err, arena.ErrFrozen)
-			_, err = arena.Clone(a, newConfig())
-			assert.ErrorIs(t, err, arena.ErrFrozen)
-			_, err = freeze.Freeze(a, freeze.Protect)
-			assert.ErrorIs(t, err, arena.ErrFrozen)
+			err = requireLeftToClose(t, a)
 			assert.ErrorContains(t, err, "injected rollback failure", "the error says why")
 			require.NoError(t, a.Close())
 			assert.Empty(t, slices.DeleteFunc(arenaMaps(t, a), func(e vm.MapsEntry) bool { return e.Perms == "---p" }),
 				"Close released the mapping")
 		})
 	}
+}
+
+// requireLeftToClose checks that an arena a failed rollback left
+// read-only or unmapped refuses allocating, cloning and freezing with
+// arena.ErrFrozen, and returns Freeze's error.
+func requireLeftToClose(t *testing.T, a *arena.Arena) error {
+	t.Helper()
+	err := func() (err error) {
+		defer func() { err, _ = recover().(error) }()
+		arena.New[int](a)
+		return nil
+	}()
+	require.ErrorIs(t, err, arena.ErrFrozen, "New")
+	_, err = arena.Clone(a, newConfig())
+	require.ErrorIs(t, err, arena.ErrFrozen, "Clone")
+	_, err = freeze.Freeze(a, freeze.Protect)
+	require.ErrorIs(t, err, arena.ErrFrozen, "Freeze")
+	return err
 }
