@@ -14,10 +14,11 @@ import (
 
 const env = "FROZEN_CHILD_TEST"
 
-// InChild reports whether the test runs in the child process that Run
-// started for it. Otherwise it starts one, running only this test with
-// the given environment variables added, fails t if the child fails or
-// skips, and returns false: the caller returns at once.
+// InChild reports whether the test runs in the child process that an
+// earlier call started for it. Otherwise it starts one, running only this
+// test with the given environment variables added, fails t if the child
+// fails or skips, and returns false: the caller returns at once. Under an
+// emulator (FROZEN_TEST_EXEC_WRAPPER set) it skips the test instead.
 //
 //	if !childtest.InChild(t) {
 //		return
