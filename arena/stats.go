@@ -29,5 +29,9 @@ type Stats struct {
 }
 
 // ReadStats returns the current accounting. It reads /proc/self/maps to
-// count mappings, so it is meant for monitoring, not hot paths.
+// count mappings, so it is meant for monitoring, not hot paths. It may be
+// called while other goroutines create, freeze and close arenas: the
+// counts of arenas and bytes are of one moment (FrozenArenas never
+// exceeds Arenas, nor FrozenBytes MappedBytes), while the quarantine's
+// and Mappings are read apart.
 func ReadStats() Stats { return Stats(offheap.ReadStats()) }

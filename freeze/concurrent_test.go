@@ -194,3 +194,37 @@ func TestStrayWriteRacingFreezeIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// ReadStats may be called while other goroutines freeze and close arenas
+// (it is meant for monitoring): what it returns must be one state of the
+// accounting, in which a frozen arena is also a live one and its frozen
+// bytes are also mapped, never FrozenArenas above Arenas nor FrozenBytes
+// above MappedBytes.
+func TestReadStatsRacingFreezeAndCloseIsConsistent(t *testing.T) {
+	var done atomic.Bool
+	var cycles atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ; !done.Load(); cycles.Add(1) {
+			a, err := arena.NewArena(arena.WithName("stats"), arena.WithMaxBytes(1<<20))
+			if !assert.NoError(t, err) {
+				return
+			}
+			arena.MakeSlice[Point](a, 1000)
+			r, err := freeze.Freeze(a, freeze.Protect)
+			if !assert.NoError(t, err) {
+				return
+			}
+			assert.NoError(t, r.Close())
+		}
+	})
+	defer func() {
+		done.Store(true)
+		wg.Wait()
+	}()
+	for reads := 0; reads < 200 || cycles.Load() < 200; reads++ {
+		s := arena.ReadStats()
+		require.LessOrEqual(t, s.FrozenArenas, s.Arenas, "more frozen arenas than live ones: %+v", s)
+		require.LessOrEqual(t, s.FrozenBytes, s.MappedBytes, "more bytes frozen than mapped: %+v", s)
+	}
+}

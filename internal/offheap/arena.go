@@ -193,8 +193,10 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 		return nil, errors.Join(fmt.Errorf("arena %q: %w", name, err), f.Close())
 	}
 	a.file, a.rng, a.base = f, rng, rng.Addr()
+	counters.mu.Lock() // one change, for ReadStats (see counters.mu)
 	counters.arenas.Add(1)
 	counters.reserved.Add(int64(n))
+	counters.mu.Unlock()
 	return a, nil
 }
 
@@ -423,9 +425,6 @@ func (a *Arena) Close() error {
 	} else if err := releaseOwner(); err != nil {
 		return err
 	}
-	if a.w != nil {
-		counters.mapped.Add(-int64(a.w.Len()))
-	}
 	var err error
 	if !a.lost {
 		if Invariants {
@@ -443,12 +442,17 @@ func (a *Arena) Close() error {
 		// last, is the last of the two to be reused.
 		err = errors.Join(err, r.dropView(space.Release))
 	}
+	counters.mu.Lock() // one change, for ReadStats (see counters.mu)
+	if a.w != nil {
+		counters.mapped.Add(-int64(a.w.Len()))
+	}
 	counters.arenas.Add(-1)
 	counters.reserved.Add(-int64(a.rng.Len()))
 	if r != nil {
 		counters.frozen.Add(-1)
 		counters.frozenBytes.Add(-int64(r.size))
 	}
+	counters.mu.Unlock()
 	a.state, a.limit = Closed, 0
 	a.recs.reset()
 	a.lastRT, a.lastT, a.runRT = nil, nil, nil

@@ -274,8 +274,10 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		// long before vm.max_map_count.
 		_ = a.file.Close()
 	}
+	counters.mu.Lock() // one change, for ReadStats (see counters.mu)
 	counters.frozen.Add(1)
 	counters.frozenBytes.Add(int64(r.size))
+	counters.mu.Unlock()
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package offheap
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/frozen-go/frozen/internal/space"
@@ -10,6 +11,14 @@ import (
 // see. Updated only when an arena is created, grows, freezes or closes, so
 // allocation pays nothing for it.
 var counters struct {
+	// mu makes ReadStats see one state of the accounting: NewArena,
+	// Freeze and Close each change several counters (an arena and its
+	// bytes stop being frozen, mapped and live together), and make all
+	// their changes under mu, which ReadStats reads them under. Read apart, a Close
+	// between two loads showed FrozenArenas above Arenas, or
+	// FrozenBytes above MappedBytes. A change of one counter alone
+	// needs no lock.
+	mu                  sync.Mutex
 	arenas, frozen      atomic.Int64
 	mapped, frozenBytes atomic.Int64
 	reserved            atomic.Int64
@@ -34,6 +43,7 @@ type Stats struct {
 // ReadStats returns the current accounting.
 func ReadStats() Stats {
 	sp := space.ReadStats()
+	counters.mu.Lock()
 	s := Stats{
 		Arenas:            int(counters.arenas.Load()),
 		FrozenArenas:      int(counters.frozen.Load()),
@@ -44,6 +54,7 @@ func ReadStats() Stats {
 		QuarantinedRanges: sp.QuarantineRanges,
 		Mappings:          -1,
 	}
+	counters.mu.Unlock()
 	if n, err := space.MapsLines(); err == nil {
 		s.Mappings = n
 	}
