@@ -44,16 +44,22 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
 	}
 	var a *Arena
-	var base uintptr
 	view := false // the address is in an Alias region's read-only view
 	switch o := e.Owner.(type) {
 	case *Arena:
-		a, base = o, uintptr(o.rng.Addr())
+		a = o
 	case *Region:
-		a, base, view = o.a, e.Start, true
+		a, view = o.a, true
 	default:
 		return Fault{}, false
 	}
+	// The range's start, from the registry, not from the arena: space
+	// lists an arena before NewArena has set its fields, and nothing
+	// orders NewArena's writes before this read on another goroutine
+	// (a pointer kept past a Close, into the range a new arena is
+	// taking). Of the arena itself, only what Freeze published through
+	// a.frozen is read, after loading it.
+	base := e.Start
 	// Set by Freeze before the memory turns read-only (and withdrawn if
 	// it fails), so a write faulting as it does is named.
 	r := a.frozen.Load()
