@@ -70,7 +70,7 @@ func ExampleArena_Name() {
 	// Output: sessions arena
 }
 
-func ExampleErrInvalidSize() {
+func Example_errInvalidSize() {
 	a, _ := arena.NewArena(arena.WithName("sizes"))
 	defer a.Close()
 	n := -1 // a length computed from bad input

@@ -219,7 +219,7 @@ func ExampleMode_String() {
 
 // Update is for Alias regions only; on a region of another mode it fails
 // before running its function.
-func ExampleErrNotAlias() {
+func Example_errNotAlias() {
 	a, _ := arena.NewArena(arena.WithName("limits"))
 	limits := arena.New[[2]int64](a)
 	r, err := freeze.Freeze(a, freeze.Protect)
@@ -233,7 +233,7 @@ func ExampleErrNotAlias() {
 }
 
 // ReadOnly and Update accept only pointers into the region.
-func ExampleErrNotInRegion() {
+func Example_errNotInRegion() {
 	a, _ := arena.NewArena(arena.WithName("limits"))
 	arena.New[[2]int64](a)
 	r, err := freeze.Freeze(a, freeze.Alias)
@@ -249,7 +249,7 @@ func ExampleErrNotInRegion() {
 
 // Inside Update's function, the region may be read and verified but not
 // updated again or closed.
-func ExampleErrInsideUpdate() {
+func Example_errInsideUpdate() {
 	a, _ := arena.NewArena(arena.WithName("limits"))
 	limits := arena.New[[2]int64](a)
 	r, err := freeze.Freeze(a, freeze.Alias)
@@ -271,7 +271,7 @@ func ExampleErrInsideUpdate() {
 
 // Checksums are kept per page of PageSize bytes, so a CorruptionError
 // names pages, and an offset in the region lies on page offset/PageSize.
-func ExamplePageSize() {
+func Example_pageSize() {
 	a, _ := arena.NewArena(arena.WithName("table"))
 	arena.MakeSlice[byte](a, 3*freeze.PageSize+1)
 	r, err := freeze.Freeze(a, freeze.Protect)

@@ -332,7 +332,7 @@ func ExampleStore_Stats() {
 
 // A Store owns the versions it publishes: it closes each one when no
 // reader holds it any more, and refuses to let anyone else close it.
-func ExampleErrOwnedByStore() {
+func Example_errOwnedByStore() {
 	var st snapshot.Store[Flags]
 	defer st.Close()
 	s, err := st.Publish(Flags{Version: 1, Enabled: []string{"search"}})
