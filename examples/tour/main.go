@@ -101,7 +101,7 @@ func main() {
 	must(errors.As(err, &uac), "a read after Close did not fault")
 	fmt.Println(err)
 
-	heading("6. Freezing against copying, 64 MiB table")
+	heading("6. Freezing against copying, 64 MiB arena")
 	timings()
 	fmt.Println("ok tour")
 }
