@@ -23,8 +23,9 @@ type Stats struct {
 	// Mappings is the number of kernel mappings (lines of
 	// /proc/self/maps) the library holds, which counts against
 	// vm.max_map_count (65530 by default); -1 where it cannot be read.
-	// A live arena costs one or two; released ones merge into their
-	// neighbours.
+	// A live arena costs one or two, and one more while released ranges
+	// lie on both sides of it: released ones merge with each other, not
+	// with live ones.
 	Mappings int
 }
 
