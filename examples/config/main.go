@@ -95,7 +95,15 @@ func run(path string) error {
 			return err
 		}
 	}
-	for store.Stats().Published < 4 {
+	// Wait for the watcher to publish the last version; a reload that
+	// failed leaves an older one current, and then nothing will.
+	for deadline := time.Now().Add(10 * time.Second); store.Stats().Published < 4; {
+		if time.Now().After(deadline) {
+			stop.Store(true)
+			wg.Wait()
+			<-done
+			return fmt.Errorf("version 4 was not published within 10s (%d versions were)", store.Stats().Published)
+		}
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // serve a while with the last version

@@ -98,9 +98,6 @@ func main() {
 	fmt.Println(err)
 	fmt.Println("written by:")
 	for _, f := range wf.Stack {
-		if strings.Contains(f, "testing.") {
-			break
-		}
 		fmt.Println("   ", trimPath(f))
 	}
 	check(s.Verify())

@@ -60,7 +60,7 @@ func main() {
 		var ce *freeze.CorruptionError
 		must(errors.As(err, &ce), "Verify missed a back-door change")
 		must(ce.Changed[0].Start <= wf.Offset && wf.Offset < ce.Changed[0].End, "Verify named another page")
-		fmt.Printf("code that re-protected the page wrote %s (offset %#x);\n", wf.Path, wf.Offset)
+		fmt.Printf("code that made the page writable again (mprotect) wrote %s (offset %#x);\n", wf.Path, wf.Offset)
 		fmt.Println("checksums are per 4 KiB page, so Verify names the page and what it holds:")
 		fmt.Println(" ", err)
 		// Which of the page's allocations changed, checksums cannot say:
