@@ -1,9 +1,13 @@
 package childtest
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,4 +56,80 @@ func TightAddressSpace(t *testing.T) (restore func()) {
 	restore()
 	t.Fatal("childtest: the address space kept shrinking under the limit")
 	return nil
+}
+
+// OverMappingLimit fills the process's mappings up to vm.max_map_count
+// and makes one more, which the kernel allows (it refuses an mmap only
+// while the count is above the limit, and a split once it is at it), so
+// that every mmap fails with ENOMEM until a mapping goes; it returns the
+// function that frees them all, which does nothing when called again.
+// Only for a child process (InChild), for
+// the same reason as TightAddressSpace, whose precautions it takes: at
+// the limit the Go heap cannot grow (the runtime maps memory for it in
+// pieces of a reservation, each piece a split), so OverMappingLimit first
+// leaves the heap 64 MiB of free pages, enough for the library to read
+// /proc/self/maps at the limit (in the invariants build Close does), and
+// t's methods must wait until after restore.
+//
+// The mappings are the pages of one reservation, every other page made
+// readable (mprotect splits it, one mapping per page), and one page of
+// shared anonymous memory, which merges with nothing.
+func OverMappingLimit(t *testing.T) (restore func()) {
+	t.Helper()
+	runtime.MemProfileRate = 0
+	func() { runtime.KeepAlive(make([]byte, 64<<20)) }()
+	runtime.GC() // the 64 MiB stay the heap's, free
+	gc := debug.SetGCPercent(-1)
+	procs := runtime.GOMAXPROCS(1)
+	page := uintptr(unix.Getpagesize())
+	limit, err := os.ReadFile("/proc/sys/vm/max_map_count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(limit)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 2 * uintptr(n) * page
+	fill, err := unix.MmapPtr(-1, 0, nil, size, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra unsafe.Pointer
+	done := false
+	restore = func() {
+		if done {
+			return // once: the range may be another's by now
+		}
+		done = true
+		if extra != nil {
+			_ = unix.MunmapPtr(extra, page)
+		}
+		if err := unix.MunmapPtr(fill, size); err != nil {
+			t.Fatal(err)
+		}
+		runtime.GOMAXPROCS(procs)
+		debug.SetGCPercent(gc)
+	}
+	for i := uintptr(1); ; i += 2 {
+		if i >= 2*uintptr(n) {
+			restore()
+			t.Fatal("childtest: the mapping limit was never reached")
+		}
+		if err := unix.Mprotect(unsafe.Slice((*byte)(unsafe.Add(fill, i*page)), page), unix.PROT_READ); err != nil {
+			break // at the limit: the split is refused
+		}
+	}
+	extra, err = unix.MmapPtr(-1, 0, nil, page, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	if err != nil {
+		restore()
+		t.Fatalf("childtest: one mapping at the limit: %v", err)
+	}
+	p, err := unix.MmapPtr(-1, 0, nil, page, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	if err == nil {
+		_ = unix.MunmapPtr(p, page)
+		restore()
+		t.Fatal("childtest: an mmap over the limit was allowed")
+	}
+	return restore
 }

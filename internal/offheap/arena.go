@@ -123,6 +123,10 @@ type Arena struct {
 	// gives back to space.
 	broken error
 	lost   bool
+	// lostErr gathers the errors of releases that unmapped a mapping but
+	// lost its range (vm.Mapping.Lost), for Close to report: the mapping
+	// is gone, and its range stays out of space for good.
+	lostErr error
 }
 
 // leftover is a mapping of the arena's file outside its range that the
@@ -145,23 +149,40 @@ func (a *Arena) keepLeftover(m *vm.Mapping, rng space.Range, counted bool) {
 }
 
 // releaseLeftovers releases the leftovers, stopping at the first that
-// fails again (it stays, for the next call).
+// fails again (it stays, for the next call). A leftover whose range was
+// lost (now or when it was kept) is dropped without giving its range back.
 func (a *Arena) releaseLeftovers() error {
 	for len(a.leftovers) > 0 {
 		l := a.leftovers[0]
-		if err := step("release-leftover", l.m.Release); err != nil {
+		if err := a.keepLost(l.m, step("release-leftover", l.m.Release)); err != nil {
 			return err
 		}
 		if l.counted {
 			counters.reserved.Add(-int64(l.rng.Len()))
 		}
 		a.leftovers = a.leftovers[1:]
+		if l.m.Lost() {
+			continue
+		}
 		if err := space.Discard(l.rng); err != nil {
 			return err
 		}
 	}
 	a.leftovers = nil
 	return nil
+}
+
+// keepLost returns err, the error of m's Release, unless the release
+// unmapped m and lost its range (m.Lost): then the error goes to
+// a.lostErr, for Close to report, and keepLost returns nil, since there
+// is nothing left to release. The caller must not give m's range back to
+// space.
+func (a *Arena) keepLost(m *vm.Mapping, err error) error {
+	if err != nil && m.Lost() {
+		a.lostErr = errors.Join(a.lostErr, err)
+		return nil
+	}
+	return err
 }
 
 // NewArena reserves maxBytes of address space (rounded up to whole pages;
@@ -384,7 +405,12 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // (msealed) region cannot be released: Close then returns ErrPermanent and
 // keeps the memory mapped. If the kernel refuses to release a mapping,
 // Close returns its error with that mapping still in place (readable,
-// never reused) and may be called again.
+// never reused) and may be called again. If a release unmapped a mapping
+// but could not reserve its range again (at the kernel's mapping limit,
+// with another thread mapping into the hole meanwhile), the range is
+// never reused and, not quarantined, may no longer fault for a pointer
+// kept into it: Close finishes and returns an error wrapping
+// vm.ErrRangeLost that says so.
 func (a *Arena) Close() error {
 	r := a.frozen.Load()
 	if r != nil {
@@ -416,7 +442,7 @@ func (a *Arena) Close() error {
 		if a.w == nil || a.w.Released() {
 			return nil
 		}
-		return step("release", a.w.Release)
+		return a.keepLost(a.w, step("release", a.w.Release))
 	}
 	if r != nil {
 		if err := r.release(releaseOwner); err != nil {
@@ -426,6 +452,9 @@ func (a *Arena) Close() error {
 		return err
 	}
 	var err error
+	if a.w != nil && a.w.Lost() {
+		a.lost = true
+	}
 	if !a.lost {
 		if Invariants {
 			// Before the range goes back to space: once there, it may be
@@ -439,8 +468,13 @@ func (a *Arena) Close() error {
 	}
 	if r != nil && r.alias != nil && !r.arng.IsZero() {
 		// After the owner's range, so that the readers' view, quarantined
-		// last, is the last of the two to be reused.
-		err = errors.Join(err, r.dropView(space.Release))
+		// last, is the last of the two to be reused. A view whose range
+		// was lost stays out of space.
+		give := space.Release
+		if r.alias.Lost() {
+			give = func(space.Range) error { return nil }
+		}
+		err = errors.Join(err, r.dropView(give))
 	}
 	counters.mu.Lock() // one change, for ReadStats (see counters.mu)
 	if a.w != nil {
@@ -456,7 +490,7 @@ func (a *Arena) Close() error {
 	a.state, a.limit = Closed, 0
 	a.recs.reset()
 	a.lastRT, a.lastT, a.runRT = nil, nil, nil
-	return errors.Join(err, a.file.Close())
+	return errors.Join(err, a.lostErr, a.file.Close())
 }
 
 // closes counts Close calls, to sample checkReleased.

@@ -783,7 +783,7 @@ func (r *Region) release(releaseOwner func() error) error {
 	}
 	// The view's range goes into quarantine after the owner's (Arena.Close):
 	// the newer of the two is evicted last, and readers hold the view.
-	return step("release-alias", r.alias.Release)
+	return r.a.keepLost(r.alias, step("release-alias", r.alias.Release))
 }
 
 // File returns a read-only *os.File of the sealed memfd (Seal mode), for

@@ -32,6 +32,7 @@ type Mapping struct {
 	prot   Prot
 	source Source
 	done   bool
+	lost   bool // released, and the range taken away (ErrRangeLost)
 }
 
 // Map maps n bytes of f, starting at file offset off, at address at (which
@@ -159,7 +160,7 @@ func (m *Mapping) MoveOnto(dst *Mapping) (old *Mapping, err error) {
 	}
 	if err := moveOnto(m.addr, dst.addr, m.len); err != nil {
 		if errors.Is(err, ErrRangeLost) {
-			dst.done = true
+			dst.done, dst.lost = true, true
 		}
 		return nil, err
 	}
@@ -167,6 +168,10 @@ func (m *Mapping) MoveOnto(dst *Mapping) (old *Mapping, err error) {
 	derr := decommit(m.addr, m.len)
 	if derr != nil {
 		left := *m
+		if errors.Is(derr, ErrRangeLost) {
+			// Unmapped, but not reserved again: released, and lost.
+			left.done, left.lost = true, true
+		}
 		old = &left
 		err = fmt.Errorf("vm: release moved-from range: %w", derr)
 	}
@@ -200,20 +205,32 @@ func (m *Mapping) PopulateWrite(off, n uintptr) error {
 }
 
 // Release replaces the mapping by a PROT_NONE reservation of the same range
-// (no unmapped hole appears). It is idempotent.
+// (no unmapped hole appears). It is idempotent. If it fails, the mapping
+// is as it was, except where the error wraps ErrRangeLost: the mapping is
+// then gone but its range could not be reserved again (see decommit), and
+// the mapping counts as released and lost (Lost): its owner must never
+// map over the range or hand it out again.
 func (m *Mapping) Release() error {
 	if m.done {
 		return nil
 	}
 	if err := decommit(m.addr, m.len); err != nil {
+		if errors.Is(err, ErrRangeLost) {
+			m.done, m.lost = true, true
+		}
 		return fmt.Errorf("vm: release mapping: %w", err)
 	}
 	m.done = true
 	return nil
 }
 
-// Released reports whether Release has been called.
+// Released reports whether the mapping has been released (or its range
+// lost).
 func (m *Mapping) Released() bool { return m.done }
+
+// Lost reports whether releasing the mapping, or moving it onto another,
+// lost its range (ErrRangeLost): nothing may map over the range again.
+func (m *Mapping) Lost() bool { return m.lost }
 
 var errReleased = errors.New("vm: mapping already released")
 

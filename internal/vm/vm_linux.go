@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -96,10 +97,51 @@ func adviseHuge(at unsafe.Pointer, n uintptr) error {
 // decommit replaces [at, at+n) by private anonymous PROT_NONE memory with
 // MAP_NORESERVE, exactly like a fresh reservation, so that it merges with
 // reserved neighbours into one line of /proc/self/maps.
+//
+// At the kernel's mapping limit that mmap fails with ENOMEM, though it
+// would only replace whole mappings: the kernel refuses any mmap while the
+// process has more mappings than vm.max_map_count, and a process gets
+// there, one over, by an mmap made at the limit, which is allowed
+// (TestReleaseAtTheMappingLimit). munmap of whole mappings is never
+// refused, so the range is unmapped and then reserved again (reReserve),
+// which fits under the limit that the munmap made room below. Between the
+// two the range is a hole that another thread could map; reReserve then
+// returns an error wrapping ErrRangeLost, and nothing may map over the
+// range again.
 func decommit(at unsafe.Pointer, n uintptr) error {
 	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
-	return err
+	if !errors.Is(err, unix.ENOMEM) {
+		return err
+	}
+	if uerr := unix.MunmapPtr(at, n); uerr != nil {
+		// The range holds whole mappings (an owner unmaps exactly what it
+		// mapped), so munmap has nothing to split and fails, if ever,
+		// before it unmaps anything: the range is as it was.
+		return errors.Join(err, uerr)
+	}
+	if hook := afterUnmap.Load(); hook != nil {
+		(*hook)(at, n)
+	}
+	return reReserve(at, n)
+}
+
+// afterUnmap, if set, runs between decommit's munmap and its reReserve,
+// for tests to map something into the hole (SetAfterUnmap).
+var afterUnmap atomic.Pointer[func(at unsafe.Pointer, n uintptr)]
+
+// SetAfterUnmap makes f run, for tests, when decommit has unmapped a range
+// at the mapping limit and before it reserves the range again, as another
+// thread could; nil removes it. It returns the function that restores the
+// previous one.
+func SetAfterUnmap(f func(at unsafe.Pointer, n uintptr)) (restore func()) {
+	old := afterUnmap.Load()
+	if f == nil {
+		afterUnmap.Store(nil)
+	} else {
+		afterUnmap.Store(&f)
+	}
+	return func() { afterUnmap.Store(old) }
 }
 
 func reserve(n uintptr) (unsafe.Pointer, error) {

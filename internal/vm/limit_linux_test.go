@@ -1,0 +1,88 @@
+//go:build linux && !frozen_fallback && !race
+
+// Not under the race detector, which maps shadow memory of its own as the
+// process runs, and could not over the mapping limit.
+
+package vm
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/internal/childtest"
+)
+
+// Over vm.max_map_count the kernel refuses the mmap that decommit makes,
+// although it would only replace whole mappings (what decommit relies on
+// to release at the limit at all), and Release still releases: the
+// mapping is unmapped and its range reserved again, PROT_NONE, with the
+// file's pages no longer reachable from it. In a child process, since the
+// limit is the whole process's.
+func TestReleaseAtTheMappingLimit(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	fx := newFixture(t, 4)
+	probe := newFixture(t, 1)
+	fx.m.Bytes()[1] = 7
+	n := fx.m.Len()
+
+	restore := childtest.OverMappingLimit(t)
+	_, refused := unix.MmapPtr(-1, 0, probe.m.Addr(), PageSize, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
+	err := fx.m.Release()
+	restore()
+
+	require.ErrorIs(t, refused, unix.ENOMEM, "the kernel refuses mmap over the limit, even over a whole mapping")
+	require.NoError(t, err)
+	assert.True(t, fx.m.Released())
+	assert.False(t, fx.m.Lost())
+	assert.True(t, reservedAt(t, fx.m.Addr(), n), "the range is reserved again")
+	assert.True(t, faults(func() { readSink = *(*byte)(unsafe.Add(fx.m.Addr(), 1)) }), "reading the range faults")
+	buf := make([]byte, 2)
+	_, err = unix.Pread(fx.file.rw, buf, 0)
+	require.NoError(t, err)
+	assert.Equal(t, byte(7), buf[1], "the file keeps its bytes")
+}
+
+// readSink keeps a read that should fault from being compiled away.
+var readSink byte
+
+// If another thread maps into the hole between decommit's munmap and its
+// new reservation, Release says the range is lost, marks the mapping
+// released and lost, and leaves the other mapping alone; a second Release
+// does nothing. (The other thread's mapping keeps the process over the
+// limit, where the Go runtime cannot get memory for its own use: the hook
+// frees the limit's mappings once it has mapped into the hole.)
+func TestReleaseAtTheMappingLimitLosesARangeAnotherThreadTook(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	fx := newFixture(t, 4)
+	var other unsafe.Pointer
+	var otherErr error
+	var restore func()
+	defer SetAfterUnmap(func(at unsafe.Pointer, _ uintptr) {
+		other, otherErr = unix.MmapPtr(-1, 0, at, PageSize, unix.PROT_READ|unix.PROT_WRITE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
+		if otherErr == nil {
+			*(*byte)(other) = 0x5a
+		}
+		restore()
+	})()
+
+	restore = childtest.OverMappingLimit(t)
+	err := fx.m.Release()
+	restore()
+
+	require.NoError(t, otherErr, "the range was a hole")
+	require.ErrorIs(t, err, ErrRangeLost)
+	assert.True(t, fx.m.Released())
+	assert.True(t, fx.m.Lost())
+	require.NoError(t, fx.m.Release(), "released already")
+	assert.Equal(t, byte(0x5a), *(*byte)(other), "the other mapping is untouched")
+}
