@@ -117,9 +117,11 @@
 // can be live at once under the default vm.max_map_count (65530); in Seal
 // mode it also keeps one read-only descriptor open (for Region.File),
 // which counts against RLIMIT_NOFILE. Stay well below the limit: once the
-// process has reached it, the kernel refuses even the mapping that
-// releases a snapshot, so Close fails (and may be called again, to no
-// avail until mappings are freed some other way) and, with no mapping to
-// grow its heap, the Go runtime soon stops the process.
+// process has reached it, Take fails, a Freeze that fails may be unable to
+// undo itself (the arena is then left to be closed), and the Go runtime,
+// unable to map memory to grow its heap, soon stops the process. Close
+// still works there (over the limit the kernel refuses the mmap that
+// releases a mapping, so the library unmaps the range and reserves it
+// again), and each Close brings the process back under it.
 // WithPermanent snapshots can never be released.
 package snapshot
