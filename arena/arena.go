@@ -131,9 +131,13 @@ func (a *Arena) Cap() int { return a.core().Cap() }
 // Close releases the arena's memory. The address range stays reserved and
 // inaccessible (quarantined), so that a pointer kept past Close faults
 // rather than reading reused memory. Close is idempotent. In the rare case
-// that the kernel refuses to release the memory (out of memory or of
-// mappings), Close returns its error, the memory stays as it was (and its
-// addresses are not reused), and Close may be called again.
+// that the kernel refuses to release the memory (out of memory), Close
+// returns its error, the memory stays as it was (and its addresses are
+// not reused), and Close may be called again. Over the kernel's mapping
+// limit, where it refuses to replace a mapping, Close unmaps the memory
+// and reserves its range again; should another thread map into the range
+// in between, Close finishes but returns an error saying the range was
+// lost: it is never reused, and a pointer kept into it no longer faults.
 func (a *Arena) Close() error {
 	if a == nil || a.a == nil {
 		return errNoArena
