@@ -1,7 +1,9 @@
 // Package graphtest walks Go values for tests: it lists every reference a
 // value holds (pointers, slices, strings, interfaces), so that tests can
 // compare a clone's sharing structure with the original's and check, against
-// /proc/self/maps, where every reference points. It is used by tests only.
+// /proc/self/maps, where every reference points. It also holds the fuzz
+// catalogue, graphs of node types built from fuzz bytes. It is used by
+// tests only.
 package graphtest
 
 import (
