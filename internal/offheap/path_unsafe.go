@@ -416,13 +416,20 @@ func (n *namer) detour(child int, off uintptr) []route {
 
 // PathAt names the Go field at arena offset off, from the root of the value
 // that holds it: "Config.Endpoints[1].Port". Offsets outside any allocation
-// give "".
+// (the byte a zero-size allocation of a Clone is given included) give "".
 func (a *Arena) PathAt(off uintptr) string { return a.newNamer(false).path(off) }
 
 func (n *namer) path(off uintptr) string {
 	a := n.a
 	j := a.recordAt(off)
 	if j < 0 {
+		return ""
+	}
+	if _, size := a.recSpan(j); size == 0 && a.recs.at(j).Parent != RunOfTyped {
+		// A zero-size allocation of a Clone (an empty slice's array, a
+		// zero-size pointee) holds no byte: the one it is given, so that
+		// its address is its own, is no part of any value, and no word
+		// reaches it. Outside any allocation, then.
 		return ""
 	}
 	var parts []string
