@@ -76,11 +76,7 @@ func FuzzFaultPath(f *testing.F) {
 			v, named, err := resolvePath(ro, wf.Path)
 			require.NoError(t, err, "byte %d of %s (%s, offset %#x) named %q", k, ref.Path, m, wf.Offset, wf.Path)
 			if named == nil && v.IsValid() {
-				named = []span{{v.UnsafeAddr(), v.UnsafeAddr() + v.Type().Size()}}
-				if v.Kind() == reflect.Pointer && !v.IsNil() {
-					// The namer spells a pointer word and its pointee alike.
-					named = append(named, pointee(v))
-				}
+				named = spans(v)
 			}
 			if named == nil {
 				continue // a path cut short at its maximum depth
@@ -92,6 +88,27 @@ func FuzzFaultPath(f *testing.F) {
 				v.IsValid() && v.Kind() >= reflect.Int && v.Kind() <= reflect.Uint64) {
 				scalar = p
 			}
+		}
+		// Any byte of the region: between allocations, or in the root
+		// word, which no path from the view reaches, the path may be ""
+		// or the root's type; elsewhere it names memory holding the byte.
+		root := layout.ShortName(reflect.TypeOf(ro))
+		for i := 0; i+1 < len(probes); i += 2 {
+			off := (uintptr(probes[i])<<8 | uintptr(probes[i+1])) % uintptr(r.Size())
+			p := (*byte)(unsafe.Add(unsafe.Pointer(nil), base+off))
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { *p = 0 }), &wf, "offset %#x", off)
+			require.Equal(t, off, wf.Offset)
+			if wf.Path == "" || wf.Path == root {
+				continue
+			}
+			v, named, err := resolvePath(ro, wf.Path)
+			require.NoError(t, err, "offset %#x (%s) named %q", off, m, wf.Path)
+			if named == nil && v.IsValid() {
+				named = spans(v)
+			}
+			require.True(t, named == nil || slices.ContainsFunc(named, func(s span) bool { return s.contains(wf.Addr) }),
+				"offset %#x (%s) named %q, which spans %v, not %#x", off, m, wf.Path, named, wf.Addr)
 		}
 		require.NoError(t, r.Verify(), "writes that faulted changed nothing")
 		if scalar == nil {
@@ -118,7 +135,6 @@ func FuzzFaultPath(f *testing.F) {
 		require.ErrorAs(t, r.Verify(), &ce, "byte at offset %#x changed (%s)", off, m)
 		i := slices.IndexFunc(ce.Changed, func(pg freeze.ChangedPage) bool { return pg.Start <= off && off < pg.End })
 		require.GreaterOrEqual(t, i, 0, "the page of offset %#x is not reported: %v", off, ce)
-		root := layout.ShortName(reflect.TypeOf(ro))
 		for _, al := range ce.Changed[i].Allocations {
 			if al.Path == "string data" || al.Path == root {
 				continue // the strings of one Clone, packed; the root word
@@ -240,6 +256,16 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 		}
 	}
 	return v, nil, nil
+}
+
+// spans returns the memory a path ending at v names: v's, and if v is a
+// typed pointer, its pointee's too (the namer spells the two alike).
+func spans(v reflect.Value) []span {
+	named := []span{{v.UnsafeAddr(), v.UnsafeAddr() + v.Type().Size()}}
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		named = append(named, pointee(v))
+	}
+	return named
 }
 
 // target returns the memory reference v points to, if v is one.
