@@ -117,12 +117,11 @@ type Arena struct {
 	leftovers []leftover
 	// broken is why a failed Freeze could not make the arena's mapping
 	// read-write again: the arena then accepts no allocation, nor another
-	// Freeze, and can only be closed. lost says that the arena's range
-	// was unmapped and could not be reserved again (vm.ErrRangeLost): its
-	// mapping is released without touching the range, which Close never
-	// gives back to space.
+	// Freeze, and can only be closed. Where the arena's range was
+	// unmapped and could not be reserved again, its mapping says so
+	// (a.w.Lost): it is released without touching the range, which Close
+	// never gives back to space.
 	broken error
-	lost   bool
 	// lostErr gathers the errors of releases that unmapped a mapping but
 	// lost its range (vm.Mapping.Lost), for Close to report: the mapping
 	// is gone, and its range stays out of space for good.
@@ -452,10 +451,7 @@ func (a *Arena) Close() error {
 		return err
 	}
 	var err error
-	if a.w != nil && a.w.Lost() {
-		a.lost = true
-	}
-	if !a.lost {
+	if a.w == nil || !a.w.Lost() {
 		if Invariants {
 			// Before the range goes back to space: once there, it may be
 			// handed to another arena (at once, with the quarantine off)

@@ -520,7 +520,7 @@ func (r *Region) freezeSeal() error {
 		// moved-aside mapping, whose range goes back to space only once
 		// PROT_NONE.
 		if errors.Is(err, vm.ErrRangeLost) {
-			a.broken, a.lost = err, true
+			a.broken = err // and a.w is lost
 		} else {
 			err = errors.Join(err, r.remapWritable())
 		}
