@@ -86,3 +86,27 @@ func TestReleaseAtTheMappingLimitLosesARangeAnotherThreadTook(t *testing.T) {
 	require.NoError(t, fx.m.Release(), "released already")
 	assert.Equal(t, byte(0x5a), *(*byte)(other), "the other mapping is untouched")
 }
+
+// Over the limit the kernel counts mappings before it looks at the range,
+// so MAP_FIXED_NOREPLACE over a whole reservation fails with ENOMEM, not
+// EEXIST; reReserve still finds the range whole and says nothing is lost
+// (a failed move whose destination the kernel left in place). In a child
+// process, since the limit is the whole process's.
+func TestReReserveAtTheMappingLimitKeepsAWholeRange(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	fx := newFixture(t, 4)
+	n := 4 * PageSize
+	dst := fx.at(8 * PageSize)
+
+	restore := childtest.OverMappingLimit(t)
+	_, refused := unix.MmapPtr(-1, 0, dst, n, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
+	err := reReserve(dst, n)
+	restore()
+
+	require.ErrorIs(t, refused, unix.ENOMEM, "over the limit the kernel refuses before it looks at the range")
+	require.NoError(t, err, "the range is whole")
+	assert.True(t, reservedAt(t, dst, n))
+}

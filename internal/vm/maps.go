@@ -48,6 +48,74 @@ func ReadMaps() (Maps, error) {
 	return out, sc.Err()
 }
 
+// ReadMapsWithin returns the entries of /proc/self/maps that overlap
+// [start, end), as ReadMaps().Within(start, end) would, but reads the file
+// through a small buffer and parses only those lines: near the mapping
+// limit the file holds some 65,000 lines, and reading it whole takes
+// megabytes that the Go runtime may be unable to map just then.
+func ReadMapsWithin(start, end uintptr) (Maps, error) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return nil, &FeatureError{Feature: "/proc/self/maps", Err: err}
+	}
+	defer f.Close()
+	var out Maps
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10) // a line holds at most a path
+	for sc.Scan() {
+		lo, hi, ok := mapsLineRange(sc.Bytes())
+		if !ok || hi <= start || lo >= end {
+			if !ok {
+				_, err := parseMapsLine(sc.Text())
+				return nil, err
+			}
+			continue
+		}
+		e, err := parseMapsLine(sc.Text())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}
+
+// mapsLineRange parses the "start-end" that begins a maps line, without
+// allocating.
+func mapsLineRange(line []byte) (lo, hi uintptr, ok bool) {
+	var n [2]uintptr
+	i := 0
+	for k := range n {
+		digits := 0
+		for ; i < len(line); i++ {
+			c := line[i]
+			var d byte
+			switch {
+			case '0' <= c && c <= '9':
+				d = c - '0'
+			case 'a' <= c && c <= 'f':
+				d = c - 'a' + 10
+			default:
+				d = 0xff
+			}
+			if d == 0xff || digits == 16 {
+				break
+			}
+			n[k] = n[k]<<4 | uintptr(d)
+			digits++
+		}
+		sep := byte('-')
+		if k == 1 {
+			sep = ' '
+		}
+		if digits == 0 || i == len(line) || line[i] != sep {
+			return 0, 0, false
+		}
+		i++
+	}
+	return n[0], n[1], true
+}
+
 func parseMapsLine(line string) (MapsEntry, error) {
 	var e MapsEntry
 	fields := bytes.Fields([]byte(line))

@@ -183,17 +183,19 @@ func reReserve(at unsafe.Pointer, n uintptr) error {
 		_ = unix.MunmapPtr(p, n)
 		err = unix.EEXIST
 	}
-	if errors.Is(err, unix.EEXIST) {
-		// The range as it was (the kernel unmaps the destination whole
-		// or not at all): mapped all through, by this package's mappings
-		// alone (reservations, and memfds). Otherwise part of it is a
-		// hole, which another thread may have mapped.
-		maps, merr := ReadMaps()
-		if merr == nil && maps.Covers(uintptr(at), uintptr(at)+n) && ours(maps.Within(uintptr(at), uintptr(at)+n)) {
-			return nil
-		}
-		err = errors.Join(err, merr)
+	// EEXIST: something is mapped there. ENOMEM: the kernel counts the
+	// mappings before it looks at the range (at the limit it refuses
+	// even a range that is whole), and qemu-user gives ENOMEM at times
+	// for a range mapped already. Whatever the error, the range may be as
+	// it was (the kernel unmaps the destination whole or not at all):
+	// mapped all through, by this package's mappings alone (reservations,
+	// and memfds), and then nothing is lost. Otherwise part of it is a
+	// hole, which another thread may have mapped.
+	maps, merr := ReadMapsWithin(uintptr(at), uintptr(at)+n)
+	if merr == nil && maps.Covers(uintptr(at), uintptr(at)+n) && ours(maps) {
+		return nil
 	}
+	err = errors.Join(err, merr)
 	return fmt.Errorf("%w: [%p, +%#x): %w", ErrRangeLost, at, n, err)
 }
 

@@ -399,3 +399,55 @@ func TestSealsNeedTheWritableDescriptor(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, s)
 }
+
+// ReadMapsWithin, which streams the file, finds exactly the entries that
+// ReadMaps().Within finds, for ranges overlapping a mapping's start, its
+// end, all of it, all memory, and nothing.
+func TestReadMapsWithinAgreesWithReadMaps(t *testing.T) {
+	p, err := reserve(4 * PageSize)
+	require.NoError(t, err)
+	defer unix.MunmapPtr(p, 4*PageSize)
+	lo := uintptr(p)
+	for _, r := range [][2]uintptr{
+		{lo - PageSize, lo + 1},
+		{lo + 3*PageSize, lo + 5*PageSize},
+		{lo, lo + 4*PageSize},
+		{0, ^uintptr(0)},
+		{lo + PageSize, lo + PageSize},
+	} {
+		// The runtime may map memory between the reads: the entries must
+		// be those read before or after.
+		before, err := ReadMaps()
+		require.NoError(t, err)
+		within, err := ReadMapsWithin(r[0], r[1])
+		require.NoError(t, err)
+		after, err := ReadMaps()
+		require.NoError(t, err)
+		if !assert.ObjectsAreEqual(before.Within(r[0], r[1]), within) {
+			assert.Equal(t, after.Within(r[0], r[1]), within, "[%#x, %#x)", r[0], r[1])
+		}
+	}
+}
+
+func TestMapsLineRange(t *testing.T) {
+	for _, c := range []struct {
+		line   string
+		lo, hi uintptr
+		ok     bool
+	}{
+		{"7f00a000-7f00b000 r--p 00000000 00:00 0", 0x7f00a000, 0x7f00b000, true},
+		{"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]", 0xffffffffff600000, 0xffffffffff601000, true},
+		{"7f00a000 r--p", 0, 0, false},
+		{"-7f00b000 r--p", 0, 0, false},
+		{"7f00a000-7f00b000", 0, 0, false},
+		{"7f00a000-7G00b000 r--p", 0, 0, false},
+		{"1ffffffffffffffff-1 r--p", 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		lo, hi, ok := mapsLineRange([]byte(c.line))
+		assert.Equal(t, c.ok, ok, c.line)
+		if c.ok {
+			assert.Equal(t, [2]uintptr{c.lo, c.hi}, [2]uintptr{lo, hi}, c.line)
+		}
+	}
+}
