@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -98,7 +99,7 @@ func mapsLineRange(line []byte) (lo, hi uintptr, ok bool) {
 			default:
 				d = 0xff
 			}
-			if d == 0xff || digits == 16 {
+			if d == 0xff || digits == bits.UintSize/4 {
 				break
 			}
 			n[k] = n[k]<<4 | uintptr(d)

@@ -4,6 +4,7 @@ package vm
 
 import (
 	"fmt"
+	"math/bits"
 	"os"
 	"strings"
 	"testing"
@@ -432,11 +433,11 @@ func TestReadMapsWithinAgreesWithReadMaps(t *testing.T) {
 func TestMapsLineRange(t *testing.T) {
 	for _, c := range []struct {
 		line   string
-		lo, hi uintptr
+		lo, hi uint64
 		ok     bool
 	}{
 		{"7f00a000-7f00b000 r--p 00000000 00:00 0", 0x7f00a000, 0x7f00b000, true},
-		{"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]", 0xffffffffff600000, 0xffffffffff601000, true},
+		{"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]", 0xffffffffff600000, 0xffffffffff601000, bits.UintSize == 64},
 		{"7f00a000 r--p", 0, 0, false},
 		{"-7f00b000 r--p", 0, 0, false},
 		{"7f00a000-7f00b000", 0, 0, false},
@@ -447,7 +448,7 @@ func TestMapsLineRange(t *testing.T) {
 		lo, hi, ok := mapsLineRange([]byte(c.line))
 		assert.Equal(t, c.ok, ok, c.line)
 		if c.ok {
-			assert.Equal(t, [2]uintptr{c.lo, c.hi}, [2]uintptr{lo, hi}, c.line)
+			assert.Equal(t, [2]uint64{c.lo, c.hi}, [2]uint64{uint64(lo), uint64(hi)}, c.line)
 		}
 	}
 }
