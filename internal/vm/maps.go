@@ -33,27 +33,14 @@ type Maps []MapsEntry
 // ReadMaps parses /proc/self/maps (Linux only; elsewhere it returns an error
 // wrapping ErrUnsupported).
 func ReadMaps() (Maps, error) {
-	data, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return nil, &FeatureError{Feature: "/proc/self/maps", Err: err}
-	}
-	var out Maps
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		e, err := parseMapsLine(sc.Text())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, sc.Err()
+	return ReadMapsWithin(0, ^uintptr(0))
 }
 
 // ReadMapsWithin returns the entries of /proc/self/maps that overlap
-// [start, end), as ReadMaps().Within(start, end) would, but reads the file
-// through a small buffer and parses only those lines: near the mapping
-// limit the file holds some 65,000 lines, and reading it whole takes
-// megabytes that the Go runtime may be unable to map just then.
+// [start, end). It reads the file through a small buffer and parses only
+// those lines: near the mapping limit the file holds some 65,000 lines,
+// and holding it whole takes megabytes that the Go runtime may be unable
+// to map just then.
 func ReadMapsWithin(start, end uintptr) (Maps, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {

@@ -401,10 +401,11 @@ func TestSealsNeedTheWritableDescriptor(t *testing.T) {
 	assert.Zero(t, s)
 }
 
-// ReadMapsWithin, which streams the file, finds exactly the entries that
-// ReadMaps().Within finds, for ranges overlapping a mapping's start, its
-// end, all of it, and nothing. (Not all memory: the runtime maps and
-// unmaps there as it likes, between any two reads.)
+// ReadMapsWithin, which skips the lines outside its range by their
+// addresses alone, finds exactly the entries that Maps.Within picks from
+// the whole file, for ranges overlapping a mapping's start, its end, all
+// of it, and an empty range inside it; and the reservation is among them. (Not all memory:
+// the runtime maps and unmaps there as it likes, between any two reads.)
 func TestReadMapsWithinAgreesWithReadMaps(t *testing.T) {
 	p, err := reserve(4 * PageSize)
 	require.NoError(t, err)
@@ -427,6 +428,8 @@ func TestReadMapsWithinAgreesWithReadMaps(t *testing.T) {
 		if !assert.ObjectsAreEqual(before.Within(r[0], r[1]), within) {
 			assert.Equal(t, after.Within(r[0], r[1]), within, "[%#x, %#x)", r[0], r[1])
 		}
+		assert.Equal(t, r[0] < lo+4*PageSize && r[1] > lo, within.Covers(max(r[0], lo), min(r[1], lo+4*PageSize)) && len(within) > 0,
+			"[%#x, %#x) overlaps the reservation", r[0], r[1])
 	}
 }
 
