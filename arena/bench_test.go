@@ -97,3 +97,16 @@ func BenchmarkClone(b *testing.B) {
 	}
 	b.ReportMetric(float64(used+a.Len())/float64(i), "arena-B/op")
 }
+
+// BenchmarkReadStats: the accounting with one arena live, what a monitor
+// calls now and then. Most of it is reading /proc/self/maps for Mappings.
+func BenchmarkReadStats(b *testing.B) {
+	a := newArena(b)
+	sinkPoint = arena.New[Point](a)
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkStats = arena.ReadStats()
+	}
+}
+
+var sinkStats arena.Stats

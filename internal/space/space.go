@@ -348,12 +348,21 @@ func Chunks() [][2]uintptr {
 // MapsLines counts the lines of /proc/self/maps that lie in the chunks:
 // what the library costs against vm.max_map_count (Linux only).
 func MapsLines() (int, error) {
-	maps, err := vm.ReadMaps()
+	chunks := Chunks()
+	if len(chunks) == 0 {
+		return 0, nil
+	}
+	lo, hi := chunks[0][0], chunks[0][1]
+	for _, c := range chunks[1:] {
+		lo, hi = min(lo, c[0]), max(hi, c[1])
+	}
+	// Only the lines between the chunks are parsed and kept.
+	maps, err := vm.ReadMapsWithin(lo, hi)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, c := range Chunks() {
+	for _, c := range chunks {
 		n += len(maps.Within(c[0], c[1]))
 	}
 	return n, nil

@@ -5,9 +5,11 @@ package space
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/frozen-go/frozen/internal/vm"
 )
@@ -206,4 +208,35 @@ func TestARangeLargerThanTheBudgetIsNotQuarantined(t *testing.T) {
 	require.NoError(t, Release(r))
 	e, ok := Lookup(r.Start())
 	assert.True(t, ok && e.Released, "a range of exactly the budget is quarantined")
+}
+
+// MapsLines, which parses only the lines between the lowest chunk and the
+// highest, counts what the whole maps file holds within the chunks: here
+// a small range with a page made readable in its middle (three lines
+// where there was one), and a range large enough for a chunk of its own.
+func TestMapsLinesCountsTheChunksLines(t *testing.T) {
+	if _, err := vm.ReadMaps(); err != nil {
+		t.Skip("no /proc/self/maps here:", err)
+	}
+	small, err := Alloc(4*vm.PageSize, 0, nil, "small")
+	require.NoError(t, err)
+	defer func() { require.NoError(t, Release(small)) }()
+	mid := unsafe.Slice((*byte)(unsafe.Add(small.base, vm.PageSize)), vm.PageSize)
+	require.NoError(t, unix.Mprotect(mid, unix.PROT_READ))
+	defer func() { require.NoError(t, unix.Mprotect(mid, unix.PROT_NONE)) }()
+	large, err := Alloc(chunkSize, 0, nil, "large") // more than the first chunk has left
+	require.NoError(t, err)
+	defer func() { require.NoError(t, Release(large)) }()
+	require.GreaterOrEqual(t, len(Chunks()), 2)
+
+	got, err := MapsLines()
+	require.NoError(t, err)
+	maps, err := vm.ReadMaps()
+	require.NoError(t, err)
+	want := 0
+	for _, c := range Chunks() {
+		want += len(maps.Within(c[0], c[1]))
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, 3, len(maps.Within(small.Start(), small.End())), "the readable page splits the reservation")
 }
