@@ -52,11 +52,10 @@ func ReadMapsWithin(start, end uintptr) (Maps, error) {
 	sc.Buffer(make([]byte, 0, 4096), 64<<10) // a line holds at most a path
 	for sc.Scan() {
 		lo, hi, ok := mapsLineRange(sc.Bytes())
-		if !ok || hi <= start || lo >= end {
-			if !ok {
-				_, err := parseMapsLine(sc.Text())
-				return nil, err
-			}
+		if !ok {
+			return nil, fmt.Errorf("vm: maps line %q: bad range", sc.Text())
+		}
+		if hi <= start || lo >= end {
 			continue
 		}
 		e, err := parseMapsLine(sc.Text())
@@ -76,17 +75,8 @@ func mapsLineRange(line []byte) (lo, hi uintptr, ok bool) {
 	for k := range n {
 		digits := 0
 		for ; i < len(line); i++ {
-			c := line[i]
-			var d byte
-			switch {
-			case '0' <= c && c <= '9':
-				d = c - '0'
-			case 'a' <= c && c <= 'f':
-				d = c - 'a' + 10
-			default:
-				d = 0xff
-			}
-			if d == 0xff || digits == bits.UintSize/4 {
+			d, ok := hexDigit(line[i])
+			if !ok || digits == bits.UintSize/4 {
 				break
 			}
 			n[k] = n[k]<<4 | uintptr(d)
@@ -102,6 +92,18 @@ func mapsLineRange(line []byte) (lo, hi uintptr, ok bool) {
 		i++
 	}
 	return n[0], n[1], true
+}
+
+// hexDigit is the value of a lower-case hex digit, as the kernel prints
+// them.
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 func parseMapsLine(line string) (MapsEntry, error) {
