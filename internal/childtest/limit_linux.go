@@ -67,9 +67,10 @@ func TightAddressSpace(t *testing.T) (restore func()) {
 // the same reason as TightAddressSpace, whose precautions it takes: at
 // the limit the Go heap cannot grow (the runtime maps memory for it in
 // pieces of a reservation, each piece a split), so OverMappingLimit first
-// leaves the heap 64 MiB of free pages, enough for the library to read
-// /proc/self/maps at the limit (in the invariants build Close does), and
-// t's methods must wait until after restore.
+// leaves the heap 64 MiB of free pages, ample for what the library and
+// the test allocate at the limit (reading the lines of /proc/self/maps in
+// a range, as reReserve and the invariants build's Close do), and t's
+// methods must wait until after restore.
 //
 // The mappings are the pages of one reservation, every other page made
 // readable (mprotect splits it, one mapping per page), and one page of

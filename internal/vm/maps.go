@@ -40,7 +40,7 @@ func ReadMaps() (Maps, error) {
 // [start, end). It reads the file through a small buffer and parses only
 // those lines: near the mapping limit the file holds some 65,000 lines,
 // and holding it whole takes megabytes that the Go runtime may be unable
-// to map just then.
+// to map just then. Linux only, as ReadMaps.
 func ReadMapsWithin(start, end uintptr) (Maps, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
