@@ -87,6 +87,37 @@ func TestReleaseAtTheMappingLimitLosesARangeAnotherThreadTook(t *testing.T) {
 	assert.Equal(t, byte(0x5a), *(*byte)(other), "the other mapping is untouched")
 }
 
+// A mapping another thread puts into the hole that looks just like a
+// reservation of this package (anonymous, private, PROT_NONE, no
+// reserve, over the whole range) is still another thread's: decommit
+// unmapped the range itself, so Release says the range is lost rather
+// than take the lookalike for its own and let the range be mapped over.
+func TestReleaseAtTheMappingLimitLosesARangeToALookalike(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	fx := newFixture(t, 4)
+	var other unsafe.Pointer
+	var otherErr error
+	var restore func()
+	defer SetAfterUnmap(func(at unsafe.Pointer, n uintptr) {
+		restore() // under the limit, or the lookalike could not be mapped
+		other, otherErr = unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
+	})()
+
+	restore = childtest.OverMappingLimit(t)
+	err := fx.m.Release()
+	restore() // if the hook did not run
+
+	require.NoError(t, otherErr, "the range was a hole")
+	require.Equal(t, fx.m.Addr(), other)
+	assert.True(t, reservedAt(t, fx.m.Addr(), uintptr(fx.m.Len())), "the lookalike covers the range")
+	require.ErrorIs(t, err, ErrRangeLost)
+	assert.True(t, fx.m.Released())
+	assert.True(t, fx.m.Lost())
+}
+
 // Over the limit the kernel counts mappings before it looks at the range,
 // so MAP_FIXED_NOREPLACE over a whole reservation fails with ENOMEM, not
 // EEXIST; reReserve still finds the range whole and says nothing is lost
@@ -103,7 +134,7 @@ func TestReReserveAtTheMappingLimitKeepsAWholeRange(t *testing.T) {
 	restore := childtest.OverMappingLimit(t)
 	_, refused := unix.MmapPtr(-1, 0, dst, n, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
-	err := reReserve(dst, n)
+	err := reReserve(dst, n, false)
 	restore()
 
 	require.ErrorIs(t, refused, unix.ENOMEM, "over the limit the kernel refuses before it looks at the range")

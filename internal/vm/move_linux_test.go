@@ -37,12 +37,12 @@ func TestReReserveFillsHolesAndNeverReplaces(t *testing.T) {
 	fx := newFixture(t, 4)
 	n := 4 * PageSize
 	dst := fx.at(8 * PageSize)
-	require.NoError(t, reReserve(dst, n), "the reservation is whole")
+	require.NoError(t, reReserve(dst, n, false), "the reservation is whole")
 	assert.True(t, reservedAt(t, dst, n))
 
 	require.NoError(t, unix.MunmapPtr(dst, n))
 	require.False(t, reservedAt(t, dst, n))
-	require.NoError(t, reReserve(dst, n), "a hole is reserved again")
+	require.NoError(t, reReserve(dst, n, false), "a hole is reserved again")
 	assert.True(t, reservedAt(t, dst, n))
 
 	require.NoError(t, unix.MunmapPtr(dst, n))
@@ -50,7 +50,7 @@ func TestReReserveFillsHolesAndNeverReplaces(t *testing.T) {
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
 	require.NoError(t, err)
 	*(*byte)(other) = 0x5a
-	err = reReserve(dst, n)
+	err = reReserve(dst, n, false)
 	require.ErrorIs(t, err, ErrRangeLost)
 	assert.Equal(t, byte(0x5a), *(*byte)(other), "the other mapping is untouched")
 
@@ -61,7 +61,7 @@ func TestReReserveFillsHolesAndNeverReplaces(t *testing.T) {
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
 	require.NoError(t, err)
 	*(*byte)(other) = 0x5b
-	require.ErrorIs(t, reReserve(dst, n), ErrRangeLost)
+	require.ErrorIs(t, reReserve(dst, n, false), ErrRangeLost)
 	assert.Equal(t, byte(0x5b), *(*byte)(other), "the other mapping is untouched")
 	// The fixture's reservation unmaps the whole range, the other mapping
 	// with it.

@@ -123,7 +123,7 @@ func decommit(at unsafe.Pointer, n uintptr) error {
 	if hook := afterUnmap.Load(); hook != nil {
 		(*hook)(at, n)
 	}
-	return reReserve(at, n)
+	return reReserve(at, n, true)
 }
 
 // afterUnmap, if set, runs between decommit's munmap and its reReserve,
@@ -156,7 +156,7 @@ func moveAside(from, to unsafe.Pointer, n uintptr) error {
 		// failed move can leave a hole where to's mapping was
 		// (TestFailedMoveLeavesNoHole): put a reservation back there, or
 		// say the range is lost.
-		return errors.Join(fmt.Errorf("vm: mremap aside: %w", err), reReserve(to, n))
+		return errors.Join(fmt.Errorf("vm: mremap aside: %w", err), reReserve(to, n, false))
 	}
 	if got != to {
 		return fmt.Errorf("vm: mremap aside: moved to %p, not %p", got, to)
@@ -165,12 +165,13 @@ func moveAside(from, to unsafe.Pointer, n uintptr) error {
 }
 
 // reReserve makes sure [at, at+n), a range this package reserved or
-// mapped, is still mapped after a failed mremap onto it, and returns nil
-// if so: a PROT_NONE reservation goes where the kernel left a hole, with
+// mapped, is still mapped after a failed mremap onto it or, if unmapped
+// is set, after decommit unmapped it, and returns nil if so: a PROT_NONE
+// reservation goes where the kernel left a hole, with
 // MAP_FIXED_NOREPLACE, which never replaces what another thread may have
 // mapped into the hole meanwhile. Otherwise the error wraps ErrRangeLost:
 // the range is no longer this process's to map over.
-func reReserve(at unsafe.Pointer, n uintptr) error {
+func reReserve(at unsafe.Pointer, n uintptr, unmapped bool) error {
 	p, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
 	if err == nil && p == at {
@@ -182,6 +183,13 @@ func reReserve(at unsafe.Pointer, n uintptr) error {
 		// is mapped there, as EEXIST says.
 		_ = unix.MunmapPtr(p, n)
 		err = unix.EEXIST
+	}
+	if unmapped {
+		// This package unmapped the whole range itself: whatever is
+		// there now, however much it looks like a reservation or a memfd
+		// of its own, another thread mapped it
+		// (TestReleaseAtTheMappingLimitLosesARangeToALookalike).
+		return fmt.Errorf("%w: [%p, +%#x): %w", ErrRangeLost, at, n, err)
 	}
 	// EEXIST: something is mapped there. ENOMEM: the kernel counts the
 	// mappings before it looks at the range (at the limit it refuses
@@ -201,7 +209,11 @@ func reReserve(at unsafe.Pointer, n uintptr) error {
 
 // ours reports whether every entry could be one of this package's
 // mappings in a range it reserved: a reservation (PROT_NONE, anonymous,
-// private) or a shared mapping of a memfd.
+// private) or a shared mapping of a memfd. It cannot tell them from
+// another thread's mappings of the same kind: after a failed mremap
+// whose destination the kernel unmapped, a lookalike mapped into exactly
+// the hole passes for this package's (a narrow race, and only where the
+// kernel refused the move after unmapping its destination).
 func ours(entries Maps) bool {
 	for _, e := range entries {
 		reservation := e.Perms == "---p" && e.Path == ""
