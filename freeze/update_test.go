@@ -388,6 +388,41 @@ func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
 	})
 }
 
+// A plain write into the value through the owner's mapping by another
+// goroutine just after Update wrote the value back (here at the failpoint
+// there, on each of a value's pages) is not taken into the new checksums:
+// they are those of the bytes Update wrote, and Verify reports the page.
+// (Update hashed the value's pages as they were in memory after the write
+// back, and took such a write in.)
+func TestUpdateTakesNoWriteIntoTheValueMadeAfterItWroteItBack(t *testing.T) {
+	type three [2 * freeze.PageSize]byte // at offset 100: pages 0, 1 and 2
+	for _, tc := range []struct {
+		at   int // index into the value
+		page int
+	}{{0, 0}, {5000, 1}, {len(three{}) - 1, 2}} {
+		t.Run(fmt.Sprint("page ", tc.page), func(t *testing.T) {
+			a := newArena(t)
+			arena.MakeSlice[byte](a, 100)
+			v := arena.New[three](a)
+			r, err := freeze.Freeze(a, freeze.Alias)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, v)
+			offheap.SetFailpoint(func(step string) error {
+				if step == "update-written" {
+					v[tc.at] = 0x5a // the owner's mapping, not through Update
+				}
+				return nil
+			})
+			defer offheap.SetFailpoint(nil)
+			require.NoError(t, freeze.Update(r, ro, func(w *three) { w[1] = 1 }))
+			require.Equal(t, byte(0x5a), ro[tc.at], "the write landed")
+			var ce *freeze.CorruptionError
+			require.ErrorAs(t, r.Verify(), &ce)
+			assert.Equal(t, []int{tc.page}, ce.Pages)
+		})
+	}
+}
+
 // A pointer written into the value through the owner's mapping while
 // Update hashes it (by another goroutine; here at the failpoint just after
 // the hashing) is not taken in unchecked: Update checks the value's

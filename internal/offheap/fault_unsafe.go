@@ -10,6 +10,7 @@ package offheap
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -214,20 +215,6 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("%w: Update: %p + %d bytes runs past %q", ErrNotInRegion, p, size, r.a.name)
 	}
 	base := unsafe.Add(r.a.rng.Addr(), off)
-	// The pages *p lies on, whose checksums the Update takes again: they
-	// must match the baseline now, or a change made by another route
-	// (a stray write through the owner's mapping, /proc/self/mem) would
-	// become part of the new baseline, unseen by Verify ever after.
-	pg0, pg1 := off/PageSize, (off+max(size, 1)-1)/PageSize
-	pages := pg0 < uintptr(len(r.sums)) // not a zero-size value at the very end
-	var plo, phi uintptr                // the pages' arena offsets
-	if pages {
-		pg1 = min(pg1, uintptr(len(r.sums))-1)
-		plo, phi = pg0*PageSize, min((pg1+1)*PageSize, r.size)
-		if hashPages(unsafe.Add(r.a.rng.Addr(), plo), phi-plo, nil, r.sums[pg0:pg1+1]) != 0 {
-			return r.conflict(false, pg0, pg1)
-		}
-	}
 	// f works on a copy of *p on the Go heap, never on arena memory: a
 	// Go-heap pointer that f stores is then seen by the garbage collector
 	// for as long as f runs (stored into arena memory it would not be,
@@ -235,21 +222,50 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	// see none of f's writes before they are checked. If f panics, *p was
 	// never touched.
 	//
+	// Every byte the Update reads from *p or takes into its checksums
+	// passes through saved and the copy, never read from the arena a
+	// second time: saved must match the baseline before f runs, and the
+	// new checksums are those of the copy's bytes. So a write into *p
+	// through the owner's mapping by another goroutine (a data race, and
+	// a stray write) is either in saved, and refused, or overwritten by
+	// the copy, or made after the copy, and then not in the new
+	// checksums, and Verify reports it.
+	//
 	// Unsafe: base is *p in the owner's writable mapping, [off, off+size)
-	// lies in the region (checked above) and T's alignment is *p's. The
-	// typed copies go through write barriers and, under cgocheck2, its
-	// check of stores into memory outside the Go heap: the one into *p
-	// happens only after checkCopy left nothing but nil and pointers into
-	// the region in the copy.
+	// lies in the region (checked above), and cp is a T on the Go heap, so
+	// cb is exactly its bytes. The copies are of bytes, without write
+	// barriers: what goes into cp is saved, whose pointer words match the
+	// baseline, where Freeze and every Update left only nil and pointers
+	// into the region (no Go-heap pointer the collector would need to
+	// see), and what goes into *p is cp once checkCopy has left only those
+	// in it too. Copying bytes keeps T's padding as it was: the checksums
+	// are of every byte.
 	saved := make([]byte, size)
 	copy(saved, unsafe.Slice((*byte)(base), size))
+	// The pages *p lies on, whose checksums the Update takes again: with
+	// saved in place they must match the baseline, or a change made by
+	// another route (a stray write through the owner's mapping,
+	// /proc/self/mem) would become part of the new baseline, unseen by
+	// Verify ever after.
+	pg0, pg1 := off/PageSize, (off+max(size, 1)-1)/PageSize
+	pages := pg0 < uintptr(len(r.sums)) // not a zero-size value at the very end
+	var plo, phi uintptr                // the pages' arena offsets
+	if pages {
+		pg1 = min(pg1, uintptr(len(r.sums))-1)
+		plo, phi = pg0*PageSize, min((pg1+1)*PageSize, r.size)
+		if r.sumsWith(pg0, pg1, off, saved, nil, r.sums[pg0:pg1+1]) != 0 {
+			return r.conflict(false, pg0, pg1)
+		}
+	}
 	cp := new(T)
-	*cp = *(*T)(base)
+	cb := unsafe.Slice((*byte)(unsafe.Pointer(cp)), size)
+	copy(cb, saved)
 	f(cp)
 	if err := r.checkCopy(unsafe.Pointer(cp), lt, off); err != nil {
 		return err
 	}
-	*(*T)(base) = *cp
+	copy(unsafe.Slice((*byte)(base), size), cb)
+	reached("update-written")
 	// The new checksums are taken first, into fresh, and the bytes of
 	// those pages outside *p checked after: they must not have changed
 	// since Freeze (f writing through another pointer, another goroutine
@@ -259,7 +275,7 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	// reporting the change. In this order a write beside *p lands either
 	// before the check, which sees it, or after the new checksums were
 	// taken, which then differ from the page: none is taken in.
-	var small [2]uint64 // hashed here, not by hashPages, which would make it escape
+	var small [2]uint64 // hashed here, not by sumsWith, whose hashPages would make it escape
 	fresh := small[:0]
 	switch n := int(pg1 - pg0 + 1); {
 	case !pages:
@@ -267,20 +283,22 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		fresh = small[:n]
 		for i := range fresh {
 			lo := plo + uintptr(i)*PageSize
-			fresh[i] = xxhash.Sum64(unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), min(lo+PageSize, phi)-lo))
+			fresh[i] = r.sumWith(lo, min(lo+PageSize, phi), off, cb)
 		}
 	default:
 		many := make([]uint64, n)
-		hashPages(unsafe.Add(r.a.rng.Addr(), plo), phi-plo, many, nil)
+		r.sumsWith(pg0, pg1, off, cb, many, nil)
 		fresh = many
 	}
+	runtime.KeepAlive(cp)
 	reached("update-rehashed")
-	// The pointer words of *p, checked and fixed before the hashing,
-	// checked again, without fixing, after it: a write into *p through
-	// the owner's mapping by another goroutine that landed in between
-	// (a Go-heap pointer, say) would otherwise be in the new checksums
-	// unchecked. One that lands after this check is not in them, and
-	// Verify reports it.
+	// The pointer words of *p, checked and fixed in the copy, checked
+	// again, without fixing, in *p itself: a write into *p through the
+	// owner's mapping by another goroutine since the copy went back (a
+	// Go-heap pointer, say) is not in the new checksums, so Verify would
+	// report it, but readers could follow it meanwhile: the Update is
+	// undone instead, and says so. One that lands after this check is
+	// not in the checksums either, and Verify reports it.
 	if err := r.recheckUpdated(off, off+size); err != nil {
 		copy(unsafe.Slice((*byte)(base), size), saved)
 		return err
@@ -296,6 +314,35 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	copy(r.sums[pg0:], fresh)
 	r.root = rootChecksum(r.sums, r.size)
 	return nil
+}
+
+// sumsWith hashes pages pg0 to pg1 of the region as they would be with b
+// in place of the bytes from off on (b overlapping every one of them):
+// into out when want is nil, else comparing with want (both indexed from
+// pg0). It returns how many pages differ. The pages between the first and
+// the last are wholly b's, and hashed from b on all cores.
+func (r *Region) sumsWith(pg0, pg1, off uintptr, b []byte, out, want []uint64) int {
+	changed := 0
+	for pg := pg0; pg <= pg1; pg = max(pg+1, pg1) {
+		s := r.sumWith(pg*PageSize, min(pg*PageSize+PageSize, r.size), off, b)
+		if want == nil {
+			out[pg-pg0] = s
+		} else if s != want[pg-pg0] {
+			changed++
+		}
+	}
+	if pg1 > pg0+1 {
+		in := b[(pg0+1)*PageSize-off : pg1*PageSize-off]
+		var o, w []uint64
+		if want == nil {
+			o = out[1 : pg1-pg0]
+		} else {
+			w = want[1 : pg1-pg0]
+		}
+		changed += hashPages(unsafe.Pointer(unsafe.SliceData(in)), uintptr(len(in)), o, w)
+		runtime.KeepAlive(b)
+	}
+	return changed
 }
 
 // sumWith returns the hash of arena bytes [lo, hi) as they would be with
