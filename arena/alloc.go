@@ -4,7 +4,9 @@ import "github.com/frozen-go/frozen/internal/offheap"
 
 // New allocates a zeroed T in the arena and returns a pointer to it. T must
 // be pointer-free (no pointers, strings, slices, maps, channels, funcs or
-// interfaces, at any depth): use Clone for values with pointers.
+// interfaces, at any depth): use Clone for values with pointers. A
+// zero-size T (struct{}, [0]int) takes no memory: New, like MakeSlice of
+// it, returns the arena's first address, as Clone does for such values.
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
 // or ErrExhausted, when T holds pointers or the arena cannot allocate. The

@@ -559,24 +559,28 @@ func TestLeakedDescriptorCannotResizeTheFile(t *testing.T) {
 	}
 }
 
-// A zero-size allocation made last sits at the end of the arena's bytes,
-// not inside them; it still came from the arena, and ReadOnly accepts it,
-// and gives back its own result, whose address in an Alias region's view
-// is one past the view's frozen bytes (which panicked with
-// ErrNotInRegion).
+// A zero-size allocation made last, or as the arena's only one, came from
+// the arena, and ReadOnly accepts it and gives back its own result. (It
+// pointed one past the arena's bytes, and then its twin in an Alias
+// region's view one past the view's, which ReadOnly refused with
+// ErrNotInRegion.)
 func TestReadOnlyOfAZeroSizeAllocationAtTheEnd(t *testing.T) {
 	for _, m := range modes(t) {
-		t.Run(m.String(), func(t *testing.T) {
-			a := newArena(t)
-			_, err := arena.Clone(a, newConfig())
-			require.NoError(t, err)
-			e := arena.New[struct{}](a)
-			r, err := freeze.Freeze(a, m)
-			require.NoError(t, err)
-			var ro *struct{}
-			require.NotPanics(t, func() { ro = freeze.ReadOnly(r, e) })
-			require.NotPanics(t, func() { assert.Same(t, ro, freeze.ReadOnly(r, ro)) })
-		})
+		for _, only := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/only=%v", m, only), func(t *testing.T) {
+				a := newArena(t)
+				if !only {
+					_, err := arena.Clone(a, newConfig())
+					require.NoError(t, err)
+				}
+				e := arena.New[struct{}](a)
+				r, err := freeze.Freeze(a, m)
+				require.NoError(t, err)
+				var ro *struct{}
+				require.NotPanics(t, func() { ro = freeze.ReadOnly(r, e) })
+				require.NotPanics(t, func() { assert.Same(t, ro, freeze.ReadOnly(r, ro)) })
+			})
+		}
 	}
 }
 
@@ -737,4 +741,37 @@ func TestUpdateRefusesHeadersReachingPastTheRegion(t *testing.T) {
 	assert.ErrorContains(t, err, "reaches past the region")
 	assert.Equal(t, "svc", ro.Name)
 	require.NoError(t, r.Verify())
+}
+
+// Zero-size values allocated last, when nothing follows them, are still
+// in the region: Freeze accepts pointers to them in every mode (they
+// pointed one past the used bytes, which Freeze refused as outside the
+// arena), ReadOnly gives their twins, and Update may store them.
+func TestFreezeAcceptsZeroSizeAllocationsAtTheEnd(t *testing.T) {
+	type empty struct{}
+	type holder struct {
+		E  *empty
+		Es []empty
+		N  int64
+	}
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			h, err := arena.Clone(a, &holder{N: 1})
+			require.NoError(t, err)
+			h.E, h.Es = arena.New[empty](a), arena.MakeSlice[empty](a, 3)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, h)
+			assert.Same(t, freeze.ReadOnly(r, h.E), ro.E)
+			assert.Len(t, ro.Es, 3)
+			assert.Equal(t, 3, cap(ro.Es))
+			require.NoError(t, r.Verify())
+			if m == freeze.Alias {
+				require.NoError(t, freeze.Update(r, ro, func(w *holder) { w.E, w.N = freeze.ReadOnly(r, h.E), 2 }))
+				assert.Equal(t, int64(2), ro.N)
+				require.NoError(t, r.Verify())
+			}
+		})
+	}
 }

@@ -391,6 +391,16 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: arena %q: %d × %d bytes overflows", ErrExhausted, a.name, n, t.Size)
 	}
+	if size == 0 {
+		// Zero-size values point at the region's first byte, as Clone's
+		// do (tidy): never read or written through, and inside what Freeze
+		// and Update accept, where the end of the used bytes (the next
+		// offset) would not be when nothing follows.
+		if err := a.usable(); err != nil {
+			return nil, err
+		}
+		return a.rng.Addr(), nil
+	}
 	off, err := a.alloc(size, t.Align)
 	if err != nil {
 		return nil, err

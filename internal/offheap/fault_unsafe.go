@@ -152,16 +152,6 @@ func (r *Region) aliasWindow() window {
 
 // ReadOnlyPtr translates p into the pointer readers must use.
 func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
-	if u := uintptr(unsafe.Pointer(p)); unsafe.Sizeof(*p) == 0 && !r.Closed() {
-		// A zero-size allocation at the very end (arena.New[struct{}]),
-		// or its twin in the view, which ReadOnly gave before.
-		switch {
-		case u == uintptr(r.a.rng.Addr())+r.size:
-			return (*T)(unsafe.Add(unsafe.Pointer(p), r.delta)), nil
-		case r.alias != nil && u == uintptr(r.alias.Addr())+r.size:
-			return p, nil
-		}
-	}
 	q, err := r.ReadOnly(unsafe.Pointer(p))
 	if err != nil {
 		return nil, err
