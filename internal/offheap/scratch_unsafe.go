@@ -87,6 +87,9 @@ func (s *Scratch) Release() error {
 	if s.m.Addr() == nil {
 		return nil
 	}
+	if err := s.m.Release(); err != nil {
+		return err // still mapped, and counted
+	}
 	counters.scratch.Add(-int64(s.m.Len()))
-	return s.m.Release()
+	return nil
 }

@@ -340,11 +340,15 @@ func (r *Reservation) Addr() unsafe.Pointer { return r.addr }
 func (r *Reservation) Len() uintptr { return r.len }
 
 // Release unmaps the whole reservation, including anything mapped into it.
+// If the kernel refuses, the reservation stays as it was, and Release may
+// be called again.
 func (r *Reservation) Release() error {
 	if r.addr == nil {
 		return nil
 	}
-	err := unmap(r.addr, r.len)
+	if err := unmap(r.addr, r.len); err != nil {
+		return err
+	}
 	r.addr = nil
-	return err
+	return nil
 }
