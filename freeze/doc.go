@@ -79,8 +79,11 @@
 //
 // Guard runs a function with debug.SetPanicOnFault and turns a write fault
 // in frozen memory into a *WriteFault naming the region, the offset and the
-// Go field, e.g. `write to frozen region "config" at offset 0x58, field
-// *Config.Endpoints[1].Port`. Without Guard the runtime kills the process
+// Go field, for example:
+//
+//	freeze: write to frozen region "config" at offset 0x58, field *Config.Endpoints[1].Port (address 0x7f…, Seal mode)
+//
+// Without Guard the runtime kills the process
 // with "unexpected fault address", naming no region or field; under
 // debug.SetPanicOnFault alone it panics with a misleading "invalid memory
 // address or nil pointer dereference". That is what Guard is for.

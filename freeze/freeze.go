@@ -157,7 +157,8 @@ func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 
 // Wait blocks until the baseline is taken and, in Seal mode, every seal is
 // in place; it returns an error if the background part of the freeze
-// failed (Verify returns the same error).
+// failed (Verify returns the same error). Close waits for that part too,
+// and Wait after Close returns what it would have returned before.
 func (r *Region) Wait() error { return r.r.Wait() }
 
 // Arena returns the frozen arena. Its Name and Len still answer; New,
@@ -272,7 +273,7 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // page), and reads the calling goroutine's id from its stack header
 // (about a microsecond) to tell calls from inside f from calls on other
 // goroutines. Changing one element of a frozen slice of a million 24-byte
-// structs took 9-17 µs, of a thousand 5-10 µs, on the hosts measured (go
+// structs took 7-17 µs, of a thousand 4-10 µs, on the hosts measured (go
 // test -bench UpdateOneElement ./freeze/); the copy to the Go heap and
 // back added 2-3% and one allocation, the check of the bytes read once
 // another allocation and no time that could be measured.

@@ -76,7 +76,7 @@ func (e *CorruptionError) Error() string {
 // returns nil if none changed, or a *CorruptionError naming every changed
 // page and the allocations in it. It waits for the baseline, returns the
 // error of a failed background seal, and does not allocate when nothing
-// changed.
+// changed. After Close it returns an error wrapping arena.ErrClosed.
 func (r *Region) Verify() error {
 	changed, err := r.r.Verify(maxListed + 1)
 	if err != nil || changed == nil {

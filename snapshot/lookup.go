@@ -49,9 +49,9 @@ type Map[K comparable, V any] struct {
 // keys, others are deep-copied into the same arena (shared values stay
 // shared). A value that cannot be copied (a map, channel or func inside
 // an interface) gives an error wrapping arena.ErrUnsupported that names
-// its key and the path inside the value, for example
-// `snapshot: value of key "abc": Config.Index: map[string]int: maps are
-// not supported …`.
+// its key and the path inside the value, for example:
+//
+//	snapshot: value of key "abc": Config.Index: map[string]int: maps are not supported …
 //
 // A table of 16,384 entries or more whose values hold no pointers is
 // built in private memory outside the Go heap (with huge pages where the
@@ -136,7 +136,8 @@ func (m *Map[K, V]) Size() int { return m.snap.Size() }
 func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 
 // Verify checks that no byte of the table changed since it was built (see
-// freeze.Region.Verify). It does not allocate when nothing changed.
+// freeze.Region.Verify). It does not allocate when nothing changed. After
+// Close it returns an error wrapping arena.ErrClosed.
 func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 
 // Close releases the table; its address range stays inaccessible in

@@ -138,7 +138,8 @@ func (s *Snapshot[T]) Pointer() *T {
 }
 
 // Verify checks that no frozen byte changed since Take (see
-// freeze.Region.Verify). It does not allocate when nothing changed.
+// freeze.Region.Verify). It does not allocate when nothing changed. After
+// Close it returns an error wrapping arena.ErrClosed.
 func (s *Snapshot[T]) Verify() error { return s.region.Verify() }
 
 // Region returns the frozen region behind the snapshot: its mode, size,
