@@ -2,6 +2,7 @@ package arena_test
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -133,4 +134,58 @@ func TestCloneKeepsSharedPrefixOfDifferentLengths(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, tc.run)
 	}
+}
+
+// constBox is boxed from a constant: the compiler puts its bytes in a
+// read-only symbol, which the linker shares with a string literal of the
+// same bytes.
+type constBox struct {
+	P   *int
+	pad [8 - unsafe.Sizeof(uintptr(0))]byte // so that A starts at 8 everywhere
+	A   [8]byte
+}
+
+// Clone meets fields in declaration order: the string first, or the box.
+type stringThenBox struct {
+	S string
+	I any
+}
+
+type boxThenString struct {
+	I any
+	S string
+}
+
+// A constant struct boxed into an interface and a string literal of the
+// same bytes share one address, with no unsafe code: the box's pointer
+// word is nil, and lies over zero bytes of the string. Clone copies both
+// (it refused them, as overlapping views only unsafe code makes), met in
+// either order, and the clone keeps the original's shape.
+func TestCloneConstantBoxOverAStringLiteral(t *testing.T) {
+	sameAddress := func(t *testing.T, s string, i any) {
+		t.Helper()
+		box := (*[2]unsafe.Pointer)(unsafe.Pointer(&i))[1]
+		require.Equal(t, unsafe.Pointer(unsafe.StringData(s)), box,
+			"the toolchain no longer gives the box and the string one address: this test would test nothing")
+	}
+	t.Run("string first", func(t *testing.T) {
+		v := &stringThenBox{S: "\x00\x00\x00\x00\x00\x00\x00\x00abcdefgh", I: constBox{A: [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}}}
+		sameAddress(t, v.S, v.I)
+		a := newArena(t)
+		got, err := arena.Clone(a, v)
+		require.NoError(t, err)
+		require.Equal(t, v, got)
+		graphtest.RequireInArena(t, got, a.Name())
+		graphtest.RequireSameShape(t, v, got)
+	})
+	t.Run("box first", func(t *testing.T) {
+		v := &boxThenString{I: constBox{A: [8]byte{'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'}}, S: "\x00\x00\x00\x00\x00\x00\x00\x00ABCDEFGH"}
+		sameAddress(t, v.S, v.I)
+		a := newArena(t)
+		got, err := arena.Clone(a, v)
+		require.NoError(t, err)
+		require.Equal(t, v, got)
+		graphtest.RequireInArena(t, got, a.Name())
+		graphtest.RequireSameShape(t, v, got)
+	})
 }

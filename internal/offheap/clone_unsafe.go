@@ -581,11 +581,14 @@ type pword struct {
 // agree reports whether o and r, o starting first, have the same pointer
 // words where they overlap. Views of one type on its element boundaries
 // agree without looking. Interface boxes, which no code writes through,
-// agree with each other if they differ only in words that are zero
-// (zeroApart), and with other views only if both types are pointer-free:
-// the runtime boxes small integers and booleans in a table that one-byte
-// strings converted from []byte point into too, while only unsafe code
-// makes a pointer or slice into a box.
+// agree with each other, and with a string's bytes, if they differ only
+// in words that are zero (zeroApart): the linker gives a constant struct
+// boxed into an interface and a string literal of the same bytes one
+// address (TestCloneConstantBoxOverAStringLiteral). With other views they
+// agree only if both types are pointer-free: the runtime boxes small
+// integers and booleans in a table that one-byte strings converted from
+// []byte point into too, while only unsafe code makes a pointer or slice
+// into a box.
 //
 // Other views must have the very same pointer words, nil or not: the
 // records follow the view met first, and a pointer stored later through
@@ -595,7 +598,11 @@ type pword struct {
 // each view agrees with the one before it, every later view's pointer
 // words are the recorded ones.
 func (c *cloner) agree(o, r *crange) bool {
-	if (o.via == viaBox) != (r.via == viaBox) && !(o.t.PtrFree && r.t.PtrFree) {
+	// A box and a string's bytes: both read-only, and the linker may give
+	// them one address without any unsafe code (a constant struct boxed
+	// into an interface, and a string literal of the same bytes).
+	boxString := o.via == viaBox && r.via == viaString || o.via == viaString && r.via == viaBox
+	if (o.via == viaBox) != (r.via == viaBox) && !(o.t.PtrFree && r.t.PtrFree) && !boxString {
 		return false
 	}
 	if o.t == r.t && (r.start()-o.start())%o.t.Size == 0 {
@@ -604,7 +611,8 @@ func (c *cloner) agree(o, r *crange) bool {
 	lo, hi := r.start(), min(r.end(), o.end())
 	c.words[0] = pointerWords(c.words[0][:0], o, lo, hi)
 	c.words[1] = pointerWords(c.words[1][:0], r, lo, hi)
-	return slices.Equal(c.words[0], c.words[1]) || r.via == viaBox && zeroApart(c.words[0], c.words[1], o, r)
+	return slices.Equal(c.words[0], c.words[1]) ||
+		(r.via == viaBox || boxString) && zeroApart(c.words[0], c.words[1], o, r)
 }
 
 // zeroApart reports whether every slot that only one of two views has
