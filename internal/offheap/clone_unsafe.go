@@ -512,9 +512,11 @@ func (c *cloner) place() error {
 // agree: the same element type, a field or element of one inside the
 // other, a pointer converted between types of one underlying type, and
 // interface boxes of one zero value the runtime shares (those of an empty
-// string and of a nil slice; reflect.Zero's values too). Boxes differ in
-// the kind of their pointer words, which are zero, and words that are
-// zero agree whatever their kind: a nil is copied as zero bytes whichever
+// string and of a nil slice; reflect.Zero's values too), and a constant
+// boxed over the bytes of a string literal, which the linker may share.
+// Boxes differ in the kind of their pointer words, which are zero (from
+// a string's bytes, in having them at all), and words that are zero
+// agree whatever their kind: a nil is copied as zero bytes whichever
 // view the copy follows, and nothing writes through a box (agree,
 // zeroApart). Boxes of reflect.Zero's values can also straddle each
 // other (a struct's zero value and its field's, boxed apart), and are
