@@ -162,30 +162,27 @@ type boxThenString struct {
 // (it refused them, as overlapping views only unsafe code makes), met in
 // either order, and the clone keeps the original's shape.
 func TestCloneConstantBoxOverAStringLiteral(t *testing.T) {
-	sameAddress := func(t *testing.T, s string, i any) {
-		t.Helper()
-		box := (*[2]unsafe.Pointer)(unsafe.Pointer(&i))[1]
-		require.Equal(t, unsafe.Pointer(unsafe.StringData(s)), box,
-			"the toolchain no longer gives the box and the string one address: this test would test nothing")
-	}
 	t.Run("string first", func(t *testing.T) {
 		v := &stringThenBox{S: "\x00\x00\x00\x00\x00\x00\x00\x00abcdefgh", I: constBox{A: [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}}}
-		sameAddress(t, v.S, v.I)
-		a := newArena(t)
-		got, err := arena.Clone(a, v)
-		require.NoError(t, err)
-		require.Equal(t, v, got)
-		graphtest.RequireInArena(t, got, a.Name())
-		graphtest.RequireSameShape(t, v, got)
+		cloneBoxOverString(t, v, v.S, v.I)
 	})
 	t.Run("box first", func(t *testing.T) {
 		v := &boxThenString{I: constBox{A: [8]byte{'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'}}, S: "\x00\x00\x00\x00\x00\x00\x00\x00ABCDEFGH"}
-		sameAddress(t, v.S, v.I)
-		a := newArena(t)
-		got, err := arena.Clone(a, v)
-		require.NoError(t, err)
-		require.Equal(t, v, got)
-		graphtest.RequireInArena(t, got, a.Name())
-		graphtest.RequireSameShape(t, v, got)
+		cloneBoxOverString(t, v, v.S, v.I)
 	})
+}
+
+// cloneBoxOverString checks that s and i, fields of v, share one address,
+// and clones v.
+func cloneBoxOverString[V any](t *testing.T, v *V, s string, i any) {
+	t.Helper()
+	box := (*[2]unsafe.Pointer)(unsafe.Pointer(&i))[1]
+	require.Equal(t, unsafe.Pointer(unsafe.StringData(s)), box,
+		"the toolchain no longer gives the box and the string one address: this test would test nothing")
+	a := newArena(t)
+	got, err := arena.Clone(a, v)
+	require.NoError(t, err)
+	require.Equal(t, v, got)
+	graphtest.RequireInArena(t, got, a.Name())
+	graphtest.RequireSameShape(t, v, got)
 }

@@ -55,34 +55,20 @@ var readSink byte
 // If another thread maps into the hole between decommit's munmap and its
 // new reservation, Release says the range is lost, marks the mapping
 // released and lost, and leaves the other mapping alone; a second Release
-// does nothing. (The other thread's mapping keeps the process over the
-// limit, where the Go runtime cannot get memory for its own use: the hook
-// frees the limit's mappings once it has mapped into the hole.)
+// does nothing.
 func TestReleaseAtTheMappingLimitLosesARangeAnotherThreadTook(t *testing.T) {
 	if !childtest.InChild(t) {
 		return
 	}
 	fx := newFixture(t, 4)
-	var other unsafe.Pointer
-	var otherErr error
-	var restore func()
-	defer SetAfterUnmap(func(at unsafe.Pointer, _ uintptr) {
-		other, otherErr = unix.MmapPtr(-1, 0, at, PageSize, unix.PROT_READ|unix.PROT_WRITE,
+	other := releaseAsAnotherThreadMaps(t, fx, func(at unsafe.Pointer, _ uintptr) (unsafe.Pointer, error) {
+		p, err := unix.MmapPtr(-1, 0, at, PageSize, unix.PROT_READ|unix.PROT_WRITE,
 			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
-		if otherErr == nil {
-			*(*byte)(other) = 0x5a
+		if err == nil {
+			*(*byte)(p) = 0x5a
 		}
-		restore()
-	})()
-
-	restore = childtest.OverMappingLimit(t)
-	err := fx.m.Release()
-	restore()
-
-	require.NoError(t, otherErr, "the range was a hole")
-	require.ErrorIs(t, err, ErrRangeLost)
-	assert.True(t, fx.m.Released())
-	assert.True(t, fx.m.Lost())
+		return p, err
+	})
 	require.NoError(t, fx.m.Release(), "released already")
 	assert.Equal(t, byte(0x5a), *(*byte)(other), "the other mapping is untouched")
 }
@@ -97,13 +83,29 @@ func TestReleaseAtTheMappingLimitLosesARangeToALookalike(t *testing.T) {
 		return
 	}
 	fx := newFixture(t, 4)
+	other := releaseAsAnotherThreadMaps(t, fx, func(at unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
+		return unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
+	})
+	require.Equal(t, fx.m.Addr(), other)
+	assert.True(t, reservedAt(t, fx.m.Addr(), uintptr(fx.m.Len())), "the lookalike covers the range")
+}
+
+// releaseAsAnotherThreadMaps releases fx's mapping over the mapping limit,
+// with mapInto mapping into the hole between decommit's munmap and its new
+// reservation, as another thread could, and checks that the range is lost
+// and the mapping released and lost. It returns what mapInto mapped. (The
+// hook first frees the limit's mappings, so that the other mapping does
+// not keep the process over the limit, where the Go runtime could not get
+// memory for its own use.)
+func releaseAsAnotherThreadMaps(t *testing.T, fx *fixture, mapInto func(at unsafe.Pointer, n uintptr) (unsafe.Pointer, error)) unsafe.Pointer {
+	t.Helper()
 	var other unsafe.Pointer
 	var otherErr error
 	var restore func()
 	defer SetAfterUnmap(func(at unsafe.Pointer, n uintptr) {
-		restore() // under the limit, or the lookalike could not be mapped
-		other, otherErr = unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_FIXED_NOREPLACE)
+		restore()
+		other, otherErr = mapInto(at, n)
 	})()
 
 	restore = childtest.OverMappingLimit(t)
@@ -111,11 +113,10 @@ func TestReleaseAtTheMappingLimitLosesARangeToALookalike(t *testing.T) {
 	restore() // if the hook did not run
 
 	require.NoError(t, otherErr, "the range was a hole")
-	require.Equal(t, fx.m.Addr(), other)
-	assert.True(t, reservedAt(t, fx.m.Addr(), uintptr(fx.m.Len())), "the lookalike covers the range")
 	require.ErrorIs(t, err, ErrRangeLost)
 	assert.True(t, fx.m.Released())
 	assert.True(t, fx.m.Lost())
+	return other
 }
 
 // Over the limit the kernel counts mappings before it looks at the range,
