@@ -58,7 +58,7 @@ func ReadMapsWithin(start, end uintptr) (Maps, error) {
 		if hi <= start || lo >= end {
 			continue
 		}
-		e, err := parseMapsLine(sc.Text())
+		e, err := parseMapsLine(sc.Text(), lo, hi)
 		if err != nil {
 			return nil, err
 		}
@@ -106,23 +106,19 @@ func hexDigit(c byte) (byte, bool) {
 	return 0, false
 }
 
-func parseMapsLine(line string) (MapsEntry, error) {
+// parseMapsLine parses the rest of a maps line whose range, [lo, hi),
+// mapsLineRange has read.
+func parseMapsLine(line string, lo, hi uintptr) (MapsEntry, error) {
 	var e MapsEntry
 	fields := bytes.Fields([]byte(line))
 	if len(fields) < 5 {
 		return e, fmt.Errorf("vm: maps line %q: too few fields", line)
 	}
-	rng := bytes.SplitN(fields[0], []byte("-"), 2)
-	if len(rng) != 2 {
-		return e, fmt.Errorf("vm: maps line %q: bad range", line)
+	off, err := strconv.ParseUint(string(fields[2]), 16, 64)
+	if err != nil {
+		return e, fmt.Errorf("vm: maps line %q: bad offset", line)
 	}
-	start, err1 := strconv.ParseUint(string(rng[0]), 16, 64)
-	end, err2 := strconv.ParseUint(string(rng[1]), 16, 64)
-	off, err3 := strconv.ParseUint(string(fields[2]), 16, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return e, fmt.Errorf("vm: maps line %q: bad number", line)
-	}
-	e.Start, e.End, e.Perms, e.Offset = uintptr(start), uintptr(end), string(fields[1]), off
+	e.Start, e.End, e.Perms, e.Offset = lo, hi, string(fields[1]), off
 	if len(fields) > 5 {
 		// The path may contain spaces ("(deleted)").
 		idx := bytes.Index([]byte(line), fields[5])
