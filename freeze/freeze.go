@@ -248,7 +248,11 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // takes the new checksums from the bytes it writes, never from memory
 // after writing: a write into *p by another goroutine while Update runs
 // is either refused with the others above, or overwritten, or not in the
-// new checksums, and Verify reports it. If a pointer word of *p changes,
+// new checksums, and Verify reports it. Likewise it reads the bytes
+// beside *p on its first and last page once after writing, and takes
+// from that one reading both the new checksums and the check that those
+// bytes did not change: a write beside *p is either seen by the check or
+// in neither, and Verify reports it. If a pointer word of *p changes,
 // after Update wrote the checked copy, to one that is not nil or into the region
 // (another goroutine writing *p through the owner's mapping), the error
 // wraps arena.ErrForeignPointer and *p's old bytes are put back, so the
@@ -267,8 +271,9 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // nest them in one order.
 //
 // Cost: besides f, Update copies *p to the Go heap and back, hashes the
-// pages *p lies on before and after f (the first and last of them once
-// more, to check the bytes outside *p), walks the pointer words of *p
+// pages *p lies on before and after f (the first and last of them,
+// copied once after f, twice: for the new checksums and to check the
+// bytes outside *p), walks the pointer words of *p
 // twice, then the root checksum over every page's sum (8 bytes per 4 KiB
 // page), and reads the calling goroutine's id from its stack header
 // (about a microsecond) to tell calls from inside f from calls on other

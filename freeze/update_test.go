@@ -372,8 +372,10 @@ func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
 		require.NoError(t, r.Verify())
 	})
 	// A write beside the value after f has returned, once Update has
-	// taken the new checksums: the check that follows sees it. (Update
-	// took the checksums after the check, and so took such a write in.)
+	// read the bytes beside it for the new checksums: it is in neither
+	// them nor the check, so the Update stands and Verify reports the
+	// page. (Update once took the checksums after the check, and so took
+	// such a write in.)
 	t.Run("after f", func(t *testing.T) {
 		r, _, post, ro := setup(t)
 		offheap.SetFailpoint(func(step string) error {
@@ -383,8 +385,11 @@ func TestUpdateChecksBothEndsOfAValueOfManyPages(t *testing.T) {
 			return nil
 		})
 		defer offheap.SetFailpoint(nil)
-		err := freeze.Update(r, ro, func(w *three) { w[0] = 1 })
-		undone(t, r, err, 2)
+		require.NoError(t, freeze.Update(r, ro, func(w *three) { w[0] = 1 }))
+		assert.Equal(t, byte(1), ro[0])
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, r.Verify(), &ce)
+		assert.Equal(t, []int{2}, ce.Pages)
 	})
 }
 
@@ -421,6 +426,54 @@ func TestUpdateTakesNoWriteIntoTheValueMadeAfterItWroteItBack(t *testing.T) {
 			assert.Equal(t, []int{tc.page}, ce.Pages)
 		})
 	}
+}
+
+// A write beside the value through the owner's mapping, made after the
+// write-back and undone before the check of the bytes beside it (another
+// goroutine's, here at the failpoints), is not taken into the new
+// checksums: Update reads those bytes once, for both, so it sees the
+// write, undoes itself and says so, and the same write made for good is
+// reported by Verify.
+func TestUpdateTakesNoWriteBesideTheValueUndoneBeforeItsCheck(t *testing.T) {
+	t.Run("one page", func(t *testing.T) {
+		updateBesideUndone(t, func(w *[64]byte) { w[1] = 1 })
+	})
+	t.Run("three pages", func(t *testing.T) {
+		updateBesideUndone(t, func(w *[2 * freeze.PageSize]byte) { w[1] = 1 })
+	})
+}
+
+// updateBesideUndone updates a T at arena offset 100 with set while a
+// write lands beside it, just after the T, between Update's write-back
+// and its check.
+func updateBesideUndone[T any](t *testing.T, set func(*T)) {
+	a := newArena(t)
+	arena.MakeSlice[byte](a, 100)
+	v := arena.New[T](a)
+	beside := arena.MakeSlice[byte](a, 50) // on the value's last page
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, v)
+	before := *ro
+	offheap.SetFailpoint(func(step string) error {
+		switch step {
+		case "update-written":
+			beside[0] = 0x5a
+		case "update-rehashed":
+			beside[0] = 0
+		}
+		return nil
+	})
+	err = freeze.Update(r, ro, set)
+	offheap.SetFailpoint(nil)
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorContains(t, err, "undone")
+	assert.Equal(t, before, *ro, "the Update was undone")
+	require.NoError(t, r.Verify())
+	beside[0] = 0x5a
+	require.ErrorAs(t, r.Verify(), &ce)
+	assert.Equal(t, []int{(100 + int(unsafe.Sizeof(*v))) / freeze.PageSize}, ce.Pages)
 }
 
 // A pointer written into the value through the owner's mapping while

@@ -239,11 +239,9 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	// Verify ever after.
 	pg0, pg1 := off/PageSize, (off+max(size, 1)-1)/PageSize
 	pages := pg0 < uintptr(len(r.sums)) // not a zero-size value at the very end
-	var plo, phi uintptr                // the pages' arena offsets
 	if pages {
 		pg1 = min(pg1, uintptr(len(r.sums))-1)
-		plo, phi = pg0*PageSize, min((pg1+1)*PageSize, r.size)
-		if r.sumsWith(pg0, pg1, off, saved, nil, r.sums[pg0:pg1+1]) != 0 {
+		if r.changedWith(pg0, pg1, off, saved, r.sums[pg0:pg1+1]) != 0 {
 			return r.conflict(false, pg0, pg1)
 		}
 	}
@@ -256,29 +254,36 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	}
 	copy(unsafe.Slice((*byte)(base), size), cb)
 	reached("update-written")
-	// The new checksums are taken first, into fresh, and the bytes of
-	// those pages outside *p checked after: they must not have changed
-	// since Freeze (f writing through another pointer, another goroutine
-	// through the owner's mapping). Each of the first and last page,
-	// hashed with *p's old bytes in place, must still match its checksum;
-	// if one does not, the Update is undone, so that Verify keeps
-	// reporting the change. In this order a write beside *p lands either
-	// before the check, which sees it, or after the new checksums were
-	// taken, which then differ from the page: none is taken in.
-	var small [2]uint64 // hashed here, not by sumsWith, whose hashPages would make it escape
+	// The bytes of *p's first and last page outside *p are read once, into
+	// edge, after the write-back. The new checksums are taken from them
+	// with the copy's bytes in place, and the check that they are as they
+	// were at Freeze (f writing through another pointer, another goroutine
+	// through the owner's mapping) from them with *p's old bytes in place;
+	// the pages between are wholly *p's. A write beside *p lands either
+	// before the read, and the check sees it (the Update is undone, so
+	// that Verify keeps reporting the change), or after, and is in neither
+	// edge nor the new checksums, so Verify reports it: none is taken in.
+	// (Reading the pages again for the check would take in a write made
+	// before the first read and undone before the second.)
+	var edge [2][PageSize]byte
+	var small [2]uint64 // never hashPages' out, which escapes
 	fresh := small[:0]
-	switch n := int(pg1 - pg0 + 1); {
-	case !pages:
-	case n <= len(small):
-		fresh = small[:n]
-		for i := range fresh {
-			lo := plo + uintptr(i)*PageSize
-			fresh[i] = r.sumWith(lo, min(lo+PageSize, phi), off, cb)
+	edges := 0 // pages read into edge: pg0, and pg1 if another
+	if pages {
+		edges = int(min(pg1-pg0+1, 2))
+		fresh = small[:edges]
+		if n := pg1 - pg0 + 1; n > 2 {
+			many := make([]uint64, n)
+			in := cb[(pg0+1)*PageSize-off : pg1*PageSize-off]
+			hashPages(unsafe.Pointer(unsafe.SliceData(in)), uintptr(len(in)), many[1:n-1], nil)
+			fresh = many
 		}
-	default:
-		many := make([]uint64, n)
-		r.sumsWith(pg0, pg1, off, cb, many, nil)
-		fresh = many
+	}
+	for i := range edges {
+		pg := pg0 + uintptr(i)*(pg1-pg0) // pg0, then pg1
+		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
+		copy(edge[i][:hi-lo], unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), hi-lo))
+		fresh[pg-pg0] = sumOf(edge[i][:hi-lo], lo, off, cb)
 	}
 	runtime.KeepAlive(cp)
 	reached("update-rehashed")
@@ -293,10 +298,10 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		copy(unsafe.Slice((*byte)(base), size), saved)
 		return err
 	}
-	for pg := pg0; pages && pg <= pg1; pg = max(pg+1, pg1) {
-		// The first and the last page; those between are wholly *p's.
+	for i := range edges {
+		pg := pg0 + uintptr(i)*(pg1-pg0) // pg0, then pg1
 		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
-		if (lo < off || hi > off+size) && r.sumWith(lo, hi, off, saved) != r.sums[pg] {
+		if (lo < off || hi > off+size) && sumOf(edge[i][:hi-lo], lo, off, saved) != r.sums[pg] {
 			copy(unsafe.Slice((*byte)(base), size), saved)
 			return r.conflict(true, pg0, pg1)
 		}
@@ -306,30 +311,20 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	return nil
 }
 
-// sumsWith hashes pages pg0 to pg1 of the region as they would be with b
-// in place of the bytes from off on (b overlapping every one of them):
-// into out when want is nil, else comparing with want (both indexed from
-// pg0). It returns how many pages differ. The pages between the first and
-// the last are wholly b's, and hashed from b on all cores.
-func (r *Region) sumsWith(pg0, pg1, off uintptr, b []byte, out, want []uint64) int {
+// changedWith returns how many of pages pg0 to pg1 of the region differ
+// from want (indexed from pg0) when hashed with b in place of the bytes
+// from off on (b overlapping every one of them). The pages between the
+// first and the last are wholly b's, and hashed from b on all cores.
+func (r *Region) changedWith(pg0, pg1, off uintptr, b []byte, want []uint64) int {
 	changed := 0
 	for pg := pg0; pg <= pg1; pg = max(pg+1, pg1) {
-		s := r.sumWith(pg*PageSize, min(pg*PageSize+PageSize, r.size), off, b)
-		if want == nil {
-			out[pg-pg0] = s
-		} else if s != want[pg-pg0] {
+		if r.sumWith(pg*PageSize, min(pg*PageSize+PageSize, r.size), off, b) != want[pg-pg0] {
 			changed++
 		}
 	}
 	if pg1 > pg0+1 {
 		in := b[(pg0+1)*PageSize-off : pg1*PageSize-off]
-		var o, w []uint64
-		if want == nil {
-			o = out[1 : pg1-pg0]
-		} else {
-			w = want[1 : pg1-pg0]
-		}
-		changed += hashPages(unsafe.Pointer(unsafe.SliceData(in)), uintptr(len(in)), o, w)
+		changed += hashPages(unsafe.Pointer(unsafe.SliceData(in)), uintptr(len(in)), nil, want[1:pg1-pg0])
 		runtime.KeepAlive(b)
 	}
 	return changed
@@ -339,7 +334,13 @@ func (r *Region) sumsWith(pg0, pg1, off uintptr, b []byte, out, want []uint64) i
 // old in place of the bytes from off on (off < hi, off+len(old) > lo, or
 // len(old) == 0): the page's checksum if nothing else on it changed.
 func (r *Region) sumWith(lo, hi, off uintptr, old []byte) uint64 {
-	page := unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), hi-lo)
+	return sumOf(unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), hi-lo), lo, off, old)
+}
+
+// sumOf returns the hash of page, the region's bytes from offset lo, as
+// they would be with old in place of the bytes from off on.
+func sumOf(page []byte, lo, off uintptr, old []byte) uint64 {
+	hi := lo + uintptr(len(page))
 	a, b := max(lo, off)-lo, min(hi, off+uintptr(len(old)))-lo // *p's part of the page
 	if a > b {
 		a, b = 0, 0
