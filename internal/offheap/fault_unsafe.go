@@ -74,6 +74,13 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	if r.readLock() {
 		defer r.mu.RUnlock()
 	}
+	if a.frozen.Load() != r {
+		// Freeze failed and withdrew r (before waiting for r.mu): the
+		// arena is its owner's again, who may be allocating, changing the
+		// records and mappings that naming the field would read. The
+		// write faulted on memory that was never frozen after all.
+		return Fault{}, false
+	}
 	if r.closed {
 		return Fault{Region: e.Name, Offset: addr - e.Start, Released: true, PageOnly: vm.FaultPageOnly}, true
 	}

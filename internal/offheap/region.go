@@ -257,6 +257,13 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	}
 	if err != nil {
 		a.frozen.Store(nil)
+		// A fault being named meanwhile (Resolve) holds r.mu and reads
+		// the records and mappings, which the owner may change again once
+		// Freeze returns: wait for it. One that takes r.mu after this
+		// finds r withdrawn and reads nothing more.
+		r.mu.Lock()
+		//lint:ignore SA2001 an empty critical section, as a barrier
+		r.mu.Unlock()
 		// The capacities go back where the arena's own mapping is
 		// writable again: always in Alias mode, which never changes it,
 		// and in the others unless the rollback could not make it so.
