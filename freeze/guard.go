@@ -25,9 +25,11 @@ type WriteFault struct {
 	// as a type assertion ("*Config.Any.(*Endpoint).Port"), and without
 	// it where the type is one Clone never met (an Update stored it):
 	// "*Config.Any.Port". Where several pointers reach the bytes written,
-	// it goes through a typed pointer before an interface, then the one
-	// pointing lowest (the slice of a whole array rather than a pointer
-	// to one of its elements); "(?)" marks a step it could not find.
+	// it goes through a typed pointer before an interface, then one that
+	// is still reachable from the root (not in a node an Update unlinked),
+	// then the one pointing lowest (the slice of a whole array rather than
+	// a pointer to one of its elements); strings sharing their bytes are
+	// chosen between the same way. "(?)" marks a step it could not find.
 	Path string
 	// PageOnly is set where the kernel reports only the page that faulted
 	// (linux/s390x): Addr and Offset are then the page's first byte and

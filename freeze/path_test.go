@@ -166,6 +166,10 @@ type (
 		I any // &e.Host, a *string
 		W *struct{ E *Endpoint }
 	}
+	IfaceStr struct {
+		I any    // a string boxed, sharing B's bytes
+		B string // met after I
+	}
 )
 
 // A path goes through a typed pointer to the same bytes where there is
@@ -182,6 +186,16 @@ func TestGuardPrefersTypedPointersToInterfaces(t *testing.T) {
 	e := &Endpoint{"h", 1}
 	h, err := arena.Clone(a, &IfaceHost{I: &e.Host, W: &struct{ E *Endpoint }{e}})
 	require.NoError(t, err)
+	// A string boxed in an interface sharing a field's bytes, the box
+	// allocated before the struct and after it (Clone orders records by
+	// source address).
+	str := strings.Repeat("x", 10)
+	var shared []*IfaceStr
+	for _, v := range []*IfaceStr{{I: str, B: str}, func() *IfaceStr { v := &IfaceStr{B: str}; v.I = str; return v }()} {
+		sh, err := arena.Clone(a, v)
+		require.NoError(t, err)
+		shared = append(shared, sh)
+	}
 	r, err := freeze.Freeze(a, freeze.Protect)
 	require.NoError(t, err)
 	ro, hr := freeze.ReadOnly(r, c), freeze.ReadOnly(r, h)
@@ -191,6 +205,13 @@ func TestGuardPrefersTypedPointersToInterfaces(t *testing.T) {
 		"*IfaceHost.W.E.Port": func() { hr.W.E.Port = 1 },
 		"*IfaceHost.W.E.Host": func() { *hr.I.(*string) = "" },
 	})
+	for _, sh := range shared {
+		sr := freeze.ReadOnly(r, sh)
+		require.Equal(t, unsafe.StringData(sr.B), unsafe.StringData(sr.I.(string)), "Clone keeps the bytes shared")
+		assertFaultPaths(t, map[string]func(){
+			"*IfaceStr.B[2]": func() { unsafe.Slice(unsafe.StringData(sr.B), len(sr.B))[2] = 'y' },
+		})
+	}
 }
 
 type Node struct {
@@ -214,6 +235,49 @@ func TestPathsFollowTheGraphAfterUpdate(t *testing.T) {
 	}
 	last.V = 7 // through the owner's writable mapping
 	assert.Contains(t, allocationPaths(t, r)["Node"], "*Node.Next.Next")
+}
+
+type (
+	StrNode struct {
+		S   string
+		Pad int64
+	}
+	StrRoot struct {
+		P *StrNode // unlinked by an Update
+		B string   // the same bytes as P.S
+	}
+)
+
+// The bytes of a string that two headers share are named through the one
+// still reachable: a node an Update unlinked keeps its header, which
+// leads nowhere. (Clone orders its records by source address; the node
+// is allocated before the root in one case and after it in the other, so
+// that its header comes first in one of them.)
+func TestPathsNameSharedStringBytesThroughAReachableHeader(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	str := strings.Repeat("x", 10)
+	for name, build := range map[string]func() *StrRoot{
+		"node first": func() *StrRoot { n := &StrNode{S: str}; return &StrRoot{P: n, B: str} },
+		"root first": func() *StrRoot { r := &StrRoot{B: str}; r.P = &StrNode{S: str}; return r },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, build())
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, freeze.Alias)
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, c)
+			require.Equal(t, unsafe.StringData(ro.B), unsafe.StringData(ro.P.S), "Clone keeps the bytes shared")
+			write := func() { unsafe.Slice(unsafe.StringData(ro.B), len(ro.B))[2] = 'y' }
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(write), &wf)
+			assert.Contains(t, []string{"*StrRoot.P.S[2]", "*StrRoot.B[2]"}, wf.Path)
+			require.NoError(t, freeze.Update(r, ro, func(w *StrRoot) { w.P = nil }))
+			assertFaultPaths(t, map[string]func(){"*StrRoot.B[2]": write})
+		})
+	}
 }
 
 type (

@@ -372,26 +372,28 @@ func (a *Arena) recordAt(off uintptr) int {
 	return -1
 }
 
-// stringHolding finds a string stored in the arena whose bytes include
-// arena offset off: the offset of its header and the index of that byte in
-// it. It walks every record, which is fine for naming one fault.
-func (a *Arena) stringHolding(off uintptr) (slot, index uintptr, ok bool) {
+// eachStringHolding calls f with every string stored in the arena whose
+// bytes include arena offset off, in record order, until f returns
+// false: the offset of its header and the index of that byte in it. It
+// walks every record, which is fine for naming one fault.
+func (a *Arena) eachStringHolding(off uintptr, f func(slot, index uintptr) bool) {
 	targets := a.views(off, 1)
-	errFound := errors.New("found")
-	err := a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
+	errStop := errors.New("stop")
+	_ = a.walkPointers(0, func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error {
 		if kind != layout.SlotString {
 			return nil
 		}
 		data, n := *(*uintptr)(word), *(*uintptr)(unsafe.Add(word, ptrSize))
 		for _, w := range targets {
 			if w.lo >= data && w.lo-data < n {
-				slot, index = uintptr(word)-uintptr(a.rng.Addr()), w.lo-data
-				return errFound
+				if !f(uintptr(word)-uintptr(a.rng.Addr()), w.lo-data) {
+					return errStop
+				}
+				break
 			}
 		}
 		return nil
 	})
-	return slot, index, err == errFound
 }
 
 // views returns the addresses of arena offsets [off, off+max(size, 1)):

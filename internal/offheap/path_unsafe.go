@@ -445,7 +445,7 @@ func (n *namer) path(off uintptr) string {
 		if rec.Parent == RunOfStrings {
 			// A run holds the bytes of many strings: name the string
 			// that holds this byte, as its field indexed by the byte.
-			slot, i, ok := a.stringHolding(off)
+			slot, i, ok := n.stringHeader(off)
 			if !ok {
 				parts = append(parts, "string data")
 				break
@@ -486,6 +486,50 @@ func (n *namer) path(off uintptr) string {
 	}
 	slices.Reverse(parts)
 	return strings.Join(parts, "")
+}
+
+// maxHeaders bounds the string headers a path compares when several
+// share the bytes it names (Go shares the bytes of equal string
+// constants, and Clone keeps them shared).
+const maxHeaders = 64
+
+// stringHeader returns the header of a string whose bytes include arena
+// offset off, by which a path leaves them, and the index of that byte in
+// it. Of the headers that share those bytes it takes, as step does of
+// words, one in a root or reached by a typed word before one reached by
+// an interface's, and before either none that no parent links lead to
+// from a root (a node an Update unlinked); the first found wins ties.
+func (n *namer) stringHeader(off uintptr) (slot, index uintptr, ok bool) {
+	best, seen := 0, 0
+	n.a.eachStringHolding(off, func(s, i uintptr) bool {
+		seen++
+		if r := n.headerRank(s); !ok || r < best {
+			slot, index, ok, best = s, i, true, r
+		}
+		return best > 0 && seen < maxHeaders
+	})
+	return slot, index, ok
+}
+
+// headerRank ranks the string header at arena offset slot as a way out
+// of its bytes, best first: in a root, or in a record whose parent
+// reaches it by a typed word (0); by an interface's (1); in a record
+// that parent links do not lead to from a root (2); in none (3).
+func (n *namer) headerRank(slot uintptr) int {
+	j := n.a.recordAt(slot)
+	switch {
+	case j < 0:
+		return 3
+	case n.a.recs.at(j).Parent == NoParent:
+		return 0
+	case !n.rootedAt(j, slot, 0):
+		return 2
+	}
+	rt, ok, _ := n.choose(n.into(int(n.a.recs.at(j).Parent), j), slot)
+	if !ok || rt.iface {
+		return 1
+	}
+	return 0
 }
 
 // name names off, which rt reaches, in a record of type t: from where the
