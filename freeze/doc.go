@@ -71,7 +71,8 @@
 // they were when Freeze returned: in Alias mode it is taken before Freeze
 // returns; in Protect and Seal modes the kernel already prevents changes, so
 // it is finished in the background and Verify, Checksum and Wait wait for
-// it. Verify recomputes every page in parallel, allocates nothing when
+// it (a write that gets around the protection before then can be taken
+// into it: see Caveats). Verify recomputes every page in parallel, allocates nothing when
 // nothing changed, and otherwise returns a *CorruptionError naming each
 // changed page and up to eight allocations in it (type and field path).
 //
