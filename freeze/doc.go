@@ -113,7 +113,7 @@
 // goroutine while Freeze runs (a data race: an Arena is not for
 // concurrent use) lands in the baseline unchecked.
 // Seal prevents every write, but until its background step finishes
-// (103–176 ms per GiB on the hosts measured) the moved-aside writable
+// (103–190 ms per GiB on the hosts measured) the moved-aside writable
 // mapping of an arena whose mapping has grown to 2 MiB or more still exists, at an address nothing
 // in the library hands out: code that finds it (in /proc/self/maps) and
 // writes through it before the baseline is hashed has its write folded

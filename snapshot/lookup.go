@@ -142,7 +142,10 @@ func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
 
 // Close releases the table; its address range stays inaccessible in
 // quarantine (bounded: see arena.SetQuarantine), so a value kept past
-// Close faults instead of reading reused memory. It is idempotent, and may be called from several goroutines at
-// once. Close must not race with Get: a Get still running when the table
+// Close faults instead of reading reused memory. It is idempotent, and
+// may be called from several goroutines at once. A table built
+// WithPermanent is never released: Close returns an error wrapping
+// freeze.ErrPermanent. If the kernel refuses to release the memory,
+// Close returns its error and may be called again. Close must not race with Get: a Get still running when the table
 // is unmapped faults, which kills the process outside freeze.Guard.
 func (m *Map[K, V]) Close() error { return m.snap.Close() }
