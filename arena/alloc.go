@@ -6,9 +6,9 @@ import "github.com/frozen-go/frozen/internal/offheap"
 // be pointer-free (no pointers, strings, slices, maps, channels, funcs or
 // interfaces, at any depth): use Clone for values with pointers. A
 // zero-size T (struct{}, [0]int) takes no memory: New, like MakeSlice of
-// it, returns the arena's first address. (Clone instead gives a pointer
-// to a zero-size value a byte of its own, so that pointers to distinct
-// such values stay distinct, as they may be in the source.)
+// it, returns the arena's first address. (Clone instead gives each
+// zero-size value it copies, a pointee or an empty slice's array, an
+// address of its own, and so a byte of arena memory.)
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
 // or ErrExhausted, when T holds pointers or the arena cannot allocate. The
