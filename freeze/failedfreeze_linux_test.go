@@ -56,7 +56,9 @@ func TestAFaultNamedDuringAFailedFreezeIsDoneBeforeItReturns(t *testing.T) {
 	switch {
 	case errors.As(o.err, &wf):
 		assert.Equal(t, a.Name(), wf.Region)
-		assert.Equal(t, "*Config.Version", wf.Path)
+		if !wf.PageOnly { // linux/s390x reports only the page
+			assert.Equal(t, "*Config.Version", wf.Path)
+		}
 	case o.recovered != nil:
 		assert.Contains(t, fmt.Sprint(o.recovered), "fault")
 	default:
