@@ -33,7 +33,15 @@ func InChild(t *testing.T, environ ...string) bool {
 		t.Skip("under an emulator, whose own mappings and limits the child's would mix with")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(append(os.Environ(), env+"="+t.Name()), environ...)
+	// No asynchronous preemption in the child: to preempt a goroutine so,
+	// the runtime saves its registers in memory it maps on demand, and at
+	// the limits these tests set that mmap fails and the runtime aborts
+	// ("fatal error: runtime: cannot allocate memory", seen in CI).
+	godebug := "asyncpreemptoff=1"
+	if g := os.Getenv("GODEBUG"); g != "" {
+		godebug = g + "," + godebug
+	}
+	cmd.Env = append(append(os.Environ(), env+"="+t.Name(), "GODEBUG="+godebug), environ...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child process: %v\n%s", err, out)
