@@ -140,9 +140,9 @@ func TestCloneKeepsSharedPrefixOfDifferentLengths(t *testing.T) {
 // read-only symbol, which the linker shares with a string literal of the
 // same bytes.
 type constBox struct {
-	P   *int
-	pad [8 - unsafe.Sizeof(uintptr(0))]byte // so that A starts at 8 everywhere
-	A   [8]byte
+	P *int
+	_ [8 - unsafe.Sizeof(uintptr(0))]byte // so that A starts at 8 everywhere
+	A [8]byte
 }
 
 // Clone meets fields in declaration order: the string first, or the box.
