@@ -117,6 +117,7 @@ bench-compile:
 
 ## bench: the full benchmark suite (12–25 minutes on 2 cores), results in bench/results/bench.txt
 bench:
+	@if [ -n "$${QUICK:-}" ]; then echo "QUICK is set: make bench-quick runs the quick suite, into results/quick.txt, and leaves the full run's results alone"; exit 2; fi
 	GO=$(GO) bench/run results/bench.txt
 
 ## bench-quick: the suite at smaller sizes and fewer repetitions (a few minutes), in bench/results/quick.txt

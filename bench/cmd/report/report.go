@@ -356,9 +356,17 @@ func (r *report) noise() {
 		k      key
 		spread float64
 	}
+	// Each series' spread is that of the figure its section's first
+	// table shows (a GC benchmark's gc-ms, the median of its collections,
+	// not its ns/op, their mean and the timer's overhead).
+	shown := map[string]string{}
+	for _, s := range sections {
+		shown[s.bench] = s.tables[0].unit
+	}
 	var all []sp
 	for _, k := range r.d.order {
-		if vs := r.d.values[k]["ns/op"]; len(vs) > 1 {
+		unit := cmp.Or(shown[k.bench], "ns/op")
+		if vs := r.d.values[k][unit]; len(vs) > 1 {
 			all = append(all, sp{k, summarise(vs).spread()})
 		}
 	}
@@ -368,7 +376,7 @@ func (r *report) noise() {
 	slices.SortFunc(all, func(a, b sp) int { return cmp.Compare(a.spread, b.spread) })
 	med := all[len(all)/2].spread
 	r.p("## Noise\n\n")
-	r.p("Spread of each measurement, (max − min) / median of its repetitions, over %d series: median %.0f%%, ", len(all), 100*med)
+	r.p("Spread of each measurement (the figure its table shows), (max − min) / median of its repetitions, over %d series: median %.0f%%, ", len(all), 100*med)
 	r.p("90th percentile %.0f%%. The noisiest:\n\n", 100*all[len(all)*9/10].spread)
 	r.p("| benchmark | spread |\n|---|---:|\n")
 	for i := len(all) - 1; i >= max(0, len(all)-8); i-- {
