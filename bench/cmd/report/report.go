@@ -124,8 +124,9 @@ func (r *report) goals() {
 
 	gs7 := r.largest("GCWithTable")
 	gf, ge := d.get("GCWithTable", gs7, "frozen", "gc-ms").med, d.get("GCWithTable", gs7, "empty", "gc-ms").med
+	// Rounded first, and +0 turns a rounded -0 into 0: "+0.00", not "-0.00".
 	add("forced GC with a table live, "+gs7, "≤ empty heap + 0.5 ms", gf-ge,
-		fmt.Sprintf("%+.2f ms (%s vs %s ms)", gf-ge, fmtNum(gf, 2), fmtNum(ge, 2)), gf-ge <= 0.5)
+		fmt.Sprintf("%+.2f ms (%s vs %s ms)", math.Round((gf-ge)*100)/100+0, fmtNum(gf, 2), fmtNum(ge, 2)), gf-ge <= 0.5)
 
 	r.p("## Goals\n\nThe targets set for the library, against this run.\n\n")
 	r.p("| what | goal | measured | |\n|---|---|---|---|\n")
