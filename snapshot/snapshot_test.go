@@ -555,3 +555,40 @@ func TestLiveSnapshotsHoldAtMostOneDescriptor(t *testing.T) {
 	}
 	assert.Equal(t, fds, countFDs(t))
 }
+
+// The root that Pointer returns, a published version's included, lies in
+// read-only memory in every mode, like everything reachable from it: in
+// Alias mode it is the root's twin in the read-only view, not the root
+// in the owner's writable mapping, and a write through it faults.
+func TestPointerIsReadOnlyInEveryMode(t *testing.T) {
+	readOnly := func(t *testing.T, what string, p unsafe.Pointer) {
+		t.Helper()
+		mm, err := vm.ReadMaps()
+		if err != nil {
+			t.Skip(err)
+		}
+		e, ok := mm.Find(uintptr(p))
+		require.True(t, ok, what)
+		require.Equal(t, "r--s", e.Perms, "%s (%p) lies in %+v", what, p, e)
+	}
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			s, err := snapshot.Take(Node{Name: "root", Next: &Node{Name: "next"}}, snapshot.WithMode(m))
+			require.NoError(t, err)
+			defer s.Close()
+			readOnly(t, "Pointer()", unsafe.Pointer(s.Pointer()))
+			readOnly(t, "Pointer().Next", unsafe.Pointer(s.Pointer().Next))
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { s.Pointer().Next = nil }), &wf)
+			assert.Equal(t, "root", s.Value().Name)
+
+			var st snapshot.Store[Node]
+			st.Configure(snapshot.WithMode(m))
+			defer st.Close()
+			v, err := st.Publish(Node{Name: "v1", Next: &Node{Name: "next"}})
+			require.NoError(t, err)
+			readOnly(t, "Publish's Pointer()", unsafe.Pointer(v.Pointer()))
+			st.Read(func(n Node) { readOnly(t, "Read's Next", unsafe.Pointer(n.Next)) })
+		})
+	}
+}
