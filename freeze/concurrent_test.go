@@ -182,7 +182,11 @@ func TestStrayWriteRacingFreezeIsNamed(t *testing.T) {
 				r, err := freeze.Freeze(a, mode)
 				require.NoError(t, err)
 				var wf *freeze.WriteFault
-				err = <-done
+				select {
+				case err = <-done:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("round %d: a write to the last element never faulted after Freeze returned", round)
+				}
 				require.ErrorAs(t, err, &wf, "round %d", round)
 				assert.Equal(t, a.Name(), wf.Region)
 				if !vm.FaultPageOnly {
