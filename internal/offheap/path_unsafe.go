@@ -495,10 +495,10 @@ const maxHeaders = 64
 
 // stringHeader returns the header of a string whose bytes include arena
 // offset off, by which a path leaves them, and the index of that byte in
-// it. Of the headers that share those bytes it takes, as step does of
-// words, one in a root or reached by a typed word before one reached by
-// an interface's, and before either none that no parent links lead to
-// from a root (a node an Update unlinked); the first found wins ties.
+// it. Of the headers that share those bytes it takes the best by
+// headerRank (one in a root or reached by a typed word, then one reached
+// by an interface's, then one that no parent links lead to from a root,
+// as in a node an Update unlinked), the first found among equals.
 func (n *namer) stringHeader(off uintptr) (slot, index uintptr, ok bool) {
 	best, seen := 0, 0
 	n.a.eachStringHolding(off, func(s, i uintptr) bool {
