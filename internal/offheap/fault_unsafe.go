@@ -275,7 +275,7 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	var edge [2][PageSize]byte
 	var small [2]uint64 // never hashPages' out, which escapes
 	fresh := small[:0]
-	edges := 0 // pages read into edge: pg0, and pg1 if another
+	edges, edgePg := 0, [2]uintptr{pg0, pg1} // pages read into edge: pg0, and pg1 if another
 	if pages {
 		edges = int(min(pg1-pg0+1, 2))
 		fresh = small[:edges]
@@ -287,8 +287,8 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		}
 	}
 	for i := range edges {
-		pg := pg0 + uintptr(i)*(pg1-pg0) // pg0, then pg1
-		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
+		pg := edgePg[i]
+		lo, hi := r.pageSpan(pg)
 		copy(edge[i][:hi-lo], unsafe.Slice((*byte)(unsafe.Add(r.a.rng.Addr(), lo)), hi-lo))
 		fresh[pg-pg0] = sumOf(edge[i][:hi-lo], lo, off, cb)
 	}
@@ -306,8 +306,8 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return err
 	}
 	for i := range edges {
-		pg := pg0 + uintptr(i)*(pg1-pg0) // pg0, then pg1
-		lo, hi := pg*PageSize, min(pg*PageSize+PageSize, r.size)
+		pg := edgePg[i]
+		lo, hi := r.pageSpan(pg)
 		if (lo < off || hi > off+size) && sumOf(edge[i][:hi-lo], lo, off, saved) != r.sums[pg] {
 			copy(unsafe.Slice((*byte)(base), size), saved)
 			return r.conflict(true, pg0, pg1)
@@ -325,7 +325,7 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 func (r *Region) changedWith(pg0, pg1, off uintptr, b []byte, want []uint64) int {
 	changed := 0
 	for pg := pg0; pg <= pg1; pg = max(pg+1, pg1) {
-		if r.sumWith(pg*PageSize, min(pg*PageSize+PageSize, r.size), off, b) != want[pg-pg0] {
+		if lo, hi := r.pageSpan(pg); r.sumWith(lo, hi, off, b) != want[pg-pg0] {
 			changed++
 		}
 	}
@@ -335,6 +335,12 @@ func (r *Region) changedWith(pg0, pg1, off uintptr, b []byte, want []uint64) int
 		runtime.KeepAlive(b)
 	}
 	return changed
+}
+
+// pageSpan returns the arena offsets of page pg's bytes in the region,
+// [lo, hi): the last page may be partial.
+func (r *Region) pageSpan(pg uintptr) (lo, hi uintptr) {
+	return pg * PageSize, min(pg*PageSize+PageSize, r.size)
 }
 
 // sumWith returns the hash of arena bytes [lo, hi) as they would be with

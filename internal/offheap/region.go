@@ -676,8 +676,7 @@ func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 	var out []ChangedPage
 	n := r.a.newNamer(true)
 	for _, i := range changedPages(r.a.rng.Addr(), r.size, r.sums) {
-		lo := uintptr(i) * PageSize
-		hi := min(lo+PageSize, r.size)
+		lo, hi := r.pageSpan(uintptr(i))
 		out = append(out, ChangedPage{Index: i, Start: lo, End: hi, Allocs: r.a.allocationsIn(lo, hi, limit, n)})
 	}
 	return out, nil
