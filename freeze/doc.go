@@ -72,9 +72,10 @@
 // returns; in Protect and Seal modes the kernel already prevents changes, so
 // it is finished in the background and Verify, Checksum and Wait wait for
 // it (a write that gets around the protection before then can be taken
-// into it: see Caveats). Verify recomputes every page in parallel, allocates nothing when
-// nothing changed, and otherwise returns a *CorruptionError naming each
-// changed page and up to eight allocations in it (type and field path).
+// into it: see Caveats). Verify recomputes every page in parallel,
+// allocates nothing when nothing changed, and otherwise returns a
+// *CorruptionError naming each changed page and up to eight allocations
+// in it (type and field path).
 //
 // # Guard
 //

@@ -160,8 +160,9 @@ func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 // failed (Verify returns the same error). Only Seal mode of an arena of
 // 2 MiB or more has such a part: the kernel refusing to release the
 // moved-aside mapping or to add F_SEAL_WRITE (an error naming the arena
-// and wrapping the system call's), or to close the writable descriptor. Close waits for that part too,
-// and Wait after Close returns what it would have returned before.
+// and wrapping the system call's), or to close the writable descriptor.
+// Close waits for that part too, and Wait after Close returns what it
+// would have returned before.
 func (r *Region) Wait() error { return r.r.Wait() }
 
 // Arena returns the frozen arena. Its Name and Len still answer; New,
@@ -278,9 +279,9 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // nest them in one order.
 //
 // Cost: besides f, Update copies *p to the Go heap and back, hashes the
-// pages *p lies on before and after f (the first and last of them,
-// copied once after f, twice: for the new checksums and to check the
-// bytes outside *p), walks the pointer words of *p
+// pages *p lies on before and after f (the first and last of them a
+// second time, from one copy taken after f, to check the bytes outside
+// *p), walks the pointer words of *p
 // twice, then the root checksum over every page's sum (8 bytes per 4 KiB
 // page), and reads the calling goroutine's id from its stack header
 // (about a microsecond) to tell calls from inside f from calls on other
@@ -288,7 +289,8 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // structs took 7.0-9.2 µs, of a thousand 4.1-5.3 µs, on the hosts measured (go
 // test -bench UpdateOneElement ./freeze/); the copy to the Go heap and
 // back added 2-3% and one allocation, the check of the bytes read once
-// another allocation and no time that could be measured.
+// another allocation and no time that could be measured, and the copy of
+// the first and last page 3-5%.
 func Update[T any](r *Region, p *T, f func(w *T)) error {
 	err := offheap.Update(r.r, p, f)
 	if c, ok := err.(*offheap.PageConflict); ok {
