@@ -104,17 +104,21 @@
 // more when values hold pointers: each string or pointed-to object in a
 // value is cloned like any Go object, so a million entries whose values
 // hold a string took 1-3 µs per key to build on the 2-core hosts
-// measured (go run ./examples/lookup), against 0.09-0.18 µs for int64
-// values: ten times as long or more.
+// measured (go run ./examples/lookup), against 0.08-0.18 µs for int64
+// values (bench/REPORT.md, since the build moved off the Go heap): ten
+// times as long or more.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have
 // len == cap). Copies of frozen values are ordinary Go values.
 //
-// Each live snapshot costs one or two kernel mappings (two in Alias mode),
+// Each live snapshot costs one or two kernel mappings (two to four in
+// Alias mode: an arena of 2 MiB or more is aligned to 2 MiB, which can
+// leave a reserved gap after it, and in Alias mode after its view too),
 // and one more while it has released ranges on both sides of it (released
 // snapshots merge with each other, not with live ones), so about 20,000
-// can be live at once under the default vm.max_map_count (65530); in Seal
+// (13,000 in Alias mode) can be live at once under the default
+// vm.max_map_count (65530); in Seal
 // mode it also keeps one read-only descriptor open (for Region.File),
 // which counts against RLIMIT_NOFILE. Stay well below the limit: once the
 // process has reached it, Take fails, a Freeze that fails may be unable to
