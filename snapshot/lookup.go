@@ -72,6 +72,9 @@ type Map[K comparable, V any] struct {
 // increasing order, from the home slot on.
 func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[K, V], error) {
 	o := makeOptions("map", opts)
+	if err := o.check(); err != nil {
+		return nil, err // before the table is built
+	}
 	if err := layout.For[V]().Err; err != nil {
 		return nil, fmt.Errorf("snapshot: NewMap: value type: %w", err)
 	}

@@ -185,6 +185,46 @@ func TestMapErrors(t *testing.T) {
 	assert.Equal(t, before, arena.ReadStats().Arenas, "nothing left allocated")
 }
 
+// TestMapOptionsCheckedBeforeTheBuild: NewMap refuses a mode it cannot
+// freeze in before it reads an entry, so an invalid mode costs no build
+// and its error is not hidden behind one the build would have found (a
+// duplicate key). A nil Option is skipped, in NewMap as in Take.
+func TestMapOptionsCheckedBeforeTheBuild(t *testing.T) {
+	read := 0
+	entries := func(yield func(int, int) bool) {
+		for _, k := range []int{1, 2, 1} {
+			read++
+			if !yield(k, k) {
+				return
+			}
+		}
+	}
+	for _, opts := range [][]snapshot.Option{
+		{snapshot.WithMode(0)},
+		{snapshot.WithMode(freeze.Protect), snapshot.WithPermanent()},
+	} {
+		read = 0
+		_, err := snapshot.NewMap(entries, opts...)
+		require.ErrorIs(t, err, freeze.ErrModeUnsupported)
+		assert.NotErrorIs(t, err, snapshot.ErrDuplicateKey)
+		assert.Zero(t, read, "entries read before the options were checked")
+	}
+
+	m, err := snapshot.NewMap(maps.All(map[int]string{7: "seven"}), nil, snapshot.WithName("nil-option"), nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, m.Close()) }()
+	v, ok := m.Get(7)
+	assert.True(t, ok)
+	assert.Equal(t, "seven", v)
+	assert.Equal(t, "nil-option", m.Region().Name())
+
+	s, err := snapshot.Take(3, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 3, s.Value())
+	assert.Equal(t, snapshot.DefaultMode(), s.Region().Mode())
+	require.NoError(t, s.Close())
+}
+
 type indexed struct {
 	Name  string
 	Index map[string]int

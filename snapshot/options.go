@@ -1,11 +1,15 @@
 package snapshot
 
 import (
+	"fmt"
+
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
-// Option configures Take, Store.Publish and NewMap.
+// Option configures Take, Store.Publish and NewMap. Options apply in
+// order, a later one overriding an earlier; a nil Option is ignored.
 type Option func(*options)
 
 type options struct {
@@ -47,13 +51,35 @@ func DefaultMode() freeze.Mode {
 	return freeze.Protect
 }
 
+// makeOptions applies opts in order over the defaults; a nil Option is
+// skipped, as if it were not given.
 func makeOptions(defaultName string, opts []Option) options {
 	o := options{name: defaultName}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if !o.modeSet {
 		o.mode = DefaultMode()
 	}
 	return o
+}
+
+// check refuses a mode that is none of Protect, Alias and Seal, and
+// WithPermanent outside Seal mode or where mseal is missing, before any
+// work is done.
+func (o options) check() error {
+	if !offheap.Mode(o.mode).Valid() {
+		return fmt.Errorf("%w: WithMode(%d): not Protect, Alias or Seal", freeze.ErrModeUnsupported, int(o.mode))
+	}
+	if o.permanent && o.mode != freeze.Seal {
+		return fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
+	}
+	if o.permanent {
+		if err := offheap.MsealMissing(); err != nil {
+			return fmt.Errorf("%w: WithPermanent: %w", freeze.ErrModeUnsupported, err)
+		}
+	}
+	return nil
 }

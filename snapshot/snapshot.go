@@ -51,16 +51,8 @@ func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
 }
 
 func take[T any](v T, o options) (*Snapshot[T], error) {
-	if !offheap.Mode(o.mode).Valid() {
-		return nil, fmt.Errorf("%w: WithMode(%d): not Protect, Alias or Seal", freeze.ErrModeUnsupported, int(o.mode))
-	}
-	if o.permanent && o.mode != freeze.Seal {
-		return nil, fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
-	}
-	if o.permanent {
-		if err := offheap.MsealMissing(); err != nil {
-			return nil, fmt.Errorf("%w: WithPermanent: %w", freeze.ErrModeUnsupported, err)
-		}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	plan, err := offheap.PlanValue(&v)
 	if err != nil {
