@@ -73,7 +73,8 @@ type options struct {
 	maxBytes int64
 }
 
-// Option configures NewArena.
+// Option configures NewArena. Options apply in order, a later one
+// overriding an earlier; a nil Option is ignored.
 type Option func(*options)
 
 // WithName names the arena in errors, fault reports, Name and
@@ -105,7 +106,9 @@ func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil { // a nil Option is skipped, as if not given
+			opt(&o)
+		}
 	}
 	if o.maxBytes <= 0 {
 		return nil, fmt.Errorf("%w: arena %q: WithMaxBytes(%d): an arena holds at least 1 byte (omit the option for DefaultMaxBytes)",

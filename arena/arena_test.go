@@ -363,6 +363,19 @@ func TestNoLeaksOverThousandsOfArenas(t *testing.T) {
 // TestNameIsOnlyALabel: the kernel refuses memfd names longer than 249
 // bytes or holding NUL; an arena takes any name, keeps it whole, and gives
 // the kernel a label cut on a UTF-8 boundary with NUL replaced.
+// TestOptionsApplyInOrderAndNilIsSkipped: the last of two WithMaxBytes
+// wins, and a nil Option is ignored rather than called.
+func TestOptionsApplyInOrderAndNilIsSkipped(t *testing.T) {
+	a, err := arena.NewArena(nil, arena.WithMaxBytes(1<<20), arena.WithName("first"), nil, arena.WithMaxBytes(64), arena.WithName("last"))
+	require.NoError(t, err)
+	defer a.Close()
+	assert.Equal(t, "last", a.Name())
+	assert.Equal(t, 64, a.Cap())
+	_ = arena.MakeSlice[byte](a, 64)
+	_, err = arena.Clone(a, [1]byte{})
+	assert.ErrorIs(t, err, arena.ErrExhausted, "the 64-byte limit, given last, holds")
+}
+
 func TestNameIsOnlyALabel(t *testing.T) {
 	long := "/etc/myservice/" + strings.Repeat("very-long-directory/", 14) + "config.json" // 306 bytes
 	for _, tc := range []struct {
