@@ -360,9 +360,6 @@ func TestNoLeaksOverThousandsOfArenas(t *testing.T) {
 	}
 }
 
-// TestNameIsOnlyALabel: the kernel refuses memfd names longer than 249
-// bytes or holding NUL; an arena takes any name, keeps it whole, and gives
-// the kernel a label cut on a UTF-8 boundary with NUL replaced.
 // TestOptionsApplyInOrderAndNilIsSkipped: the last of two WithMaxBytes
 // wins, and a nil Option is ignored rather than called.
 func TestOptionsApplyInOrderAndNilIsSkipped(t *testing.T) {
@@ -376,6 +373,9 @@ func TestOptionsApplyInOrderAndNilIsSkipped(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrExhausted, "the 64-byte limit, given last, holds")
 }
 
+// TestNameIsOnlyALabel: the kernel refuses memfd names longer than 249
+// bytes or holding NUL; an arena takes any name, keeps it whole, and gives
+// the kernel a label cut on a UTF-8 boundary with NUL replaced.
 func TestNameIsOnlyALabel(t *testing.T) {
 	long := "/etc/myservice/" + strings.Repeat("very-long-directory/", 14) + "config.json" // 306 bytes
 	for _, tc := range []struct {

@@ -112,20 +112,19 @@
 // appending to a frozen slice copies it to the heap (frozen slices have
 // len == cap). Copies of frozen values are ordinary Go values.
 //
-// Each live snapshot costs one or two kernel mappings (two to four in
-// Alias mode: an arena of 2 MiB or more is aligned to 2 MiB, which can
-// leave a reserved gap after it, and in Alias mode after its view too),
-// and one more while it has released ranges on both sides of it (released
-// snapshots merge with each other, not with live ones), so about 20,000
-// (13,000 in Alias mode) can be live at once under the default
-// vm.max_map_count (65530); in Seal
-// mode it also keeps one read-only descriptor open (for Region.File),
-// which counts against RLIMIT_NOFILE. Stay well below the limit: once the
-// process has reached it, Take fails, a Freeze that fails may be unable to
-// undo itself (the arena is then left to be closed), and the Go runtime,
-// unable to map memory to grow its heap, soon stops the process. Close
-// still works there (over the limit the kernel refuses the mmap that
-// releases a mapping, so the library unmaps the range and reserves it
-// again), and each Close brings the process back under it.
+// Each live snapshot costs one or two kernel mappings (two to four in Alias
+// mode: an arena of 2 MiB or more is aligned to 2 MiB, which can leave a
+// reserved gap after it, and in Alias mode after its view too), and one
+// more while it has released ranges on both sides of it (released snapshots
+// merge with each other, not with live ones), so about 20,000 (13,000 in
+// Alias mode) can be live at once under the default vm.max_map_count
+// (65530); in Seal mode it also keeps one read-only descriptor open (for
+// Region.File), which counts against RLIMIT_NOFILE. Stay well below the
+// limit: once the process has reached it, Take fails, a Freeze that fails
+// may be unable to undo itself (the arena is then left to be closed), and
+// the Go runtime, unable to map memory to grow its heap, soon stops the
+// process. Close still works there (over the limit the kernel refuses the
+// mmap that releases a mapping, so the library unmaps the range and
+// reserves it again), and each Close brings the process back under it.
 // WithPermanent snapshots can never be released.
 package snapshot
