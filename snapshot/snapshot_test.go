@@ -556,6 +556,47 @@ func TestLiveSnapshotsHoldAtMostOneDescriptor(t *testing.T) {
 	assert.Equal(t, fds, countFDs(t))
 }
 
+// TestLiveSnapshotMappingCost: what the package doc says a live snapshot
+// costs in kernel mappings (vm.max_map_count), counted in /proc/self/maps:
+// at most two in Protect and Seal mode, at most four in Alias mode (its
+// view, like the arena, may have a reserved gap after it), small or of
+// several MiB (2 MiB-aligned).
+func TestLiveSnapshotMappingCost(t *testing.T) {
+	count := func() int {
+		mm, err := vm.ReadMaps()
+		if err != nil {
+			t.Skip(err)
+		}
+		return len(mm)
+	}
+	const n, slack = 16, 8 // slack: the Go runtime's own mappings may grow meanwhile
+	for _, m := range modes() {
+		limit := 2
+		if m == freeze.Alias {
+			limit = 4
+		}
+		for _, size := range []int{100, 3<<20 + 100} {
+			t.Run(fmt.Sprintf("%s/%d", m, size), func(t *testing.T) {
+				before := count()
+				var live []*snapshot.Snapshot[[]byte]
+				for i := 0; i < n; i++ {
+					s, err := snapshot.Take(make([]byte, size), snapshot.WithMode(m))
+					require.NoError(t, err)
+					require.NoError(t, s.Region().Wait())
+					live = append(live, s)
+				}
+				grew := count() - before
+				t.Logf("%d live snapshots: %d more mappings", n, grew)
+				for _, s := range live {
+					require.NoError(t, s.Close())
+				}
+				assert.LessOrEqual(t, grew, n*limit+slack, "%d live %s snapshots of %d bytes", n, m, size)
+				assert.GreaterOrEqual(t, grew, n-slack, "each live snapshot is mapped")
+			})
+		}
+	}
+}
+
 // The root that Pointer returns, a published version's included, lies in
 // read-only memory in every mode, like everything reachable from it: in
 // Alias mode it is the root's twin in the read-only view, not the root
