@@ -108,6 +108,10 @@ type Arena struct {
 	frozen atomic.Pointer[Region]
 	busy   atomic.Int32
 
+	// copied holds the page hashes Apply took while it copied into a
+	// fresh arena, after HashWhileCopying (see hashcopy_unsafe.go).
+	copied copyHashes
+
 	// One-entry cache for typed allocation of the same type in a row.
 	lastRT unsafe.Pointer
 	lastT  *layout.Type

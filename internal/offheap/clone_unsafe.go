@@ -118,6 +118,9 @@ type cloner struct {
 	// another type than discover met there: its range and slot address
 	// (changed[1] 0: none).
 	changed [2]uintptr
+	// hashing: the copy hashes the pages it writes (a.copied), from place
+	// to the end of apply.
+	hashing bool
 }
 
 // errChanged is the cause of the CloneError for an interface whose type
@@ -136,6 +139,7 @@ func (c *cloner) reset() {
 	c.seen.reset()
 	c.maxAlign, c.total, c.strOff, c.typed = 1, 0, 0, 0
 	c.changed = [2]uintptr{}
+	c.hashing = false
 }
 
 // CloneError is returned when a value cannot be cloned; Path names the field
@@ -287,6 +291,9 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 		a.record(off, 1, p.t, NoParent)
 		dst := unsafe.Add(a.rng.Addr(), off)
 		copy(unsafe.Slice((*byte)(dst), p.t.Size), unsafe.Slice((*byte)(p.src), p.t.Size))
+		if a.copied.startCopy(off, p.total) {
+			a.copied.finish(a.rng.Addr(), a.used)
+		}
 		return dst, nil
 	}
 	c := p.c
@@ -296,8 +303,24 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	if err := c.place(); err != nil {
 		return nil, err
 	}
-	for i := range c.blocks {
-		c.copyBlock(&c.blocks[i])
+	if c.hashing {
+		// No goroutine hashing the copy may outlive Apply, which may
+		// panic: the arena could then be released under it.
+		defer a.copied.wait()
+	}
+	// In address order (see layout): the typed blocks, then the strings'
+	// bytes packed after them, so that the pages below a block's end are
+	// final once it is written (copyHashes).
+	for _, strings := range [2]bool{false, true} {
+		for i := range c.blocks {
+			if c.blocks[i].strings == strings {
+				c.copyBlock(&c.blocks[i])
+			}
+		}
+	}
+	if c.hashing {
+		c.hashing = false
+		a.copied.finish(a.rng.Addr(), a.used)
 	}
 	if c.changed[1] != 0 {
 		// The interface was written as nil: the allocation holds a
@@ -441,6 +464,7 @@ func (c *cloner) place() error {
 		return err
 	}
 	a.prefault(off, total)
+	c.hashing = a.copied.startCopy(off, total)
 	base := unsafe.Add(a.rng.Addr(), off)
 	first := a.recs.len()
 	a.recs.reserve(c.typed + 1) // a record a typed block, usually, and one for the strings
@@ -830,6 +854,9 @@ func (c *cloner) copyBlock(b *cblock) {
 		cursor = max(cursor, r.end())
 	}
 	w.raw(b.end)
+	if c.hashing {
+		c.a.copied.written(c.a.rng.Addr(), uintptr(w.dst(b.end))-uintptr(c.a.rng.Addr()))
+	}
 }
 
 type blockWriter struct {
@@ -842,14 +869,29 @@ type blockWriter struct {
 func (w *blockWriter) dst(u uintptr) unsafe.Pointer { return unsafe.Add(w.b.dst, u-w.b.start) }
 func (w *blockWriter) src(u uintptr) unsafe.Pointer { return unsafe.Add(w.b.src, u-w.b.start) }
 
-// raw copies the pointer-free source bytes [done, to).
+// raw copies the pointer-free source bytes [done, to). While the clone
+// hashes what it writes, it copies a long run hashChunk bytes at a time
+// and hashes each chunk's whole pages while they are in the cache.
 func (w *blockWriter) raw(to uintptr) {
-	if to > w.done {
-		n := int(to - w.done)
+	for to > w.done {
+		end := to
+		if w.c.hashing && to-w.done > hashChunk {
+			end = w.done + hashChunk
+		}
+		n := int(end - w.done)
 		copy(unsafe.Slice((*byte)(w.dst(w.done)), n), unsafe.Slice((*byte)(w.src(w.done)), n))
-		w.done = to
+		w.done = end
+		if w.c.hashing && end != to {
+			base := w.c.a.rng.Addr()
+			w.c.a.copied.written(base, uintptr(w.dst(end))-uintptr(base))
+		}
 	}
 }
+
+// hashChunk is how much of a long run of bytes Clone copies before it
+// hashes the pages it has finished, while hashing what it writes: 64 KiB,
+// which stays in a core's L2 cache.
+const hashChunk = 64 << 10
 
 // target returns the copy a pointer word's edge leads to (nil for noEdge).
 func (w *blockWriter) target(e int) unsafe.Pointer {

@@ -342,8 +342,11 @@ func (a *Arena) Validate() error {
 
 // relocate adds delta to every pointer word that points into from. It
 // returns how many words it changed. It cannot fail: callers validate first.
+// The pages it changes are marked for the hashes Clone took (a.copied) to
+// be taken again.
 func (a *Arena) relocate(from window, delta int) int {
 	n := 0
+	hashed := a.copied.ready(a.used)
 	_ = a.walkPointers(0, func(word unsafe.Pointer, _ layout.SlotKind, _ uintptr) error {
 		p := *(*unsafe.Pointer)(word)
 		if from.has(uintptr(p)) {
@@ -351,6 +354,9 @@ func (a *Arena) relocate(from window, delta int) int {
 			// a non-Go-heap pointer, stored with a typed store.
 			*(*unsafe.Pointer)(word) = unsafe.Add(p, delta)
 			n++
+			if hashed {
+				a.copied.markDirty(uintptr(word) - uintptr(a.rng.Addr()))
+			}
 		}
 		return nil
 	})

@@ -237,6 +237,16 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	if err := step("validate", func() (err error) { cut, err = a.validateForFreeze(); return err }); err != nil {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
 	}
+	if len(cut) > 0 {
+		a.copied.reset() // the cut capacities changed hashed bytes
+	}
+	if mode != Alias {
+		// Hashes the copy took (Take) are the baseline now, before the
+		// memory turns read-only: exact from the moment Freeze returns,
+		// with no background window. Alias adopts them once it has moved
+		// the pointers into its view.
+		r.adoptCopied(a.rng.Addr())
+	}
 	var err error
 	// Published before the memory turns read-only, so that a stray write
 	// from another goroutine that faults the moment it does is named
@@ -589,12 +599,28 @@ func (r *Region) baseline() { r.baselineAt(r.a.rng.Addr()) }
 
 // baselineAt hashes the frozen bytes as seen at base (the arena's own
 // mapping, or another mapping of the same file offsets).
+// A baseline already adopted from the copy's hashes stands.
 func (r *Region) baselineAt(base unsafe.Pointer) {
+	if r.sums != nil || r.adoptCopied(base) {
+		return
+	}
 	r.sums = make([]uint64, Pages(r.size))
 	if r.size > 0 {
 		hashPages(base, r.size, r.sums, nil)
 	}
 	r.root = rootChecksum(r.sums, r.size)
+}
+
+// adoptCopied makes the hashes Clone took while it copied the baseline,
+// where they still describe the arena's bytes as seen at base
+// (HashWhileCopying), and reports whether it did.
+func (r *Region) adoptCopied(base unsafe.Pointer) bool {
+	sums := r.a.copied.adopt(base, r.size)
+	if sums == nil {
+		return false
+	}
+	r.sums, r.root = sums, rootChecksum(sums, r.size)
+	return true
 }
 
 // Wait blocks until the background part of the freeze is done (baseline
