@@ -63,6 +63,9 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 	if err != nil {
 		return nil, err
 	}
+	// Nobody else has the arena before it is frozen: the copy can hash
+	// the pages it writes, for Freeze's baseline.
+	offheap.Unwrap(a).HashWhileCopying()
 	root, err := offheap.ApplyValue[T](offheap.Unwrap(a), plan)
 	if err != nil {
 		return nil, errors.Join(err, a.Close())

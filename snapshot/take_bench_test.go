@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/frozen-go/frozen/freeze"
@@ -60,4 +61,49 @@ func BenchmarkStoreRead(b *testing.B) {
 		}
 		_ = n
 	})
+}
+
+// table is a large value of few pointers: a lookup table's arrays.
+type table struct {
+	Name string
+	Keys []uint64
+	Vals []uint32
+}
+
+// BenchmarkTakeLarge takes a snapshot of a table of the given size in
+// each mode: until Take returns (wait=no), and until its baseline
+// checksum is complete too (wait=yes: Region.Wait, which Protect and
+// Seal finish in the background and Alias before returning).
+func BenchmarkTakeLarge(b *testing.B) {
+	for _, mib := range []int{1, 64} {
+		n := mib << 20 / 12
+		v := table{Name: "table", Keys: make([]uint64, n), Vals: make([]uint32, n)}
+		for i := range n {
+			v.Keys[i], v.Vals[i] = uint64(i)*0x9e3779b97f4a7c15, uint32(i)
+		}
+		for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+			for _, wait := range []bool{false, true} {
+				name := fmt.Sprintf("size=%dMiB/mode=%s/wait=%s", mib, m, map[bool]string{false: "no", true: "yes"}[wait])
+				b.Run(name, func(b *testing.B) {
+					b.SetBytes(int64(mib) << 20)
+					for b.Loop() {
+						s, err := snapshot.Take(v, snapshot.WithMode(m))
+						if err != nil {
+							b.Fatal(err)
+						}
+						if wait {
+							if err := s.Region().Wait(); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.StopTimer()
+						if err := s.Close(); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+				})
+			}
+		}
+	}
 }
