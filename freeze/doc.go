@@ -72,7 +72,10 @@
 // returns; in Protect and Seal modes the kernel already prevents changes, so
 // it is finished in the background and Verify, Checksum and Wait wait for
 // it (a write that gets around the protection before then can be taken
-// into it: see Caveats). Verify recomputes every page in parallel,
+// into it: see Caveats). A snapshot's arena (snapshot.Take, Store.Publish,
+// NewMap) comes with the hashes its copy took of each page it wrote: its
+// baseline is complete when Freeze returns, in every mode, with no such
+// window. Verify recomputes every page in parallel,
 // allocates nothing when nothing changed, and otherwise returns a
 // *CorruptionError naming each changed page and up to eight allocations
 // in it (type and field path).
@@ -106,7 +109,8 @@
 // code in the process that calls mprotect on the range, and a write made
 // that way in the window while the background baseline is being taken
 // (44–145 ms per GiB on the hosts measured, bench/REPORT.md's Background
-// column) is folded into the baseline. Alias leaves the owner's mapping
+// column) is folded into the baseline, unless the arena is a snapshot's
+// (see Checksums). Alias leaves the owner's mapping
 // writable by design: Verify catches changes, it does not prevent them;
 // Update refuses or undoes itself rather than take a change made another
 // way into its checksums, but Freeze itself hashes the Alias baseline
@@ -118,7 +122,8 @@
 // mapping of an arena whose mapping has grown to 2 MiB or more still exists, at an address nothing
 // in the library hands out: code that finds it (in /proc/self/maps) and
 // writes through it before the baseline is hashed has its write folded
-// into the baseline, as in Protect mode, and Verify does not see it. No
+// into the baseline, as in Protect mode, and Verify does not see it
+// (again unless the arena is a snapshot's). No
 // mode protects against code that reads frozen data and keeps a copy:
 // copies are ordinary Go values.
 //

@@ -12,8 +12,11 @@
 //
 // Take copies a value with arena.Clone into a fresh arena sized exactly for
 // it, freezes it with freeze.Freeze (WithMode; Seal by default where memfd
-// seals exist, Protect elsewhere) and takes a baseline checksum. Value
-// returns the frozen value without allocating.
+// seals exist, Protect elsewhere) and takes a baseline checksum from the
+// hashes its copy took of each page as it wrote it: the baseline is
+// complete when Take returns, in every mode, so a write that gets around
+// the protection afterwards fails Verify. Value returns the frozen value
+// without allocating.
 //
 // # Hot reload
 //
