@@ -67,18 +67,17 @@
 // # Checksums and Verify
 //
 // Every 4 KiB page of the frozen bytes has its own xxhash, computed on all
-// cores; Checksum combines them. The baseline describes the bytes as
-// they were when Freeze returned: in Alias mode it is taken before Freeze
-// returns; in Protect and Seal modes the kernel already prevents changes, so
-// it is finished in the background and Verify, Checksum and Wait wait for
-// it (a write that gets around the protection before then can be taken
+// cores; Checksum combines them. The baseline describes the bytes as they
+// were when Freeze returned: in Alias mode it is taken before Freeze
+// returns; in Protect and Seal modes the kernel already prevents changes,
+// so it is finished in the background and Verify, Checksum and Wait wait
+// for it (a write that gets around the protection before then can be taken
 // into it: see Caveats). A snapshot's arena (snapshot.Take, Store.Publish,
 // NewMap) comes with the hashes its copy took of each page it wrote: its
 // baseline is complete when Freeze returns, in every mode, with no such
-// window. Verify recomputes every page in parallel,
-// allocates nothing when nothing changed, and otherwise returns a
-// *CorruptionError naming each changed page and up to eight allocations
-// in it (type and field path).
+// window. Verify recomputes every page in parallel, allocates nothing when
+// nothing changed, and otherwise returns a *CorruptionError naming each
+// changed page and up to eight allocations in it (type and field path).
 //
 // # Guard
 //
@@ -110,22 +109,21 @@
 // that way in the window while the background baseline is being taken
 // (44–145 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline, unless the arena is a snapshot's
-// (see Checksums). Alias leaves the owner's mapping
-// writable by design: Verify catches changes, it does not prevent them;
-// Update refuses or undoes itself rather than take a change made another
-// way into its checksums, but Freeze itself hashes the Alias baseline
-// after its checks, so a write through the arena's memory by another
-// goroutine while Freeze runs (a data race: an Arena is not for
-// concurrent use) lands in the baseline unchecked.
-// Seal prevents every write, but until its background step finishes
-// (103–190 ms per GiB on the hosts measured) the moved-aside writable
-// mapping of an arena whose mapping has grown to 2 MiB or more still exists, at an address nothing
-// in the library hands out: code that finds it (in /proc/self/maps) and
-// writes through it before the baseline is hashed has its write folded
-// into the baseline, as in Protect mode, and Verify does not see it
-// (again unless the arena is a snapshot's). No
-// mode protects against code that reads frozen data and keeps a copy:
-// copies are ordinary Go values.
+// (see Checksums). Alias leaves the owner's mapping writable by design:
+// Verify catches changes, it does not prevent them; Update refuses or
+// undoes itself rather than take a change made another way into its
+// checksums, but Freeze itself hashes the Alias baseline after its checks,
+// so a write through the arena's memory by another goroutine while Freeze
+// runs (a data race: an Arena is not for concurrent use) lands in the
+// baseline unchecked. Seal prevents every write, but until its background
+// step finishes (103–190 ms per GiB on the hosts measured) the moved-aside
+// writable mapping of an arena whose mapping has grown to 2 MiB or more
+// still exists, at an address nothing in the library hands out: code that
+// finds it (in /proc/self/maps) and writes through it before the baseline
+// is hashed has its write folded into the baseline, as in Protect mode, and
+// Verify does not see it (again unless the arena is a snapshot's). No mode
+// protects against code that reads frozen data and keeps a copy: copies are
+// ordinary Go values.
 //
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
 // Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode
