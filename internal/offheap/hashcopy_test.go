@@ -64,6 +64,22 @@ func hashedCases() map[string]any {
 	}
 }
 
+// clonedHashing clones v into a fresh arena that hashes what it copies;
+// the arena is closed when the test ends.
+func clonedHashing(t *testing.T, v any) *Arena {
+	t.Helper()
+	a, err := NewArena("hashed", 16<<20)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	a.HashWhileCopying()
+	p, err := PlanValue(&v)
+	require.NoError(t, err)
+	defer p.Release()
+	_, err = ApplyValue[any](a, p)
+	require.NoError(t, err)
+	return a
+}
+
 // TestCloneHashesWhatItCopies: the page hashes an Apply takes while it
 // copies into a fresh arena are those of the bytes it leaves, which fails
 // if it ever writes below a page it has hashed (the blocks out of address
@@ -71,15 +87,7 @@ func hashedCases() map[string]any {
 func TestCloneHashesWhatItCopies(t *testing.T) {
 	for name, v := range hashedCases() {
 		t.Run(name, func(t *testing.T) {
-			a, err := NewArena("hashed", 16<<20)
-			require.NoError(t, err)
-			defer a.Close()
-			a.HashWhileCopying()
-			p, err := PlanValue(&v)
-			require.NoError(t, err)
-			defer p.Release()
-			_, err = ApplyValue[any](a, p)
-			require.NoError(t, err)
+			a := clonedHashing(t, v)
 			require.True(t, a.copied.ready(a.used), "the copy hashed what it wrote")
 			assert.Equal(t, pageHashes(a.Base(), a.used), a.copied.sums)
 		})
@@ -98,15 +106,7 @@ func TestFreezeAdoptsTheCopysHashes(t *testing.T) {
 	for name, v := range hashedCases() {
 		for _, mode := range modes {
 			t.Run(fmt.Sprintf("%s/%s", name, mode), func(t *testing.T) {
-				a, err := NewArena("hashed", 16<<20)
-				require.NoError(t, err)
-				defer a.Close()
-				a.HashWhileCopying()
-				p, err := PlanValue(&v)
-				require.NoError(t, err)
-				defer p.Release()
-				_, err = ApplyValue[any](a, p)
-				require.NoError(t, err)
+				a := clonedHashing(t, v)
 				adopted := a.copied.sums
 				r, err := a.Freeze(mode)
 				require.NoError(t, err)

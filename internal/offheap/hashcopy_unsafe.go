@@ -123,10 +123,8 @@ func (h *copyHashes) adopt(base unsafe.Pointer, used uintptr) []uint64 {
 	}
 	for w, word := range h.dirty {
 		for ; word != 0; word &= word - 1 {
-			pg := w*64 + bits.TrailingZeros64(word)
-			lo := uintptr(pg) * PageSize
-			hi := min(lo+PageSize, used)
-			h.sums[pg] = xxhash.Sum64(unsafe.Slice((*byte)(unsafe.Add(base, lo)), hi-lo))
+			lo := uintptr(w*64+bits.TrailingZeros64(word)) * PageSize
+			hashRange(base, h.sums, lo, min(lo+PageSize, used))
 		}
 	}
 	return h.sums
