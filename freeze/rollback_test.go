@@ -5,6 +5,7 @@ package freeze_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,6 +52,17 @@ func clonedConfig(t *testing.T) (*arena.Arena, *Config, *Config, []vm.MapsEntry)
 	return a, orig, c, arenaMaps(t, a)
 }
 
+// openFDs counts the process's open descriptors, or returns -1 where
+// /proc/self/fd cannot be read.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
 func TestEveryFailedStepRollsBack(t *testing.T) {
 	type path struct {
 		name     string
@@ -84,6 +96,8 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 				}
 				a, orig, c, before := clonedConfig(t)
 				lenBefore := a.Len()
+				rwFD, roFD := offheap.Unwrap(a).File().FDs()
+				fdsBefore := openFDs(t)
 
 				injected := errors.New("injected failure")
 				offheap.SetFailpoint(func(s string) error {
@@ -110,6 +124,9 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 				assert.True(t, reflect.DeepEqual(orig, c))
 				assert.NoError(t, freeze.Guard(func() { c.Version = 2; c.Endpoints[0].Port = 1 }), "still writable")
 				assert.Equal(t, lenBefore, a.Len())
+				rwAfter, roAfter := offheap.Unwrap(a).File().FDs()
+				assert.Equal(t, []int{rwFD, roFD}, []int{rwAfter, roAfter}, "the arena keeps the descriptors it had, no more")
+				assert.Equal(t, fdsBefore, openFDs(t), "no descriptor is left open")
 				arena.New[int](a)
 				if seals == nil {
 					s, err := offheap.Unwrap(a).File().Seals()

@@ -255,6 +255,7 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	// it compares with (the Alias view, the arena's own after a failed
 	// Seal) are set under r.mu, which Resolve holds.
 	a.frozen.Store(r)
+	_, ro := a.file.FDs()
 	switch mode {
 	case Protect:
 		err = r.freezeProtect()
@@ -267,6 +268,12 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	}
 	if err != nil {
 		a.frozen.Store(nil)
+		if ro < 0 {
+			// The read-only descriptor Alias and Seal opened goes too:
+			// the arena keeps the descriptors it had. (The mappings made
+			// from it, if a rollback left any, do not need it.)
+			_ = a.file.CloseReadOnly()
+		}
 		// A fault being named meanwhile (Resolve) holds r.mu and reads
 		// the records and mappings, which the owner may change again once
 		// Freeze returns: wait for it. One that takes r.mu after this

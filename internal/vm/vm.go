@@ -237,15 +237,22 @@ func (f *File) CloseWritable() error {
 	return err
 }
 
+// CloseReadOnly closes the read-only descriptor (the read-write one
+// stays), so that OpenReadOnly opens it again. Mappings made from it stay
+// valid.
+func (f *File) CloseReadOnly() error {
+	if f.ro < 0 {
+		return nil
+	}
+	err := closeFD(f.ro)
+	f.ro = -1
+	return err
+}
+
 // Close closes both descriptors. It is idempotent. Mappings made from the
 // file stay valid until released.
 func (f *File) Close() error {
-	err := f.CloseWritable()
-	if f.ro >= 0 {
-		err = errors.Join(err, closeFD(f.ro))
-		f.ro = -1
-	}
-	return err
+	return errors.Join(f.CloseWritable(), f.CloseReadOnly())
 }
 
 // FDs returns the read-write and read-only descriptors (-1 when not open),
