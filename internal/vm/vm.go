@@ -228,24 +228,21 @@ func (f *File) Seals() (Seal, error) {
 
 // CloseWritable closes the read-write descriptor (the read-only one stays).
 // Mappings made from it stay valid.
-func (f *File) CloseWritable() error {
-	if f.rw < 0 {
-		return nil
-	}
-	err := closeFD(f.rw)
-	f.rw = -1
-	return err
-}
+func (f *File) CloseWritable() error { return closeOnce(&f.rw) }
 
 // CloseReadOnly closes the read-only descriptor (the read-write one
 // stays), so that OpenReadOnly opens it again. Mappings made from it stay
 // valid.
-func (f *File) CloseReadOnly() error {
-	if f.ro < 0 {
+func (f *File) CloseReadOnly() error { return closeOnce(&f.ro) }
+
+// closeOnce closes the descriptor *fd unless it is closed (-1) already,
+// and marks it closed.
+func closeOnce(fd *int) error {
+	if *fd < 0 {
 		return nil
 	}
-	err := closeFD(f.ro)
-	f.ro = -1
+	err := closeFD(*fd)
+	*fd = -1
 	return err
 }
 
