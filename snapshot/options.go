@@ -5,7 +5,6 @@ import (
 
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/offheap"
-	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // Option configures Take, Store.Publish and NewMap. Options apply in
@@ -23,7 +22,9 @@ type options struct {
 // DefaultMode(): Seal where the platform supports it (Linux), Protect
 // elsewhere. A mode that is none of Protect, Alias and Seal (such as
 // Mode(0)) fails Take with an error wrapping freeze.ErrModeUnsupported; it
-// does not mean the default.
+// does not mean the default. So does a mode the platform lacks (Alias and
+// Seal map a read-only reopen of the memory file, Seal seals it too),
+// before anything is copied.
 func WithMode(m freeze.Mode) Option { return func(o *options) { o.mode, o.modeSet = m, true } }
 
 // WithName names the snapshot in fault reports, Verify errors and
@@ -44,8 +45,7 @@ func WithPermanent() Option { return func(o *options) { o.permanent = true } }
 // want of descriptors or memory does not count as seals missing: Take then
 // fails, rather than freeze in a weaker mode.
 func DefaultMode() freeze.Mode {
-	seals, _, _, reopen := vm.Features()
-	if (seals == nil || vm.Transient(seals)) && (reopen == nil || vm.Transient(reopen)) {
+	if offheap.ModeMissing(offheap.Seal) == nil {
 		return freeze.Seal
 	}
 	return freeze.Protect
@@ -72,6 +72,11 @@ func makeOptions(defaultName string, opts []Option) options {
 func (o options) check() error {
 	if !offheap.Mode(o.mode).Valid() {
 		return fmt.Errorf("%w: WithMode(%d): not Protect, Alias or Seal", freeze.ErrModeUnsupported, int(o.mode))
+	}
+	if err := offheap.ModeMissing(offheap.Mode(o.mode)); err != nil {
+		// Refused before anything is built, as Freeze would refuse it
+		// after the copy.
+		return fmt.Errorf("%w: WithMode(%s): %w", freeze.ErrModeUnsupported, o.mode, err)
 	}
 	if o.permanent && o.mode != freeze.Seal {
 		return fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)

@@ -44,8 +44,10 @@ func (*noCopy) Unlock() {}
 //
 // Errors wrap arena.ErrUnsupported (with the field path) for values that
 // cannot be copied, a *freeze.StepError if freezing failed, and
-// freeze.ErrModeUnsupported for a mode the platform lacks. Nothing is left
-// allocated when Take fails.
+// freeze.ErrModeUnsupported for a mode the platform lacks (refused before
+// anything is copied). Nothing is left allocated when Take fails, and the
+// address range of a Take that failed skips the quarantine (see
+// arena.SetQuarantine): no pointer into it was ever handed out.
 func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
 	return take(v, makeOptions("snapshot", opts))
 }
@@ -66,17 +68,19 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 	// Nobody else has the arena before it is frozen: the copy can hash
 	// the pages it writes, for Freeze's baseline.
 	offheap.Unwrap(a).HashWhileCopying()
+	// Until Take returns, nobody but this function has an address in the
+	// arena: if it fails, the arena's ranges skip the quarantine.
 	root, err := offheap.ApplyValue[T](offheap.Unwrap(a), plan)
 	if err != nil {
-		return nil, errors.Join(err, a.Close())
+		return nil, errors.Join(err, offheap.Unwrap(a).Discard())
 	}
 	r, err := freeze.Freeze(a, o.mode)
 	if err != nil {
-		return nil, errors.Join(err, a.Close())
+		return nil, errors.Join(err, offheap.Unwrap(a).Discard())
 	}
 	if o.permanent {
 		if err := r.Permanent(); err != nil {
-			return nil, errors.Join(err, r.Close())
+			return nil, errors.Join(err, offheap.Unwrap(a).Discard())
 		}
 	}
 	s := &Snapshot[T]{root: freeze.ReadOnly(r, root), region: r}

@@ -424,7 +424,17 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // never reused and, not quarantined, may no longer fault for a pointer
 // kept into it: Close finishes and returns an error wrapping
 // vm.ErrRangeLost that says so.
-func (a *Arena) Close() error {
+func (a *Arena) Close() error { return a.close(space.Release) }
+
+// Discard is Close for an arena whose addresses nobody outside the library
+// was ever given (a Take that failed): its ranges go back to space at
+// once, instead of spending the quarantine budget that keeps the ranges
+// of closed snapshots inaccessible (space.Discard).
+func (a *Arena) Discard() error { return a.close(space.Discard) }
+
+// close is Close and Discard, which give the arena's ranges back to space
+// with give.
+func (a *Arena) close(give func(space.Range) error) error {
 	r := a.frozen.Load()
 	if r != nil {
 		if r.inOwnUpdate() {
@@ -474,17 +484,17 @@ func (a *Arena) Close() error {
 				checkReleased(a.rng)
 			}
 		}
-		err = space.Release(a.rng)
+		err = give(a.rng)
 	}
 	if r != nil && r.alias != nil && !r.arng.IsZero() {
 		// After the owner's range, so that the readers' view, quarantined
 		// last, is the last of the two to be reused. A view whose range
 		// was lost stays out of space.
-		give := space.Release
+		giveView := give
 		if r.alias.Lost() {
-			give = func(space.Range) error { return nil }
+			giveView = func(space.Range) error { return nil }
 		}
-		err = errors.Join(err, r.dropView(give))
+		err = errors.Join(err, r.dropView(giveView))
 	}
 	counters.mu.Lock() // one change, for ReadStats (see counters.mu)
 	if a.w != nil {

@@ -780,6 +780,28 @@ func (r *Region) Permanent() error {
 	return nil
 }
 
+// ModeMissing returns the probe's *vm.FeatureError for a feature that
+// freezing in mode m needs and that does not work here (Alias maps the
+// file from a read-only reopen; Seal does and seals it), and nil if none
+// is missing or if the probe could not tell (a transient failure: Freeze
+// then fails at its probe step, or tries). An invalid mode needs nothing.
+func ModeMissing(m Mode) error {
+	seals, _, _, reopen := vm.Features()
+	var needed []error
+	switch m {
+	case Alias:
+		needed = []error{reopen}
+	case Seal:
+		needed = []error{seals, reopen}
+	}
+	for _, err := range needed {
+		if err != nil && !vm.Transient(err) {
+			return err
+		}
+	}
+	return nil
+}
+
 // MsealMissing returns the probe's *vm.FeatureError if mseal does not
 // work here, and nil if it does or if the probe could not tell (a
 // transient failure, such as running out of descriptors: the mseal call
