@@ -140,7 +140,9 @@ func (a *Arena) Cap() int { return a.core().Cap() }
 // limit, where it refuses to replace a mapping, Close unmaps the memory
 // and reserves its range again; should another thread map into the range
 // in between, Close finishes but returns an error saying the range was
-// lost: it is never reused, and a pointer kept into it no longer faults.
+// lost: it is never reused, and a pointer kept into it no longer faults
+// (or faults in whatever the other thread mapped there, which
+// freeze.Guard then leaves alone).
 func (a *Arena) Close() error {
 	if a == nil || a.a == nil {
 		return errNoArena

@@ -165,6 +165,9 @@ func (a *Arena) releaseLeftovers() error {
 		}
 		a.leftovers = a.leftovers[1:]
 		if l.m.Lost() {
+			if err := space.Lose(l.rng); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := space.Discard(l.rng); err != nil {
@@ -178,8 +181,8 @@ func (a *Arena) releaseLeftovers() error {
 // keepLost returns err, the error of m's Release, unless the release
 // unmapped m and lost its range (m.Lost): then the error goes to
 // a.lostErr, for Close to report, and keepLost returns nil, since there
-// is nothing left to release. The caller must not give m's range back to
-// space.
+// is nothing left to release. The caller gives m's range to space.Lose,
+// never back to space.
 func (a *Arena) keepLost(m *vm.Mapping, err error) error {
 	if err != nil && m.Lost() {
 		a.lostErr = errors.Join(a.lostErr, err)
@@ -422,8 +425,9 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // but could not reserve its range again (at the kernel's mapping limit,
 // with another thread mapping into the hole meanwhile), the range is
 // never reused and, not quarantined, may no longer fault for a pointer
-// kept into it: Close finishes and returns an error wrapping
-// vm.ErrRangeLost that says so.
+// kept into it (space.Lose: nor is a fault there resolved to the arena):
+// Close finishes and returns an error wrapping vm.ErrRangeLost that says
+// so.
 func (a *Arena) Close() error { return a.close(space.Release) }
 
 // Discard is Close for an arena whose addresses nobody outside the library
@@ -485,14 +489,16 @@ func (a *Arena) close(give func(space.Range) error) error {
 			}
 		}
 		err = give(a.rng)
+	} else {
+		err = space.Lose(a.rng)
 	}
 	if r != nil && r.alias != nil && !r.arng.IsZero() {
 		// After the owner's range, so that the readers' view, quarantined
 		// last, is the last of the two to be reused. A view whose range
-		// was lost stays out of space.
+		// was lost is never handed out again, nor taken for the region's.
 		giveView := give
 		if r.alias.Lost() {
-			giveView = func(space.Range) error { return nil }
+			giveView = space.Lose
 		}
 		err = errors.Join(err, r.dropView(giveView))
 	}

@@ -513,7 +513,7 @@ func (r *Region) freezeSeal() error {
 		if errors.Is(err, vm.ErrRangeLost) {
 			// The move unmapped the range and no reservation could go
 			// back: it is never handed out again.
-			return r.fail("move-aside", err, nil)
+			return r.fail("move-aside", err, space.Lose(arng))
 		}
 		return r.fail("move-aside", err, space.Discard(arng))
 	}

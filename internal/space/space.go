@@ -119,6 +119,8 @@ type manager struct {
 	seq       uint64
 	live      uintptr
 	liveN     int
+	lost      uintptr // lost ranges (Lose), never handed out again
+	lostN     int
 }
 
 var m = &manager{maxBytes: DefaultQuarantineBytes, maxRanges: DefaultQuarantineRanges}
@@ -254,6 +256,26 @@ func release(r Range, quarantine bool) error {
 	return nil
 }
 
+// Lose stops listing r, a live range whose addresses are no longer this
+// process's to map over: a release unmapped a mapping in it and could not
+// reserve the addresses again (vm.ErrRangeLost), so another mapping may
+// lie there now. Lookup no longer finds r, so that a fault there is not
+// taken for its old owner's, and r is never handed out again.
+func Lose(r Range) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.find(r.Start())
+	if e == nil || e.seq != r.seq || e.Released {
+		return fmt.Errorf("space: loss of a range not handed out (%#x, %d bytes)", r.Start(), r.len)
+	}
+	m.forget(e)
+	m.live -= r.len
+	m.liveN--
+	m.lost += r.len
+	m.lostN++
+	return nil
+}
+
 // evict moves the oldest quarantined ranges to the free list until the
 // quarantine is within budget.
 func (m *manager) evict() {
@@ -268,10 +290,15 @@ func (m *manager) evict() {
 
 // reuse forgets released range e and puts its space on the free list.
 func (m *manager) reuse(e *entry) {
-	i := sort.Search(len(m.entries), func(i int) bool { return m.entries[i].Start >= e.Start })
-	m.entries = append(m.entries[:i], m.entries[i+1:]...)
+	m.forget(e)
 	base := uintptr(e.c.res.Addr())
 	m.insertFree(free{c: e.c, off: e.Start - base, end: e.End - base})
+}
+
+// forget removes e from the entries.
+func (m *manager) forget(e *entry) {
+	i := sort.Search(len(m.entries), func(i int) bool { return m.entries[i].Start >= e.Start })
+	m.entries = append(m.entries[:i], m.entries[i+1:]...)
 }
 
 func (m *manager) find(addr uintptr) *entry {
@@ -315,6 +342,8 @@ type Stats struct {
 	QuarantineRanges int
 	ReservedBytes    uintptr // all chunks together
 	Chunks           int
+	LostBytes        uintptr // lost (Lose): never handed out again
+	LostRanges       int
 }
 
 // ReadStats returns the current statistics.
@@ -322,7 +351,8 @@ func ReadStats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	s := Stats{LiveBytes: m.live, LiveRanges: m.liveN, QuarantineBytes: m.quarBytes,
-		QuarantineRanges: len(m.quar), Chunks: len(m.chunks)}
+		QuarantineRanges: len(m.quar), Chunks: len(m.chunks),
+		LostBytes: m.lost, LostRanges: m.lostN}
 	for _, c := range m.chunks {
 		s.ReservedBytes += c.res.Len()
 	}

@@ -175,6 +175,43 @@ func TestDiscardSkipsTheQuarantine(t *testing.T) {
 	require.NoError(t, Release(r2))
 }
 
+// A lost range (its addresses may be another mapping's now) is no longer
+// listed, so that Lookup does not name its old owner for a fault there,
+// and is never handed out again, not even with the quarantine off.
+func TestLoseForgetsTheRangeAndNeverReusesIt(t *testing.T) {
+	withQuarantine(t, 0, 0)
+	before := ReadStats()
+	r1, err := Alloc(4*vm.PageSize, 0, new(int), "lost")
+	require.NoError(t, err)
+	e, ok := Lookup(r1.Start())
+	require.True(t, ok)
+	require.NotNil(t, e.Owner)
+	require.NoError(t, Lose(r1))
+	after := ReadStats()
+	assert.Equal(t, before.LiveBytes, after.LiveBytes)
+	assert.Equal(t, before.LiveRanges, after.LiveRanges)
+	assert.Equal(t, before.QuarantineRanges, after.QuarantineRanges)
+	assert.Equal(t, before.LostBytes+r1.Len(), after.LostBytes)
+	assert.Equal(t, before.LostRanges+1, after.LostRanges)
+	for _, addr := range []uintptr{r1.Start(), r1.End() - 1} {
+		_, ok = Lookup(addr)
+		assert.False(t, ok, "a lost range is still listed at %#x", addr)
+	}
+	assert.Error(t, Lose(r1), "lost twice")
+	assert.Error(t, Release(r1), "released after Lose")
+	assert.Error(t, Discard(r1), "discarded after Lose")
+	var got []Range
+	for range 4 {
+		r, err := Alloc(4*vm.PageSize, 0, nil, "next")
+		require.NoError(t, err)
+		assert.False(t, r.Start() < r1.End() && r1.Start() < r.End(), "a lost range was handed out again")
+		got = append(got, r)
+	}
+	for _, r := range got {
+		require.NoError(t, Discard(r))
+	}
+}
+
 // A range larger than the whole byte budget is not quarantined: it would
 // push every quarantined range out, and then itself (one arena closed
 // with WithMaxBytes above 64 GiB ended the quarantine of all the others).
