@@ -255,6 +255,7 @@ func (a *Arena) validateForFreeze() ([]savedCap, error) {
 		}
 		return nil
 	})
+	a.copied.reset() // the walk changed bytes the copy may have hashed
 	return cut, nil
 }
 

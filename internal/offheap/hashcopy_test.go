@@ -165,6 +165,25 @@ func TestCopyHashesAreDroppedWhereTheyMayNotHold(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, changed)
 
+	// Words Freeze tidies change hashed bytes too, capacities cut or not:
+	// an empty slice at the runtime's zero-size base (written as raw words,
+	// which is all a typed store of []uint64{} amounts to, without
+	// cgocheck2's objection) is pointed at the region's first byte.
+	d, err := NewArena("tidied", 1<<20)
+	require.NoError(t, err)
+	defer d.Close()
+	d.HashWhileCopying()
+	root, err := ApplyValue[*hashedNode](d, plan())
+	require.NoError(t, err)
+	require.True(t, d.copied.ready(d.used))
+	n := *root
+	*(*[3]uintptr)(unsafe.Pointer(&n.Data)) = [3]uintptr{zeroBase, 0, 0}
+	r, err = d.Freeze(Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	assert.Equal(t, uintptr(d.Base()), uintptr(unsafe.Pointer(unsafe.SliceData(n.Data))), "tidied")
+	assert.Equal(t, pageHashes(d.Base(), r.size), r.sums, "the baseline is the tidied bytes'")
+
 	// A Clone that fails leaves nothing adopted either.
 	c, err := NewArena("failed", 64)
 	require.NoError(t, err)

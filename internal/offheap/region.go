@@ -237,9 +237,6 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	if err := step("validate", func() (err error) { cut, err = a.validateForFreeze(); return err }); err != nil {
 		return nil, &StepError{Arena: a.name, Mode: mode, Step: "validate", Err: err}
 	}
-	if len(cut) > 0 {
-		a.copied.reset() // the cut capacities changed hashed bytes
-	}
 	if mode != Alias {
 		// Hashes the copy took (Take) are the baseline now, before the
 		// memory turns read-only: exact from the moment Freeze returns,
