@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
@@ -12,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
 // Benchmarks of snapshot.Map against Go's map, side by side in one run:
 //
-//	BenchmarkMapGet/key=string16|uint64/n=…/op=hit|miss/impl=frozen|gomap|loop
+//	BenchmarkMapGet/key=string16|uint64/n=…/op=hit|miss/impl=frozen|gomap|loop|oneread
 //	BenchmarkMapBuild/key=…/n=…/impl=frozen|gomap     (build-ns/key, bytes/entry)
 //	BenchmarkGCWithTable/n=…/impl=frozen|gomap|empty (gc-ms: median forced runtime.GC)
 
@@ -143,6 +146,18 @@ func BenchmarkMapGet(b *testing.B) {
 					sinkOK = ok
 				}
 			})
+			// The loop and one read of a random cache line in frozen
+			// memory as large as the table: the floor of any lookup that
+			// reads the table at all.
+			b.Run(fmt.Sprintf("key=string16/n=%d/op=%s/impl=oneread", n, op), func(b *testing.B) {
+				lines := frozenLines(b, fm.Size())
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := lines.read(first8(ps[i&(1<<16-1)]))
+					sinkInt += v
+					sinkOK = ok
+				}
+			})
 		}
 		fm.Close()
 
@@ -182,6 +197,15 @@ func BenchmarkMapGet(b *testing.B) {
 					sinkOK = ok
 				}
 			})
+			b.Run(fmt.Sprintf("key=uint64/n=%d/op=%s/impl=oneread", n, op), func(b *testing.B) {
+				lines := frozenLines(b, fu.Size())
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := lines.read(ps[i&(1<<16-1)])
+					sinkU64 += uint64(v)
+					sinkOK = ok
+				}
+			})
 		}
 		fu.Close()
 	}
@@ -193,6 +217,54 @@ func BenchmarkMapGet(b *testing.B) {
 //
 //go:noinline
 func loopGet[K comparable](k K, zero K) (int, bool) { return 1, k != zero }
+
+// lineReader reads one word of a cache line chosen by a probe, in frozen
+// memory: the impl=oneread rows.
+type lineReader struct {
+	lines []cacheLine
+	n     uint64
+}
+
+type cacheLine [8]uint64
+
+// frozenLines returns a lineReader over size bytes of cache lines, each
+// holding its index, frozen the way snapshot.NewMap freezes a table
+// (snapshot.DefaultMode) and released when b ends.
+func frozenLines(b *testing.B, size int) lineReader {
+	n := max(size/64, 1)
+	a, err := arena.NewArena(arena.WithName("oneread"), arena.WithMaxBytes(int64(n*64+64)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := arena.MakeSlice[cacheLine](a, n)
+	for i := range lines {
+		lines[i][0] = uint64(i)
+	}
+	r, err := freeze.Freeze(a, snapshot.DefaultMode())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	return lineReader{lines, uint64(n)}
+}
+
+// read reads the first word of the line that the probe's bits pick
+// (their high bits, by multiply-shift: the probes are random), as
+// Map.Get returns a value and whether it found one.
+//
+//go:noinline
+func (l lineReader) read(probe uint64) (int, bool) {
+	hi, _ := bits.Mul64(probe, l.n)
+	v := l.lines[hi][0]
+	return int(v), v != ^uint64(0)
+}
+
+// first8 returns a string's first eight bytes as a word (one load).
+func first8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
 
 // heapDelta runs f and returns how much the live Go heap grew.
 func heapDelta(f func()) int64 {

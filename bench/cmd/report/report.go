@@ -283,7 +283,7 @@ var sections = []section{
 	},
 	{
 		bench: "MapGet", title: "Lookup: snapshot.Map against Go's map",
-		intro:  "`Get` of random keys (16-byte strings, uint64), hits and misses, against the built-in map holding the same entries. `loop` is the benchmark's loop around each lookup with one call that does nothing but read the probe (`Map.Get` is inlined and makes one call): the part of both times that is not the lookup. Ratios are against Go's map.",
+		intro:  "`Get` of random keys (16-byte strings, uint64), hits and misses, against the built-in map holding the same entries. `loop` is the benchmark's loop around each lookup with one call that does nothing but read the probe (`Map.Get` is inlined and makes one call): the part of both times that is not the lookup. `oneread` is that loop with one read of a random cache line in frozen memory as large as the frozen table, chosen by the probe's bits (a multiply-shift): the floor of any lookup that reads the table at all, and at a million keys and more, where each read misses the caches and the TLB, most of a lookup's time. Ratios are against Go's map.",
 		plot:   (*report).plotLookup,
 		tables: []tableSpec{{"ns/op", "gomap", fmtNs}},
 	},
