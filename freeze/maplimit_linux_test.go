@@ -72,7 +72,8 @@ func modeWorks(m freeze.Mode) bool {
 // release's munmap and its new reservation, Close still closes the arena
 // (a second Close has nothing to do), says that the range was lost, and
 // never hands the range out again nor maps over what the other thread
-// mapped there. (The owner's range, released first; an Alias view's,
+// mapped there, nor does Guard take a fault there for the region's. (The
+// owner's range, released first; an Alias view's,
 // released second, does not go through the munmap: the first release's
 // new reservation merges with its neighbours and brings the process back
 // under the limit. The hook frees the limit's mappings once it has mapped
@@ -129,6 +130,17 @@ func TestCloseAtTheMappingLimitNeverHandsOutALostRange(t *testing.T) {
 			}
 		}
 		assert.Equal(t, byte(0x5a), *(*byte)(other), "%s: the other mapping is untouched", mode)
+
+		// A fault there is the other mapping's owner's: Guard passes it
+		// through, instead of naming the closed region (space no longer
+		// lists the lost range, under its old owner or at all).
+		require.NoError(t, unix.Mprotect(unsafe.Slice((*byte)(other), vm.PageSize), unix.PROT_READ))
+		var rec any
+		func() {
+			defer func() { rec = recover() }()
+			err = freeze.Guard(func() { *(*byte)(other) = 1 })
+		}()
+		assert.NotNil(t, rec, "%s: a fault in another mapping, in a range the library lost, was claimed by Guard: %v", mode, err)
 		require.NoError(t, unix.MunmapPtr(other, vm.PageSize))
 	}
 }
