@@ -72,12 +72,19 @@ func clonedHashing(t *testing.T, v any) *Arena {
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close() })
 	a.HashWhileCopying()
-	p, err := PlanValue(&v)
-	require.NoError(t, err)
-	defer p.Release()
-	_, err = ApplyValue[any](a, p)
+	_, err = ApplyValue[any](a, planOnce(t, v))
 	require.NoError(t, err)
 	return a
+}
+
+// planOnce plans a copy of v, released when the test ends (a plan is
+// applied once).
+func planOnce[T any](t *testing.T, v T) *ClonePlan {
+	t.Helper()
+	p, err := PlanValue(&v)
+	require.NoError(t, err)
+	t.Cleanup(p.Release)
+	return p
 }
 
 // TestCloneHashesWhatItCopies: the page hashes an Apply takes while it
@@ -131,19 +138,13 @@ func TestFreezeAdoptsTheCopysHashes(t *testing.T) {
 // has allocations after it is hashed afresh by Freeze.
 func TestCopyHashesAreDroppedWhereTheyMayNotHold(t *testing.T) {
 	v := hashedGraph(20, 100)
-	plan := func() *ClonePlan { // a plan is applied once
-		p, err := PlanValue(&v)
-		require.NoError(t, err)
-		t.Cleanup(p.Release)
-		return p
-	}
 
 	a, err := NewArena("not-fresh", 1<<20)
 	require.NoError(t, err)
 	defer a.Close()
 	*New[uint64](a) = 7
 	a.HashWhileCopying()
-	_, err = ApplyValue[*hashedNode](a, plan())
+	_, err = ApplyValue[*hashedNode](a, planOnce(t, v))
 	require.NoError(t, err)
 	assert.False(t, a.copied.ready(a.used), "not fresh: nothing hashed")
 
@@ -151,7 +152,7 @@ func TestCopyHashesAreDroppedWhereTheyMayNotHold(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	b.HashWhileCopying()
-	_, err = ApplyValue[*hashedNode](b, plan())
+	_, err = ApplyValue[*hashedNode](b, planOnce(t, v))
 	require.NoError(t, err)
 	require.True(t, b.copied.ready(b.used))
 	adopted := b.copied.sums
@@ -173,7 +174,7 @@ func TestCopyHashesAreDroppedWhereTheyMayNotHold(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	d.HashWhileCopying()
-	root, err := ApplyValue[*hashedNode](d, plan())
+	root, err := ApplyValue[*hashedNode](d, planOnce(t, v))
 	require.NoError(t, err)
 	require.True(t, d.copied.ready(d.used))
 	n := *root
@@ -189,7 +190,7 @@ func TestCopyHashesAreDroppedWhereTheyMayNotHold(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	c.HashWhileCopying()
-	_, err = ApplyValue[*hashedNode](c, plan())
+	_, err = ApplyValue[*hashedNode](c, planOnce(t, v))
 	require.True(t, errors.Is(err, ErrExhausted), "%v", err)
 	assert.False(t, c.copied.ready(c.used))
 }
