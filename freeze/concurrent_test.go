@@ -226,7 +226,14 @@ func TestReadStatsRacingFreezeAndCloseIsConsistent(t *testing.T) {
 		done.Store(true)
 		wg.Wait()
 	}()
-	for reads := 0; reads < 200 || cycles.Load() < 200; reads++ {
+	// ReadStats counts the lines of /proc/self/maps, which under qemu-user
+	// (make emulated, -short) takes a tenth of a second or more: 200 reads
+	// took half a minute there, while the other goroutine ran 100,000 cycles.
+	minReads := 200
+	if testing.Short() {
+		minReads = 20
+	}
+	for reads := 0; reads < minReads || cycles.Load() < 200; reads++ {
 		s := arena.ReadStats()
 		require.LessOrEqual(t, s.FrozenArenas, s.Arenas, "more frozen arenas than live ones: %+v", s)
 		require.LessOrEqual(t, s.FrozenBytes, s.MappedBytes, "more bytes frozen than mapped: %+v", s)
