@@ -77,7 +77,9 @@
 // baseline is complete when Freeze returns, in every mode, with no such
 // window. Verify recomputes every page in parallel, allocates nothing when
 // nothing changed, and otherwise returns a *CorruptionError naming each
-// changed page and up to eight allocations in it (type and field path).
+// changed page and up to eight allocations in it (type and field path);
+// Region.Allocations lists every allocation in a range of offsets, such
+// as a changed page that holds more.
 //
 // # Guard
 //

@@ -162,6 +162,32 @@ func ExampleCorruptionError() {
 	// freeze: region "ports" (Protect): 1 page changed since Freeze; page 0 [0x0, 0x28) holding uint16#0…3 ([4]uint16), float64#0…3 ([4]float64)
 }
 
+// Allocations lists what lies in a range of a region, with offset, size,
+// type and path: all of a changed page's where a CorruptionError had more
+// than eight to list (ChangedPage.More). Typed allocations of one type
+// made back to back are one run, listed once.
+func ExampleRegion_Allocations() {
+	a, _ := arena.NewArena(arena.WithName("limits"))
+	for i := range 2 {
+		*arena.New[int64](a) = int64(i)
+		*arena.New[uint16](a) = uint16(i)
+	}
+	arena.MakeSlice[uint16](a, 3)
+	*arena.New[uint16](a) = 443 // the run of ports grows
+	r, _ := freeze.Freeze(a, freeze.Protect)
+	defer r.Close()
+
+	all, _ := r.Allocations(0, freeze.PageSize)
+	for _, al := range all {
+		fmt.Printf("%#x+%d %s %s\n", al.Offset, al.Size, al.Type, al.Path)
+	}
+	// Output:
+	// 0x0+8 int64 int64#0
+	// 0x8+2 uint16 uint16#0
+	// 0x10+8 int64 int64#0
+	// 0x18+10 [5]uint16 uint16#0…4
+}
+
 // A failed Freeze returns a *StepError naming the step that failed; every
 // earlier step has been undone, so the arena is as it was and can be
 // frozen again, perhaps in another mode. (No Output: on Linux every step

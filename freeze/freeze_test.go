@@ -327,6 +327,74 @@ func requireCorruption(t *testing.T, r *freeze.Region, prefix string) {
 	assert.Contains(t, err.Error(), r.Name())
 }
 
+// A checksum page of 170 small allocations: Verify lists the first eight
+// and says there are more; Region.Allocations lists every one overlapping
+// the page, in address order, the one written among them. (Points and
+// counters alternate: a run of allocations of one type is one record.)
+func TestAllocationsListsWhatVerifyLeftOut(t *testing.T) {
+	a := newArena(t)
+	type alloc struct {
+		p    unsafe.Pointer
+		size uintptr
+	}
+	var allocs []alloc
+	for range 400 { // 24 bytes a pair: pages 0 and 1 full, page 2 in part
+		allocs = append(allocs, alloc{unsafe.Pointer(arena.New[Point](a)), unsafe.Sizeof(Point{})})
+		allocs = append(allocs, alloc{unsafe.Pointer(arena.New[uint64](a)), 8})
+	}
+	off := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(allocs[0].p) }
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	first, err := r.Allocations(0, 1)
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	require.Zero(t, first[0].Offset, "offsets below count from the first allocation")
+
+	victim := (*Point)(allocs[300].p)
+	p := unsafe.Pointer(&victim.Y)
+	require.NoError(t, mprotectRange(p, 8, unix.PROT_READ|unix.PROT_WRITE))
+	victim.Y = 7
+	require.NoError(t, mprotectRange(p, 8, unix.PROT_READ))
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, r.Verify(), &ce)
+	require.Len(t, ce.Changed, 1)
+	pg := ce.Changed[0]
+	require.Equal(t, int(off(p)/freeze.PageSize), pg.Index)
+	assert.True(t, pg.More, "170 allocations overlap the page")
+	require.Len(t, pg.Allocations, 8)
+
+	all, err := r.Allocations(pg.Start, pg.End)
+	require.NoError(t, err)
+	type span struct{ off, size uintptr }
+	var want, got []span
+	for _, al := range allocs {
+		if o := off(al.p); o < pg.End && o+al.size > pg.Start {
+			want = append(want, span{o, al.size})
+		}
+	}
+	for _, al := range all {
+		got = append(got, span{al.Offset, al.Size})
+	}
+	require.Greater(t, len(want), 160)
+	assert.Equal(t, want, got)
+	assert.Equal(t, pg.Allocations, all[:8], "Verify listed the first eight")
+	assert.Contains(t, got, span{off(allocs[300].p), unsafe.Sizeof(Point{})})
+
+	everything, err := r.Allocations(0, ^uintptr(0))
+	require.NoError(t, err)
+	assert.Len(t, everything, len(allocs), "a range past Size is clipped to it")
+	for _, empty := range [][2]uintptr{{5, 5}, {9, 3}, {uintptr(r.Size()), ^uintptr(0)}} {
+		none, err := r.Allocations(empty[0], empty[1])
+		require.NoError(t, err)
+		assert.Empty(t, none, "[%#x, %#x)", empty[0], empty[1])
+	}
+
+	require.NoError(t, r.Close())
+	_, err = r.Allocations(0, pg.End)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+}
+
 type boxed struct{ A, B int }
 
 type withIface struct {

@@ -16,7 +16,8 @@ const PageSize = offheap.PageSize
 // overlapping each (type and field path), so that a reader can see what
 // changed, not only that something did. Checksums tell which pages
 // changed, not which bytes: on a page holding many small allocations the
-// one written may be among those not listed (ChangedPage.More).
+// one written may be among those not listed (ChangedPage.More), which
+// Region.Allocations lists.
 type CorruptionError struct {
 	Region  string        // the arena's name
 	Mode    Mode          // how the region was frozen
@@ -29,10 +30,11 @@ type ChangedPage struct {
 	Index       int          // page number
 	Start, End  uintptr      // arena offsets [Start, End)
 	Allocations []Allocation // up to eight, in address order
-	More        bool         // more allocations overlap than are listed
+	More        bool         // more allocations overlap than are listed (Region.Allocations lists all)
 }
 
-// Allocation is an allocation overlapping a changed page.
+// Allocation is an allocation in a region: one overlapping a changed page,
+// or one Region.Allocations lists.
 type Allocation struct {
 	Offset, Size uintptr // arena offset and size in bytes
 	Type         string  // e.g. "Endpoint", "[3]Endpoint", "string data"
@@ -83,6 +85,29 @@ func (r *Region) Verify() error {
 		return err
 	}
 	return r.corruption(changed)
+}
+
+// Allocations returns every allocation overlapping the arena offsets
+// [start, end), in address order, with its type and field path as a
+// CorruptionError names them (typed allocations of one type made back to
+// back are one run, listed once: "[5]uint16", "uint16#0…4"). A
+// CorruptionError lists at most eight per changed page; where
+// ChangedPage.More says there were more, this lists them all:
+//
+//	all, err := r.Allocations(page.Start, page.End)
+//
+// The range is clipped to the region's Size; an empty one lists nothing.
+// After Close it returns an error wrapping arena.ErrClosed.
+func (r *Region) Allocations(start, end uintptr) ([]Allocation, error) {
+	as, err := r.r.Allocations(start, end)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Allocation, len(as))
+	for i, a := range as {
+		out[i] = Allocation(a)
+	}
+	return out, nil
 }
 
 // corruption describes changed pages, listed with up to maxListed+1

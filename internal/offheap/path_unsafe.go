@@ -574,6 +574,9 @@ func (n *namer) allocationPath(j int) string {
 	case RunOfStrings:
 		return "string data"
 	case RunOfTyped:
+		if rec.N == 1 {
+			return t.Name() + "#0" // as a fault in it is named: "Point#0.X"
+		}
 		return fmt.Sprintf("%s#0…%d", t.Name(), rec.N-1)
 	case NoParent:
 		if rec.N != 1 {

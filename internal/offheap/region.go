@@ -12,6 +12,7 @@ package offheap
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -710,6 +711,21 @@ func (r *Region) Verify(limit int) ([]ChangedPage, error) {
 		out = append(out, ChangedPage{Index: i, Start: lo, End: hi, Allocs: r.a.allocationsIn(lo, hi, limit, n)})
 	}
 	return out, nil
+}
+
+// Allocations lists every allocation overlapping the arena offsets
+// [lo, hi), clipped to the frozen bytes, in address order.
+func (r *Region) Allocations(lo, hi uintptr) ([]Allocation, error) {
+	if r.readLock() {
+		defer r.mu.RUnlock()
+	}
+	if r.closed {
+		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	if hi = min(hi, r.size); lo >= hi {
+		return nil, nil
+	}
+	return r.a.allocationsIn(lo, hi, math.MaxInt, r.a.newNamer(true)), nil
 }
 
 // ReadOnly translates p, a pointer into the arena, into the address readers
