@@ -64,19 +64,22 @@ func main() {
 		fmt.Println("checksums are per 4 KiB page, so Verify names the page and what it holds:")
 		fmt.Println(" ", err)
 		// Which of the page's allocations changed, checksums cannot say:
-		// the list is of what the page holds, in address order, cut at
-		// eight; the one written may be further down.
+		// the error lists what the page holds, in address order, cut at
+		// eight. Region.Allocations lists all of it.
 		pg := ce.Changed[0]
-		listed := false
-		for _, al := range pg.Allocations {
-			listed = listed || al.Offset <= wf.Offset && wf.Offset < al.Offset+al.Size
+		all, err := p.Region().Allocations(pg.Start, pg.End)
+		check(err)
+		written := -1
+		for i, al := range all {
+			if al.Offset <= wf.Offset && wf.Offset < al.Offset+al.Size {
+				written = i
+			}
 		}
-		if listed {
-			fmt.Println("the allocation written is among those listed")
-		} else {
-			fmt.Printf("(Verify knows only that page %d changed; it lists the page's first allocations in address order,\n", pg.Index)
-			fmt.Printf("and the one written, at offset %#x, comes after them)\n", wf.Offset)
-		}
+		must(written >= 0, "no allocation of the page holds the field written")
+		al := all[written]
+		fmt.Printf("Region().Allocations(page.Start, page.End) lists all %d allocations of page %d (the error listed %d),\n",
+			len(all), pg.Index, len(pg.Allocations))
+		fmt.Printf("and the field written lies in number %d: %s (%s) at [%#x, %#x)\n", written+1, al.Path, al.Type, al.Offset, al.Offset+al.Size)
 	}
 	check(p.Close())
 
