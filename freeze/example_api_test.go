@@ -169,7 +169,7 @@ func ExampleCorruptionError() {
 func ExampleRegion_Allocations() {
 	a, _ := arena.NewArena(arena.WithName("limits"))
 	for i := range 2 {
-		*arena.New[int64](a) = int64(i)
+		*arena.New[uint32](a) = uint32(i)
 		*arena.New[uint16](a) = uint16(i)
 	}
 	arena.MakeSlice[uint16](a, 3)
@@ -182,10 +182,10 @@ func ExampleRegion_Allocations() {
 		fmt.Printf("%#x+%d %s %s\n", al.Offset, al.Size, al.Type, al.Path)
 	}
 	// Output:
-	// 0x0+8 int64 int64#0
-	// 0x8+2 uint16 uint16#0
-	// 0x10+8 int64 int64#0
-	// 0x18+10 [5]uint16 uint16#0…4
+	// 0x0+4 uint32 uint32#0
+	// 0x4+2 uint16 uint16#0
+	// 0x8+4 uint32 uint32#0
+	// 0xc+10 [5]uint16 uint16#0…4
 }
 
 // A failed Freeze returns a *StepError naming the step that failed; every
