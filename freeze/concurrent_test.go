@@ -77,6 +77,41 @@ func TestVerifyRacingCloseReportsOrRefuses(t *testing.T) {
 	t.Logf("%d corruption reports, %d closed", corrupt, closed)
 }
 
+// Allocations racing Close lists every allocation (naming each walks the
+// records Close releases) or refuses with ErrClosed, never a part of them
+// nor a crash.
+func TestAllocationsRacingCloseListsAllOrRefuses(t *testing.T) {
+	src := &points{Points: manyPoints().Points[:2000]}
+	var listed, closed int
+	for round := range 40 {
+		r, _ := frozenPoints(t, src)
+		want, err := r.Allocations(0, uintptr(r.Size()))
+		require.NoError(t, err)
+		require.Greater(t, len(want), len(src.Points), "the slice's array and every Point")
+		type result struct {
+			all []freeze.Allocation
+			err error
+		}
+		done := make(chan result)
+		go func() {
+			all, err := r.Allocations(0, uintptr(r.Size()))
+			done <- result{all, err}
+		}()
+		time.Sleep(time.Duration(round%20) * 25 * time.Microsecond)
+		require.NoError(t, r.Close())
+		switch got := <-done; {
+		case got.err == nil:
+			listed++
+			require.Equal(t, want, got.all)
+		case errors.Is(got.err, arena.ErrClosed):
+			closed++
+		default:
+			t.Fatalf("round %d: Allocations racing Close returned %v", round, got.err)
+		}
+	}
+	t.Logf("%d listed, %d closed", listed, closed)
+}
+
 // A write caught by Guard while another goroutine closes the region is
 // reported as a write to the frozen region or as a use after Close, never
 // as a crash while naming the field in released records.
