@@ -150,17 +150,17 @@ func inlineString(k *inlineKey, n int) string { return unsafe.String(&k[0], n) }
 func keyAsString[K comparable](k *K) *string { return (*string)(unsafe.Pointer(k)) }
 
 // blobString returns blob[off:off+n] as a string aliasing the table's
-// (frozen) memory, without copying. &blob[off] is bounds-checked, off+n
-// is not: Build writes every long key's bytes into blob and records its
-// offset and length from that write, so off+n <= len(blob) for every
-// slot, and the table's bytes never change after Build (a change would
-// fail Verify). getLong, which compares a probe against those bytes,
-// slices blob[off:off+n] with full checks.
+// (frozen) memory, without copying. Build writes every long key's bytes
+// into blob and records its offset and length from that write, so
+// off+n <= len(blob) for every slot while the table's bytes are as built;
+// a slot whose words were overwritten since (which Verify reports, and
+// KeysIn reads) may say otherwise, and its key is cut at the end of blob
+// ("" if it starts past it) rather than read past it.
 func blobString(blob []byte, off, n uint64) string {
-	if n == 0 {
+	if off >= uint64(len(blob)) {
 		return ""
 	}
-	return unsafe.String(&blob[off], int(n))
+	return unsafe.String(&blob[off], int(min(n, uint64(len(blob))-off)))
 }
 
 // Integer hashes. Both are bijections of uint64, which lets a table of

@@ -1028,42 +1028,59 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 	t.mustBeOpen("All")
 	return func(yield func(K, V) bool) {
 		t.mustBeOpen("All") // an empty table has no slot to check at
-		if t.kind == kString {
-			for i := range t.sslots {
-				t.mustBeOpen("All")
-				if t.strat != Tiny && t.tags[i] == 0 {
-					continue
-				}
-				var k K
-				sl := &t.sslots[i]
-				if n := t.keyLen(uint64(i)); n <= 16 {
-					*keyAsString(&k) = inlineString(&sl.Key, n)
-				} else {
-					off, n := sl.Key.words()
-					*keyAsString(&k) = blobString(t.blob, off, n)
-				}
-				if !yield(k, sl.Val) {
-					return
-				}
-			}
-			return
-		}
-		for i := range t.hslots {
+		for i := range t.slots() {
 			t.mustBeOpen("All")
-			if sl := &t.hslots[i]; sl.H != emptyHash && !yield(fromU64[K](t.unhash(sl.H)), sl.Val) {
-				return
-			}
-		}
-		for i := range t.kslots {
-			t.mustBeOpen("All")
-			if t.strat != Tiny && t.tags[i] == 0 {
-				continue
-			}
-			if !yield(t.kslots[i].Key, t.kslots[i].Val) {
+			if t.inUse(i) && !yield(t.keyAt(i), t.valAt(i)) {
 				return
 			}
 		}
 	}
+}
+
+// slots returns the number of slots: of sslots, hslots or kslots,
+// whichever the table has (the others are empty).
+func (t *Table[K, V]) slots() int { return len(t.sslots) + len(t.hslots) + len(t.kslots) }
+
+// inUse reports whether slot i holds an entry: every slot of a tiny
+// table does; a slot of another holds one if its tag is not zero, or,
+// in a table of hashSlots, its hash is not emptyHash.
+func (t *Table[K, V]) inUse(i int) bool {
+	switch {
+	case t.hslots != nil:
+		return t.hslots[i].H != emptyHash
+	case t.strat == Tiny:
+		return true
+	}
+	return t.tags[i] != 0
+}
+
+// keyAt returns the key of slot i, which is in use.
+func (t *Table[K, V]) keyAt(i int) (k K) {
+	switch {
+	case t.kind == kString:
+		sl := &t.sslots[i]
+		if n := t.keyLen(uint64(i)); n <= 16 {
+			*keyAsString(&k) = inlineString(&sl.Key, n)
+		} else {
+			off, n := sl.Key.words()
+			*keyAsString(&k) = blobString(t.blob, off, n)
+		}
+		return k
+	case t.hslots != nil:
+		return fromU64[K](t.unhash(t.hslots[i].H))
+	}
+	return t.kslots[i].Key
+}
+
+// valAt returns the value of slot i, which is in use.
+func (t *Table[K, V]) valAt(i int) V {
+	switch {
+	case t.sslots != nil:
+		return t.sslots[i].Val
+	case t.hslots != nil:
+		return t.hslots[i].Val
+	}
+	return t.kslots[i].Val
 }
 
 // mustBeOpen panics, naming op, if the table was closed.

@@ -1,0 +1,143 @@
+package lookup
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+)
+
+// checkKeysIn checks KeysIn on a table built from want: the table's whole
+// address range holds every key once; so do the pieces of each of its
+// arrays, cut into chunks of odd sizes that split elements, each piece
+// naming only keys of entries it touches; and a range outside the table
+// holds none.
+func checkKeysIn[K comparable, V any](t *testing.T, want map[K]V) *Table[K, V] {
+	t.Helper()
+	tb, err := Build(maps.All(want))
+	require.NoError(t, err)
+	all := slices.Collect(maps.Keys(want))
+	requireSameKeys(t, all, tb.KeysIn(0, ^uintptr(0)), "the whole address space")
+	require.Empty(t, tb.KeysIn(5, 5))
+	require.Empty(t, tb.KeysIn(9, 3))
+	require.Empty(t, tb.KeysIn(1, 4096), "no table lives in the first page")
+
+	type array struct {
+		name string
+		base unsafe.Pointer
+		size uintptr
+		n    int
+	}
+	arrays := []array{
+		{"sslots", unsafe.Pointer(unsafe.SliceData(tb.sslots)), unsafe.Sizeof(strSlot[V]{}), len(tb.sslots)},
+		{"hslots", unsafe.Pointer(unsafe.SliceData(tb.hslots)), unsafe.Sizeof(hashSlot[V]{}), len(tb.hslots)},
+		{"kslots", unsafe.Pointer(unsafe.SliceData(tb.kslots)), unsafe.Sizeof(keySlot[K, V]{}), len(tb.kslots)},
+		{"tags", unsafe.Pointer(unsafe.SliceData(tb.tags)), 1, len(tb.tags)},
+		{"lens", unsafe.Pointer(unsafe.SliceData(tb.lens)), 1, len(tb.lens)},
+	}
+	for _, a := range arrays {
+		if a.n == 0 {
+			continue
+		}
+		lo, hi := uintptr(a.base), uintptr(a.base)+uintptr(a.n)*a.size
+		chunk := 3*a.size/2 + 1 // one element and a half, and a byte
+		var got []K
+		for p := lo; p < hi; p += chunk {
+			keys := tb.KeysIn(p, min(p+chunk, hi))
+			require.LessOrEqual(t, len(keys), int(chunk/a.size)+2, "%s [%#x, %#x)", a.name, p, p+chunk)
+			got = append(got, keys...)
+		}
+		// Chunks that split an element name its key twice.
+		got = slices.Compact(sortedByIndex(tb, got))
+		requireSameKeys(t, all, got, "the %s, piece by piece", a.name)
+	}
+	return tb
+}
+
+// requireSameKeys checks that got holds the keys of want, each once.
+// (require.ElementsMatch compares every pair: minutes under -race.)
+func requireSameKeys[K comparable](t *testing.T, want, got []K, msg string, args ...any) {
+	t.Helper()
+	count := func(keys []K) map[K]int {
+		c := map[K]int{}
+		for _, k := range keys {
+			c[k]++
+		}
+		return c
+	}
+	require.Equal(t, count(want), count(got), append([]any{msg}, args...)...)
+	require.Len(t, got, len(want), append([]any{msg}, args...)...)
+}
+
+// sortedByIndex sorts keys by the slot that holds them, so that Compact
+// removes repeats.
+func sortedByIndex[K comparable, V any](tb *Table[K, V], keys []K) []K {
+	at := map[K]int{}
+	for i := range tb.slots() {
+		if tb.inUse(i) {
+			at[tb.keyAt(i)] = i
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b K) int { return at[a] - at[b] })
+	return keys
+}
+
+func TestKeysInFindsEveryEntryByItsBytes(t *testing.T) {
+	strs := map[string]int{}
+	for i := range 1500 {
+		k := fmt.Sprintf("k%d", i)
+		if i%5 == 0 {
+			k = fmt.Sprintf("a key longer than sixteen bytes, %d", i)
+		}
+		strs[k] = i
+	}
+	tb := checkKeysIn(t, strs)
+	require.Equal(t, Hashed, tb.strat)
+	// A long key is found by its bytes in the blob, and a short one by
+	// its bytes in its slot: one key each.
+	for k := range tb.All() {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(k)))
+		require.Equal(t, []string{k}, tb.KeysIn(p+uintptr(len(k))-1, p+uintptr(len(k))), "the last byte of %q", k)
+	}
+
+	tiny := checkKeysIn(t, map[string]int{"a": 1, "a key longer than sixteen bytes": 2, "": 3})
+	require.Equal(t, Tiny, tiny.strat)
+	ints := map[uint64]string{}
+	for i := range 1500 {
+		ints[uint64(i)*0x9e3779b97f4a7c15] = fmt.Sprint(i)
+	}
+	require.True(t, checkKeysIn(t, ints).ints)
+	dense := map[uint32]int64{}
+	for i := range 500 {
+		dense[uint32(1000+2*i)] = int64(i)
+	}
+	require.Equal(t, Dense, checkKeysIn(t, dense).strat)
+	arrays := map[[3]uint16]bool{}
+	for i := range 1500 {
+		arrays[[3]uint16{uint16(i), uint16(i * 7), 1}] = i%2 == 0
+	}
+	require.Equal(t, Hashed, checkKeysIn(t, arrays).strat)
+	require.Empty(t, checkKeysIn(t, map[int]int{}).KeysIn(0, ^uintptr(0)))
+}
+
+// A slot whose length and offset words were overwritten names its key as
+// it reads now, cut at the end of the blob, instead of reading past it.
+func TestKeysInReadsAGarbledLongKeyWithinTheBlob(t *testing.T) {
+	tb, err := Build(maps.All(map[string]int{"a key longer than sixteen bytes": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9}))
+	require.NoError(t, err)
+	for i := range tb.slots() {
+		if tb.inUse(i) && tb.keyLen(uint64(i)) > 16 {
+			off, n := tb.sslots[i].Key.words()
+			require.Equal(t, "a key longer than sixteen bytes", blobString(tb.blob, off, n))
+			tb.sslots[i].Key.set(off+6, n+1000) // the table is on the Go heap here
+			require.Equal(t, []string{"longer than sixteen bytes"}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
+			tb.sslots[i].Key.set(off+1<<40, n)
+			require.Equal(t, []string{""}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
+			return
+		}
+	}
+	t.Fatal("no long key")
+}
