@@ -50,6 +50,10 @@
 // compares hashes four slots at a time from the home slot on, so a hit
 // reads one slot and no tag word; a miss reads a slot too.
 //
+// A Map's Verify names the entries with bytes on each changed page, and
+// KeysIn maps any range of offsets in its region back to entries: a
+// changed page's, or the offset of a write freeze.Guard caught.
+//
 // # Memory accounting
 //
 // Snapshot memory is invisible to the Go runtime (GOMEMLIMIT, runtime

@@ -183,6 +183,21 @@ func ExampleMap_Verify() {
 	// Output: <nil>
 }
 
+// KeysIn maps offsets in a table's region back to its entries: the
+// pages a Verify error names (each ChangedPage's Start and End), or the
+// offset of a write freeze.Guard caught (fault.Offset, fault.Offset+1).
+func ExampleMap_KeysIn() {
+	routes, err := snapshot.NewMap(maps.All(routeTable))
+	if err != nil {
+		panic(err)
+	}
+	defer routes.Close()
+	keys, _ := routes.KeysIn(0, uintptr(routes.Size())) // the whole table
+	slices.Sort(keys)
+	fmt.Println(keys)
+	// Output: [/admin /api /static]
+}
+
 func ExampleMap_Close() {
 	routes, err := snapshot.NewMap(maps.All(routeTable), snapshot.WithName("routes"))
 	if err != nil {

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/lookup"
+	"github.com/frozen-go/frozen/internal/offheap"
 )
 
 // ErrDuplicateKey is wrapped by the error NewMap returns for a key that
@@ -139,9 +141,67 @@ func (m *Map[K, V]) Size() int { return m.snap.Size() }
 func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 
 // Verify checks that no byte of the table changed since it was built (see
-// freeze.Region.Verify). It does not allocate when nothing changed. After
+// freeze.Region.Verify). It does not allocate when nothing changed. When
+// bytes changed, its error wraps the *freeze.CorruptionError, and names
+// the first entries on the changed pages (KeysIn lists them all). After
 // Close it returns an error wrapping arena.ErrClosed.
-func (m *Map[K, V]) Verify() error { return m.snap.Verify() }
+func (m *Map[K, V]) Verify() error {
+	err := m.snap.Verify()
+	if err == nil {
+		return nil
+	}
+	var ce *freeze.CorruptionError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	const named = 4
+	var keys []K
+	for _, pg := range ce.Changed {
+		in, kerr := m.KeysIn(pg.Start, pg.End)
+		if kerr != nil || len(keys) > named {
+			break
+		}
+		keys = append(keys, in...)
+	}
+	if len(keys) == 0 {
+		return err // only bytes beside the slots changed: values' strings or slices
+	}
+	var b strings.Builder
+	for i, k := range keys[:min(len(keys), named)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%#v", k)
+	}
+	if len(keys) > named {
+		b.WriteString(", …")
+	}
+	return fmt.Errorf("%w; entries with bytes there: %s", err, b.String())
+}
+
+// KeysIn returns the keys of the entries whose bytes lie at the region's
+// offsets [start, end): a key, its value, or the table's index bytes for
+// it, as they read now (a key that was overwritten reads as it is now).
+// The strings and slices that values point to are not an entry's bytes
+// here. It says which entries a change that Verify found may have hit,
+// for each changed page:
+//
+//	keys, err := m.KeysIn(page.Start, page.End)
+//
+// and which entry a write that freeze.Guard caught was aimed at:
+// KeysIn(fault.Offset, fault.Offset+1). The range is clipped to Size.
+// After Close it returns an error wrapping arena.ErrClosed; it must not
+// race with Close, as Get must not.
+func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {
+	if m.t.Closed() {
+		return nil, fmt.Errorf("%w: KeysIn of map %q after Close", arena.ErrClosed, m.snap.Name())
+	}
+	if end = min(end, uintptr(m.Size())); start >= end {
+		return nil, nil
+	}
+	r := offheap.Unwrap(m.snap.Region().Arena()).Region()
+	return m.t.KeysIn(r.ViewAddr(start), r.ViewAddr(end)), nil
+}
 
 // Close releases the table; its address range stays inaccessible in
 // quarantine (bounded: see arena.SetQuarantine), so a value kept past

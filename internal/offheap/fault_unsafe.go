@@ -147,6 +147,17 @@ func (a *Arena) allocationsIn(lo, hi uintptr, limit int, n *namer) []Allocation 
 	return out
 }
 
+// ViewAddr returns the address at which readers see arena offset off: in
+// the alias mapping in Alias mode, in the arena's own mapping otherwise.
+// It is an address as an integer, for comparing with others, never to be
+// made a pointer.
+func (r *Region) ViewAddr(off uintptr) uintptr {
+	if r.alias != nil {
+		return uintptr(r.alias.Addr()) + off
+	}
+	return uintptr(r.a.rng.Addr()) + off
+}
+
 // window of the alias mapping over the used bytes (Alias mode); empty when
 // there is none (an arena that never allocated maps no alias).
 func (r *Region) aliasWindow() window {
