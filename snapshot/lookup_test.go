@@ -52,6 +52,7 @@ func TestMapEveryModeAgainstGoMap(t *testing.T) {
 			_, ok := fm.Get("absent")
 			assert.False(t, ok)
 			assert.Equal(t, want, maps.Collect(fm.All()))
+			requireKeysInNamesEachEntry(t, fm, want)
 			require.NoError(t, fm.Verify())
 			// Keys yielded by All, short and long, live in the frozen,
 			// read-only table (in Alias mode: in the alias mapping).
@@ -472,75 +473,66 @@ func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
 	assert.Equal(t, snapSize, s.Size())
 }
 
-// KeysIn names the entry a write was aimed at, from the offset Guard
-// reports, in every mode; over the whole table it names every entry once.
-// Verify's error names the entries on a changed page, as they read now.
-func TestMapKeysInNamesTheEntryAtAnOffset(t *testing.T) {
+// requireKeysInNamesEachEntry checks KeysIn on fm, built from want: over
+// the whole table it names every entry once, and from the offset Guard
+// reports for a write to a key it names that key's entry.
+func requireKeysInNamesEachEntry(t *testing.T, fm *snapshot.Map[string, int], want map[string]int) {
+	t.Helper()
+	all, err := fm.KeysIn(0, ^uintptr(0))
+	require.NoError(t, err)
+	slices.Sort(all)
+	require.Equal(t, slices.Sorted(maps.Keys(want)), all)
+	checked := 0
+	for k := range fm.All() {
+		if checked++; checked%97 != 0 {
+			continue
+		}
+		last := unsafe.Add(unsafe.Pointer(unsafe.StringData(k)), len(k)-1)
+		var wf *freeze.WriteFault
+		require.ErrorAs(t, freeze.Guard(func() { *(*byte)(last) = 'X' }), &wf)
+		if vm.FaultPageOnly { // the kernel reports the page only
+			got, err := fm.KeysIn(wf.Offset, wf.Offset+vm.PageSize)
+			require.NoError(t, err)
+			require.Contains(t, got, k)
+			continue
+		}
+		got, err := fm.KeysIn(wf.Offset, wf.Offset+1)
+		require.NoError(t, err)
+		require.Equal(t, []string{k}, got, "the entry at %s", wf.Path)
+	}
+	none, err := fm.KeysIn(uintptr(fm.Size()), ^uintptr(0))
+	require.NoError(t, err)
+	require.Empty(t, none)
+}
+
+// Verify's error names the entries on a changed page, as they read now,
+// and KeysIn lists them all.
+func TestMapVerifyNamesTheEntriesOnAChangedPage(t *testing.T) {
 	want := map[string]int{}
 	for i := range 2000 {
 		want[fmt.Sprintf("key-%05d", i)] = i
 	}
-	for i := range 50 {
-		want[fmt.Sprintf("a key longer than sixteen bytes, number %d", i)] = -i
+	fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(freeze.Protect), snapshot.WithName("table"))
+	require.NoError(t, err)
+	require.NoError(t, fm.Region().Wait())
+	var victim string
+	for k := range fm.All() {
+		victim = k
+		break
 	}
-	for _, m := range modes() {
-		t.Run(m.String(), func(t *testing.T) {
-			fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m), snapshot.WithName("table"))
-			require.NoError(t, err)
-			defer fm.Close()
-			all, err := fm.KeysIn(0, ^uintptr(0))
-			require.NoError(t, err)
-			slices.Sort(all)
-			assert.Equal(t, slices.Sorted(maps.Keys(want)), all)
-			checked := 0
-			for k := range fm.All() {
-				if checked++; checked%97 != 0 {
-					continue
-				}
-				last := unsafe.Add(unsafe.Pointer(unsafe.StringData(k)), len(k)-1)
-				var wf *freeze.WriteFault
-				require.ErrorAs(t, freeze.Guard(func() { *(*byte)(last) = 'X' }), &wf)
-				if vm.FaultPageOnly { // the kernel reports the page only
-					got, err := fm.KeysIn(wf.Offset, wf.Offset+vm.PageSize)
-					require.NoError(t, err)
-					assert.Contains(t, got, k)
-					continue
-				}
-				got, err := fm.KeysIn(wf.Offset, wf.Offset+1)
-				require.NoError(t, err)
-				assert.Equal(t, []string{k}, got, "the entry at %s", wf.Path)
-			}
-			none, err := fm.KeysIn(uintptr(fm.Size()), ^uintptr(0))
-			require.NoError(t, err)
-			assert.Empty(t, none)
-			require.NoError(t, fm.Verify())
-		})
-	}
-	t.Run("Verify", func(t *testing.T) {
-		fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(freeze.Protect), snapshot.WithName("table"))
-		require.NoError(t, err)
-		require.NoError(t, fm.Region().Wait())
-		var victim string
-		for k := range fm.All() {
-			if len(k) <= 16 {
-				victim = k
-				break
-			}
-		}
-		original := strings.Clone(victim) // victim aliases the table
-		garbled := "Z" + original[1:]
-		require.NoError(t, backdoor.Reprotect(unsafe.StringData(victim), 'Z'))
-		err = fm.Verify()
-		var ce *freeze.CorruptionError
-		require.ErrorAs(t, err, &ce)
-		require.Len(t, ce.Changed, 1)
-		assert.Contains(t, err.Error(), fmt.Sprintf("%q", garbled))
-		onPage, err := fm.KeysIn(ce.Changed[0].Start, ce.Changed[0].End)
-		require.NoError(t, err)
-		assert.Contains(t, onPage, garbled)
-		assert.NotContains(t, onPage, original)
-		require.NoError(t, fm.Close())
-		_, err = fm.KeysIn(0, 1)
-		assert.ErrorIs(t, err, arena.ErrClosed)
-	})
+	original := strings.Clone(victim) // victim aliases the table
+	garbled := "Z" + original[1:]
+	require.NoError(t, backdoor.Reprotect(unsafe.StringData(victim), 'Z'))
+	err = fm.Verify()
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, err, &ce)
+	require.Len(t, ce.Changed, 1)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%q", garbled))
+	onPage, err := fm.KeysIn(ce.Changed[0].Start, ce.Changed[0].End)
+	require.NoError(t, err)
+	assert.Contains(t, onPage, garbled)
+	assert.NotContains(t, onPage, original)
+	require.NoError(t, fm.Close())
+	_, err = fm.KeysIn(0, 1)
+	assert.ErrorIs(t, err, arena.ErrClosed)
 }
