@@ -103,11 +103,19 @@ func (r *Region) Allocations(start, end uintptr) ([]Allocation, error) {
 	if err != nil {
 		return nil, err
 	}
+	return allocations(as), nil
+}
+
+// allocations converts offheap's descriptions of allocations; nil if none.
+func allocations(as []offheap.Allocation) []Allocation {
+	if len(as) == 0 {
+		return nil
+	}
 	out := make([]Allocation, len(as))
 	for i, a := range as {
 		out[i] = Allocation(a)
 	}
-	return out, nil
+	return out
 }
 
 // corruption describes changed pages, listed with up to maxListed+1
@@ -115,10 +123,8 @@ func (r *Region) Allocations(start, end uintptr) ([]Allocation, error) {
 func (r *Region) corruption(changed []offheap.ChangedPage) *CorruptionError {
 	e := &CorruptionError{Region: r.r.Name(), Mode: Mode(r.r.Mode())}
 	for _, c := range changed {
-		pg := ChangedPage{Index: c.Index, Start: c.Start, End: c.End, More: len(c.Allocs) > maxListed}
-		for _, a := range c.Allocs[:min(len(c.Allocs), maxListed)] {
-			pg.Allocations = append(pg.Allocations, Allocation(a))
-		}
+		pg := ChangedPage{Index: c.Index, Start: c.Start, End: c.End, More: len(c.Allocs) > maxListed,
+			Allocations: allocations(c.Allocs[:min(len(c.Allocs), maxListed)])}
 		e.Pages = append(e.Pages, c.Index)
 		e.Changed = append(e.Changed, pg)
 	}

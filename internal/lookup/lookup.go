@@ -1057,7 +1057,7 @@ func (t *Table[K, V]) inUse(i int) bool {
 // keyAt returns the key of slot i, which is in use.
 func (t *Table[K, V]) keyAt(i int) (k K) {
 	switch {
-	case t.kind == kString:
+	case t.sslots != nil:
 		sl := &t.sslots[i]
 		if n := t.keyLen(uint64(i)); n <= 16 {
 			*keyAsString(&k) = inlineString(&sl.Key, n)
