@@ -507,20 +507,84 @@ func TestVerifyFindsAChangeOnTheLastPage(t *testing.T) {
 	}
 }
 
-// In Alias mode the owner can write as soon as Freeze returns, so the
-// baseline is taken before it returns: a write made at once, to the page
-// the hashing reaches last, is caught.
-func TestAliasBaselineIsTakenBeforeFreezeReturns(t *testing.T) {
+// In Alias mode the owner's mapping is read-only until the baseline is
+// taken in the background (where the file can be sealed), and writable
+// once Wait returns: a write made at once, to the page the hashing reaches
+// last, either faults, and never lands, or lands after the baseline and is
+// caught. Never is it taken into the baseline.
+func TestAliasWriteMadeAtOnceFaultsOrIsCaught(t *testing.T) {
+	faulted := 0
 	for range 20 {
 		a := newArena(t)
 		b := arena.MakeSlice[byte](a, 16<<20)
 		r, err := freeze.Freeze(a, freeze.Alias)
 		require.NoError(t, err)
-		b[len(b)-1] = 1
-		var ce *freeze.CorruptionError
-		require.ErrorAs(t, r.Verify(), &ce)
+		err = freeze.Guard(func() { b[len(b)-1] = 1 })
+		require.NoError(t, r.Wait())
+		if err != nil {
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, err, &wf)
+			require.Equal(t, uintptr(len(b)-1), wf.Offset)
+			require.NoError(t, r.Verify(), "the write that faulted left nothing")
+			faulted++
+		} else {
+			var ce *freeze.CorruptionError
+			require.ErrorAs(t, r.Verify(), &ce)
+		}
 		require.NoError(t, r.Close())
 	}
+	t.Logf("%d of 20 writes faulted, the others were caught", faulted)
+}
+
+// Held at the background's last step, the window is certain: the owner's
+// mapping is read-only (r--s), a write through it faults and Guard names
+// it, and /proc/self/mem cannot write it either; then the mapping is
+// read-write again (rw-s), and a write through it is caught by Verify.
+func TestAliasOwnerIsReadOnlyUntilTheBaselineIsTaken(t *testing.T) {
+	memfdOnly(t)
+	a := newArena(t)
+	type Limits struct{ Max, Min uint64 }
+	l := arena.MakeSlice[Limits](a, 1<<16) // 1 MiB
+	held, release := make(chan struct{}), make(chan struct{})
+	offheap.SetBackgroundFailpoint(func(s string) error {
+		if s == "writable" {
+			close(held)
+			<-release
+		}
+		return nil
+	})
+	defer offheap.SetBackgroundFailpoint(nil)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	<-held
+	perms := func() (p []string) {
+		for _, e := range arenaMaps(t, a) {
+			if e.Perms != "---p" { // the reservation past the mapping
+				p = append(p, e.Perms)
+			}
+		}
+		return slices.Compact(p)
+	}
+	assert.Equal(t, []string{"r--s"}, perms())
+	err = freeze.Guard(func() { l[70].Min = 1 })
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, err, &wf)
+	assert.Equal(t, freeze.Alias, wf.Mode)
+	assert.Equal(t, uintptr(unsafe.Pointer(&l[70].Min)), wf.Addr)
+	assert.Equal(t, 70*unsafe.Sizeof(l[0])+8, wf.Offset)
+	if !wf.PageOnly {
+		assert.Equal(t, "Limits#70.Min", wf.Path)
+	}
+	assert.ErrorIs(t, backdoor.ProcMem(&l[71].Max, 2), unix.EIO)
+	close(release)
+	require.NoError(t, r.Wait())
+	assert.Equal(t, []string{"rw-s"}, perms())
+	require.NoError(t, r.Verify(), "nothing landed while the mapping was read-only")
+	require.NoError(t, freeze.Guard(func() { l[70].Min = 3 }))
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, r.Verify(), &ce)
+	assert.Equal(t, []int{int(70 * unsafe.Sizeof(l[0]) / freeze.PageSize)}, ce.Pages)
+	assert.Equal(t, uint64(3), freeze.ReadOnly(r, &l[70]).Min, "the view shows the owner's write")
 }
 
 // A region's checksum is a function of its bytes alone: the same bytes

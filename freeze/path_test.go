@@ -144,7 +144,8 @@ func TestVerifyNamesAllocationsReachedInPartFirst(t *testing.T) {
 	owner := c.W.S
 	r, err := freeze.Freeze(a, freeze.Alias)
 	require.NoError(t, err)
-	owner[2].V = 7 // through the owner's writable mapping
+	require.NoError(t, r.Wait()) // the owner's mapping is writable again
+	owner[2].V = 7               // through the owner's writable mapping
 	got := allocationPaths(t, r)
 	assert.Equal(t, []string{"*PartRoot.W.S"}, got["[3]Elem"])
 	// Allocations come in address order, which a clone keeps from the

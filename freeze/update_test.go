@@ -312,6 +312,7 @@ func TestUpdateNeverBaselinesAChangeMadeAnotherWay(t *testing.T) {
 		big := arena.New[[3 * freeze.PageSize]byte](a)
 		r, err := freeze.Freeze(a, freeze.Alias)
 		require.NoError(t, err)
+		require.NoError(t, r.Wait()) // the owner's mapping is writable again
 		ro := freeze.ReadOnly(r, big)
 		big[freeze.PageSize+10] = 1 // the middle page, wholly the value's
 		err = freeze.Update(r, ro, func(w *[3 * freeze.PageSize]byte) { w[0] = 1 })

@@ -195,6 +195,10 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("Update of %q: %w", r.a.name, lt.Err)
 	}
 	<-r.ready
+	if r.bgErr != nil {
+		// The owner's mapping may have stayed read-only (freezeAlias).
+		return fmt.Errorf("Update of %q: %w", r.a.name, r.bgErr)
+	}
 	if r.inOwnUpdate() {
 		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
 	}

@@ -89,8 +89,8 @@ var asideMin uintptr = 2 << 20
 // failpoint injects errors into named steps, for tests.
 var failpoint atomic.Pointer[func(step string) error]
 
-// bgFailpoint is failpoint for the steps Seal's background runs after
-// Freeze has returned, kept apart: a test that records or fails Freeze's
+// bgFailpoint is failpoint for the steps the background of Seal and Alias
+// modes runs after Freeze has returned, kept apart: a test that records or fails Freeze's
 // own steps must not see them, on a goroutine it does not wait for.
 var bgFailpoint atomic.Pointer[func(step string) error]
 
@@ -98,8 +98,9 @@ var bgFailpoint atomic.Pointer[func(step string) error]
 // clears it). For tests of rollback.
 func SetFailpoint(f func(step string) error) { setHook(&failpoint, f) }
 
-// SetBackgroundFailpoint is SetFailpoint for the steps that Seal's
-// background runs after Freeze has returned ("release-aside").
+// SetBackgroundFailpoint is SetFailpoint for the steps that the
+// background runs after Freeze has returned ("release-aside" in Seal
+// mode, "writable" in Alias mode).
 func SetBackgroundFailpoint(f func(step string) error) { setHook(&bgFailpoint, f) }
 
 func setHook(p *atomic.Pointer[func(step string) error], f func(step string) error) {
@@ -373,9 +374,16 @@ func (r *Region) freezeProtect() error {
 	return nil
 }
 
-// freezeAlias maps a read-only alias from an O_RDONLY reopen, relocates the
-// pointer graph to it, and hashes the baseline before returning (the owner
-// can still write, so the baseline must be taken now).
+// freezeAlias maps a read-only alias from an O_RDONLY reopen and relocates
+// the pointer graph to it. Where the file can be sealed, the owner's
+// mapping then turns read-only too and noDescriptorWrites are added: from
+// then on only another mprotect could change the bytes, as in Protect
+// mode, so the baseline is hashed in the background, and the owner's
+// mapping turns writable again once it is taken (Wait, Update and Verify
+// wait for both). Hashing every byte cost 0.87 of a copy of them even on
+// both cores, where making the mapping read-only costs a quarter (bench
+// REPORT). Without seals a descriptor could write the file meanwhile, so
+// the baseline is hashed before Freeze returns.
 func (r *Region) freezeAlias() error {
 	a := r.a
 	if err := r.probe(r.reopen); err != nil {
@@ -401,14 +409,49 @@ func (r *Region) freezeAlias() error {
 		r.delta = int(uintptr(r.alias.Addr()) - uintptr(a.rng.Addr()))
 		a.relocate(a.writable(), r.delta)
 	}
-	r.baseline()
-	close(r.ready)
-	if r.seals == nil {
-		if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
-			return r.fail("seal", err, r.undoAlias())
+	if r.seals != nil || a.w == nil || r.adoptCopied(a.rng.Addr()) {
+		// The baseline now: without seals, or where the copy's hashes
+		// (Take) leave only the pages relocate changed to hash again.
+		r.baseline()
+		close(r.ready)
+		if r.seals == nil {
+			if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
+				return r.fail("seal", err, r.undoAlias())
+			}
 		}
+		return nil
 	}
+	if err := step("protect", func() error { return a.w.Protect(vm.ProtRead) }); err != nil {
+		return r.fail("protect", err, r.undoProtectedAlias())
+	}
+	if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
+		return r.fail("seal", err, r.undoProtectedAlias())
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		r.baseline()
+		if err := bgStep("writable", func() error { return a.w.Protect(vm.ProtReadWrite) }); err != nil {
+			r.bgErr = fmt.Errorf("freeze: arena %q: making the owner's mapping writable again in the background: %w", a.name, err)
+		}
+		close(r.ready)
+	}()
 	return nil
+}
+
+// undoProtectedAlias undoes an Alias freeze whose owner's mapping may be
+// read-only (a step after protect failed): the mapping turns writable
+// again, then the view goes (undoAlias). If the mapping stays read-only
+// the arena is broken, left for Close, and its pointers stay in the view,
+// which stays mapped, as readable as the arena, until Close releases it.
+func (r *Region) undoProtectedAlias() error {
+	if err := r.reprotect(); err != nil {
+		r.a.keepLeftover(r.alias, r.arng, true)
+		r.arng = space.Range{}
+		r.setAlias(nil)
+		return err
+	}
+	return r.undoAlias()
 }
 
 func (r *Region) undoAlias() error {
