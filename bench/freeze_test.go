@@ -22,9 +22,10 @@ import (
 // which allocates), and a bare mprotect(PROT_READ) of anonymous memory
 // (the kernel's floor for Protect).
 //
-// ns/op is the time until Freeze returns. In Protect and Seal modes part
-// of the baseline checksum, and in Seal mode F_SEAL_WRITE, finish in the
-// background; wait-ns is the time from Freeze returning until Wait does.
+// ns/op is the time until Freeze returns. The baseline checksum, in Seal
+// mode F_SEAL_WRITE, and in Alias mode the mprotect that makes the owner's
+// mapping writable again, finish in the background; wait-ns is the time
+// from Freeze returning until Wait does.
 // read-ns is what readers pay afterwards to read one byte of every page
 // through the read-only view: a range that Freeze mapped afresh (Alias's
 // view, Seal's remapped range) faults each page in once. Each arena is

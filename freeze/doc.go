@@ -32,9 +32,16 @@
 // that changed another way is refused rather than take the change into
 // its checksums. On Linux the memfd gets the same seals as in Protect
 // mode: the owner's mapping, made before them, still writes; no
-// descriptor can, nor change the file's size. Cost: O(1) for the
-// mapping, plus rewriting the pointers, plus hashing every byte before
-// Freeze returns.
+// descriptor can, nor change the file's size. The owner's mapping is
+// made read-only as well until the baseline is taken, in the background
+// (Wait, Update and Verify wait for it): a write through it before then
+// faults, as in Protect mode, and Guard names it; from then on it writes,
+// and Verify catches what did not go through Update. A snapshot's arena,
+// whose copy hashed its pages, is never made read-only: its baseline is
+// ready when Freeze returns. Cost: O(1) for the mapping, plus rewriting
+// the pointers, plus an mprotect of the owner's mapping (Protect's cost);
+// the hashing of every byte, and the mprotect that makes the owner's
+// mapping writable again, come after Freeze returns.
 //
 // Seal remaps the range in place from the O_RDONLY descriptor and seals the
 // memfd with F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK and F_SEAL_SEAL:
@@ -68,11 +75,11 @@
 //
 // Every 4 KiB page of the frozen bytes has its own xxhash, computed on all
 // cores; Checksum combines them. The baseline describes the bytes as they
-// were when Freeze returned: in Alias mode it is taken before Freeze
-// returns; in Protect and Seal modes the kernel already prevents changes,
-// so it is finished in the background and Verify, Checksum and Wait wait
-// for it (a write that gets around the protection before then can be taken
-// into it: see Caveats). A snapshot's arena (snapshot.Take, Store.Publish,
+// were when Freeze returned: the kernel already prevents changes (in
+// Alias mode by making the owner's mapping read-only until the baseline
+// is taken), so it is finished in the background and Verify, Checksum,
+// Update and Wait wait for it (a write that gets around the protection
+// before then can be taken into it: see Caveats). A snapshot's arena (snapshot.Take, Store.Publish,
 // NewMap) comes with the hashes its copy took of each page it wrote: its
 // baseline is complete when Freeze returns, in every mode, with no such
 // window. Verify recomputes every page in parallel, allocates nothing when
@@ -111,8 +118,14 @@
 // that way in the window while the background baseline is being taken
 // (44–145 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline, unless the arena is a snapshot's
-// (see Checksums). Alias leaves the owner's mapping writable by design:
-// Verify catches changes, it does not prevent them; Update refuses or
+// (see Checksums); so, in the same window, can the owner's mapping of an
+// Alias region. Alias leaves the owner's mapping writable by design once
+// the baseline is taken: Verify catches changes, it does not prevent
+// them. Before that a stray write through the owner's mapping faults,
+// and outside Guard the fault kills the process, where a moment later
+// Verify would have reported the write: code that writes through the
+// owner's mapping outside Update (a test of Verify, say) calls Wait
+// first; Update refuses or
 // undoes itself rather than take a change made another way into its
 // checksums, but Freeze itself hashes the Alias baseline after its checks,
 // so a write through the arena's memory by another goroutine while Freeze
@@ -128,9 +141,10 @@
 // ordinary Go values.
 //
 // Platforms without memfd seals (every Unix but Linux, for now) cannot
-// Seal (ErrModeUnsupported, never a silent downgrade); their Protect mode
-// takes the baseline before returning, since nothing stops a write through
-// a descriptor. Windows, AIX and wasm return an error wrapping
+// Seal (ErrModeUnsupported, never a silent downgrade); their Protect and
+// Alias modes take the baseline before returning, since nothing stops a
+// write through a descriptor, and Alias leaves the owner's mapping
+// writable throughout. Windows, AIX and wasm return an error wrapping
 // arena.ErrUnsupportedPlatform.
 //
 // Guard only guards the calling goroutine; a fault in another goroutine

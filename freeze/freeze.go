@@ -22,7 +22,8 @@ const (
 	// descriptor, and relocates its pointer graph to that view. Readers
 	// use ReadOnly; the owner keeps its writable mapping and changes data
 	// only through Update, which re-baselines the checksums. Any other
-	// change is caught by Verify.
+	// change is caught by Verify. Until the baseline is taken (Wait) the
+	// owner's mapping is read-only too (on Linux; see Freeze).
 	Alias = Mode(offheap.Alias)
 	// Seal remaps the arena read-only in place from a read-only descriptor
 	// and seals the memfd (F_SEAL_WRITE, GROW, SHRINK, SEAL): nothing in or
@@ -120,10 +121,15 @@ func (*noCopy) Unlock() {}
 // be unmapped stays mapped, its address range handed out to no one, until
 // the next Freeze or Close releases it.
 //
-// In Protect and Seal modes the baseline is finished in the background,
-// once the kernel already guarantees the bytes cannot change; Verify and
-// Checksum wait for it. In Alias mode (and on platforms without seals)
-// it is taken before Freeze returns.
+// The baseline is finished in the background, once the kernel already
+// guarantees the bytes cannot change; Verify, Checksum and Update wait
+// for it. In Alias mode that means the owner's mapping is read-only, as
+// in Protect mode, until the baseline is taken: a write through it before
+// Wait returns faults (Guard names it), and one after is caught by
+// Verify. Where the arena's copy hashed its pages (snapshot.Take) the
+// baseline is ready when Freeze returns and the owner's mapping is never
+// made read-only; on platforms without seals it is taken before Freeze
+// returns, in every mode.
 func Freeze(a *arena.Arena, m Mode) (*Region, error) {
 	core := offheap.Unwrap(a)
 	if core == nil {
@@ -157,10 +163,12 @@ func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 
 // Wait blocks until the baseline is taken and, in Seal mode, every seal is
 // in place; it returns an error if the background part of the freeze
-// failed (Verify returns the same error). Only Seal mode of an arena of
-// 2 MiB or more has such a part: the kernel refusing to release the
-// moved-aside mapping or to add F_SEAL_WRITE (an error naming the arena
-// and wrapping the system call's), or to close the writable descriptor.
+// failed (Verify returns the same error, and Update too). Only Seal mode
+// of an arena of 2 MiB or more has such a part that can fail (the kernel
+// refusing to release the moved-aside mapping or to add F_SEAL_WRITE, an
+// error naming the arena and wrapping the system call's, or to close the
+// writable descriptor), and Alias mode: the kernel refusing to make the
+// owner's mapping writable again, which then stays read-only.
 // Close waits for that part too, and Wait after Close returns what it
 // would have returned before.
 func (r *Region) Wait() error { return r.r.Wait() }

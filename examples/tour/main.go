@@ -173,8 +173,8 @@ func timings() {
 			"Freeze("+m.String()+")", d.Round(time.Microsecond), float64(d)/float64(copyTime),
 			ready.Round(time.Microsecond), firstRead.Round(time.Microsecond))
 	}
-	fmt.Println("Protect pays the kernel's mprotect per page; Alias hashes every byte before it returns, which on")
-	fmt.Println("a machine with few cores takes about as long as a copy; Seal moves page tables and hashes later.")
+	fmt.Println("Protect pays the kernel's mprotect per page; so does Alias, whose owner's mapping stays read-only")
+	fmt.Println("until the baseline is hashed; Seal moves page tables. With memfd seals all three hash after returning.")
 	fmt.Println("Best of five each, on a shared machine: see bench/REPORT.md for measured runs.")
 }
 

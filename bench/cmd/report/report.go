@@ -338,7 +338,7 @@ func (r *report) section(s section) {
 // readers pay afterwards.
 func (r *report) freezeWait() {
 	modes := []string{"Protect", "Alias", "Seal"}
-	r.p("What comes after Freeze returns. *Background*: the rest of the baseline checksum (in Seal mode also F_SEAL_WRITE once the moved-aside page tables are gone), measured from Freeze returning until `Region.Wait` does. *First read*: reading one byte of every page through the read-only view once that is done; a range that Freeze mapped afresh (Alias's view, Seal's remapped range) faults each page in once, while Protect keeps its page-table entries. `copy`'s destination, already faulted in, reads like Protect.\n\n")
+	r.p("What comes after Freeze returns. *Background*: the rest of the baseline checksum (in Seal mode also F_SEAL_WRITE once the moved-aside page tables are gone, in Alias mode also the `mprotect` that makes the owner's mapping writable again), measured from Freeze returning until `Region.Wait` does. *First read*: reading one byte of every page through the read-only view once that is done; a range that Freeze mapped afresh (Alias's view, Seal's remapped range) faults each page in once, while Protect keeps its page-table entries. `copy`'s destination, already faulted in, reads like Protect.\n\n")
 	r.p("| size | background: Protect | Alias | Seal | first read: Protect | Alias | Seal |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, ps := range r.d.params("Freeze") {
 		r.p("| %s |", param(ps, "size"))
