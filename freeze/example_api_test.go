@@ -42,17 +42,23 @@ func ExampleRegion_Checksum() {
 
 func ExampleRegion_Wait() {
 	a, _ := arena.NewArena(arena.WithName("upstreams"))
-	arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
-	// In Protect mode Freeze returns once the pages are read-only and
-	// takes the baseline checksum in the background; Wait blocks until
-	// it is taken (Verify and Checksum wait too).
-	r, _ := freeze.Freeze(a, freeze.Protect)
+	ups, _ := arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
+	// Freeze returns once nothing can change the bytes (in Alias mode,
+	// on Linux, its owner's mapping is read-only too) and takes the
+	// baseline checksum in the background; Wait blocks until it is taken
+	// (Verify, Checksum and Update wait too), and the owner's mapping is
+	// then writable again.
+	r, _ := freeze.Freeze(a, freeze.Alias)
 	defer r.Close()
 	if err := r.Wait(); err != nil {
 		panic(err)
 	}
 	fmt.Println("baseline ready")
-	// Output: baseline ready
+	ups[0].Port = 9090 // a stray write through the owner's mapping
+	fmt.Println(r.Verify() != nil)
+	// Output:
+	// baseline ready
+	// true
 }
 
 func ExampleRegion_Close() {

@@ -110,16 +110,19 @@ func (*noCopy) Unlock() {}
 // returns a *StepError naming the step, and leaves the arena exactly as it
 // was (capacities included; but for those data words, which Go code
 // without unsafe cannot tell apart), unless rolling back failed too
-// (StepError.Rollback): then what could not be undone stays. In Protect
-// and Seal modes an arena whose memory could not be made writable again
+// (StepError.Rollback): then what could not be undone stays. An arena
+// whose memory could not be made writable again (in Alias mode, where
+// its owner's mapping was made read-only for the baseline: see below)
 // keeps its slices' capacities cut and can only be closed: allocating in
 // it, cloning into it and freezing it fail with errors wrapping
 // arena.ErrFrozen, naming the rollback's failure; where the kernel took
 // its address range away (a move of Seal's that failed after unmapping
 // its destination), Close leaves the range alone and never hands it out
-// again. In Alias mode the arena is writable, and a view that could not
-// be unmapped stays mapped, its address range handed out to no one, until
-// the next Freeze or Close releases it.
+// again. In Alias mode such an arena keeps its pointers in the view,
+// which stays mapped and readable until Close; otherwise the arena is
+// writable again, and a view that could not be unmapped stays mapped, its
+// address range handed out to no one, until the next Freeze or Close
+// releases it.
 //
 // The baseline is finished in the background, once the kernel already
 // guarantees the bytes cannot change; Verify, Checksum and Update wait

@@ -281,8 +281,7 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 		//lint:ignore SA2001 an empty critical section, as a barrier
 		r.mu.Unlock()
 		// The capacities go back where the arena's own mapping is
-		// writable again: always in Alias mode, which never changes it,
-		// and in the others unless the rollback could not make it so.
+		// writable again: unless the rollback could not make it so.
 		if a.broken == nil {
 			restoreCaps(cut)
 		} else {
