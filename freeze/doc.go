@@ -79,8 +79,9 @@
 // Alias mode by making the owner's mapping read-only until the baseline
 // is taken), so it is finished in the background and Verify, Checksum,
 // Update and Wait wait for it (a write that gets around the protection
-// before then can be taken into it: see Caveats). A snapshot's arena (snapshot.Take, Store.Publish,
-// NewMap) comes with the hashes its copy took of each page it wrote: its
+// before then can be taken into it: see Caveats). A snapshot's arena
+// (snapshot.Take, Store.Publish, NewMap) comes with the hashes its copy
+// took of each page it wrote: its
 // baseline is complete when Freeze returns, in every mode, with no such
 // window. Verify recomputes every page in parallel, allocates nothing when
 // nothing changed, and otherwise returns a *CorruptionError naming each

@@ -90,8 +90,9 @@ var asideMin uintptr = 2 << 20
 var failpoint atomic.Pointer[func(step string) error]
 
 // bgFailpoint is failpoint for the steps the background of Seal and Alias
-// modes runs after Freeze has returned, kept apart: a test that records or fails Freeze's
-// own steps must not see them, on a goroutine it does not wait for.
+// modes runs after Freeze has returned, kept apart: a test that records or
+// fails Freeze's own steps must not see them, on a goroutine it does not
+// wait for.
 var bgFailpoint atomic.Pointer[func(step string) error]
 
 // SetFailpoint makes every step named by f's non-nil answers fail (nil f
@@ -369,7 +370,7 @@ func (r *Region) freezeProtect() error {
 		}
 		return r.fail("seal", err, rb)
 	}
-	r.background(nil)
+	r.background(nil, nil)
 	return nil
 }
 
@@ -426,15 +427,12 @@ func (r *Region) freezeAlias() error {
 	if err := step("seal", func() error { return a.file.AddSeals(noDescriptorWrites) }); err != nil {
 		return r.fail("seal", err, r.undoProtectedAlias())
 	}
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
-		r.baseline()
+	r.background(nil, func() error {
 		if err := bgStep("writable", func() error { return a.w.Protect(vm.ProtReadWrite) }); err != nil {
-			r.bgErr = fmt.Errorf("freeze: arena %q: making the owner's mapping writable again in the background: %w", a.name, err)
+			return fmt.Errorf("freeze: arena %q: making the owner's mapping writable again in the background: %w", a.name, err)
 		}
-		close(r.ready)
-	}()
+		return nil
+	})
 	return nil
 }
 
@@ -531,7 +529,7 @@ func (r *Region) freezeSeal() error {
 			return r.fail("seal", err, rb)
 		}
 		_ = a.file.CloseWritable()
-		r.background(nil)
+		r.background(nil, nil)
 		return nil
 	}
 
@@ -620,14 +618,15 @@ func (r *Region) freezeSeal() error {
 			return fmt.Errorf("freeze: arena %q: sealing in the background: %w", a.name, err)
 		}
 		return a.file.CloseWritable()
-	})
+	}, nil)
 	return nil
 }
 
 // background finishes a freeze off the caller's goroutine: first (if given)
-// the rest of the sealing, then the baseline unless first took it; Verify
-// waits for both.
-func (r *Region) background(first func() error) {
+// the rest of the sealing (Seal), then the baseline unless first took it,
+// then last (if given, and first did not fail: Alias's owner's mapping
+// made writable again); Verify waits for all of it.
+func (r *Region) background(first, last func() error) {
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
@@ -636,6 +635,9 @@ func (r *Region) background(first func() error) {
 		}
 		if r.sums == nil {
 			r.baseline()
+		}
+		if last != nil && r.bgErr == nil {
+			r.bgErr = last()
 		}
 		close(r.ready)
 	}()
