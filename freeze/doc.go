@@ -126,9 +126,9 @@
 // and outside Guard the fault kills the process, where a moment later
 // Verify would have reported the write: code that writes through the
 // owner's mapping outside Update (a test of Verify, say) calls Wait
-// first; Update refuses or
-// undoes itself rather than take a change made another way into its
-// checksums, but Freeze itself hashes the Alias baseline after its checks,
+// first. Update refuses or undoes itself rather than take a change made
+// another way into its checksums, but Freeze itself hashes the Alias
+// baseline after its checks,
 // so a write through the arena's memory by another goroutine while Freeze
 // runs (a data race: an Arena is not for concurrent use) lands in the
 // baseline unchecked. Seal prevents every write, but until its background
