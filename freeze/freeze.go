@@ -129,10 +129,11 @@ func (*noCopy) Unlock() {}
 // for it. In Alias mode that means the owner's mapping is read-only, as
 // in Protect mode, until the baseline is taken: a write through it before
 // Wait returns faults (Guard names it), and one after is caught by
-// Verify. Where the arena's copy hashed its pages (snapshot.Take) the
-// baseline is ready when Freeze returns and the owner's mapping is never
-// made read-only; on platforms without seals it is taken before Freeze
-// returns, in every mode.
+// Verify. (Update waits; a caller that wants the owner's mapping writable
+// before it goes on calls Wait after Freeze.) Where the arena's copy
+// hashed its pages (snapshot.Take) the baseline is ready when Freeze
+// returns and the owner's mapping is never made read-only; on platforms
+// without seals it is taken before Freeze returns, in every mode.
 func Freeze(a *arena.Arena, m Mode) (*Region, error) {
 	core := offheap.Unwrap(a)
 	if core == nil {
