@@ -24,6 +24,18 @@ import (
 	"github.com/frozen-go/frozen/snapshot"
 )
 
+// failAt returns a failpoint (offheap.SetFailpoint,
+// SetBackgroundFailpoint) that fails the named step with err and lets
+// every other step through.
+func failAt(step string, err error) func(string) error {
+	return func(s string) error {
+		if s == step {
+			return err
+		}
+		return nil
+	}
+}
+
 // arenaMaps returns the /proc/self/maps lines covering the arena's range.
 func arenaMaps(t *testing.T, a *arena.Arena) []vm.MapsEntry {
 	t.Helper()
@@ -100,12 +112,7 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 				fdsBefore := openFDs(t)
 
 				injected := errors.New("injected failure")
-				offheap.SetFailpoint(func(s string) error {
-					if s == stepName {
-						return injected
-					}
-					return nil
-				})
+				offheap.SetFailpoint(failAt(stepName, injected))
 				r, err := freeze.Freeze(a, p.mode)
 				offheap.SetFailpoint(nil)
 
@@ -289,12 +296,7 @@ func TestFailedReleaseCanBeRetried(t *testing.T) {
 			before := arena.ReadStats()
 
 			injected := errors.New("injected release failure")
-			offheap.SetFailpoint(func(s string) error {
-				if s == c.step {
-					return injected
-				}
-				return nil
-			})
+			offheap.SetFailpoint(failAt(c.step, injected))
 			err = closeIt()
 			offheap.SetFailpoint(nil)
 			require.ErrorIs(t, err, injected)
@@ -410,12 +412,7 @@ func TestFailedAliasFreezeQuarantinesNothing(t *testing.T) {
 	a, _, _, _ := clonedConfig(t)
 	before := space.ReadStats()
 	injected := errors.New("injected failure")
-	offheap.SetFailpoint(func(s string) error {
-		if s == "seal" {
-			return injected
-		}
-		return nil
-	})
+	offheap.SetFailpoint(failAt("seal", injected))
 	_, err := freeze.Freeze(a, freeze.Alias)
 	offheap.SetFailpoint(nil)
 	require.ErrorIs(t, err, injected)
@@ -471,12 +468,7 @@ func TestFreezeCutsTheCapacityOfSlicesReslicedInPlace(t *testing.T) {
 			last := m == freeze.Protect
 			if last {
 				// Protect's mprotect fails: the cut is undone.
-				offheap.SetFailpoint(func(s string) error {
-					if s == "protect" {
-						return errors.New("injected failure")
-					}
-					return nil
-				})
+				offheap.SetFailpoint(failAt("protect", errors.New("injected failure")))
 				_, err := freeze.Freeze(a, m)
 				offheap.SetFailpoint(nil)
 				require.Error(t, err)
@@ -646,12 +638,7 @@ func TestFailedReleasesAreRetried(t *testing.T) {
 			if tc.freezes {
 				// A step of the background that Freeze starts and
 				// Wait waits for, which has a failpoint of its own.
-				offheap.SetBackgroundFailpoint(func(s string) error {
-					if s == tc.steps[0] {
-						return injected
-					}
-					return nil
-				})
+				offheap.SetBackgroundFailpoint(failAt(tc.steps[0], injected))
 			} else {
 				failing(tc.steps...)
 			}
@@ -775,12 +762,7 @@ func TestAliasOwnerLeftReadOnlyIsReported(t *testing.T) {
 	}
 	a, _, c, _ := clonedConfig(t)
 	injected := errors.New("injected failure")
-	offheap.SetBackgroundFailpoint(func(s string) error {
-		if s == "writable" {
-			return injected
-		}
-		return nil
-	})
+	offheap.SetBackgroundFailpoint(failAt("writable", injected))
 	r, err := freeze.Freeze(a, freeze.Alias)
 	require.NoError(t, err)
 	err = r.Wait()

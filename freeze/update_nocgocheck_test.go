@@ -97,12 +97,7 @@ func TestUpdateDoesNotHideAHeapPointerWrittenBesideIt(t *testing.T) {
 func TestFailedFreezeKeepsATidiedSliceEmpty(t *testing.T) {
 	a, _, c, _ := clonedConfig(t)
 	c.Endpoints = make([]Endpoint, 0, 1<<10)
-	offheap.SetFailpoint(func(s string) error {
-		if s == "protect" {
-			return errors.New("injected failure")
-		}
-		return nil
-	})
+	offheap.SetFailpoint(failAt("protect", errors.New("injected failure")))
 	_, err := freeze.Freeze(a, freeze.Protect)
 	offheap.SetFailpoint(nil)
 	require.Error(t, err)
