@@ -194,3 +194,59 @@ func TestCopyHashesAreDroppedWhereTheyMayNotHold(t *testing.T) {
 	require.True(t, errors.Is(err, ErrExhausted), "%v", err)
 	assert.False(t, c.copied.ready(c.used))
 }
+
+// TestCopyHashesAreDroppedByAFailedFreeze: a Freeze that fails at any step
+// hands the arena back to its owner, who may write before freezing it
+// again; the copy's hashes go with the failure, and the next Freeze's
+// baseline is the bytes as they are then (it used to adopt the copy's
+// hashes where Alias failed before adopting them, at "reserve" or "map",
+// or any mode at "validate", and Verify then reported the owner's write).
+func TestCopyHashesAreDroppedByAFailedFreeze(t *testing.T) {
+	modes := []Mode{Protect, Alias}
+	if seals, _, _, reopen := vm.Features(); seals == nil && reopen == nil {
+		modes = append(modes, Seal)
+	}
+	v := [3 * PageSize]byte{1, 2, 3, 3*PageSize - 1: 9}
+	for _, mode := range modes {
+		var steps []string
+		SetFailpoint(func(s string) error { steps = append(steps, s); return nil })
+		r, err := clonedHashing(t, v).Freeze(mode)
+		SetFailpoint(nil)
+		require.NoError(t, err)
+		require.NoError(t, r.Wait())
+		require.NotEmpty(t, steps)
+		for _, failed := range steps {
+			t.Run(fmt.Sprintf("%s/%s", mode, failed), func(t *testing.T) {
+				a := clonedHashing(t, v)
+				require.True(t, a.copied.ready(a.used))
+				SetFailpoint(func(s string) error {
+					if s == failed {
+						return errors.New("injected")
+					}
+					return nil
+				})
+				_, err := a.Freeze(mode)
+				SetFailpoint(nil)
+				var se *StepError
+				require.ErrorAs(t, err, &se)
+				require.Equal(t, failed, se.Step)
+				require.NoError(t, se.Rollback)
+				assert.False(t, a.copied.ready(a.used), "dropped with the failure")
+
+				*(*byte)(unsafe.Add(a.Base(), a.used-1)) = 0xee // the owner's again
+				r, err := a.Freeze(mode)
+				require.NoError(t, err)
+				require.NoError(t, r.Wait())
+				base := a.Base()
+				if r.alias != nil {
+					base = r.alias.Addr()
+				}
+				require.Equal(t, byte(0xee), *(*byte)(unsafe.Add(base, a.used-1)))
+				assert.Equal(t, pageHashes(base, r.size), r.sums)
+				changed, err := r.Verify(1)
+				require.NoError(t, err)
+				assert.Empty(t, changed)
+			})
+		}
+	}
+}

@@ -214,6 +214,16 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	if err := a.usable(); err != nil {
 		return nil, err // broken by an earlier Freeze
 	}
+	defer func() {
+		if a.state != Frozen {
+			// Freeze failed, at whatever step, and the arena is its
+			// owner's again, who may write before freezing it again:
+			// hashes its copy took (Take) and no mode adopted yet (Alias
+			// adopts them only after "reserve" and "map") may no longer
+			// hold. The next Freeze hashes afresh.
+			a.copied.reset()
+		}
+	}()
 	r := &Region{a: a, mode: mode, size: a.used, ready: make(chan struct{})}
 	// A probe that failed for want of descriptors or memory says nothing
 	// of the kernel: Freeze fails, rather than go without seals (Protect,
