@@ -111,9 +111,10 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 
 // Get returns the value stored for k, and whether k is present. Values
 // holding pointers point into frozen memory, valid until Close. Get does
-// not allocate (but for a key type over 128 KiB with padding or blank
-// fields, which it hashes in a copy with those bytes zeroed, and which Go
-// puts on the heap); it panics with an error wrapping arena.ErrClosed
+// not allocate, but for a key type over 128 KiB: Go keeps no variable
+// that large on the stack, and puts Get's copy of the key (and, for a
+// type with padding or blank fields, the copy it hashes with those bytes
+// zeroed) on the heap. It panics with an error wrapping arena.ErrClosed
 // after Close.
 // The compiler inlines Get into its callers, so that a lookup costs them
 // one function call.
