@@ -83,10 +83,7 @@ func TestCopyHashesAdoptedAtPageAndMiBBoundaries(t *testing.T) {
 				// Before Wait: the adopted baseline is there at once.
 				require.NotNil(t, r.sums)
 				require.Same(t, unsafe.SliceData(adopted), unsafe.SliceData(r.sums))
-				base := a.Base()
-				if r.alias != nil {
-					base = r.alias.Addr()
-				}
+				base := viewBase(r)
 				require.Equal(t, pageHashes(base, r.size), r.sums)
 				require.Equal(t, rootChecksum(pageHashes(base, r.size), r.size), r.root)
 				require.NoError(t, r.Wait())

@@ -48,6 +48,15 @@ func hashedGraph(n, big int) *hashedNode {
 	return head
 }
 
+// viewBase returns where r's readers read its bytes: the Alias view, or
+// the arena's own mapping.
+func viewBase(r *Region) unsafe.Pointer {
+	if r.alias != nil {
+		return r.alias.Addr()
+	}
+	return r.a.Base()
+}
+
 // pageHashes hashes [base, base+n) page by page, as Freeze's baseline does.
 func pageHashes(base unsafe.Pointer, n uintptr) []uint64 {
 	out := make([]uint64, Pages(n))
@@ -118,10 +127,7 @@ func TestFreezeAdoptsTheCopysHashes(t *testing.T) {
 				r, err := a.Freeze(mode)
 				require.NoError(t, err)
 				require.NoError(t, r.Wait())
-				base := a.Base()
-				if r.alias != nil {
-					base = r.alias.Addr()
-				}
+				base := viewBase(r)
 				require.Equal(t, pageHashes(base, r.size), r.sums)
 				assert.Same(t, unsafe.SliceData(adopted), unsafe.SliceData(r.sums), "the baseline is the copy's hashes")
 				assert.False(t, a.copied.ready(a.used), "adopted once")
@@ -237,10 +243,7 @@ func TestCopyHashesAreDroppedByAFailedFreeze(t *testing.T) {
 				r, err := a.Freeze(mode)
 				require.NoError(t, err)
 				require.NoError(t, r.Wait())
-				base := a.Base()
-				if r.alias != nil {
-					base = r.alias.Addr()
-				}
+				base := viewBase(r)
 				require.Equal(t, byte(0xee), *(*byte)(unsafe.Add(base, a.used-1)))
 				assert.Equal(t, pageHashes(base, r.size), r.sums)
 				changed, err := r.Verify(1)
