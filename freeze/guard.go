@@ -25,11 +25,13 @@ type WriteFault struct {
 	// as a type assertion ("*Config.Any.(*Endpoint).Port"), and without
 	// it where the type is one Clone never met (an Update stored it):
 	// "*Config.Any.Port". Where several pointers reach the bytes written,
-	// it goes through a typed pointer before an interface, then one that
-	// is still reachable from the root (not in a node an Update unlinked),
+	// it goes through one that is still reachable from the root (not in a
+	// node an Update unlinked), and never round a cycle back to where it
+	// has been; of those, through a typed pointer before an interface,
 	// then the one pointing lowest (the slice of a whole array rather than
 	// a pointer to one of its elements); strings sharing their bytes are
-	// chosen between the same way. "(?)" marks a step it could not find.
+	// chosen between the same way. "(?)" marks a step it could not find,
+	// and "…" the start of a path cut at twelve steps.
 	Path string
 	// PageOnly is set where the kernel reports only the page that faulted
 	// (linux/s390x): Addr and Offset are then the page's first byte and

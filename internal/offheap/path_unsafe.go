@@ -72,8 +72,18 @@ const indexAfter = 4
 
 // maxDetours bounds how often one path looks for a way out of a record
 // other than by its parent: each look reads the whole arena when naming
-// one fault (about 50 ms per million records here).
-const maxDetours = 4
+// one fault (about 50 ms per million records here). In an arena of up to
+// freeLooks records, where a look costs about 0.2 ms, a path may look at
+// every step (one whose parent links stop short of the root at some
+// record, which its parent reaches only by a pointer to one field, looks
+// at every step below it too), and a look keeps only the words from
+// which a path goes on to a root, by parent links or by more detours
+// (reaches), searching at most maxSearch places.
+const (
+	maxDetours = 4
+	freeLooks  = 1 << 12
+	maxSearch  = 32
+)
 
 // A report that names many offsets indexes every word of an arena of up
 // to indexAllBytes before its first detour (the index takes about ten
@@ -362,19 +372,87 @@ func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bo
 // step returns the word by which the path leaves record j at offset off:
 // one of its parent's, or, where none of those goes on to the root or
 // only an interface's does, one of another record's that does better (a
-// detour, at most maxDetours per path, counted in *detours).
-func (n *namer) step(j int, off uintptr, detours *int) (route, bool) {
+// detour, at most maxDetours per path, counted in *detours): one that
+// goes on to the root where the parent's does not, or else a better
+// rank. A detour never leads back, by parent links, to a place the path
+// has passed through (seen, off in j last), which would take the path
+// round a cycle, as far as a path is spelled out; nor, where the
+// parent's word goes on to the root, into j at all, which would bring it
+// back only to leave j by a longer way. In an arena of up to freeLooks
+// records, a word goes on to the root where reaches finds a way on from
+// it, detours included; in a larger one, by parent links alone.
+func (n *namer) step(j int, off uintptr, seen []place, detours *int) (route, bool) {
 	rt, ok, rooted := n.choose(n.into(int(n.a.recs.at(j).Parent), j), off)
-	if (!rooted || rt.iface) && *detours < maxDetours {
+	small := n.a.recs.len() <= freeLooks
+	if (!rooted || rt.iface) && (*detours < maxDetours || small) {
 		*detours++
-		d, dok, drooted := n.choose(n.detour(j, off), off)
-		// A better rank (a typed word before an interface's), then a
-		// rooted one.
-		if dok && (!ok || d.rank() < rt.rank() || d.rank() == rt.rank() && drooted && !rooted) {
+		cands := slices.DeleteFunc(n.detour(j, off), func(d route) bool { return n.leadsBack(d, seen, rooted) })
+		if small {
+			budget := maxSearch
+			rooted = rooted || ok && n.reaches(rt, seen, &budget)
+			cands = slices.DeleteFunc(cands, func(d route) bool { return !n.rooted(d) && !n.reaches(d, seen, &budget) })
+		}
+		d, dok, drooted := n.choose(cands, off)
+		drooted = drooted || small && dok
+		// A rooted word before one that is not, then a better rank (a
+		// typed word before an interface's).
+		if dok && (!ok || drooted && !rooted || drooted == rooted && d.rank() < rt.rank()) {
 			return d, true
 		}
 	}
 	return rt, ok
+}
+
+// reaches reports whether a path goes on from word d to a root, by parent
+// links or detours, without passing through a place in seen, looking at
+// no more than *budget places; one as long as a path is spelled out
+// counts as reaching.
+func (n *namer) reaches(d route, seen []place, budget *int) bool {
+	j, off := d.rec, d.slot
+	parent := n.a.recs.at(j).Parent
+	switch {
+	case slices.Contains(seen, place{j, off}):
+		return false
+	case parent == NoParent, len(seen) >= maxPathDepth:
+		return true
+	case parent == RunOfTyped || parent == RunOfStrings || *budget <= 0:
+		return false
+	}
+	*budget--
+	seen = append(seen[:len(seen):len(seen)], place{j, off})
+	up, ok, rooted := n.choose(n.into(int(parent), j), off)
+	if ok && (rooted || n.reaches(up, seen, budget)) {
+		return true
+	}
+	for _, c := range n.detour(j, off) {
+		if n.reaches(c, seen, budget) {
+			return true
+		}
+	}
+	return false
+}
+
+// leadsBack reports whether the path, going on from word d by parent
+// links as far as a path is spelled out, comes to a place in seen, or,
+// with intoLast, into the record of the last of them.
+func (n *namer) leadsBack(d route, seen []place, intoLast bool) bool {
+	last := seen[len(seen)-1].rec
+	j, off := d.rec, d.slot
+	for range maxPathDepth {
+		if intoLast && j == last || slices.Contains(seen, place{j, off}) {
+			return true
+		}
+		parent := n.a.recs.at(j).Parent
+		if parent == NoParent || parent == RunOfTyped || parent == RunOfStrings {
+			return false
+		}
+		up, ok, _ := n.choose(n.into(int(parent), j), off)
+		if !ok {
+			return false
+		}
+		j, off = up.rec, up.slot
+	}
+	return false
 }
 
 // detour returns the words of records other than child that reach off.
@@ -390,7 +468,7 @@ func (n *namer) detour(child int, off uintptr) []route {
 			}
 		}
 		for _, rt := range n.all[child] {
-			if rt.rec != child {
+			if rt.rec != child && rt.covers(off) {
 				out = append(out, rt)
 			}
 		}
@@ -417,9 +495,11 @@ func (n *namer) detour(child int, off uintptr) []route {
 // PathAt names the Go field at arena offset off, from the root of the value
 // that holds it: "Config.Endpoints[1].Port". Offsets outside any allocation
 // (the byte a zero-size allocation of a Clone is given included) give "".
-func (a *Arena) PathAt(off uintptr) string { return a.newNamer(false).path(off) }
+func (a *Arena) PathAt(off uintptr) string { return a.newNamer(false).path(off, nil) }
 
-func (n *namer) path(off uintptr) string {
+// path names off from the root; seen holds places that the path must
+// not pass through again (see step).
+func (n *namer) path(off uintptr, seen []place) string {
 	a := n.a
 	j := a.recordAt(off)
 	if j < 0 {
@@ -439,6 +519,7 @@ func (n *namer) path(off uintptr) string {
 			parts = append(parts, "…")
 			break
 		}
+		seen = append(seen, place{j, off})
 		rec := a.recs.at(j)
 		t := layout.ByID(rec.Type)
 		local := off - uintptr(rec.Off)
@@ -476,7 +557,7 @@ func (n *namer) path(off uintptr) string {
 			parts = append(parts, name)
 			break
 		}
-		rt, ok := n.step(j, off, &detours)
+		rt, ok := n.step(j, off, seen, &detours)
 		if !ok {
 			parts = append(parts, elemPath(t, local, rec.N != 1), "(?)")
 			break
@@ -585,12 +666,13 @@ func (n *namer) allocationPath(j int) string {
 		return t.Name()
 	}
 	detours := 0
-	rt, ok := n.step(j, uintptr(rec.Off), &detours)
+	here := []place{{j, uintptr(rec.Off)}}
+	rt, ok := n.step(j, uintptr(rec.Off), here, &detours)
 	if cands := n.into(int(rec.Parent), j); !ok && len(cands) > 0 {
 		rt, ok = slices.MinFunc(cands, func(x, y route) int { return cmp.Compare(x.target, y.target) }), true
 	}
 	if !ok {
 		return t.Name()
 	}
-	return n.path(rt.slot)
+	return n.path(rt.slot, here)
 }
