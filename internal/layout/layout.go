@@ -61,6 +61,7 @@ const (
 	SlotArray                       // [Len]Elem whose elements hold pointers
 )
 
+// String names the kind of slot.
 func (k SlotKind) String() string {
 	return [...]string{"?", "pointer", "string", "slice", "eface", "iface", "array"}[k]
 }

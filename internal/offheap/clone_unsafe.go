@@ -150,6 +150,7 @@ type CloneError struct {
 	Err  error
 }
 
+// Error says that a clone failed, and why.
 func (e *CloneError) Error() string { return "arena: clone: " + e.Cause().Error() }
 
 // Cause returns the error without the "arena: clone" prefix: Err, led by

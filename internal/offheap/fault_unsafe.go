@@ -392,6 +392,7 @@ type PageConflict struct {
 	Changed []ChangedPage
 }
 
+// Error says that an Update was refused, or undone, and why.
 func (e *PageConflict) Error() string {
 	if e.While {
 		return fmt.Sprintf("freeze: Update of %q undone: bytes outside the value on its pages changed while the function ran", e.Region)

@@ -32,6 +32,7 @@ type GraphError struct {
 	Hint  string  // what to do instead, if anything
 }
 
+// Error names the word that points outside the arena, and its value.
 func (e *GraphError) Error() string {
 	msg := fmt.Sprintf("%v: arena %q: %s (offset %#x) holds %#x", ErrForeignPointer, e.Arena, e.Path, e.Off, e.Value)
 	if e.Hint != "" {

@@ -35,6 +35,7 @@ const (
 // Valid reports whether m is one of Protect, Alias and Seal.
 func (m Mode) Valid() bool { return m >= Protect && m <= Seal }
 
+// String returns "Protect", "Alias" or "Seal" (or "Mode(n)").
 func (m Mode) String() string {
 	switch m {
 	case Protect:
@@ -66,6 +67,7 @@ type StepError struct {
 	Rollback error
 }
 
+// Error names the arena, the mode, the step and why it failed.
 func (e *StepError) Error() string { return StepMessage(e.Arena, e.Mode, e.Step, e.Err, e.Rollback) }
 
 // StepMessage formats a failed freeze step (for StepError and its public

@@ -50,6 +50,7 @@ type FeatureError struct {
 	Err     error  // the error the probe or call returned
 }
 
+// Error names the feature missing, and why.
 func (e *FeatureError) Error() string {
 	return fmt.Sprintf("vm: %s not supported here: %v", e.Feature, e.Err)
 }
@@ -67,6 +68,7 @@ const (
 	ProtReadWrite Prot = 3
 )
 
+// String returns "none", "read" or "read-write" (or "Prot(n)").
 func (p Prot) String() string {
 	switch p {
 	case ProtNone:
