@@ -133,7 +133,10 @@ func (a *Arena) Cap() int { return a.core().Cap() }
 
 // Close releases the arena's memory. The address range stays reserved and
 // inaccessible (quarantined), so that a pointer kept past Close faults
-// rather than reading reused memory. Close is idempotent. In the rare case
+// rather than reading reused memory, until later releases push it out of
+// the bounded quarantine (SetQuarantine); the range of an arena whose
+// WithMaxBytes exceeds the whole quarantine budget is not quarantined at
+// all, and may be handed to the next arena at once. Close is idempotent. In the rare case
 // that the kernel refuses to release the memory (out of memory), Close
 // returns its error, the memory stays as it was (and its addresses are
 // not reused), and Close may be called again. Over the kernel's mapping

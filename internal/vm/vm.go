@@ -233,8 +233,9 @@ func (f *File) Seals() (Seal, error) {
 func (f *File) CloseWritable() error { return closeOnce(&f.rw) }
 
 // CloseReadOnly closes the read-only descriptor (the read-write one
-// stays), so that OpenReadOnly opens it again. Mappings made from it stay
-// valid.
+// stays). Mappings made from it stay valid. OpenReadOnly opens it again
+// on the memfd backend; the fallback's, opened once when the file was
+// created, cannot be opened again.
 func (f *File) CloseReadOnly() error { return closeOnce(&f.ro) }
 
 // closeOnce closes the descriptor *fd unless it is closed (-1) already,
