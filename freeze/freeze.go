@@ -222,7 +222,8 @@ func (r *Region) Close() error { return r.a.Close() }
 // read-only view in Alias mode. Every pointer reachable from the result
 // points into read-only memory. It panics with an error wrapping
 // ErrNotInRegion if p is not in the region, and with one wrapping
-// arena.ErrClosed after Close.
+// arena.ErrClosed after Close. Called on another goroutine while an
+// Update of the region runs, it waits for the Update to finish.
 func ReadOnly[T any](r *Region, p *T) *T {
 	q, err := offheap.ReadOnlyPtr(r.r, p)
 	if err != nil {
@@ -278,8 +279,10 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // wraps arena.ErrForeignPointer and *p's old bytes are put back, so the
 // checksums, which stay as they were, match again.
 //
-// Updates of one region run one at a time, and Verify, Checksum and Close
-// on other goroutines wait for them. f itself may call ReadOnly, Checksum
+// Updates of one region run one at a time, and Verify, Checksum, Close,
+// ReadOnly and Allocations on other goroutines wait for them, as does
+// Guard naming a fault in the region: f must not wait for a goroutine
+// that calls one of them on the region. f itself may call ReadOnly, Checksum
 // (which gives the checksum from before the Update) and Verify (which
 // sees the region as it was before the Update) on the region, and a Guard
 // inside f reports f's faults as usual; Update and Close of the region
