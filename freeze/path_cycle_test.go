@@ -60,28 +60,31 @@ func cycleGraph() *CycleNode {
 	return &CycleNode{Q: &n.X, I: &n.Cells[0]}
 }
 
+// frozenClone clones v into a new arena, freezes it in mode m, and
+// returns the region and the readers' root.
+func frozenClone[T any](t *testing.T, m freeze.Mode, v *T) (*freeze.Region, *T) {
+	t.Helper()
+	a := newArena(t)
+	c, err := arena.Clone(a, v)
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, m)
+	require.NoError(t, err)
+	return r, freeze.ReadOnly(r, c)
+}
+
 func TestFaultPathDoesNotGoRoundACycle(t *testing.T) {
 	if vm.FaultPageOnly {
 		t.Skip("the kernel reports only the page of a fault")
 	}
 	for _, m := range modes(t) {
 		t.Run(m.String(), func(t *testing.T) {
-			a := newArena(t)
-			c, err := arena.Clone(a, backGraph())
-			require.NoError(t, err)
-			r, err := freeze.Freeze(a, m)
-			require.NoError(t, err)
-			ro := freeze.ReadOnly(r, c)
+			_, ro := frozenClone(t, m, backGraph())
 			var wf *freeze.WriteFault
 			require.ErrorAs(t, freeze.Guard(func() { ro.I.(*BackCell).V = 1 }), &wf)
 			assert.Equal(t, "*BackNode.I.(*BackCell).V", wf.Path)
 
-			a = newArena(t)
-			d, err := arena.Clone(a, cycleGraph())
-			require.NoError(t, err)
-			r, err = freeze.Freeze(a, m)
-			require.NoError(t, err)
-			n := freeze.ReadOnly(r, d).I.(*CycleCell).P
+			_, d := frozenClone(t, m, cycleGraph())
+			n := d.I.(*CycleCell).P
 			require.Same(t, n, n.Cells[0].P)
 			require.ErrorAs(t, freeze.Guard(func() { n.W = 1 }), &wf)
 			assert.Equal(t, "*CycleNode.I.(*CycleCell).P.W", wf.Path)
@@ -94,7 +97,7 @@ func TestVerifyNamesAllocationsInACycle(t *testing.T) {
 	a := newArena(t)
 	c, err := arena.Clone(a, cycleGraph())
 	require.NoError(t, err)
-	n := c.I.(*CycleCell).P
+	n := c.I.(*CycleCell).P // the owner's, before Freeze moves the pointers to the view
 	r, err := freeze.Freeze(a, freeze.Alias)
 	require.NoError(t, err)
 	require.NoError(t, r.Wait())
@@ -123,12 +126,7 @@ func TestFaultPathAfterUpdateRelinks(t *testing.T) {
 	}
 	for _, iface := range []bool{false, true} {
 		t.Run(fmt.Sprint("iface=", iface), func(t *testing.T) {
-			a := newArena(t)
-			c, err := arena.Clone(a, &Relink{V: 1, Next: &Relink{V: 2, Next: &Relink{V: 3}}})
-			require.NoError(t, err)
-			r, err := freeze.Freeze(a, freeze.Alias)
-			require.NoError(t, err)
-			ro := freeze.ReadOnly(r, c)
+			r, ro := frozenClone(t, freeze.Alias, &Relink{V: 1, Next: &Relink{V: 2, Next: &Relink{V: 3}}})
 			n2, n3 := ro.Next, ro.Next.Next
 			require.NoError(t, freeze.Update(r, n3, func(w *Relink) {
 				if iface {
