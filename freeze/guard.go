@@ -31,7 +31,11 @@ type WriteFault struct {
 	// then the one pointing lowest (the slice of a whole array rather than
 	// a pointer to one of its elements); strings sharing their bytes are
 	// chosen between the same way. "(?)" marks a step it could not find,
-	// and "…" the start of a path cut at twelve steps.
+	// and "…" the start of a path cut at twelve steps. A path climbs by
+	// the links Clone recorded (who first reached what), looking beyond
+	// them a bounded number of times: after Updates that relink nodes, so
+	// that those links no longer lead to the root, a path may end in
+	// "(?)" although the root still reaches the field by another route.
 	Path string
 	// PageOnly is set where the kernel reports only the page that faulted
 	// (linux/s390x): Addr and Offset are then the page's first byte and

@@ -3,7 +3,6 @@
 package freeze_test
 
 import (
-	"fmt"
 	"math/rand"
 	"slices"
 	"strings"
@@ -105,50 +104,6 @@ func TestVerifyNamesAllocationsInACycle(t *testing.T) {
 	got := allocationPaths(t, r)
 	assert.Equal(t, []string{"*CycleNode.I.(*CycleCell).P", "*CycleNode"}, got["CycleNode"]) // n, the root
 	assert.Equal(t, []string{"*CycleNode.I"}, got["CycleCell"])
-}
-
-// Relink is a list node that Update relinks after Freeze.
-type Relink struct {
-	V    int
-	Next *Relink
-	Alt  *Relink
-	Any  any
-}
-
-// After Update relinks a list n1 → n2 → n3 to n1 → n3 → n2 (by n3's
-// typed Alt, or its interface Any), the nodes are named by the words that
-// reach them now, not by the parent links Clone recorded: those lead from
-// n3 through n2, which the root no longer reaches but through n3. (n3 was
-// named "(?).Next.V".)
-func TestFaultPathAfterUpdateRelinks(t *testing.T) {
-	if vm.FaultPageOnly {
-		t.Skip("the kernel reports only the page of a fault")
-	}
-	for _, iface := range []bool{false, true} {
-		t.Run(fmt.Sprint("iface=", iface), func(t *testing.T) {
-			r, ro := frozenClone(t, freeze.Alias, &Relink{V: 1, Next: &Relink{V: 2, Next: &Relink{V: 3}}})
-			n2, n3 := ro.Next, ro.Next.Next
-			require.NoError(t, freeze.Update(r, n3, func(w *Relink) {
-				if iface {
-					w.Any = n2
-				} else {
-					w.Alt = n2
-				}
-			}))
-			require.NoError(t, freeze.Update(r, ro, func(w *Relink) { w.Next = n3 }))
-			var wf *freeze.WriteFault
-			require.ErrorAs(t, freeze.Guard(func() { n3.V = 9 }), &wf)
-			assert.Equal(t, "*Relink.Next.V", wf.Path)
-			require.ErrorAs(t, freeze.Guard(func() { n2.V = 9 }), &wf)
-			if iface {
-				// No interface Clone copied held a *Relink: the dynamic
-				// type is one it never met, and goes unnamed.
-				assert.Equal(t, "*Relink.Next.Any.V", wf.Path)
-			} else {
-				assert.Equal(t, "*Relink.Next.Alt.V", wf.Path)
-			}
-		})
-	}
 }
 
 // Random graphs of a few nodes, rich in cycles, interior pointers,

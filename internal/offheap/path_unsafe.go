@@ -71,14 +71,19 @@ var routeWords atomic.Int64
 const indexAfter = 4
 
 // maxDetours bounds how often one path looks for a way out of a record
-// other than by its parent: each look reads the whole arena when naming
-// one fault (about 50 ms per million records here). In an arena of up to
-// freeLooks records, where a look costs about 0.2 ms, a path looks at
-// every step, and searches at most maxSearch places for a way on from
-// each word it may take (search).
+// other than by its parent: each look reads every pointer word of the
+// arena when naming one fault (about 50 ms per million records here). In
+// an arena of up to freeLooks records and freeWords pointer words, where
+// a look costs well under a millisecond, a path may look at every step
+// (one whose parent links stop short of the root at some record, which
+// its parent reaches only by a pointer to one field, looks at every step
+// below it too), and a look keeps only the words from which a path goes
+// on to a root, by parent links or by more detours (reaches), searching
+// at most maxSearch places.
 const (
 	maxDetours = 4
 	freeLooks  = 1 << 12
+	freeWords  = 1 << 16
 	maxSearch  = 32
 )
 
@@ -105,6 +110,37 @@ type namer struct {
 	detours  int                   // detours made by scanning the arena
 	sorted   map[[2]int]sortedInto // (parent, child) → the parent's words into child
 	rootMemo map[place]bool        // rooted, by word
+	smallSet bool                  // small is known
+	isSmall  bool
+}
+
+// small reports whether the arena has at most freeLooks records and
+// freeWords pointer words, so that looking at all of them at every step
+// of a path is cheap.
+func (n *namer) small() bool {
+	if !n.smallSet {
+		n.smallSet = true
+		n.isSmall = n.a.recs.len() <= freeLooks
+		words := uint64(0)
+		for j := 0; n.isSmall && j < n.a.recs.len(); j++ {
+			p := n.a.recs.at(j)
+			if p.Parent == RunOfStrings {
+				continue
+			}
+			pt := layout.ByID(p.Type)
+			if pt.PtrFree {
+				continue
+			}
+			slots, ok := n.slots[pt.ID]
+			if !ok {
+				slots = flatSlots(pt)
+				n.slots[pt.ID] = slots
+			}
+			words += p.N * uint64(len(slots))
+			n.isSmall = words <= freeWords
+		}
+	}
+	return n.isSmall
 }
 
 func (a *Arena) newNamer(many bool) *namer {
@@ -375,18 +411,22 @@ func (n *namer) choose(cands []route, off uintptr) (best route, found, rooted bo
 // has passed through (seen, off in j last), which would take the path
 // round a cycle, as far as a path is spelled out; nor, where the
 // parent's word goes on to the root, into j at all, which would bring it
-// back only to leave j by a longer way. In an arena of up to freeLooks
-// records, search decides instead.
+// back only to leave j by a longer way. In a small arena (see small), a
+// word goes on to the root where reaches finds a way on from it, detours
+// included; in a larger one, by parent links alone.
 func (n *namer) step(j int, off uintptr, seen []place, detours *int) (route, bool) {
-	parents := n.into(int(n.a.recs.at(j).Parent), j)
-	if n.a.recs.len() <= freeLooks {
-		return n.search(j, off, parents, seen)
-	}
-	rt, ok, rooted := n.choose(parents, off)
-	if (!rooted || rt.iface) && *detours < maxDetours {
+	rt, ok, rooted := n.choose(n.into(int(n.a.recs.at(j).Parent), j), off)
+	small := n.small()
+	if (!rooted || rt.iface) && (*detours < maxDetours || small) {
 		*detours++
 		cands := slices.DeleteFunc(n.detour(j, off), func(d route) bool { return n.leadsBack(d, seen, rooted) })
+		if small {
+			budget := maxSearch
+			rooted = rooted || ok && n.reaches(rt, seen, &budget)
+			cands = slices.DeleteFunc(cands, func(d route) bool { return !n.rooted(d) && !n.reaches(d, seen, &budget) })
+		}
 		d, dok, drooted := n.choose(cands, off)
+		drooted = drooted || small && dok
 		// A rooted word before one that is not, then a better rank (a
 		// typed word before an interface's).
 		if dok && (!ok || drooted && !rooted || drooted == rooted && d.rank() < rt.rank()) {
@@ -396,73 +436,29 @@ func (n *namer) step(j int, off uintptr, seen []place, detours *int) (route, boo
 	return rt, ok
 }
 
-// search is step in an arena of up to freeLooks records, where a look at
-// every record's words is cheap. Of the words that reach off, it keeps
-// those from which reaches finds a way on to a root, by any words, that
-// passes through no place in seen, and first only those whose way does
-// not come back into j (which would leave j again by a longer way). It
-// takes the best (choose) of the parent's words it keeps, unless that is
-// an interface's and the best of the other records' words it keeps has a
-// better rank; where it keeps none of the parent's words, the best of the
-// others'. Where it keeps no word at all, it returns choose's of the
-// parent's words, if any, past which the path cannot go on.
-func (n *namer) search(j int, off uintptr, parents []route, seen []place) (route, bool) {
-	var budget int
-	keep := func(ws []route, avoid int) []route {
-		return slices.DeleteFunc(slices.Clone(ws), func(w route) bool {
-			return !w.covers(off) || !n.reaches(w, seen, avoid, &budget)
-		})
-	}
-	var others []route // looked for once, where needed
-	looked := false
-	for _, avoid := range []int{j, -1} {
-		budget = maxSearch
-		rt, ok, _ := n.choose(keep(parents, avoid), off)
-		if ok && !rt.iface {
-			return rt, true
-		}
-		if !looked {
-			others, looked = n.detour(j, off), true
-		}
-		if d, dok, _ := n.choose(keep(others, avoid), off); dok && (!ok || d.rank() < rt.rank()) {
-			return d, true
-		}
-		if ok {
-			return rt, true
-		}
-	}
-	rt, ok, _ := n.choose(parents, off)
-	return rt, ok
-}
-
-// reaches reports whether a path goes on from word d to a root, by any
-// words, without passing through a place in seen or through record
-// avoid (none if negative), looking at no more than *budget places.
-func (n *namer) reaches(d route, seen []place, avoid int, budget *int) bool {
+// reaches reports whether a path goes on from word d to a root, by parent
+// links or detours, without passing through a place in seen, looking at
+// no more than *budget places; one as long as a path is spelled out
+// counts as reaching.
+func (n *namer) reaches(d route, seen []place, budget *int) bool {
 	j, off := d.rec, d.slot
 	parent := n.a.recs.at(j).Parent
 	switch {
-	case j == avoid || slices.Contains(seen, place{j, off}):
+	case slices.Contains(seen, place{j, off}):
 		return false
-	case parent == NoParent:
+	case parent == NoParent, len(seen) >= maxPathDepth:
 		return true
-	case len(seen) >= maxPathDepth:
-		// Past what a path spells out: by parent links alone, which
-		// must not come back either (a detour going ever further from
-		// the root would count as reaching it).
-		return n.climb(j, off, seen, avoid) == climbedToRoot
 	case parent == RunOfTyped || parent == RunOfStrings || *budget <= 0:
 		return false
 	}
 	*budget--
 	seen = append(seen[:len(seen):len(seen)], place{j, off})
-	for _, up := range n.into(int(parent), j) {
-		if up.covers(off) && n.reaches(up, seen, avoid, budget) {
-			return true
-		}
+	up, ok, rooted := n.choose(n.into(int(parent), j), off)
+	if ok && (rooted || n.reaches(up, seen, budget)) {
+		return true
 	}
 	for _, c := range n.detour(j, off) {
-		if n.reaches(c, seen, avoid, budget) {
+		if n.reaches(c, seen, budget) {
 			return true
 		}
 	}
@@ -473,41 +469,23 @@ func (n *namer) reaches(d route, seen []place, avoid int, budget *int) bool {
 // links as far as a path is spelled out, comes to a place in seen, or,
 // with intoLast, into the record of the last of them.
 func (n *namer) leadsBack(d route, seen []place, intoLast bool) bool {
-	avoid := -1
-	if intoLast {
-		avoid = seen[len(seen)-1].rec
-	}
-	return n.climb(d.rec, d.slot, seen, avoid) == climbedBack
-}
-
-// How a climb by parent links ends.
-const (
-	climbedToRoot  = iota // at a root, or as far as a path is spelled out
-	climbedBack           // at a place in seen, or in record avoid
-	climbedNowhere        // at a record whose parent has no word reaching the place
-)
-
-// climb follows parent links from place (j, off), as the path would
-// without detours, for as many steps as a path is spelled out.
-func (n *namer) climb(j int, off uintptr, seen []place, avoid int) int {
+	last := seen[len(seen)-1].rec
+	j, off := d.rec, d.slot
 	for range maxPathDepth {
-		if j == avoid || slices.Contains(seen, place{j, off}) {
-			return climbedBack
+		if intoLast && j == last || slices.Contains(seen, place{j, off}) {
+			return true
 		}
-		switch parent := n.a.recs.at(j).Parent; parent {
-		case NoParent:
-			return climbedToRoot
-		case RunOfTyped, RunOfStrings:
-			return climbedNowhere
-		default:
-			up, ok, _ := n.choose(n.into(int(parent), j), off)
-			if !ok {
-				return climbedNowhere
-			}
-			j, off = up.rec, up.slot
+		parent := n.a.recs.at(j).Parent
+		if parent == NoParent || parent == RunOfTyped || parent == RunOfStrings {
+			return false
 		}
+		up, ok, _ := n.choose(n.into(int(parent), j), off)
+		if !ok {
+			return false
+		}
+		j, off = up.rec, up.slot
 	}
-	return climbedToRoot
+	return false
 }
 
 // detour returns the words of records other than child that reach off.
