@@ -123,24 +123,29 @@ func (n *namer) small() bool {
 		n.isSmall = n.a.recs.len() <= freeLooks
 		words := uint64(0)
 		for j := 0; n.isSmall && j < n.a.recs.len(); j++ {
-			p := n.a.recs.at(j)
-			if p.Parent == RunOfStrings {
-				continue
-			}
-			pt := layout.ByID(p.Type)
-			if pt.PtrFree {
-				continue
-			}
-			slots, ok := n.slots[pt.ID]
-			if !ok {
-				slots = flatSlots(pt)
-				n.slots[pt.ID] = slots
-			}
+			_, p, slots := n.recordSlots(j)
 			words += p.N * uint64(len(slots))
 			n.isSmall = words <= freeWords
 		}
 	}
 	return n.isSmall
+}
+
+// recordSlots returns record j's type, the record and the pointer slots of
+// each of its elements: none for a record without pointers or of string
+// bytes.
+func (n *namer) recordSlots(j int) (*layout.Type, *Record, []layout.Slot) {
+	p := n.a.recs.at(j)
+	pt := layout.ByID(p.Type)
+	if p.Parent == RunOfStrings || pt.PtrFree {
+		return pt, p, nil
+	}
+	slots, ok := n.slots[pt.ID]
+	if !ok {
+		slots = flatSlots(pt)
+		n.slots[pt.ID] = slots
+	}
+	return pt, p, slots
 }
 
 func (a *Arena) newNamer(many bool) *namer {
@@ -157,18 +162,9 @@ func (a *Arena) newNamer(many bool) *namer {
 // the interface.
 func (n *namer) eachRoute(j int, f func(route)) {
 	a := n.a
-	p := a.recs.at(j)
-	if p.Parent == RunOfStrings {
+	pt, p, slots := n.recordSlots(j)
+	if len(slots) == 0 {
 		return
-	}
-	pt := layout.ByID(p.Type)
-	if pt.PtrFree {
-		return
-	}
-	slots, ok := n.slots[pt.ID]
-	if !ok {
-		slots = flatSlots(pt)
-		n.slots[pt.ID] = slots
 	}
 	routeWords.Add(int64(p.N) * int64(len(slots)))
 	base := a.rng.Addr()
