@@ -84,11 +84,13 @@
 // rather than push every other out. When readers and releases overlap,
 // use a Store: a value passed to Read's callback is valid only inside the
 // callback, and the Store releases a version only after every callback
-// reading it has returned. The *Snapshot that Publish returns belongs to
-// the Store: closing it (directly or through its Region), or making its
-// Region permanent, is refused with ErrOwnedByStore. Closing a snapshot's
-// or map's Region, or its arena, is the same as closing the snapshot or
-// map.
+// reading it has returned (a callback that panics, a fault caught by
+// Guard say, leaves the release to the next Publish or Close, so that
+// Guard can still name the field written). The *Snapshot that Publish
+// returns belongs to the Store: closing it (directly or through its
+// Region), or making its Region permanent, is refused with
+// ErrOwnedByStore. Closing a snapshot's or map's Region, or its arena,
+// is the same as closing the snapshot or map.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
 // funcs and unsafe.Pointer are refused with an error naming the field

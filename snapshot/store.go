@@ -39,7 +39,8 @@ type Store[T any] struct {
 	// unreleased.
 	retiring sync.WaitGroup
 	// unreleased holds the replaced versions whose release failed (the
-	// kernel refused to unmap, say); Publish and Close try them again.
+	// kernel refused to unmap, say) or was left by a last reader whose
+	// callback panicked; Publish and Close release them.
 	failMu     sync.Mutex
 	unreleased []*version[T]
 }
@@ -152,6 +153,13 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 // with the zero value of T. Read does not allocate and takes no lock,
 // unless it is the last reader of a replaced version, which it then
 // releases.
+//
+// If f panics (or calls runtime.Goexit) and Read was the last reader of a
+// version that has been replaced, or retired by Close, Read leaves that
+// version mapped, and the next Publish or Close releases it: the panic
+// may be a stray write into the version, which freeze.Guard around the
+// Read can name only while the version is still there (released first,
+// the write would be reported as a use after Close).
 func (st *Store[T]) Read(f func(v T)) {
 	v, s := st.enter()
 	if v == nil {
@@ -159,8 +167,15 @@ func (st *Store[T]) Read(f func(v T)) {
 		f(zero)
 		return
 	}
-	defer v.leave(s)
+	returned := false
+	defer func() {
+		if !returned {
+			v.leaveUnwinding(s)
+		}
+	}()
 	f(*v.snap.root)
+	returned = true
+	v.leave(s)
 }
 
 // testHookAfterLoad, when set (by tests in this package only), runs in
@@ -212,25 +227,51 @@ func (v *version[T]) retire() {
 	v.tryRelease()
 }
 
-func (v *version[T]) tryRelease() {
-	for i := range v.readers {
-		if v.readers[i].n.Load() != 0 {
-			return
-		}
-	}
-	if v.released.CompareAndSwap(false, true) {
-		v.snap.owned.Store(false)
-		if err := v.snap.Close(); err != nil {
-			v.store.keep(v)
-			return
-		}
-		v.store.released.Add(1)
+// leaveUnwinding ends a read whose callback did not return (a panic, or
+// runtime.Goexit). The last reader of a retired version claims its release
+// as leave does, but hands it to Publish and Close instead of closing it:
+// the stack is still unwinding, and a Guard further up, recovering a fault
+// in the version, must find it mapped to name the field written. (A
+// Publish on another goroutine in the moment between may still release it
+// first; the fault is then reported as a use after Close.)
+func (v *version[T]) leaveUnwinding(s int) {
+	v.readers[s].n.Add(-1)
+	if v.retired.Load() && v.claimRelease() {
+		v.store.keep(v)
 	}
 }
 
-// keep holds on to a version whose release failed: it stays mapped (and
-// readable: nobody reads it any more), not counted as released, until
-// Publish or Close retries it.
+func (v *version[T]) tryRelease() {
+	if !v.claimRelease() {
+		return
+	}
+	if err := v.snap.Close(); err != nil {
+		v.store.keep(v)
+		return
+	}
+	v.store.released.Add(1)
+}
+
+// claimRelease reports whether the caller is the one to release the
+// version: no reader is left and no one else has claimed it. The version
+// then belongs to the store, no longer to its snapshot's owner.
+func (v *version[T]) claimRelease() bool {
+	for i := range v.readers {
+		if v.readers[i].n.Load() != 0 {
+			return false
+		}
+	}
+	if !v.released.CompareAndSwap(false, true) {
+		return false
+	}
+	v.snap.owned.Store(false)
+	return true
+}
+
+// keep holds on to a version whose release failed, or was put off by a
+// reader unwinding from a panic: it stays mapped (and readable: nobody
+// reads it any more), not counted as released, until Publish or Close
+// retries it.
 func (st *Store[T]) keep(v *version[T]) {
 	st.failMu.Lock()
 	st.unreleased = append(st.unreleased, v)
@@ -260,9 +301,11 @@ func (st *Store[T]) retryReleases() error {
 // Close retires the current version (released once its readers have left)
 // and makes later Publish calls fail. Reads after Close see the zero value.
 //
-// A replaced version whose release failed (the kernel refused to unmap
-// it, say: none is expected) stays mapped and is tried again by every
-// later Publish and Close. Close returns the errors of the versions that
+// A replaced version whose release failed stays mapped and is tried
+// again by every later Publish and Close: one replaced, or left by its
+// last reader, inside the function of a freeze.Update of it (whose
+// release fails with freeze.ErrInsideUpdate), or one the kernel refused
+// to unmap (none is expected). Close returns the errors of the versions that
 // still cannot be released; called again, it tries them again. Otherwise
 // it returns nil, and is idempotent. It waits for the Publish calls that
 // replaced a version before it to finish releasing it (not for readers),
@@ -295,7 +338,8 @@ type StoreStats struct {
 // Stats returns the store's counts. Both only grow; Published − Released
 // is the number of versions not yet released: the current one, the
 // replaced ones that a reader is still inside, and any whose release
-// failed and waits for a retry (see Close). It may be called from any
+// failed or was put off by a panicking reader and waits for a retry (see
+// Read and Close). It may be called from any
 // goroutine, inside Read too.
 func (st *Store[T]) Stats() StoreStats {
 	// Released first: a version is counted released only after it was

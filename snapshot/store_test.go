@@ -401,13 +401,56 @@ func TestStoreReadThatPanicsLeavesItsVersion(t *testing.T) {
 		inside = st.Stats()
 	}), "the panic did not reach Read's caller")
 	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 1}, inside, "version 2 was released under its reader")
-	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 2}, st.Stats(),
-		"version 2 was not released: its last reader panicked without leaving it")
+	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 1}, st.Stats(),
+		"version 2 was released while its last reader's panic unwound, before a Guard could name a fault in it")
+	_, err = st.Publish(makeVersion(4))
+	require.NoError(t, err)
+	assert.Equal(t, snapshot.StoreStats{Published: 4, Released: 3}, st.Stats(),
+		"the next Publish did not release version 2, whose last reader panicked, and version 3")
 
-	st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); assert.Equal(t, 3, v.Seq) })
+	st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); assert.Equal(t, 4, v.Seq) })
 	require.NoError(t, st.Close())
-	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 3}, st.Stats())
+	assert.Equal(t, snapshot.StoreStats{Published: 4, Released: 4}, st.Stats())
 	assert.Equal(t, before, liveStats(), "an arena leaked")
+}
+
+// A stray write inside Read, under Guard, is named as a write to the
+// version read even when that version was replaced or retired during the
+// Read and its reader is the last: Read must not release it while the
+// fault's panic unwinds towards Guard.
+func TestStoreGuardNamesAWriteToAVersionReplacedDuringRead(t *testing.T) {
+	for _, replace := range []string{"Publish", "Close"} {
+		t.Run(replace, func(t *testing.T) {
+			before := liveStats()
+			var st snapshot.Store[*Versioned]
+			v1 := makeVersion(1)
+			_, err := st.Publish(&v1)
+			require.NoError(t, err)
+			err = freeze.Guard(func() {
+				st.Read(func(v *Versioned) {
+					if replace == "Publish" {
+						v2 := makeVersion(2)
+						if _, err := st.Publish(&v2); err != nil {
+							t.Error(err)
+						}
+					} else if err := st.Close(); err != nil {
+						t.Error(err)
+					}
+					v.Copies[3] = 99 // the stray write
+				})
+			})
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, err, &wf, "the write was not reported as a write fault")
+			assert.Equal(t, "store", wf.Region)
+			assert.Equal(t, "*Versioned.Copies[3]", wf.Path)
+			assert.ErrorIs(t, err, arena.ErrFrozen)
+
+			require.NoError(t, st.Close())
+			assert.Equal(t, snapshot.StoreStats{Published: st.Stats().Published, Released: st.Stats().Published}, st.Stats(),
+				"Close did not release the version whose last reader faulted")
+			assert.Equal(t, before, liveStats(), "an arena leaked")
+		})
+	}
 }
 
 // A Store in Alias mode, whose versions are read through a read-only view
