@@ -176,7 +176,7 @@ func SmapsField(start uintptr, field string) (string, error) {
 	if err != nil {
 		return "", &FeatureError{Feature: "/proc/self/smaps", Err: err}
 	}
-	head := fmt.Sprintf("%x-", start)
+	head := fmt.Sprintf("%08x-", start) // the kernel pads addresses to 8 digits
 	in := false
 	for line := range strings.Lines(string(smaps)) {
 		switch {

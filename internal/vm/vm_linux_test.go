@@ -455,3 +455,18 @@ func TestMapsLineRange(t *testing.T) {
 		}
 	}
 }
+
+// The kernel pads the addresses in /proc/self/smaps to eight hex digits,
+// so SmapsField must find a mapping that starts below 0x10000000 (as on
+// 32-bit systems) by its padded address.
+func TestSmapsFieldFindsALowMapping(t *testing.T) {
+	low := unsafe.Add(nil, 0x0800_0000) // a fixed address, outside the Go heap
+	p, err := unix.MmapPtr(-1, 0, low, uintptr(PageSize), unix.PROT_READ,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE)
+	if err != nil || p != low {
+		t.Skipf("cannot map a page at %p here: %v", low, err)
+	}
+	defer unix.MunmapPtr(p, uintptr(PageSize))
+	assert.Contains(t, strings.Fields(smapsField(t, uintptr(low), "VmFlags:")), "rd",
+		"VmFlags of a readable mapping")
+}

@@ -14,7 +14,7 @@ const Backend = "unsupported"
 
 // No file is ever created here; KernelName applies the memfd limits.
 const (
-	nameMax     = 255
+	nameMax     = 255 - len("memfd:")
 	nameRefused = "\x00"
 )
 
@@ -39,7 +39,8 @@ func moveOnto(unsafe.Pointer, unsafe.Pointer, uintptr) error  { return ErrUnsupp
 func mseal(unsafe.Pointer, uintptr) error                     { return ErrUnsupportedPlatform }
 
 func probeFeatures() (seals, mseal, mremap, reopen error) {
-	return ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform, ErrUnsupportedPlatform
+	missing := func(feature string) error { return &FeatureError{Feature: feature, Err: ErrUnsupportedPlatform} }
+	return missing("memfd seals"), missing("mseal"), missing("mremap"), missing("read-only reopen")
 }
 
 func populateWrite(unsafe.Pointer, uintptr) error { return ErrUnsupportedPlatform }
