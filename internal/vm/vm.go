@@ -133,16 +133,17 @@ func (f *File) Name() string { return f.name }
 // /memfd:label), the middle of the temporary file's name
 // (frozen-label-random) elsewhere. It is name itself when the system
 // accepts that; otherwise every byte the system refuses in a name (NUL,
-// and '/' in a file name) becomes '_', and the result is cut to the
-// system's limit (249 bytes for a memfd, 237 for the temporary file) at
-// the start of a UTF-8 sequence, so that a multi-byte character is never
-// split.
-func KernelName(name string) string { return label(name, nameMax, nameRefused) }
+// and in a file name '/' and each byte that is not part of valid UTF-8,
+// which macOS's file system refuses) becomes '_', and the result is cut to
+// the system's limit (249 bytes for a memfd, 237 for the temporary file)
+// at the start of a UTF-8 sequence, so that a multi-byte character is
+// never split.
+func KernelName(name string) string { return label(name, nameMax, nameRefused, nameUTF8) }
 
-// label is KernelName for a backend that accepts at most max bytes and
-// none of the bytes in refused (all ASCII).
-func label(name string, max int, refused string) string {
-	if len(name) <= max && !strings.ContainsAny(name, refused) {
+// label is KernelName for a backend that accepts at most max bytes, none
+// of the bytes in refused (all ASCII) and, if onlyUTF8, only valid UTF-8.
+func label(name string, max int, refused string, onlyUTF8 bool) string {
+	if len(name) <= max && !strings.ContainsAny(name, refused) && (!onlyUTF8 || utf8.ValidString(name)) {
 		return name
 	}
 	b := []byte(name)
@@ -150,6 +151,13 @@ func label(name string, max int, refused string) string {
 		if strings.IndexByte(refused, c) >= 0 {
 			b[i] = '_'
 		}
+	}
+	for i := 0; onlyUTF8 && i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			b[i] = '_'
+		}
+		i += n
 	}
 	if len(b) > max {
 		// b[n] is the first byte dropped; while it continues a

@@ -32,6 +32,8 @@ const Backend = "tempfile"
 const (
 	nameMax     = 255 - len("frozen-") - len("-") - 10
 	nameRefused = "\x00/"
+	// APFS, macOS's file system, refuses names that are not UTF-8.
+	nameUTF8 = true
 )
 
 func (f *File) create() error {

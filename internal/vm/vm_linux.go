@@ -28,6 +28,7 @@ const Backend = "memfd"
 const (
 	nameMax     = 255 - len("memfd:")
 	nameRefused = "\x00"
+	nameUTF8    = false
 )
 
 func (f *File) create() error {

@@ -16,6 +16,7 @@ const Backend = "unsupported"
 const (
 	nameMax     = 255 - len("memfd:")
 	nameRefused = "\x00"
+	nameUTF8    = false
 )
 
 func (f *File) create() error                { return ErrUnsupportedPlatform }

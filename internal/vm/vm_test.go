@@ -181,12 +181,32 @@ func TestLabelCutsAtTheLimitOnARuneStart(t *testing.T) {
 		{"not UTF-8", strings.Repeat("\x80", 20), strings.Repeat("\x80", 7)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := label(tc.in, 10, "\x00/")
+			got := label(tc.in, 10, "\x00/", false)
 			assert.Equal(t, tc.want, got)
 			assert.LessOrEqual(t, len(got), 10)
 			if utf8.ValidString(tc.in) {
 				assert.True(t, utf8.ValidString(got), "%q", got)
 			}
+		})
+	}
+}
+
+// Where the system takes only UTF-8 names (the temporary file on macOS),
+// each byte outside a valid sequence becomes '_', and valid ones stay.
+func TestLabelReplacesBytesThatAreNotUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"valid", "é名😀", "é名😀"},
+		{"a stray byte", "a\xffb", "a_b"},
+		{"a cut sequence", "a\xe5\x90b", "a__b"},
+		{"U+FFFD itself", "a\uFFFDb", "a\uFFFDb"},
+		{"past the limit", strings.Repeat("\x80", 20), strings.Repeat("_", 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := label(tc.in, 10, "\x00/", true)
+			assert.Equal(t, tc.want, got)
+			assert.True(t, utf8.ValidString(got), "%q", got)
 		})
 	}
 }
