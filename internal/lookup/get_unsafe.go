@@ -245,9 +245,11 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 	}
 }
 
-// SetClosed marks the table closed (Get then panics) or, after a Close
-// that could not release it, open again. It may be called from several
-// goroutines at once, and while others call Get.
+// SetClosed marks the table closed (Get then panics) or open. snapshot.Map
+// only ever closes a table, as its memory is about to be released (a
+// release the kernel then refuses leaves it closed, as it leaves the
+// snapshot). It may be called from several goroutines at once, and while
+// others call Get.
 func (t *Table[K, V]) SetClosed(closed bool) {
 	var c uint32
 	if closed {
