@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -69,6 +70,41 @@ func TestNewIsZeroedAndAligned(t *testing.T) {
 	assert.Equal(t, Point{}, *q)
 	assert.Equal(t, uint64(42), p.B)
 	assert.GreaterOrEqual(t, a.Len(), int(unsafe.Sizeof(Aligned{})+unsafe.Sizeof(Point{})))
+}
+
+// counter64 is 12 bytes with 4-byte alignment on 32-bit systems, where Go
+// still places it at a multiple of 8, so that atomic.AddInt64(&c.N, 1)
+// works.
+type counter64 struct {
+	N int64
+	X int32
+}
+
+// Allocations of 8 bytes or more start at a multiple of 8 on every
+// system, as Go's allocator's do: sync/atomic's 64-bit functions need it
+// on 32-bit ones (this test matters in the suite's linux/386 run), for
+// New (one value, and one after another), MakeSlice and Clone.
+func TestAllocationsAreAlignedForAtomics(t *testing.T) {
+	a := newArena(t)
+	var got []*int64
+	for range 3 {
+		_ = arena.New[byte](a) // misalign the bump pointer
+		c := arena.New[counter64](a)
+		got = append(got, &c.N, &arena.New[counter64](a).N)
+		got = append(got, &arena.MakeSlice[counter64](a, 2)[0].N)
+		_ = arena.New[byte](a)
+		cl, err := arena.Clone(a, &counter64{N: 1})
+		require.NoError(t, err)
+		got = append(got, &cl.N)
+		_ = arena.New[byte](a)
+		cs, err := arena.Clone(a, []counter64{{N: 2}, {N: 3}})
+		require.NoError(t, err)
+		got = append(got, &cs[0].N)
+	}
+	for i, p := range got {
+		assert.Zero(t, uintptr(unsafe.Pointer(p))%8, "allocation %d at %p", i, p)
+		atomic.AddInt64(p, 1) // panics on 32-bit systems if misaligned
+	}
 }
 
 // Ranges of 2 MiB or more start on a 2 MiB boundary, whatever was handed

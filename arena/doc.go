@@ -9,7 +9,9 @@
 // # Allocating
 //
 // New, MakeSlice, String and Bytes allocate zeroed, aligned memory for
-// pointer-free types. Clone deep-copies any value whose types it supports,
+// pointer-free types: aligned as Go's allocator aligns, so on 32-bit
+// systems an allocation of 8 bytes or more, a clone's too, starts at a
+// multiple of 8, as sync/atomic's 64-bit functions need. Clone deep-copies any value whose types it supports,
 // pointers included, keeping the shape of its pointer graph (shared objects,
 // cycles, pointers into the middle of arrays and structs). Slices handed out
 // have len == cap, so append copies to the heap instead of writing past an

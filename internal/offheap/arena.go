@@ -388,6 +388,19 @@ func (a *Arena) recordTyped(off, n uintptr, t *layout.Type) {
 	a.runEnd, a.runRT = end, nil
 }
 
+// allocAlign returns the alignment of an allocation of t: t's own, but on
+// 32-bit systems at least 8 for a t of 8 bytes or more. Go's allocator
+// places every such object at a multiple of 8 there, and sync/atomic's
+// 64-bit functions rely on it ("the first word in an allocated struct,
+// array, or slice ... can be relied upon to be 64-bit aligned"); an
+// arena gives its allocations the same guarantee.
+func allocAlign(t *layout.Type) uintptr {
+	if unsafe.Sizeof(uintptr(0)) == 4 && t.Size >= 8 {
+		return max(t.Align, 8)
+	}
+	return t.Align
+}
+
 // Alloc allocates n elements of t (zeroed) and records them as a typed
 // allocation. It does not check that t is pointer-free; the typed helpers
 // do.
@@ -408,7 +421,7 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 		}
 		return a.rng.Addr(), nil
 	}
-	off, err := a.alloc(size, t.Align)
+	off, err := a.alloc(size, allocAlign(t))
 	if err != nil {
 		return nil, err
 	}

@@ -259,7 +259,7 @@ func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 // Size returns the bytes Apply needs in an empty arena (alignment included).
 func (p *ClonePlan) Size() uintptr {
 	if p.c == nil {
-		return p.total + p.t.Align
+		return p.total + allocAlign(p.t)
 	}
 	return p.total + p.c.maxAlign
 }
@@ -285,7 +285,7 @@ func (a *Arena) Apply(p *ClonePlan) (unsafe.Pointer, error) {
 
 func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	if p.c == nil {
-		off, err := a.alloc(p.total, p.t.Align)
+		off, err := a.alloc(p.total, allocAlign(p.t))
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +347,7 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 		}
 		c.work = push(c.work, idx)
 	}
-	c.maxAlign = max(c.maxAlign, t.Align)
+	c.maxAlign = max(c.maxAlign, allocAlign(t))
 	c.ranges = push(c.ranges, crange{src: src, t: t, n: n, parent: parent, slot: slot, via: v, rec: -1})
 	return idx
 }

@@ -48,8 +48,9 @@ func New[T any](a *Arena) *T {
 		panic(ErrNoArena)
 	}
 	// Fast path: one more T at the end of a run of T's that ends at used.
-	// Element sizes are multiples of their alignment, so the end is
-	// aligned; a closed or frozen arena has limit 0, so it falls through.
+	// Element sizes are multiples of their alignment (of allocAlign's
+	// too, or New starts no run), so the end is aligned; a closed or
+	// frozen arena has limit 0, so it falls through.
 	// Written without calls: calls inside a generic body instantiated in
 	// another package are not inlined.
 	if off := a.runEnd; !Invariants && a.runRT == typeWord[T]() && a.used == off {
@@ -67,8 +68,11 @@ func New[T any](a *Arena) *T {
 	if err != nil {
 		panic(err)
 	}
-	if !Invariants && t.Size > 0 {
-		// Alloc's record is now a run of T ending at used.
+	if !Invariants && t.Size > 0 && t.Size%allocAlign(t) == 0 {
+		// Alloc's record is now a run of T ending at used, and the next
+		// T may follow it directly (not so for a 12-byte T holding an
+		// int64 on a 32-bit system, which allocAlign puts at multiples
+		// of 8).
 		a.runRT, a.runSize = a.lastRT, t.Size
 	}
 	return (*T)(p)
