@@ -73,6 +73,46 @@ func TestFreezeAcceptsWhatHoldsNoMemory(t *testing.T) {
 	}
 }
 
+// zeroSlice holds a slice whose elements have no size.
+type zeroSlice struct {
+	Z []struct{}
+	N int
+}
+
+// A slice of zero-size elements holds no memory whatever its length, and
+// its data word may point anywhere (make([]struct{}, 3) points at the
+// runtime's zero-size base): Freeze and Update accept it as Clone does,
+// pointing it at the region with its length (and cap == len) kept. They
+// refused it as a foreign pointer, for only an empty slice was known to
+// hold no memory.
+func TestFreezeAndUpdateAcceptSlicesOfZeroSizeElements(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, &zeroSlice{N: 1})
+			require.NoError(t, err)
+			c.Z = make([]struct{}, 3, 5)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			ro := freeze.ReadOnly(r, c)
+			assert.Len(t, ro.Z, 3)
+			assert.Equal(t, 3, cap(ro.Z), "an append copies")
+			require.NoError(t, offheap.Unwrap(a).Validate(), "a pointer left outside the region")
+			require.NoError(t, r.Verify())
+			if m != freeze.Alias {
+				return
+			}
+			require.NoError(t, freeze.Update(r, ro, func(w *zeroSlice) { w.Z, w.N = make([]struct{}, 7), 2 }))
+			assert.Len(t, ro.Z, 7)
+			assert.Equal(t, 7, cap(ro.Z))
+			assert.Equal(t, 2, ro.N)
+			require.NoError(t, offheap.Unwrap(a).Validate(), "a pointer left outside the region")
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
 // A Go-heap pointer stored through the owner's mapping (a stray write, not
 // an Update) stays visible to Verify after an Update of another field of
 // the same page: that Update re-baselined the page and made it vanish.

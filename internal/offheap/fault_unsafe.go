@@ -451,7 +451,7 @@ func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error
 			*(*unsafe.Pointer)(word) = unsafe.Add(p, r.delta)
 		case self.has(v):
 			*(*unsafe.Pointer)(word) = unsafe.Add(r.alias.Addr(), lo+(v-self.lo))
-		case holdsNoMemory(word, kind):
+		case holdsNoMemory(word, kind, elem):
 			// An empty string or slice, or a zero-size value, holds no
 			// memory, but its data word may point anywhere ([]T{} and
 			// any(struct{}{}) at the runtime's zero-size base, "" cut

@@ -233,7 +233,7 @@ func (a *Arena) validateForFreeze() ([]savedCap, error) {
 				return a.overrun(word)
 			}
 			return nil
-		case holdsNoMemory(word, kind):
+		case holdsNoMemory(word, kind, elem):
 			untidy++
 			return nil
 		}
@@ -298,28 +298,36 @@ var zeroBase = func() uintptr {
 var zeroSink *struct{}
 
 // holdsNoMemory reports whether the non-nil pointer word at word (of a slot
-// of the given kind; an interface's data word is a SlotPointer) addresses
-// no bytes, whatever its value: the data word of an empty string or slice,
-// or a pointer to a zero-size value at zeroBase.
-func holdsNoMemory(word unsafe.Pointer, kind layout.SlotKind) bool {
-	if kind == layout.SlotString || kind == layout.SlotSlice {
-		return *(*int)(unsafe.Add(word, ptrSize)) == 0
+// of the given kind, whose elements have elem bytes; an interface's data
+// word is a SlotPointer) addresses no bytes, whatever its value: the data
+// word of an empty string or slice, or of a slice of zero-size elements
+// (make([]struct{}, 3)), or a pointer to a zero-size value at zeroBase.
+// (A pointer slot's elem is its pointee's size, but an interface's data
+// word comes with elem 0 whatever it holds, so for pointers only zeroBase
+// tells.)
+func holdsNoMemory(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) bool {
+	switch kind {
+	case layout.SlotString:
+		return sliceLen(word) == 0
+	case layout.SlotSlice:
+		return sliceLen(word) == 0 || elem == 0
 	}
 	return *(*uintptr)(word) == zeroBase
 }
 
 // tidy rewrites a word that holdsNoMemory as Clone would have written it:
-// an empty string gets nil data; an empty slice, which stays non-nil, and
-// a pointer to a zero-size value point at base, the first byte of the
+// an empty string gets nil data; a slice, which stays non-nil, and a
+// pointer to a zero-size value point at base, the first byte of the
 // region, through which nothing can be read or written (the slice's
-// capacity is cut to 0, so that append copies).
+// capacity is cut to its length, 0 unless its elements have no size, so
+// that append copies).
 func tidy(word unsafe.Pointer, kind layout.SlotKind, base unsafe.Pointer) {
 	switch kind {
 	case layout.SlotString:
 		*(*unsafe.Pointer)(word) = nil
 	case layout.SlotSlice:
 		*(*unsafe.Pointer)(word) = base
-		(*[3]uintptr)(word)[2] = 0
+		(*[3]uintptr)(word)[2] = sliceLen(word)
 	default:
 		*(*unsafe.Pointer)(word) = base
 	}
