@@ -17,9 +17,11 @@
 // fault). Only another mprotect on the range can make it writable again.
 // Cost: proportional to the resident pages (the kernel rewrites each page
 // table entry; see Huge pages below), which stay mapped, so readers go on
-// at full speed. Moving the page tables aside first, as Seal does, would return sooner but make
-// readers fault every page in again, which measured three times the cost
-// of the mprotect here; Protect does not.
+// at full speed. Moving the page tables aside first, as Seal does, would
+// return sooner but make readers fault every page in again, which
+// measured about four times the cost of the mprotect (3-5× over the runs
+// measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 100
+// ms, Protect's mprotect 22.5 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the

@@ -10,9 +10,10 @@
 //
 // # Snapshots
 //
-// Take copies a value with arena.Clone into a fresh arena sized exactly for
-// it, freezes it with freeze.Freeze (WithMode; Seal by default where memfd
-// seals exist, Protect elsewhere) and takes a baseline checksum from the
+// Take copies a value with arena.Clone into a fresh arena sized for it
+// (the copy's bytes and room to align them), freezes it with
+// freeze.Freeze (WithMode; Seal by default where memfd seals exist,
+// Protect elsewhere) and takes a baseline checksum from the
 // hashes its copy took of each page as it wrote it: the baseline is
 // complete when Take returns, in every mode, so a write that gets around
 // the protection afterwards fails Verify. Value returns the frozen value
