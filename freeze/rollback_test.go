@@ -726,10 +726,21 @@ func TestARollbackThatLeavesTheArenaReadOnlyLeavesItToClose(t *testing.T) {
 			}
 			err = requireLeftToClose(t, a)
 			assert.ErrorContains(t, err, "injected rollback failure", "the error says why")
+			eps := c.Endpoints
 			require.NoError(t, a.Close())
 			assert.Empty(t, slices.DeleteFunc(arenaMaps(t, a), func(e vm.MapsEntry) bool { return e.Perms == "---p" }),
 				"Close released the mapping")
 			assert.Zero(t, memfdLines(t, a.Name()), "Close released every mapping of the file")
+			if tc.mode == freeze.Alias {
+				// The owner could read, and keep, the pointers into the
+				// view: its range goes into quarantine (invariant 4), so a
+				// kept pointer faults instead of reading a later arena.
+				e, ok := space.Lookup(uintptr(unsafe.Pointer(&eps[0])))
+				assert.True(t, ok && e.Released, "the view's range was handed back without quarantine")
+				var uac *freeze.UseAfterClose
+				var port uint16
+				assert.ErrorAs(t, freeze.Guard(func() { port = eps[0].Port }), &uac, "read %d", port)
+			}
 		})
 	}
 }

@@ -142,19 +142,28 @@ type leftover struct {
 	m       *vm.Mapping
 	rng     space.Range
 	counted bool // rng counts as reserved in ReadStats (an Alias view's)
+	// shared is set where the arena's pointers were left in the mapping
+	// (the view of an Alias freeze whose rollback could not make the
+	// owner's mapping writable again): the owner may have read them, so
+	// the range is released as any range readers had, into quarantine
+	// (invariant 4), not handed out again at once.
+	shared bool
 }
 
 // keepLeftover keeps m, whose release failed, for releaseLeftovers. The
 // caller is the owner's goroutine, or Seal's background step, which Close
 // and the next Freeze wait for.
-func (a *Arena) keepLeftover(m *vm.Mapping, rng space.Range, counted bool) {
-	a.leftovers = append(a.leftovers, leftover{m, rng, counted})
+func (a *Arena) keepLeftover(m *vm.Mapping, rng space.Range, counted, shared bool) {
+	a.leftovers = append(a.leftovers, leftover{m, rng, counted, shared})
 }
 
 // releaseLeftovers releases the leftovers, stopping at the first that
 // fails again (it stays, for the next call). A leftover whose range was
-// lost (now or when it was kept) is dropped without giving its range back.
-func (a *Arena) releaseLeftovers() error {
+// lost (now or when it was kept) is dropped without giving its range back;
+// a shared one's range goes back through give (space.Release, which
+// quarantines it, unless the arena is discarded), the others' through
+// space.Discard.
+func (a *Arena) releaseLeftovers(give func(space.Range) error) error {
 	for len(a.leftovers) > 0 {
 		l := a.leftovers[0]
 		if err := a.keepLost(l.m, step("release-leftover", l.m.Release)); err != nil {
@@ -170,7 +179,11 @@ func (a *Arena) releaseLeftovers() error {
 			}
 			continue
 		}
-		if err := space.Discard(l.rng); err != nil {
+		back := space.Discard
+		if l.shared {
+			back = give
+		}
+		if err := back(l.rng); err != nil {
 			return err
 		}
 	}
@@ -476,7 +489,7 @@ func (a *Arena) close(give func(space.Range) error) error {
 	// arena open, so that another Close takes up where this one stopped;
 	// until then no range of it is handed out again.
 	releaseOwner := func() error {
-		if err := a.releaseLeftovers(); err != nil {
+		if err := a.releaseLeftovers(give); err != nil {
 			return err
 		}
 		if a.w == nil || a.w.Released() {

@@ -244,7 +244,7 @@ func (a *Arena) Freeze(mode Mode) (*Region, error) {
 	if len(a.leftovers) > 0 {
 		// Mappings an earlier failed Freeze could not release: a writable
 		// one of the file would keep Seal from sealing it.
-		if err := a.releaseLeftovers(); err != nil {
+		if err := a.releaseLeftovers(space.Release); err != nil {
 			return nil, &StepError{Arena: a.name, Mode: mode, Step: "release-leftover", Err: err}
 		}
 	}
@@ -455,7 +455,7 @@ func (r *Region) freezeAlias() error {
 // which stays mapped, as readable as the arena, until Close releases it.
 func (r *Region) undoProtectedAlias() error {
 	if err := r.reprotect(); err != nil {
-		r.a.keepLeftover(r.alias, r.arng, true)
+		r.a.keepLeftover(r.alias, r.arng, true, true)
 		r.arng = space.Range{}
 		r.setAlias(nil)
 		return err
@@ -473,7 +473,7 @@ func (r *Region) undoAlias() error {
 	if err == nil {
 		err = r.dropView(space.Discard) // Freeze failed: no reader ever had the view
 	} else {
-		r.a.keepLeftover(r.alias, r.arng, true) // for the next Freeze or Close
+		r.a.keepLeftover(r.alias, r.arng, true, false) // for the next Freeze or Close
 		r.arng = space.Range{}
 	}
 	r.setAlias(nil)
@@ -582,7 +582,7 @@ func (r *Region) freezeSeal() error {
 			a.w = aside
 			r.mu.Unlock()
 			if left != nil {
-				a.keepLeftover(left, arng, false)
+				a.keepLeftover(left, arng, false, false)
 				return err
 			}
 			return space.Discard(arng)
@@ -599,7 +599,7 @@ func (r *Region) freezeSeal() error {
 			err = errors.Join(err, r.remapWritable())
 		}
 		if rerr := step("release-aside", aside.Release); rerr != nil {
-			a.keepLeftover(aside, arng, false) // for the next Freeze or Close
+			a.keepLeftover(aside, arng, false, false) // for the next Freeze or Close
 			return errors.Join(err, rerr)
 		}
 		return errors.Join(err, space.Discard(arng))
@@ -621,7 +621,7 @@ func (r *Region) freezeSeal() error {
 		if err == nil {
 			err = space.Discard(arng)
 		} else {
-			a.keepLeftover(aside, arng, false) // for Close
+			a.keepLeftover(aside, arng, false, false) // for Close
 		}
 		if err == nil {
 			err = a.file.AddSeals(vm.SealWrite | vm.SealSeal)
