@@ -4,7 +4,7 @@ GO          ?= go
 PKGS        := ./...
 # Every supported GOOS/GOARCH is cross-compiled and vetted (library and tests).
 PLATFORMS   := linux/amd64 linux/arm64 linux/386 linux/arm darwin/amd64 darwin/arm64 freebsd/amd64 openbsd/amd64 netbsd/amd64 \
-               solaris/amd64 illumos/amd64 windows/amd64 aix/ppc64 js/wasm wasip1/wasm
+               solaris/amd64 illumos/amd64 windows/amd64 aix/ppc64 js/wasm wasip1/wasm plan9/amd64
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 

@@ -25,7 +25,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"unicode/utf8"
 )
 
@@ -305,17 +304,6 @@ func Features() (seals, mseal, mremap, reopen error) {
 		}
 	}
 	return probes.seals, probes.mseal, probes.mremap, probes.reopen
-}
-
-// Transient reports whether err is the lack of a resource that may be
-// there later (descriptors, memory), rather than of a feature.
-func Transient(err error) bool {
-	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.EINTR} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
 }
 
 // ShmemHugePagesGiven reports whether the kernel's setting for shared

@@ -1,6 +1,6 @@
 //go:build !unix || aix
 
-// Backend for platforms without one yet (Windows, wasm, and AIX,
+// Backend for platforms without one yet (Windows, wasm, Plan 9, and AIX,
 // whose fcntl lacks F_DUPFD_CLOEXEC): every call fails with
 // ErrUnsupportedPlatform, so the packages above compile and return a typed
 // error instead of crashing.
