@@ -413,3 +413,37 @@ func allocationPaths(t *testing.T, r *freeze.Region) map[string][]string {
 	}
 	return got
 }
+
+// BoxOverString holds a boxed constant struct and a string literal that
+// the linker gives one address (see arena's
+// TestCloneConstantBoxOverAStringLiteral): the string's bytes then lie in
+// the box's typed allocation.
+type (
+	BoxOverString struct {
+		I any
+		S string
+	}
+	ConstBox struct {
+		P *int
+		A [8]byte
+	}
+)
+
+// A write to a string's bytes is named by byte index, even where the
+// bytes lie in an allocation of another type: it was named in the box's
+// fields ("*BoxOverString.S[0].A[2]" for S[10]).
+func TestGuardNamesStringBytesInAnotherTypesAllocation(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	v := &BoxOverString{I: ConstBox{A: [8]byte{'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'}}, S: "\x00\x00\x00\x00\x00\x00\x00\x00ABCDEFGH"}
+	box := (*[2]unsafe.Pointer)(unsafe.Pointer(&v.I))[1]
+	require.Equal(t, unsafe.Pointer(unsafe.StringData(v.S)), box,
+		"the toolchain no longer gives the box and the string one address: this test would test nothing")
+	_, ro := frozenClone(t, freeze.Protect, v)
+	data := unsafe.Pointer(unsafe.StringData(ro.S))
+	assertFaultPaths(t, map[string]func(){
+		"*BoxOverString.S[10]": func() { *(*byte)(unsafe.Add(data, 10)) = 1 },
+		"*BoxOverString.S[3]":  func() { *(*byte)(unsafe.Add(data, 3)) = 1 },
+	})
+}

@@ -183,7 +183,11 @@ func (n *namer) eachRoute(j int, f func(route)) {
 			case layout.SlotSlice:
 				rt.extent, rt.slice, rt.elem = sliceLen(w)*s.Elem.Size, true, s.Elem
 			case layout.SlotString:
-				rt.extent, rt.slice = sliceLen(w), true
+				// Indexed by byte, whatever allocation holds the bytes: the
+				// linker gives a string literal and a boxed constant with
+				// the same bytes one address, so a string's bytes may lie
+				// in a typed allocation of another type.
+				rt.extent, rt.slice, rt.elem = sliceLen(w), true, byteType
 			case layout.SlotEface, layout.SlotIface:
 				tw := *(*uintptr)(w) // the type word, read as an integer only
 				if tw == 0 {
