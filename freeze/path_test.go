@@ -447,3 +447,30 @@ func TestGuardNamesStringBytesInAnotherTypesAllocation(t *testing.T) {
 		"*BoxOverString.S[3]":  func() { *(*byte)(unsafe.Add(data, 3)) = 1 },
 	})
 }
+
+// SelfNode arrays reach their other elements only through themselves.
+type (
+	SelfNode struct {
+		X  int64
+		Sl []SelfNode
+	}
+	SelfRoot struct{ P *SelfNode }
+)
+
+// An element of an array that only a slice in another element of the
+// same array reaches is named through that slice: it came out "(?)[0].X",
+// for the path looked for other routes only in other allocations.
+func TestGuardNamesElementsReachedFromTheirOwnArray(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	nodes := make([]SelfNode, 3)
+	nodes[1].Sl = nodes
+	_, ro := frozenClone(t, freeze.Protect, &SelfRoot{P: &nodes[1]})
+	sl := ro.P.Sl
+	assertFaultPaths(t, map[string]func(){
+		"*SelfRoot.P.X":       func() { ro.P.X = 1 },
+		"*SelfRoot.P.Sl[0].X": func() { sl[0].X = 1 },
+		"*SelfRoot.P.Sl[2].X": func() { sl[2].X = 1 },
+	})
+}

@@ -488,7 +488,9 @@ func (n *namer) leadsBack(d route, seen []place, intoLast bool) bool {
 	return false
 }
 
-// detour returns the words of records other than child that reach off.
+// detour returns the words that reach off from records other than child,
+// or from other elements of child itself (nodes[1].Sl = nodes, with only
+// &nodes[1] reaching the array from outside).
 func (n *namer) detour(child int, off uintptr) []route {
 	var out []route
 	if n.many && n.a.used <= indexAllBytes {
@@ -501,7 +503,7 @@ func (n *namer) detour(child int, off uintptr) []route {
 			}
 		}
 		for _, rt := range n.all[child] {
-			if rt.rec != child && rt.covers(off) {
+			if (rt.rec != child || n.otherElem(child, rt.slot, off)) && rt.covers(off) {
 				out = append(out, rt)
 			}
 		}
@@ -514,15 +516,21 @@ func (n *namer) detour(child int, off uintptr) []route {
 		n.detours++
 	}
 	for j := range n.a.recs.len() {
-		if j != child {
-			n.eachRoute(j, func(rt route) {
-				if rt.covers(off) {
-					out = append(out, rt)
-				}
-			})
-		}
+		n.eachRoute(j, func(rt route) {
+			if (j != child || n.otherElem(child, rt.slot, off)) && rt.covers(off) {
+				out = append(out, rt)
+			}
+		})
 	}
 	return out
+}
+
+// otherElem reports whether offsets slot and off lie in different
+// elements of record j.
+func (n *namer) otherElem(j int, slot, off uintptr) bool {
+	rec := n.a.recs.at(j)
+	size := layout.ByID(rec.Type).Size
+	return size != 0 && (slot-uintptr(rec.Off))/size != (off-uintptr(rec.Off))/size
 }
 
 // PathAt names the Go field at arena offset off, from the root of the value
