@@ -425,6 +425,7 @@ type (
 	}
 	ConstBox struct {
 		P *int
+		_ [8 - unsafe.Sizeof(uintptr(0))]byte // so that A starts at 8 everywhere
 		A [8]byte
 	}
 )
