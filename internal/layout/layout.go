@@ -140,6 +140,12 @@ func ShortName(rt reflect.Type) string {
 			i = j
 			continue
 		}
+		if strings.HasPrefix(s[i:], "...") {
+			// A variadic parameter's dots, not a qualifier's.
+			b.WriteString("...")
+			i += 3
+			continue
+		}
 		j := i
 		for j < len(s) && isQualifiedChar(s[j]) {
 			j++

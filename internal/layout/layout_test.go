@@ -215,6 +215,19 @@ func TestShortName(t *testing.T) {
 		}]()))
 }
 
+// A variadic parameter keeps its dots, which are no qualifier's: a func
+// field was reported as "func(string, interface {})".
+func TestShortNameKeepsVariadicDots(t *testing.T) {
+	assert.Equal(t, "func(...int)", ShortName(reflect.TypeFor[func(...int)]()))
+	assert.Equal(t, "func(string, ...WaitGroup)", ShortName(reflect.TypeFor[func(string, ...sync.WaitGroup)]()))
+	assert.Equal(t, "interface { Printf(string, ...interface {}) }",
+		ShortName(reflect.TypeFor[interface{ Printf(string, ...any) }]()))
+	type hooks struct {
+		Log func(format string, args ...any)
+	}
+	assert.EqualError(t, For[hooks]().Err, "hooks.Log: func(string, ...interface {}): funcs are not supported")
+}
+
 func TestDirectMatchesRuntime(t *testing.T) {
 	x := 5
 	type onePtr struct{ P *int }
