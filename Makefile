@@ -8,7 +8,7 @@ PLATFORMS   := linux/amd64 linux/arm64 linux/386 linux/arm darwin/amd64 darwin/a
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 
-.PHONY: test fmt vet race cgocheck2 fallback purego linux386 emulated cross examples bench-compile bench bench-quick report clean
+.PHONY: test fmt vet race cgocheck2 fallback purego linux386 emulated cross examples bench-compile bench bench-quick report report-quick clean
 
 ## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, purego, 32-bit, other CPUs under emulation, cross-compile, examples)
 test: fmt vet race cgocheck2 fallback purego linux386 emulated cross bench-compile examples
@@ -123,6 +123,11 @@ bench:
 ## bench-quick: the suite at smaller sizes and fewer repetitions (a few minutes), in bench/results/quick.txt
 bench-quick:
 	QUICK=1 GO=$(GO) bench/run results/quick.txt
+	@echo "bench-quick: make report-quick renders this run into bench/results/quick/REPORT.md (bench/REPORT.md stays the full run's)"
+
+## report-quick: bench/results/quick/REPORT.md and its plots from the last quick run (not committed)
+report-quick:
+	cd bench && $(GO) run ./cmd/report -in results/quick.txt -out results/quick/REPORT.md -plots plots
 
 ## report: bench/REPORT.md and its plots from the last full run (REPORT_IN= to use another file)
 REPORT_IN ?= results/bench.txt
@@ -130,4 +135,4 @@ report:
 	cd bench && $(GO) run ./cmd/report -in $(REPORT_IN) -out REPORT.md -plots plots
 
 clean:
-	rm -f bench/results/quick.txt
+	rm -rf bench/results/quick.txt bench/results/quick

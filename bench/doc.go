@@ -11,5 +11,8 @@
 //
 // From the repository root, make bench runs them all (bench/run) into
 // bench/results/bench.txt, which benchstat reads, and make report turns
-// that into REPORT.md and the SVG plots in plots/ (cmd/report).
+// that into REPORT.md and the SVG plots in plots/ (cmd/report). make
+// bench-quick runs them at smaller sizes, fewer times, into
+// bench/results/quick.txt, and make report-quick renders that into
+// bench/results/quick/.
 package bench
