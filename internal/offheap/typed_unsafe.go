@@ -25,8 +25,23 @@ func typeWord[T any]() unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&e))[0]
 }
 
-// ptrFree returns the analysis of T, or an error if T holds pointers.
+// ptrFree returns the analysis of T, or an error if T holds pointers. It
+// reads and fills the arena's one-entry type cache, and so counts as a use
+// of the arena in the invariants build's check for concurrent use: two
+// goroutines filling the cache at once could otherwise give one of them
+// the other's type, without their Allocs ever overlapping.
 func ptrFree[T any](a *Arena) (*layout.Type, error) {
+	if Invariants {
+		a.enter()
+		t, err := cachedType[T](a)
+		a.leave()
+		return t, err
+	}
+	return cachedType[T](a)
+}
+
+// cachedType is ptrFree without the check for concurrent use.
+func cachedType[T any](a *Arena) (*layout.Type, error) {
 	w := typeWord[T]()
 	if a.lastRT == w {
 		return a.lastT, nil

@@ -85,3 +85,22 @@ func newPanic[T any](a *Arena) (err error) {
 	New[T](a)
 	return nil
 }
+
+// In the invariants build, the type cache that New and MakeSlice read
+// first is part of the check for concurrent use: a goroutine reaching it
+// while another is inside an operation of the arena (held here with
+// enter) panics, rather than maybe reading the other's half-written entry.
+func TestTypeCacheCountsAsAUseOfTheArena(t *testing.T) {
+	if !Invariants {
+		t.Skip("needs -race or -tags invariants")
+	}
+	a, err := NewArena("busy", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	a.enter() // another goroutine's operation, in progress
+	assert.PanicsWithValue(t, "arena: concurrent use of an Arena (an Arena is not safe for concurrent use)",
+		func() { _, _ = ptrFree[other](a) })
+	a.leave()
+	p := New[other](a) // and the arena is usable once that operation ends
+	assert.Equal(t, other{}, *p)
+}
