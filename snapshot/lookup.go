@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/frozen-go/frozen/arena"
@@ -162,7 +163,12 @@ func (m *Map[K, V]) Verify() error {
 		if kerr != nil || len(keys) > named {
 			break
 		}
-		keys = append(keys, in...)
+		for _, k := range in {
+			// An entry across two changed pages is on both lists.
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
 	}
 	if len(keys) == 0 {
 		return err // only bytes beside the slots changed: values' strings or slices
