@@ -525,7 +525,10 @@ func TestMapVerifyNamesAnEntryAcrossTwoPagesOnce(t *testing.T) {
 	p0 := unsafe.Pointer(unsafe.StringData(k0))
 	var wf *freeze.WriteFault
 	require.ErrorAs(t, freeze.Guard(func() { *(*byte)(p0) = 0 }), &wf)
-	at := func(off uintptr) *byte { return (*byte)(unsafe.Add(p0, int(off)-int(wf.Offset))) }
+	// Addr - Offset is the table's first byte, even where the kernel
+	// reports only the page of a fault (linux/s390x).
+	base := wf.Addr - wf.Offset
+	at := func(off uintptr) *byte { return (*byte)(unsafe.Add(p0, int(off)-int(uintptr(p0)-base))) }
 	// A page boundary inside one entry, whose page before holds few
 	// enough entries that Verify goes on to the page after it.
 	page := uintptr(vm.PageSize)
