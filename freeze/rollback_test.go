@@ -787,4 +787,10 @@ func TestAliasOwnerLeftReadOnlyIsReported(t *testing.T) {
 	assert.ErrorAs(t, freeze.Guard(func() { c.Version = 9 }), &wf)
 	assert.Equal(t, newConfig().Version, freeze.ReadOnly(r, c).Version)
 	require.NoError(t, r.Close())
+	// Closed, the region says so first, like Verify does.
+	assert.ErrorIs(t, r.Verify(), arena.ErrClosed, "Verify after Close")
+	ran := false
+	err = freeze.Update(r, c, func(w *Config) { ran = true })
+	assert.ErrorIs(t, err, arena.ErrClosed, "Update after Close")
+	assert.False(t, ran)
 }

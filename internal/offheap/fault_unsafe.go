@@ -195,10 +195,6 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("Update of %q: %w", r.a.name, lt.Err)
 	}
 	<-r.ready
-	if r.bgErr != nil {
-		// The owner's mapping may have stayed read-only (freezeAlias).
-		return fmt.Errorf("Update of %q: %w", r.a.name, r.bgErr)
-	}
 	if r.inOwnUpdate() {
 		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
 	}
@@ -206,6 +202,10 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	defer r.mu.Unlock()
 	if r.closed {
 		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	if r.bgErr != nil {
+		// The owner's mapping may have stayed read-only (freezeAlias).
+		return fmt.Errorf("Update of %q: %w", r.a.name, r.bgErr)
 	}
 	// f may call what reads the region (ReadOnly, Checksum, Verify, a
 	// Guard whose fault is resolved): those see updater and do not wait
