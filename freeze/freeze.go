@@ -51,6 +51,10 @@ var (
 	// ErrInsideUpdate: Update or Close of a region was called from inside
 	// the function of an Update of that region.
 	ErrInsideUpdate = offheap.ErrInsideUpdate
+	// ErrBusy: a snapshot.Store could not release a version it replaced
+	// because an Update of it (or another Close) was running on another
+	// goroutine; the Store releases it later (see snapshot.Store.Close).
+	ErrBusy = offheap.ErrBusy
 )
 
 // StepError reports which step of a freeze failed. The arena was rolled
@@ -282,7 +286,8 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // Updates of one region run one at a time, and Verify, Checksum, Close,
 // ReadOnly and Allocations on other goroutines wait for them, as does
 // Guard naming a fault in the region: f must not wait for a goroutine
-// that calls one of them on the region. f itself may call ReadOnly, Checksum
+// that calls one of them on the region. (A snapshot.Store does not wait:
+// f may publish to, or close, the Store whose version it updates.) f itself may call ReadOnly, Checksum
 // (which gives the checksum from before the Update) and Verify (which
 // sees the region as it was before the Update) on the region, and a Guard
 // inside f reports f's faults as usual; Update and Close of the region

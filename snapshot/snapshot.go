@@ -167,3 +167,11 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
 func (s *Snapshot[T]) Close() error { return s.region.Close() }
+
+// closeUnlessBusy is Close for a Store releasing a version: instead of
+// waiting for an Update of the version running on another goroutine (or
+// for another Close of it), which may be waiting for the Store, it fails
+// with an error wrapping freeze.ErrBusy, and the Store tries again later.
+func (s *Snapshot[T]) closeUnlessBusy() error {
+	return offheap.Unwrap(s.region.Arena()).CloseUnlessBusy()
+}

@@ -39,8 +39,9 @@ type Store[T any] struct {
 	// unreleased.
 	retiring sync.WaitGroup
 	// unreleased holds the replaced versions whose release failed (the
-	// kernel refused to unmap, say) or was left by a last reader whose
-	// callback panicked; Publish and Close release them.
+	// kernel refused to unmap, say, or an Update of the version was
+	// running) or was left by a last reader whose callback panicked;
+	// Publish and Close release them.
 	failMu     sync.Mutex
 	unreleased []*version[T]
 }
@@ -245,7 +246,7 @@ func (v *version[T]) tryRelease() {
 	if !v.claimRelease() {
 		return
 	}
-	if err := v.snap.Close(); err != nil {
+	if err := v.snap.closeUnlessBusy(); err != nil {
 		v.store.keep(v)
 		return
 	}
@@ -286,7 +287,7 @@ func (st *Store[T]) retryReleases() error {
 	var errs []error
 	kept := st.unreleased[:0]
 	for _, v := range st.unreleased {
-		if err := v.snap.Close(); err != nil {
+		if err := v.snap.closeUnlessBusy(); err != nil {
 			errs = append(errs, err)
 			kept = append(kept, v)
 			continue
@@ -304,8 +305,10 @@ func (st *Store[T]) retryReleases() error {
 // A replaced version whose release failed stays mapped and is tried
 // again by every later Publish and Close: one replaced, or left by its
 // last reader, inside the function of a freeze.Update of it (whose
-// release fails with freeze.ErrInsideUpdate), or one the kernel refused
-// to unmap (none is expected). Close returns the errors of the versions that
+// release fails with freeze.ErrInsideUpdate) or while an Update of it
+// runs on another goroutine (freeze.ErrBusy: the Store does not wait for
+// the Update, whose function may be waiting for the Store), or one the
+// kernel refused to unmap (none is expected). Close returns the errors of the versions that
 // still cannot be released; called again, it tries them again. Otherwise
 // it returns nil, and is idempotent. It waits for the Publish calls that
 // replaced a version before it to finish releasing it (not for readers),

@@ -454,17 +454,25 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // kept into it (space.Lose: nor is a fault there resolved to the arena):
 // Close finishes and returns an error wrapping vm.ErrRangeLost that says
 // so.
-func (a *Arena) Close() error { return a.close(space.Release) }
+func (a *Arena) Close() error { return a.close(space.Release, false) }
+
+// CloseUnlessBusy is Close for an owner that must not wait for an Update
+// of the arena's region running on another goroutine (whose function may
+// be waiting for that owner), nor for another Close of it: it then
+// returns an error wrapping ErrBusy and changes nothing, and may be
+// called again. It waits, as Close does, for Verify and for a fault
+// being named, which run no code of the caller's.
+func (a *Arena) CloseUnlessBusy() error { return a.close(space.Release, true) }
 
 // Discard is Close for an arena whose addresses nobody outside the library
 // was ever given (a Take that failed): its ranges go back to space at
 // once, instead of spending the quarantine budget that keeps the ranges
 // of closed snapshots inaccessible (space.Discard).
-func (a *Arena) Discard() error { return a.close(space.Discard) }
+func (a *Arena) Discard() error { return a.close(space.Discard, false) }
 
-// close is Close and Discard, which give the arena's ranges back to space
-// with give.
-func (a *Arena) close(give func(space.Range) error) error {
+// close is Close, CloseUnlessBusy and Discard, which give the arena's
+// ranges back to space with give.
+func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 	r := a.frozen.Load()
 	if r != nil {
 		if r.inOwnUpdate() {
@@ -476,7 +484,12 @@ func (a *Arena) close(give func(space.Range) error) error {
 		// A frozen arena is closed through its Region, which several
 		// goroutines may hold: one Close runs, the others wait and then
 		// find it closed.
-		r.closeMu.Lock()
+		if !unlessBusy {
+			r.closeMu.Lock()
+		} else if !r.closeMu.TryLock() {
+			// The other Close may be waiting for an Update.
+			return fmt.Errorf("%w: another Close of region %q is running", ErrBusy, a.name)
+		}
 		defer r.closeMu.Unlock()
 	}
 	a.enter()
@@ -498,7 +511,7 @@ func (a *Arena) close(give func(space.Range) error) error {
 		return a.keepLost(a.w, step("release", a.w.Release))
 	}
 	if r != nil {
-		if err := r.release(releaseOwner); err != nil {
+		if err := r.release(releaseOwner, unlessBusy); err != nil {
 			return err
 		}
 	} else if err := releaseOwner(); err != nil {

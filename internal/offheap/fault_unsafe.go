@@ -198,6 +198,8 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	if r.inOwnUpdate() {
 		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
 	}
+	r.updating.Lock()
+	defer r.updating.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

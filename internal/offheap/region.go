@@ -55,6 +55,7 @@ var (
 	ErrNotAlias        = errors.New("freeze: region is not in Alias mode")
 	ErrNotInRegion     = errors.New("freeze: pointer is not in the region")
 	ErrInsideUpdate    = errors.New("freeze: called from inside the function of an Update of the region")
+	ErrBusy            = errors.New("freeze: region busy: an Update or another Close of it is running")
 )
 
 // StepError reports the step of a freeze transition that failed. The arena
@@ -160,6 +161,12 @@ type Region struct {
 	bg    sync.WaitGroup
 
 	mu sync.RWMutex // Update (write) against Verify (read) and release
+	// updating is held by an Update from before it takes mu until after
+	// it lets go of it, and by a release that must not wait for an Update
+	// (CloseUnlessBusy), which tries it instead of waiting for mu: only
+	// an Update holds mu while running code of the caller's, which may
+	// wait for whoever is releasing (a snapshot.Store's Publish, say).
+	updating sync.Mutex
 	// updater is the id of the goroutine running an Update's function
 	// (0 when none does), so that what that function calls on the region
 	// does not wait for the lock its own goroutine holds (see readLock).
@@ -889,7 +896,13 @@ func MsealMissing() error {
 // stays mapped, and another call takes up where this one stopped; the
 // region stays closed meanwhile (Verify and Update refuse), while what is
 // still mapped stays readable and its range is not handed out again.
-func (r *Region) release(releaseOwner func() error) error {
+func (r *Region) release(releaseOwner func() error, unlessBusy bool) error {
+	if unlessBusy {
+		if !r.updating.TryLock() {
+			return fmt.Errorf("%w: an Update of region %q is running", ErrBusy, r.a.name)
+		}
+		defer r.updating.Unlock()
+	}
 	r.bg.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()

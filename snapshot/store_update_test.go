@@ -1,0 +1,190 @@
+//go:build unix
+
+package snapshot_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+type counter struct{ N int }
+
+// aliasStore returns a Store publishing in Alias mode, the one mode that
+// freeze.Update works in, and its first version, baselined.
+func aliasStore(t *testing.T) (*snapshot.Store[counter], *snapshot.Snapshot[counter]) {
+	t.Helper()
+	st := new(snapshot.Store[counter])
+	st.Configure(snapshot.WithMode(freeze.Alias))
+	v1, err := st.Publish(counter{N: 1})
+	require.NoError(t, err)
+	require.NoError(t, v1.Region().Wait())
+	return st, v1
+}
+
+// settle is how long a test lets another goroutine reach the call it is
+// to be blocked in: long enough on a loaded machine that it usually has;
+// if it has not, the test passes without having tested the race.
+const settle = 100 * time.Millisecond
+
+// within fails the test unless n results arrive on done, each nil, in
+// time: a Store call that waits for an Update whose function waits for
+// that call never returns.
+func within(t *testing.T, done <-chan error, n int, what string) {
+	t.Helper()
+	for range n {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("deadlock: " + what)
+		}
+	}
+}
+
+// balanced checks that every version published was released.
+func balanced(t *testing.T, st *snapshot.Store[counter]) {
+	t.Helper()
+	s := st.Stats()
+	assert.Equal(t, s.Published, s.Released, "versions published and released")
+}
+
+// A Publish inside the function of an Update of the current version
+// replaces it but cannot release it (its memory is being written, under
+// the lock the Update holds): the version is kept, and released by the
+// next Publish after the Update.
+func TestStorePublishInsideAnUpdateOfTheCurrentVersionKeepsIt(t *testing.T) {
+	st, v1 := aliasStore(t)
+	require.NoError(t, freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
+		w.N = 10
+		_, err := st.Publish(counter{N: 2})
+		assert.NoError(t, err)
+		assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 0}, st.Stats(), "v1 kept, v2 current")
+	}))
+	_, err := st.Publish(counter{N: 3})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	balanced(t, st)
+}
+
+// A Publish on another goroutine that retries the release of a version
+// an Update is running on must not wait for the Update while holding
+// what the Update's own Publish needs: it leaves the version for later.
+func TestStorePublishInsideAnUpdateWhileAnotherPublishRetriesItsVersion(t *testing.T) {
+	st, v1 := aliasStore(t)
+	kept := make(chan struct{})
+	done := make(chan error, 2)
+	go func() {
+		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
+			w.N = 10
+			_, err := st.Publish(counter{N: 2}) // v1 cannot be released inside its Update: kept
+			assert.NoError(t, err)
+			close(kept)
+			time.Sleep(settle) // the other goroutine's Publish now retries v1
+			_, err = st.Publish(counter{N: 3})
+			assert.NoError(t, err)
+		})
+	}()
+	go func() {
+		<-kept
+		_, err := st.Publish(counter{N: 4})
+		done <- err
+	}()
+	within(t, done, 2, "a Publish inside an Update waits for a Publish that waits for the Update")
+	require.NoError(t, st.Close())
+	balanced(t, st)
+}
+
+// A Store.Close inside the function of an Update must not wait for a
+// Publish on another goroutine whose release of the version waits for the
+// Update: the Publish leaves the version for later, and Close reports it
+// as still unreleased until a Close after the Update releases it.
+func TestStoreCloseInsideAnUpdateWhileAnotherPublishReleasesItsVersion(t *testing.T) {
+	st, v1 := aliasStore(t)
+	inside := make(chan struct{})
+	done := make(chan error, 2)
+	go func() {
+		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
+			w.N = 10
+			close(inside)
+			time.Sleep(settle) // the other goroutine's Publish now releases v1
+			err := st.Close()
+			assert.ErrorIs(t, err, freeze.ErrInsideUpdate, "v1 cannot be released inside its Update")
+		})
+	}()
+	go func() {
+		<-inside
+		_, err := st.Publish(counter{N: 2})
+		done <- err
+	}()
+	within(t, done, 2, "a Store.Close inside an Update waits for a Publish that waits for the Update")
+	require.NoError(t, st.Close(), "after the Update, Close releases v1")
+	balanced(t, st)
+}
+
+// A version an Update is running on, on another goroutine, when the
+// Store releases it is left for the next Publish or Close, with an error
+// wrapping freeze.ErrBusy from Close until the Update is over.
+func TestStoreCloseWhileAnUpdateRunsOnAnotherGoroutine(t *testing.T) {
+	st, v1 := aliasStore(t)
+	inside, finish := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
+			w.N = 10
+			close(inside)
+			<-finish
+		})
+	}()
+	<-inside
+	assert.ErrorIs(t, st.Close(), freeze.ErrBusy)
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats(), "v1 kept")
+	close(finish)
+	within(t, done, 1, "the Update")
+	require.NoError(t, st.Close(), "after the Update, Close releases v1")
+	balanced(t, st)
+}
+
+// Nor does the Store wait for another Close of the version, which may be
+// waiting for an Update. (That Close, by the snapshot's owner, is refused
+// while the Store holds the version, and releases it once the Store has
+// let go of it, as its Close here does.)
+func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
+	st, v1 := aliasStore(t)
+	inside, finish := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 2)
+	go func() {
+		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
+			w.N = 10
+			close(inside)
+			<-finish
+		})
+	}()
+	<-inside
+	go func() {
+		err := v1.Close() // waits for the Update
+		if errors.Is(err, snapshot.ErrOwnedByStore) {
+			err = nil
+		}
+		done <- err
+	}()
+	time.Sleep(settle) // v1.Close now waits for the Update
+	closed := make(chan error, 1)
+	go func() { closed <- st.Close() }()
+	select {
+	case err := <-closed:
+		assert.ErrorIs(t, err, freeze.ErrBusy)
+	case <-time.After(10 * time.Second):
+		t.Error("deadlock: Store.Close waits for a Close that waits for an Update")
+	}
+	close(finish)
+	within(t, done, 2, "the Update and the refused Close")
+	require.NoError(t, st.Close(), "after the Update, Close releases v1")
+	balanced(t, st)
+}
