@@ -28,7 +28,8 @@ var ErrClusteredKeys = lookup.ErrClusteredKeys
 
 // Map is a frozen, read-only hash table outside the Go heap: the garbage
 // collector never scans its entries, any number of goroutines may call Get
-// at once without locks, and Get does not allocate. A Map must not be copied.
+// at once without locks, and Get does not allocate (for keys and values
+// of up to 128 KiB). A Map must not be copied.
 // Obtain one from NewMap: the zero value is not a table (Get, Len,
 // Strategy and All see an empty one; the other methods panic).
 type Map[K comparable, V any] struct {
@@ -112,10 +113,11 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 
 // Get returns the value stored for k, and whether k is present. Values
 // holding pointers point into frozen memory, valid until Close. Get does
-// not allocate, but for a key type over 128 KiB: Go keeps no variable
-// that large on the stack, and puts Get's copy of the key (and, for a
-// type with padding or blank fields, the copy it hashes with those bytes
-// zeroed) on the heap. It panics with an error wrapping arena.ErrClosed
+// not allocate, but for a key or value type over 128 KiB: Go keeps no
+// variable that large on the stack, and puts Get's copy of the key (and,
+// for a type with padding or blank fields, the copy it hashes with those
+// bytes zeroed), or the value it returns, on the heap (store such values
+// behind a pointer, V = *Big, for a Get that does not allocate). It panics with an error wrapping arena.ErrClosed
 // after Close.
 // The compiler inlines Get into its callers, so that a lookup costs them
 // one function call.

@@ -352,6 +352,26 @@ func TestMapGetDoesNotAllocate(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = fm.Verify() }))
 }
 
+// Get does not allocate for values of up to 128 KiB, the largest variable
+// Go keeps on the stack, nor for larger ones behind a pointer, as its
+// documentation says.
+func TestMapGetOfLargeValuesDoesNotAllocate(t *testing.T) {
+	type largest [128 << 10]byte
+	type larger [128<<10 + 8]byte
+	flat, err := snapshot.NewMap(maps.All(map[string]largest{"a": {1}, "b": {2}, "c": {3}}))
+	require.NoError(t, err)
+	defer flat.Close()
+	boxed, err := snapshot.NewMap(maps.All(map[string]*larger{"a": {1}, "b": {2}, "c": {3}}))
+	require.NoError(t, err)
+	defer boxed.Close()
+	var v largest
+	var p *larger
+	assert.Zero(t, testing.AllocsPerRun(20, func() { v, _ = flat.Get("b") }), "a 128 KiB value")
+	assert.Zero(t, testing.AllocsPerRun(20, func() { p, _ = boxed.Get("b") }), "a larger value behind a pointer")
+	assert.Equal(t, byte(2), v[0])
+	assert.Equal(t, byte(2), p[0])
+}
+
 func TestMapUseAfterClose(t *testing.T) {
 	fm, err := snapshot.NewMap(maps.All(map[string]*Route{"a": {Backend: "x"}}), snapshot.WithName("routes"))
 	require.NoError(t, err)
