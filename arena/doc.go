@@ -40,7 +40,8 @@
 // and, in the invariants build (-tags invariants, or -race), concurrent use
 // of one Arena, which panics with a message that says so.
 // Errors about types name the offending field path, e.g.
-// "Config.Index: map[string]int: maps are not supported".
+// "arena: clone: Config.Index: map[string]int: maps are not supported
+// (build a snapshot.Map instead)".
 //
 // # Caveats
 //
@@ -64,8 +65,8 @@
 // free: Freeze then refuses the graph, but a read before it may read freed
 // memory. Build the new value in the arena instead (c.Name =
 // arena.String(a, strings.ToUpper(c.Name))). Under GOEXPERIMENT=cgocheck2
-// the runtime aborts at such a store ("Go pointer stored into non-Go
-// memory"); the library's own test suite runs under it too.
+// the runtime aborts at such a store ("unpinned Go pointer stored into
+// non-Go memory"); the library's own test suite runs under it too.
 //
 // Identity is not kept with anything outside the arena: a clone of an error
 // wraps a copy of a sentinel (errors.Is against the original sentinel is

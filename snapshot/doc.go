@@ -115,8 +115,9 @@
 // value is cloned like any Go object, so a million entries whose values
 // hold a string took 1-3 µs per key to build on the 2-core hosts
 // measured (go run ./examples/lookup), against 0.08-0.18 µs for int64
-// values (bench/REPORT.md, since the build moved off the Go heap): ten
-// times as long or more.
+// values (bench/REPORT.md, since the build moved off the Go heap): six
+// to thirty times as long (six to eight in the runs of one day on one
+// host).
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have
