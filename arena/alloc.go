@@ -6,7 +6,9 @@ import "github.com/frozen-go/frozen/internal/offheap"
 // be pointer-free (no pointers, strings, slices, maps, channels, funcs or
 // interfaces, at any depth): use Clone for values with pointers. A
 // zero-size T (struct{}, [0]int) takes no memory: New, like MakeSlice of
-// it, returns the arena's first address. (Clone instead gives each
+// it, returns the arena's first address, mapped even when nothing else is
+// allocated, since dereferencing the pointer reads a byte through it (Go's
+// nil check). (Clone instead gives each
 // zero-size value it copies, a pointee or an empty slice's array, an
 // address of its own, and so a byte of arena memory.)
 //

@@ -426,11 +426,18 @@ func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	}
 	if size == 0 {
 		// Zero-size values point at the region's first byte, as Clone's
-		// do (tidy): never read or written through, and inside what Freeze
-		// and Update accept, where the end of the used bytes (the next
-		// offset) would not be when nothing follows.
+		// do (tidy): never written through, and inside what Freeze and
+		// Update accept, where the end of the used bytes (the next
+		// offset) would not be when nothing follows. That byte is mapped
+		// before the pointer is handed out: dereferencing a pointer to a
+		// zero-size value reads a byte through it (Go's nil check).
 		if err := a.usable(); err != nil {
 			return nil, err
+		}
+		if a.w == nil {
+			if err := a.grow(0); err != nil {
+				return nil, err
+			}
 		}
 		return a.rng.Addr(), nil
 	}
