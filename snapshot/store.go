@@ -10,6 +10,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 )
 
 // Store publishes successive versions of a value of type T (a configuration
@@ -120,6 +121,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 		return nil, err
 	}
 	nv := &version[T]{store: st, snap: snap, readers: make([]stripe, stripeCount)}
+	offheap.Unwrap(snap.region.Arena()).Region().SetAfterUpdate(st.afterUpdate)
 	st.mu.Lock()
 	if st.closed {
 		// Close came while the snapshot was taken: no reader ever had it.
@@ -279,6 +281,13 @@ func (st *Store[T]) keep(v *version[T]) {
 	st.failMu.Unlock()
 }
 
+// afterUpdate runs when an Update of one of the store's versions has
+// returned: a release that failed because the Update was running is tried
+// again at once, rather than left to a Publish or Close that may never
+// come (after Close, the last reader of the version may have left while
+// the Update ran).
+func (st *Store[T]) afterUpdate() { _ = st.retryReleases() }
+
 // retryReleases tries again to release the versions whose release
 // failed, and returns the errors of those that still fail.
 func (st *Store[T]) retryReleases() error {
@@ -303,12 +312,13 @@ func (st *Store[T]) retryReleases() error {
 // and makes later Publish calls fail. Reads after Close see the zero value.
 //
 // A replaced version whose release failed stays mapped and is tried
-// again by every later Publish and Close: one replaced, or left by its
-// last reader, inside the function of a freeze.Update of it (whose
-// release fails with freeze.ErrInsideUpdate) or while an Update of it
-// runs on another goroutine (freeze.ErrBusy: the Store does not wait for
-// the Update, whose function may be waiting for the Store), or one the
-// kernel refused to unmap (none is expected). Close returns the errors of the versions that
+// again by every later Publish and Close: one the kernel refused to unmap
+// (none is expected), and one replaced, or left by its last reader,
+// inside the function of a freeze.Update of it (whose release fails with
+// freeze.ErrInsideUpdate) or while an Update of it runs on another
+// goroutine (freeze.ErrBusy: the Store does not wait for the Update,
+// whose function may be waiting for the Store). The latter is also tried
+// again as soon as the Update's function has returned. Close returns the errors of the versions that
 // still cannot be released; called again, it tries them again. Otherwise
 // it returns nil, and is idempotent. It waits for the Publish calls that
 // replaced a version before it to finish releasing it (not for readers),

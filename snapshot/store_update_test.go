@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/snapshot"
 )
@@ -57,8 +58,8 @@ func balanced(t *testing.T, st *snapshot.Store[counter]) {
 
 // A Publish inside the function of an Update of the current version
 // replaces it but cannot release it (its memory is being written, under
-// the lock the Update holds): the version is kept, and released by the
-// next Publish after the Update.
+// the lock the Update holds): the version is kept, and released as soon
+// as the Update returns.
 func TestStorePublishInsideAnUpdateOfTheCurrentVersionKeepsIt(t *testing.T) {
 	st, v1 := aliasStore(t)
 	require.NoError(t, freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
@@ -67,6 +68,7 @@ func TestStorePublishInsideAnUpdateOfTheCurrentVersionKeepsIt(t *testing.T) {
 		assert.NoError(t, err)
 		assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 0}, st.Stats(), "v1 kept, v2 current")
 	}))
+	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 1}, st.Stats(), "v1 released when the Update returned")
 	_, err := st.Publish(counter{N: 3})
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
@@ -187,4 +189,32 @@ func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
 	within(t, done, 2, "the Update and the refused Close")
 	require.NoError(t, st.Close(), "after the Update, Close releases v1")
 	balanced(t, st)
+}
+
+// The last reader of a retired version that leaves while an Update of it
+// runs on another goroutine cannot release it (the Store does not wait
+// for Updates); the end of the Update does, even after Close has returned
+// and no Publish or Close is to come.
+func TestStoreReleasesAVersionLeftDuringAnUpdateWhenTheUpdateReturns(t *testing.T) {
+	st, v1 := aliasStore(t)
+	inRead, leave, readDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(readDone)
+		st.Read(func(counter) { close(inRead); <-leave })
+	}()
+	<-inRead
+	inside, finish := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) { close(inside); <-finish })
+	}()
+	<-inside
+	require.NoError(t, st.Close(), "a reader is inside v1: Close leaves its release to that reader")
+	close(leave)
+	<-readDone // the last reader has left, while the Update runs
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats(), "v1 kept while the Update runs")
+	close(finish)
+	within(t, done, 1, "the Update")
+	balanced(t, st)
+	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "v1 released")
 }

@@ -199,7 +199,13 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
 	}
 	r.updating.Lock()
-	defer r.updating.Unlock()
+	returned := false // f returned: afterUpdate runs once the locks are let go
+	defer func() {
+		r.updating.Unlock()
+		if returned && r.afterUpdate != nil {
+			r.afterUpdate()
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -273,6 +279,7 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	cb := unsafe.Slice((*byte)(unsafe.Pointer(cp)), size)
 	copy(cb, saved)
 	f(cp)
+	returned = true
 	if err := r.checkCopy(unsafe.Pointer(cp), lt, off); err != nil {
 		return err
 	}
