@@ -248,11 +248,17 @@ func (v *version[T]) tryRelease() {
 	if !v.claimRelease() {
 		return
 	}
+	// Under failMu, which retryReleases holds too: a release refused
+	// because an Update is running is among the kept versions before the
+	// Update's afterUpdate can look for it there.
+	st := v.store
+	st.failMu.Lock()
+	defer st.failMu.Unlock()
 	if err := v.snap.closeUnlessBusy(); err != nil {
-		v.store.keep(v)
+		st.unreleased = append(st.unreleased, v)
 		return
 	}
-	v.store.released.Add(1)
+	st.released.Add(1)
 }
 
 // claimRelease reports whether the caller is the one to release the
@@ -282,7 +288,7 @@ func (st *Store[T]) keep(v *version[T]) {
 }
 
 // afterUpdate runs when an Update of one of the store's versions has
-// returned: a release that failed because the Update was running is tried
+// ended: a release that failed because the Update was running is tried
 // again at once, rather than left to a Publish or Close that may never
 // come (after Close, the last reader of the version may have left while
 // the Update ran).
@@ -318,7 +324,7 @@ func (st *Store[T]) retryReleases() error {
 // freeze.ErrInsideUpdate) or while an Update of it runs on another
 // goroutine (freeze.ErrBusy: the Store does not wait for the Update,
 // whose function may be waiting for the Store). The latter is also tried
-// again as soon as the Update's function has returned. Close returns the errors of the versions that
+// again as soon as the Update ends. Close returns the errors of the versions that
 // still cannot be released; called again, it tries them again. Otherwise
 // it returns nil, and is idempotent. It waits for the Publish calls that
 // replaced a version before it to finish releasing it (not for readers),

@@ -4,6 +4,7 @@ package snapshot_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
@@ -217,4 +219,81 @@ func TestStoreReleasesAVersionLeftDuringAnUpdateWhenTheUpdateReturns(t *testing.
 	within(t, done, 1, "the Update")
 	balanced(t, st)
 	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "v1 released")
+}
+
+// So does the end of an Update whose function panicked.
+func TestStoreReleasesAVersionLeftDuringAnUpdateThatPanicked(t *testing.T) {
+	st, v1 := aliasStore(t)
+	inRead, leave, readDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(readDone)
+		st.Read(func(counter) { close(inRead); <-leave })
+	}()
+	<-inRead
+	inside, finish := make(chan struct{}), make(chan struct{})
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
+			close(inside)
+			<-finish
+			panic("f fails")
+		})
+	}()
+	<-inside
+	require.NoError(t, st.Close())
+	close(leave)
+	<-readDone // the last reader has left, while the Update runs
+	close(finish)
+	assert.Equal(t, "f fails", <-recovered)
+	balanced(t, st)
+	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "v1 released")
+}
+
+// The last reader's release, refused because an Update runs, and the
+// retry at the Update's end may come in either order, and close together:
+// the version is released either way. (Kept only after the Update's end
+// had looked for it, it would never be.) The Update is held at its last
+// step for a random moment, to spread the two over each other.
+func TestStoreReleaseAndTheEndOfAnUpdateInEitherOrder(t *testing.T) {
+	t.Cleanup(func() { offheap.SetFailpoint(nil) })
+	lost := 0
+	for range 300 {
+		st, v1 := aliasStore(t)
+		inRead, leave, readDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(readDone)
+			st.Read(func(counter) { close(inRead); <-leave })
+		}()
+		<-inRead
+		gate := make(chan struct{})
+		hold := time.Duration(rand.IntN(30_000))
+		offheap.SetFailpoint(func(step string) error {
+			if step == "update-rehashed" {
+				<-gate
+				for start := time.Now(); time.Since(start) < hold; {
+				}
+			}
+			return nil
+		})
+		inside, finish := make(chan struct{}), make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) { close(inside); <-finish })
+		}()
+		<-inside
+		require.NoError(t, st.Close())
+		close(finish)
+		time.Sleep(200 * time.Microsecond) // the Update reaches the failpoint
+		close(gate)
+		close(leave)
+		<-readDone
+		require.NoError(t, <-done)
+		offheap.SetFailpoint(nil)
+		if s := st.Stats(); s.Published != s.Released {
+			lost++
+			require.NoError(t, st.Close())
+		}
+	}
+	assert.Zero(t, lost, "versions never released")
 }

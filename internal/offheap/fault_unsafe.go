@@ -199,10 +199,11 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
 	}
 	r.updating.Lock()
-	returned := false // f returned: afterUpdate runs once the locks are let go
 	defer func() {
+		// However the Update ends (f may have panicked, or never run):
+		// a release refused meanwhile, for updating was held, is retried.
 		r.updating.Unlock()
-		if returned && r.afterUpdate != nil {
+		if r.afterUpdate != nil {
 			r.afterUpdate()
 		}
 	}()
@@ -279,7 +280,6 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	cb := unsafe.Slice((*byte)(unsafe.Pointer(cp)), size)
 	copy(cb, saved)
 	f(cp)
-	returned = true
 	if err := r.checkCopy(unsafe.Pointer(cp), lt, off); err != nil {
 		return err
 	}

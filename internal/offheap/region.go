@@ -181,16 +181,17 @@ type Region struct {
 	// keeper, if set, refuses release and Permanent while another owner
 	// decides the region's lifetime (see SetKeeper).
 	keeper func(permanent bool) error
-	// afterUpdate, if set, runs when an Update's function has returned
-	// and the Update has let go of the region (see SetAfterUpdate).
+	// afterUpdate, if set, runs when an Update has let go of the region
+	// (see SetAfterUpdate).
 	afterUpdate func()
 }
 
-// SetAfterUpdate makes every Update of the region whose function returned
-// (did not panic) call f once it has let go of the region's locks: a
-// snapshot.Store, whose release of a version failed because an Update of
-// it was running (ErrBusy, ErrInsideUpdate), retries it there. Set it
-// before the region is shared.
+// SetAfterUpdate makes every Update of the region that took its locks
+// call f once it has let go of them, however it ends (f returned or
+// panicked, or the Update failed before running it): a snapshot.Store,
+// whose release of a version failed because an Update of it was running
+// (ErrBusy, ErrInsideUpdate), retries it there. Set it before the region
+// is shared.
 func (r *Region) SetAfterUpdate(f func()) { r.afterUpdate = f }
 
 // SetKeeper makes release (Arena.Close, by whatever route) and Permanent
