@@ -75,10 +75,14 @@ type stripe struct {
 }
 
 type version[T any] struct {
-	store    *Store[T]
-	snap     *Snapshot[T]
-	readers  []stripe
-	retired  atomic.Bool // no longer current: released once no reader is left
+	store   *Store[T]
+	snap    *Snapshot[T]
+	readers []stripe
+	retired atomic.Bool // no longer current: released once no reader is left
+	// unwound is set, under the store's failMu, on a version kept by a
+	// last reader whose callback panicked: only Publish and Close
+	// release it (see leaveUnwinding).
+	unwound  bool
 	released atomic.Bool
 }
 
@@ -240,7 +244,11 @@ func (v *version[T]) retire() {
 func (v *version[T]) leaveUnwinding(s int) {
 	v.readers[s].n.Add(-1)
 	if v.retired.Load() && v.claimRelease() {
-		v.store.keep(v)
+		st := v.store
+		st.failMu.Lock()
+		v.unwound = true
+		st.unreleased = append(st.unreleased, v)
+		st.failMu.Unlock()
 	}
 }
 
@@ -277,10 +285,9 @@ func (v *version[T]) claimRelease() bool {
 	return true
 }
 
-// keep holds on to a version whose release failed, or was put off by a
-// reader unwinding from a panic: it stays mapped (and readable: nobody
-// reads it any more), not counted as released, until Publish or Close
-// retries it.
+// keep holds on to a version whose release failed: it stays mapped (and
+// readable: nobody reads it any more), not counted as released, until
+// Publish or Close retries it.
 func (st *Store[T]) keep(v *version[T]) {
 	st.failMu.Lock()
 	st.unreleased = append(st.unreleased, v)
@@ -291,17 +298,33 @@ func (st *Store[T]) keep(v *version[T]) {
 // ended: a release that failed because the Update was running is tried
 // again at once, rather than left to a Publish or Close that may never
 // come (after Close, the last reader of the version may have left while
-// the Update ran).
-func (st *Store[T]) afterUpdate() { _ = st.retryReleases() }
+// the Update ran). While the Update's function is unwinding from a panic,
+// the versions kept by unwinding readers stay: a Guard further up may be
+// about to name a write into one of them.
+func (st *Store[T]) afterUpdate(unwinding bool) {
+	st.failMu.Lock()
+	defer st.failMu.Unlock()
+	_ = st.retryLocked(!unwinding)
+}
 
 // retryReleases tries again to release the versions whose release
 // failed, and returns the errors of those that still fail.
 func (st *Store[T]) retryReleases() error {
 	st.failMu.Lock()
 	defer st.failMu.Unlock()
+	return st.retryLocked(true)
+}
+
+// retryLocked is retryReleases with failMu held; it leaves the versions
+// kept by unwinding readers alone unless unwound is set.
+func (st *Store[T]) retryLocked(unwound bool) error {
 	var errs []error
 	kept := st.unreleased[:0]
 	for _, v := range st.unreleased {
+		if v.unwound && !unwound {
+			kept = append(kept, v)
+			continue
+		}
 		if err := v.snap.closeUnlessBusy(); err != nil {
 			errs = append(errs, err)
 			kept = append(kept, v)

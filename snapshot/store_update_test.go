@@ -297,3 +297,30 @@ func TestStoreReleaseAndTheEndOfAnUpdateInEitherOrder(t *testing.T) {
 	}
 	assert.Zero(t, lost, "versions never released")
 }
+
+// The end of an Update whose function is unwinding from a panic leaves
+// alone a version kept by a reader unwinding from the same panic: a Guard
+// further up names the stray write that caused it only while the version
+// is mapped.
+func TestStoreGuardNamesAWriteInsideAReadInsideAnUpdate(t *testing.T) {
+	var st snapshot.Store[*counter]
+	st.Configure(snapshot.WithMode(freeze.Alias))
+	v1, err := st.Publish(&counter{N: 1})
+	require.NoError(t, err)
+	require.NoError(t, v1.Region().Wait())
+	err = freeze.Guard(func() {
+		_ = freeze.Update(v1.Region(), v1.Pointer(), func(w **counter) {
+			st.Read(func(v *counter) {
+				_, err := st.Publish(&counter{N: 2})
+				assert.NoError(t, err)
+				v.N = 99 // a stray write into v1
+			})
+		})
+	})
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, err, &wf, "the write was not reported as a write fault")
+	assert.Equal(t, "store", wf.Region)
+	require.NoError(t, st.Close())
+	stats := st.Stats()
+	assert.Equal(t, stats.Published, stats.Released, "versions published and released")
+}
