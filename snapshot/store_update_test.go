@@ -133,26 +133,17 @@ func TestStoreCloseInsideAnUpdateWhileAnotherPublishReleasesItsVersion(t *testin
 }
 
 // A version an Update is running on, on another goroutine, when the
-// Store releases it is left for the next Publish or Close, with an error
-// wrapping freeze.ErrBusy from Close until the Update is over.
+// Store releases it is kept, with an error wrapping freeze.ErrBusy from
+// Close, until the Update ends and releases it.
 func TestStoreCloseWhileAnUpdateRunsOnAnotherGoroutine(t *testing.T) {
 	st, v1 := aliasStore(t)
-	inside, finish := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
-			w.N = 10
-			close(inside)
-			<-finish
-		})
-	}()
-	<-inside
+	finish, result := updateInside(v1, nil)
 	assert.ErrorIs(t, st.Close(), freeze.ErrBusy)
 	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats(), "v1 kept")
-	close(finish)
-	within(t, done, 1, "the Update")
-	require.NoError(t, st.Close(), "after the Update, Close releases v1")
+	finish()
+	assert.Nil(t, <-result)
 	balanced(t, st)
+	require.NoError(t, st.Close(), "nothing left to release")
 }
 
 // Nor does the Store wait for another Close of the version, which may be
@@ -161,16 +152,8 @@ func TestStoreCloseWhileAnUpdateRunsOnAnotherGoroutine(t *testing.T) {
 // let go of it, as its Close here does.)
 func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
 	st, v1 := aliasStore(t)
-	inside, finish := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 2)
-	go func() {
-		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
-			w.N = 10
-			close(inside)
-			<-finish
-		})
-	}()
-	<-inside
+	finish, result := updateInside(v1, nil)
+	done := make(chan error, 1)
 	go func() {
 		err := v1.Close() // waits for the Update
 		if errors.Is(err, snapshot.ErrOwnedByStore) {
@@ -187,10 +170,49 @@ func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("deadlock: Store.Close waits for a Close that waits for an Update")
 	}
-	close(finish)
-	within(t, done, 2, "the Update and the refused Close")
+	finish()
+	assert.Nil(t, <-result)
+	within(t, done, 1, "the owner's Close")
 	require.NoError(t, st.Close(), "after the Update, Close releases v1")
 	balanced(t, st)
+}
+
+// readInside starts a Read of st whose callback stays inside until leave
+// is called; it returns once the reader is inside, and leave once the
+// Read has returned.
+func readInside(st *snapshot.Store[counter]) (leave func()) {
+	in, out, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		st.Read(func(counter) { close(in); <-out })
+	}()
+	<-in
+	return func() { close(out); <-done }
+}
+
+// updateInside starts an Update of v's value whose function waits until
+// finish is called and then runs then, if not nil; it returns once the
+// function is inside. result receives what the Update returned, or what
+// its function panicked with.
+func updateInside(v *snapshot.Snapshot[counter], then func()) (finish func(), result <-chan any) {
+	in, out, done := make(chan struct{}), make(chan struct{}), make(chan any, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- p
+			}
+		}()
+		err := freeze.Update(v.Region(), v.Pointer(), func(w *counter) {
+			close(in)
+			<-out
+			if then != nil {
+				then()
+			}
+		})
+		done <- err
+	}()
+	<-in
+	return func() { close(out) }, done
 }
 
 // The last reader of a retired version that leaves while an Update of it
@@ -199,24 +221,13 @@ func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
 // and no Publish or Close is to come.
 func TestStoreReleasesAVersionLeftDuringAnUpdateWhenTheUpdateReturns(t *testing.T) {
 	st, v1 := aliasStore(t)
-	inRead, leave, readDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(readDone)
-		st.Read(func(counter) { close(inRead); <-leave })
-	}()
-	<-inRead
-	inside, finish := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) { close(inside); <-finish })
-	}()
-	<-inside
+	leave := readInside(st)
+	finish, result := updateInside(v1, nil)
 	require.NoError(t, st.Close(), "a reader is inside v1: Close leaves its release to that reader")
-	close(leave)
-	<-readDone // the last reader has left, while the Update runs
+	leave() // the last reader leaves while the Update runs
 	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats(), "v1 kept while the Update runs")
-	close(finish)
-	within(t, done, 1, "the Update")
+	finish()
+	assert.Nil(t, <-result)
 	balanced(t, st)
 	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "v1 released")
 }
@@ -224,28 +235,12 @@ func TestStoreReleasesAVersionLeftDuringAnUpdateWhenTheUpdateReturns(t *testing.
 // So does the end of an Update whose function panicked.
 func TestStoreReleasesAVersionLeftDuringAnUpdateThatPanicked(t *testing.T) {
 	st, v1 := aliasStore(t)
-	inRead, leave, readDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(readDone)
-		st.Read(func(counter) { close(inRead); <-leave })
-	}()
-	<-inRead
-	inside, finish := make(chan struct{}), make(chan struct{})
-	recovered := make(chan any, 1)
-	go func() {
-		defer func() { recovered <- recover() }()
-		_ = freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
-			close(inside)
-			<-finish
-			panic("f fails")
-		})
-	}()
-	<-inside
+	leave := readInside(st)
+	finish, result := updateInside(v1, func() { panic("f fails") })
 	require.NoError(t, st.Close())
-	close(leave)
-	<-readDone // the last reader has left, while the Update runs
-	close(finish)
-	assert.Equal(t, "f fails", <-recovered)
+	leave() // the last reader leaves while the Update runs
+	finish()
+	assert.Equal(t, "f fails", <-result)
 	balanced(t, st)
 	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "v1 released")
 }
@@ -260,12 +255,7 @@ func TestStoreReleaseAndTheEndOfAnUpdateInEitherOrder(t *testing.T) {
 	lost := 0
 	for range 300 {
 		st, v1 := aliasStore(t)
-		inRead, leave, readDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(readDone)
-			st.Read(func(counter) { close(inRead); <-leave })
-		}()
-		<-inRead
+		leave := readInside(st)
 		gate := make(chan struct{})
 		hold := time.Duration(rand.IntN(30_000))
 		offheap.SetFailpoint(func(step string) error {
@@ -276,19 +266,13 @@ func TestStoreReleaseAndTheEndOfAnUpdateInEitherOrder(t *testing.T) {
 			}
 			return nil
 		})
-		inside, finish := make(chan struct{}), make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) { close(inside); <-finish })
-		}()
-		<-inside
+		finish, result := updateInside(v1, nil)
 		require.NoError(t, st.Close())
-		close(finish)
+		finish()
 		time.Sleep(200 * time.Microsecond) // the Update reaches the failpoint
 		close(gate)
-		close(leave)
-		<-readDone
-		require.NoError(t, <-done)
+		leave()
+		require.Nil(t, <-result)
 		offheap.SetFailpoint(nil)
 		if s := st.Stats(); s.Published != s.Released {
 			lost++
