@@ -53,7 +53,8 @@ var (
 	ErrInsideUpdate = offheap.ErrInsideUpdate
 	// ErrBusy: a snapshot.Store could not release a version it replaced
 	// because an Update of it (or another Close) was running on another
-	// goroutine; the Store releases it later (see snapshot.Store.Close).
+	// goroutine; the Store releases it when the Update ends, or at its
+	// next Publish or Close (see snapshot.Store.Close).
 	ErrBusy = offheap.ErrBusy
 )
 
