@@ -42,7 +42,8 @@ type Store[T any] struct {
 	// unreleased holds the replaced versions whose release failed (the
 	// kernel refused to unmap, say, or an Update of the version was
 	// running) or was left by a last reader whose callback panicked;
-	// Publish and Close release them.
+	// Publish and Close release them, and the end of an Update those it
+	// held back (afterUpdate).
 	failMu     sync.Mutex
 	unreleased []*version[T]
 }
@@ -115,7 +116,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	if closed {
 		return nil, errStoreClosed
 	}
-	_ = st.retryReleases() // what still fails is for Close to report
+	_ = st.retryReleases(true) // what still fails is for Close to report
 	o := makeOptions("store", opts)
 	if o.permanent {
 		return nil, errStorePermanent
@@ -135,7 +136,7 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 		err := snap.Close()
 		if err != nil {
 			st.published.Add(1)
-			st.keep(nv)
+			st.keep(nv, false)
 		}
 		return nil, errors.Join(errStoreClosed, err)
 	}
@@ -244,11 +245,7 @@ func (v *version[T]) retire() {
 func (v *version[T]) leaveUnwinding(s int) {
 	v.readers[s].n.Add(-1)
 	if v.retired.Load() && v.claimRelease() {
-		st := v.store
-		st.failMu.Lock()
-		v.unwound = true
-		st.unreleased = append(st.unreleased, v)
-		st.failMu.Unlock()
+		v.store.keep(v, true)
 	}
 }
 
@@ -285,11 +282,13 @@ func (v *version[T]) claimRelease() bool {
 	return true
 }
 
-// keep holds on to a version whose release failed: it stays mapped (and
-// readable: nobody reads it any more), not counted as released, until
-// Publish or Close retries it.
-func (st *Store[T]) keep(v *version[T]) {
+// keep holds on to a version whose release failed, or was put off by a
+// reader unwinding from a panic (unwound): it stays mapped (and readable:
+// nobody reads it any more), not counted as released, until a retry
+// releases it.
+func (st *Store[T]) keep(v *version[T], unwound bool) {
 	st.failMu.Lock()
+	v.unwound = unwound
 	st.unreleased = append(st.unreleased, v)
 	st.failMu.Unlock()
 }
@@ -298,26 +297,18 @@ func (st *Store[T]) keep(v *version[T]) {
 // ended: a release that failed because the Update was running is tried
 // again at once, rather than left to a Publish or Close that may never
 // come (after Close, the last reader of the version may have left while
-// the Update ran). While the Update's function is unwinding from a panic,
-// the versions kept by unwinding readers stay: a Guard further up may be
-// about to name a write into one of them.
-func (st *Store[T]) afterUpdate(unwinding bool) {
+// the Update ran). The versions kept by unwinding readers stay for
+// Publish and Close, as Read says: the Update may itself be unwinding
+// from that panic, to a Guard that names the write only while the
+// version is mapped.
+func (st *Store[T]) afterUpdate() { _ = st.retryReleases(false) }
+
+// retryReleases tries again to release the versions whose release failed,
+// and those kept by unwinding readers if unwound is set, and returns the
+// errors of those that still fail.
+func (st *Store[T]) retryReleases(unwound bool) error {
 	st.failMu.Lock()
 	defer st.failMu.Unlock()
-	_ = st.retryLocked(!unwinding)
-}
-
-// retryReleases tries again to release the versions whose release
-// failed, and returns the errors of those that still fail.
-func (st *Store[T]) retryReleases() error {
-	st.failMu.Lock()
-	defer st.failMu.Unlock()
-	return st.retryLocked(true)
-}
-
-// retryLocked is retryReleases with failMu held; it leaves the versions
-// kept by unwinding readers alone unless unwound is set.
-func (st *Store[T]) retryLocked(unwound bool) error {
 	var errs []error
 	kept := st.unreleased[:0]
 	for _, v := range st.unreleased {
@@ -368,7 +359,7 @@ func (st *Store[T]) Close() error {
 	// Publish adds to retiring once closed is set, and retire never waits
 	// for readers, so this wait is short.
 	st.retiring.Wait()
-	return st.retryReleases()
+	return st.retryReleases(true)
 }
 
 // StoreStats counts a store's versions.

@@ -199,13 +199,12 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 		return fmt.Errorf("%w: Update of region %q", ErrInsideUpdate, r.a.name)
 	}
 	r.updating.Lock()
-	inF := false // f is running, or did not return
 	defer func() {
 		// However the Update ends (f may have panicked, or never run):
 		// a release refused meanwhile, for updating was held, is retried.
 		r.updating.Unlock()
 		if r.afterUpdate != nil {
-			r.afterUpdate(inF)
+			r.afterUpdate()
 		}
 	}()
 	r.mu.Lock()
@@ -280,9 +279,7 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	cp := new(T)
 	cb := unsafe.Slice((*byte)(unsafe.Pointer(cp)), size)
 	copy(cb, saved)
-	inF = true
 	f(cp)
-	inF = false
 	if err := r.checkCopy(unsafe.Pointer(cp), lt, off); err != nil {
 		return err
 	}

@@ -183,17 +183,16 @@ type Region struct {
 	keeper func(permanent bool) error
 	// afterUpdate, if set, runs when an Update has let go of the region
 	// (see SetAfterUpdate).
-	afterUpdate func(unwinding bool)
+	afterUpdate func()
 }
 
 // SetAfterUpdate makes every Update of the region that took its locks
 // call f once it has let go of them, however it ends (the Update's
-// function returned or panicked, or the Update failed before running it;
-// unwinding says the function panicked, or called runtime.Goexit): a
-// snapshot.Store, whose release of a version failed because an Update of
-// it was running (ErrBusy, ErrInsideUpdate), retries it there. Set it
-// before the region is shared.
-func (r *Region) SetAfterUpdate(f func(unwinding bool)) { r.afterUpdate = f }
+// function returned or panicked, or the Update failed before running
+// it): a snapshot.Store, whose release of a version failed because an
+// Update of it was running (ErrBusy, ErrInsideUpdate), retries it there.
+// Set it before the region is shared.
+func (r *Region) SetAfterUpdate(f func()) { r.afterUpdate = f }
 
 // SetKeeper makes release (Arena.Close, by whatever route) and Permanent
 // call f first (permanent says which), with the region's lock held, and
