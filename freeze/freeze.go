@@ -215,8 +215,9 @@ func (r *Region) Permanent() error { return r.r.Permanent() }
 // ErrPermanent. A snapshot's or map's region may be closed here or through
 // the snapshot or map; either way they are marked closed first, so their
 // readers panic with arena.ErrClosed rather than fault. A version
-// published by a snapshot.Store refuses with an error wrapping
-// snapshot.ErrOwnedByStore (the Store releases it), and a Close from
+// published by a snapshot.Store refuses at once, without waiting for an
+// Update of it, with an error wrapping snapshot.ErrOwnedByStore (the
+// Store releases it), and a Close from
 // inside an Update's function with one wrapping ErrInsideUpdate. If the
 // kernel refuses to release the memory, Close returns its error and may be
 // called again.

@@ -161,7 +161,8 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 // a *freeze.UseAfterClose naming the snapshot). It is idempotent. A
 // permanent snapshot returns freeze.ErrPermanent and stays readable; a
 // version published by a Store returns an error wrapping ErrOwnedByStore
-// and stays as it is (the Store releases it). Closing the snapshot's
+// at once (without waiting for a freeze.Update of it) and stays as it is
+// (the Store releases it). Closing the snapshot's
 // Region, or its arena, is the same as calling Close.
 //
 // Close must not race with readers of the snapshot; Store releases

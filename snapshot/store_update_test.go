@@ -3,7 +3,6 @@
 package snapshot_test
 
 import (
-	"errors"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -147,20 +146,15 @@ func TestStoreCloseWhileAnUpdateRunsOnAnotherGoroutine(t *testing.T) {
 }
 
 // Nor does the Store wait for another Close of the version, which may be
-// waiting for an Update. (That Close, by the snapshot's owner, is refused
-// while the Store holds the version, and releases it once the Store has
-// let go of it, as its Close here does.)
+// waiting for an Update: here the owner's, after the Store has let go of
+// the version (its release failed for the Update, and waits for a retry),
+// so that the owner's Close is not refused and releases it.
 func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
 	st, v1 := aliasStore(t)
 	finish, result := updateInside(v1, nil)
+	assert.ErrorIs(t, st.Close(), freeze.ErrBusy, "v1 kept")
 	done := make(chan error, 1)
-	go func() {
-		err := v1.Close() // waits for the Update
-		if errors.Is(err, snapshot.ErrOwnedByStore) {
-			err = nil
-		}
-		done <- err
-	}()
+	go func() { done <- v1.Close() }()
 	time.Sleep(settle) // v1.Close now waits for the Update
 	closed := make(chan error, 1)
 	go func() { closed <- st.Close() }()
@@ -173,7 +167,29 @@ func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
 	finish()
 	assert.Nil(t, <-result)
 	within(t, done, 1, "the owner's Close")
-	require.NoError(t, st.Close(), "after the Update, Close releases v1")
+	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "the owner's Close released v1")
+	require.NoError(t, st.Close())
+	balanced(t, st)
+}
+
+// The owner's Close of a version the Store holds is refused at once, even
+// while an Update of the version runs on another goroutine: a Close that
+// is to fail does not wait for the Update (whose function may be waiting
+// for the closing goroutine).
+func TestStoreOwnersCloseIsRefusedWithoutWaitingForAnUpdate(t *testing.T) {
+	st, v1 := aliasStore(t)
+	finish, result := updateInside(v1, nil)
+	done := make(chan error, 1)
+	go func() { done <- v1.Close() }()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, snapshot.ErrOwnedByStore)
+	case <-time.After(10 * time.Second):
+		t.Error("the owner's Close of a Store's version waits for an Update")
+	}
+	finish()
+	assert.Nil(t, <-result)
+	require.NoError(t, st.Close())
 	balanced(t, st)
 }
 

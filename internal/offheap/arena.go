@@ -488,6 +488,14 @@ func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 			// forever.
 			return fmt.Errorf("%w: Close of region %q", ErrInsideUpdate, a.name)
 		}
+		// A release the keeper refuses (a version a Store holds) is
+		// refused before closeMu: a Close that is to fail neither waits
+		// for an Update running on another goroutine nor, holding
+		// closeMu, makes the keeper's own release (CloseUnlessBusy) fail.
+		// When this check passes, release's check under mu decides.
+		if err := r.kept(false); err != nil {
+			return err
+		}
 		// A frozen arena is closed through its Region, which several
 		// goroutines may hold: one Close runs, the others wait and then
 		// find it closed.

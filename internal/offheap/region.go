@@ -198,7 +198,9 @@ func (r *Region) SetAfterUpdate(f func()) { r.afterUpdate = f }
 // call f first (permanent says which), with the region's lock held, and
 // refuse with its error, changing nothing, when it returns one: a
 // snapshot published by a Store says there that the Store, which
-// releases it once replaced, decides its lifetime. Set it before the
+// releases it once replaced, decides its lifetime. Arena.Close also
+// calls it before taking any lock, so that a refused Close returns at
+// once; f must therefore be safe to call concurrently. Set it before the
 // region is shared.
 func (r *Region) SetKeeper(f func(permanent bool) error) { r.keeper = f }
 
