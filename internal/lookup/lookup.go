@@ -563,19 +563,26 @@ func (t *Table[K, V]) buildTiny(keys []K, vals []V) error {
 	return nil
 }
 
-// denseSpan reports whether integer keys span at most twice their count.
+// denseSpan reports whether integer keys span at most twice their count,
+// in their own order: signed keys are biased by 1<<63 so that they order
+// as unsigned ones do (-1 below 0), unsigned keys are not (1<<63-1 just
+// below 1<<63).
 func (t *Table[K, V]) denseSpan(c *entries[K, V]) bool {
+	var bias uint64
+	if t.signed {
+		bias = 1 << 63
+	}
 	lo, hi := ^uint64(0), uint64(0)
 	for _, ch := range c.chunks {
 		for i := range ch {
-			u := asU64(&ch[i].k, t.signed) + 1<<63 // order signed and unsigned alike
+			u := asU64(&ch[i].k, t.signed) + bias
 			lo, hi = min(lo, u), max(hi, u)
 		}
 	}
 	if hi-lo >= 2*uint64(c.n) {
 		return false
 	}
-	t.min = lo - 1<<63
+	t.min = lo - bias
 	return true
 }
 

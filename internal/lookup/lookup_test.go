@@ -171,6 +171,29 @@ func TestDenseIntegerKeys(t *testing.T) {
 	assert.Equal(t, Hashed, tb2.Strategy())
 }
 
+// Dense is chosen by each kind's own order: unsigned keys on both sides
+// of 1<<63, and signed ones on both sides of zero, are neighbours.
+func TestDenseKeysAcrossTheMiddleOfTheirRange(t *testing.T) {
+	u := map[uint64]int{}
+	for i := range 100 {
+		u[1<<63-50+uint64(i)] = i
+	}
+	tb := check(t, u, []uint64{1<<63 - 51, 1<<63 + 50, 0, 1, 1<<64 - 1})
+	assert.Equal(t, Dense, tb.Strategy())
+	top := map[uint8]int{}
+	for i := range 100 {
+		top[uint8(156+i)] = i // up to 255, the largest uint8
+	}
+	tb2 := check(t, top, []uint8{0, 1, 127, 128, 155})
+	assert.Equal(t, Dense, tb2.Strategy())
+	s := map[int64]int{}
+	for i := range 100 {
+		s[int64(i-50)] = i
+	}
+	tb3 := check(t, s, []int64{-51, 50, math.MinInt64, math.MaxInt64})
+	assert.Equal(t, Dense, tb3.Strategy())
+}
+
 type rawKey struct {
 	A uint32
 	B [2]uint16
