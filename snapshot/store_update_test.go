@@ -193,6 +193,17 @@ func TestStoreOwnersCloseIsRefusedWithoutWaitingForAnUpdate(t *testing.T) {
 	balanced(t, st)
 }
 
+// The owner's Close of a version the Store holds, from inside the
+// function of an Update of it, is refused as the Store's, like any other.
+func TestStoreOwnersCloseInsideAnUpdateIsRefusedAsTheStores(t *testing.T) {
+	st, v1 := aliasStore(t)
+	var err error
+	require.NoError(t, freeze.Update(v1.Region(), v1.Pointer(), func(*counter) { err = v1.Close() }))
+	assert.ErrorIs(t, err, snapshot.ErrOwnedByStore)
+	require.NoError(t, st.Close())
+	balanced(t, st)
+}
+
 // readInside starts a Read of st whose callback stays inside until leave
 // is called; it returns once the reader is inside, and leave once the
 // Read has returned.

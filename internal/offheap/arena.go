@@ -482,19 +482,19 @@ func (a *Arena) Discard() error { return a.close(space.Discard, false) }
 func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 	r := a.frozen.Load()
 	if r != nil {
+		// A release the keeper refuses (a version a Store holds) is
+		// refused first, before closeMu: a Close that is to fail neither
+		// waits for an Update running on another goroutine nor, holding
+		// closeMu, makes the keeper's own release (CloseUnlessBusy) fail.
+		// When this check passes, release's check under mu decides.
+		if err := r.kept(false); err != nil {
+			return err
+		}
 		if r.inOwnUpdate() {
 			// Releasing the memory the Update's function is writing, with
 			// the lock its goroutine holds: refuse instead of waiting
 			// forever.
 			return fmt.Errorf("%w: Close of region %q", ErrInsideUpdate, a.name)
-		}
-		// A release the keeper refuses (a version a Store holds) is
-		// refused before closeMu: a Close that is to fail neither waits
-		// for an Update running on another goroutine nor, holding
-		// closeMu, makes the keeper's own release (CloseUnlessBusy) fail.
-		// When this check passes, release's check under mu decides.
-		if err := r.kept(false); err != nil {
-			return err
 		}
 		// A frozen arena is closed through its Region, which several
 		// goroutines may hold: one Close runs, the others wait and then
