@@ -82,7 +82,8 @@ type version[T any] struct {
 	retired atomic.Bool // no longer current: released once no reader is left
 	// unwound is set, under the store's failMu, on a version kept by a
 	// last reader whose callback panicked: only Publish and Close
-	// release it (see leaveUnwinding).
+	// release it (see leaveUnwinding). Once one of them has tried and
+	// failed, it is cleared, and the end of an Update may retry too.
 	unwound  bool
 	released atomic.Bool
 }
@@ -300,7 +301,8 @@ func (st *Store[T]) keep(v *version[T], unwound bool) {
 // the Update ran). The versions kept by unwinding readers stay for
 // Publish and Close, as Read says: the Update may itself be unwinding
 // from that panic, to a Guard that names the write only while the
-// version is mapped.
+// version is mapped. (One that a Publish or Close has already tried to
+// release, and that failed because of the Update, is retried here.)
 func (st *Store[T]) afterUpdate() { _ = st.retryReleases(false) }
 
 // retryReleases tries again to release the versions whose release failed,
@@ -318,6 +320,9 @@ func (st *Store[T]) retryReleases(unwound bool) error {
 		}
 		if err := v.snap.closeUnlessBusy(); err != nil {
 			errs = append(errs, err)
+			// Publish or Close has let go of it: the end of the Update
+			// that made it fail may release it, as ErrBusy says.
+			v.unwound = false
 			kept = append(kept, v)
 			continue
 		}

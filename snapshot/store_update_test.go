@@ -204,6 +204,44 @@ func TestStoreOwnersCloseInsideAnUpdateIsRefusedAsTheStores(t *testing.T) {
 	balanced(t, st)
 }
 
+// publishAndPanicInRead publishes a new version from inside a Read, whose
+// callback then panics: the version it read is replaced and kept by its
+// last reader, unwinding, for a Publish or Close to release.
+func publishAndPanicInRead(t *testing.T, st *snapshot.Store[counter]) {
+	t.Helper()
+	defer func() { assert.Equal(t, "reader fails", recover()) }()
+	st.Read(func(counter) {
+		_, err := st.Publish(counter{N: 2})
+		assert.NoError(t, err)
+		panic("reader fails")
+	})
+}
+
+// A version kept by an unwinding reader, whose release by Close is refused
+// because an Update of it runs on another goroutine, is released when the
+// Update ends, as Close's ErrBusy says.
+func TestStoreReleasesAnUnwoundVersionCloseFoundBusyWhenTheUpdateReturns(t *testing.T) {
+	st, v1 := aliasStore(t)
+	publishAndPanicInRead(t, st)
+	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 0}, st.Stats(), "v1 kept by the unwinding reader")
+	finish, result := updateInside(v1, nil)
+	assert.ErrorIs(t, st.Close(), freeze.ErrBusy)
+	finish()
+	assert.Nil(t, <-result)
+	balanced(t, st)
+}
+
+// So is one whose release by Close inside the Update's function is
+// refused there.
+func TestStoreReleasesAnUnwoundVersionCloseFoundInsideItsUpdateWhenTheUpdateReturns(t *testing.T) {
+	st, v1 := aliasStore(t)
+	require.NoError(t, freeze.Update(v1.Region(), v1.Pointer(), func(*counter) {
+		publishAndPanicInRead(t, st)
+		assert.ErrorIs(t, st.Close(), freeze.ErrInsideUpdate)
+	}))
+	balanced(t, st)
+}
+
 // readInside starts a Read of st whose callback stays inside until leave
 // is called; it returns once the reader is inside, and leave once the
 // Read has returned.
