@@ -29,15 +29,19 @@ var (
 	// space or more (no kernel gives a process that much).
 	ErrInvalidSize = offheap.ErrInvalidSize
 	// ErrUnsupported: the type cannot be stored (maps, channels, funcs,
-	// unsafe.Pointer; or pointers where a pointer-free type is required).
+	// unsafe.Pointer; or pointers where a pointer-free type is required);
+	// snapshot.NewMap wraps it too for a key type it cannot compare by
+	// its bytes (floats, pointers, interfaces, channels, strings inside
+	// array or struct keys).
 	ErrUnsupported = offheap.ErrUnsupported
-	// ErrForeignPointer: arena memory holds a pointer that leads outside
-	// the arena (only possible if memory was written behind the library's
-	// back; Freeze refuses such an arena).
+	// ErrForeignPointer: a pointer that leads outside the arena, stored
+	// into arena memory before Freeze (a plain assignment into a clone
+	// does it: see Caveats; Freeze refuses the arena), or by the function
+	// of a freeze.Update into its copy (Update then writes nothing).
 	ErrForeignPointer = offheap.ErrForeignPointer
 	// ErrUnsupportedPlatform: the platform has no backend yet (Windows,
-	// AIX, wasm), so NewArena fails; the packages still compile
-	// there.
+	// AIX, wasm, Plan 9: every target but the Unix systems other than
+	// AIX), so NewArena fails; the packages still compile there.
 	ErrUnsupportedPlatform = vm.ErrUnsupportedPlatform
 )
 
@@ -101,8 +105,8 @@ func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 // ErrInvalidSize for WithMaxBytes(n) with n <= 0 or so large that,
 // rounded up to a page, it is half the address space or more, and with
 // one wrapping ErrExhausted when the kernel will not reserve n bytes of
-// address space; where the platform has no backend (Windows, AIX, wasm),
-// with one wrapping ErrUnsupportedPlatform.
+// address space; where the platform has no backend (Windows, AIX, wasm,
+// Plan 9), with one wrapping ErrUnsupportedPlatform.
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {

@@ -147,8 +147,8 @@
 // Seal (ErrModeUnsupported, never a silent downgrade); their Protect and
 // Alias modes take the baseline before returning, since nothing stops a
 // write through a descriptor, and Alias leaves the owner's mapping
-// writable throughout. Windows, AIX and wasm return an error wrapping
-// arena.ErrUnsupportedPlatform.
+// writable throughout. Windows, AIX, wasm and Plan 9 return an error
+// wrapping arena.ErrUnsupportedPlatform.
 //
 // Guard only guards the calling goroutine; a fault in another goroutine
 // still kills the process, as any fault does. A system call that writes into

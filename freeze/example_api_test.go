@@ -194,28 +194,6 @@ func ExampleRegion_Allocations() {
 	// 0xc+10 [5]uint16 uint16#0…4
 }
 
-// A failed Freeze returns a *StepError naming the step that failed; every
-// earlier step has been undone, so the arena is as it was and can be
-// frozen again, perhaps in another mode. (No Output: on Linux every step
-// here succeeds.)
-func ExampleStepError() {
-	a, _ := arena.NewArena(arena.WithName("flags"))
-	defer a.Close()
-	arena.Clone(a, []Upstream{{"10.0.0.1", 8080, true}})
-	r, err := freeze.Freeze(a, freeze.Seal)
-	var se *freeze.StepError
-	if errors.As(err, &se) {
-		// On a platform without memfd seals, for example, err reads
-		// `freeze: arena "flags": Seal: step "probe" failed: …`.
-		fmt.Println(se.Step, se.Err, se.Rollback)
-		r, err = freeze.Freeze(a, freeze.Protect)
-	}
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(r.Mode())
-}
-
 func ExampleRegion_Arena() {
 	a, err := arena.NewArena(arena.WithName("upstreams"))
 	if err != nil {

@@ -370,7 +370,7 @@ func (st *Store[T]) Close() error {
 // StoreStats counts a store's versions.
 type StoreStats struct {
 	Published int64 // versions published
-	Released  int64 // versions released (replaced and left by their last reader)
+	Released  int64 // versions released (replaced, or retired by Close, and left by their last reader)
 }
 
 // Stats returns the store's counts. Both only grow; Published − Released
