@@ -140,3 +140,32 @@ func TestAFailedMoveBackLeavesTheLostArenaToClose(t *testing.T) {
 	}
 	assert.Equal(t, byte(0x5a), *other, "nothing mapped over the page mapped where the arena was")
 }
+
+// A Close while the process maps more than RLIMIT_AS allows (a limit
+// lowered below what it maps already) fails with the region's memory
+// still mapped and its range its own, as Close's doc says of a release
+// the kernel refuses, and a Close once the limit allows releases it into
+// quarantine, where a read faults as a use after Close. (Unmapped first,
+// its range was a hole that the next mmap could take.)
+func TestCloseOverTheAddressSpaceLimitLeavesTheRegionToCloseAgain(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	for _, m := range modes(t) {
+		r, _, ro := frozenConfig(t, m)
+		rng := offheap.Unwrap(r.Arena()).Range()
+		restore := childtest.TightAddressSpace(t)
+		err := r.Close()
+		restore()
+		require.ErrorIs(t, err, unix.ENOMEM, m)
+		require.NotErrorIs(t, err, vm.ErrRangeLost, m)
+		maps, err := vm.ReadMapsWithin(rng.Start(), rng.End())
+		require.NoError(t, err)
+		assert.True(t, maps.Covers(rng.Start(), rng.End()), "%s: the range is mapped still", m)
+		assert.Equal(t, 1, ro.Version, "%s: the memory is readable still", m)
+
+		require.NoError(t, r.Close(), m)
+		var uac *freeze.UseAfterClose
+		require.ErrorAs(t, freeze.Guard(func() { _ = ro.Version }), &uac, m)
+	}
+}

@@ -4,10 +4,8 @@
 package childtest
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,20 +49,4 @@ func InChild(t *testing.T, environ ...string) bool {
 	}
 	t.Logf("child process:\n%s", out)
 	return false
-}
-
-// VmSize returns the process's address space in bytes: VmSize in
-// /proc/self/status, which RLIMIT_AS limits.
-func VmSize() (uint64, error) {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmSize:" {
-			kb, err := strconv.ParseUint(f[1], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("childtest: no VmSize in /proc/self/status")
 }

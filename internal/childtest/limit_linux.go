@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/internal/proc"
 )
 
 // TightAddressSpace lowers RLIMIT_AS just below what the process maps, so
@@ -38,7 +40,7 @@ func TightAddressSpace(t *testing.T) (restore func()) {
 	}
 	page := uint64(unix.Getpagesize())
 	for range 100 {
-		size, err := VmSize()
+		size, err := proc.VmSize()
 		if err != nil {
 			restore()
 			t.Fatal(err)

@@ -513,9 +513,10 @@ func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 		return nil
 	}
 	// A mapping that cannot be released (mmap fails only when the kernel
-	// runs out of memory or of mappings) stays mapped and counted, and the
-	// arena open, so that another Close takes up where this one stopped;
-	// until then no range of it is handed out again.
+	// runs out of memory or of mappings, or the process is over its
+	// RLIMIT_AS) stays mapped and counted, and the arena open, so that
+	// another Close takes up where this one stopped; until then no range
+	// of it is handed out again.
 	releaseOwner := func() error {
 		if err := a.releaseLeftovers(give); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/frozen-go/frozen/internal/childtest"
+	"github.com/frozen-go/frozen/internal/proc"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
@@ -29,7 +30,7 @@ func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
 	if !childtest.InChild(t) {
 		return
 	}
-	vmSize, err := childtest.VmSize()
+	vmSize, err := proc.VmSize()
 	require.NoError(t, err)
 	require.NotZero(t, vmSize)
 	lim := unix.Rlimit{Cur: vmSize + 4<<30 + 512<<20, Max: vmSize + 4<<30 + 512<<20}

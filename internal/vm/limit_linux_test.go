@@ -49,6 +49,33 @@ func TestReleaseAtTheMappingLimit(t *testing.T) {
 	assert.Equal(t, byte(7), buf[1], "the file keeps its bytes")
 }
 
+// With RLIMIT_AS lowered below what the process maps already, the kernel
+// refuses every mmap, even one that only replaces whole mappings, and the
+// reservation after an munmap too: Release must fail with ENOMEM and
+// leave the mapping as it was (mapped, its range not lost), and release
+// it once the limit allows. (Unmapping first, as at the mapping limit,
+// left a hole that anything could be mapped into.)
+func TestReleaseOverTheAddressSpaceLimitLeavesTheMapping(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	fx := newFixture(t, 4)
+	fx.m.Bytes()[1] = 7
+	n := uintptr(fx.m.Len())
+
+	restore := childtest.TightAddressSpace(t)
+	err := fx.m.Release()
+	restore()
+
+	require.ErrorIs(t, err, unix.ENOMEM)
+	require.NotErrorIs(t, err, ErrRangeLost)
+	assert.False(t, fx.m.Released())
+	assert.False(t, fx.m.Lost())
+	assert.Equal(t, byte(7), fx.m.Bytes()[1], "still mapped")
+	require.NoError(t, fx.m.Release())
+	assert.True(t, reservedAt(t, fx.m.Addr(), n), "released once the limit allows")
+}
+
 // readSink keeps a read that should fault from being compiled away.
 var readSink byte
 

@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/internal/proc"
 )
 
 // Backend names the implementation compiled in.
@@ -109,11 +111,22 @@ func adviseHuge(at unsafe.Pointer, n uintptr) error {
 // two the range is a hole that another thread could map; reReserve then
 // returns an error wrapping ErrRangeLost, and nothing may map over the
 // range again.
+//
+// The kernel also refuses that mmap while the process maps more than
+// RLIMIT_AS allows (a limit lowered below what it maps already: the
+// check counts what the process has, not what the mmap adds), and then
+// it would refuse the reservation after an munmap just as well, leaving a
+// hole for certain: decommit then fails with the mapping as it was, to be
+// released once the limit allows
+// (TestReleaseOverTheAddressSpaceLimitLeavesTheMapping).
 func decommit(at unsafe.Pointer, n uintptr) error {
 	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
 	if !errors.Is(err, unix.ENOMEM) {
 		return err
+	}
+	if overAddressSpaceLimit() {
+		return fmt.Errorf("vm: the process maps more than RLIMIT_AS allows: %w", err)
 	}
 	if uerr := unix.MunmapPtr(at, n); uerr != nil {
 		// The range holds whole mappings (an owner unmaps exactly what it
@@ -125,6 +138,18 @@ func decommit(at unsafe.Pointer, n uintptr) error {
 		(*hook)(at, n)
 	}
 	return reReserve(at, n, true)
+}
+
+// overAddressSpaceLimit reports whether the process maps more than its
+// RLIMIT_AS (VmSize, the kernel's total_vm, above the soft limit). When
+// it cannot tell, it says no.
+func overAddressSpaceLimit() bool {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_AS, &lim) != nil || lim.Cur == unix.RLIM_INFINITY {
+		return false
+	}
+	size, err := proc.VmSize()
+	return err == nil && size > lim.Cur
 }
 
 // afterUnmap, if set, runs between decommit's munmap and its reReserve,

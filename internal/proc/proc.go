@@ -1,0 +1,34 @@
+// Package proc reads what the kernel reports of the process in
+// /proc/self/status, for the OS layer and the tests that put the process
+// under limits. It imports nothing of the library's, so both may use it.
+package proc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+)
+
+// ErrNoVmSize: /proc/self/status has no VmSize line (not Linux, or no
+// /proc mounted).
+var ErrNoVmSize = errors.New("proc: no VmSize in /proc/self/status")
+
+// VmSize returns the process's address space in bytes: VmSize in
+// /proc/self/status, the total that RLIMIT_AS limits.
+func VmSize() (uint64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) == 3 && string(f[0]) == "VmSize:" {
+			kb, err := strconv.ParseUint(string(f[1]), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, ErrNoVmSize
+}
