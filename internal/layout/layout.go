@@ -122,8 +122,10 @@ func Assertion(t *Type) string {
 
 // ShortName is reflect.Type.String without package qualifiers:
 // "*main.Config" becomes "*Config", "map[string]pkg.T" becomes "map[string]T".
-func ShortName(rt reflect.Type) string {
-	s := rt.String()
+func ShortName(rt reflect.Type) string { return unqualified(rt.String()) }
+
+// unqualified is ShortName of a type string.
+func unqualified(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if s[i] == '"' {
@@ -168,10 +170,11 @@ func ShortName(rt reflect.Type) string {
 // isQualifiedChar reports whether c can be part of a qualified name in a
 // type string: identifiers, and the import paths that reflect writes in
 // full inside generic type arguments ("pkg.Box[example.com/my-mod/x.T]"),
-// whose elements may also hold '-', '~' and non-ASCII letters, none of
-// which appears elsewhere in a type string.
+// whose elements may also hold '-', '~' and non-ASCII letters, and '%',
+// as reflect escapes a dot in the last element ("gopkg.in/yaml%2ev3.Node"),
+// none of which appears elsewhere in a type string.
 func isQualifiedChar(c byte) bool {
-	return c == '_' || c == '.' || c == '/' || c == '-' || c == '~' || c >= 0x80 ||
+	return c == '_' || c == '.' || c == '/' || c == '-' || c == '~' || c == '%' || c >= 0x80 ||
 		c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 

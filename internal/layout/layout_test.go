@@ -215,6 +215,18 @@ func TestShortName(t *testing.T) {
 		}]()))
 }
 
+// Inside generic type arguments reflect writes import paths in full, and
+// escapes a dot in the last element of one (gopkg.in/yaml.v3): the
+// escape is part of the qualifier, which was cut at the '%' and left
+// names such as "Box[in/yaml%Node]" in fault paths.
+func TestShortNameOfTypeArgumentsFromDottedPackages(t *testing.T) {
+	assert.Equal(t, "Box[Node]", unqualified("pkg.Box[gopkg.in/yaml%2ev3.Node]"))
+	assert.Equal(t, "*Pair[Node,[]Value]",
+		unqualified("*main.Pair[gopkg.in/yaml%2ev3.Node,[]example.com/my-mod/x%2ey.Value]"))
+	type box[T any] struct{ V T }
+	assert.Equal(t, "box[WaitGroup]", ShortName(reflect.TypeFor[box[sync.WaitGroup]]()))
+}
+
 // A variadic parameter keeps its dots, which are no qualifier's: a func
 // field was reported as "func(string, interface {})".
 func TestShortNameKeepsVariadicDots(t *testing.T) {
