@@ -78,9 +78,14 @@ type data struct {
 	order  []key                        // first appearance
 }
 
-// read parses benchmark results with the benchfmt reader.
+// read parses benchmark results with the benchfmt reader. It refuses
+// series that cannot be the repetitions of one run, more or fewer of them
+// than the run's count or names that disagree on GOMAXPROCS: a median
+// over those would look like any other.
 func read(r io.Reader, name string) (*data, error) {
 	d := &data{config: map[string]string{}, values: map[key]map[string][]float64{}}
+	runs := map[key]int{}  // result lines of each series
+	procs, first := "", "" // the GOMAXPROCS suffix of the first result, and its name
 	br := benchfmt.NewReader(r, name)
 	for br.Scan() {
 		res, ok := br.Result().(*benchfmt.Result)
@@ -95,16 +100,27 @@ func read(r io.Reader, name string) (*data, error) {
 		}
 		base, parts := res.Name.Parts()
 		k := key{bench: string(base)}
+		suffix := ""
 		var params []string
 		for _, p := range parts {
 			s := string(p)
 			switch {
 			case strings.HasPrefix(s, "-"): // GOMAXPROCS
+				suffix = s
 			case strings.HasPrefix(s, "/impl="):
 				k.impl = strings.TrimPrefix(s, "/impl=")
 			default:
 				params = append(params, strings.TrimPrefix(s, "/"))
 			}
+		}
+		// One run of bench/run has one GOMAXPROCS, so a second one means
+		// results of another run or of go test -cpu, which the series
+		// would otherwise pool.
+		if first == "" {
+			procs, first = suffix, string(res.Name)
+		} else if suffix != procs {
+			return nil, fmt.Errorf("%s: Benchmark%s and Benchmark%s were run at different GOMAXPROCS (suffixes %q and %q): the file holds more than one run",
+				name, first, res.Name, procs, suffix)
 		}
 		k.params = strings.Join(params, "/")
 		m := d.values[k]
@@ -113,6 +129,7 @@ func read(r io.Reader, name string) (*data, error) {
 			d.values[k] = m
 			d.order = append(d.order, k)
 		}
+		runs[k]++
 		for _, v := range res.Values {
 			unit, val := v.Unit, v.Value
 			if v.OrigUnit != "" {
@@ -121,7 +138,56 @@ func read(r io.Reader, name string) (*data, error) {
 			m[unit] = append(m[unit], val)
 		}
 	}
-	return d, br.Err()
+	if err := br.Err(); err != nil {
+		return nil, err
+	}
+	if len(d.order) == 0 {
+		return d, nil
+	}
+	return d, d.checkCount(runs, name)
+}
+
+// checkCount holds every series to the count of repetitions the run's
+// configuration gives (bench/run's count line): more means result lines
+// repeated or appended from another run, fewer a run cut short, and
+// either would change medians and spreads without showing.
+func (d *data) checkCount(runs map[key]int, name string) error {
+	c, ok := d.config["count"]
+	if !ok {
+		return fmt.Errorf("%s has no count line (bench/run writes one): the repetitions of each series cannot be checked", name)
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(c))
+	if err != nil || count < 1 {
+		return fmt.Errorf("%s: count %q is not a number of repetitions", name, c)
+	}
+	var bad []string
+	for _, k := range d.order {
+		if n := runs[k]; n != count {
+			bad = append(bad, fmt.Sprintf("Benchmark%s has %d", k, n))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	list := strings.Join(bad[:min(len(bad), 5)], ", ")
+	if len(bad) > 5 {
+		list += fmt.Sprintf(" and %d more", len(bad)-5)
+	}
+	return fmt.Errorf("%s: the run's count is %d, but %d series have another number of results (repeated or appended lines, or a run cut short): %s",
+		name, count, len(bad), list)
+}
+
+// String names a series as its benchmark did, without the Benchmark
+// prefix and GOMAXPROCS.
+func (k key) String() string {
+	s := k.bench
+	if k.params != "" {
+		s += "/" + k.params
+	}
+	if k.impl != "" {
+		s += "/impl=" + k.impl
+	}
+	return s
 }
 
 // stats summarises one series' values of one unit.

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// lines repeats a result line n times, as go test -count n writes it.
+func lines(n int, line string) string {
+	return strings.Repeat(line+"\n", n)
+}
+
+// readErr reads in and returns the error read gives, failing the test
+// when there is none.
+func readErr(t *testing.T, in string) error {
+	t.Helper()
+	_, err := read(strings.NewReader(in), "bench.txt")
+	if err == nil {
+		t.Fatalf("read accepted:\n%s", in)
+	}
+	return err
+}
+
+// A series with more results than the run's count (lines repeated, or
+// appended from another run) is refused, not pooled into one median.
+func TestReadRefusesMoreResultsThanCount(t *testing.T) {
+	in := "count: 5\n" +
+		lines(5, "BenchmarkAlloc/impl=arena.New-2 100 6.1 ns/op 0 B/op 0 allocs/op") +
+		lines(5, "BenchmarkAlloc/impl=new-2 100 44 ns/op 32 B/op 1 allocs/op") +
+		lines(6, "BenchmarkAlloc/impl=arena.New-2 100 4.0 ns/op 0 B/op 0 allocs/op")
+	err := readErr(t, in)
+	if !strings.Contains(err.Error(), "BenchmarkAlloc/impl=arena.New has 11") || strings.Contains(err.Error(), "impl=new") {
+		t.Errorf("the error does not name the series with 11 results alone: %v", err)
+	}
+}
+
+// Two whole runs in one file double every series.
+func TestReadRefusesConcatenatedRuns(t *testing.T) {
+	run := "count: 2\n" + lines(2, "BenchmarkClone/impl=arena.Clone-2 100 2100000 ns/op")
+	readErr(t, run+"\n"+run)
+}
+
+// A run cut short leaves series with fewer results than its count; its
+// medians would be those of other repetitions than the rest's.
+func TestReadRefusesFewerResultsThanCount(t *testing.T) {
+	in := "count: 5\n" +
+		lines(5, "BenchmarkClone/impl=go-clone-slowly-2 100 4190000 ns/op") +
+		lines(3, "BenchmarkClone/impl=arena.Clone-2 100 2100000 ns/op")
+	if err := readErr(t, in); !strings.Contains(err.Error(), "BenchmarkClone/impl=arena.Clone has 3") {
+		t.Errorf("the error does not name the short series: %v", err)
+	}
+}
+
+// Without a count the repetitions cannot be checked.
+func TestReadRefusesMissingCount(t *testing.T) {
+	readErr(t, lines(5, "BenchmarkClone/impl=arena.Clone-2 100 2100000 ns/op"))
+}
+
+// Results at different GOMAXPROCS come from different runs (or go test
+// -cpu) and are refused, whether the series would share a median or not.
+func TestReadRefusesMixedGOMAXPROCS(t *testing.T) {
+	for _, in := range []string{
+		"BenchmarkAlloc/impl=arena.New 100 3.0 ns/op\nBenchmarkAlloc/impl=arena.New-2 100 9.0 ns/op\n",
+		"BenchmarkAlloc/impl=arena.New-1 100 3.0 ns/op\nBenchmarkAlloc/impl=arena.New 100 9.0 ns/op\n",
+		"BenchmarkAlloc/impl=new-2 100 44 ns/op\nBenchmarkAlloc/impl=arena.New-4 100 9.0 ns/op\n",
+	} {
+		if err := readErr(t, "count: 1\n"+in); !strings.Contains(err.Error(), "GOMAXPROCS") {
+			t.Errorf("the error does not say why: %v", err)
+		}
+	}
+}
+
+// The committed run's shape, count results of every series at one
+// GOMAXPROCS, is read.
+func TestReadAcceptsCompleteRun(t *testing.T) {
+	in := "count: 2\nmode: quick\n" +
+		lines(2, "BenchmarkAlloc/impl=arena.New-2 100 6.1 ns/op 0 B/op 0 allocs/op") +
+		lines(2, "BenchmarkAlloc/impl=new-2 100 44 ns/op 32 B/op 1 allocs/op")
+	d, err := read(strings.NewReader(in), "bench.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.get("Alloc", "", "arena.New", "ns/op").med; got != 6.1 {
+		t.Errorf("arena.New's median is %v, want 6.1", got)
+	}
+}
