@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -78,15 +79,22 @@ type data struct {
 	order  []key                        // first appearance
 }
 
-// read parses benchmark results with the benchfmt reader. It refuses
-// series that cannot be the repetitions of one run, more or fewer of them
-// than the run's count or names that disagree on GOMAXPROCS: a median
-// over those would look like any other.
+// read parses benchmark results with the benchfmt reader. It refuses a
+// run that failed, and series that cannot be the repetitions of one run,
+// more or fewer of them than the run's count or names that disagree on
+// GOMAXPROCS: a median over those would look like any other.
 func read(r io.Reader, name string) (*data, error) {
+	in, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFailures(in, name); err != nil {
+		return nil, err
+	}
 	d := &data{config: map[string]string{}, values: map[key]map[string][]float64{}}
 	runs := map[key]int{}  // result lines of each series
 	procs, first := "", "" // the GOMAXPROCS suffix of the first result, and its name
-	br := benchfmt.NewReader(r, name)
+	br := benchfmt.NewReader(bytes.NewReader(in), name)
 	for br.Scan() {
 		res, ok := br.Result().(*benchfmt.Result)
 		if !ok {
@@ -145,6 +153,20 @@ func read(r io.Reader, name string) (*data, error) {
 		return d, nil
 	}
 	return d, d.checkCount(runs, name)
+}
+
+// checkFailures returns an error naming the first line of in that shows
+// the benchmark run failed: a benchmark's --- FAIL, go test's FAIL, or a
+// panic. The results of such a run are partial, whatever else they hold.
+func checkFailures(in []byte, name string) error {
+	for i, line := range strings.Split(string(in), "\n") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "--- FAIL") || l == "FAIL" || strings.HasPrefix(l, "FAIL\t") || strings.HasPrefix(l, "FAIL ") ||
+			strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return fmt.Errorf("%s:%d: the benchmark run failed (%s); its results are partial, run the benchmarks again", name, i+1, l)
+		}
+	}
+	return nil
 }
 
 // checkCount holds every series to the count of repetitions the run's

@@ -84,3 +84,20 @@ func TestReadAcceptsCompleteRun(t *testing.T) {
 		t.Errorf("arena.New's median is %v, want 6.1", got)
 	}
 }
+
+// A run in which a benchmark failed or panicked is refused, with the line
+// that says so, even where every series it left has count results.
+func TestReadRefusesFailedRun(t *testing.T) {
+	ok := "count: 1\nBenchmarkClone/impl=arena.Clone-2 100 2100000 ns/op\n"
+	for _, tail := range []string{
+		"--- FAIL: BenchmarkClone/impl=go-clone-slowly-2\n    take_test.go:99: clone differs\n",
+		"    --- FAIL: BenchmarkTake/impl=json-2\nFAIL\nexit status 1\nFAIL\tgithub.com/frozen-go/frozen/bench\t12.0s\n",
+		"panic: runtime error: index out of range [3] with length 3\n\ngoroutine 7 [running]:\n",
+		"fatal error: out of memory\n",
+	} {
+		err := readErr(t, ok+tail)
+		if first, _, _ := strings.Cut(strings.TrimSpace(tail), "\n"); !strings.Contains(err.Error(), "bench.txt:3: the benchmark run failed ("+first+")") {
+			t.Errorf("the error does not name line 3 and what it says: %v", err)
+		}
+	}
+}
