@@ -278,20 +278,30 @@ func parseSize(s string) float64 {
 	return math.NaN()
 }
 
+// nsUnits are the units durations are written in, smallest first, with
+// the decimals each is written with.
+var nsUnits = []struct {
+	name  string
+	scale float64 // nanoseconds in one
+	prec  int
+}{{"ns", 1, 1}, {"µs", 1e3, 1}, {"ms", 1e6, 2}, {"s", 1e9, 2}}
+
 // fmtNs formats a duration given in nanoseconds with a unit a reader can
-// take in at a glance.
+// take in at a glance. The unit is chosen after rounding, so that 999.96
+// ns is written 1.0 µs rather than 1000.0 ns.
 func fmtNs(ns float64) string {
-	switch {
-	case math.IsNaN(ns):
+	if math.IsNaN(ns) {
 		return "–"
-	case ns >= 1e9:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	case ns >= 1e6:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	case ns >= 1e3:
-		return fmt.Sprintf("%.1f µs", ns/1e3)
 	}
-	return fmt.Sprintf("%.1f ns", ns)
+	var v string
+	var u int
+	for u = range nsUnits {
+		v = strconv.FormatFloat(ns/nsUnits[u].scale, 'f', nsUnits[u].prec, 64)
+		if f, _ := strconv.ParseFloat(v, 64); math.Abs(f) < 1000 {
+			break
+		}
+	}
+	return v + " " + nsUnits[u].name
 }
 
 // fmtRatio formats a ratio, with its inverse when it is small.

@@ -101,3 +101,27 @@ func TestReadRefusesFailedRun(t *testing.T) {
 		}
 	}
 }
+
+// A duration is written in the unit its rounded figure fits, never as
+// 1000.0 of the one below.
+func TestFmtNsUnitAfterRounding(t *testing.T) {
+	for _, c := range []struct {
+		ns   float64
+		want string
+	}{
+		{5, "5.0 ns"},
+		{999.94, "999.9 ns"},
+		{999.96, "1.0 µs"},
+		{999_940, "999.9 µs"},
+		{999_990, "1.00 ms"},
+		{999_994_000, "999.99 ms"},
+		{999_996_000, "1.00 s"},
+		{4_190_000, "4.19 ms"},
+		{86.1e6, "86.10 ms"},
+		{3.5e12, "3500.00 s"},
+	} {
+		if got := fmtNs(c.ns); got != c.want {
+			t.Errorf("fmtNs(%v) = %q, want %q", c.ns, got, c.want)
+		}
+	}
+}
