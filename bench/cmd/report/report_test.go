@@ -1,9 +1,71 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
+
+// render writes the report of in, a run with count 1 unless in says
+// otherwise, with its plots in a temporary directory.
+func render(t *testing.T, in string) string {
+	t.Helper()
+	if !strings.Contains(in, "count:") {
+		in = "count: 1\n" + in
+	}
+	d, err := read(strings.NewReader(in), "bench.txt")
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	r := &report{d: d, w: w, plotDir: t.TempDir(), plotRel: "plots", in: "bench.txt"}
+	if err := r.write(); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// goalRow returns the row of the goals table whose first column begins
+// with what, split into its four columns.
+func goalRow(t *testing.T, report, what string) (goal, target, measured, verdict string) {
+	t.Helper()
+	for l := range strings.SplitSeq(report, "\n") {
+		if strings.HasPrefix(l, "| "+what) {
+			cols := strings.Split(strings.Trim(l, "| "), " | ")
+			if len(cols) != 4 {
+				t.Fatalf("goal row with %d columns: %s", len(cols), l)
+			}
+			return cols[0], cols[1], cols[2], cols[3]
+		}
+	}
+	t.Fatalf("no goal row for %q in:\n%s", what, report)
+	return
+}
+
+// mapGet returns the MapGet results of every size of its goal, for both
+// key types, hits and misses, with frozen taking ratio of gomap's time,
+// except those skip rejects.
+func mapGet(ratio float64, skip func(key, n, op, impl string) bool) string {
+	var b strings.Builder
+	for _, k := range []string{"string16", "uint64"} {
+		for _, n := range []string{"1000", "100000", "1000000", "10000000"} {
+			for _, op := range []string{"hit", "miss"} {
+				for impl, ns := range map[string]float64{"frozen": 100 * ratio, "gomap": 100} {
+					if skip == nil || !skip(k, n, op, impl) {
+						fmt.Fprintf(&b, "BenchmarkMapGet/key=%s/n=%s/op=%s/impl=%s-2 100 %g ns/op\n", k, n, op, impl, ns)
+					}
+				}
+			}
+		}
+	}
+	return b.String()
+}
 
 // lines repeats a result line n times, as go test -count n writes it.
 func lines(n int, line string) string {
@@ -123,5 +185,51 @@ func TestFmtNsUnitAfterRounding(t *testing.T) {
 		if got := fmtNs(c.ns); got != c.want {
 			t.Errorf("fmtNs(%v) = %q, want %q", c.ns, got, c.want)
 		}
+	}
+}
+
+// Map.Get's goal holds at every size from 1e3 to 1e6, for both key types,
+// hits and misses: with any of those rows unmeasured for either map it
+// gives no verdict, whatever the rows measured say, and names the rows.
+func TestMapGetGoalNeedsEveryRow(t *testing.T) {
+	_, _, measured, verdict := goalRow(t, render(t, mapGet(0.4, nil)), "snapshot.Map Get")
+	if verdict != "met" || !strings.HasPrefix(measured, "worst 0.40×") {
+		t.Fatalf("a complete run at 0.4× shows %q, %q", measured, verdict)
+	}
+	for _, c := range []struct {
+		skip func(key, n, op, impl string) bool
+		want string
+	}{
+		{func(k, n, op, impl string) bool {
+			return k == "uint64" && n == "1000000" && op == "hit" && impl == "gomap"
+		},
+			"not measured in this run: key=uint64/n=1000000/op=hit (gomap)"},
+		{func(k, n, op, impl string) bool { return k == "string16" && n == "100000" && op == "miss" },
+			"not measured in this run: key=string16/n=100000/op=miss (frozen, gomap)"},
+		{func(k, n, op, impl string) bool { return n == "1000" && op == "miss" },
+			"not measured in this run: key=string16/n=1000/op=miss (frozen, gomap), key=uint64/n=1000/op=miss (frozen, gomap)"},
+		{func(k, n, op, impl string) bool { return impl == "gomap" }, "not measured in this run: "},
+		// 1e7 is not part of the goal, but only of its own rows.
+		{func(k, n, op, impl string) bool { return n != "10000000" }, "not measured in this run: "},
+	} {
+		_, _, measured, verdict := goalRow(t, render(t, mapGet(0.4, c.skip)), "snapshot.Map Get")
+		if verdict != "–" || !strings.HasPrefix(measured, c.want) {
+			t.Errorf("with rows missing the goal shows %q, %q; want %q..., –", measured, verdict, c.want)
+		}
+	}
+	// A NaN ratio (a time of zero for both maps) is as good as missing.
+	in := mapGet(0.4, func(k, n, op, impl string) bool { return k == "uint64" && n == "1000" && op == "hit" }) +
+		"BenchmarkMapGet/key=uint64/n=1000/op=hit/impl=frozen-2 100 0 ns/op\n" +
+		"BenchmarkMapGet/key=uint64/n=1000/op=hit/impl=gomap-2 100 0 ns/op\n"
+	if _, _, measured, verdict := goalRow(t, render(t, in), "snapshot.Map Get"); verdict == "met" {
+		t.Errorf("a row with a NaN ratio leaves the goal met: %q", measured)
+	}
+}
+
+// arena.New's goal needs its allocations as well as its time.
+func TestArenaNewGoalNeedsAllocs(t *testing.T) {
+	_, _, measured, verdict := goalRow(t, render(t, "BenchmarkAlloc/impl=arena.New-2 100 4.0 ns/op\n"), "arena.New[T]")
+	if verdict != "–" || measured != "not measured in this run: arena.New allocs/op" {
+		t.Errorf("without allocs/op the goal shows %q, %q", measured, verdict)
 	}
 }
