@@ -286,33 +286,66 @@ var nsUnits = []struct {
 	prec  int
 }{{"ns", 1, 1}, {"µs", 1e3, 1}, {"ms", 1e6, 2}, {"s", 1e9, 2}}
 
-// fmtNs formats a duration given in nanoseconds with a unit a reader can
-// take in at a glance. The unit is chosen after rounding, so that 999.96
-// ns is written 1.0 µs rather than 1000.0 ns.
-func fmtNs(ns float64) string {
+// The goals' verdicts compare each figure as the report prints it, so
+// that a figure never contradicts its verdict: 0.50× meets ≤ 0.5× however
+// far the unrounded ratio lies above 0.5. The functions below return a
+// figure's text with the value that text reads as.
+
+// roundTo returns v rounded to prec decimals, as FormatFloat writes it.
+func roundTo(v float64, prec int) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', prec, 64), 64)
+	return f
+}
+
+// nsFigure writes a duration given in nanoseconds with a unit a reader
+// can take in at a glance, and returns it in nanoseconds as written. The
+// unit is chosen after rounding, so that 999.96 ns is written 1.0 µs
+// rather than 1000.0 ns.
+func nsFigure(ns float64) (float64, string) {
 	if math.IsNaN(ns) {
-		return "–"
+		return ns, "–"
 	}
-	var v string
+	var v float64
 	var u int
 	for u = range nsUnits {
-		v = strconv.FormatFloat(ns/nsUnits[u].scale, 'f', nsUnits[u].prec, 64)
-		if f, _ := strconv.ParseFloat(v, 64); math.Abs(f) < 1000 {
+		if v = roundTo(ns/nsUnits[u].scale, nsUnits[u].prec); math.Abs(v) < 1000 {
 			break
 		}
 	}
-	return v + " " + nsUnits[u].name
+	return v * nsUnits[u].scale, strconv.FormatFloat(v, 'f', nsUnits[u].prec, 64) + " " + nsUnits[u].name
 }
 
-// fmtRatio formats a ratio, with its inverse when it is small.
-func fmtRatio(r float64) string {
-	switch {
-	case math.IsNaN(r) || math.IsInf(r, 0):
-		return "–"
-	case r < 0.1:
-		return fmt.Sprintf("%.4f (1/%.0f)", r, 1/r)
+func fmtNs(ns float64) string {
+	_, s := nsFigure(ns)
+	return s
+}
+
+// ratioFigure writes a ratio with two decimals, or below 0.1 with three
+// significant digits and its inverse, and returns the ratio as written.
+// The inverse is that of the ratio as written, so the two never disagree
+// about a goal: 0.0401 (1/24.9) misses ≤ 1/25, 0.0400 (1/25.0) meets it.
+func ratioFigure(r float64) (float64, string) {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return r, "–"
 	}
-	return fmt.Sprintf("%.2f", r)
+	if r > 0 {
+		e := strconv.FormatFloat(r, 'e', 2, 64) // "2.19e-03"
+		v, _ := strconv.ParseFloat(e, 64)
+		if v < 0.1 {
+			exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+			prec, inv := 2-exp, 1/v
+			if roundTo(inv, 1) < 100 {
+				return v, fmt.Sprintf("%.*f (1/%.1f)", prec, v, inv)
+			}
+			return v, fmt.Sprintf("%.*f (1/%.0f)", prec, v, inv)
+		}
+	}
+	return roundTo(r, 2), strconv.FormatFloat(r, 'f', 2, 64)
+}
+
+func fmtRatio(r float64) string {
+	_, s := ratioFigure(r)
+	return s
 }
 
 func fmtNum(v float64, prec int) string {

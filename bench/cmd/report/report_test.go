@@ -233,3 +233,81 @@ func TestArenaNewGoalNeedsAllocs(t *testing.T) {
 		t.Errorf("without allocs/op the goal shows %q, %q", measured, verdict)
 	}
 }
+
+// Each goal's verdict is that of its figure as printed: a figure that
+// rounds onto the goal meets it, one that rounds past it misses it.
+func TestGoalsJudgeFiguresAsPrinted(t *testing.T) {
+	freeze := func(mode string, ns float64) string {
+		return fmt.Sprintf("BenchmarkFreeze/size=1GiB/impl=%s-2 3 %g ns/op\nBenchmarkFreeze/size=1GiB/impl=copy-2 3 1000000 ns/op\n", mode, ns)
+	}
+	clone := func(ns float64) string {
+		return fmt.Sprintf("BenchmarkClone/impl=arena.Clone-2 100 %g ns/op\nBenchmarkClone/impl=go-clone-slowly-2 100 1000 ns/op\n", ns)
+	}
+	verify := func(mbs float64) string {
+		return fmt.Sprintf("BenchmarkVerify/size=1024MiB/impl=verify-2 1 1 ns/op %g MB/s\nBenchmarkVerify/size=1024MiB/impl=xxhash-1core-2 1 1 ns/op 1000 MB/s\n", mbs)
+	}
+	build := func(perKey, perEntry float64) string {
+		return fmt.Sprintf("BenchmarkMapBuild/key=string16/n=1000000/impl=frozen-2 1 1 ns/op %g build-ns/key %g bytes/entry\n", perKey, perEntry)
+	}
+	gc := func(frozen, empty float64) string {
+		return fmt.Sprintf("BenchmarkGCWithTable/n=10000000/impl=empty-2 15 1 ns/op %g gc-ms\nBenchmarkGCWithTable/n=10000000/impl=frozen-2 15 1 ns/op %g gc-ms\n", empty, frozen)
+	}
+	for _, c := range []struct {
+		in, what, measured, verdict string
+	}{
+		{"BenchmarkAlloc/impl=arena.New-2 100 4.96 ns/op 0 B/op 0 allocs/op\n", "arena.New[T]", "5.0 ns, 0 allocs", "met"},
+		{"BenchmarkAlloc/impl=arena.New-2 100 5.04 ns/op 0 B/op 0 allocs/op\n", "arena.New[T]", "5.0 ns, 0 allocs", "met"},
+		{"BenchmarkAlloc/impl=arena.New-2 100 5.06 ns/op 0 B/op 0 allocs/op\n", "arena.New[T]", "5.1 ns, 0 allocs", "**missed**"},
+		{"BenchmarkAlloc/impl=arena.New-2 100 4.0 ns/op 8 B/op 1 allocs/op\n", "arena.New[T]", "4.0 ns, 1 allocs", "**missed**"},
+		{clone(504), "arena.Clone of", "0.50×", "met"},
+		{clone(506), "arena.Clone of", "0.51×", "**missed**"},
+		{freeze("Protect", 39900), "Freeze Protect", "0.0399 (1/25.1)×", "met"},
+		{freeze("Protect", 40040), "Freeze Protect", "0.0400 (1/25.0)×", "met"},
+		{freeze("Protect", 40100), "Freeze Protect", "0.0401 (1/24.9)×", "**missed**"},
+		{freeze("Seal", 10040), "Freeze Seal", "0.0100 (1/100)×", "met"},
+		{freeze("Seal", 10060), "Freeze Seal", "0.0101 (1/99.0)×", "**missed**"},
+		{freeze("Alias", 600_400), "Freeze Alias", "0.60×", "met"},
+		{verify(1695.1), "Verify throughput", "1.70×", "met"},
+		{verify(1694.9), "Verify throughput", "1.69×", "**missed**"},
+		{mapGet(0.504, nil), "snapshot.Map Get", "worst 0.50× (key=string16/n=1000/op=hit)", "met"},
+		{mapGet(0.506, nil), "snapshot.Map Get", "worst 0.51× (key=string16/n=1000/op=hit)", "**missed**"},
+		{build(150.4, 32.04), "Map build", "150 ns/key", "met"},
+		{build(150.6, 32.04), "Map build", "151 ns/key", "**missed**"},
+		{build(150.4, 32.04), "Map memory", "32.0 B/entry", "met"},
+		{build(150.4, 32.06), "Map memory", "32.1 B/entry", "**missed**"},
+		// 1.064 - 0.564 is 0.5000000000000001 in floating point.
+		{gc(1.064, 0.564), "forced GC", "+0.50 ms (1.06 vs 0.56 ms)", "met"},
+		{gc(1.068, 0.564), "forced GC", "+0.50 ms (1.07 vs 0.56 ms)", "met"},
+		{gc(1.070, 0.564), "forced GC", "+0.51 ms (1.07 vs 0.56 ms)", "**missed**"},
+		{gc(0.562, 0.564), "forced GC", "+0.00 ms (0.56 vs 0.56 ms)", "met"},
+	} {
+		what, _, measured, verdict := goalRow(t, render(t, c.in), c.what)
+		if measured != c.measured || verdict != c.verdict {
+			t.Errorf("%s: %q, %q; want %q, %q", what, measured, verdict, c.measured, c.verdict)
+		}
+	}
+}
+
+// A ratio below 0.1 is written with three significant digits and the
+// inverse of the ratio as written, so that the two agree at a goal.
+func TestFmtRatio(t *testing.T) {
+	for _, c := range []struct {
+		r    float64
+		want string
+	}{
+		{0.26, "0.26"},
+		{0.504, "0.50"},
+		{0.09996, "0.10"},
+		{0.0996, "0.0996 (1/10.0)"},
+		{0.04, "0.0400 (1/25.0)"},
+		{0.0401, "0.0401 (1/24.9)"},
+		{0.002188, "0.00219 (1/457)"},
+		{0.000544, "0.000544 (1/1838)"},
+		{0, "0.00"},
+		{1724.08, "1724.08"},
+	} {
+		if got := fmtRatio(c.r); got != c.want {
+			t.Errorf("fmtRatio(%v) = %q, want %q", c.r, got, c.want)
+		}
+	}
+}
