@@ -447,8 +447,7 @@ func (r *report) noise() {
 	r.p("90th percentile %.0f%%. The noisiest:\n\n", 100*all[len(all)*9/10].spread)
 	r.p("| benchmark | spread |\n|---|---:|\n")
 	for i := len(all) - 1; i >= max(0, len(all)-8); i-- {
-		k := all[i].k
-		r.p("| %s/%s/impl=%s | %.0f%% |\n", k.bench, k.params, k.impl, 100*all[i].spread)
+		r.p("| %s | %.0f%% |\n", all[i].k, 100*all[i].spread)
 	}
 	r.p("\nRatios between implementations measured in the same run are steadier than these spreads suggest: neighbours in time share the machine's state.\n")
 }

@@ -311,3 +311,16 @@ func TestFmtRatio(t *testing.T) {
 		}
 	}
 }
+
+// The noise table names each series as its benchmark did, without an
+// empty parameter between two slashes.
+func TestNoiseNamesSeries(t *testing.T) {
+	rep := render(t, "count: 2\n"+
+		"BenchmarkClone/impl=arena.Clone-2 100 2000 ns/op\nBenchmarkClone/impl=arena.Clone-2 100 3000 ns/op\n"+
+		"BenchmarkVerify/size=1MiB/impl=verify-2 100 1 ns/op 100 MB/s\nBenchmarkVerify/size=1MiB/impl=verify-2 100 1 ns/op 110 MB/s\n")
+	for _, want := range []string{"| Clone/impl=arena.Clone | 40% |", "| Verify/size=1MiB/impl=verify | 10% |"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("no row %q in the noise table:\n%s", want, rep[strings.Index(rep, "## Noise"):])
+		}
+	}
+}
