@@ -63,6 +63,9 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("wrote %s and %d plots in %s\n", *out, r.nplots, plotDir)
+	for _, f := range r.removed {
+		fmt.Printf("removed %s: this run has no results for it\n", f)
+	}
 }
 
 // key identifies one series: a benchmark, its parameters other than impl,

@@ -1,15 +1,42 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
+
+// plotFiles are the plots a report can draw. One the run has no results
+// for is removed from the plot directory, so that an earlier run's plot
+// is not taken for this one's.
+var plotFiles = []string{"freeze.svg", "lookup.svg", "gc.svg"}
+
+// removeStale removes the plots of plotFiles this report did not draw,
+// and records those it removed.
+func (r *report) removeStale() error {
+	for _, f := range plotFiles {
+		if r.drawn[f] {
+			continue
+		}
+		path := filepath.Join(r.plotDir, f)
+		switch err := os.Remove(path); {
+		case err == nil:
+			r.removed = append(r.removed, path)
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+	}
+	return nil
+}
 
 // line is one curve: its legend and points.
 type line struct {
@@ -20,6 +47,10 @@ type line struct {
 // savePlot draws lines on log-log axes into plotDir/file and links it
 // from the report.
 func (r *report) savePlot(file, title, xlabel, ylabel string, lines []line) {
+	if !slices.Contains(plotFiles, file) {
+		r.err = fmt.Errorf("plot %s is not among plotFiles, which removeStale keeps current", file)
+		return
+	}
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
@@ -46,6 +77,10 @@ func (r *report) savePlot(file, title, xlabel, ylabel string, lines []line) {
 		return
 	}
 	r.nplots++
+	if r.drawn == nil {
+		r.drawn = map[string]bool{}
+	}
+	r.drawn[file] = true
 	r.p("![%s](%s/%s)\n\n", title, r.plotRel, file)
 }
 

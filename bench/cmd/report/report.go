@@ -16,6 +16,8 @@ type report struct {
 	plotRel string // and how the report links them
 	in      string
 	nplots  int
+	drawn   map[string]bool // plots written, by file name
+	removed []string        // plots of an earlier run removed (see removeStale)
 	err     error
 }
 
@@ -39,7 +41,10 @@ func (r *report) write() error {
 		r.section(s)
 	}
 	r.noise()
-	return r.err
+	if r.err != nil {
+		return r.err
+	}
+	return r.removeStale()
 }
 
 func (r *report) machine() {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,6 +13,12 @@ import (
 // render writes the report of in, a run with count 1 unless in says
 // otherwise, with its plots in a temporary directory.
 func render(t *testing.T, in string) string {
+	t.Helper()
+	return renderPlots(t, in, t.TempDir())
+}
+
+// renderPlots is render with the plots in plotDir.
+func renderPlots(t *testing.T, in, plotDir string) string {
 	t.Helper()
 	if !strings.Contains(in, "count:") {
 		in = "count: 1\n" + in
@@ -21,7 +29,7 @@ func render(t *testing.T, in string) string {
 	}
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	r := &report{d: d, w: w, plotDir: t.TempDir(), plotRel: "plots", in: "bench.txt"}
+	r := &report{d: d, w: w, plotDir: plotDir, plotRel: "plots", in: "bench.txt"}
 	if err := r.write(); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -321,6 +329,33 @@ func TestNoiseNamesSeries(t *testing.T) {
 	for _, want := range []string{"| Clone/impl=arena.Clone | 40% |", "| Verify/size=1MiB/impl=verify | 10% |"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("no row %q in the noise table:\n%s", want, rep[strings.Index(rep, "## Noise"):])
+		}
+	}
+}
+
+// A plot the run has no results for is removed, not left from an earlier
+// run beside a report that does not show it; other files stay.
+func TestStalePlotsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range append(plotFiles, "notes.txt") {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("earlier run"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := renderPlots(t, "BenchmarkGCWithTable/n=1000/impl=empty-2 15 1 ns/op 0.2 gc-ms\n"+
+		"BenchmarkGCWithTable/n=1000/impl=frozen-2 15 1 ns/op 0.2 gc-ms\n"+
+		"BenchmarkGCWithTable/n=1000000/impl=empty-2 15 1 ns/op 0.2 gc-ms\n"+
+		"BenchmarkGCWithTable/n=1000000/impl=frozen-2 15 1 ns/op 0.3 gc-ms\n", dir)
+	if !strings.Contains(rep, "](plots/gc.svg)") {
+		t.Errorf("the report does not link gc.svg:\n%s", rep)
+	}
+	for f, want := range map[string]string{"gc.svg": "<svg", "notes.txt": "earlier run", "freeze.svg": "", "lookup.svg": ""} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		switch {
+		case want == "" && !os.IsNotExist(err):
+			t.Errorf("%s was left in place (%v)", f, err)
+		case want != "" && !strings.Contains(string(b), want):
+			t.Errorf("%s holds %.40q (%v), want %q", f, b, err, want)
 		}
 	}
 }
