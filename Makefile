@@ -111,9 +111,15 @@ examples:
 	$(GO) run -tags frozen_fallback ./examples/tour > "$$out" 2>&1 || { cat "$$out"; exit 1; }; \
 	tail -n 1 "$$out" | grep -q '^ok ' || { cat "$$out"; echo "the tour did not end with ok"; exit 1; }
 
-## bench-compile: the benchmark module builds and its benchmarks run once
+## bench-compile: the benchmark module builds and its benchmarks run once,
+## the allocation benchmarks also with Go's experimental arenas (as
+## bench/run runs them: alloc_arenas_test.go is built only then), and the
+## report generator's tests pass
 bench-compile:
 	cd bench && $(GO) vet ./... && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -short ./... > /dev/null
+	cd bench && GOEXPERIMENT=arenas $(GO) vet ./... && \
+		GOEXPERIMENT=arenas $(GO) test -run '^$$' -bench Alloc -benchtime $(BENCHTIME) -short . > /dev/null
+	cd bench && $(GO) test ./cmd/report/
 
 ## bench: the full benchmark suite (12–25 minutes on 2 cores), results in bench/results/bench.txt
 bench:
