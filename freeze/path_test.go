@@ -122,6 +122,32 @@ func TestGuardNamesTheFieldWrittenWhateverTheGraphsShape(t *testing.T) {
 	}
 }
 
+// Strings that share their bytes are chosen between as slices are: the
+// one pointing lowest, whichever field comes first (the first header
+// found was taken, so the name followed the order of the fields).
+type (
+	TailStrFirst struct{ Tail, Full string }
+	FullStrFirst struct{ Full, Tail string }
+)
+
+func TestGuardNamesSharedStringBytesByTheStringPointingLowest(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	s := strings.Repeat("x", 6) + "world"
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			_, tf := frozenClone(t, m, &TailStrFirst{Tail: s[6:], Full: s})
+			_, ff := frozenClone(t, m, &FullStrFirst{Full: s, Tail: s[6:]})
+			require.Equal(t, unsafe.Pointer(unsafe.StringData(tf.Tail)), unsafe.Add(unsafe.Pointer(unsafe.StringData(tf.Full)), 6), "the bytes are shared")
+			assertFaultPaths(t, map[string]func(){
+				"*TailStrFirst.Full[7]": func() { unsafe.Slice(unsafe.StringData(tf.Full), len(tf.Full))[7] = 'y' },
+				"*FullStrFirst.Full[7]": func() { unsafe.Slice(unsafe.StringData(ff.Full), len(ff.Full))[7] = 'y' },
+			})
+		})
+	}
+}
+
 // Verify names each allocation on a changed page by a word that reaches
 // its first byte, even where the record that first reached the allocation
 // while it was cloned reaches only one of its elements.

@@ -620,15 +620,23 @@ const maxHeaders = 64
 // it. Of the headers that share those bytes it takes the best by
 // headerRank (one in a root or reached by a typed word, then one reached
 // by an interface's, then one that no parent links lead to from a root,
-// as in a node an Update unlinked), the first found among equals.
+// as in a node an Update unlinked), and among equals the one pointing
+// lowest (the whole string rather than a substring of it: the largest
+// index), as a path chooses between slices; the first found of those.
+// It reads every string header in the arena (as a detour reads every
+// word), and ranks at most maxHeaders of them: only those that could do
+// better than the best so far.
 func (n *namer) stringHeader(off uintptr) (slot, index uintptr, ok bool) {
-	best, seen := 0, 0
+	best, ranked := 0, 0
 	n.a.eachStringHolding(off, func(s, i uintptr) bool {
-		seen++
-		if r := n.headerRank(s); !ok || r < best {
+		if ok && best == 0 && i <= index {
+			return true // no better rank, and pointing no lower
+		}
+		ranked++
+		if r := n.headerRank(s); !ok || r < best || r == best && i > index {
 			slot, index, ok, best = s, i, true, r
 		}
-		return best > 0 && seen < maxHeaders
+		return ranked < maxHeaders
 	})
 	return slot, index, ok
 }
