@@ -36,11 +36,12 @@ type WriteFault struct {
 	// them a bounded number of times: after Updates that relink nodes, so
 	// that those links no longer lead to the root, a path may end in
 	// "(?)" although the root still reaches the field by another route.
-	// So may one in an arena of more than 4,096 allocations, where each
-	// look beyond the links reads the whole arena and a path looks at
-	// most four times, that climbs through arrays the root reached, level
-	// after level, first by a pointer to one element and only later whole
-	// (naming an element other than the one pointed to takes a look).
+	// So may one in an arena of more than 4,096 allocations or 65,536
+	// pointers, where each look beyond the links reads the whole arena
+	// and a path looks at most four times, that climbs through arrays the
+	// root reached, level after level, first by a pointer to one element
+	// and only later whole (naming an element other than the one pointed
+	// to takes a look).
 	Path string
 	// PageOnly is set where the kernel reports only the page that faulted
 	// (linux/s390x): Addr and Offset are then the page's first byte and
