@@ -15,6 +15,11 @@ type point struct{ X, Y, Z, W int64 }
 
 var sinkPoint *point
 
+// otherPoint is a second type of the same size, for the -mixed rows.
+type otherPoint point
+
+var sinkOther *otherPoint
+
 // allocPeers are extra BenchmarkAlloc rows registered by files built only
 // under some GOEXPERIMENT (see alloc_arenas_test.go).
 var allocPeers = map[string]func(b *testing.B){}
@@ -80,11 +85,43 @@ func BenchmarkAlloc(b *testing.B) {
 		}
 		sinkPoint = nil
 	})
+	// The rows above allocate one type back to back, each New extending
+	// the arena's run of points; the -mixed rows alternate two types, so
+	// that each New starts a run of its own, whose record (24 bytes on
+	// the Go heap, which B/op shows, kept to name faults and Verify's
+	// pages) a program allocating values of several types in turn pays.
+	b.Run("impl=arena.New-mixed", func(b *testing.B) {
+		a, err := arena.NewArena(arena.WithMaxBytes(16 << 30))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if i&1 == 0 {
+				sinkPoint = arena.New[point](a)
+			} else {
+				sinkOther = arena.New[otherPoint](a)
+			}
+		}
+		sinkPoint, sinkOther = nil, nil
+	})
 	b.Run("impl=new", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sinkPoint = new(point)
 		}
+	})
+	b.Run("impl=new-mixed", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if i&1 == 0 {
+				sinkPoint = new(point)
+			} else {
+				sinkOther = new(otherPoint)
+			}
+		}
+		sinkPoint, sinkOther = nil, nil
 	})
 	b.Run("impl=new+write", func(b *testing.B) {
 		b.ReportAllocs()

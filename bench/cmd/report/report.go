@@ -323,14 +323,14 @@ func unitFormat(prec int, unit string) func(float64) string {
 var sections = []section{
 	{
 		bench: "Freeze", title: "Freeze against copy",
-		intro:  "Time for `freeze.Freeze` to return for an arena of the given resident size, in each mode, against handing readers a copy instead: `copy()` into a buffer already faulted in (the memory bandwidth limit), and a deep copy with go-clone (which allocates). `mprotect` is a bare `mprotect(PROT_READ)` of anonymous memory, the kernel's floor for Protect. Ratios are against `copy`.",
+		intro:  "Time for `freeze.Freeze` to return for an arena of the given resident size of bytes, in each mode, against handing readers a copy instead: `copy()` into a buffer already faulted in (the memory bandwidth limit), and a deep copy with go-clone (which allocates). `mprotect` is a bare `mprotect(PROT_READ)` of anonymous memory, the kernel's floor for Protect. Ratios are against `copy`. Data with pointers costs more: Freeze checks every pointer in the arena, and Alias points each into its view (`BenchmarkFreezePointers`, in runs from 2026-12-05: its figures are in the README, not in these tables).",
 		plot:   (*report).plotFreeze,
 		tables: []tableSpec{{"ns/op", "copy", fmtNs}},
 		after:  (*report).freezeWait,
 	},
 	{
 		bench: "Clone", title: "Clone against go-clone",
-		intro:  "Deep copy of a config-like graph of about 10,000 objects (strings, slices, shared pointers, interfaces, cycles). `arena.Clone` fills an arena with 64 clones before replacing it; `arena.Clone-fresh` times a new arena per clone, first-touch page faults included. Ratios are against go-clone's cycle-safe `Slowly`.",
+		intro:  "Deep copy of a config-like graph of about 10,000 objects (strings, slices, shared pointers, interfaces, cycles). Every clone writes memory its arena never used before, and so pays first-touch page faults. `arena.Clone` fills an arena with 64 clones before replacing it, untimed; `arena.Clone-fresh` also times making a new arena for each clone and closing the one before. Ratios are against go-clone's cycle-safe `Slowly`.",
 		tables: []tableSpec{{"ns/op", "go-clone-slowly", fmtNs}},
 		allocs: true,
 	},
@@ -342,7 +342,7 @@ var sections = []section{
 	},
 	{
 		bench: "Alloc", title: "Allocation",
-		intro:  "One 32-byte pointer-free struct: `arena.New` against `new(T)` and Go's experimental `arena.New` (built with `GOEXPERIMENT=arenas`, in the same binary). The `+write` rows also write a field of each struct: an arena's fresh memory then pays the first-write page fault (one per 128 structs, about 3.3 µs a page of shared memory here), which the plain rows leave out, while `new` mostly reuses memory already faulted in. Ratios are against `new`.",
+		intro:  "One 32-byte pointer-free struct: `arena.New` against `new(T)` and Go's experimental `arena.New` (built with `GOEXPERIMENT=arenas`, in the same binary). The `+write` rows also write a field of each struct: an arena's fresh memory then pays the first-write page fault (one per 128 structs, about 3.3 µs a page of shared memory here), which the plain rows leave out, while `new` mostly reuses memory already faulted in. These rows allocate one type back to back, each `arena.New` extending one run of allocations; the `-mixed` rows (in runs from 2026-12-05) alternate two types, so that each starts and records a run of its own (24 bytes of Go heap). No row times releasing the memory (`Close`, or the collector's work). Ratios are against `new`.",
 		tables: []tableSpec{{"ns/op", "new", fmtNs}},
 		allocs: true,
 	},
@@ -360,7 +360,7 @@ var sections = []section{
 	},
 	{
 		bench: "MapBuild", title: "Building a table",
-		intro:  "Build time per key (frozen: collect, place, clone into the arena, freeze; Go map: the inserts) and memory per entry (frozen: the arena, which holds the keys' bytes; Go map: heap growth, plus the 16 bytes of each key, which it references in the caller's memory), for 16-byte string keys and int64 values.",
+		intro:  "Build time per key (frozen: collect, place, clone into the arena, freeze; Go map: the inserts) and memory per entry (frozen: the arena, which holds the keys' bytes; Go map: heap growth, plus the 16 bytes of each key, which it references in the caller's memory), for 16-byte string keys and int64 values. `gomap` grows as it fills, as `NewMap`, which is not told the count either, builds; `gomap-sized` (in runs from 2026-12-05) is made for the count first.",
 		tables: []tableSpec{{"build-ns/key", "gomap", unitFormat(0, " ns")}, {"bytes/entry", "gomap", unitFormat(1, " B")}},
 	},
 	{
