@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -353,6 +354,51 @@ func TestConcurrentUseIsDetectedUnderInvariants(t *testing.T) {
 	}
 	require.NotEmpty(t, got, "two goroutines cloning into one arena were not detected")
 	assert.Contains(t, fmt.Sprint(got[0]), "concurrent use")
+}
+
+// String and Bytes hold the arena busy while they copy, not only while
+// they allocate: a Close or Freeze on another goroutine during the copy
+// unmapped or protected the memory being written, and the process died
+// of the fault instead of the check panicking. Each round copies a large
+// string while another goroutine closes the arena a moment after; a round
+// where the copy ended first shows nothing, and another is tried.
+func TestConcurrentUseDuringStringOrBytesCopyIsDetectedUnderInvariants(t *testing.T) {
+	if !offheap.Invariants {
+		t.Skip("needs -race or -tags invariants")
+	}
+	big := strings.Repeat("x", 128<<20)
+	for name, copyIn := range map[string]func(*arena.Arena){
+		"String": func(a *arena.Arena) { arena.String(a, big) },
+		"Bytes":  func(a *arena.Arena) { arena.Bytes(a, unsafe.Slice(unsafe.StringData(big), len(big))) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			for range 10 {
+				a, err := arena.NewArena(arena.WithMaxBytes(256 << 20))
+				require.NoError(t, err)
+				closed := make(chan any, 1)
+				go func() {
+					defer func() { closed <- recover() }()
+					time.Sleep(5 * time.Millisecond)
+					a.Close()
+				}()
+				copied := func() (p any) {
+					defer func() { p = recover() }()
+					copyIn(a)
+					return nil
+				}()
+				p := <-closed
+				if strings.Contains(fmt.Sprint(p, copied), "concurrent use") {
+					require.NoError(t, a.Close())
+					return
+				}
+				require.Nil(t, p, "Close")
+				if copied != nil { // Close came first
+					require.ErrorIs(t, copied.(error), arena.ErrClosed)
+				}
+			}
+			t.Skip("the copy ended before Close began in every round")
+		})
+	}
 }
 
 func countFDs(t *testing.T) int {

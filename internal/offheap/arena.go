@@ -420,6 +420,13 @@ func allocAlign(t *layout.Type) uintptr {
 func (a *Arena) Alloc(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	a.enter()
 	defer a.leave()
+	return a.allocTyped(t, n)
+}
+
+// allocTyped is Alloc for a caller that has entered the arena itself, as
+// one that then writes what it allocated must, so that a Close or Freeze
+// on another goroutine cannot come between (the invariants build's check).
+func (a *Arena) allocTyped(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 	size, ok := bytesOf(t, n)
 	if !ok {
 		return nil, fmt.Errorf("%w: arena %q: %d × %d bytes overflows", ErrExhausted, a.name, n, t.Size)

@@ -121,13 +121,16 @@ var byteType = layout.Of(reflect.TypeFor[byte]())
 
 // String copies s into the arena. The empty string needs no memory.
 func String(a *Arena, s string) (string, error) {
+	// Entered until the bytes are copied (see allocTyped).
+	a.enter()
+	defer a.leave()
 	if err := a.usable(); err != nil {
 		return "", err
 	}
 	if len(s) == 0 {
 		return "", nil
 	}
-	p, err := a.Alloc(byteType, uintptr(len(s)))
+	p, err := a.allocTyped(byteType, uintptr(len(s)))
 	if err != nil {
 		return "", err
 	}
@@ -139,6 +142,8 @@ func String(a *Arena, s string) (string, error) {
 // Bytes copies b into the arena, with cap == len. A nil slice stays nil and
 // an empty one stays empty (and is not in the arena).
 func Bytes(a *Arena, b []byte) ([]byte, error) {
+	a.enter()
+	defer a.leave()
 	if err := a.usable(); err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func Bytes(a *Arena, b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return []byte{}, nil
 	}
-	p, err := a.Alloc(byteType, uintptr(len(b)))
+	p, err := a.allocTyped(byteType, uintptr(len(b)))
 	if err != nil {
 		return nil, err
 	}
