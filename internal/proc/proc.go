@@ -11,8 +11,8 @@ import (
 	"strconv"
 )
 
-// ErrNoVmSize: /proc/self/status has no VmSize line (not Linux, or no
-// /proc mounted).
+// ErrNoVmSize is returned where /proc/self/status has no VmSize line (not
+// Linux, or no /proc mounted).
 var ErrNoVmSize = errors.New("proc: no VmSize in /proc/self/status")
 
 // VmSize returns the process's address space in bytes: VmSize in
