@@ -112,9 +112,10 @@ type Arena struct {
 	// fresh arena, after HashWhileCopying (see hashcopy_unsafe.go).
 	copied copyHashes
 
-	// One-entry cache for typed allocation of the same type in a row.
-	lastRT unsafe.Pointer
-	lastT  *layout.Type
+	// Two-entry cache of the types of typed allocations, the last one
+	// used first: a program that allocates two types in turn finds both.
+	lastRT, prevRT unsafe.Pointer
+	lastT, prevT   *layout.Type
 
 	// leftovers are mappings the library meant to release and could not
 	// (see keepLeftover).
@@ -577,7 +578,7 @@ func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 	counters.mu.Unlock()
 	a.state, a.limit = Closed, 0
 	a.recs.reset()
-	a.lastRT, a.lastT, a.runRT = nil, nil, nil
+	a.lastRT, a.lastT, a.prevRT, a.prevT, a.runRT = nil, nil, nil, nil, nil
 	return errors.Join(err, a.lostErr, a.file.Close())
 }
 

@@ -26,7 +26,7 @@ func typeWord[T any]() unsafe.Pointer {
 }
 
 // ptrFree returns the analysis of T, or an error if T holds pointers. It
-// reads and fills the arena's one-entry type cache, and so counts as a use
+// reads and fills the arena's type cache, and so counts as a use
 // of the arena in the invariants build's check for concurrent use: two
 // goroutines filling the cache at once could otherwise give one of them
 // the other's type, without their Allocs ever overlapping.
@@ -46,11 +46,13 @@ func cachedType[T any](a *Arena) (*layout.Type, error) {
 	if a.lastRT == w {
 		return a.lastT, nil
 	}
-	t := layout.For[T]()
-	if !t.PtrFree {
-		return nil, fmt.Errorf("arena: %w (typed allocation needs a pointer-free type)", t.PtrFreeErr)
+	t := a.prevT
+	if a.prevRT != w {
+		if t = layout.For[T](); !t.PtrFree {
+			return nil, fmt.Errorf("arena: %w (typed allocation needs a pointer-free type)", t.PtrFreeErr)
+		}
 	}
-	a.lastRT, a.lastT = w, t
+	a.prevRT, a.prevT, a.lastRT, a.lastT = a.lastRT, a.lastT, w, t
 	return t, nil
 }
 

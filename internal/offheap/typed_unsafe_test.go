@@ -75,6 +75,33 @@ func TestNewFastPathKeepsRecordsExact(t *testing.T) {
 	assert.ErrorIs(t, newPanic[small](a), ErrClosed)
 }
 
+// The type cache holds the last two types allocated: allocating three in
+// turn, each New finds its own type's analysis (the record says which),
+// never a neighbour's, and a type with pointers is refused whatever the
+// cache holds.
+func TestTypeCacheGivesEachTypeItsOwn(t *testing.T) {
+	a, err := NewArena("types", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	type third struct{ C [3]int16 }
+	for range 4 {
+		New[small](a)
+		New[other](a)
+		assert.ErrorIs(t, newPanic[*small](a), ErrUnsupported)
+		New[small](a)
+		New[third](a)
+	}
+	var types []string
+	for _, al := range a.AllocationsIn(0, uintptr(a.Len()), 100) {
+		types = append(types, al.Type)
+	}
+	want := []string{}
+	for range 4 {
+		want = append(want, "small", "other", "small", "third")
+	}
+	assert.Equal(t, want, types)
+}
+
 // newPanic returns the error New panics with (nil if it returns).
 func newPanic[T any](a *Arena) (err error) {
 	defer func() {
