@@ -3,8 +3,9 @@ package arena
 import "github.com/frozen-go/frozen/internal/offheap"
 
 // Stats accounts for the memory of every arena in the process. The Go
-// runtime does not see it: runtime/metrics and GOMEMLIMIT count only the Go
-// heap. When large arenas or snapshots are live, set GOMEMLIMIT to the
+// runtime does not see it: runtime/metrics and GOMEMLIMIT count only the
+// memory the runtime maps itself (the heap, goroutine stacks, its own
+// metadata). When large arenas or snapshots are live, set GOMEMLIMIT to the
 // memory you can give Go minus MappedBytes (see the README).
 type Stats struct {
 	Arenas       int   // live arenas, frozen or not (snapshots included)
