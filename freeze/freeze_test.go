@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -125,6 +126,10 @@ func TestReadOnlyGraphIsClosedInEveryMode(t *testing.T) {
 			require.NoError(t, err)
 			r, err := freeze.Freeze(a, m)
 			require.NoError(t, err)
+			// After the background step: until then an Alias owner's
+			// mapping is read-only too, and a pointer left in it, not
+			// relocated to the view, would pass as read-only.
+			require.NoError(t, r.Wait())
 			ro := freeze.ReadOnly(r, c)
 			maps, err := vm.ReadMaps()
 			if err != nil {
@@ -550,6 +555,11 @@ func TestAliasOwnerIsReadOnlyUntilTheBaselineIsTaken(t *testing.T) {
 	type Limits struct{ Max, Min uint64 }
 	l := arena.MakeSlice[Limits](a, 1<<16) // 1 MiB
 	held, release := make(chan struct{}), make(chan struct{})
+	// Released however the test ends: a failed require runs the arena's
+	// Close, which waits for the background step held here.
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	defer let()
 	offheap.SetBackgroundFailpoint(func(s string) error {
 		if s == "writable" {
 			close(held)
@@ -583,7 +593,7 @@ func TestAliasOwnerIsReadOnlyUntilTheBaselineIsTaken(t *testing.T) {
 	assert.Equal(t, addr, wf.Addr)
 	assert.Equal(t, off, wf.Offset)
 	assert.ErrorIs(t, backdoor.ProcMem(&l[71].Max, 2), unix.EIO)
-	close(release)
+	let()
 	require.NoError(t, r.Wait())
 	assert.Equal(t, []string{"rw-s"}, perms())
 	require.NoError(t, r.Verify(), "nothing landed while the mapping was read-only")
