@@ -494,7 +494,8 @@ func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 		// refused first, before closeMu: a Close that is to fail neither
 		// waits for an Update running on another goroutine nor, holding
 		// closeMu, makes the keeper's own release (CloseUnlessBusy) fail.
-		// When this check passes, release's check under mu decides.
+		// A keeper lets go for good (SetKeeper), so release need not ask
+		// again.
 		if err := r.kept(false); err != nil {
 			return err
 		}

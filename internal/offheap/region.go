@@ -194,14 +194,15 @@ type Region struct {
 // Set it before the region is shared.
 func (r *Region) SetAfterUpdate(f func()) { r.afterUpdate = f }
 
-// SetKeeper makes release (Arena.Close, by whatever route) and Permanent
-// call f first (permanent says which), with the region's lock held, and
-// refuse with its error, changing nothing, when it returns one: a
-// snapshot published by a Store says there that the Store, which
-// releases it once replaced, decides its lifetime. Arena.Close also
-// calls it before taking any lock, so that a refused Close returns at
-// once; f must therefore be safe to call concurrently. Set it before the
-// region is shared.
+// SetKeeper makes a release (Arena.Close, by whatever route) and Permanent
+// call f first (permanent says which) and refuse with its error, changing
+// nothing, when it returns one: a snapshot published by a Store says
+// there that the Store, which releases it once replaced, decides its
+// lifetime. Permanent calls it with the region's lock held; Close before
+// taking any lock, so that a refused Close returns at once (neither
+// waiting for an Update nor holding closeMu), which needs a refusal that,
+// once f stops giving it, never comes back: f must be safe to call
+// concurrently. Set it before the region is shared.
 func (r *Region) SetKeeper(f func(permanent bool) error) { r.keeper = f }
 
 // kept returns the keeper's refusal, if any, of a release or (permanent)
@@ -923,9 +924,7 @@ func (r *Region) release(releaseOwner func() error, unlessBusy bool) error {
 		return fmt.Errorf("%w: region %q cannot be released", ErrPermanent, r.a.name)
 	}
 	if !r.closed {
-		if err := r.kept(false); err != nil {
-			return err
-		}
+		// The keeper was asked first, by Arena.close.
 		if r.beforeRelease != nil {
 			r.beforeRelease()
 		}
