@@ -41,7 +41,9 @@ var (
 	ErrForeignPointer = offheap.ErrForeignPointer
 	// ErrUnsupportedPlatform: the platform has no backend yet (Windows,
 	// AIX, wasm, Plan 9: every target but the Unix systems other than
-	// AIX), so NewArena fails; the packages still compile there.
+	// AIX), or a Linux kernel gives no memfd_create (before Linux 3.17,
+	// or a seccomp filter refuses it with ENOSYS or EPERM), so NewArena
+	// fails; the packages still compile there.
 	ErrUnsupportedPlatform = vm.ErrUnsupportedPlatform
 )
 
@@ -106,7 +108,8 @@ func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 // rounded up to a page, it is half the address space or more, and with
 // one wrapping ErrExhausted when the kernel will not reserve n bytes of
 // address space; where the platform has no backend (Windows, AIX, wasm,
-// Plan 9), with one wrapping ErrUnsupportedPlatform.
+// Plan 9) or the Linux kernel no memfd_create, with one wrapping
+// ErrUnsupportedPlatform.
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {

@@ -12,7 +12,7 @@
 // The per-OS files implement the same unexported functions:
 //
 //	vm_linux.go     memfd, seals, mseal, mremap (linux && !frozen_fallback)
-//	vm_fallback.go  unlinked temporary file (unix, and linux with frozen_fallback)
+//	vm_fallback.go  unlinked temporary file (unix but AIX, and linux with frozen_fallback)
 //	vm_other.go     everything fails with ErrUnsupportedPlatform
 //
 // Nothing in this package keeps Go pointers in the memory it maps.
@@ -29,7 +29,8 @@ import (
 )
 
 // ErrUnsupportedPlatform is returned by every function on a platform that has
-// no backend (Windows, for now, and non-Unix systems).
+// no backend (Windows, AIX, wasm, Plan 9), and wrapped by NewFile's error
+// on Linux when memfd_create is missing or refused (ENOSYS, EPERM).
 var ErrUnsupportedPlatform = errors.New("frozen: platform not supported")
 
 // ErrRangeLost is wrapped by the error of a MoveAside or MoveOnto that

@@ -33,8 +33,16 @@ const (
 	nameUTF8    = false
 )
 
+// create makes the memfd. ENOSYS (a kernel before Linux 3.17) and EPERM
+// (what seccomp filters, such as container runtimes' defaults, give a
+// system call they refuse; memfd_create itself gives it only for
+// MFD_HUGETLB, not asked for here) mean that this backend cannot run at
+// all here, which the error says with ErrUnsupportedPlatform.
 func (f *File) create() error {
 	fd, err := unix.MemfdCreate(KernelName(f.name), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("%w: %w", ErrUnsupportedPlatform, &FeatureError{Feature: "memfd_create (Linux 3.17+)", Err: err})
+	}
 	if err != nil {
 		return err
 	}
