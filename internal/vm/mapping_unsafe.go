@@ -309,8 +309,12 @@ func Reserve(n, align uintptr) (*Reservation, error) {
 	if align&(align-1) != 0 || n == 0 || n%PageSize != 0 {
 		return nil, fmt.Errorf("vm: reserve %d bytes aligned to %d: bad size or alignment", n, align)
 	}
-	// Over-reserve by align, then give back the unaligned head and tail.
-	total := n + align
+	// Over-reserve, then give back the unaligned head and tail. The
+	// kernel's address is page-aligned, so the aligned start lies at most
+	// align-PageSize bytes past it: that much more is enough (nothing
+	// more when align is PageSize), and under a tight RLIMIT_AS a page
+	// more could be refused where the range itself fits.
+	total := n + align - PageSize
 	if total < n {
 		return nil, fmt.Errorf("vm: reserve %d bytes: overflow", n)
 	}
