@@ -6,6 +6,7 @@
 package space
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -48,4 +49,29 @@ func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
 		assert.NotZero(t, r.Start())
 	}
 	assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4*gib+512<<20))
+}
+
+// Under an address-space limit that leaves no room at all, an Alloc of a
+// size that overflows the address space once aligned fails with
+// ErrAddressSpace. It halved the chunk it could not reserve down to what
+// the overflowed size seemed to need, zero bytes, and panicked on a
+// negative shift computing an alignment for a chunk of zero bytes. In a
+// child process, since the limit is the whole process's.
+func TestAllocOfAnOverflowingSizeUnderALimitFails(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	n := ^uintptr(0) &^ (vm.PageSize - 1)
+	var err error
+	restore := childtest.TightAddressSpace(t)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		_, err = Alloc(n, 2*vm.PageSize, nil, "overflow")
+	}()
+	restore()
+	require.ErrorIs(t, err, ErrAddressSpace)
 }

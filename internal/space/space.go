@@ -137,6 +137,11 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 	if align&(align-1) != 0 {
 		return Range{}, fmt.Errorf("space: alloc: alignment %d is not a power of two", align)
 	}
+	if n+align < n {
+		// Aligned, n would wrap around: no chunk could hold it, and the
+		// sizes below would overflow.
+		return Range{}, fmt.Errorf("%w: %d bytes aligned to %d overflow it", ErrAddressSpace, n, align)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f, ok := m.take(n, align)

@@ -53,6 +53,22 @@ func TestAllocRejectsBadSizes(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// A size that, aligned, overflows the address space fails at once with
+// ErrAddressSpace, reserving nothing: it used to reserve a whole chunk
+// that no range could be carved from, and under an address-space limit
+// halve the chunk down to zero bytes (see the limit's test).
+func TestAllocRefusesASizeThatOverflowsAligned(t *testing.T) {
+	n := ^uintptr(0) &^ (vm.PageSize - 1) // the largest multiple of a page
+	before := ReadStats()
+	for _, align := range []uintptr{0, 2 * vm.PageSize, 1 << 30} {
+		_, err := Alloc(n, align, nil, "overflow")
+		require.ErrorIs(t, err, ErrAddressSpace, "aligned to %d", align)
+	}
+	after := ReadStats()
+	assert.Equal(t, before.Chunks, after.Chunks, "no chunk reserved")
+	assert.Equal(t, before.ReservedBytes, after.ReservedBytes)
+}
+
 func TestLookupNamesLiveAndQuarantinedRanges(t *testing.T) {
 	withQuarantine(t, unlimited, 1<<20)
 	owner := new(int)
