@@ -81,8 +81,8 @@ type counter64 struct {
 	X int32
 }
 
-// Allocations of 8 bytes or more start at a multiple of 8 on every
-// system, as Go's allocator's do: sync/atomic's 64-bit functions need it
+// Values of types of 8 bytes or more start at a multiple of 8 on every
+// system, as Go's allocator places them: sync/atomic's 64-bit functions need it
 // on 32-bit ones (this test matters in the suite's linux/386 run), for
 // New (one value, and one after another), MakeSlice and Clone.
 func TestAllocationsAreAlignedForAtomics(t *testing.T) {

@@ -8,10 +8,13 @@
 //
 // # Allocating
 //
-// New, MakeSlice, String and Bytes allocate zeroed, aligned memory for
-// pointer-free types: aligned as Go's allocator aligns, so on 32-bit
-// systems an allocation of 8 bytes or more, a clone's too, starts at a
-// multiple of 8, as sync/atomic's 64-bit functions need. Clone deep-copies any value whose types it supports,
+// New, MakeSlice, String and Bytes allocate zeroed memory for
+// pointer-free types, aligned for the type; on 32-bit systems a value
+// of a type of 8 bytes or more (for MakeSlice, of an element type of 8
+// bytes or more), a clone's too, starts at a multiple of 8, as Go's
+// allocator places such values and as sync/atomic's 64-bit functions need
+// for the int64 and uint64 fields they hold (a slice of smaller elements,
+// such as []uint32, gets its element's alignment only). Clone deep-copies any value whose types it supports,
 // pointers included, keeping the shape of its pointer graph (shared objects,
 // cycles, pointers into the middle of arrays and structs). Slices handed out
 // have len == cap, so append copies to the heap instead of writing past an
