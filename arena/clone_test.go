@@ -452,6 +452,48 @@ func TestCloneRefusesViewsThatDoNotLineUp(t *testing.T) {
 	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
 }
 
+type ptrHolder struct{ Q *ptrSecond }
+
+// gridMemory holds, in one allocation, rows of holders below the structs
+// a holder's view straddles, so that Clone meets the rows' block first.
+type gridMemory struct {
+	Rows [3][2]ptrHolder
+	Arr  [2]ptrFirst
+}
+
+type gridViews struct {
+	A     []ptrFirst
+	G, G2 *[2][2]ptrHolder // one row apart: Clone counts them in holders
+}
+
+type skewedArray struct {
+	S []ptrFirst
+	Q *[2]ptrSecond
+}
+
+// A refused view is named by the types the value has, not by the element
+// types Clone counts views that overlap each other in: a path through a
+// grid of [2][2] holders names the cell by two indices, and a view of two
+// structs is named as the array it is.
+func TestCloneRefusalNamesFlattenedViewsAsTheirTypes(t *testing.T) {
+	a := newArena(t)
+	const why = ": overlaps other memory of the value without lining up with its elements (only unsafe code makes such views)"
+	m := new(gridMemory)
+	x, y := 1, 2
+	m.Arr = [2]ptrFirst{{P: &x}, {P: &y}}
+	m.Rows[2][1].Q = (*ptrSecond)(unsafe.Add(unsafe.Pointer(&m.Arr[0]), unsafe.Offsetof(ptrFirst{}.X)))
+	_, err := arena.Clone(a, gridViews{A: m.Arr[:1], G: (*[2][2]ptrHolder)(m.Rows[0:2]), G2: (*[2][2]ptrHolder)(m.Rows[1:3])})
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.EqualError(t, err, "arena: clone: gridViews.G2[1][1].Q: ptrSecond"+why)
+
+	arr := []ptrFirst{{P: &x}, {P: &y}, {P: &x}}
+	q := (*[2]ptrSecond)(unsafe.Add(unsafe.Pointer(&arr[0]), unsafe.Offsetof(ptrFirst{}.X)))
+	_, err = arena.Clone(a, skewedArray{S: arr[:1], Q: q})
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.EqualError(t, err, "arena: clone: skewedArray.Q: [2]ptrSecond"+why)
+	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
+}
+
 type ptrElem struct {
 	P *[64]byte
 	N int

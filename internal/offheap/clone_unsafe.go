@@ -93,6 +93,14 @@ type cblock struct {
 	strings    bool    // only string bytes: packed together, one record for all
 }
 
+// unflatRange is the type and count range idx had before lineUp
+// counted it in the elements of its arrays.
+type unflatRange struct {
+	idx int32
+	t   *layout.Type
+	n   uintptr
+}
+
 type rangeKey struct {
 	addr uintptr
 	n    uintptr
@@ -121,6 +129,9 @@ type cloner struct {
 	// hashing: the copy hashes the pages it writes (a.copied), from place
 	// to the end of apply.
 	hashing bool
+	// unflat keeps the type and count of each range that lineUp counted
+	// in smaller elements, for the paths of errors (named).
+	unflat []unflatRange
 }
 
 // errChanged is the cause of the CloneError for an interface whose type
@@ -136,6 +147,8 @@ func (c *cloner) reset() {
 	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
 	c.words = [2][]pword{c.words[0][:0], c.words[1][:0]}
+	clear(c.unflat) // the types are immortal, but keep the pool tidy
+	c.unflat = c.unflat[:0]
 	c.seen.reset()
 	c.maxAlign, c.total, c.strOff, c.typed = 1, 0, 0, 0
 	c.changed = [2]uintptr{}
@@ -558,6 +571,9 @@ func (c *cloner) lineUp() error {
 		if c.straddler(b) >= 0 {
 			for _, ky := range c.keys[b.lo:b.hi] {
 				r := &c.ranges[ky.idx]
+				if _, _, ok := arrayStep(r.t); ok {
+					c.unflat = append(c.unflat, unflatRange{ky.idx, r.t, r.n})
+				}
 				for e, n, ok := arrayStep(r.t); ok; e, n, ok = arrayStep(r.t) {
 					r.n *= n
 					r.t = e
@@ -576,7 +592,21 @@ func (c *cloner) lineUp() error {
 
 func (c *cloner) overlapError(j int32, reason string) error {
 	r := &c.ranges[j]
-	return &CloneError{Err: &layout.UnsupportedError{Path: c.path(r.parent, r.slot), Type: r.t.Name(), Reason: reason}}
+	t, _ := c.named(j)
+	return &CloneError{Err: &layout.UnsupportedError{Path: c.path(r.parent, r.slot), Type: t.Name(), Reason: reason}}
+}
+
+// named returns the type and count of range i as the value has them: as
+// discover found them, before lineUp counted the range in smaller
+// elements (a path through a [2][2]T then names a cell [1][1], not [3]).
+func (c *cloner) named(i int32) (*layout.Type, uintptr) {
+	for _, u := range c.unflat {
+		if u.idx == i {
+			return u.t, u.n
+		}
+	}
+	r := &c.ranges[i]
+	return r.t, r.n
 }
 
 // mismatch returns a range of the block whose pointer words differ from
@@ -1037,9 +1067,10 @@ func (c *cloner) path(i int32, slot uintptr) string {
 			parts = append(parts, "…")
 			break
 		}
-		parts = append(parts, c.local(r, slot))
+		parts = append(parts, c.local(i, slot))
 		if r.parent < 0 {
-			parts = append(parts, r.t.Name())
+			t, _ := c.named(i)
+			parts = append(parts, t.Name())
 		}
 		slot, i = r.slot, r.parent
 	}
@@ -1047,23 +1078,25 @@ func (c *cloner) path(i int32, slot uintptr) string {
 	return strings.Join(parts, "")
 }
 
-// local names the byte at address u inside range r.
-func (c *cloner) local(r *crange, u uintptr) string {
+// local names the byte at address u inside range i.
+func (c *cloner) local(i int32, u uintptr) string {
+	r := &c.ranges[i]
+	t, n := c.named(i)
 	off := u - r.start()
 	s := ""
 	switch r.via {
 	case viaBox:
-		s = layout.Assertion(r.t)
+		s = layout.Assertion(t)
 	case viaDirect:
 		s = c.directLabel(r)
 	}
-	if r.via == viaSlice || r.n != 1 {
-		if r.t.Size == 0 {
+	if r.via == viaSlice || n != 1 {
+		if t.Size == 0 {
 			return s + "[0]"
 		}
-		return s + fmt.Sprintf("[%d]", off/r.t.Size) + layout.FieldPath(r.t.RType, off%r.t.Size)
+		return s + fmt.Sprintf("[%d]", off/t.Size) + layout.FieldPath(t.RType, off%t.Size)
 	}
-	return s + layout.FieldPath(r.t.RType, off)
+	return s + layout.FieldPath(t.RType, off)
 }
 
 // directLabel names the way from an interface to the pointee of the
