@@ -37,3 +37,31 @@ func FuzzClone(f *testing.F) {
 		graphtest.RequireInArena(t, clone, "fuzz")
 	})
 }
+
+// FuzzCloneShapes is FuzzClone over the second catalogue (graphtest.SNode):
+// embedded structs, arrays of interfaces and slices over them, pointers to
+// zero-size values and into fields held inline, interfaces holding
+// interior pointers, arrays and values stored directly.
+func FuzzCloneShapes(f *testing.F) {
+	a, err := arena.NewArena(arena.WithName("fuzz"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { a.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		orig := graphtest.BuildShapes(data)
+		if a.Len() > a.Cap()/2 {
+			require.NoError(t, a.Close())
+			a, err = arena.NewArena(arena.WithName("fuzz"))
+			require.NoError(t, err)
+		}
+		clone, err := arena.Clone(a, orig)
+		require.NoError(t, err)
+		require.True(t, reflect.DeepEqual(orig, clone), "clone differs from the original")
+		graphtest.RequireSameShape(t, orig, clone)
+		graphtest.RequireInArena(t, clone, "fuzz")
+	})
+}
