@@ -32,20 +32,24 @@ type FInner struct {
 }
 
 // graphBuilder turns fuzz bytes into a graph.
+// input hands out a fuzzer's bytes one at a time, and zeros once they
+// run out.
+type input struct{ data []byte }
+
+func (in *input) next() int {
+	if len(in.data) == 0 {
+		return 0
+	}
+	b := in.data[0]
+	in.data = in.data[1:]
+	return int(b)
+}
+
 type graphBuilder struct {
-	data    []byte
+	input
 	nodes   []*FNode
 	backing [][]int
 	strs    []string
-}
-
-func (g *graphBuilder) next() int {
-	if len(g.data) == 0 {
-		return 0
-	}
-	b := g.data[0]
-	g.data = g.data[1:]
-	return int(b)
 }
 
 func (g *graphBuilder) node() *FNode {
@@ -81,7 +85,7 @@ func (g *graphBuilder) str() string {
 // first node. The same bytes always give the same shape, so that seed
 // corpora keep what they found.
 func Build(data []byte) *FNode {
-	g := &graphBuilder{data: data}
+	g := &graphBuilder{input: input{data}}
 	n := 1 + g.next()%12
 	for i := 0; i < n; i++ {
 		g.nodes = append(g.nodes, &FNode{I: g.next() - 128})

@@ -36,20 +36,11 @@ type SEmb struct {
 type sdirect struct{ P *SNode }
 
 type shapeBuilder struct {
-	data  []byte
+	input
 	nodes []*SNode
 	anys  [][]any
 	strs  []string
 	zero  struct{}
-}
-
-func (g *shapeBuilder) next() int {
-	if len(g.data) == 0 {
-		return 0
-	}
-	b := g.data[0]
-	g.data = g.data[1:]
-	return int(b)
 }
 
 func (g *shapeBuilder) node() *SNode {
@@ -115,7 +106,7 @@ func (g *shapeBuilder) value() any {
 // BuildShapes turns fuzz bytes into a graph of SNodes and returns its
 // first node. The same bytes always give the same shape.
 func BuildShapes(data []byte) *SNode {
-	g := &shapeBuilder{data: data}
+	g := &shapeBuilder{input: input{data}}
 	n := 1 + g.next()%8
 	for i := 0; i < n; i++ {
 		g.nodes = append(g.nodes, &SNode{I: g.next()})
