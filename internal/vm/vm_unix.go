@@ -34,6 +34,20 @@ func unixProt(p Prot) int {
 
 // mapFixed maps n bytes of f from offset off at exactly [at, at+n), from the
 // read-write descriptor or the read-only one as src says.
+//
+// A failed MAP_FIXED mmap leaves the range as it was on Linux 6.12 and
+// later. Before 6.12 the kernel unmaps the old range first and checks
+// some things after, so a failure there can leave a hole that another
+// thread's mmap could take, which no caller here looks for (unlike a
+// failed mremap: see moveAside). What fails after that unmap is a kernel
+// allocation (of the small kind the kernel retries rather than fails) or
+// the seal checks: for a memfd, a shared mapping from the writable
+// descriptor once F_SEAL_WRITE holds, or a writable one once
+// F_SEAL_FUTURE_WRITE does. This package asks for neither: its callers map
+// writable only before sealing or after a seal failed and added nothing,
+// and Seal mode closes the writable descriptor once F_SEAL_WRITE is on.
+// The checks a caller could trip (RLIMIT_AS, the mapping count) come
+// before the unmap.
 func mapFixed(f *File, off int64, at unsafe.Pointer, n uintptr, prot Prot, src Source) error {
 	fd := f.rw
 	if src == FromReadOnly {
