@@ -77,8 +77,9 @@ func main() {
 		}
 		must(written >= 0, "no allocation of the page holds the field written")
 		al := all[written]
-		fmt.Printf("Region().Allocations(page.Start, page.End) lists all %d allocations of page %d (the error listed %d),\n",
-			len(all), pg.Index, len(pg.Allocations))
+		fmt.Printf("Region().Allocations(page.Start, page.End) lists all %d allocations of page %d\n"+
+			"(the error's ChangedPage holds the first %d, its message names %d),\n",
+			len(all), pg.Index, len(pg.Allocations), min(3, len(pg.Allocations)))
 		fmt.Printf("and the field written lies in number %d: %s (%s) at [%#x, %#x)\n", written+1, al.Path, al.Type, al.Offset, al.Offset+al.Size)
 	}
 	check(p.Close())
