@@ -89,9 +89,12 @@ type version[T any] struct {
 }
 
 // Configure sets the options used by later calls to Publish: WithMode and
-// WithName (the default name is "store"). With WithPermanent every
-// Publish fails with an error wrapping freeze.ErrModeUnsupported, since a
-// Store releases the versions it replaces.
+// WithName (the default name is "store"). Each call replaces the options
+// of the one before: Configure(WithName("flags")) followed by
+// Configure(WithMode(freeze.Protect)) publishes versions named "store".
+// With WithPermanent every Publish fails with an error wrapping
+// freeze.ErrModeUnsupported, since a Store releases the versions it
+// replaces.
 func (st *Store[T]) Configure(opts ...Option) {
 	st.mu.Lock()
 	defer st.mu.Unlock()

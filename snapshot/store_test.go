@@ -535,3 +535,16 @@ func TestStoreAliasModeConcurrentPublishers(t *testing.T) {
 		"the read-only view of the last version outlived Close")
 	assert.Equal(t, "store", uac.Region)
 }
+
+// TestStoreConfigureReplaces: each Configure replaces the options of the
+// one before, as its doc says, rather than adding to them.
+func TestStoreConfigureReplaces(t *testing.T) {
+	var st snapshot.Store[int]
+	defer st.Close()
+	st.Configure(snapshot.WithName("flags"))
+	st.Configure(snapshot.WithMode(freeze.Protect))
+	s, err := st.Publish(1)
+	require.NoError(t, err)
+	assert.Equal(t, "store", s.Name())
+	assert.Equal(t, freeze.Protect, s.Region().Mode())
+}
