@@ -13,7 +13,8 @@ import (
 // Snapshot is an immutable, frozen copy of a value of type T, outside the Go
 // heap. Its methods are safe for concurrent use. A Snapshot must not be
 // copied; share the pointer. Obtain one from Take or Store.Publish: the
-// zero value is not a snapshot, and its methods panic (a nil dereference).
+// zero value is not a snapshot, and its methods panic (a nil dereference),
+// but Pointer and Region, which return nil.
 // A snapshot is released only by Close (or its Store): one that is
 // dropped without it keeps its memory, which no finalizer reclaims, for
 // the life of the process.
