@@ -53,7 +53,9 @@
 //
 // A Map's Verify names the entries with bytes on each changed page, and
 // KeysIn maps any range of offsets in its region back to entries: a
-// changed page's, or the offset of a write freeze.Guard caught.
+// changed page's, or the offset of a write freeze.Guard caught, where
+// it lies in the table's own bytes (keys and the values stored in its
+// slots, not what values point to).
 //
 // # Memory accounting
 //

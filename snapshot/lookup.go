@@ -191,14 +191,19 @@ func (m *Map[K, V]) Verify() error {
 // KeysIn returns the keys of the entries whose bytes lie at the region's
 // offsets [start, end): a key, its value, or the table's index bytes for
 // it, as they read now (a key that was overwritten reads as it is now).
-// The strings and slices that values point to are not an entry's bytes
-// here. It says which entries a change that Verify found may have hit,
-// for each changed page:
+// What values point to (strings, slices, and the objects behind pointers
+// and interfaces, cloned beside the table) is not an entry's bytes here.
+// It says which entries a change that Verify found may have hit, for
+// each changed page:
 //
 //	keys, err := m.KeysIn(page.Start, page.End)
 //
-// and which entry a write that freeze.Guard caught was aimed at:
-// KeysIn(fault.Offset, fault.Offset+1). The range is clipped to Size.
+// and which entry a write that freeze.Guard caught was aimed at, where
+// the write lies in the table's own bytes: KeysIn(fault.Offset,
+// fault.Offset+1). Only unsafe code writes there (Get and All return
+// copies); a write through a value's pointer, such as to a field of
+// V = *Route, lands in what it points to, and KeysIn names no entry
+// for it. The range is clipped to Size.
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {

@@ -611,3 +611,27 @@ func TestMapVerifyNamesTheEntriesOnAChangedPage(t *testing.T) {
 	_, err = fm.KeysIn(0, 1)
 	assert.ErrorIs(t, err, arena.ErrClosed)
 }
+
+// TestMapKeysInPointedTo: a write through a pointer value lands in the
+// object it points to, cloned beside the table, which is no entry's
+// bytes: KeysIn names no entry for the fault's offset, as its doc says,
+// while the whole table names every entry.
+func TestMapKeysInPointedTo(t *testing.T) {
+	type route struct{ TimeoutMS int32 }
+	want := map[string]*route{"/a": {1}, "/b": {2}, "/c": {3}}
+	fm, err := snapshot.NewMap(maps.All(want))
+	require.NoError(t, err)
+	defer fm.Close()
+	r, ok := fm.Get("/b")
+	require.True(t, ok)
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, freeze.Guard(func() { r.TimeoutMS = 9 }), &wf)
+	if !vm.FaultPageOnly {
+		got, err := fm.KeysIn(wf.Offset, wf.Offset+1)
+		require.NoError(t, err)
+		assert.Empty(t, got, "the write at %s", wf.Path)
+	}
+	all, err := fm.KeysIn(0, ^uintptr(0))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"/a", "/b", "/c"}, all)
+}
