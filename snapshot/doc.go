@@ -55,7 +55,9 @@
 // KeysIn maps any range of offsets in its region back to entries: a
 // changed page's, or the offset of a write freeze.Guard caught, where
 // it lies in the table's own bytes (keys and the values stored in its
-// slots, not what values point to).
+// slots, not what values point to). A write that Guard catches in a value
+// or in what a value points to is named by the entry's key, as Go indexes
+// a map: `Map[string,*Route]["/api"].TimeoutMS`.
 //
 // # Memory accounting
 //

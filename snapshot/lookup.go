@@ -107,6 +107,18 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 	}
 	m := &Map[K, V]{t: s.Value(), snap: s}
 	m.t.SetName(s.Name())
+	// A write through a value's pointer is named by the entry's key.
+	r := offheap.Unwrap(s.Region().Arena()).Region()
+	r.Arena().SetValueName(func(off uintptr) (name string, ok bool) {
+		defer func() {
+			if recover() != nil {
+				// A stray write that corrupted the slot's key (a long
+				// key's offset into the blob) leaves the entry unnamed.
+				name, ok = "", false
+			}
+		}()
+		return m.t.ValueName(r.ViewAddr(off))
+	})
 	s.onClose = func() { m.t.SetClosed(true) }
 	return m, nil
 }
@@ -203,7 +215,8 @@ func (m *Map[K, V]) Verify() error {
 // fault.Offset+1). Only unsafe code writes there (Get and All return
 // copies); a write through a value's pointer, such as to a field of
 // V = *Route, lands in what it points to, and KeysIn names no entry
-// for it. The range is clipped to Size.
+// for it; the fault's Path names it instead, by its key:
+// `Map[string,*Route]["/api"].TimeoutMS`. The range is clipped to Size.
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {

@@ -635,3 +635,79 @@ func TestMapKeysInPointedTo(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"/a", "/b", "/c"}, all)
 }
+
+// A write that Guard catches in what a table's value points to is named
+// by the entry's key, in every mode and for every way a table keeps its
+// keys (string keys short and long, dense and hashed integers, struct
+// keys; tiny tables and large): `Map[string,*route]["/b"].TimeoutMS`,
+// not by the table's internal slot array.
+func TestMapFaultNamesTheEntry(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel gives only the page of a fault here: no field is named")
+	}
+	type route struct {
+		Name      string
+		TimeoutMS int32
+	}
+	type key struct{ A, B int32 }
+	long := strings.Repeat("a key longer than sixteen bytes ", 2)
+	many := func(n int, k func(i int) string) map[string]*route {
+		m := map[string]*route{}
+		for i := range n {
+			m[k(i)] = &route{Name: fmt.Sprint("r", i), TimeoutMS: int32(i)}
+		}
+		return m
+	}
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			// faultPath writes through p under Guard and returns the path.
+			faultPath := func(t *testing.T, write func()) string {
+				t.Helper()
+				var wf *freeze.WriteFault
+				require.ErrorAs(t, freeze.Guard(write), &wf)
+				return wf.Path
+			}
+			t.Run("string keys", func(t *testing.T) {
+				for _, n := range []int{3, 1000} { // tiny, open addressing
+					want := many(n, func(i int) string { return fmt.Sprintf("/r%d", i) })
+					want[long] = &route{Name: "long"}
+					fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
+					require.NoError(t, err)
+					r, _ := fm.Get("/r2")
+					assert.Equal(t, `Map[string,*route]["/r2"].TimeoutMS`, faultPath(t, func() { r.TimeoutMS = 9 }), "n=%d", n)
+					r, _ = fm.Get(long)
+					assert.Equal(t, `Map[string,*route][`+fmt.Sprintf("%q", long)+`].TimeoutMS`, faultPath(t, func() { r.TimeoutMS = 9 }), "n=%d", n)
+					// A string's bytes, which only unsafe code can write.
+					name := unsafe.Slice(unsafe.StringData(r.Name), len(r.Name))
+					assert.Equal(t, `Map[string,*route][`+fmt.Sprintf("%q", long)+`].Name[2]`, faultPath(t, func() { name[2] = 'x' }), "n=%d", n)
+					require.NoError(t, fm.Close())
+				}
+			})
+			t.Run("integer keys", func(t *testing.T) {
+				for _, step := range []int64{1, 7919} { // dense, hashed
+					want := map[int64][]int{}
+					for i := range int64(1000) {
+						want[i*step-500] = []int{int(i), 1, 2}
+					}
+					fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
+					require.NoError(t, err)
+					v, _ := fm.Get(3*step - 500)
+					assert.Equal(t, fmt.Sprintf("Map[int64,[]int][%d][2]", 3*step-500), faultPath(t, func() { v[2] = 9 }), "step %d, %s", step, fm.Strategy())
+					require.NoError(t, fm.Close())
+				}
+			})
+			t.Run("struct keys and interface values", func(t *testing.T) {
+				want := map[key]any{}
+				for i := range int32(100) {
+					want[key{i, -i}] = &route{TimeoutMS: i}
+				}
+				fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
+				require.NoError(t, err)
+				v, _ := fm.Get(key{7, -7})
+				r := v.(*route)
+				assert.Equal(t, `Map[key,interface {}][{7 -7}].(*route).TimeoutMS`, faultPath(t, func() { r.TimeoutMS = 9 }))
+				require.NoError(t, fm.Close())
+			})
+		})
+	}
+}

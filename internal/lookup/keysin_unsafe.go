@@ -10,6 +10,8 @@ package lookup
 import (
 	"slices"
 	"unsafe"
+
+	"github.com/frozen-go/frozen/internal/layout"
 )
 
 // KeysIn returns, in slot order, the key of every entry with a byte at
@@ -77,4 +79,34 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 		}
 	}
 	return keys
+}
+
+// ValueName names the byte at address addr if it lies in the value of one
+// of the table's entries, in its slot, as Go text that indexes a map by
+// the entry's key: `Map[string,*Route]["api"]`, followed by the field of
+// the value holding the byte (".Port"). It reads the table as KeysIn
+// does, and gives false for any other address: a key's or tag's bytes,
+// an empty slot, or memory outside the slots.
+func (t *Table[K, V]) ValueName(addr uintptr) (string, bool) {
+	var base, size, val uintptr
+	switch {
+	case t.sslots != nil:
+		base, size, val = uintptr(unsafe.Pointer(unsafe.SliceData(t.sslots))), unsafe.Sizeof(t.sslots[0]), unsafe.Offsetof(t.sslots[0].Val)
+	case t.hslots != nil:
+		base, size, val = uintptr(unsafe.Pointer(unsafe.SliceData(t.hslots))), unsafe.Sizeof(t.hslots[0]), unsafe.Offsetof(t.hslots[0].Val)
+	case t.kslots != nil:
+		base, size, val = uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]), unsafe.Offsetof(t.kslots[0].Val)
+	default:
+		return "", false
+	}
+	vt := layout.For[V]()
+	if addr < base || addr-base >= uintptr(t.slots())*size {
+		return "", false
+	}
+	i, local := int((addr-base)/size), (addr-base)%size
+	if local < val || local-val >= vt.Size || !t.inUse(i) {
+		return "", false
+	}
+	return "Map[" + layout.For[K]().Name() + "," + vt.Name() + "][" + keyText(t.keyAt(i)) + "]" +
+		layout.FieldPath(vt.RType, local-val), true
 }

@@ -131,7 +131,22 @@ type Arena struct {
 	// lost its range (vm.Mapping.Lost), for Close to report: the mapping
 	// is gone, and its range stays out of space for good.
 	lostErr error
+
+	// valueName, when set (SetValueName), names an offset that lies in a
+	// value of a frozen lookup table's entry, for paths (see path).
+	valueName func(off uintptr) (string, bool)
 }
+
+// SetValueName makes paths through the arena, in fault reports and
+// Verify's descriptions, name an offset for which f says true by what f
+// returns instead of by the types of its records: snapshot.Map names a
+// byte in the value of one of its entries by the entry's key
+// (`Map[string,*Route]["api"]`, not `Table[string,*Route].sslots[12].Val`).
+// It is set once, after Freeze and before the arena's memory is shared;
+// f runs while a path is named, under the lock that keeps Close from
+// releasing the memory, and may read the arena's memory but must not
+// allocate in it.
+func (a *Arena) SetValueName(f func(off uintptr) (string, bool)) { a.valueName = f }
 
 // leftover is a mapping of the arena's file outside its range that the
 // library failed to release when it meant to: a rollback's (a failed

@@ -561,6 +561,12 @@ func (n *namer) path(off uintptr, seen []place) string {
 			break
 		}
 		seen = append(seen, place{j, off})
+		if a.valueName != nil {
+			if name, ok := a.valueName(off); ok {
+				parts = append(parts, name)
+				break
+			}
+		}
 		rec := a.recs.at(j)
 		t := layout.ByID(rec.Type)
 		local := off - uintptr(rec.Off)
