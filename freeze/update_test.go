@@ -332,6 +332,52 @@ func TestUpdateNeverBaselinesAChangeMadeAnotherWay(t *testing.T) {
 	})
 }
 
+// A stray write on the last page of a value of several pages, made before
+// Update, is refused before f runs, as one on its first page is. Where no
+// other byte of the region lies on that page (the value ends on a page
+// boundary, or ends the region), no check after f looks at the page again:
+// only the check before f keeps the write out of the new checksums.
+func TestUpdateRefusesAStrayWriteOnTheLastPageOfAValue(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pre, post int // bytes allocated before and after the value
+	}{
+		{"last page wholly the value's", 0, 0},
+		{"value ends the region", 100, 0},
+		{"last page shared", 100, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type two [2 * freeze.PageSize]byte
+			a := newArena(t)
+			if tc.pre > 0 {
+				arena.MakeSlice[byte](a, tc.pre)
+			}
+			big := arena.New[two](a)
+			if tc.post > 0 {
+				arena.MakeSlice[byte](a, tc.post)
+			}
+			r, err := freeze.Freeze(a, freeze.Alias)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait()) // the owner's mapping is writable again
+			ro := freeze.ReadOnly(r, big)
+			big[len(big)-10] = 1 // through the owner's mapping, on the value's last page
+			ran := false
+			err = freeze.Update(r, ro, func(w *two) { ran = true; w[0] = 1 })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "refused")
+			assert.False(t, ran, "f is not run")
+			var ce *freeze.CorruptionError
+			require.ErrorAs(t, err, &ce)
+			last := (tc.pre + len(big) - 1) / freeze.PageSize
+			assert.Equal(t, []int{last}, ce.Pages)
+			assert.Zero(t, ro[0])
+			var again *freeze.CorruptionError
+			require.ErrorAs(t, r.Verify(), &again, "the checksums still describe the page as frozen")
+			assert.Equal(t, []int{last}, again.Pages)
+		})
+	}
+}
+
 // A value over three pages: the bytes outside it on its first page and on
 // its last are both checked after f (a check of one of them only would
 // pass the tests above, whose values lie on one page).
