@@ -640,6 +640,8 @@ func TestFreezeErrors(t *testing.T) {
 	assert.Same(t, p, freeze.ReadOnly(r, p))
 	_, err = freeze.Freeze(a, freeze.Alias)
 	assert.ErrorIs(t, err, arena.ErrFrozen, "freezing twice")
+	assert.EqualError(t, err, fmt.Sprintf("%v: arena %q is already frozen", arena.ErrFrozen, a.Name()),
+		"a second Freeze says so, not that the arena accepts no allocations")
 	require.NoError(t, r.Close())
 	require.NoError(t, r.Close(), "idempotent")
 	_, err = freeze.Freeze(a, freeze.Protect)
