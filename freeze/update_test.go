@@ -545,6 +545,41 @@ func TestUpdateRechecksPointersWrittenWhileItHashes(t *testing.T) {
 	require.NoError(t, r.Verify())
 }
 
+// A slice header of the value changed through the owner's mapping after
+// Update wrote the value back (here at the failpoint there) into one that
+// still points into the view, but with spare capacity, or reaching past
+// the region: readers could append into frozen memory or read past it, so
+// the Update is undone, as for a pointer out of the region.
+func TestUpdateRechecksSliceHeadersWrittenWhileItHashes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(owner *Config)
+	}{
+		{"spare capacity", func(owner *Config) { owner.Endpoints = owner.Endpoints[:1] }},
+		{"past the region", func(owner *Config) {
+			owner.Endpoints = unsafe.Slice(unsafe.SliceData(owner.Endpoints), 1<<20)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, owner, ro := frozenConfig(t, freeze.Alias)
+			offheap.SetFailpoint(func(step string) error {
+				if step == "update-rehashed" {
+					tc.write(owner)
+				}
+				return nil
+			})
+			defer offheap.SetFailpoint(nil)
+			err := freeze.Update(r, ro, func(w *Config) { w.Version = 5 })
+			require.ErrorIs(t, err, arena.ErrForeignPointer)
+			assert.ErrorContains(t, err, "changed while Update ran")
+			assert.Equal(t, 1, ro.Version, "undone")
+			assert.Len(t, ro.Endpoints, 3, "the old bytes are back")
+			assert.Equal(t, len(ro.Endpoints), cap(ro.Endpoints))
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
 // f stores a Go-heap pointer into its copy of the value (on the Go heap, so
 // that cgocheck2 has no store to abort on): Update refuses it and writes
 // nothing, not even f's other changes.
