@@ -681,16 +681,37 @@ func leakedDescriptor(t *testing.T, a *arena.Arena) int {
 
 // A descriptor kept from before Freeze can neither write the frozen file
 // nor change its size: truncating it would zero every frozen byte without
-// a single write (and make readers fault until it grew back).
+// a single write (and make readers fault until it grew back). In Alias
+// mode that holds too after a copy that hashed its pages (snapshot.Take),
+// whose baseline Freeze adopts by another route than a plain clone's.
 func TestLeakedDescriptorCannotResizeTheFile(t *testing.T) {
 	memfdOnly(t)
-	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias} {
-		t.Run(m.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		m      freeze.Mode
+		hashed bool
+	}{
+		{"Protect", freeze.Protect, false},
+		{"Alias", freeze.Alias, false},
+		{"Alias after a hashing copy", freeze.Alias, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			a := newArena(t)
-			c, err := arena.Clone(a, newConfig())
-			require.NoError(t, err)
+			var c *Config
+			if tc.hashed {
+				plan, err := offheap.PlanValue(newConfig())
+				require.NoError(t, err)
+				defer plan.Release()
+				offheap.Unwrap(a).HashWhileCopying()
+				c, err = offheap.ApplyValue[Config](offheap.Unwrap(a), plan)
+				require.NoError(t, err)
+			} else {
+				var err error
+				c, err = arena.Clone(a, newConfig())
+				require.NoError(t, err)
+			}
 			leaked := leakedDescriptor(t, a)
-			r, err := freeze.Freeze(a, m)
+			r, err := freeze.Freeze(a, tc.m)
 			require.NoError(t, err)
 			require.NoError(t, r.Wait())
 			ro := freeze.ReadOnly(r, c)
