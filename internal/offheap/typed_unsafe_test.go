@@ -131,3 +131,23 @@ func TestTypeCacheCountsAsAUseOfTheArena(t *testing.T) {
 	p := New[other](a) // and the arena is usable once that operation ends
 	assert.Equal(t, other{}, *p)
 }
+
+// An arena smaller than the step its mapping grows by maps no more than
+// its own reserved range: the mapping is made at a fixed address, so one
+// reaching past the range would map over whatever the next range holds
+// (another arena's memory, or a quarantined range, which must fault).
+// The arena just after it, if it is there, keeps its bytes.
+func TestSmallArenaMapsOnlyItsOwnRange(t *testing.T) {
+	for _, limit := range []int64{1, 100, 4096, 5000, minGrow - 1} {
+		a, err := NewArena("small", limit)
+		require.NoError(t, err)
+		b, err := NewArena("neighbour", limit)
+		require.NoError(t, err)
+		*New[byte](b) = 7
+		*New[byte](a) = 1
+		assert.LessOrEqual(t, a.Mapped(), int(a.Range().Len()), "WithMaxBytes(%d)", limit)
+		assert.Equal(t, byte(7), *(*byte)(b.Base()), "WithMaxBytes(%d): the neighbour's byte", limit)
+		require.NoError(t, a.Close())
+		require.NoError(t, b.Close())
+	}
+}
