@@ -133,8 +133,12 @@ type Arena struct {
 	lostErr error
 
 	// valueName, when set (SetValueName), names an offset that lies in a
-	// value of a frozen lookup table's entry, for paths (see path).
-	valueName func(off uintptr) (string, bool)
+	// value of a frozen lookup table's entry, for paths (see path). It is
+	// set after Freeze has published the region, and a fault on another
+	// goroutine (through a pointer kept past a Close, into the range this
+	// arena took) names a path as soon as Freeze has: hence atomic, so
+	// that a path reading it also sees everything the function reads.
+	valueName atomic.Pointer[func(off uintptr) (string, bool)]
 }
 
 // SetValueName makes paths through the arena, in fault reports and
@@ -142,11 +146,14 @@ type Arena struct {
 // returns instead of by the types of its records: snapshot.Map names a
 // byte in the value of one of its entries by the entry's key
 // (`Map[string,*Route]["api"]`, not `Table[string,*Route].sslots[12].Val`).
-// It is set once, after Freeze and before the arena's memory is shared;
-// f runs while a path is named, under the lock that keeps Close from
-// releasing the memory, and may read the arena's memory but must not
-// allocate in it.
-func (a *Arena) SetValueName(f func(off uintptr) (string, bool)) { a.valueName = f }
+// It is set once, after Freeze, and may be while another goroutine names
+// a path through the arena (a stray write through a pointer kept past the
+// Close of a range the arena took faults as soon as Freeze returns): what
+// f reads must be written before SetValueName is called, which orders
+// those writes before any path's call of f. f runs while a path is named,
+// under the lock that keeps Close from releasing the memory, and may read
+// the arena's memory but must not allocate in it.
+func (a *Arena) SetValueName(f func(off uintptr) (string, bool)) { a.valueName.Store(&f) }
 
 // leftover is a mapping of the arena's file outside its range that the
 // library failed to release when it meant to: a rollback's (a failed

@@ -555,14 +555,15 @@ func (n *namer) path(off uintptr, seen []place) string {
 	}
 	var parts []string
 	detours := 0
+	valueName := a.valueName.Load() // one for the whole path
 	for depth := 0; ; depth++ {
 		if depth == maxPathDepth {
 			parts = append(parts, "…")
 			break
 		}
 		seen = append(seen, place{j, off})
-		if a.valueName != nil {
-			if name, ok := a.valueName(off); ok {
+		if valueName != nil {
+			if name, ok := (*valueName)(off); ok {
 				parts = append(parts, name)
 				break
 			}

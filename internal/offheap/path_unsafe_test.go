@@ -4,6 +4,7 @@
 package offheap
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -113,4 +114,50 @@ func TestDescribingManyPagesWithSubslicesReadsEachParentAFewTimes(t *testing.T) 
 	}
 	assert.Greater(t, named, 500)
 	assert.LessOrEqual(t, words, int64(20*n*per), "%d items named", named)
+}
+
+// A fault on another goroutine may be named while the arena's owner sets
+// the namer of its values (SetValueName, which snapshot.NewMap calls
+// once Freeze has returned): a stray write through a pointer kept past
+// the Close of the range the arena took faults as soon as Freeze has
+// published the region. A path sees no namer or the namer, the same one
+// from its first step to its last, and all that the owner wrote before
+// setting it. The race detector saw the namer, a plain field, read while
+// it was set, and the namer's own reads race what the owner wrote first.
+func TestSetValueNameRacingAFaultElsewhere(t *testing.T) {
+	a, err := NewArena("named", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	it, err := Clone(a, &item{1, 2})
+	require.NoError(t, err)
+	r, err := a.Freeze(Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	addr := uintptr(unsafe.Pointer(&it.B))
+	plain := a.PathAt(addr - uintptr(a.Base()))
+	require.NotEmpty(t, plain)
+	started, done := make(chan struct{}), make(chan []string)
+	go func() {
+		close(started)
+		var paths []string
+		for range 1000 {
+			f, ok := Resolve(addr)
+			if !ok {
+				break
+			}
+			paths = append(paths, f.Path)
+		}
+		done <- paths
+	}()
+	<-started
+	name := strings.Repeat("entry", 2) // written before SetValueName
+	a.SetValueName(func(uintptr) (string, bool) { return name, true })
+	paths := <-done
+	require.Len(t, paths, 1000)
+	for _, p := range paths {
+		if p != plain {
+			assert.Equal(t, name, p)
+		}
+	}
+	assert.Equal(t, name, a.PathAt(addr-uintptr(a.Base())))
 }
