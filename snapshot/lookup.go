@@ -216,7 +216,9 @@ func (m *Map[K, V]) Verify() error {
 // copies); a write through a value's pointer, such as to a field of
 // V = *Route, lands in what it points to, and KeysIn names no entry
 // for it; the fault's Path names it instead, by its key:
-// `Map[string,*Route]["/api"].TimeoutMS`. The range is clipped to Size.
+// `Map[string,*Route]["/api"].TimeoutMS` (where the kernel reports only
+// a fault's page, as on linux/s390x, a WriteFault has no Path). The range
+// is clipped to Size.
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {
