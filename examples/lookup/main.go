@@ -1,13 +1,15 @@
 // Command lookup builds a frozen lookup table of a million entries, serves
 // lookups from it on every core, and compares it with a Go map holding the
 // same entries: lookup time, memory, and what each costs the garbage
-// collector.
+// collector. On the way, a stray write into a table's value is caught and
+// named by the entry's key.
 //
 //	go run ./examples/lookup
 package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -17,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/snapshot"
 )
 
@@ -26,6 +29,13 @@ type Route struct {
 	Shard   uint16
 	Weight  uint16
 	Backend string
+}
+
+// Plan is a value a table holds by pointer: every customer of a plan
+// shares it, so a write through one Get's result would change it for all.
+type Plan struct {
+	RequestsPerSecond int
+	Burst             int
 }
 
 const n = 1_000_000
@@ -75,7 +85,26 @@ func main() {
 	fmt.Printf("%d lookups from %d goroutines: all match the Go map; a missing key is reported missing\n",
 		200_000*len(mismatches), len(mismatches))
 
-	heading("3. Lookup time, random keys (side by side, alternating rounds)")
+	heading("3. A stray write into a value is caught and named by its key")
+	plans, err := snapshot.NewMap(maps.All(map[string]*Plan{
+		"free": {RequestsPerSecond: 10, Burst: 20},
+		"pro":  {RequestsPerSecond: 1000, Burst: 2000},
+	}), snapshot.WithName("plans"))
+	check(err)
+	pro, _ := plans.Get("pro")
+	// A bug: one request doubles its own burst, on the plan every "pro"
+	// customer shares.
+	err = freeze.Guard(func() { pro.Burst *= 2 })
+	var wf *freeze.WriteFault
+	must(errors.As(err, &wf), "the stray write was not caught")
+	if !wf.PageOnly { // a kernel that reports only the page names no field
+		must(wf.Path == `Map[string,*Plan]["pro"].Burst`, "the write was named "+wf.Path)
+	}
+	must(pro.Burst == 2000, "the frozen plan changed")
+	fmt.Println(err)
+	check(plans.Close())
+
+	heading("4. Lookup time, random keys (side by side, alternating rounds)")
 	// The probes are copies of the keys, not the Go map's own key strings:
 	// Go's string comparison returns equal without reading the bytes when
 	// both strings share them, so probing with the very strings the Go map
@@ -102,7 +131,7 @@ func main() {
 	fmt.Println("(the best of seven rounds each; on a shared machine one run can be off by a factor of two:")
 	fmt.Println("bench/REPORT.md has repeated runs)")
 
-	heading("4. What each costs the garbage collector")
+	heading("5. What each costs the garbage collector")
 	routes = nil
 	gcFrozen := gcTime() // the keys and the frozen table
 	check(table.Verify())
