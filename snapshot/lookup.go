@@ -159,8 +159,10 @@ func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 // Verify checks that no byte of the table changed since it was built (see
 // freeze.Region.Verify). It does not allocate when nothing changed. When
 // bytes changed, its error wraps the *freeze.CorruptionError, and names
-// the first entries on the changed pages (KeysIn lists them all). After
-// Close it returns an error wrapping arena.ErrClosed.
+// the first entries on the changed pages (KeysIn lists them all); among
+// the allocations it lists, what a value points to is named by the
+// entry's key (`Map[string,*Plan]["pro"] (Plan)`). After Close it returns
+// an error wrapping arena.ErrClosed.
 func (m *Map[K, V]) Verify() error {
 	err := m.snap.Verify()
 	if err == nil {

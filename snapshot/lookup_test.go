@@ -711,3 +711,19 @@ func TestMapFaultNamesTheEntry(t *testing.T) {
 		})
 	}
 }
+
+// Verify's description of a changed page names what the table's values
+// point to by the entries' keys too: `Map[string,*plan]["pro"] (plan)`.
+func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {
+	type plan struct{ RPS, Burst int }
+	fm, err := snapshot.NewMap(maps.All(map[string]*plan{"free": {1, 2}, "pro": {3, 4}}), snapshot.WithMode(freeze.Protect))
+	require.NoError(t, err)
+	defer fm.Close()
+	require.NoError(t, fm.Region().Wait())
+	p, _ := fm.Get("pro")
+	require.NoError(t, backdoor.Reprotect(p, plan{3, 9}))
+	err = fm.Verify()
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, err.Error(), `Map[string,*plan]["pro"] (plan)`)
+}
