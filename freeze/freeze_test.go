@@ -493,22 +493,26 @@ func TestVerifyDoesNotAllocate(t *testing.T) {
 // Verify checks every page of a region, not a prefix: a change to the
 // last byte of 3 MiB is found and named.
 func TestVerifyFindsAChangeOnTheLastPage(t *testing.T) {
-	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias} { // Seal refuses every write
-		t.Run(m.String(), func(t *testing.T) {
-			a := newArena(t)
-			b := arena.MakeSlice[byte](a, 3<<20)
-			r, err := freeze.Freeze(a, m)
-			require.NoError(t, err)
-			require.NoError(t, r.Wait())
-			if m == freeze.Alias {
-				b[len(b)-1] = 1 // through the owner's mapping
-			} else {
-				require.NoError(t, backdoor.Reprotect(&b[len(b)-1], 1))
-			}
-			var ce *freeze.CorruptionError
-			require.ErrorAs(t, r.Verify(), &ce)
-			assert.Equal(t, []int{(3<<20)/freeze.PageSize - 1}, ce.Pages)
-		})
+	// Whole 1 MiB chunks of hashing, and a last chunk of a few pages and
+	// a part of one.
+	for _, size := range []int{3 << 20, 3<<20 + 5*freeze.PageSize + 100} {
+		for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias} { // Seal refuses every write
+			t.Run(fmt.Sprintf("%s/size=%d", m, size), func(t *testing.T) {
+				a := newArena(t)
+				b := arena.MakeSlice[byte](a, size)
+				r, err := freeze.Freeze(a, m)
+				require.NoError(t, err)
+				require.NoError(t, r.Wait())
+				if m == freeze.Alias {
+					b[len(b)-1] = 1 // through the owner's mapping
+				} else {
+					require.NoError(t, backdoor.Reprotect(&b[len(b)-1], 1))
+				}
+				var ce *freeze.CorruptionError
+				require.ErrorAs(t, r.Verify(), &ce)
+				assert.Equal(t, []int{(size - 1) / freeze.PageSize}, ce.Pages)
+			})
+		}
 	}
 }
 
