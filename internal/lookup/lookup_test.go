@@ -1182,3 +1182,81 @@ func TestPaddingBytesAreNoPartOfTheKey(t *testing.T) {
 	_, err := Build(twice)
 	require.ErrorIs(t, err, ErrDuplicateKey)
 }
+
+// After SetClosed(true), Get and All's iteration panic with an error
+// wrapping offheap.ErrClosed that names the table, for every strategy and
+// key layout, before they read a slot (the memory is about to be
+// released); after SetClosed(false) they work again.
+func TestClosedTablePanicsTyped(t *testing.T) {
+	requireClosed := func(t *testing.T, get func(), all func()) {
+		t.Helper()
+		for _, f := range []func(){get, all} {
+			var got any
+			func() {
+				defer func() { got = recover() }()
+				f()
+			}()
+			err, ok := got.(error)
+			require.True(t, ok, "no panic with an error: %v", got)
+			assert.ErrorIs(t, err, offheap.ErrClosed)
+			assert.ErrorContains(t, err, `map "routes"`)
+		}
+	}
+	for _, n := range []int{0, 3, 1000} {
+		t.Run(fmt.Sprintf("strings/n=%d", n), func(t *testing.T) {
+			want := map[string]int{}
+			for i := range n {
+				want[fmt.Sprintf("key %d", i)] = i
+			}
+			want["a key longer than sixteen bytes"] = -1
+			tb, err := Build(maps.All(want))
+			require.NoError(t, err)
+			tb.SetName("routes")
+			tb.SetClosed(true)
+			requireClosed(t, func() { tb.Get("key 1") }, func() {
+				for range tb.All() {
+				}
+			})
+			tb.SetClosed(false)
+			v, ok := tb.Get("key 1")
+			assert.Equal(t, n > 1, ok) // present from n=2 on
+			if ok {
+				assert.Equal(t, 1, v)
+			}
+		})
+		for _, step := range []int64{1, 7919} { // dense, hashed
+			t.Run(fmt.Sprintf("int64/step=%d/n=%d", step, n), func(t *testing.T) {
+				want := map[int64]int{}
+				for i := range int64(n) {
+					want[i*step] = int(i)
+				}
+				tb, err := Build(maps.All(want))
+				require.NoError(t, err)
+				tb.SetName("routes")
+				tb.SetClosed(true)
+				requireClosed(t, func() { tb.Get(step) }, func() {
+					for range tb.All() {
+					}
+				})
+				tb.SetClosed(false)
+				_, ok := tb.Get(step)
+				assert.Equal(t, n > 1, ok)
+			})
+		}
+	}
+	t.Run("struct keys", func(t *testing.T) {
+		type key struct{ A, B int32 }
+		want := map[key]int{}
+		for i := range int32(100) {
+			want[key{i, -i}] = int(i)
+		}
+		tb, err := Build(maps.All(want))
+		require.NoError(t, err)
+		tb.SetName("routes")
+		tb.SetClosed(true)
+		requireClosed(t, func() { tb.Get(key{1, -1}) }, func() {
+			for range tb.All() {
+			}
+		})
+	})
+}
