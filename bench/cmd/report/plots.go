@@ -72,6 +72,14 @@ func (r *report) savePlot(file, title, xlabel, ylabel string, lines []line) {
 		r.err = err
 		return
 	}
+	// One value on an axis (a run of one size, or one GC time) is a range
+	// of nothing, which the plot would widen by ±1 into values a log scale
+	// refuses (it panics): widen it by a factor of two each way instead.
+	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
+		if ax.Min == ax.Max {
+			ax.Min, ax.Max = ax.Min/2, ax.Max*2
+		}
+	}
 	if err := p.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(r.plotDir, file)); err != nil {
 		r.err = err
 		return

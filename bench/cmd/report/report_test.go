@@ -359,3 +359,20 @@ func TestStalePlotsRemoved(t *testing.T) {
 		}
 	}
 }
+
+// A run of one size draws its plots, a single point each, instead of
+// panicking in the plot library's log scale (which widens a range of one
+// value by ±1, below zero): here the GC plot, one time of 0.2 ms.
+func TestPlotsOfOneSize(t *testing.T) {
+	dir := t.TempDir()
+	out := renderPlots(t, "BenchmarkGCWithTable/n=1000/impl=empty-2 \t 10 \t 1000 ns/op \t 0.2 gc-ms\n"+
+		"BenchmarkFreeze/size=1MiB/impl=Protect-2 \t 10 \t 1000 ns/op\n", dir)
+	for _, f := range []string{"gc.svg", "freeze.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s not drawn: %v", f, err)
+		}
+		if !strings.Contains(out, "plots/"+f) {
+			t.Errorf("the report does not link %s", f)
+		}
+	}
+}
