@@ -712,8 +712,8 @@ func TestMapFaultNamesTheEntry(t *testing.T) {
 	}
 }
 
-// Verify's description of a changed page names what the table's values
-// point to by the entries' keys too: `Map[string,*plan]["pro"] (plan)`.
+// Verify's description of a changed page, and Allocations, name what the
+// table's values point to by the entries' keys too: `Map[string,*plan]["pro"]`.
 func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {
 	type plan struct{ RPS, Burst int }
 	fm, err := snapshot.NewMap(maps.All(map[string]*plan{"free": {1, 2}, "pro": {3, 4}}), snapshot.WithMode(freeze.Protect))
@@ -722,8 +722,17 @@ func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {
 	require.NoError(t, fm.Region().Wait())
 	p, _ := fm.Get("pro")
 	require.NoError(t, backdoor.Reprotect(p, plan{3, 9}))
-	err = fm.Verify()
 	var ce *freeze.CorruptionError
-	require.ErrorAs(t, err, &ce)
-	assert.Contains(t, err.Error(), `Map[string,*plan]["pro"] (plan)`)
+	require.ErrorAs(t, fm.Verify(), &ce)
+	require.Len(t, ce.Changed, 1)
+	// The message lists the first allocations of the page (which come
+	// first depends on the layout); Allocations lists them all.
+	all, err := fm.Region().Allocations(ce.Changed[0].Start, ce.Changed[0].End)
+	require.NoError(t, err)
+	var paths []string
+	for _, al := range all {
+		paths = append(paths, al.Path)
+	}
+	assert.Contains(t, paths, `Map[string,*plan]["pro"]`)
+	assert.Contains(t, paths, `Map[string,*plan]["free"]`)
 }
