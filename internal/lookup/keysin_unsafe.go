@@ -30,8 +30,7 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 	var idx []int
 	// span adds the indices of the elements of an array of n elements of
 	// size bytes at base that overlap [lo, hi).
-	span := func(base unsafe.Pointer, size uintptr, n int) {
-		a := uintptr(base)
+	span := func(a, size uintptr, n int) {
 		if n == 0 || a >= hi || a+uintptr(n)*size <= lo {
 			return
 		}
@@ -47,16 +46,10 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 			idx = append(idx, i)
 		}
 	}
-	switch {
-	case t.sslots != nil:
-		span(unsafe.Pointer(unsafe.SliceData(t.sslots)), unsafe.Sizeof(t.sslots[0]), n)
-	case t.hslots != nil:
-		span(unsafe.Pointer(unsafe.SliceData(t.hslots)), unsafe.Sizeof(t.hslots[0]), n)
-	default:
-		span(unsafe.Pointer(unsafe.SliceData(t.kslots)), unsafe.Sizeof(t.kslots[0]), n)
-	}
-	span(unsafe.Pointer(unsafe.SliceData(t.tags)), 1, min(n, len(t.tags)))
-	span(unsafe.Pointer(unsafe.SliceData(t.lens)), 1, min(n, len(t.lens)))
+	base, size, _ := t.slotArray()
+	span(base, size, n)
+	span(uintptr(unsafe.Pointer(unsafe.SliceData(t.tags))), 1, min(n, len(t.tags)))
+	span(uintptr(unsafe.Pointer(unsafe.SliceData(t.lens))), 1, min(n, len(t.lens)))
 	if b := uintptr(unsafe.Pointer(unsafe.SliceData(t.blob))); len(t.blob) > 0 && b < hi && b+uintptr(len(t.blob)) > lo {
 		// Long keys are found by their slots' (offset, length) words.
 		for i := range n {
@@ -88,19 +81,9 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 // does, and gives false for any other address: a key's or tag's bytes,
 // an empty slot, or memory outside the slots.
 func (t *Table[K, V]) ValueName(addr uintptr) (string, bool) {
-	var base, size, val uintptr
-	switch {
-	case t.sslots != nil:
-		base, size, val = uintptr(unsafe.Pointer(unsafe.SliceData(t.sslots))), unsafe.Sizeof(t.sslots[0]), unsafe.Offsetof(t.sslots[0].Val)
-	case t.hslots != nil:
-		base, size, val = uintptr(unsafe.Pointer(unsafe.SliceData(t.hslots))), unsafe.Sizeof(t.hslots[0]), unsafe.Offsetof(t.hslots[0].Val)
-	case t.kslots != nil:
-		base, size, val = uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]), unsafe.Offsetof(t.kslots[0].Val)
-	default:
-		return "", false
-	}
+	base, size, val := t.slotArray()
 	vt := layout.For[V]()
-	if addr < base || addr-base >= uintptr(t.slots())*size {
+	if size == 0 || addr < base || addr-base >= uintptr(t.slots())*size {
 		return "", false
 	}
 	i, local := int((addr-base)/size), (addr-base)%size
@@ -109,4 +92,19 @@ func (t *Table[K, V]) ValueName(addr uintptr) (string, bool) {
 	}
 	return "Map[" + layout.For[K]().Name() + "," + vt.Name() + "][" + keyText(t.keyAt(i)) + "]" +
 		layout.FieldPath(vt.RType, local-val), true
+}
+
+// slotArray returns the address of the table's slot array (whichever of
+// sslots, hslots and kslots it uses), the size of a slot, and the offset
+// of the value in a slot; all zero for a table without slots.
+func (t *Table[K, V]) slotArray() (base, size, val uintptr) {
+	switch {
+	case t.sslots != nil:
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.sslots))), unsafe.Sizeof(t.sslots[0]), unsafe.Offsetof(t.sslots[0].Val)
+	case t.hslots != nil:
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.hslots))), unsafe.Sizeof(t.hslots[0]), unsafe.Offsetof(t.hslots[0].Val)
+	case t.kslots != nil:
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]), unsafe.Offsetof(t.kslots[0].Val)
+	}
+	return 0, 0, 0
 }
