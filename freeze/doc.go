@@ -48,7 +48,9 @@
 // Seal remaps the range in place from the O_RDONLY descriptor and seals the
 // memfd with F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK and F_SEAL_SEAL:
 // nothing inside or outside the process can change the bytes, and
-// Region.File hands a read-only descriptor to other processes. Large
+// Region.File hands a read-only descriptor to other processes (from Linux
+// 6.3 the memfd also carries F_SEAL_EXEC, which every arena's memfd is
+// made with: it can never be given execute bits). Large
 // arenas first move their page tables aside (mremap), which costs O(1) per
 // GiB when the arena is 1 GiB-aligned, so Freeze returns in microseconds;
 // F_SEAL_FUTURE_WRITE, GROW and SHRINK hold from that moment, F_SEAL_WRITE

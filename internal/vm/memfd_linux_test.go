@@ -3,6 +3,7 @@
 package vm
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -46,4 +47,78 @@ func TestNewFileWithoutMemfdCreateIsUnsupportedPlatform(t *testing.T) {
 		assert.ErrorIs(t, err, errno)
 		assert.Contains(t, err.Error(), "memfd_create")
 	}
+}
+
+// rawSeals returns the seals of the file's read-write descriptor, every
+// bit the kernel reports (File.Seals reports only those it names).
+func rawSeals(t *testing.T, f *File) int {
+	t.Helper()
+	rw, _ := f.FDs()
+	seals, err := unix.FcntlInt(uintptr(rw), unix.F_GET_SEALS, 0)
+	require.NoError(t, err)
+	return seals
+}
+
+// Arena memory is never executed, and from Linux 6.3 its memfd says so:
+// F_SEAL_EXEC keeps the file's execute bits off, so it cannot be run as
+// a program through /proc/self/fd.
+func TestMemfdIsNotExecutable(t *testing.T) {
+	probe, err := unix.MemfdCreate("probe", unix.MFD_CLOEXEC|unix.MFD_NOEXEC_SEAL)
+	if errors.Is(err, unix.EINVAL) {
+		t.Skip("this kernel (before Linux 6.3) has no MFD_NOEXEC_SEAL")
+	}
+	require.NoError(t, err)
+	require.NoError(t, unix.Close(probe))
+
+	f, err := NewFile("noexec")
+	require.NoError(t, err)
+	defer f.Close()
+	assert.NotZero(t, rawSeals(t, f)&unix.F_SEAL_EXEC, "F_SEAL_EXEC")
+	rw, _ := f.FDs()
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(rw, &st))
+	assert.Zero(t, st.Mode&0o111, "execute bits of mode %#o", st.Mode)
+	assert.ErrorIs(t, unix.Fchmod(rw, 0o755), unix.EPERM, "chmod +x")
+	// The seals Seal mode adds are still allowed with it.
+	require.NoError(t, f.AddSeals(SealWrite|SealGrow|SealShrink|SealSeal))
+	s, err := f.Seals()
+	require.NoError(t, err)
+	assert.Equal(t, SealWrite|SealGrow|SealShrink|SealSeal, s)
+}
+
+// A kernel before Linux 6.3 refuses MFD_NOEXEC_SEAL as an unknown flag
+// (EINVAL): NewFile makes the memfd without it, and so does every later
+// call, without asking again.
+func TestNewFileOnKernelWithoutNoexecSeal(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	runtime.LockOSThread() // the filter binds this thread (see above)
+	childtest.RefuseSyscallFlag(t, unix.SYS_MEMFD_CREATE, 1, unix.MFD_NOEXEC_SEAL, true, unix.EINVAL)
+	for range 2 {
+		f, err := NewFile("before 6.3")
+		require.NoError(t, err)
+		assert.Zero(t, rawSeals(t, f)&unix.F_SEAL_EXEC)
+		assert.True(t, noexecUnknown.Load())
+		require.NoError(t, f.Close())
+	}
+	// Any other refusal still reaches the caller, after one call.
+	childtest.RefuseSyscall(t, unix.SYS_MEMFD_CREATE, unix.EMFILE)
+	_, err := NewFile("refused")
+	assert.ErrorIs(t, err, unix.EMFILE)
+}
+
+// Linux 6.3 to 6.5 with vm.memfd_noexec=2 refuse a memfd_create without
+// MFD_NOEXEC_SEAL (EACCES); NewFile asks for it, so it works there.
+func TestNewFileWhereNoexecSealIsRequired(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	runtime.LockOSThread()
+	childtest.RefuseSyscallFlag(t, unix.SYS_MEMFD_CREATE, 1, unix.MFD_NOEXEC_SEAL, false, unix.EACCES)
+	f, err := NewFile("noexec enforced")
+	require.NoError(t, err)
+	defer f.Close()
+	assert.NotZero(t, rawSeals(t, f)&unix.F_SEAL_EXEC)
+	assert.False(t, noexecUnknown.Load())
 }

@@ -38,8 +38,25 @@ const (
 // system call they refuse; memfd_create itself gives it only for
 // MFD_HUGETLB, not asked for here) mean that this backend cannot run at
 // all here, which the error says with ErrUnsupportedPlatform.
+//
+// It asks for MFD_NOEXEC_SEAL (Linux 6.3+): arena memory is never
+// executed, and the seal keeps the file's execute bits off, so the memfd
+// cannot be run as a program through /proc/self/fd. Linux 6.3 to 6.5 with
+// vm.memfd_noexec=2 refuse a memfd_create without it (EACCES), and log a
+// warning for it at any setting. A kernel before 6.3 refuses the unknown
+// flag with EINVAL (the name, made by KernelName, is never the cause);
+// then create asks without it, and so do later calls (noexecUnknown).
 func (f *File) create() error {
-	fd, err := unix.MemfdCreate(KernelName(f.name), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	name, flags := KernelName(f.name), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING
+	fd, err := -1, error(unix.EINVAL)
+	if !noexecUnknown.Load() {
+		fd, err = unix.MemfdCreate(name, flags|unix.MFD_NOEXEC_SEAL)
+	}
+	if errors.Is(err, unix.EINVAL) {
+		if fd, err = unix.MemfdCreate(name, flags); err == nil {
+			noexecUnknown.Store(true)
+		}
+	}
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("%w: %w", ErrUnsupportedPlatform, &FeatureError{Feature: "memfd_create (Linux 3.17+)", Err: err})
 	}
@@ -59,6 +76,10 @@ func (f *File) reopenReadOnly() (int, error) {
 	}
 	return unix.Open(fmt.Sprintf("/proc/self/fd/%d", f.rw), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }
+
+// noexecUnknown records that memfd_create refused MFD_NOEXEC_SEAL as an
+// unknown flag (a kernel before 6.3) and took the call without it.
+var noexecUnknown atomic.Bool
 
 var sealBits = [...]struct {
 	portable Seal
