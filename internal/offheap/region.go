@@ -561,6 +561,8 @@ func (r *Region) freezeSeal() error {
 			}
 			return r.fail("seal", err, rb)
 		}
+		// The seals hold whatever close says: a memfd has nothing to write
+		// back, and Linux frees the descriptor even when close fails.
 		_ = a.file.CloseWritable()
 		r.background(nil, nil)
 		return nil
