@@ -293,9 +293,6 @@ func (a *Arena) Mapped() int {
 	return int(a.w.Len())
 }
 
-// State returns the life-cycle state.
-func (a *Arena) State() State { return a.state }
-
 // Base returns the start of the arena's address range.
 func (a *Arena) Base() unsafe.Pointer { return a.rng.Addr() }
 
@@ -305,20 +302,8 @@ func (a *Arena) Range() space.Range { return a.rng }
 // File returns the arena's memfd.
 func (a *Arena) File() *vm.File { return a.file }
 
-// NumRecords returns the number of allocation records.
-func (a *Arena) NumRecords() int { return a.recs.len() }
-
-// Record returns the i'th allocation record (records are in offset order).
-func (a *Arena) Record(i int) Record { return *a.recs.at(i) }
-
 // Region returns the frozen region, or nil before Freeze.
 func (a *Arena) Region() *Region { return a.frozen.Load() }
-
-// Contains reports whether p points into the arena's used bytes.
-func (a *Arena) Contains(p uintptr) bool {
-	base := uintptr(a.rng.Addr())
-	return p >= base && p < base+a.used
-}
 
 // enter and leave bracket every method that changes the arena; in the
 // invariants build they detect concurrent use.

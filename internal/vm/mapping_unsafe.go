@@ -67,12 +67,6 @@ func (m *Mapping) Addr() unsafe.Pointer { return m.addr }
 // Len returns its length in bytes.
 func (m *Mapping) Len() uintptr { return m.len }
 
-// Prot returns its current protection.
-func (m *Mapping) Prot() Prot { return m.prot }
-
-// Source returns the descriptor it was made from.
-func (m *Mapping) Source() Source { return m.source }
-
 // Bytes returns the mapped memory as a byte slice (for hashing and tests).
 //
 // Unsafe: the slice aliases memory outside the Go heap; it stays valid only

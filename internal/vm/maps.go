@@ -21,9 +21,6 @@ type MapsEntry struct {
 // Shared reports whether the mapping is MAP_SHARED.
 func (e MapsEntry) Shared() bool { return len(e.Perms) == 4 && e.Perms[3] == 's' }
 
-// Readable reports whether the mapping is readable.
-func (e MapsEntry) Readable() bool { return len(e.Perms) > 0 && e.Perms[0] == 'r' }
-
 // Writable reports whether the mapping is writable.
 func (e MapsEntry) Writable() bool { return len(e.Perms) > 1 && e.Perms[1] == 'w' }
 
