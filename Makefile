@@ -93,11 +93,17 @@ emulated:
 	GOARCH=mipsle $(GO) test -exec "$(QEMU_MIPSLE)" -count=1 -short -timeout 20m ./internal/lookup; \
 	GOARCH=mips $(GO) test -exec "$(QEMU_MIPS)" -count=1 -short -timeout 20m ./internal/lookup
 
+## cross: every platform builds and vets (library and tests). The standard
+## library of each system that no other step compiles is compiled without
+## optimizations (-N -l): the same errors, a fifth less time on a fresh
+## machine, where compiling it is most of this step. The Linux targets keep
+## the optimized builds that the suite's steps compiled (and cached) before.
 cross:
 	@set -e; for p in $(PLATFORMS); do \
 		echo "cross-compile $$p"; \
-		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build $(PKGS); \
-		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $(PKGS); \
+		case $$p in linux/*) gc=;; *) gc='all=-N -l';; esac; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -gcflags="$$gc" $(PKGS); \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet -gcflags="$$gc" $(PKGS); \
 	done
 
 ## examples: run every example program; each checks its own results and ends with a line "ok ..."
