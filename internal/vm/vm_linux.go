@@ -42,8 +42,8 @@ const (
 // It asks for MFD_NOEXEC_SEAL (Linux 6.3+): arena memory is never
 // executed, and the seal keeps the file's execute bits off, so the memfd
 // cannot be run as a program through /proc/self/fd. Linux 6.3 to 6.5 with
-// vm.memfd_noexec=2 refuse a memfd_create without it (EACCES), and log a
-// warning for it at any setting. A kernel before 6.3 refuses the unknown
+// vm.memfd_noexec=2 refuse a memfd_create without it (EACCES), and
+// kernels from 6.3 on have logged a warning for a call without it. A kernel before 6.3 refuses the unknown
 // flag with EINVAL (the name, made by KernelName, is never the cause);
 // then create asks without it, and so do later calls (noexecUnknown).
 func (f *File) create() error {
