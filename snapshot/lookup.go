@@ -173,31 +173,40 @@ func (m *Map[K, V]) Verify() error {
 		return err
 	}
 	const named = 4
-	var keys []K
-	for _, pg := range ce.Changed {
-		in, kerr := m.KeysIn(pg.Start, pg.End)
-		if kerr != nil || len(keys) > named {
-			break
-		}
-		for _, k := range in {
-			// An entry across two changed pages is on both lists.
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
+	var b strings.Builder
+	// Under the region's lock: a Close racing Verify releases the table
+	// only before or after the keys are read (and formatted: a string key
+	// lies in the table's memory).
+	r := offheap.Unwrap(m.snap.Region().Arena()).Region()
+	_ = r.Reading(func() {
+		var keys []K
+		for _, pg := range ce.Changed {
+			if len(keys) > named {
+				break
+			}
+			end := min(pg.End, uintptr(m.Size()))
+			if pg.Start >= end {
+				continue
+			}
+			for _, k := range m.t.KeysIn(r.ViewAddr(pg.Start), r.ViewAddr(end)) {
+				// An entry across two changed pages is on both lists.
+				if !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
 			}
 		}
-	}
-	if len(keys) == 0 {
-		return err // only bytes beside the slots changed: values' strings or slices
-	}
-	var b strings.Builder
-	for i, k := range keys[:min(len(keys), named)] {
-		if i > 0 {
-			b.WriteString(", ")
+		for i, k := range keys[:min(len(keys), named)] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%#v", k)
 		}
-		fmt.Fprintf(&b, "%#v", k)
-	}
-	if len(keys) > named {
-		b.WriteString(", …")
+		if len(keys) > named {
+			b.WriteString(", …")
+		}
+	})
+	if b.Len() == 0 {
+		return err // only bytes beside the slots changed: values' strings or slices
 	}
 	return fmt.Errorf("%w; entries with bytes there: %s", err, b.String())
 }

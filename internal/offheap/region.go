@@ -744,6 +744,20 @@ func (r *Region) Closed() bool {
 	return r.closed
 }
 
+// Reading runs f under the region's lock, so that Close cannot release
+// the memory f reads while it runs, or returns an error wrapping ErrClosed
+// without running it once Close has.
+func (r *Region) Reading(f func()) error {
+	if r.readLock() {
+		defer r.mu.RUnlock()
+	}
+	if r.closed {
+		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	f()
+	return nil
+}
+
 // readLock read-locks r.mu and returns true, or returns false without
 // locking when the calling goroutine is running an Update's function and
 // so holds the write lock already: the region can then neither change
