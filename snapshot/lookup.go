@@ -162,7 +162,9 @@ func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 // the first entries on the changed pages (KeysIn lists them all); among
 // the allocations it lists, what a value points to is named by the
 // entry's key (`Map[string,*Plan]["pro"] (Plan)`). After Close it returns
-// an error wrapping arena.ErrClosed.
+// an error wrapping arena.ErrClosed. Unlike Get, it may race with Close:
+// it then reports what it found or returns that error, and names entries
+// only while the table is mapped.
 func (m *Map[K, V]) Verify() error {
 	err := m.snap.Verify()
 	if err == nil {
@@ -184,11 +186,7 @@ func (m *Map[K, V]) Verify() error {
 			if len(keys) > named {
 				break
 			}
-			end := min(pg.End, uintptr(m.Size()))
-			if pg.Start >= end {
-				continue
-			}
-			for _, k := range m.t.KeysIn(r.ViewAddr(pg.Start), r.ViewAddr(end)) {
+			for _, k := range m.keysIn(r, pg.Start, pg.End) {
 				// An entry across two changed pages is on both lists.
 				if !slices.Contains(keys, k) {
 					keys = append(keys, k)
@@ -236,11 +234,16 @@ func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {
 	if m.t.Closed() {
 		return nil, fmt.Errorf("%w: KeysIn of map %q after Close", arena.ErrClosed, m.snap.Name())
 	}
+	return m.keysIn(offheap.Unwrap(m.snap.Region().Arena()).Region(), start, end), nil
+}
+
+// keysIn is KeysIn of the table in region r, for a caller that knows the
+// table open (or holds r's lock, see Verify).
+func (m *Map[K, V]) keysIn(r *offheap.Region, start, end uintptr) []K {
 	if end = min(end, uintptr(m.Size())); start >= end {
-		return nil, nil
+		return nil
 	}
-	r := offheap.Unwrap(m.snap.Region().Arena()).Region()
-	return m.t.KeysIn(r.ViewAddr(start), r.ViewAddr(end)), nil
+	return m.t.KeysIn(r.ViewAddr(start), r.ViewAddr(end))
 }
 
 // Close releases the table; its address range stays inaccessible in
