@@ -297,8 +297,10 @@ func mseal(at unsafe.Pointer, n uintptr) error {
 
 // probeFeatures tries each optional feature on a throwaway memfd.
 func probeFeatures() (seals, mseal, mremap, reopen error) {
-	// mseal of nothing fails with EINVAL where the call exists (a real
-	// range would be sealed for good), with ENOSYS on kernels before
+	// mseal of an empty slice seals nothing, where a real range would be
+	// sealed for good. Where the call exists it fails with EINVAL (x/sys
+	// passes the address of a variable, not page-aligned) or, were that
+	// address aligned, succeeds; it fails with ENOSYS on kernels before
 	// 6.10, and with EPERM where a seccomp filter refuses it.
 	if err := unix.Mseal(nil, 0); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		mseal = &FeatureError{Feature: "mseal (Linux 6.10+)", Err: err}
