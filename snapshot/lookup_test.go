@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -587,18 +588,9 @@ func TestMapVerifyNamesTheEntriesOnAChangedPage(t *testing.T) {
 	for i := range 2000 {
 		want[fmt.Sprintf("key-%05d", i)] = i
 	}
-	fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(freeze.Protect), snapshot.WithName("table"))
-	require.NoError(t, err)
-	require.NoError(t, fm.Region().Wait())
-	var victim string
-	for k := range fm.All() {
-		victim = k
-		break
-	}
-	original := strings.Clone(victim) // victim aliases the table
+	fm, original := garbledMap(t, want)
 	garbled := "Z" + original[1:]
-	require.NoError(t, backdoor.Reprotect(unsafe.StringData(victim), 'Z'))
-	err = fm.Verify()
+	err := fm.Verify()
 	var ce *freeze.CorruptionError
 	require.ErrorAs(t, err, &ce)
 	require.Len(t, ce.Changed, 1)
@@ -610,6 +602,53 @@ func TestMapVerifyNamesTheEntriesOnAChangedPage(t *testing.T) {
 	require.NoError(t, fm.Close())
 	_, err = fm.KeysIn(0, 1)
 	assert.ErrorIs(t, err, arena.ErrClosed)
+}
+
+// Map.Verify racing Close names the entries on a changed page or says
+// the map is closed, as Region.Verify does, and never reads the table's
+// memory after Close released it.
+func TestMapVerifyRacingCloseReportsOrRefuses(t *testing.T) {
+	want := map[string]int{}
+	for i := range 20000 {
+		want[fmt.Sprintf("a key longer than sixteen bytes, number %06d", i)] = i
+	}
+	var corrupt, closed int
+	for round := range 60 {
+		fm, _ := garbledMap(t, want)
+		done := make(chan error)
+		go func() { done <- fm.Verify() }()
+		time.Sleep(time.Duration(round%20) * 25 * time.Microsecond)
+		require.NoError(t, fm.Close())
+		err := <-done
+		var ce *freeze.CorruptionError
+		switch {
+		case errors.As(err, &ce):
+			corrupt++
+		case errors.Is(err, arena.ErrClosed):
+			closed++
+		default:
+			t.Fatalf("round %d: Verify racing Close returned %v", round, err)
+		}
+	}
+	t.Logf("%d corruption reports, %d closed", corrupt, closed)
+}
+
+// garbledMap builds a frozen map of want (Protect mode) and turns the
+// first byte of one key in it to 'Z' behind the library's back. It
+// returns the map and the key as it was.
+func garbledMap(t *testing.T, want map[string]int) (*snapshot.Map[string, int], string) {
+	t.Helper()
+	fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(freeze.Protect), snapshot.WithName("table"))
+	require.NoError(t, err)
+	require.NoError(t, fm.Region().Wait())
+	var victim string
+	for k := range fm.All() {
+		victim = k
+		break
+	}
+	original := strings.Clone(victim) // victim aliases the table
+	require.NoError(t, backdoor.Reprotect(unsafe.StringData(victim), 'Z'))
+	return fm, original
 }
 
 // TestMapKeysInPointedTo: a write through a pointer value lands in the
