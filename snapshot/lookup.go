@@ -227,7 +227,8 @@ func (m *Map[K, V]) Verify() error {
 // for it; the fault's Path names it instead, by its key:
 // `Map[string,*Route]["/api"].TimeoutMS` (where the kernel reports only
 // a fault's page, as on linux/s390x, a WriteFault has no Path). The range
-// is clipped to Size.
+// is clipped to Size. String keys are copies: unlike All's, they stay
+// valid after Close.
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {

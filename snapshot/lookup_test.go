@@ -651,6 +651,27 @@ func garbledMap(t *testing.T, want map[string]int) (*snapshot.Map[string, int], 
 	return fm, original
 }
 
+// The keys KeysIn returns are the caller's, as an error naming them would
+// be: unlike All's, which alias the table, they stay readable after
+// Close, short keys (kept in the slots) and long ones (in the table's
+// blob) alike.
+func TestMapKeysInOutliveClose(t *testing.T) {
+	long := "a key longer than sixteen bytes"
+	fm, err := snapshot.NewMap(maps.All(map[string]int{"short": 1, long: 2}), snapshot.WithName("table"))
+	require.NoError(t, err)
+	keys, err := fm.KeysIn(0, uintptr(fm.Size()))
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	require.NoError(t, fm.Close())
+	var got []string
+	require.NoError(t, freeze.Guard(func() {
+		for _, k := range keys {
+			got = append(got, strings.Clone(k))
+		}
+	}))
+	assert.ElementsMatch(t, []string{"short", long}, got)
+}
+
 // TestMapKeysInPointedTo: a write through a pointer value lands in the
 // object it points to, cloned beside the table, which is no entry's
 // bytes: KeysIn names no entry for the fault's offset, as its doc says,

@@ -9,6 +9,7 @@ package lookup
 
 import (
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/frozen-go/frozen/internal/layout"
@@ -21,7 +22,8 @@ import (
 // is returned as it reads now, and a slot whose tag or hash was
 // overwritten to say empty holds no entry. The bytes of values that
 // lie outside the slots (the strings and slices of a value, cloned
-// beside the table) are not an entry's.
+// beside the table) are not an entry's. String keys are copies, which
+// outlive the table.
 func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 	n := t.slots()
 	if lo >= hi || n == 0 {
@@ -68,7 +70,13 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 	var keys []K
 	for j, i := range idx {
 		if (j == 0 || i != idx[j-1]) && t.inUse(i) {
-			keys = append(keys, t.keyAt(i))
+			k := t.keyAt(i)
+			if t.kind == kString {
+				// A copy: keyAt's string aliases the table, which the
+				// caller may close while it still holds the keys.
+				*keyAsString(&k) = strings.Clone(*keyAsString(&k))
+			}
+			keys = append(keys, k)
 		}
 	}
 	return keys
