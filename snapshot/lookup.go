@@ -177,8 +177,7 @@ func (m *Map[K, V]) Verify() error {
 	const named = 4
 	var b strings.Builder
 	// Under the region's lock: a Close racing Verify releases the table
-	// only before or after the keys are read (and formatted: a string key
-	// lies in the table's memory).
+	// only before or after the keys are read from it.
 	r := offheap.Unwrap(m.snap.Region().Arena()).Region()
 	_ = r.Reading(func() {
 		var keys []K
