@@ -111,16 +111,19 @@ func (st *Store[T]) Configure(opts ...Option) {
 // through Read instead (its Name and Size stay valid). It first tries
 // again to release the replaced versions whose release failed (see
 // Close).
-// Publish after Close fails with an error wrapping arena.ErrClosed.
+// Publish after Close fails with an error wrapping arena.ErrClosed, after
+// that retry.
 func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	st.mu.Lock()
 	opts := st.opts
 	closed := st.closed
 	st.mu.Unlock()
+	// Even after Close: a version left by a panicking reader waits for
+	// the next Publish or Close (see Read).
+	_ = st.retryReleases(true) // what still fails is for Close to report
 	if closed {
 		return nil, errStoreClosed
 	}
-	_ = st.retryReleases(true) // what still fails is for Close to report
 	o := makeOptions("store", opts)
 	if o.permanent {
 		return nil, errStorePermanent

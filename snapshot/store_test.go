@@ -548,3 +548,35 @@ func TestStoreConfigureReplaces(t *testing.T) {
 	assert.Equal(t, "store", s.Name())
 	assert.Equal(t, freeze.Protect, s.Region().Mode())
 }
+
+// A version retired by Close whose last reader panics is kept mapped for
+// a Guard up the stack, and, as Read says, the next Publish or Close
+// releases it: a Publish after Close still fails, but releases it first.
+func TestStorePublishAfterCloseReleasesAVersionLeftByAPanickingReader(t *testing.T) {
+	before := liveStats()
+	var st snapshot.Store[Versioned]
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	inside, leave := make(chan struct{}), make(chan struct{})
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		st.Read(func(Versioned) {
+			close(inside)
+			<-leave
+			panic(boom)
+		})
+	}()
+	<-inside
+	require.NoError(t, st.Close())
+	close(leave)
+	assert.Same(t, boom, <-recovered)
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats())
+
+	_, err = st.Publish(makeVersion(2))
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 1}, st.Stats(),
+		"the Publish after Close did not release the version its last reader's panic left")
+	assert.Equal(t, before, liveStats(), "the version's arena is still live")
+}
