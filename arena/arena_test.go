@@ -535,3 +535,26 @@ func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
 	assert.Equal(t, n, a.Len())
 	assert.Equal(t, c, a.Cap())
 }
+
+type nineBytes [9]byte
+
+// On 32-bit systems a clone keeps the original's address modulo 8, as the
+// package doc says: a [9]byte that Go's allocator placed off a multiple of
+// 8 is copied off one too, though New would place it on one.
+func TestCloneKeepsTheOriginalsAlignment(t *testing.T) {
+	if strconv.IntSize != 32 {
+		t.Skip("8-byte alignment of allocations differs from the type's only on 32-bit systems")
+	}
+	a := newArena(t)
+	var keep []*nineBytes
+	for i := range 64 {
+		p := new(nineBytes)
+		p[0] = byte(i)
+		keep = append(keep, p)
+		c, err := arena.Clone(a, p)
+		require.NoError(t, err)
+		assert.Equal(t, uintptr(unsafe.Pointer(p))%8, uintptr(unsafe.Pointer(c))%8)
+		assert.Zero(t, uintptr(unsafe.Pointer(arena.New[nineBytes](a)))%8)
+	}
+	runtime.KeepAlive(keep)
+}

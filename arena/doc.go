@@ -11,11 +11,15 @@
 // New, MakeSlice, String and Bytes allocate zeroed memory for
 // pointer-free types, aligned for the type; on 32-bit systems a value
 // of a type of 8 bytes or more (for MakeSlice, of an element type of 8
-// bytes or more), a clone's too, starts at a multiple of 8, as Go's
-// allocator places such values and as sync/atomic's 64-bit functions need
-// for the int64 and uint64 fields they hold (a slice of smaller elements,
-// such as []uint32, gets its element's alignment only). Clone deep-copies any value whose types it supports,
-// pointers included, keeping the shape of its pointer graph (shared objects,
+// bytes or more) starts at a multiple of 8, as sync/atomic's 64-bit
+// functions need for the int64 and uint64 fields they hold (a slice of
+// smaller elements, such as []uint32, gets its element's alignment only).
+// A clone keeps each value's address modulo 8 from the original: it
+// starts at a multiple of 8 where the original did, as Go's allocator
+// places every value it allocates whose first word is an int64 or uint64,
+// but not every value of 8 bytes or more (a [9]byte may start anywhere).
+// Clone deep-copies any value whose types it supports, pointers included,
+// keeping the shape of its pointer graph (shared objects,
 // cycles, pointers into the middle of arrays and structs). Slices handed out
 // have len == cap, so append copies to the heap instead of writing past an
 // allocation. A re-slice with spare capacity that you store into arena
