@@ -10,7 +10,9 @@ import "github.com/frozen-go/frozen/internal/offheap"
 // allocated, since dereferencing the pointer reads a byte through it (Go's
 // nil check). (Clone instead gives each
 // zero-size value it copies, a pointee or an empty slice's array, an
-// address of its own, and so a byte of arena memory.)
+// address of its own, and so a byte of arena memory; pointers to one
+// address are one value to Clone, so zero-size values that Go placed at
+// one address, as it may, share one copy.)
 //
 // New panics, with an error wrapping ErrUnsupported, ErrFrozen, ErrClosed
 // or ErrExhausted, when T holds pointers or the arena cannot allocate. The
