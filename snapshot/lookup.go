@@ -16,7 +16,8 @@ import (
 
 // ErrDuplicateKey is wrapped by the error NewMap returns for a key that
 // appears twice; the error names the key (a string key of more than 64
-// bytes by its first 64 and its length).
+// bytes by at most its first 64, cut where a UTF-8 character starts, and
+// its length).
 var ErrDuplicateKey = lookup.ErrDuplicateKey
 
 // ErrClusteredKeys is wrapped by the error NewMap returns when the keys
