@@ -176,12 +176,11 @@ func (m *Map[K, V]) Verify() error {
 		return err
 	}
 	const named = 4
-	var b strings.Builder
+	var keys []K
 	// Under the region's lock: a Close racing Verify releases the table
-	// only before or after the keys are read from it.
+	// only before or after the keys are read from it (they are copies).
 	r := offheap.Unwrap(m.snap.Region().Arena()).Region()
 	_ = r.Reading(func() {
-		var keys []K
 		for _, pg := range ce.Changed {
 			if len(keys) > named {
 				break
@@ -193,18 +192,19 @@ func (m *Map[K, V]) Verify() error {
 				}
 			}
 		}
-		for i, k := range keys[:min(len(keys), named)] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%#v", k)
-		}
-		if len(keys) > named {
-			b.WriteString(", …")
-		}
 	})
-	if b.Len() == 0 {
+	if len(keys) == 0 {
 		return err // only bytes beside the slots changed: values' strings or slices
+	}
+	var b strings.Builder
+	for i, k := range keys[:min(len(keys), named)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%#v", k)
+	}
+	if len(keys) > named {
+		b.WriteString(", …")
 	}
 	return fmt.Errorf("%w; entries with bytes there: %s", err, b.String())
 }
