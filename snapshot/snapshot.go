@@ -24,9 +24,10 @@ type Snapshot[T any] struct {
 	region *freeze.Region
 	closed atomic.Bool
 	// owned is set while a Store holds the snapshot as a version: closing
-	// it by any other route is refused. stored is set with it, for good:
-	// a version can never be made permanent, not even while the Store,
-	// which cleared owned, is releasing it.
+	// it by any other route is refused. The Store clears it only for the
+	// moment of its own attempt to release the version (releaseForStore).
+	// stored is set with it, for good: a version can never be made
+	// permanent, not even during that moment.
 	owned, stored atomic.Bool
 	// onClose, if set (by NewMap, before the snapshot is shared), runs
 	// when the snapshot is marked closed.
@@ -170,10 +171,17 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 // versions only once their last reader has left.
 func (s *Snapshot[T]) Close() error { return s.region.Close() }
 
-// closeUnlessBusy is Close for a Store releasing a version: instead of
+// releaseForStore is Close for a Store releasing a version: instead of
 // waiting for an Update of the version running on another goroutine (or
 // for another Close of it), which may be waiting for the Store, it fails
 // with an error wrapping freeze.ErrBusy, and the Store tries again later.
-func (s *Snapshot[T]) closeUnlessBusy() error {
-	return offheap.Unwrap(s.region.Arena()).CloseUnlessBusy()
+// The snapshot is the Store's again if the release fails: until a retry
+// releases it, its owner's Close is refused as before.
+func (s *Snapshot[T]) releaseForStore() error {
+	s.owned.Store(false)
+	err := offheap.Unwrap(s.region.Arena()).CloseUnlessBusy()
+	if err != nil {
+		s.owned.Store(true)
+	}
+	return err
 }

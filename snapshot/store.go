@@ -266,7 +266,7 @@ func (v *version[T]) tryRelease() {
 	st := v.store
 	st.failMu.Lock()
 	defer st.failMu.Unlock()
-	if err := v.snap.closeUnlessBusy(); err != nil {
+	if err := v.snap.releaseForStore(); err != nil {
 		st.unreleased = append(st.unreleased, v)
 		return
 	}
@@ -274,19 +274,14 @@ func (v *version[T]) tryRelease() {
 }
 
 // claimRelease reports whether the caller is the one to release the
-// version: no reader is left and no one else has claimed it. The version
-// then belongs to the store, no longer to its snapshot's owner.
+// version: no reader is left and no one else has claimed it.
 func (v *version[T]) claimRelease() bool {
 	for i := range v.readers {
 		if v.readers[i].n.Load() != 0 {
 			return false
 		}
 	}
-	if !v.released.CompareAndSwap(false, true) {
-		return false
-	}
-	v.snap.owned.Store(false)
-	return true
+	return v.released.CompareAndSwap(false, true)
 }
 
 // keep holds on to a version whose release failed, or was put off by a
@@ -324,7 +319,7 @@ func (st *Store[T]) retryReleases(unwound bool) error {
 			kept = append(kept, v)
 			continue
 		}
-		if err := v.snap.closeUnlessBusy(); err != nil {
+		if err := v.snap.releaseForStore(); err != nil {
 			errs = append(errs, err)
 			// Publish or Close has let go of it: the end of the Update
 			// that made it fail may release it, as ErrBusy says.

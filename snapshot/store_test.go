@@ -580,3 +580,42 @@ func TestStorePublishAfterCloseReleasesAVersionLeftByAPanickingReader(t *testing
 		"the Publish after Close did not release the version its last reader's panic left")
 	assert.Equal(t, before, liveStats(), "the version's arena is still live")
 }
+
+// A version left mapped by a panicking reader belongs to the Store until a
+// Publish or Close releases it: its owner's Close returned nil and
+// released it, the Store's counts then short of it until the next Publish.
+func TestStoreVersionLeftByAPanickingReaderStaysOwnedByTheStore(t *testing.T) {
+	before := liveStats()
+	var st snapshot.Store[Versioned]
+	s, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	recovered := func() (r any) {
+		defer func() { r = recover() }()
+		st.Read(func(Versioned) {
+			if _, err := st.Publish(makeVersion(2)); err != nil {
+				t.Error(err)
+			}
+			panic(boom)
+		})
+		return nil
+	}()
+	require.Same(t, boom, recovered)
+	require.Equal(t, snapshot.StoreStats{Published: 2, Released: 0}, st.Stats())
+
+	for name, closeIt := range map[string]func() error{
+		"Snapshot.Close": s.Close,
+		"Region.Close":   s.Region().Close,
+		"Arena.Close":    s.Region().Arena().Close,
+	} {
+		assert.ErrorIs(t, closeIt(), snapshot.ErrOwnedByStore, name)
+	}
+	assert.Equal(t, 1, s.Value().Seq, "released by its owner while the Store held it")
+
+	_, err = st.Publish(makeVersion(3))
+	require.NoError(t, err)
+	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 2}, st.Stats())
+	assert.NoError(t, s.Close(), "released by the store: Close is a no-op")
+	require.NoError(t, st.Close())
+	assert.Equal(t, before, liveStats(), "an arena leaked")
+}

@@ -145,29 +145,35 @@ func TestStoreCloseWhileAnUpdateRunsOnAnotherGoroutine(t *testing.T) {
 	require.NoError(t, st.Close(), "nothing left to release")
 }
 
-// Nor does the Store wait for another Close of the version, which may be
-// waiting for an Update: here the owner's, after the Store has let go of
-// the version (its release failed for the Update, and waits for a retry),
-// so that the owner's Close is not refused and releases it.
-func TestStoreCloseWhileAnotherCloseOfItsVersionWaitsForAnUpdate(t *testing.T) {
+// A version whose release failed because an Update of it was running is
+// still the Store's: its owner's Close is refused at once (it neither
+// waits for the Update nor releases the version behind the Store's back),
+// a second Store.Close does not wait either, and the end of the Update
+// releases it.
+func TestStoreKeepsAVersionWhoseReleaseWaitsForAnUpdate(t *testing.T) {
 	st, v1 := aliasStore(t)
 	finish, result := updateInside(v1, nil)
 	assert.ErrorIs(t, st.Close(), freeze.ErrBusy, "v1 kept")
 	done := make(chan error, 1)
 	go func() { done <- v1.Close() }()
-	time.Sleep(settle) // v1.Close now waits for the Update
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, snapshot.ErrOwnedByStore)
+	case <-time.After(10 * time.Second):
+		t.Error("the owner's Close of a version the Store kept waits for an Update")
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- st.Close() }()
 	select {
 	case err := <-closed:
 		assert.ErrorIs(t, err, freeze.ErrBusy)
 	case <-time.After(10 * time.Second):
-		t.Error("deadlock: Store.Close waits for a Close that waits for an Update")
+		t.Error("deadlock: Store.Close waits for an Update")
 	}
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats(), "v1 kept")
 	finish()
 	assert.Nil(t, <-result)
-	within(t, done, 1, "the owner's Close")
-	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "the owner's Close released v1")
+	assert.ErrorIs(t, v1.Verify(), arena.ErrClosed, "the end of the Update did not release v1")
 	require.NoError(t, st.Close())
 	balanced(t, st)
 }
