@@ -383,7 +383,7 @@ func collect[K comparable, V any](seq iter.Seq2[K, V]) entries[K, V] {
 	if seq == nil {
 		return entries[K, V]{}
 	}
-	const chunk = 4096
+	chunk := chunkLen(reflect.TypeFor[entry[K, V]]().Size())
 	var c entries[K, V]
 	cur := make([]entry[K, V], 0, chunk)
 	for k, v := range seq {
@@ -397,6 +397,21 @@ func collect[K comparable, V any](seq iter.Seq2[K, V]) entries[K, V] {
 	c.n = len(c.chunks)*chunk - chunk + len(cur)
 	return c
 }
+
+// chunkLen returns the entries of size bytes in a chunk of collect: 4096,
+// or fewer, down to one, so that a chunk of large entries takes at most
+// chunkBytes. Each chunk is allocated whole: 4096 entries of a 128 KiB
+// value took 512 MiB for a table of one entry, and of a 16 MiB value 64
+// GiB, more than a host of 23 GiB could map (the runtime's out of memory
+// is a fatal error, not an error NewMap returns).
+func chunkLen(size uintptr) int {
+	return int(min(chunkMax, max(chunkBytes/max(size, 1), 1)))
+}
+
+const (
+	chunkMax   = 4096
+	chunkBytes = 1 << 20 // 4096 entries of up to 256 bytes
+)
 
 // flatten returns the keys and values in two slices.
 func (c *entries[K, V]) flatten() ([]K, []V) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -416,6 +417,48 @@ func TestRefusedKeyTypes(t *testing.T) {
 func kindErr[K comparable]() error {
 	_, err := Build[K, int](nil)
 	return err
+}
+
+// Build allocates in proportion to its entries, whatever their size:
+// collect's chunks of 4096 entries took 1 GiB for ten 256 KiB values, and
+// one entry of a 16 MiB value failed the process (64 GiB). Chunks of
+// fewer entries than 4096 are counted and read back like full ones.
+func TestBuildOfLargeValuesAllocatesWhatTheyTake(t *testing.T) {
+	type large [256 << 10]byte
+	type huge [1 << 20]byte
+	allocated := func(build func()) uint64 {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		build()
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc
+	}
+	ls := map[int]large{}
+	for i := range 10 {
+		ls[i*1000] = large{byte(i), 1: 7} // hashed, not dense
+	}
+	got := allocated(func() {
+		_, err := Build(maps.All(ls))
+		require.NoError(t, err)
+	})
+	assert.Less(t, got, uint64(8*len(ls))*uint64(unsafe.Sizeof(large{})), "bytes allocated for %d entries of 256 KiB", len(ls))
+	tb := check(t, ls, []int{1, 10_000})
+	assert.Equal(t, Hashed, tb.Strategy())
+
+	hs := map[string]huge{"a": {1}, "b": {2}, "": {3}}
+	got = allocated(func() {
+		_, err := Build(maps.All(hs))
+		require.NoError(t, err)
+	})
+	assert.Less(t, got, uint64(8*len(hs))*uint64(unsafe.Sizeof(huge{})), "bytes allocated for %d entries of 1 MiB", len(hs))
+	check(t, hs, []string{"c"})
+
+	mid := map[uint32][300]byte{}
+	for i := range 10_000 {
+		mid[uint32(i)*7919] = [300]byte{byte(i), byte(i >> 8)}
+	}
+	require.Less(t, chunkLen(unsafe.Sizeof(entry[uint32, [300]byte]{})), len(mid)/2, "a few chunks, not full ones")
+	check(t, mid, []uint32{1, 7920})
 }
 
 func TestGetDoesNotAllocate(t *testing.T) {
