@@ -177,8 +177,11 @@ func (a *Arena) core() *offheap.Arena {
 // and maxRanges ranges; exceeding either budget lets the oldest ranges go,
 // so zero for either disables the quarantine. A range larger than
 // maxBytes (an arena closed with WithMaxBytes above it) is not
-// quarantined, rather than push every other out. Ranges out of quarantine
-// are handed out again lowest address first. In Alias mode a region's
+// quarantined, rather than push every other out. Where the kernel will
+// reserve no more address space (under RLIMIT_AS), the oldest ranges
+// leave before the budget is spent, as many as a new arena needs, rather
+// than NewArena fail. Ranges out of quarantine are handed out again
+// lowest address first. In Alias mode a region's
 // read-only view is a range of its own, quarantined after the owner's, so
 // it is the later of the two to go. The defaults are 64 GiB (256 MiB on
 // 32-bit systems) and 16384 ranges (address space only: quarantined

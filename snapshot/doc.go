@@ -81,7 +81,8 @@
 // being reused, and the fault kills the process unless the reader runs
 // under freeze.Guard, which reports a *freeze.UseAfterClose naming the
 // snapshot. The quarantine is bounded (arena.SetQuarantine; by default 64
-// GiB of address space, 256 MiB on 32-bit systems, and 16,384 ranges):
+// GiB of address space, 256 MiB on 32-bit systems, and 16,384 ranges,
+// and less under an RLIMIT_AS that leaves less address space):
 // once that many later releases have pushed a range out, a pointer kept
 // into it reads whatever newer arena reuses the range, or, while none
 // does, faults as an address Guard cannot name and passes through. A

@@ -51,6 +51,36 @@ func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
 	assert.LessOrEqual(t, ReadStats().ReservedBytes, uintptr(4*gib+512<<20))
 }
 
+// Under an RLIMIT_AS that leaves room for less than the quarantine's
+// budget, once the kernel reserves no more address space Alloc hands out
+// the oldest quarantined ranges, as the budget would once spent, instead
+// of failing with ErrAddressSpace while nothing is live: the quarantine
+// kept every byte the limit left, and Take and NewArena failed for good.
+// In a child process, whose address space holds no chunk yet.
+func TestAllocUnderALimitReusesTheOldestQuarantinedRanges(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	const headroom, size = 2 << 30, 64 << 20
+	vmSize, err := proc.VmSize()
+	require.NoError(t, err)
+	lim := unix.Rlimit{Cur: vmSize + headroom, Max: vmSize + headroom}
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &lim))
+	var last Range
+	for i := range 4 * headroom / size {
+		r, err := Alloc(size, 0, nil, fmt.Sprint("cycle", i))
+		require.NoError(t, err, "cycle %d with nothing live: %+v", i, ReadStats())
+		require.NoError(t, Release(r))
+		last = r
+	}
+	st := ReadStats()
+	assert.Zero(t, st.LiveRanges)
+	assert.LessOrEqual(t, st.ReservedBytes, uintptr(headroom))
+	e, ok := Lookup(last.Start())
+	assert.True(t, ok && e.Released, "the range released last left the quarantine")
+	assert.Greater(t, st.QuarantineRanges, 1, "more ranges left the quarantine than Alloc needed")
+}
+
 // Under an address-space limit that leaves no room at all, an Alloc of a
 // size that overflows the address space once aligned fails with
 // ErrAddressSpace. It halved the chunk it could not reserve down to what

@@ -7,7 +7,8 @@
 // merges with its reserved neighbours into one line of /proc/self/maps: a
 // thousand released arenas cost the kernel no more mappings than one.
 // Released ranges stay reserved, and are not handed out again, until the
-// quarantine budget (bytes and ranges) is spent; then the oldest leave it
+// quarantine budget (bytes and ranges) is spent, or the kernel will
+// reserve no more address space (RLIMIT_AS); then the oldest leave it
 // first (a range larger than the whole byte budget is never quarantined).
 // Free space is handed out first fit, lowest address first.
 // A dangling pointer into a quarantined range faults instead of reading
@@ -163,14 +164,24 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 			size = need
 			res, err = vm.Reserve(size, align)
 		}
-		if err != nil {
-			return Range{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, size, err)
+		if err == nil {
+			c := &chunk{res: res}
+			m.chunks = append(m.chunks, c)
+			m.insertFree(free{c: c, off: 0, end: size})
+			if f, ok = m.take(n, align); !ok {
+				return Range{}, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
+			}
 		}
-		c := &chunk{res: res}
-		m.chunks = append(m.chunks, c)
-		m.insertFree(free{c: c, off: 0, end: size})
-		if f, ok = m.take(n, align); !ok {
-			return Range{}, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
+		// The kernel gives no more address space (RLIMIT_AS, a full
+		// address space): the oldest quarantined ranges leave early, as
+		// they would once the budget is spent, rather than fail while the
+		// chunks hold released space.
+		for !ok && len(m.quar) > 0 {
+			m.evictOldest()
+			f, ok = m.take(n, align)
+		}
+		if !ok {
+			return Range{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, size, err)
 		}
 	}
 	m.seq++
@@ -285,12 +296,17 @@ func Lose(r Range) error {
 // quarantine is within budget.
 func (m *manager) evict() {
 	for len(m.quar) > 0 && (m.quarBytes > m.maxBytes || len(m.quar) > m.maxRanges) {
-		e := m.quar[0]
-		m.quar[0] = nil
-		m.quar = m.quar[1:]
-		m.quarBytes -= e.End - e.Start
-		m.reuse(e)
+		m.evictOldest()
 	}
+}
+
+// evictOldest moves the oldest quarantined range to the free list.
+func (m *manager) evictOldest() {
+	e := m.quar[0]
+	m.quar[0] = nil
+	m.quar = m.quar[1:]
+	m.quarBytes -= e.End - e.Start
+	m.reuse(e)
 }
 
 // reuse forgets released range e and puts its space on the free list.
