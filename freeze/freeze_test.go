@@ -813,8 +813,8 @@ func adjacentArenas(t *testing.T) (*arena.Arena, *arena.Arena) {
 	t.Helper()
 	var prev *arena.Arena
 	for range 64 {
-		x := newArena(t, arena.WithMaxBytes(4096))
-		if prev != nil && uintptr(offheap.Unwrap(x).Base()) == uintptr(offheap.Unwrap(prev).Base())+4096 {
+		x := newArena(t, arena.WithMaxBytes(int64(vm.PageSize)))
+		if prev != nil && uintptr(offheap.Unwrap(x).Base()) == uintptr(offheap.Unwrap(prev).Base())+vm.PageSize {
 			return prev, x
 		}
 		prev = x
