@@ -88,8 +88,9 @@ type Option func(*options)
 // accepted: the kernel takes at most 249 bytes and no NUL in a memfd's
 // name, so /proc/self/maps shows the name cut before the first UTF-8
 // sequence that would cross that limit, with each NUL replaced by '_'
-// (on other Unix systems, the temporary file's name also has '/'
-// replaced and is cut at 237 bytes); everything else keeps the name whole.
+// (on other Unix systems, the temporary file's name also has '/', and
+// each byte that is not part of valid UTF-8, replaced, and is cut at 237
+// bytes); everything else keeps the name whole.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithMaxBytes sets how many bytes the arena may hold: exactly n, whatever
