@@ -439,6 +439,7 @@ func TestNoLeaksOverThousandsOfArenas(t *testing.T) {
 	require.NoError(t, err)
 	for _, e := range maps {
 		assert.NotContains(t, e.Path, "memfd:leak", "a released arena is still mapped")
+		assert.NotContains(t, e.Path, "/frozen-leak-", "a released arena's temporary file is still mapped")
 	}
 }
 

@@ -8,6 +8,7 @@ package graphtest
 
 import (
 	"fmt"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
@@ -164,7 +165,8 @@ func kinds(rs []Ref) string {
 }
 
 // RequireInArena checks, against /proc/self/maps, that every reference in
-// the clone points into a shared memfd mapping of the named arena.
+// the clone points into a shared mapping of the named arena's memfd (or
+// temporary file).
 func RequireInArena(t testing.TB, clone any, name string) {
 	t.Helper()
 	maps, err := vm.ReadMaps()
@@ -196,7 +198,10 @@ func requireMappedIn(t testing.TB, maps vm.Maps, addr uintptr, what, name string
 	e, ok := maps.Find(addr)
 	require.True(t, ok, "%s (%#x) is not mapped", what, addr)
 	require.True(t, e.Shared(), "%s (%#x) is in a private mapping %+v", what, addr, e)
-	if vm.Backend == "memfd" {
+	switch vm.Backend {
+	case "memfd":
 		require.Contains(t, e.Path, "memfd:"+vm.KernelName(name), "%s (%#x) is in %q", what, addr, e.Path)
+	case "tempfile":
+		require.True(t, strings.HasPrefix(path.Base(e.Path), "frozen-"+vm.KernelName(name)+"-"), "%s (%#x) is in %q", what, addr, e.Path)
 	}
 }
