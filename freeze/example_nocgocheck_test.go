@@ -1,4 +1,4 @@
-//go:build unix && !goexperiment.cgocheck2
+//go:build unix && !aix && !goexperiment.cgocheck2
 
 // The example here stores a Go heap pointer into arena memory, which is
 // what GOEXPERIMENT=cgocheck2 aborts on (that run of the suite leaves it

@@ -1,4 +1,4 @@
-//go:build unix && !goexperiment.cgocheck2
+//go:build unix && !aix && !goexperiment.cgocheck2
 
 package freeze_test
 

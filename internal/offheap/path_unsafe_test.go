@@ -1,3 +1,5 @@
+//go:build unix && !aix
+
 // This test writes frozen bytes through the owner's writable mapping, as
 // a stray write would, by address arithmetic on the arena's base.
 

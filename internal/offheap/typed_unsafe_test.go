@@ -1,3 +1,5 @@
+//go:build unix && !aix
+
 // This test turns pointers into arena offsets (uintptr arithmetic on
 // pointers the arena handed out, never turned back into pointers).
 
