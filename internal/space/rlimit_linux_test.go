@@ -52,11 +52,13 @@ func TestAllocUnderAnAddressSpaceLimit(t *testing.T) {
 }
 
 // Under an RLIMIT_AS that leaves room for less than the quarantine's
-// budget, once the kernel reserves no more address space Alloc hands out
-// the oldest quarantined ranges, as the budget would once spent, instead
-// of failing with ErrAddressSpace while nothing is live: the quarantine
-// kept every byte the limit left, and Take and NewArena failed for good.
-// In a child process, whose address space holds no chunk yet.
+// budget, Alloc reuses the oldest quarantined ranges before it reserves
+// more, and reserves a quarter of what the kernel would give, so that the
+// Go heap can still grow: Alloc failed with ErrAddressSpace for good once
+// the quarantine held every byte the limit left, and then, reserving all
+// it could get before reusing any, it left the runtime no room (a fatal
+// "cannot allocate memory" at its next heap growth). In a child process,
+// whose address space holds no chunk yet.
 func TestAllocUnderALimitReusesTheOldestQuarantinedRanges(t *testing.T) {
 	if !childtest.InChild(t) {
 		return
@@ -75,10 +77,13 @@ func TestAllocUnderALimitReusesTheOldestQuarantinedRanges(t *testing.T) {
 	}
 	st := ReadStats()
 	assert.Zero(t, st.LiveRanges)
-	assert.LessOrEqual(t, st.ReservedBytes, uintptr(headroom))
+	assert.LessOrEqual(t, st.ReservedBytes, uintptr(headroom/2), "reserved more than half of the address space the limit left")
 	e, ok := Lookup(last.Start())
 	assert.True(t, ok && e.Released, "the range released last left the quarantine")
 	assert.Greater(t, st.QuarantineRanges, 1, "more ranges left the quarantine than Alloc needed")
+	heap := make([]byte, headroom/4) // the runtime maps it: a fatal error if it cannot
+	heap[len(heap)-1] = 1
+	assert.Equal(t, byte(1), heap[len(heap)-1])
 }
 
 // Under an address-space limit that leaves no room at all, an Alloc of a

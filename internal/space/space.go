@@ -7,9 +7,11 @@
 // merges with its reserved neighbours into one line of /proc/self/maps: a
 // thousand released arenas cost the kernel no more mappings than one.
 // Released ranges stay reserved, and are not handed out again, until the
-// quarantine budget (bytes and ranges) is spent, or the kernel will
-// reserve no more address space (RLIMIT_AS); then the oldest leave it
-// first (a range larger than the whole byte budget is never quarantined).
+// quarantine budget (bytes and ranges) is spent, or, under an address-space
+// limit (RLIMIT_AS) too small for a whole chunk, until a range needs room
+// that would otherwise be reserved anew (see grow); then the oldest leave
+// it first (a range larger than the whole byte budget is never
+// quarantined).
 // Free space is handed out first fit, lowest address first.
 // A dangling pointer into a quarantined range faults instead of reading
 // memory that was reused.
@@ -147,41 +149,9 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 	defer m.mu.Unlock()
 	f, ok := m.take(n, align)
 	if !ok {
-		size := uintptr(chunkSize)
-		if n+align > size/4 {
-			size = alignUp(n, align) // a dedicated chunk for a huge range
-		}
-		need := alignUp(n, align)
-		res, err := vm.Reserve(size, max(align, chunkAlign))
-		for err != nil && size > need {
-			// The kernel would not give a whole chunk (RLIMIT_AS, a small
-			// address space): halve it, down to what the range needs.
-			size = max(size/2, need)
-			res, err = vm.Reserve(size, max(align, floorPow2(min(chunkAlign, size))))
-		}
-		if err != nil {
-			// Last, what the range needs without the chunk's alignment.
-			size = need
-			res, err = vm.Reserve(size, align)
-		}
-		if err == nil {
-			c := &chunk{res: res}
-			m.chunks = append(m.chunks, c)
-			m.insertFree(free{c: c, off: 0, end: size})
-			if f, ok = m.take(n, align); !ok {
-				return Range{}, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
-			}
-		}
-		// The kernel gives no more address space (RLIMIT_AS, a full
-		// address space): the oldest quarantined ranges leave early, as
-		// they would once the budget is spent, rather than fail while the
-		// chunks hold released space.
-		for !ok && len(m.quar) > 0 {
-			m.evictOldest()
-			f, ok = m.take(n, align)
-		}
-		if !ok {
-			return Range{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, size, err)
+		var err error
+		if f, ok, err = m.grow(n, align); !ok {
+			return Range{}, err
 		}
 	}
 	m.seq++
@@ -194,6 +164,78 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 	m.live += n
 	m.liveN++
 	return r, nil
+}
+
+// grow makes room for a range of n bytes aligned to align, which no free
+// extent holds, and takes it: a new chunk, or, where the kernel will not
+// reserve a whole one, quarantined ranges first.
+//
+// A whole chunk refused means an address-space limit (RLIMIT_AS) or a
+// small address space, where every byte reserved here is one that the Go
+// runtime (whose heap fails with a fatal error when it cannot grow) and
+// the rest of the program no longer have. So the oldest quarantined
+// ranges leave the quarantine early, as they would once its budget is
+// spent, until the range fits; only then is more reserved, and a quarter
+// of what the kernel would give (what the range needs, if more): the
+// halving that finds the largest reservation the kernel allows took the
+// whole limit, the quarantine then filled it, and arenas, or the Go
+// heap, failed for good while nothing was live.
+func (m *manager) grow(n, align uintptr) (free, bool, error) {
+	size := uintptr(chunkSize)
+	if n+align > size/4 {
+		size = alignUp(n, align) // a dedicated chunk for a huge range
+	}
+	need := alignUp(n, align)
+	res, err := vm.Reserve(size, max(align, chunkAlign))
+	if err != nil {
+		for len(m.quar) > 0 {
+			m.evictOldest()
+			if f, ok := m.take(n, align); ok {
+				return f, true, nil
+			}
+		}
+		res, err = reserveUnderLimit(size, need, align)
+	}
+	if err != nil {
+		return free{}, false, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, need, err)
+	}
+	c := &chunk{res: res}
+	m.chunks = append(m.chunks, c)
+	m.insertFree(free{c: c, off: 0, end: res.Len()})
+	f, ok := m.take(n, align)
+	if !ok {
+		return free{}, false, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
+	}
+	return f, true, nil
+}
+
+// reserveUnderLimit reserves, where a chunk of size was refused, a
+// quarter of the largest reservation the kernel allows (halving size down
+// to need), or need bytes if that is more.
+func reserveUnderLimit(size, need, align uintptr) (*vm.Reservation, error) {
+	alignFor := func(size uintptr) uintptr { return max(align, floorPow2(min(chunkAlign, size))) }
+	var res *vm.Reservation
+	err := errors.New("no size tried")
+	for size > need {
+		size = max(size/2, need)
+		if res, err = vm.Reserve(size, alignFor(size)); err == nil {
+			break
+		}
+	}
+	if err == nil {
+		if q := alignUp(size/4, vm.PageSize); q > need {
+			if err := res.Release(); err != nil {
+				return res, nil // keep what the kernel gave
+			}
+			if res, err = vm.Reserve(q, alignFor(q)); err == nil {
+				return res, nil
+			}
+		} else {
+			return res, nil
+		}
+	}
+	// Last, what the range needs without the chunk's alignment.
+	return vm.Reserve(need, align)
 }
 
 // take carves n bytes aligned to align from the first free extent that fits.
