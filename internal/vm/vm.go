@@ -50,8 +50,12 @@ type FeatureError struct {
 	Err     error  // the error the probe or call returned
 }
 
-// Error names the feature missing, and why.
+// Error names the feature missing, and why; or, where the probe failed
+// for want of descriptors or memory (Transient), that it could not tell.
 func (e *FeatureError) Error() string {
+	if Transient(e.Err) {
+		return fmt.Sprintf("vm: could not probe for %s: %v", e.Feature, e.Err)
+	}
 	return fmt.Sprintf("vm: %s not supported here: %v", e.Feature, e.Err)
 }
 

@@ -376,6 +376,8 @@ func TestFeaturesProbeAgainAfterATransientFailure(t *testing.T) {
 	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &old))
 	assert.ErrorIs(t, s, unix.EMFILE, "no descriptor for the probe's memfd")
 	assert.ErrorIs(t, r, unix.EMFILE)
+	assert.EqualError(t, s, `vm: could not probe for memfd: vm: create "frozen-probe": too many open files`,
+		"the message says memfd is not supported")
 
 	s2, m2, mr2, r2 := Features()
 	assert.Equal(t, seals, s2, "probed again, with descriptors")
