@@ -22,8 +22,21 @@ vet:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags invariants $(PKGS)
 
-## race: the suite under the race detector (which also turns on checkptr and the invariants build)
+## race: the suite under the race detector (which also turns on checkptr
+## and the invariants build). The race detector needs cgo, and cgo a C
+## compiler: where none is found, gcc is installed with apt-get (as root);
+## where it cannot be, the step fails and says so.
 race:
+	@set -e; \
+	if [ "$$($(GO) env CGO_ENABLED)" != 1 ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "race: installing gcc (the race detector needs cgo, and cgo a C compiler)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc >/dev/null 2>&1; } || true; \
+	fi; \
+	if [ "$$($(GO) env CGO_ENABLED)" != 1 ]; then \
+		echo "race: the race detector needs cgo, which needs a C compiler: install gcc (or set CC and CGO_ENABLED=1)"; exit 1; \
+	fi; \
+	echo "$(GO) test -race -count=1 -timeout 20m $(PKGS)"; \
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## cgocheck2: the suite again; the runtime aborts if a Go pointer is ever stored in arena memory
