@@ -311,6 +311,11 @@ func TestStoreStatsNeverReleaseMoreThanPublished(t *testing.T) {
 					t.Errorf("Stats: %+v", s)
 					return
 				}
+				// Without async preemption (GODEBUG=asyncpreemptoff=1,
+				// or gccheckmark=1) two such loops held both Ps of a
+				// two-core machine, and Publish waited for ever for
+				// the baseline goroutine of the version it released.
+				runtime.Gosched()
 			}
 		})
 	}
