@@ -424,20 +424,19 @@ func (a *Arena) views(off, size uintptr) []window {
 	return out
 }
 
-// flatSlots expands array slots (for offset matching on error paths).
-func flatSlots(t *layout.Type) []layout.Slot {
-	var out []layout.Slot
-	for _, s := range t.Slots {
+// eachSlot calls f with the offset (base plus the slot's own) of each
+// pointer slot of a value at base, array slots expanded into their
+// elements' slots, in address order. It expands nothing in memory: an
+// array of a million pointers is one slot, walked where it lies.
+func eachSlot(slots []layout.Slot, base uintptr, f func(off uintptr, s *layout.Slot)) {
+	for i := range slots {
+		s := &slots[i]
 		if s.Kind != layout.SlotArray {
-			out = append(out, s)
+			f(base+s.Off, s)
 			continue
 		}
 		for j := uintptr(0); j < s.Len; j++ {
-			for _, e := range flatSlots(s.Elem) {
-				e.Off += s.Off + j*s.Elem.Size
-				out = append(out, e)
-			}
+			eachSlot(s.Elem.Slots, base+s.Off+j*s.Elem.Size, f)
 		}
 	}
-	return out
 }

@@ -99,10 +99,9 @@ const (
 // namer names offsets; one namer answers the questions of one report.
 type namer struct {
 	a     *Arena
-	views []window                 // the arena's used bytes, in each mapping
-	slots map[uint32][]layout.Slot // flattened pointer slots, per type
-	asked map[int]int              // questions per parent record
-	index map[int]map[int][]route  // parent → child → the words leading to it
+	views []window                // the arena's used bytes, in each mapping
+	asked map[int]int             // questions per parent record
+	index map[int]map[int][]route // parent → child → the words leading to it
 	// many is set for a report that names many offsets (Verify's): see
 	// indexAllBytes.
 	many     bool
@@ -123,33 +122,29 @@ func (n *namer) small() bool {
 		n.isSmall = n.a.recs.len() <= freeLooks
 		words := uint64(0)
 		for j := 0; n.isSmall && j < n.a.recs.len(); j++ {
-			_, p, slots := n.recordSlots(j)
-			words += p.N * uint64(len(slots))
+			pt, p := n.recordSlots(j)
+			if pt != nil {
+				words += p.N * uint64(pt.Edges)
+			}
 			n.isSmall = words <= freeWords
 		}
 	}
 	return n.isSmall
 }
 
-// recordSlots returns record j's type, the record and the pointer slots of
-// each of its elements: none for a record without pointers or of string
-// bytes.
-func (n *namer) recordSlots(j int) (*layout.Type, *Record, []layout.Slot) {
+// recordSlots returns record j and its type if its elements have pointer
+// slots, and a nil type for a record without pointers or of string bytes.
+func (n *namer) recordSlots(j int) (*layout.Type, *Record) {
 	p := n.a.recs.at(j)
 	pt := layout.ByID(p.Type)
 	if p.Parent == RunOfStrings || pt.PtrFree {
-		return pt, p, nil
+		return nil, p
 	}
-	slots, ok := n.slots[pt.ID]
-	if !ok {
-		slots = flatSlots(pt)
-		n.slots[pt.ID] = slots
-	}
-	return pt, p, slots
+	return pt, p
 }
 
 func (a *Arena) newNamer(many bool) *namer {
-	return &namer{a: a, views: a.views(0, a.used), slots: map[uint32][]layout.Slot{}, many: many}
+	return &namer{a: a, views: a.views(0, a.used), many: many}
 }
 
 // eachRoute calls f with every word of record j that points into the
@@ -162,67 +157,67 @@ func (a *Arena) newNamer(many bool) *namer {
 // the interface.
 func (n *namer) eachRoute(j int, f func(route)) {
 	a := n.a
-	pt, p, slots := n.recordSlots(j)
-	if len(slots) == 0 {
+	pt, p := n.recordSlots(j)
+	if pt == nil || pt.Edges == 0 {
 		return
 	}
-	routeWords.Add(int64(p.N) * int64(len(slots)))
+	routeWords.Add(int64(p.N) * int64(pt.Edges))
 	base := a.rng.Addr()
-	for k := uint64(0); k < p.N; k++ {
-		elem := uintptr(p.Off) + uintptr(k)*pt.Size
-		for _, s := range slots {
-			w := unsafe.Add(base, elem+s.Off)
-			rt := route{rec: j, slot: elem + s.Off}
-			switch s.Kind {
-			case layout.SlotPointer:
-				if s.Elem == nil {
-					rt.iface = true
-				} else {
-					rt.extent, rt.elem = s.Elem.Size, s.Elem
-				}
-			case layout.SlotSlice:
-				rt.extent, rt.slice, rt.elem = sliceLen(w)*s.Elem.Size, true, s.Elem
-			case layout.SlotString:
-				// Indexed by byte, whatever allocation holds the bytes: the
-				// linker gives a string literal and a boxed constant with
-				// the same bytes one address, so a string's bytes may lie
-				// in a typed allocation of another type.
-				rt.extent, rt.slice, rt.elem = sliceLen(w), true, byteType
-			case layout.SlotEface, layout.SlotIface:
-				tw := *(*uintptr)(w) // the type word, read as an integer only
-				if tw == 0 {
-					continue
-				}
-				rt.slot, rt.iface, rt.dyn = rt.slot+ptrSize, true, pointeeKnown(layout.Known(tw))
-			default:
-				continue
+	visit := func(slot uintptr, s *layout.Slot) {
+		w := unsafe.Add(base, slot)
+		rt := route{rec: j, slot: slot}
+		switch s.Kind {
+		case layout.SlotPointer:
+			if s.Elem == nil {
+				rt.iface = true
+			} else {
+				rt.extent, rt.elem = s.Elem.Size, s.Elem
 			}
-			off, ok := offsetIn(n.views, *(*uintptr)(unsafe.Add(base, rt.slot)))
-			if !ok {
-				continue
+		case layout.SlotSlice:
+			rt.extent, rt.slice, rt.elem = sliceLen(w)*s.Elem.Size, true, s.Elem
+		case layout.SlotString:
+			// Indexed by byte, whatever allocation holds the bytes: the
+			// linker gives a string literal and a boxed constant with
+			// the same bytes one address, so a string's bytes may lie
+			// in a typed allocation of another type.
+			rt.extent, rt.slice, rt.elem = sliceLen(w), true, byteType
+		case layout.SlotEface, layout.SlotIface:
+			tw := *(*uintptr)(w) // the type word, read as an integer only
+			if tw == 0 {
+				return
 			}
-			rt.target = off
-			if d := rt.dyn; d != nil {
-				rt.elem = d
-				if d.Direct {
-					rt.elem = d.Slots[0].Elem
-				}
-				rt.extent = rt.elem.Size
-			} else if rt.iface {
-				c := a.recordAt(off)
-				if c < 0 {
-					continue
-				}
-				cr := a.recs.at(c)
-				ct := layout.ByID(cr.Type)
-				if ct.Size == 0 || (off-uintptr(cr.Off))%ct.Size == 0 {
-					rt.elem, rt.extent = ct, ct.Size
-				} else {
-					rt.extent = 1
-				}
-			}
-			f(rt)
+			rt.slot, rt.iface, rt.dyn = rt.slot+ptrSize, true, pointeeKnown(layout.Known(tw))
+		default:
+			return
 		}
+		off, ok := offsetIn(n.views, *(*uintptr)(unsafe.Add(base, rt.slot)))
+		if !ok {
+			return
+		}
+		rt.target = off
+		if d := rt.dyn; d != nil {
+			rt.elem = d
+			if d.Direct {
+				rt.elem = d.Slots[0].Elem
+			}
+			rt.extent = rt.elem.Size
+		} else if rt.iface {
+			c := a.recordAt(off)
+			if c < 0 {
+				return
+			}
+			cr := a.recs.at(c)
+			ct := layout.ByID(cr.Type)
+			if ct.Size == 0 || (off-uintptr(cr.Off))%ct.Size == 0 {
+				rt.elem, rt.extent = ct, ct.Size
+			} else {
+				rt.extent = 1
+			}
+		}
+		f(rt)
+	}
+	for k := uint64(0); k < p.N; k++ {
+		eachSlot(pt.Slots, uintptr(p.Off)+uintptr(k)*pt.Size, visit)
 	}
 }
 
