@@ -150,7 +150,7 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 	f, ok := m.take(n, align)
 	if !ok {
 		var err error
-		if f, ok, err = m.grow(n, align); !ok {
+		if f, err = m.grow(n, align); err != nil {
 			return Range{}, err
 		}
 	}
@@ -180,7 +180,7 @@ func Alloc(n, align uintptr, owner any, name string) (Range, error) {
 // halving that finds the largest reservation the kernel allows took the
 // whole limit, the quarantine then filled it, and arenas, or the Go
 // heap, failed for good while nothing was live.
-func (m *manager) grow(n, align uintptr) (free, bool, error) {
+func (m *manager) grow(n, align uintptr) (free, error) {
 	size := uintptr(chunkSize)
 	if n+align > size/4 {
 		size = alignUp(n, align) // a dedicated chunk for a huge range
@@ -191,22 +191,22 @@ func (m *manager) grow(n, align uintptr) (free, bool, error) {
 		for len(m.quar) > 0 {
 			m.evictOldest()
 			if f, ok := m.take(n, align); ok {
-				return f, true, nil
+				return f, nil
 			}
 		}
 		res, err = reserveUnderLimit(size, need, align)
 	}
 	if err != nil {
-		return free{}, false, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, need, err)
+		return free{}, fmt.Errorf("%w: reserve %d bytes: %w", ErrAddressSpace, need, err)
 	}
 	c := &chunk{res: res}
 	m.chunks = append(m.chunks, c)
 	m.insertFree(free{c: c, off: 0, end: res.Len()})
 	f, ok := m.take(n, align)
 	if !ok {
-		return free{}, false, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
+		return free{}, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
 	}
-	return f, true, nil
+	return f, nil
 }
 
 // reserveUnderLimit reserves, where a chunk of size was refused, a
@@ -214,25 +214,20 @@ func (m *manager) grow(n, align uintptr) (free, bool, error) {
 // to need), or need bytes if that is more.
 func reserveUnderLimit(size, need, align uintptr) (*vm.Reservation, error) {
 	alignFor := func(size uintptr) uintptr { return max(align, floorPow2(min(chunkAlign, size))) }
-	var res *vm.Reservation
-	err := errors.New("no size tried")
 	for size > need {
 		size = max(size/2, need)
-		if res, err = vm.Reserve(size, alignFor(size)); err == nil {
-			break
+		res, err := vm.Reserve(size, alignFor(size))
+		if err != nil {
+			continue
 		}
-	}
-	if err == nil {
-		if q := alignUp(size/4, vm.PageSize); q > need {
-			if err := res.Release(); err != nil {
-				return res, nil // keep what the kernel gave
-			}
-			if res, err = vm.Reserve(q, alignFor(q)); err == nil {
-				return res, nil
-			}
-		} else {
+		q := alignUp(size/4, vm.PageSize)
+		if q <= need || res.Release() != nil {
+			return res, nil // a quarter would not hold the range, or the kernel kept it
+		}
+		if res, err = vm.Reserve(q, alignFor(q)); err == nil {
 			return res, nil
 		}
+		break
 	}
 	// Last, what the range needs without the chunk's alignment.
 	return vm.Reserve(need, align)
