@@ -20,8 +20,8 @@
 // at full speed. Moving the page tables aside first, as Seal does, would
 // return sooner but make readers fault every page in again, which
 // measured about four times the cost of the mprotect (3-5× over the runs
-// measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 100
-// ms, Protect's mprotect 22.5 ms); Protect does not.
+// measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 86.7
+// ms, Protect's mprotect 24.0 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the
