@@ -48,8 +48,9 @@ type WriteFault struct {
 	// Path is empty, since naming the field there would name the wrong one.
 	PageOnly bool
 	// Stack is the faulting goroutine's stack, innermost first, from the
-	// function whose instruction faulted, each frame as runtime.Frame gives
-	// it, full function name and file path:
+	// function whose instruction faulted out to the function Guard ran,
+	// at most 16 frames, each frame as runtime.Frame gives it, full
+	// function name and file path:
 	// "example.com/app/pkg.F (/src/app/pkg/f.go:12)".
 	Stack []string
 }
