@@ -151,7 +151,8 @@ func (m *Map[K, V]) All() iter.Seq2[K, V] { return m.t.All() }
 // "open-addressing".
 func (m *Map[K, V]) Strategy() string { return m.t.Strategy().String() }
 
-// Size returns the bytes the frozen table takes (keys, values, index).
+// Size returns the bytes the frozen table takes: keys, values, index, and
+// what the values point to, cloned beside them (its Region's Size).
 func (m *Map[K, V]) Size() int { return m.snap.Size() }
 
 // Region returns the frozen region holding the table.
