@@ -428,17 +428,31 @@ func pointerPath(t *Type) error {
 	if t.Err != nil {
 		return t.Err
 	}
-	return search(t, func(rt reflect.Type, depth int) string {
-		switch rt.Kind() {
-		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Interface,
-			reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
-			if depth == 0 {
-				return "holds pointers (strings, slices, pointers and interfaces count); use Clone"
-			}
-			return "holds pointers; use Clone for values with pointers"
+	return firstPointer(t.RType, t.Name(), 0)
+}
+
+// firstPointer returns the error for the first pointer-bearing field of
+// rt in declaration order (the lowest offset), or nil if it has none.
+// Unlike search's breadth-first walk, which names the shallowest
+// (struct{ A struct{ P *int }; Q *int } would be named by Q), it goes
+// depth-first: a pointer-bearing kind stops it, so it only descends
+// through structs and arrays, which cannot nest without end.
+func firstPointer(rt reflect.Type, path string, depth int) error {
+	switch rt.Kind() {
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Interface,
+		reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		why := "holds pointers; use Clone for values with pointers"
+		if depth == 0 {
+			why = "holds pointers (strings, slices, pointers and interfaces count); use Clone"
 		}
-		return ""
-	})
+		return &UnsupportedError{Path: path, Type: ShortName(rt), Reason: why}
+	}
+	for _, c := range children(rt) {
+		if err := firstPointer(c.rt, path+c.text, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // InterfaceAt returns the interface type of the field or element of rt that

@@ -188,6 +188,38 @@ func TestPointerPathNamesFirstPointerField(t *testing.T) {
 	assert.Equal(t, "string", ue.Type)
 }
 
+// The field named is the first in declaration order, even when a later
+// field holds a pointer less deep.
+func TestPointerPathNamesFirstPointerFieldEvenWhenNested(t *testing.T) {
+	type inner struct {
+		N int
+		P *int
+	}
+	type outer struct {
+		X   int
+		In  inner
+		Arr [2]inner
+		Q   *int
+	}
+	type arrFirst struct {
+		A [3][1]string
+		S string
+	}
+	for _, tc := range []struct {
+		err       error
+		path, typ string
+	}{
+		{For[outer]().PtrFreeErr, "outer.In.P", "*int"},
+		{For[arrFirst]().PtrFreeErr, "arrFirst.A[][]", "string"},
+		{For[*outer]().PtrFreeErr, "*outer", "*outer"},
+	} {
+		var ue *UnsupportedError
+		require.ErrorAs(t, tc.err, &ue)
+		assert.Equal(t, tc.path, ue.Path)
+		assert.Equal(t, tc.typ, ue.Type)
+	}
+}
+
 func TestFieldPath(t *testing.T) {
 	rt := reflect.TypeFor[[3]config]()
 	size := unsafe.Sizeof(config{})
