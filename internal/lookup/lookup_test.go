@@ -1173,13 +1173,22 @@ func TestBlankFieldsAreNoPartOfTheKey(t *testing.T) {
 		require.True(t, ok, "key %d", i)
 		require.Equal(t, i, v)
 	}
-	twice := func(yield func(blankKey, int) bool) {
-		var a, b blankKey
-		(*[2]uint32)(unsafe.Pointer(&b))[1] = 1
-		_ = yield(a, 1) && yield(b, 2)
+	// Among two keys (a tiny table's scan) and among many (a hashed
+	// table's run of equal hashes).
+	for _, n := range []int{0, 100} {
+		twice := func(yield func(blankKey, int) bool) {
+			for i := range n {
+				if !yield(blankKey{A: uint32(i) + 1}, i) {
+					return
+				}
+			}
+			var a, b blankKey
+			(*[2]uint32)(unsafe.Pointer(&b))[1] = 1
+			_ = yield(a, 1) && yield(b, 2)
+		}
+		_, err = Build(twice)
+		require.ErrorIs(t, err, ErrDuplicateKey, "among %d keys", n+2)
 	}
-	_, err = Build(twice)
-	require.ErrorIs(t, err, ErrDuplicateKey)
 }
 
 // Padding bytes are no part of a key either, wherever they lie (between
