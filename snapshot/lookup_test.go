@@ -796,3 +796,52 @@ func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {
 	assert.Contains(t, paths, `Map[string,*plan]["pro"]`)
 	assert.Contains(t, paths, `Map[string,*plan]["free"]`)
 }
+
+// Sets, Map[K, struct{}], whose slots end in a zero-size value (which Go
+// pads), in every strategy and at a size built in scratch memory, and a
+// zero-size key type, whose one value is the only key there can be.
+func TestMapOfZeroSizeValuesAndKeys(t *testing.T) {
+	for _, n := range []int{3, 100, 1 << 14} {
+		strs, dense, hashed, wide := map[string]struct{}{}, map[int16]struct{}{}, map[uint32]struct{}{}, map[int64]struct{}{}
+		for i := range n {
+			strs[fmt.Sprintf("%0*d", i%40, i)] = struct{}{}
+			dense[int16(i-n/2)] = struct{}{}
+			hashed[uint32(i)*7919] = struct{}{}
+			wide[int64(i)*-7919] = struct{}{}
+		}
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			requireSet(t, strs, "", "-")
+			requireSet(t, dense, int16(n), int16(-n))
+			requireSet(t, hashed, 1, 7920)
+			requireSet(t, wide, 1, 7919)
+		})
+	}
+	m, err := snapshot.NewMap(maps.All(map[struct{}]struct{}{{}: {}}))
+	require.NoError(t, err)
+	_, ok := m.Get(struct{}{})
+	assert.True(t, ok)
+	assert.Equal(t, 1, len(maps.Collect(m.All())))
+	require.NoError(t, m.Close())
+	_, err = snapshot.NewMap(func(yield func(struct{}, int) bool) { _ = yield(struct{}{}, 1) && yield(struct{}{}, 2) })
+	require.ErrorIs(t, err, snapshot.ErrDuplicateKey)
+}
+
+// requireSet builds a Map of want and checks Get of every key and of
+// misses, and that All yields want.
+func requireSet[K comparable](t *testing.T, want map[K]struct{}, misses ...K) {
+	t.Helper()
+	m, err := snapshot.NewMap(maps.All(want))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, m.Close()) }()
+	for k := range want {
+		_, ok := m.Get(k)
+		require.True(t, ok, "%v (%s)", k, m.Strategy())
+	}
+	for _, k := range misses {
+		_, in := want[k]
+		_, ok := m.Get(k)
+		require.Equal(t, in, ok, "%v (%s)", k, m.Strategy())
+	}
+	require.Equal(t, want, maps.Collect(m.All()))
+	require.NoError(t, m.Verify())
+}
