@@ -676,3 +676,29 @@ func TestPointerIsReadOnlyInEveryMode(t *testing.T) {
 		})
 	}
 }
+
+// A value of no bytes (an empty struct, a zero-length array, an empty
+// slice of them) makes an empty arena: Take freezes it in every mode,
+// and Value, Verify and Close behave as for any other snapshot.
+func TestTakeOfZeroSizeValues(t *testing.T) {
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			requireZeroSize(t, struct{}{}, m)
+			requireZeroSize(t, [0]int64{}, m)
+			requireZeroSize(t, []struct{}{{}, {}}, m)
+		})
+	}
+}
+
+func requireZeroSize[T any](t *testing.T, v T, m freeze.Mode) {
+	t.Helper()
+	s, err := snapshot.Take(v, snapshot.WithMode(m))
+	require.NoError(t, err)
+	assert.Equal(t, m, s.Region().Mode())
+	assert.Equal(t, v, s.Value())
+	require.NoError(t, s.Verify())
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+	assert.PanicsWithError(t, fmt.Sprintf("%v: Value of snapshot %q after Close", arena.ErrClosed, "snapshot"), func() { s.Value() })
+}
