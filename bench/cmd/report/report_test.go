@@ -376,3 +376,80 @@ func TestPlotsOfOneSize(t *testing.T) {
 		}
 	}
 }
+
+// Result lines are read as bench/run writes them: sub-benchmark names
+// split into parameters and impl, the GOMAXPROCS suffix dropped (and none
+// taken from a name that merely ends in a dash and digits), every metric
+// in the unit and value the benchmark reported (benchfmt rescales ns/op,
+// MB/s and any unit with ns in it, such as read-ns and build-ns/key), and
+// the lines go test writes between results (log output, PASS, ok,
+// configuration) ignored.
+func TestReadResultLines(t *testing.T) {
+	in := "count: 2\n" +
+		"goos: linux\npkg: github.com/frozen-go/frozen/bench\ncpu: AMD EPYC\n" +
+		"BenchmarkFreeze/size=4KiB/impl=Protect-2         \t       3\t     45195 ns/op\t  90.63 MB/s\t        53.33 read-ns\t       163.3 wait-ns\t    1570 B/op\t      11 allocs/op\n" +
+		"--- BENCH: BenchmarkFreeze/size=4KiB/impl=Protect-2\n    freeze_test.go:99: note: a log line\n" +
+		"BenchmarkFreeze/size=4KiB/impl=Protect-2         \t       3\t     20111 ns/op\t 203.67 MB/s\t        46.33 read-ns\t       160.3 wait-ns\t    1085 B/op\t       7 allocs/op\n" +
+		"PASS\nok  \tgithub.com/frozen-go/frozen/bench\t63.718s\n" +
+		"goos: linux\n" +
+		"BenchmarkMapBuild/key=string16/n=1000000/impl=frozen-2 \t 3\t 1 ns/op\t 133.4 build-ns/key\t 31.25 bytes/entry\n" +
+		"BenchmarkMapBuild/key=string16/n=1000000/impl=frozen-2 \t 3\t 1 ns/op\t 121.0 build-ns/key\t 31.25 bytes/entry\n" +
+		"BenchmarkGCWithTable/n=10000000/impl=empty-2 \t 15\t 1 ns/op\t 0.159 gc-ms\n" +
+		"BenchmarkGCWithTable/n=10000000/impl=empty-2 \t 15\t 1 ns/op\t 0.161 gc-ms\n" +
+		"BenchmarkVerify/size=1MiB/impl=xxhash-1core-2 \t 10\t 84000 ns/op\t 12416.0 MB/s\n" +
+		"BenchmarkVerify/size=1MiB/impl=xxhash-1core-2 \t 10\t 86000 ns/op\t 12083.0 MB/s\n" +
+		"BenchmarkClone/impl=arena.Clone-fresh-2 \t 100\t 0 ns/op\n" +
+		"BenchmarkClone/impl=arena.Clone-fresh-2 \t 100\t 0 ns/op\n" +
+		"PASS\nok  \tgithub.com/frozen-go/frozen/bench\t1.0s\n"
+	d, err := read(strings.NewReader(in), "bench.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []key{
+		{"Freeze", "size=4KiB", "Protect"},
+		{"MapBuild", "key=string16/n=1000000", "frozen"},
+		{"GCWithTable", "n=10000000", "empty"},
+		{"Verify", "size=1MiB", "xxhash-1core"},
+		{"Clone", "", "arena.Clone-fresh"},
+	}
+	if fmt.Sprint(d.order) != fmt.Sprint(want) {
+		t.Errorf("series %v, want %v", d.order, want)
+	}
+	for _, c := range []struct {
+		k    key
+		unit string
+		want []float64
+	}{
+		{want[0], "ns/op", []float64{45195, 20111}},
+		{want[0], "MB/s", []float64{90.63, 203.67}},
+		{want[0], "read-ns", []float64{53.33, 46.33}},
+		{want[0], "wait-ns", []float64{163.3, 160.3}},
+		{want[0], "B/op", []float64{1570, 1085}},
+		{want[0], "allocs/op", []float64{11, 7}},
+		{want[1], "build-ns/key", []float64{133.4, 121.0}},
+		{want[1], "bytes/entry", []float64{31.25, 31.25}},
+		{want[2], "gc-ms", []float64{0.159, 0.161}},
+		{want[3], "MB/s", []float64{12416, 12083}},
+		{want[4], "ns/op", []float64{0, 0}},
+	} {
+		if got := d.values[c.k][c.unit]; fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%v %s: %v, want %v", c.k, c.unit, got, c.want)
+		}
+	}
+	if got := d.get("GCWithTable", "n=10000000", "empty", "gc-ms"); got != (stats{0.16, 0.159, 0.161}) {
+		t.Errorf("the median of two is not their mean: %+v", got)
+	}
+	if d.config["cpu"] != "AMD EPYC" || d.config["count"] != "2" {
+		t.Errorf("configuration %v", d.config)
+	}
+
+	// At GOMAXPROCS 1 go test writes no suffix: an impl ending in a dash
+	// and digits-then-letters keeps its name.
+	d, err = read(strings.NewReader("count: 1\nBenchmarkVerify/size=1MiB/impl=xxhash-1core \t 10\t 84000 ns/op\n"), "bench.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := (key{"Verify", "size=1MiB", "xxhash-1core"}); len(d.values[k]["ns/op"]) != 1 {
+		t.Errorf("series %v, want %v", d.order, k)
+	}
+}
