@@ -446,10 +446,16 @@ func (r *report) noise() {
 		return
 	}
 	slices.SortFunc(all, func(a, b sp) int { return cmp.Compare(a.spread, b.spread) })
-	med := all[len(all)/2].spread
+	spreads := make([]float64, len(all))
+	for i, s := range all {
+		spreads[i] = s.spread
+	}
+	// The median as every figure's (the mean of the middle two of an even
+	// number), and the 90th percentile by nearest rank: the ceil(0.9n)th.
+	med, p90 := summarise(spreads).med, all[(9*len(all)+9)/10-1].spread
 	r.p("## Noise\n\n")
 	r.p("Spread of each measurement (the figure its table shows), (max − min) / median of its repetitions, over %d series: median %.0f%%, ", len(all), 100*med)
-	r.p("90th percentile %.0f%%. The noisiest:\n\n", 100*all[len(all)*9/10].spread)
+	r.p("90th percentile %.0f%%. The noisiest:\n\n", 100*p90)
 	r.p("| benchmark | spread |\n|---|---:|\n")
 	for i := len(all) - 1; i >= max(0, len(all)-8); i-- {
 		r.p("| %s | %.0f%% |\n", all[i].k, 100*all[i].spread)

@@ -453,3 +453,17 @@ func TestReadResultLines(t *testing.T) {
 		t.Errorf("series %v, want %v", d.order, k)
 	}
 }
+
+// The noise summary's median of an even number of spreads is the mean
+// of the middle two, as every median in the report is, and its 90th
+// percentile is the nearest rank: of ten spreads, the ninth, not the
+// largest.
+func TestNoiseMedianAndPercentile(t *testing.T) {
+	in := "count: 2\n"
+	for k := 1; k <= 10; k++ { // spreads 2%, 4%, ... 20%
+		in += fmt.Sprintf("BenchmarkClone/impl=x%d-2 1 %d ns/op\nBenchmarkClone/impl=x%d-2 1 %d ns/op\n", k, 100-k, k, 100+k)
+	}
+	if want := "over 10 series: median 11%, 90th percentile 18%."; !strings.Contains(render(t, in), want) {
+		t.Errorf("no %q in the noise summary:\n%s", want, render(t, in))
+	}
+}
