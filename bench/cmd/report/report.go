@@ -262,8 +262,13 @@ func (r *report) table(bench, unit, ref string, format func(float64) string) {
 	for _, ps := range d.params(bench) {
 		r.p("| %s |", paramValues(ps))
 		for _, im := range impls {
-			s := d.get(bench, ps, im, unit)
-			r.p(" %s <br><sub>%s–%s</sub> |", format(s.med), format(s.min), format(s.max))
+			// A cell not measured is a dash alone: written with a unit and
+			// a range it would read as a figure.
+			if s := d.get(bench, ps, im, unit); math.IsNaN(s.med) {
+				r.p(" – |")
+			} else {
+				r.p(" %s <br><sub>%s–%s</sub> |", format(s.med), format(s.min), format(s.max))
+			}
 		}
 		for _, im := range impls {
 			if im != ref && ref != "" {

@@ -467,3 +467,22 @@ func TestNoiseMedianAndPercentile(t *testing.T) {
 		t.Errorf("no %q in the noise summary:\n%s", want, render(t, in))
 	}
 }
+
+// A cell the run did not measure reads –, without a unit or a range
+// that would make it look like a figure.
+func TestTableUnmeasuredCell(t *testing.T) {
+	rep := render(t, "BenchmarkMapBuild/key=string16/n=1000/impl=frozen-2 1 1 ns/op 214 build-ns/key 32.1 bytes/entry\n"+
+		"BenchmarkMapBuild/key=string16/n=1000/impl=gomap-2 1 1 ns/op 149 build-ns/key 70.7 bytes/entry\n"+
+		"BenchmarkMapBuild/key=string16/n=100000/impl=frozen-2 1 1 ns/op 129 build-ns/key 31.3 bytes/entry\n"+
+		"BenchmarkFreeze/size=4KiB/impl=Protect-2 3 16447 ns/op\nBenchmarkFreeze/size=4KiB/impl=copy-2 3 137 ns/op\n"+
+		"BenchmarkFreeze/size=64KiB/impl=copy-2 3 2200 ns/op\n")
+	for _, want := range []string{
+		"| string16, 100000 | 129 ns <br><sub>129 ns–129 ns</sub> | – | – |",
+		"| string16, 100000 | 31.3 B <br><sub>31.3 B–31.3 B</sub> | – | – |",
+		"| 64KiB | – | 2.2 µs <br><sub>2.2 µs–2.2 µs</sub> | – |",
+	} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("no row %q in:\n%s", want, rep)
+		}
+	}
+}
