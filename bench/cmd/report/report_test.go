@@ -486,3 +486,14 @@ func TestTableUnmeasuredCell(t *testing.T) {
 		}
 	}
 }
+
+// A quick run's banner gives the run's own count of repetitions (bench/run
+// takes COUNT), not always two.
+func TestQuickRunBannerCount(t *testing.T) {
+	for count, want := range map[int]string{2: "smaller sizes and 2 repetitions", 3: "smaller sizes and 3 repetitions"} {
+		in := fmt.Sprintf("count: %d\nmode: quick\n", count) + lines(count, "BenchmarkClone/impl=arena.Clone-2 100 2100000 ns/op")
+		if rep := render(t, in); !strings.Contains(rep, want) {
+			t.Errorf("count %d: no %q in:\n%s", count, want, rep[:strings.Index(rep, "## Machine")])
+		}
+	}
+}
