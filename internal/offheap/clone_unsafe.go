@@ -277,7 +277,12 @@ func (p *ClonePlan) Size() uintptr {
 	return p.total + p.c.maxAlign
 }
 
-// Release returns the plan's scratch space. It is idempotent.
+// errPlanReleased is Apply's error for a plan whose scratch space Release
+// has returned.
+var errPlanReleased = errors.New("arena: clone: the plan was released before it was applied")
+
+// Release returns the plan's scratch space. It is idempotent. A plan of a
+// value with pointers cannot be applied once released.
 func (p *ClonePlan) Release() {
 	if p.c != nil {
 		p.c.reset()
@@ -297,6 +302,12 @@ func (a *Arena) Apply(p *ClonePlan) (unsafe.Pointer, error) {
 }
 
 func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
+	if p.c == nil && !p.t.PtrFree {
+		// Released: the plan no longer knows the graph. Copying the root
+		// as raw bytes, as for a pointer-free one, would put the Go-heap
+		// pointers it holds into arena memory (invariant 1).
+		return nil, errPlanReleased
+	}
 	if p.c == nil {
 		off, err := a.alloc(p.total, allocAlign(p.t))
 		if err != nil {
@@ -313,6 +324,8 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	c := p.c
 	c.a = a
 	defer func() { c.a = nil }()
+	// A plan may be applied again: nothing the last Apply found may stay.
+	c.owners, c.changed = c.owners[:0], [2]uintptr{}
 	firstRec := a.recs.len()
 	if err := c.place(); err != nil {
 		return nil, err

@@ -103,3 +103,63 @@ func TestApplyRefusesAnInterfaceWhoseTypeChanged(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, [2]int64{1, 2}, (*root).X, "the box discover found, copied")
 }
+
+// A plan released before it is applied no longer knows the graph it
+// planned: Apply refuses it, rather than copy the root's bytes as they are,
+// which would put the Go-heap pointers they hold into arena memory, where
+// the garbage collector does not see them (invariant 1).
+func TestApplyRefusesAReleasedPlan(t *testing.T) {
+	one := 1
+	v := &planned{S: []*int{&one}, Name: "ab"}
+	p, err := PlanValue(&v)
+	require.NoError(t, err)
+	p.Release()
+
+	a, err := NewArena("released-plan", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	root, err := ApplyValue[*planned](a, p)
+	require.ErrorIs(t, err, errPlanReleased)
+	assert.Nil(t, root)
+	assert.Zero(t, a.Len(), "nothing was allocated")
+	require.NoError(t, a.Validate())
+}
+
+// A plan applied twice gives two copies, each with its own records, as
+// two plans would: the second Apply does not reuse what the first left in
+// the plan's scratch space.
+func TestApplyTwice(t *testing.T) {
+	one, two := 1, 2
+	v := &planned{S: []*int{&one, &two, &one}, Name: "ab"}
+	p, err := PlanValue(&v)
+	require.NoError(t, err)
+	defer p.Release()
+
+	a, err := NewArena("twice", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	for range 2 {
+		root, err := ApplyValue[*planned](a, p)
+		require.NoError(t, err)
+		c := *root
+		require.Len(t, c.S, 3)
+		assert.Equal(t, 1, *c.S[0])
+		assert.Equal(t, 2, *c.S[1])
+		assert.Same(t, c.S[0], c.S[2])
+		assert.Equal(t, "ab", c.Name)
+	}
+	require.NoError(t, a.Validate())
+	// The second copy's records are the first's, moved on by as many.
+	require.Zero(t, a.recs.len()%2)
+	n := a.recs.len() / 2
+	for j := range n {
+		first, second := a.recs.at(j), a.recs.at(n+j)
+		want := first.Parent
+		if want < RunOfStrings {
+			want += uint32(n)
+		}
+		assert.Equal(t, want, second.Parent, "record %d's parent", n+j)
+		assert.Equal(t, first.N, second.N)
+		assert.Equal(t, first.Type, second.Type)
+	}
+}
