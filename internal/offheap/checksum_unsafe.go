@@ -1,8 +1,12 @@
 // This file is where arena bytes are hashed, in parallel.
 //
-// Unsafe: the hashers read arena memory as []byte made with unsafe.Slice
-// over [base, base+n), a range the caller owns and keeps mapped (Close
-// waits for background hashing, and Verify holds the region's read lock).
+// Unsafe: the hashers read [base, base+n) as []byte made with unsafe.Slice.
+// That is arena memory, which the caller keeps mapped while hashPages runs
+// (Close waits for background hashing; Verify holds the region's read
+// lock, Update its write lock), or, for Update, the Go-heap bytes of its
+// copies of *p, which the job's base pointer (an unsafe.Pointer, seen by
+// the garbage collector) and the caller's runtime.KeepAlive keep alive
+// until every hasher is done. Nothing is written through base.
 
 package offheap
 
