@@ -1,10 +1,14 @@
 // This file is where typed pointers into arena memory are made.
 //
-// Unsafe: every *T and []T returned here points into the arena's writable
-// mapping, at an offset the arena allocated for exactly that many elements
-// of T with T's alignment. T is pointer-free (checked through package
-// layout), so whatever the caller stores through the pointer cannot hide a
-// Go pointer from the garbage collector (invariant 1). Slices have
+// Unsafe: every *T, []T and string returned here points into the arena's
+// writable mapping, at an offset the arena allocated for exactly that many
+// elements of T with allocAlign's alignment (T's, or 8 on 32-bit systems
+// for a T of 8 bytes or more). A zero-size T is given no bytes: its
+// pointer is the arena's first address, which is mapped before it is
+// handed out and never written through. Empty slices and strings are not
+// in the arena at all. T is pointer-free (checked through package layout),
+// so whatever the caller stores through the pointer cannot hide a Go
+// pointer from the garbage collector (invariant 1). Slices have
 // cap == len (invariant 5).
 
 package offheap
