@@ -1036,7 +1036,10 @@ func (c *cloner) typeFits(tw uintptr, e int) bool {
 	dt := layout.Known(tw)
 	switch {
 	case dt == nil:
-		return false // a type no interface of the value held in discover
+		// A type no clone in the process has met (layout.Known is
+		// process-wide: a type it knows need not be one this value
+		// held, which the checks below settle).
+		return false
 	case t == noEdge:
 		return dt.Direct
 	}

@@ -4,7 +4,9 @@
 //
 // Unsafe: pages are hashed as []byte made with unsafe.Slice over
 // [base+lo, base+hi), inside the arena's writable mapping and below its
-// used bytes, which Apply has just allocated and written.
+// used bytes: by Apply, which has just allocated and written them and
+// waits for its hashing goroutines before it returns, and by adopt, in
+// Freeze, which hashes again the pages relocate changed.
 
 package offheap
 
