@@ -5,11 +5,15 @@
 // representation: K whose underlying type is string is read as a string
 // header; integer kinds of size 1, 2, 4 or 8 are read as that unsigned
 // size; "raw" keys are pointer-free, padding-free values whose bytes are
-// exactly what == compares. Word loads from strings stay inside
-// [0, len(s)), and go through load64 and load32, which need no
-// alignment (load_aligned.go, load_unaligned.go). The only writes are to a caller's own key variable:
-// keyAsString sets a string-kind key's header, and fromU64 the eight bytes
-// of an 8-byte integer key (its only callers hold such keys: t.ints).
+// exactly what == compares. Word loads from a string's or a raw key's
+// bytes (pack) stay inside [0, n), and those from an inline key inside
+// its 16 bytes; they go through load64 and load32, which need no
+// alignment (load_aligned.go, load_unaligned.go). The only writes are to
+// variables of the caller's own: keyAsString sets a string-kind key's
+// header, fromU64 the eight bytes of an 8-byte integer key (its only
+// callers hold such keys: t.ints), and inlineKey.set the two words of an
+// inline key that strKey returns, which the build copies into a record
+// or a slot.
 // Nothing is written to a table's memory.
 
 package lookup
