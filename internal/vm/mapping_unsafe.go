@@ -174,7 +174,9 @@ func (m *Mapping) MoveOnto(dst *Mapping) (old *Mapping, err error) {
 }
 
 // Mseal makes the mapping's address range permanent: it can never again be
-// unmapped, remapped or re-protected, for the life of the process.
+// unmapped, remapped or re-protected, for the life of the process. Where
+// the kernel lacks mseal or refuses it (ENOSYS, EPERM), the error is a
+// *FeatureError wrapping ErrUnsupported, as Features reports it.
 func (m *Mapping) Mseal() error {
 	if m.done {
 		return errReleased

@@ -122,3 +122,38 @@ func TestNewFileWhereNoexecSealIsRequired(t *testing.T) {
 	assert.NotZero(t, rawSeals(t, f)&unix.F_SEAL_EXEC)
 	assert.False(t, noexecUnknown.Load())
 }
+
+// mseal refused by a seccomp filter (EPERM, as the probe in Features
+// takes it) or missing from the kernel (ENOSYS) is a missing feature, and
+// Mseal says so with a *FeatureError wrapping ErrUnsupported, as the
+// probe does: a caller whose probe could not tell (a transient failure)
+// learns it from the call, not from a bare errno.
+func TestMsealRefusedIsAFeatureError(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	f, err := NewFile("mseal refused")
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Resize(int64(PageSize)))
+	// The filter binds this thread; locked and never unlocked, the thread
+	// ends with the test's goroutine instead of running other goroutines.
+	runtime.LockOSThread()
+	// A later filter's errno wins over an earlier one's.
+	for _, errno := range []unix.Errno{unix.ENOSYS, unix.EPERM} {
+		childtest.RefuseSyscall(t, unix.SYS_MSEAL, errno)
+		res, err := Reserve(PageSize, PageSize)
+		require.NoError(t, err)
+		m, err := Map(f, 0, res.Addr(), PageSize, ProtRead, FromReadWrite)
+		require.NoError(t, err)
+		err = m.Mseal()
+		require.Error(t, err, "mseal refused with %v", errno)
+		assert.ErrorIs(t, err, ErrUnsupported, "refused with %v", errno)
+		assert.ErrorIs(t, err, errno)
+		var fe *FeatureError
+		assert.ErrorAs(t, err, &fe, "refused with %v", errno)
+		// Nothing was sealed: the range is released as any other.
+		require.NoError(t, m.Release())
+		require.NoError(t, res.Release())
+	}
+}

@@ -285,9 +285,13 @@ func moveOnto(from, to unsafe.Pointer, n uintptr) error {
 	return moveAside(from, to, n)
 }
 
+// mseal seals [at, at+n). ENOSYS (a kernel before 6.10) and EPERM (a
+// seccomp filter's answer, and a 32-bit kernel's from 6.10, which has the
+// call but does not seal; no range is ever refused with it) mean that the
+// feature is missing here, as the probe in probeFeatures takes them.
 func mseal(at unsafe.Pointer, n uintptr) error {
 	if err := unix.Mseal(unsafe.Slice((*byte)(at), n), 0); err != nil {
-		if errors.Is(err, unix.ENOSYS) {
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 			return &FeatureError{Feature: "mseal (Linux 6.10+)", Err: err}
 		}
 		return fmt.Errorf("vm: mseal: %w", err)
@@ -301,7 +305,8 @@ func probeFeatures() (seals, mseal, mremap, reopen error) {
 	// sealed for good. Where the call exists it fails with EINVAL (x/sys
 	// passes the address of a variable, not page-aligned) or, were that
 	// address aligned, succeeds; it fails with ENOSYS on kernels before
-	// 6.10, and with EPERM where a seccomp filter refuses it.
+	// 6.10, and with EPERM where a seccomp filter refuses it or the
+	// kernel is a 32-bit one (see mseal).
 	if err := unix.Mseal(nil, 0); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		mseal = &FeatureError{Feature: "mseal (Linux 6.10+)", Err: err}
 	}
