@@ -185,7 +185,9 @@ func (a *Arena) core() *offheap.Arena {
 // space is reserved, and then only a quarter of what the limit leaves: the
 // Go heap keeps room to grow, and NewArena does not fail while nothing is
 // live. Ranges out of quarantine are handed out again lowest address
-// first. In Alias mode a region's read-only view is a range of its own,
+// first. Address space once reserved is kept for the life of the process
+// (inaccessible and holding no memory when no arena uses it), and so
+// counts against RLIMIT_AS even after every arena is closed. In Alias mode a region's read-only view is a range of its own,
 // quarantined after the owner's, so it is the later of the two to go. The
 // defaults are 64 GiB (256 MiB on 32-bit systems) and 16384 ranges
 // (address space only: quarantined ranges hold no memory). It returns the
