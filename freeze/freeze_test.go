@@ -906,6 +906,54 @@ func TestFreezeRefusesHeadersReachingPastTheArena(t *testing.T) {
 	}
 }
 
+// A plain pointer is held to the same bound as a header: what it points
+// to must end within the used bytes, to the byte, and a pointer one past
+// the used bytes is outside the arena even to a zero-size value.
+func TestFreezeRefusesPointeesReachingPastTheArena(t *testing.T) {
+	type holder struct {
+		Two  *[2]byte
+		None *struct{}
+	}
+	// setup gives a holder and the end of the arena's used bytes, which
+	// its last allocation, two bytes, reaches.
+	setup := func(t *testing.T) (*arena.Arena, *holder, unsafe.Pointer) {
+		a := newArena(t)
+		h, err := arena.Clone(a, &holder{})
+		require.NoError(t, err)
+		last := arena.MakeSlice[byte](a, 2)
+		end := unsafe.Add(unsafe.Pointer(&last[0]), 2)
+		require.Equal(t, offheap.Unwrap(a).Range().Start()+uintptr(a.Len()), uintptr(end), "last ends the used bytes")
+		return a, h, end
+	}
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			for _, tc := range []struct {
+				name, field string
+				set         func(h *holder, end unsafe.Pointer)
+			}{
+				{"a pointee one byte past", "holder.Two", func(h *holder, end unsafe.Pointer) { h.Two = (*[2]byte)(unsafe.Add(end, -1)) }},
+				{"a zero-size pointee one past", "holder.None", func(h *holder, end unsafe.Pointer) { h.None = (*struct{})(end) }},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					a, h, end := setup(t)
+					tc.set(h, end)
+					_, err := freeze.Freeze(a, m)
+					require.ErrorIs(t, err, arena.ErrForeignPointer)
+					assert.ErrorContains(t, err, tc.field)
+				})
+			}
+			t.Run("a pointee ending at the last used byte", func(t *testing.T) {
+				a, h, end := setup(t)
+				h.Two = (*[2]byte)(unsafe.Add(end, -2))
+				r, err := freeze.Freeze(a, m)
+				require.NoError(t, err)
+				assert.Same(t, freeze.ReadOnly(r, h.Two), freeze.ReadOnly(r, h).Two)
+				require.NoError(t, r.Verify())
+			})
+		})
+	}
+}
+
 // Update refuses the same of what its function stored, and writes nothing.
 func TestUpdateRefusesHeadersReachingPastTheRegion(t *testing.T) {
 	r, _, ro := frozenConfig(t, freeze.Alias)
