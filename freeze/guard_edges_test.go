@@ -245,3 +245,35 @@ func TestGuardRacingCloseAndEvictionNamesTheRightRegion(t *testing.T) {
 		require.NoError(t, s.r.Close())
 	}
 }
+
+// Only the mapped pages are frozen: the first byte past them, still in the
+// arena's reservation, faults on any access, and Guard passes that fault
+// through instead of calling it a write to the region.
+func TestGuardPassesThroughAFaultJustPastTheMappedPages(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t, arena.WithName("past"))
+			s := arena.MakeSlice[byte](a, 3*4096)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			core := offheap.Unwrap(a)
+			mapped := uintptr(core.Mapped())
+			if core.Range().Len() <= mapped {
+				t.Skip("the reservation ends with the mapping")
+			}
+			last := (*byte)(unsafe.Add(unsafe.Pointer(freeze.ReadOnly(r, &s[0])), mapped-1))
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { *last = 1 }), &wf, "the last mapped byte is frozen")
+			past := (*byte)(unsafe.Add(unsafe.Pointer(&s[0]), mapped))
+			var passed any
+			func() {
+				defer func() { passed = recover() }()
+				err = freeze.Guard(func() { *past = 1 })
+			}()
+			assert.False(t, errors.As(err, &wf), "a write past the mapped pages is reported as a write to the region: %v", err)
+			assert.NotNil(t, passed, "the fault passes through Guard")
+			require.NoError(t, r.Verify())
+		})
+	}
+}
