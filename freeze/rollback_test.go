@@ -794,3 +794,43 @@ func TestAliasOwnerLeftReadOnlyIsReported(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrClosed, "Update after Close")
 	assert.False(t, ran)
 }
+
+// ReadStats counts a region's bytes as frozen while it lives, and
+// nothing for a Freeze that failed: after Close, FrozenArenas and
+// FrozenBytes are back where they were either way.
+func TestFrozenStatsCountLiveRegionsOnly(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String()+"/frozen", func(t *testing.T) {
+			before := arena.ReadStats()
+			a, _, _, _ := clonedConfig(t)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			mid := arena.ReadStats()
+			assert.Equal(t, before.FrozenArenas+1, mid.FrozenArenas)
+			assert.Equal(t, before.FrozenBytes+int64(r.Size()), mid.FrozenBytes)
+			require.NoError(t, r.Close())
+			after := arena.ReadStats()
+			assert.Equal(t, before.FrozenArenas, after.FrozenArenas)
+			assert.Equal(t, before.FrozenBytes, after.FrozenBytes)
+		})
+		t.Run(m.String()+"/failed", func(t *testing.T) {
+			before := arena.ReadStats()
+			a, _, _, _ := clonedConfig(t)
+			step := "protect"
+			if m != freeze.Protect {
+				step = "reopen"
+			}
+			offheap.SetFailpoint(failAt(step, errors.New("injected failure")))
+			_, err := freeze.Freeze(a, m)
+			offheap.SetFailpoint(nil)
+			require.Error(t, err)
+			mid := arena.ReadStats()
+			assert.Equal(t, before.FrozenArenas, mid.FrozenArenas)
+			assert.Equal(t, before.FrozenBytes, mid.FrozenBytes)
+			require.NoError(t, a.Close())
+			after := arena.ReadStats()
+			assert.Equal(t, before.FrozenArenas, after.FrozenArenas, "a failed Freeze is not uncounted on Close")
+			assert.Equal(t, before.FrozenBytes, after.FrozenBytes, "a failed Freeze is not uncounted on Close")
+		})
+	}
+}
