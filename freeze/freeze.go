@@ -227,7 +227,7 @@ func (r *Region) Close() error { return r.a.Close() }
 // frozen arena: p itself in Protect and Seal modes, its twin in the
 // read-only view in Alias mode. Every pointer reachable from the result
 // points into read-only memory. It panics with an error wrapping
-// ErrNotInRegion if p is not in the region, and with one wrapping
+// ErrNotInRegion if *p does not lie wholly in the region, and with one wrapping
 // arena.ErrClosed after Close. Called on another goroutine while an
 // Update of the region runs, it waits for the Update to finish.
 func ReadOnly[T any](r *Region, p *T) *T {

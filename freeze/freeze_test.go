@@ -760,6 +760,35 @@ func TestReadOnlyOfAZeroSizeAllocationAtTheEnd(t *testing.T) {
 	}
 }
 
+// ReadOnly takes a pointer whose value lies in the region, all of it: one
+// starting at the last byte but typed as something larger (made with
+// unsafe) is refused, as Update refuses it, rather than handed to readers
+// who would read past the frozen bytes; in Alias mode its twin in the view
+// is refused too.
+func TestReadOnlyRefusesAValueReachingPastTheRegion(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			b := arena.MakeSlice[byte](a, 100)
+			require.Equal(t, 100, a.Len(), "the slice is the arena's only allocation")
+			last := &b[99]
+			wide := (*[8]byte)(unsafe.Pointer(last))
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+
+			ro := freeze.ReadOnly(r, last)
+			assert.Equal(t, b[99], *ro)
+			whole := freeze.ReadOnly(r, (*[100]byte)(b))
+			assert.Equal(t, b, whole[:])
+			for _, p := range []*[8]byte{wide, (*[8]byte)(unsafe.Pointer(ro))} {
+				assert.PanicsWithError(t, fmt.Sprintf("%s: %p (8 bytes) is not in %q",
+					freeze.ErrNotInRegion, p, r.Name()), func() { freeze.ReadOnly(r, p) })
+			}
+			assert.NotPanics(t, func() { freeze.ReadOnly(r, (*[1]byte)(unsafe.Pointer(ro))) })
+		})
+	}
+}
+
 func TestEmptyArenaFreezes(t *testing.T) {
 	for _, m := range modes(t) {
 		a := newArena(t)

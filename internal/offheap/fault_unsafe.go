@@ -170,7 +170,7 @@ func (r *Region) aliasWindow() window {
 
 // ReadOnlyPtr translates p into the pointer readers must use.
 func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
-	q, err := r.ReadOnly(unsafe.Pointer(p))
+	q, err := r.ReadOnly(unsafe.Pointer(p), unsafe.Sizeof(*p))
 	if err != nil {
 		return nil, err
 	}

@@ -821,28 +821,40 @@ func (r *Region) Allocations(lo, hi uintptr) ([]Allocation, error) {
 	return r.a.allocationsIn(lo, hi, math.MaxInt, r.a.newNamer(true)), nil
 }
 
-// ReadOnly translates p, a pointer into the arena, into the address readers
-// must use: itself in Protect and Seal modes, its alias in Alias mode.
-func (r *Region) ReadOnly(p unsafe.Pointer) (unsafe.Pointer, error) {
+// ReadOnly translates p, a pointer to n bytes in the arena, into the
+// address readers must use: itself in Protect and Seal modes, its alias
+// in Alias mode. All n bytes must lie in the region, as Update requires:
+// a pointer starting in it but reaching past its end (made with unsafe)
+// would have readers read past the frozen bytes.
+func (r *Region) ReadOnly(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
 	if r.Closed() {
 		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
 	}
 	u := uintptr(p)
-	w := r.a.writable()
-	if r.alias == nil {
-		if w.has(u) || r.size == 0 && u == w.lo {
+	lo := uintptr(r.a.rng.Addr())
+	if r.alias != nil {
+		if al := uintptr(r.alias.Addr()); r.within(u, n, al) {
 			return p, nil
 		}
-		return nil, fmt.Errorf("%w: %p is not in %q", ErrNotInRegion, p, r.a.name)
 	}
-	lo := uintptr(r.alias.Addr())
-	if u >= lo && u < lo+max(r.size, 1) {
-		return p, nil
+	if !r.within(u, n, lo) {
+		return nil, fmt.Errorf("%w: %p (%d bytes) is not in %q", ErrNotInRegion, p, n, r.a.name)
 	}
-	if w.has(u) {
-		return unsafe.Add(p, r.delta), nil
+	return unsafe.Add(p, r.delta), nil
+}
+
+// within reports whether the n bytes at u lie in the region's bytes at lo.
+// A zero-size value may lie at lo when the region is empty, as the arena
+// hands out its first address for them.
+func (r *Region) within(u, n, lo uintptr) bool {
+	if u < lo {
+		return false
 	}
-	return nil, fmt.Errorf("%w: %p is not in %q", ErrNotInRegion, p, r.a.name)
+	off := u - lo
+	if n == 0 {
+		return off < max(r.size, 1)
+	}
+	return off < r.size && n <= r.size-off
 }
 
 // Alias returns the read-only mapping (Alias mode), or nil.
