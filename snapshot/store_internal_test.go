@@ -232,3 +232,31 @@ func TestCloseWaitsForTheReleaseOfAPublish(t *testing.T) {
 	require.NoError(t, <-closed, "Close's retry of version 1 failed")
 	assert.Equal(t, StoreStats{Published: 2, Released: 2}, st.Stats(), "Close left version 1 unreleased")
 }
+
+// A replaced version stays mapped while a reader is counted on any of its
+// stripes, the last one included, and is released when that reader
+// leaves. Readers take a stripe at random, so the tests through Read meet
+// each stripe only by chance; here every stripe holds the reader in turn.
+func TestStoreKeepsAVersionReadOnAnyStripe(t *testing.T) {
+	require.GreaterOrEqual(t, stripeCount, 4)
+	var st Store[gapValue]
+	defer st.Close()
+	_, err := st.Publish(makeGapValue(0))
+	require.NoError(t, err)
+	for s := range stripeCount {
+		t.Run("stripe="+strconv.Itoa(s), func(t *testing.T) {
+			v := st.cur.Load()
+			v.readers[s].n.Add(1) // a reader on stripe s, as enter announces it
+			before := st.Stats().Released
+			_, err := st.Publish(makeGapValue(s + 1))
+			require.NoError(t, err)
+			require.True(t, v.retired.Load())
+			assert.False(t, v.released.Load(), "released under a reader on stripe %d", s)
+			assert.Equal(t, before, st.Stats().Released)
+			assert.Equal(t, s, v.snap.Value().Seq, "the version is still readable")
+			v.leave(s)
+			assert.True(t, v.released.Load(), "the last reader's leave did not release the version")
+			assert.Equal(t, before+1, st.Stats().Released)
+		})
+	}
+}
