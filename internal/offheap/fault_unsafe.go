@@ -223,17 +223,9 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	defer r.updater.Store(0)
 	size := unsafe.Sizeof(*p)
 	u := uintptr(unsafe.Pointer(p))
-	var off uintptr
-	switch w, al := r.a.writable(), r.aliasWindow(); {
-	case w.has(u):
-		off = u - w.lo
-	case al.has(u):
-		off = u - al.lo
-	default:
-		return fmt.Errorf("%w: Update: %p is not in %q", ErrNotInRegion, p, r.a.name)
-	}
-	if off+size > r.size {
-		return fmt.Errorf("%w: Update: %p + %d bytes runs past %q", ErrNotInRegion, p, size, r.a.name)
+	off, _, ok := r.offsetOf(u, size)
+	if !ok {
+		return fmt.Errorf("%w: Update: %p (%d bytes) is not in %q", ErrNotInRegion, p, size, r.a.name)
 	}
 	base := unsafe.Add(r.a.rng.Addr(), off)
 	// f works on a copy of *p on the Go heap, never on arena memory: a

@@ -830,31 +830,38 @@ func (r *Region) ReadOnly(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
 	if r.Closed() {
 		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
 	}
-	u := uintptr(p)
-	lo := uintptr(r.a.rng.Addr())
-	if r.alias != nil {
-		if al := uintptr(r.alias.Addr()); r.within(u, n, al) {
-			return p, nil
-		}
-	}
-	if !r.within(u, n, lo) {
+	_, inView, ok := r.offsetOf(uintptr(p), n)
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("%w: %p (%d bytes) is not in %q", ErrNotInRegion, p, n, r.a.name)
+	case inView:
+		return p, nil
 	}
 	return unsafe.Add(p, r.delta), nil
 }
 
-// within reports whether the n bytes at u lie in the region's bytes at lo.
-// A zero-size value may lie at lo when the region is empty, as the arena
-// hands out its first address for them.
-func (r *Region) within(u, n, lo uintptr) bool {
-	if u < lo {
-		return false
+// offsetOf returns the offset in the region of the n bytes at u, an
+// address in the owner's mapping or (inView) in the alias view, and
+// whether all of them lie in the region. A zero-size value may lie
+// anywhere in it, and at its start when it is empty, as the arena hands
+// out its first address for them.
+func (r *Region) offsetOf(u, n uintptr) (off uintptr, inView, ok bool) {
+	within := func(lo uintptr) bool {
+		if u < lo {
+			return false
+		}
+		if off = u - lo; n == 0 {
+			return off < max(r.size, 1)
+		}
+		return off < r.size && n <= r.size-off
 	}
-	off := u - lo
-	if n == 0 {
-		return off < max(r.size, 1)
+	if within(uintptr(r.a.rng.Addr())) {
+		return off, false, true
 	}
-	return off < r.size && n <= r.size-off
+	if r.alias != nil && within(uintptr(r.alias.Addr())) {
+		return off, true, true
+	}
+	return 0, false, false
 }
 
 // Alias returns the read-only mapping (Alias mode), or nil.
