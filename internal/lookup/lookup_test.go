@@ -196,6 +196,23 @@ func TestDenseKeysAcrossTheMiddleOfTheirRange(t *testing.T) {
 	assert.Equal(t, Dense, tb3.Strategy())
 }
 
+// Integer keys are dense when they span at most twice their count: n keys
+// from 0 to 2n-1 are, and n keys from 0 to 2n are not.
+func TestDenseSpanIsAtMostTwiceTheCount(t *testing.T) {
+	const n = 100
+	for _, tc := range []struct {
+		top  uint16
+		want Strategy
+	}{{2*n - 1, Dense}, {2 * n, Hashed}} {
+		want := map[uint16]int{tc.top: -1} // and 0 to n-2: n keys
+		for i := range uint16(n - 1) {
+			want[i] = int(i)
+		}
+		tb := check(t, want, []uint16{n - 1, tc.top - 1, tc.top + 1})
+		assert.Equal(t, tc.want, tb.Strategy(), "%d keys from 0 to %d", n, tc.top)
+	}
+}
+
 type rawKey struct {
 	A uint32
 	B [2]uint16
