@@ -213,6 +213,23 @@ func TestDenseSpanIsAtMostTwiceTheCount(t *testing.T) {
 	}
 }
 
+// A tiny table keeps each string key's length in a byte, 255 for every
+// key of 255 bytes or more, and compares a probe's length capped alike
+// before its bytes: keys of 255 bytes and more (256 and 512 among them,
+// whose lengths are 0 modulo 256) are found and come back whole from All,
+// and probes one byte longer or shorter miss.
+func TestTinyTableKeysOfManyBytes(t *testing.T) {
+	long := strings.Repeat("k", 1000)
+	want := map[string]int{}
+	var misses []string
+	for _, n := range []int{16, 17, 255, 256, 300, 512} {
+		want[long[:n]] = n
+		misses = append(misses, long[:n-1], long[:n+1])
+	}
+	tb := check(t, want, misses)
+	assert.Equal(t, Tiny, tb.Strategy())
+}
+
 type rawKey struct {
 	A uint32
 	B [2]uint16
