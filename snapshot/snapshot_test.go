@@ -245,6 +245,35 @@ func TestClosingTheRegionClosesTheSnapshot(t *testing.T) {
 	}
 }
 
+// Value and Pointer after Close panic with an error that wraps
+// arena.ErrClosed, as their docs say, so that code recovering the panic
+// can tell a use after Close from any other panic with errors.Is; the
+// message alone, which the tests above compare, does not show that.
+func TestValueAndPointerAfterClosePanicWithErrClosed(t *testing.T) {
+	s, err := snapshot.Take(fixture.NewConfig(100), snapshot.WithName("closed"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	for name, use := range map[string]func(){
+		"Value":   func() { s.Value() },
+		"Pointer": func() { s.Pointer() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := recovered(use)
+			err, ok := p.(error)
+			require.True(t, ok, "%s panicked with %#v, not an error", name, p)
+			assert.ErrorIs(t, err, arena.ErrClosed)
+			assert.Contains(t, err.Error(), `snapshot "closed"`)
+		})
+	}
+}
+
+// recovered runs f and returns what it panicked with (nil if it returned).
+func recovered(f func()) (p any) {
+	defer func() { p = recover() }()
+	f()
+	return nil
+}
+
 func TestTakeErrors(t *testing.T) {
 	type withMap struct{ M map[string]int }
 	_, err := snapshot.Take(withMap{})
