@@ -335,6 +335,37 @@ func TestAModeMissingHereIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
+// WithPermanent where mseal is missing (a kernel before 6.10, or a probe
+// that found it refused) is refused by Take and NewMap before anything is
+// copied or built, with an error wrapping freeze.ErrModeUnsupported and
+// the probe's: never a snapshot that was to be permanent and is not, nor
+// a failed mseal (*freeze.StepError) after the copy.
+func TestPermanentWithoutMsealIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
+	if snapshot.DefaultMode() != freeze.Seal {
+		t.Skip("no Seal mode here")
+	}
+	seals, _, mremap, reopen := vm.Features()
+	restore := vm.SetFeatures(seals, &vm.FeatureError{Feature: "mseal (Linux 6.10+)", Err: syscall.ENOSYS}, mremap, reopen)
+	defer restore()
+	before := statsButMappings()
+	s, err := snapshot.Take(bulky{Name: "permanent"}, snapshot.WithMode(freeze.Seal), snapshot.WithPermanent())
+	if s != nil {
+		assert.NoError(t, s.Close())
+	}
+	assert.Nil(t, s)
+	require.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	assert.ErrorIs(t, err, syscall.ENOSYS)
+	var se *freeze.StepError
+	assert.False(t, errors.As(err, &se), "refused by mseal, after the copy: %v", err)
+	assert.Equal(t, before, statsButMappings(), "an arena was made")
+
+	read := 0
+	m, err := snapshot.NewMap(func(yield func(int, int) bool) { read++; yield(1, 1) }, snapshot.WithPermanent())
+	assert.Nil(t, m)
+	require.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	assert.Zero(t, read, "entries read before mseal was checked")
+}
+
 // liveStats is the accounting of what is live: arena.ReadStats without
 // the quarantine, which every release adds to, and without Mappings,
 // which counts quarantined ranges' lines of /proc/self/maps too (a
