@@ -581,6 +581,66 @@ func TestMapVerifyNamesAnEntryAcrossTwoPagesOnce(t *testing.T) {
 	t.Skip("no page boundary inside an entry with few entries before it (pages too large)")
 }
 
+// Verify's error names at most four entries, and ends with an ellipsis
+// exactly when more have bytes on the changed pages: a changed page of
+// four entries names the four, with no ellipsis, and a change on the next
+// page too, which holds a fifth, adds the ellipsis (the error must not
+// read as if it listed every entry a change may have hit, nor as if it
+// left some out).
+func TestMapVerifyMarksEntriesLeftUnnamed(t *testing.T) {
+	// Entries of about 1.1 KiB: a 4 KiB page holds bytes of four or five.
+	want := map[string][1100]byte{}
+	for i := range 100 {
+		want[fmt.Sprintf("key-%02d", i)] = [1100]byte{byte(i)}
+	}
+	fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(freeze.Protect))
+	require.NoError(t, err)
+	defer fm.Close()
+	require.NoError(t, fm.Region().Wait())
+	var k0 string
+	for k := range fm.All() {
+		k0 = k
+		break
+	}
+	p0 := unsafe.Pointer(unsafe.StringData(k0))
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, freeze.Guard(func() { *(*byte)(p0) = 0 }), &wf)
+	base := wf.Addr - wf.Offset
+	at := func(off uintptr) *byte { return (*byte)(unsafe.Add(p0, int(off)-int(uintptr(p0)-base))) }
+	page := uintptr(vm.PageSize)
+	for b := page; b+page <= uintptr(fm.Size()); b += page {
+		first, err := fm.KeysIn(b-page, b)
+		require.NoError(t, err)
+		second, err := fm.KeysIn(b, b+page)
+		require.NoError(t, err)
+		if len(first) != 4 || !slices.ContainsFunc(second, func(k string) bool { return !slices.Contains(first, k) }) {
+			continue
+		}
+		// The first byte of each page is a value's, or a key's: either
+		// way the entries on each page stay those KeysIn found.
+		require.NoError(t, backdoor.Reprotect(at(b-page), ^*at(b - page)))
+		err = fm.Verify()
+		var ce *freeze.CorruptionError
+		require.ErrorAs(t, err, &ce)
+		require.Len(t, ce.Changed, 1)
+		for _, k := range first {
+			assert.Contains(t, err.Error(), fmt.Sprintf("%q", k))
+		}
+		assert.NotContains(t, err.Error(), "…")
+
+		require.NoError(t, backdoor.Reprotect(at(b), ^*at(b)))
+		err = fm.Verify()
+		require.ErrorAs(t, err, &ce)
+		require.Len(t, ce.Changed, 2)
+		assert.True(t, strings.HasSuffix(err.Error(), ", …"), "%v", err)
+		_, list, found := strings.Cut(err.Error(), "entries with bytes there: ")
+		require.True(t, found, "%v", err)
+		assert.Len(t, strings.Split(list, ", "), 5, "four keys and the ellipsis: %v", err)
+		return
+	}
+	t.Skip("no page holding exactly four entries here (pages too large)")
+}
+
 // Verify's error names the entries on a changed page, as they read now,
 // and KeysIn lists them all.
 func TestMapVerifyNamesTheEntriesOnAChangedPage(t *testing.T) {
