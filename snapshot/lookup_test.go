@@ -641,6 +641,30 @@ func TestMapVerifyMarksEntriesLeftUnnamed(t *testing.T) {
 	t.Skip("no page holding exactly four entries here (pages too large)")
 }
 
+// A change only in what values point to (a string's bytes, cloned beside
+// the table) is on no entry's bytes: Verify returns the region's error as
+// it is, the *freeze.CorruptionError naming the page, with no list of
+// entries (an empty one would read as if the table had been searched and
+// held nothing there).
+func TestMapVerifyOfAChangeBesideTheEntriesNamesNone(t *testing.T) {
+	long := strings.Repeat("v", 5*int(vm.PageSize))
+	fm, err := snapshot.NewMap(maps.All(map[string]string{"a": "short", "b": long}), snapshot.WithMode(freeze.Protect))
+	require.NoError(t, err)
+	defer fm.Close()
+	require.NoError(t, fm.Region().Wait())
+	v, ok := fm.Get("b")
+	require.True(t, ok)
+	// A byte in the middle of the long value: its page holds nothing else.
+	mid := (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(v)), len(v)/2))
+	require.NoError(t, backdoor.Reprotect(mid, 'W'))
+	err = fm.Verify()
+	var ce *freeze.CorruptionError
+	require.ErrorAs(t, err, &ce)
+	require.Len(t, ce.Changed, 1)
+	assert.Equal(t, ce.Error(), err.Error())
+	assert.NotContains(t, err.Error(), "entries")
+}
+
 // Verify's error names the entries on a changed page, as they read now,
 // and KeysIn lists them all.
 func TestMapVerifyNamesTheEntriesOnAChangedPage(t *testing.T) {
