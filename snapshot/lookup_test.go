@@ -229,6 +229,23 @@ func TestMapOptionsCheckedBeforeTheBuild(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
+// A value type that can never be copied (a channel, a func, a map) is
+// refused by NewMap before it reads an entry, whatever the entries, with
+// an error wrapping arena.ErrUnsupported that names the type, and nothing
+// left allocated: the build is not run to find it.
+func TestMapValueTypeCheckedBeforeTheBuild(t *testing.T) {
+	before := arena.ReadStats().Arenas
+	read := 0
+	_, err := snapshot.NewMap(func(yield func(string, chan int) bool) {
+		read++
+		yield("a", make(chan int))
+	})
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "chan int")
+	assert.Zero(t, read, "entries read before the value type was checked")
+	assert.Equal(t, before, arena.ReadStats().Arenas, "nothing left allocated")
+}
+
 type indexed struct {
 	Name  string
 	Index map[string]int
