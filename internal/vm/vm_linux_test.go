@@ -472,3 +472,19 @@ func TestSmapsFieldFindsALowMapping(t *testing.T) {
 	assert.Contains(t, strings.Fields(smapsField(t, uintptr(low), "VmFlags:")), "rd",
 		"VmFlags of a readable mapping")
 }
+
+// ReadMapsWithin leaves out the entries that end where its range starts
+// and those that start where it ends: asked for the middle page of a
+// reservation made readable there (three lines), it returns that page's
+// line alone.
+func TestReadMapsWithinLeavesOutTheNeighboursAtItsBounds(t *testing.T) {
+	p, err := reserve(3 * PageSize)
+	require.NoError(t, err)
+	defer unix.MunmapPtr(p, 3*PageSize)
+	mid := unsafe.Add(p, PageSize)
+	require.NoError(t, unix.Mprotect(unsafe.Slice((*byte)(mid), PageSize), unix.PROT_READ))
+	within, err := ReadMapsWithin(uintptr(mid), uintptr(mid)+PageSize)
+	require.NoError(t, err)
+	require.Len(t, within, 1, "%+v", within)
+	assert.Equal(t, MapsEntry{Start: uintptr(mid), End: uintptr(mid) + PageSize, Perms: "r--p"}, within[0])
+}

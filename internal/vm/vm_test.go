@@ -282,3 +282,38 @@ func TestSmapsHeadersAreToldFromFields(t *testing.T) {
 		assert.Equal(t, header, isSmapsHeader(line), "%q", line)
 	}
 }
+
+// Find and Covers take an entry's end for outside it: where one mapping
+// ends and the next starts, the address is the next one's; an address at
+// an entry's end with nothing after it, or in a gap, is nobody's; and a
+// gap of one page between two entries leaves a range uncovered. Within
+// leaves out the entries that end where the range starts or start where
+// it ends.
+func TestMapsFindAndCoversAtTheBounds(t *testing.T) {
+	p := PageSize
+	maps := Maps{
+		{Start: p, End: 2 * p, Perms: "---p"},
+		{Start: 2 * p, End: 3 * p, Perms: "r--s"},
+		{Start: 3 * p, End: 4 * p, Perms: "---p"},
+		{Start: 5 * p, End: 6 * p, Perms: "rw-s"},
+	}
+	for _, e := range maps {
+		for _, addr := range []uintptr{e.Start, e.End - 1} {
+			got, ok := maps.Find(addr)
+			assert.True(t, ok, "%#x", addr)
+			assert.Equal(t, e, got, "%#x", addr)
+		}
+	}
+	for _, addr := range []uintptr{0, p - 1, 4 * p, 5*p - 1, 6 * p} {
+		got, ok := maps.Find(addr)
+		assert.False(t, ok, "%#x found in %+v", addr, got)
+	}
+	assert.True(t, maps.Covers(p, 4*p))
+	assert.True(t, maps.Covers(2*p+1, 3*p+1))
+	assert.True(t, maps.Covers(5*p, 6*p))
+	assert.False(t, maps.Covers(p, 6*p), "a page's gap")
+	assert.False(t, maps.Covers(3*p, 5*p+1))
+	assert.False(t, maps.Covers(5*p, 6*p+1), "past the last entry")
+	assert.False(t, maps.Covers(0, 2*p), "before the first entry")
+	assert.Equal(t, maps[1:3], maps.Within(2*p, 4*p))
+}
