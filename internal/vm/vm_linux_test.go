@@ -488,3 +488,19 @@ func TestReadMapsWithinLeavesOutTheNeighboursAtItsBounds(t *testing.T) {
 	require.Len(t, within, 1, "%+v", within)
 	assert.Equal(t, MapsEntry{Start: uintptr(mid), End: uintptr(mid) + PageSize, Perms: "r--p"}, within[0])
 }
+
+// A mapping's file offset is read from /proc/self/maps as the hex number
+// the kernel prints: here pages 10 and 11 of a file (offset 0xa000 with
+// 4 KiB pages, a digit past 9).
+func TestReadMapsGivesTheFileOffset(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, fx.file.Resize(int64(12*PageSize)))
+	m, err := Map(fx.file, int64(10*PageSize), fx.at(2*PageSize), 2*PageSize, ProtRead, FromReadWrite)
+	require.NoError(t, err)
+	defer m.Release()
+	maps, err := ReadMapsWithin(uintptr(m.Addr()), uintptr(m.Addr())+m.Len())
+	require.NoError(t, err)
+	require.Len(t, maps, 1)
+	assert.Equal(t, uint64(10*PageSize), maps[0].Offset)
+	assert.Equal(t, "r--s", maps[0].Perms)
+}

@@ -317,3 +317,21 @@ func TestMapsFindAndCoversAtTheBounds(t *testing.T) {
 	assert.False(t, maps.Covers(0, 2*p), "before the first entry")
 	assert.Equal(t, maps[1:3], maps.Within(2*p, 4*p))
 }
+
+// An entry is shared or writable as the kernel's permission letters say:
+// 's' last for a shared mapping ('p' for a private one), 'w' second for
+// a writable one.
+func TestMapsEntrySaysSharedAndWritable(t *testing.T) {
+	for perms, want := range map[string][2]bool{
+		"r--s": {true, false},
+		"rw-s": {true, true},
+		"rw-p": {false, true},
+		"r-xp": {false, false},
+		"---p": {false, false},
+		"-w-s": {true, true},
+		"":     {false, false},
+	} {
+		e := MapsEntry{Perms: perms}
+		assert.Equal(t, want, [2]bool{e.Shared(), e.Writable()}, "%q", perms)
+	}
+}
