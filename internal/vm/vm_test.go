@@ -335,3 +335,29 @@ func TestMapsEntrySaysSharedAndWritable(t *testing.T) {
 		assert.Equal(t, want, [2]bool{e.Shared(), e.Writable()}, "%q", perms)
 	}
 }
+
+// Reserve takes whole pages only: a size of zero, or one that is not a
+// multiple of the page size (which the kernel would round up, so that the
+// reservation's length would not be what was reserved), is refused.
+func TestReserveRefusesSizesThatAreNotWholePages(t *testing.T) {
+	for _, n := range []uintptr{0, 1, PageSize + 1, 2*PageSize - 1} {
+		r, err := Reserve(n, PageSize)
+		if !assert.Error(t, err, "%d bytes", n) {
+			require.NoError(t, r.Release())
+		}
+	}
+}
+
+// NewAnon takes any size and rounds it up to whole pages, every byte of
+// which can be written.
+func TestNewAnonRoundsUpToWholePages(t *testing.T) {
+	for _, n := range []uintptr{1, PageSize + 1, 3*PageSize - 1} {
+		a, err := NewAnon(n)
+		require.NoError(t, err, "%d bytes", n)
+		want := (n + PageSize - 1) / PageSize * PageSize
+		assert.Equal(t, want, a.Len(), "%d bytes", n)
+		b := unsafe.Slice((*byte)(a.Addr()), a.Len())
+		assert.False(t, faults(func() { b[len(b)-1] = 1 }), "the last page of %d bytes", n)
+		require.NoError(t, a.Release())
+	}
+}
