@@ -361,3 +361,22 @@ func TestNewAnonRoundsUpToWholePages(t *testing.T) {
 		require.NoError(t, a.Release())
 	}
 }
+
+// sink keeps a read from being compiled away.
+var sink byte
+
+// Release is idempotent in deed, not only in its error: a second Release
+// does not touch the range again, so that a mapping made there since (by
+// the range's next owner) stays mapped.
+func TestSecondReleaseLeavesANewMappingAlone(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, fx.m.Release())
+	next, err := Map(fx.file, 0, fx.at(0), PageSize, ProtReadWrite, FromReadWrite)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, next.Release()) }()
+	next.Bytes()[0] = 6
+	require.NoError(t, fx.m.Release())
+	assert.True(t, fx.m.Released())
+	require.False(t, faults(func() { sink = next.Bytes()[0] }), "the old owner's Release unmapped the new mapping")
+	assert.Equal(t, byte(6), next.Bytes()[0])
+}
