@@ -504,3 +504,31 @@ func TestReadMapsGivesTheFileOffset(t *testing.T) {
 	assert.Equal(t, uint64(10*PageSize), maps[0].Offset)
 	assert.Equal(t, "r--s", maps[0].Perms)
 }
+
+// MoveOnto refuses a destination of another length and leaves both
+// mappings as they were: a longer mapping moved onto a shorter one would
+// be mapped over what lies past the destination.
+func TestMoveOntoRefusesADestinationOfAnotherLength(t *testing.T) {
+	fx := newFixture(t, 4)
+	fx.m.Bytes()[1] = 7
+	aside, err := fx.m.MoveAside(fx.at(8 * PageSize))
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, aside.Release()) }()
+	short, err := Map(fx.file, 0, fx.at(12*PageSize), 2*PageSize, ProtRead, FromReadWrite)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, short.Release()) }()
+
+	left, err := aside.MoveOnto(short)
+	require.Error(t, err)
+	assert.Nil(t, left)
+	assert.False(t, aside.Released())
+	assert.False(t, short.Released())
+	assert.Equal(t, fx.at(8*PageSize), aside.Addr())
+	assert.Equal(t, byte(7), aside.Bytes()[1])
+	assert.Equal(t, byte(7), short.Bytes()[1])
+	maps, err := ReadMaps()
+	require.NoError(t, err)
+	e, ok := maps.Find(uintptr(fx.at(14 * PageSize)))
+	require.True(t, ok)
+	assert.Equal(t, "---p", e.Perms, "past the destination, the reservation is untouched")
+}
