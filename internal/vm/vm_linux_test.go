@@ -532,3 +532,25 @@ func TestMoveOntoRefusesADestinationOfAnotherLength(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "---p", e.Perms, "past the destination, the reservation is untouched")
 }
+
+// Remap maps the same range of the file again, not its start: a mapping
+// of pages 2 and 3 of a file, remapped read-only in place as Seal mode
+// does, still shows those pages.
+func TestRemapKeepsTheFileOffset(t *testing.T) {
+	fx := newFixture(t, 4)
+	b := fx.m.Bytes()
+	for i := range b {
+		b[i] = byte(i / int(PageSize))
+	}
+	m, err := Map(fx.file, int64(2*PageSize), fx.at(8*PageSize), 2*PageSize, ProtReadWrite, FromReadWrite)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, m.Release()) }()
+	require.NoError(t, fx.file.OpenReadOnly())
+	require.NoError(t, m.Remap(FromReadOnly, ProtRead))
+	assert.Equal(t, byte(2), m.Bytes()[0])
+	assert.Equal(t, byte(3), m.Bytes()[m.Len()-1])
+	maps, err := ReadMapsWithin(uintptr(m.Addr()), uintptr(m.Addr())+m.Len())
+	require.NoError(t, err)
+	require.Len(t, maps, 1)
+	assert.Equal(t, uint64(2*PageSize), maps[0].Offset)
+}
