@@ -554,3 +554,19 @@ func TestRemapKeepsTheFileOffset(t *testing.T) {
 	require.Len(t, maps, 1)
 	assert.Equal(t, uint64(2*PageSize), maps[0].Offset)
 }
+
+// PopulateWrite faults in the whole pages its byte range touches, and no
+// others: an unaligned range takes the pages it starts and ends in, and
+// one reaching past the mapping stops at its end, without an error.
+func TestPopulateWriteTakesTheTouchedPagesOfTheMapping(t *testing.T) {
+	fx := newFixture(t, 4)
+	rss := func() string { return smapsField(t, uintptr(fx.m.Addr()), "Rss:") }
+	kB := func(pages uintptr) string { return fmt.Sprintf("%d kB", pages*PageSize>>10) }
+	require.Equal(t, kB(0), rss())
+	require.NoError(t, fx.m.PopulateWrite(PageSize+1, PageSize))
+	assert.Equal(t, kB(2), rss(), "pages 1 and 2")
+	require.NoError(t, fx.m.PopulateWrite(3*PageSize+5, 8*PageSize))
+	assert.Equal(t, kB(3), rss(), "page 3, the last")
+	require.NoError(t, fx.m.PopulateWrite(4*PageSize, PageSize), "wholly past the end: nothing")
+	assert.Equal(t, kB(3), rss())
+}
