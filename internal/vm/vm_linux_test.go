@@ -570,3 +570,30 @@ func TestPopulateWriteTakesTheTouchedPagesOfTheMapping(t *testing.T) {
 	require.NoError(t, fx.m.PopulateWrite(4*PageSize, PageSize), "wholly past the end: nothing")
 	assert.Equal(t, kB(3), rss())
 }
+
+// ours takes for this package's only the two kinds of mapping it makes in
+// its ranges: a reservation (anonymous, private, no access) and a shared
+// mapping of a memfd. Anything else found where a failed move left its
+// destination is another's, and one such entry is enough.
+func TestOursKnowsOnlyReservationsAndSharedMemfds(t *testing.T) {
+	const memfd = "/memfd:cfg (deleted)"
+	for _, tc := range []struct {
+		e    MapsEntry
+		want bool
+	}{
+		{MapsEntry{Perms: "---p"}, true},
+		{MapsEntry{Perms: "r--s", Path: memfd}, true},
+		{MapsEntry{Perms: "rw-s", Path: memfd}, true},
+		{MapsEntry{Perms: "rw-p"}, false},
+		{MapsEntry{Perms: "r--p"}, false},
+		{MapsEntry{Perms: "---s"}, false},
+		{MapsEntry{Perms: "---p", Path: "[heap]"}, false},
+		{MapsEntry{Perms: "r--p", Path: memfd}, false},
+		{MapsEntry{Perms: "rw-p", Path: memfd}, false},
+		{MapsEntry{Perms: "r--s", Path: "/dev/shm/cfg"}, false},
+	} {
+		assert.Equal(t, tc.want, ours(Maps{tc.e}), "%+v", tc.e)
+	}
+	assert.True(t, ours(Maps{{Perms: "---p"}, {Perms: "r--s", Path: memfd}}))
+	assert.False(t, ours(Maps{{Perms: "---p"}, {Perms: "rw-p"}}))
+}
