@@ -597,3 +597,24 @@ func TestOursKnowsOnlyReservationsAndSharedMemfds(t *testing.T) {
 	assert.True(t, ours(Maps{{Perms: "---p"}, {Perms: "r--s", Path: memfd}}))
 	assert.False(t, ours(Maps{{Perms: "---p"}, {Perms: "rw-p"}}))
 }
+
+// Features reports mseal as working exactly where sealing a range works:
+// the probe, which seals nothing, takes only ENOSYS and EPERM for a
+// missing call, not the EINVAL its empty range gets where the call
+// exists. Where it works this seals one page of address space for the
+// life of the test binary.
+func TestFeaturesReportMsealWhereItSeals(t *testing.T) {
+	_, probed, _, _ := Features()
+	res, err := Reserve(PageSize, PageSize)
+	require.NoError(t, err)
+	err = mseal(res.Addr(), PageSize)
+	if probed != nil {
+		assert.ErrorIs(t, err, ErrUnsupported, "Features says %v", probed)
+		if err != nil {
+			require.NoError(t, res.Release())
+		}
+		return
+	}
+	require.NoError(t, err, "Features says mseal works")
+	assert.ErrorIs(t, unix.MunmapPtr(res.Addr(), PageSize), unix.EPERM, "the page is sealed")
+}
