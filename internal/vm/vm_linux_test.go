@@ -618,3 +618,26 @@ func TestFeaturesReportMsealWhereItSeals(t *testing.T) {
 	require.NoError(t, err, "Features says mseal works")
 	assert.ErrorIs(t, unix.MunmapPtr(res.Addr(), PageSize), unix.EPERM, "the page is sealed")
 }
+
+// Probing leaves nothing behind: the throwaway memfd is closed, and its
+// mappings, the one moved aside included, are gone with their
+// reservation, so that no /memfd:frozen-probe shows among the process's
+// descriptors or in /proc/self/maps.
+func TestFeaturesProbeLeavesNoMemfdBehind(t *testing.T) {
+	probes.mu.Lock()
+	probes.done = false // as in a process that never probed
+	probes.mu.Unlock()
+	_, _, mremap, _ := Features()
+	require.NoError(t, mremap, "the probe got as far as the move")
+	maps, err := ReadMaps()
+	require.NoError(t, err)
+	for _, e := range maps {
+		assert.NotContains(t, e.Path, "frozen-probe", "a probe's mapping at %#x", e.Start)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	for _, fd := range fds {
+		target, _ := os.Readlink("/proc/self/fd/" + fd.Name())
+		assert.NotContains(t, target, "frozen-probe", "descriptor %s", fd.Name())
+	}
+}
