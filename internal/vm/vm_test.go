@@ -380,3 +380,24 @@ func TestSecondReleaseLeavesANewMappingAlone(t *testing.T) {
 	require.False(t, faults(func() { sink = next.Bytes()[0] }), "the old owner's Release unmapped the new mapping")
 	assert.Equal(t, byte(6), next.Bytes()[0])
 }
+
+// Size is the size the last Resize that succeeded gave the file, as the
+// kernel has it; a Resize that fails (here with the read-write descriptor
+// closed) leaves it.
+func TestSizeFollowsResize(t *testing.T) {
+	f, err := NewFile(t.Name())
+	require.NoError(t, err)
+	defer f.Close()
+	assert.Zero(t, f.Size())
+	rw, _ := f.FDs()
+	for _, n := range []int64{3 * int64(PageSize), int64(PageSize), 0, 5 * int64(PageSize)} {
+		require.NoError(t, f.Resize(n))
+		assert.Equal(t, n, f.Size())
+		var st unix.Stat_t
+		require.NoError(t, unix.Fstat(rw, &st))
+		assert.Equal(t, n, st.Size)
+	}
+	require.NoError(t, f.CloseWritable())
+	assert.Error(t, f.Resize(int64(PageSize)))
+	assert.Equal(t, 5*int64(PageSize), f.Size())
+}
