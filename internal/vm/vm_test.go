@@ -401,3 +401,19 @@ func TestSizeFollowsResize(t *testing.T) {
 	assert.Error(t, f.Resize(int64(PageSize)))
 	assert.Equal(t, 5*int64(PageSize), f.Size())
 }
+
+// The fallback's temporary file is unlinked once both descriptors are
+// open: nothing is left in the temporary directory, while the file
+// still maps.
+func TestFallbackLeavesNoTemporaryFile(t *testing.T) {
+	if Backend != "tempfile" {
+		t.Skip("memfd backend")
+	}
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	fx := newFixture(t, 1)
+	fx.m.Bytes()[0] = 1
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+}
