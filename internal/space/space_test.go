@@ -293,3 +293,38 @@ func TestMapsLinesCountsTheChunksLines(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, 3, len(maps.Within(small.Start(), small.End())), "the readable page splits the reservation")
 }
+
+// disjoint fails the test if any two ranges listed (live or quarantined)
+// overlap.
+func disjoint(t *testing.T) {
+	t.Helper()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := 1; i < len(m.entries); i++ {
+		a, b := m.entries[i-1], m.entries[i]
+		assert.LessOrEqual(t, a.End, b.Start, "%q [%#x, %#x) overlaps %q [%#x, %#x)", a.Name, a.Start, a.End, b.Name, b.Start, b.End)
+	}
+}
+
+// A free extent too small for a range is passed over, however it lies:
+// a page freed between two live ranges does not take a range of two, which
+// would reach over the next live range.
+func TestAllocPassesOverAFreeExtentTooSmall(t *testing.T) {
+	withQuarantine(t, 0, 0)
+	var rs []Range
+	for i := range 3 {
+		r, err := Alloc(vm.PageSize, 0, nil, fmt.Sprint("neighbour", i))
+		require.NoError(t, err)
+		rs = append(rs, r)
+	}
+	require.Equal(t, rs[0].End(), rs[1].Start())
+	require.Equal(t, rs[1].End(), rs[2].Start())
+	require.NoError(t, Release(rs[1]))
+	two, err := Alloc(2*vm.PageSize, 0, nil, "two")
+	require.NoError(t, err)
+	assert.NotEqual(t, rs[1].Start(), two.Start(), "a range of two pages in a hole of one")
+	disjoint(t)
+	for _, r := range []Range{rs[0], rs[2], two} {
+		require.NoError(t, Release(r))
+	}
+}
