@@ -328,3 +328,25 @@ func TestAllocPassesOverAFreeExtentTooSmall(t *testing.T) {
 		require.NoError(t, Release(r))
 	}
 }
+
+// Released neighbours merge back into one free extent, whichever is
+// released first: two adjacent pages released one after the other are
+// handed out again as one range of two (with the quarantine off).
+func TestReleasedNeighboursMerge(t *testing.T) {
+	withQuarantine(t, 0, 0)
+	for _, order := range [][2]int{{0, 1}, {1, 0}} {
+		var rs []Range
+		for i := range 3 {
+			r, err := Alloc(vm.PageSize, 0, nil, fmt.Sprint("merge", i))
+			require.NoError(t, err)
+			rs = append(rs, r)
+		}
+		require.NoError(t, Release(rs[order[0]]))
+		require.NoError(t, Release(rs[order[1]]))
+		two, err := Alloc(2*vm.PageSize, 0, nil, "merged")
+		require.NoError(t, err)
+		assert.Equal(t, rs[0].Start(), two.Start(), "released in order %v", order)
+		require.NoError(t, Release(two))
+		require.NoError(t, Release(rs[2]))
+	}
+}
