@@ -350,3 +350,25 @@ func TestReleasedNeighboursMerge(t *testing.T) {
 		require.NoError(t, Release(rs[2]))
 	}
 }
+
+// A Range kept after its release is no handle on the range handed out
+// again at the same address: releasing it again fails, and the new
+// owner's range stays live.
+func TestAStaleRangeCannotReleaseItsSuccessor(t *testing.T) {
+	withQuarantine(t, 0, 0)
+	owner := new(int)
+	r1, err := Alloc(vm.PageSize, 0, nil, "first")
+	require.NoError(t, err)
+	require.NoError(t, Release(r1))
+	r2, err := Alloc(vm.PageSize, 0, owner, "second")
+	require.NoError(t, err)
+	require.Equal(t, r1.Start(), r2.Start())
+	assert.Error(t, Release(r1))
+	assert.Error(t, Discard(r1))
+	assert.Error(t, Lose(r1))
+	e, ok := Lookup(r2.Start())
+	require.True(t, ok)
+	assert.Same(t, owner, e.Owner)
+	assert.False(t, e.Released)
+	require.NoError(t, Release(r2))
+}
