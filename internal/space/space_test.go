@@ -4,6 +4,7 @@ package space
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"unsafe"
 
@@ -371,4 +372,20 @@ func TestAStaleRangeCannotReleaseItsSuccessor(t *testing.T) {
 	assert.Same(t, owner, e.Owner)
 	assert.False(t, e.Released)
 	require.NoError(t, Release(r2))
+}
+
+// A range too large for any chunk, aligned to more than chunks are (1
+// GiB), gets a chunk of its own, reserved with the range's alignment: one
+// reserved with a chunk's held no range so aligned, and Alloc failed
+// with ErrAddressSpace.
+func TestAllocOfAHugeRangeAlignedBeyondAChunk(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("a 32-bit address space has no room for it")
+	}
+	n, align := uintptr(2*chunkSize), uintptr(chunkSize)
+	r, err := Alloc(n, align, nil, "huge")
+	require.NoError(t, err)
+	defer func() { require.NoError(t, Discard(r)) }()
+	assert.Zero(t, r.Start()%align)
+	assert.Equal(t, n, r.Len())
 }
