@@ -389,3 +389,29 @@ func TestAllocOfAHugeRangeAlignedBeyondAChunk(t *testing.T) {
 	assert.Zero(t, r.Start()%align)
 	assert.Equal(t, n, r.Len())
 }
+
+// A range that, with its alignment, may need more than a quarter of a
+// chunk gets a chunk of its own, the size of the aligned range, even where
+// the range alone would fit in a quarter: it reserves no more address
+// space (which counts against RLIMIT_AS) than it needs, not a whole chunk.
+func TestGrowGivesARangeAlignedPastAQuarterItsOwnChunk(t *testing.T) {
+	n, align := uintptr(chunkSize/4), uintptr(chunkSize/8)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	chunks, free := len(m.chunks), m.free
+	m.free = nil // as if every chunk were full, as when Alloc grows
+	f, err := m.grow(n, align)
+	rest := m.free
+	m.free = free
+	if err == nil {
+		rest = append(rest, f) // nothing was handed out
+	}
+	for _, r := range rest {
+		m.insertFree(r)
+	}
+	require.NoError(t, err)
+	require.Len(t, m.chunks, chunks+1)
+	assert.Same(t, m.chunks[chunks], f.c)
+	assert.Equal(t, n, f.c.res.Len())
+	assert.Equal(t, n, f.end-f.off)
+}
