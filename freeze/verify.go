@@ -38,7 +38,7 @@ type ChangedPage struct {
 type Allocation struct {
 	Offset, Size uintptr // arena offset and size in bytes
 	Type         string  // e.g. "Endpoint", "[3]Endpoint", "string data"
-	Path         string  // the field that points to it, e.g. "*Config.Endpoints"
+	Path         string  // the field that points to it, e.g. "*Config.Endpoints"; "string data" for the bytes of many strings packed together
 }
 
 // maxListed bounds the allocations listed per changed page.

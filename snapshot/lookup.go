@@ -163,7 +163,10 @@ func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 // bytes changed, its error wraps the *freeze.CorruptionError, and names
 // the first entries on the changed pages (KeysIn lists them all); among
 // the allocations it lists, what a value points to is named by the
-// entry's key (`Map[string,*Plan]["pro"] (Plan)`). After Close it returns
+// entry's key (`Map[string,*Plan]["pro"] (Plan)`), except strings' bytes,
+// which the table keeps packed together and which are listed as "string
+// data", naming no entry (a fault in them, under freeze.Guard, names the
+// entry and the byte). After Close it returns
 // an error wrapping arena.ErrClosed. Unlike Get, it may race with Close:
 // it then reports what it found or returns that error, and names entries
 // only while the table is mapped.
