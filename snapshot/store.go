@@ -156,11 +156,22 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 	}
 	st.mu.Unlock()
 	if old != nil {
+		if testHookBeforeRetire != nil {
+			testHookBeforeRetire()
+		}
 		old.retire()
 		st.retiring.Done()
 	}
 	return snap, nil
 }
+
+// testHookBeforeRetire, when set (by tests in this package only), runs in
+// Publish between replacing the current version and retiring the one it
+// replaced, holding no lock: a Close that comes then must wait for that
+// retirement (retiring), and a test stops Publish there to see that it
+// does. It is nil otherwise. Set it only while no other goroutine
+// publishes: it is a plain variable, read without synchronisation.
+var testHookBeforeRetire func()
 
 // Read calls f with the current version. v, and everything it points to,
 // is valid only until f returns: f must not keep it (copy what it needs).

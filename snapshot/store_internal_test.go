@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -231,6 +232,81 @@ func TestCloseWaitsForTheReleaseOfAPublish(t *testing.T) {
 	require.NoError(t, <-published, "a failed release of the replaced version is no failure of Publish")
 	require.NoError(t, <-closed, "Close's retry of version 1 failed")
 	assert.Equal(t, StoreStats{Published: 2, Released: 2}, st.Stats(), "Close left version 1 unreleased")
+}
+
+// Close waits for a Publish that has replaced the current version and
+// not yet retired the one it replaced: Close returns only once that
+// version is released, or, if its release failed, kept for a retry that
+// Close makes and whose error it returns; Stats after Close count it.
+// Without the wait, Close returned at once, the replaced version still
+// mapped and uncounted, and a release of it that failed went unreported.
+// (TestCloseWaitsForTheReleaseOfAPublish stops the Publish inside the
+// release, under a lock Close takes too, so Close waits there even
+// without it.) The Publish stops between replacing and retiring, holding
+// no lock, and synctest.Wait returns once Close has either returned or
+// is blocked: no sleep decides the order.
+func TestCloseWaitsForAPublishBetweenReplacingAndRetiring(t *testing.T) {
+	injected := errors.New("injected release failure")
+	for _, failing := range []bool{false, true} {
+		name := "release succeeds"
+		if failing {
+			name = "release fails"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var st Store[gapValue]
+				_, err := st.Publish(makeGapValue(1))
+				require.NoError(t, err)
+
+				replaced, retire := make(chan struct{}), make(chan struct{})
+				require.Nil(t, testHookBeforeRetire, "hook already set")
+				testHookBeforeRetire = func() { close(replaced); <-retire }
+				defer func() { testHookBeforeRetire = nil }()
+				published := make(chan error)
+				go func() {
+					_, err := st.Publish(makeGapValue(2))
+					published <- err
+				}()
+				<-replaced // version 2 is current, version 1 not yet retired
+
+				closed := make(chan error, 1)
+				var afterClose StoreStats
+				go func() {
+					err := st.Close() // retires and releases version 2
+					afterClose = st.Stats()
+					closed <- err
+				}()
+				synctest.Wait() // Close has returned, or waits for the Publish
+				returnedEarly := len(closed) == 1
+
+				var fail atomic.Bool // read by the Publish, after retire is closed
+				if failing {
+					fail.Store(true)
+					offheap.SetFailpoint(func(step string) error {
+						if step == "release" && fail.Load() {
+							return injected
+						}
+						return nil
+					})
+					defer offheap.SetFailpoint(nil)
+				}
+				close(retire)
+				require.NoError(t, <-published, "a failed release of the replaced version is no failure of Publish")
+				closeErr := <-closed
+				assert.False(t, returnedEarly, "Close returned while a Publish had not yet retired the version it replaced")
+				if !failing {
+					require.NoError(t, closeErr)
+					assert.Equal(t, StoreStats{Published: 2, Released: 2}, afterClose, "Close left version 1 unreleased")
+					return
+				}
+				require.ErrorIs(t, closeErr, injected, "Close did not report the version whose release failed")
+				assert.Equal(t, StoreStats{Published: 2, Released: 1}, afterClose)
+				fail.Store(false)
+				require.NoError(t, st.Close(), "a second Close did not release the version kept for a retry")
+				assert.Equal(t, StoreStats{Published: 2, Released: 2}, st.Stats())
+			})
+		})
+	}
 }
 
 // A replaced version stays mapped while a reader is counted on any of its
