@@ -54,6 +54,14 @@ func Take[T any](v T, opts ...Option) (*Snapshot[T], error) {
 	return take(v, makeOptions("snapshot", opts))
 }
 
+// testHookBeforeApply, when set (by tests in this package only), runs in
+// Take between planning the copy and applying it, once the arena is made:
+// a test changes the value there, as a caller's goroutine racing with
+// Take could, to make the copy fail and see the arena discarded. It is
+// nil otherwise. Set it only while no other goroutine takes a snapshot:
+// it is a plain variable, read without synchronisation.
+var testHookBeforeApply func()
+
 func take[T any](v T, o options) (*Snapshot[T], error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -70,6 +78,9 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 	// Nobody else has the arena before it is frozen: the copy can hash
 	// the pages it writes, for Freeze's baseline.
 	offheap.Unwrap(a).HashWhileCopying()
+	if testHookBeforeApply != nil {
+		testHookBeforeApply()
+	}
 	// Until Take returns, nobody but this function has an address in the
 	// arena: if it fails, the arena's ranges skip the quarantine.
 	root, err := offheap.ApplyValue[T](offheap.Unwrap(a), plan)
