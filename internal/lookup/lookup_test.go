@@ -230,6 +230,48 @@ func TestTinyTableKeysOfManyBytes(t *testing.T) {
 	assert.Equal(t, Tiny, tb.Strategy())
 }
 
+// A string key of up to 16 bytes is compared as its bytes zero-padded to
+// 16, so a key and the same key with a zero byte added ("a" and "a\x00",
+// "" and "\x00") compare equal but for their lengths: a tiny table
+// compares the length it keeps for each key, a hashed one hashes the
+// length and keeps each length in a part of its own. Either finds each
+// key of such a pair, and misses the other where only one is present;
+// so does a pair of 16 and 17 bytes, the longer stored apart. Fillers
+// make the hashed tables too large to be tiny.
+func TestKeysDifferingOnlyByATrailingZeroByte(t *testing.T) {
+	sixteen := "0123456789abcdef"
+	pairs := [][2]string{
+		{"", "\x00"},
+		{"\x00", "\x00\x00"},
+		{"a", "a\x00"},
+		{"a\x00", "a\x00\x00"},
+		{"seven77", "seven77\x00"},
+		{"eight888", "eight888\x00"},
+		{sixteen[:15], sixteen[:15] + "\x00"},
+		{sixteen, sixteen + "\x00"},
+	}
+	for _, strat := range []Strategy{Tiny, Hashed} {
+		for _, p := range pairs {
+			short, long := p[0], p[1]
+			for _, keys := range [][]string{{short}, {long}, {short, long}} {
+				t.Run(fmt.Sprintf("%s/%q", strat, keys), func(t *testing.T) {
+					want := map[string]int{}
+					for i, k := range keys {
+						want[k] = i + 1
+					}
+					if strat == Hashed {
+						for i := range tinyMax {
+							want[fmt.Sprintf("filler %d", i)] = -i
+						}
+					}
+					tb := check(t, want, []string{short, long})
+					require.Equal(t, strat, tb.Strategy())
+				})
+			}
+		}
+	}
+}
+
 type rawKey struct {
 	A uint32
 	B [2]uint16
