@@ -196,10 +196,12 @@ func TestPublishOvertakenByCloseKeepsAFailedRelease(t *testing.T) {
 	assert.Equal(t, arenas, arena.ReadStats().Arenas)
 }
 
-// Close waits for a concurrent Publish to finish releasing the version it
-// replaced, and so retries that release if it failed: it returned while
-// the release was under way, and the version, kept for a retry, was
-// neither released nor reported.
+// A Close that comes while a concurrent Publish is releasing the version
+// it replaced, a release that then fails, retries that release before it
+// returns, and the version is released. (Close meets the Publish here at
+// the store's failMu, which the release holds and Close takes too; that
+// Close waits for a Publish that holds no lock is held by
+// TestCloseWaitsForAPublishBetweenReplacingAndRetiring.)
 func TestCloseWaitsForTheReleaseOfAPublish(t *testing.T) {
 	injected := errors.New("injected release failure")
 	inRelease, finish := make(chan struct{}), make(chan struct{})
@@ -225,8 +227,8 @@ func TestCloseWaitsForTheReleaseOfAPublish(t *testing.T) {
 	<-inRelease
 	closed := make(chan error)
 	go func() { closed <- st.Close() }()
-	// Give Close time to get past its own release (version 2's): without
-	// the wait it then returned before version 1's release failed.
+	// Give Close time to get past its own release (version 2's), so that
+	// it meets the Publish while version 1's release is under way.
 	time.Sleep(20 * time.Millisecond)
 	close(finish)
 	require.NoError(t, <-published, "a failed release of the replaced version is no failure of Publish")
