@@ -358,3 +358,21 @@ func TestKnownAndAssertion(t *testing.T) {
 	assert.Equal(t, ".([1]*point)[0]", Assertion(For[[1]*point]()))
 	assert.Equal(t, ".(endpoint)", Assertion(For[endpoint]()))
 }
+
+// A zero-length array holds no value, so an array of zero maps (or of
+// zero pointers) is neither refused by Clone nor a pointer: the struct
+// around it is pointer-free, and its path search never reaches the map.
+func TestZeroLengthArraysHoldNothing(t *testing.T) {
+	type zeroMaps struct {
+		N     int
+		Index [0]map[string]int
+		Hooks [0]func()
+	}
+	lt := For[zeroMaps]()
+	assert.NoError(t, lt.Err, "Clone accepts it")
+	assert.True(t, lt.PtrFree, "New accepts it")
+	assert.NoError(t, lt.PtrFreeErr)
+	assert.Empty(t, lt.Slots)
+	assert.NoError(t, For[[0]chan int]().Err)
+	assert.True(t, For[[0]chan int]().PtrFree)
+}
