@@ -376,3 +376,17 @@ func TestZeroLengthArraysHoldNothing(t *testing.T) {
 	assert.NoError(t, For[[0]chan int]().Err)
 	assert.True(t, For[[0]chan int]().PtrFree)
 }
+
+// Edges counts every pointer word of an array too large to flatten whose
+// elements are arrays themselves: Clone steps through a value's edges by
+// Edges per element, so a count of one per inner array would have a clone
+// of two overlapping slices read the second one's strings from the wrong
+// elements.
+func TestEdgesCountNestedArrays(t *testing.T) {
+	assert.Equal(t, 32, For[[16][2]string]().Edges)
+	assert.Equal(t, 12, For[struct{ G [3][4]*int }]().Edges)
+	assert.Equal(t, 3*2*4, For[[3][2][4]any]().Edges)
+	big := For[[16][2]string]()
+	require.Len(t, big.Slots, 1)
+	assert.Equal(t, SlotArray, big.Slots[0].Kind, "not flattened, so its Edges come from the element's")
+}
