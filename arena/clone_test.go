@@ -736,3 +736,27 @@ func TestCloneKeepsNoSourceAlive(t *testing.T) {
 		t.Fatal("the cloned source is still reachable after a collection")
 	}
 }
+
+// Two slices of one array that overlap, whose elements are arrays of
+// arrays holding strings: the second slice's elements past the overlap
+// are copied with their own strings. (Clone steps through them by the
+// element's count of pointer words, which must count the inner arrays'.)
+func TestCloneOfOverlappingSlicesOfNestedArrays(t *testing.T) {
+	type grid [16][2]string // too many strings to flatten, in arrays of two
+	type views struct{ A, B []grid }
+	s := make([]grid, 3)
+	for i := range s {
+		for j := range s[i] {
+			for k := range s[i][j] {
+				s[i][j][k] = fmt.Sprintf("%d.%d.%d", i, j, k)
+			}
+		}
+	}
+	a := newArena(t)
+	got, err := arena.Clone(a, views{A: s[0:2], B: s[1:3]})
+	require.NoError(t, err)
+	assert.Equal(t, s[0:2], got.A)
+	assert.Equal(t, s[1:3], got.B)
+	assert.Same(t, &got.A[1], &got.B[0], "the overlap is one copy")
+	graphtest.RequireInArena(t, got, a.Name())
+}
