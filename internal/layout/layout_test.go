@@ -390,3 +390,22 @@ func TestEdgesCountNestedArrays(t *testing.T) {
 	require.Len(t, big.Slots, 1)
 	assert.Equal(t, SlotArray, big.Slots[0].Kind, "not flattened, so its Edges come from the element's")
 }
+
+// InterfaceAt finds an interface in any element of an array, not only the
+// first: the offset is taken within the element it falls in.
+func TestInterfaceAtFindsInterfacesInLaterElements(t *testing.T) {
+	type cell struct {
+		N int
+		E any
+		R error
+	}
+	rt := reflect.TypeFor[[3]cell]()
+	size := unsafe.Sizeof(cell{})
+	e, _ := reflect.TypeFor[cell]().FieldByName("E")
+	r, _ := reflect.TypeFor[cell]().FieldByName("R")
+	assert.Equal(t, reflect.TypeFor[any](), InterfaceAt(rt, e.Offset))
+	assert.Equal(t, reflect.TypeFor[any](), InterfaceAt(rt, 2*size+e.Offset))
+	assert.Equal(t, reflect.TypeFor[error](), InterfaceAt(rt, size+r.Offset))
+	assert.Nil(t, InterfaceAt(rt, size), "an int, not an interface")
+	assert.Nil(t, InterfaceAt(rt, 2*size+e.Offset+1), "inside an interface, not where it begins")
+}
