@@ -409,3 +409,20 @@ func TestInterfaceAtFindsInterfacesInLaterElements(t *testing.T) {
 	assert.Nil(t, InterfaceAt(rt, size), "an int, not an interface")
 	assert.Nil(t, InterfaceAt(rt, 2*size+e.Offset+1), "inside an interface, not where it begins")
 }
+
+// IDs are handed out densely from 0, and ByID of the first ID not handed
+// out yet is nil, not an index out of range.
+func TestByIDJustPastTheLastIsNil(t *testing.T) {
+	For[config]()
+	id := uint32(0)
+	for ; ; id++ {
+		var lt *Type
+		require.NotPanics(t, func() { lt = ByID(id) }, "ByID(%d)", id)
+		if lt == nil {
+			break
+		}
+		assert.Equal(t, id, lt.ID)
+	}
+	assert.NotZero(t, id)
+	assert.Nil(t, ByID(id+1))
+}
