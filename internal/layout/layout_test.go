@@ -426,3 +426,32 @@ func TestByIDJustPastTheLastIsNil(t *testing.T) {
 	assert.NotZero(t, id)
 	assert.Nil(t, ByID(id+1))
 }
+
+// boxHoldingInt and boxHoldingString return two types that reflect names
+// alike ("layout.box"), one pointer-free and one not.
+func boxHoldingInt() reflect.Type {
+	type box struct{ V int }
+	return reflect.TypeFor[box]()
+}
+
+func boxHoldingString() reflect.Type {
+	type box struct{ V string }
+	return reflect.TypeFor[box]()
+}
+
+// The cache is keyed by the type itself, not by its name: two types that
+// print alike, as types of one name declared in two functions do, each
+// get their own analysis.
+func TestTypesOfOneNameAreAnalysedApart(t *testing.T) {
+	ri, rs := boxHoldingInt(), boxHoldingString()
+	require.Equal(t, ri.String(), rs.String())
+	require.NotEqual(t, ri, rs)
+	li, ls := Of(ri), Of(rs)
+	assert.Same(t, ri, li.RType)
+	assert.Same(t, rs, ls.RType)
+	assert.True(t, li.PtrFree)
+	assert.False(t, ls.PtrFree)
+	assert.NotEqual(t, li.ID, ls.ID)
+	assert.Same(t, li, Of(ri), "and each is found again")
+	assert.Same(t, ls, Of(rs))
+}
