@@ -455,3 +455,20 @@ func TestTypesOfOneNameAreAnalysedApart(t *testing.T) {
 	assert.Same(t, li, Of(ri), "and each is found again")
 	assert.Same(t, ls, Of(rs))
 }
+
+// A blank field is a field like any other: a pointer in one makes the
+// type hold pointers (the garbage collector scans it, and unsafe code or
+// a copy of a whole struct can fill it), so the type is not pointer-free,
+// its pointer slot is listed, and the path names it.
+func TestBlankPointerFieldsCount(t *testing.T) {
+	type blank struct {
+		N int
+		_ *int
+	}
+	lt := For[blank]()
+	assert.False(t, lt.PtrFree)
+	require.Len(t, lt.Slots, 1)
+	assert.Equal(t, unsafe.Sizeof(int(0)), lt.Slots[0].Off)
+	assert.Equal(t, SlotPointer, lt.Slots[0].Kind)
+	assert.EqualError(t, lt.PtrFreeErr, "blank._: *int: holds pointers; use Clone for values with pointers")
+}
