@@ -472,3 +472,28 @@ func TestBlankPointerFieldsCount(t *testing.T) {
 	assert.Equal(t, SlotPointer, lt.Slots[0].Kind)
 	assert.EqualError(t, lt.PtrFreeErr, "blank._: *int: holds pointers; use Clone for values with pointers")
 }
+
+// Embedded fields appear in paths by their type's name, as Go selectors
+// spell them in full: "withBase.base.Index", not "withBase.Index".
+func TestPathsNameEmbeddedFields(t *testing.T) {
+	type base struct {
+		ID    int
+		Index map[string]int
+	}
+	type withBase struct {
+		N int
+		base
+	}
+	type withNamed struct {
+		N int
+		*named
+	}
+	var ue *UnsupportedError
+	require.ErrorAs(t, For[withBase]().Err, &ue)
+	assert.Equal(t, "withBase.base.Index", ue.Path)
+	assert.EqualError(t, For[withNamed]().PtrFreeErr, "withNamed.named: *named: holds pointers; use Clone for values with pointers")
+	rt := reflect.TypeFor[withBase]()
+	b, _ := rt.FieldByName("base")
+	idx, _ := rt.FieldByName("Index") // its offset is within base
+	assert.Equal(t, ".base.Index", FieldPath(rt, b.Offset+idx.Offset))
+}
