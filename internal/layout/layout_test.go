@@ -497,3 +497,23 @@ func TestPathsNameEmbeddedFields(t *testing.T) {
 	idx, _ := rt.FieldByName("Index") // its offset is within base
 	assert.Equal(t, ".base.Index", FieldPath(rt, b.Offset+idx.Offset))
 }
+
+// An array too large to flatten is one slot at the array's own offset in
+// the value, however deep it lies, not at the start of the value.
+func TestArraySlotsSitAtTheArraysOffset(t *testing.T) {
+	type inner struct {
+		M     int
+		Names [16]string
+	}
+	type outer struct {
+		N  int
+		In inner
+	}
+	lt := For[outer]()
+	require.Len(t, lt.Slots, 1)
+	in, _ := reflect.TypeFor[outer]().FieldByName("In")
+	names, _ := reflect.TypeFor[inner]().FieldByName("Names")
+	assert.Equal(t, SlotArray, lt.Slots[0].Kind)
+	assert.Equal(t, in.Offset+names.Offset, lt.Slots[0].Off)
+	assert.Equal(t, uintptr(16), lt.Slots[0].Len)
+}
