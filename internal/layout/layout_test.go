@@ -517,3 +517,21 @@ func TestArraySlotsSitAtTheArraysOffset(t *testing.T) {
 	assert.Equal(t, in.Offset+names.Offset, lt.Slots[0].Off)
 	assert.Equal(t, uintptr(16), lt.Slots[0].Len)
 }
+
+// Clone's error names the refused field on the shortest path from the
+// analysed type, not the first found by going deep.
+func TestUnsupportedPathIsTheShortest(t *testing.T) {
+	type shallowLast struct {
+		Index map[string]int
+		Deep  struct{ Inner struct{ Ch chan int } }
+	}
+	type shallowFirst struct {
+		Deep  struct{ Inner struct{ Ch chan int } }
+		Index map[string]int
+	}
+	var ue *UnsupportedError
+	require.ErrorAs(t, For[shallowLast]().Err, &ue)
+	assert.Equal(t, "shallowLast.Index", ue.Path)
+	require.ErrorAs(t, For[shallowFirst]().Err, &ue)
+	assert.Equal(t, "shallowFirst.Index", ue.Path)
+}
