@@ -561,3 +561,34 @@ func TestCloneKeepsTheOriginalsAlignment(t *testing.T) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+// Allocations that need no arena memory (a zero-size value, an empty
+// slice, string or byte slice, a nil one) are refused after Close and
+// after Freeze like any other, rather than handed out as if the arena
+// still took allocations.
+func TestAllocationsThatNeedNoMemoryAreRefusedWhenClosedOrFrozen(t *testing.T) {
+	closed := newArena(t)
+	arena.New[int](closed)
+	require.NoError(t, closed.Close())
+	frozen := newArena(t)
+	arena.New[int](frozen)
+	_, err := offheap.Unwrap(frozen).Freeze(offheap.Protect)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		a    *arena.Arena
+		want error
+	}{{closed, arena.ErrClosed}, {frozen, arena.ErrFrozen}} {
+		a := tc.a
+		for op, f := range map[string]func(){
+			"New[struct{}]":          func() { arena.New[struct{}](a) },
+			"New[[0]int64]":          func() { arena.New[[0]int64](a) },
+			"MakeSlice[struct{}](3)": func() { arena.MakeSlice[struct{}](a, 3) },
+			"MakeSlice[int](0)":      func() { arena.MakeSlice[int](a, 0) },
+			`String("")`:             func() { arena.String(a, "") },
+			"Bytes(nil)":             func() { arena.Bytes(a, nil) },
+			"Bytes([]byte{})":        func() { arena.Bytes(a, []byte{}) },
+		} {
+			assert.ErrorIs(t, panicErr(t, f), tc.want, "%s on the %v arena", op, tc.want)
+		}
+	}
+}
