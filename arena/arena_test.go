@@ -592,3 +592,18 @@ func TestAllocationsThatNeedNoMemoryAreRefusedWhenClosedOrFrozen(t *testing.T) {
 		}
 	}
 }
+
+// A length whose size in bytes wraps around the address space is
+// refused with ErrExhausted, whether the size wraps to nothing (which
+// would give a slice of that length at the arena's first address) or to a
+// few bytes (a slice of that length over eight bytes of memory).
+func TestMakeSliceSizesThatWrapAroundAreExhausted(t *testing.T) {
+	a := newArena(t)
+	wrapsToZero := 1 << (strconv.IntSize - 20) // × 1 MiB is 2^64 (2^32)
+	err := panicErr(t, func() { arena.MakeSlice[[1 << 20]byte](a, wrapsToZero) })
+	assert.ErrorIs(t, err, arena.ErrExhausted)
+	wrapsToEight := int(^uint(0)/24 + 1) // × 24 is 2^64 + 8 (2^32 + 8)
+	err = panicErr(t, func() { arena.MakeSlice[[3]uint64](a, wrapsToEight) })
+	assert.ErrorIs(t, err, arena.ErrExhausted)
+	assert.Equal(t, 0, a.Len(), "nothing was allocated")
+}
