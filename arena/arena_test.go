@@ -607,3 +607,21 @@ func TestMakeSliceSizesThatWrapAroundAreExhausted(t *testing.T) {
 	assert.ErrorIs(t, err, arena.ErrExhausted)
 	assert.Equal(t, 0, a.Len(), "nothing was allocated")
 }
+
+// WithMaxBytes takes any n that, rounded up to a page, is less than half
+// the address space, and refuses from there on: n one byte past the
+// largest such (whatever the page size) is an invalid size, while the
+// largest itself is only more than the kernel will reserve.
+func TestMaxBytesBelowHalfTheAddressSpace(t *testing.T) {
+	largest := int64(^uintptr(0) >> 1 &^ (vm.PageSize - 1))
+	b, err := arena.NewArena(arena.WithMaxBytes(largest + 1))
+	assert.Nil(t, b)
+	assert.ErrorIs(t, err, arena.ErrInvalidSize, "WithMaxBytes(%d)", largest+1)
+	if strconv.IntSize == 32 {
+		return // half of a 32-bit address space may well be reserved, and kept for the rest of the process
+	}
+	b, err = arena.NewArena(arena.WithMaxBytes(largest))
+	assert.Nil(t, b)
+	assert.NotErrorIs(t, err, arena.ErrInvalidSize, "WithMaxBytes(%d)", largest)
+	assert.ErrorIs(t, err, arena.ErrExhausted, "WithMaxBytes(%d)", largest)
+}
