@@ -625,3 +625,25 @@ func TestMaxBytesBelowHalfTheAddressSpace(t *testing.T) {
 	assert.NotErrorIs(t, err, arena.ErrInvalidSize, "WithMaxBytes(%d)", largest)
 	assert.ErrorIs(t, err, arena.ErrExhausted, "WithMaxBytes(%d)", largest)
 }
+
+// Values of exactly 8 bytes start at a multiple of 8 too, as Go's
+// allocator places them, though int64, uint64 and float64 are aligned to 4
+// on 32-bit systems (where this test matters), for New, New's run of one
+// type and MakeSlice: atomic.AddUint64 needs it.
+func TestEightByteValuesStartAtMultiplesOfEight(t *testing.T) {
+	a := newArena(t)
+	var got []*uint64
+	for range 3 {
+		_ = arena.New[byte](a) // misalign the bump pointer
+		got = append(got, arena.New[uint64](a), arena.New[uint64](a))
+		_ = arena.New[byte](a)
+		got = append(got, (*uint64)(unsafe.Pointer(&arena.New[struct{ N int64 }](a).N)))
+		_ = arena.New[byte](a)
+		got = append(got, (*uint64)(unsafe.Pointer(&arena.MakeSlice[float64](a, 2)[0])))
+	}
+	for i, p := range got {
+		if assert.Zero(t, uintptr(unsafe.Pointer(p))%8, "allocation %d at %p", i, p) {
+			atomic.AddUint64(p, 1) // panics on 32-bit systems if misaligned
+		}
+	}
+}
