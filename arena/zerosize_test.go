@@ -5,11 +5,14 @@ package arena_test
 import (
 	"runtime/debug"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/vm"
 )
 
 type marker struct{}
@@ -52,4 +55,30 @@ func TestZeroSizeValuesAreReadableAsTheFirstAllocation(t *testing.T) {
 		assert.Equal(t, "marker", got, name)
 		require.NoError(t, a.Close())
 	}
+}
+
+// Zero-size values point at the arena's first address, whatever was
+// allocated before them, and take no memory: not at the end of the used
+// bytes, which in a full arena is past its last mapped page, where
+// reading one through Go's nil check would fault.
+func TestZeroSizeValuesPointAtTheArenasFirstAddress(t *testing.T) {
+	a, err := arena.NewArena(arena.WithName("zero-size-full"), arena.WithMaxBytes(int64(vm.PageSize)))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, a.Close()) }()
+	base := offheap.Unwrap(a).Base()
+	_ = arena.New[int64](a)
+	_ = arena.String(a, "abc")
+	used := a.Len()
+	assert.Equal(t, base, unsafe.Pointer(arena.New[marker](a)))
+	assert.Equal(t, base, unsafe.Pointer(arena.New[[0]int64](a)))
+	assert.Equal(t, base, unsafe.Pointer(unsafe.SliceData(arena.MakeSlice[marker](a, 3))))
+	assert.Equal(t, used, a.Len(), "zero-size values take no memory")
+
+	_ = arena.MakeSlice[byte](a, a.Cap()-a.Len())
+	require.Equal(t, a.Cap(), a.Len(), "the arena is full")
+	p := arena.New[marker](a)
+	assert.Equal(t, base, unsafe.Pointer(p))
+	var got string
+	assert.Nil(t, faultOf(func() { got = p.Name() }), "reading the zero-size value faulted")
+	assert.Equal(t, "marker", got)
 }
