@@ -647,3 +647,24 @@ func TestEightByteValuesStartAtMultiplesOfEight(t *testing.T) {
 		}
 	}
 }
+
+// SetQuarantine refuses a negative budget of either kind with
+// ErrInvalidSize and keeps the budget it had; a budget in bytes beyond the
+// address space is all of it, on 32-bit systems too, where converting
+// 1<<40 to a uintptr would give 0, no quarantine at all.
+func TestSetQuarantineBudgets(t *testing.T) {
+	prevBytes, prevRanges := arena.SetQuarantine(1<<20, 7)
+	defer arena.SetQuarantine(prevBytes, prevRanges)
+	for _, tc := range []struct {
+		bytes  int64
+		ranges int
+	}{{-1, 7}, {1 << 20, -1}, {math.MinInt64, math.MinInt}} {
+		err := panicErr(t, func() { arena.SetQuarantine(tc.bytes, tc.ranges) })
+		assert.ErrorIs(t, err, arena.ErrInvalidSize, "SetQuarantine(%d, %d)", tc.bytes, tc.ranges)
+	}
+	b, r := arena.SetQuarantine(1<<40, 7)
+	assert.Equal(t, int64(1<<20), b, "refused budgets left the budget alone")
+	assert.Equal(t, 7, r)
+	b, _ = arena.SetQuarantine(1<<20, 7)
+	assert.Equal(t, int64(min(uint64(1)<<40, uint64(^uintptr(0)))), b)
+}
