@@ -22,6 +22,11 @@ func VmSize() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return vmSizeIn(status)
+}
+
+// vmSizeIn returns VmSize, in bytes, from the text of a status file.
+func vmSizeIn(status []byte) (uint64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
 		f := bytes.Fields(sc.Bytes())
