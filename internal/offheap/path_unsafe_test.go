@@ -194,3 +194,39 @@ func TestPathThroughLargeArrayDoesNotExpandIt(t *testing.T) {
 	assert.Equal(t, "arrayHolder.Items[1234].B", path)
 	assert.Less(t, allocs, float64(1000))
 }
+
+type chainNode struct {
+	Next *chainNode
+	V    int64
+}
+
+// A path is spelled out for maxPathDepth steps from the field written and
+// no further: a field that many steps from the root is named in full, one
+// a step deeper from "…" on, by the steps nearest the field. (The root is
+// the cloned pointer, a step above the first node.)
+func TestPathsStopAtMaxPathDepthWithAnEllipsis(t *testing.T) {
+	var head *chainNode
+	for i := maxPathDepth + 2; i >= 0; i-- {
+		head = &chainNode{Next: head, V: int64(i)}
+	}
+	a, err := NewArena("deep", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, head)
+	require.NoError(t, err)
+	node := func(k int) *chainNode {
+		n := cl
+		for range k {
+			n = n.Next
+		}
+		require.Equal(t, int64(k), n.V)
+		return n
+	}
+	pathOf := func(p unsafe.Pointer) string { return a.PathAt(uintptr(p) - uintptr(a.Base())) }
+	nexts := func(k int) string { return strings.Repeat(".Next", k) }
+	assert.Equal(t, "*chainNode"+nexts(1)+".V", pathOf(unsafe.Pointer(&node(1).V)))
+	assert.Equal(t, "*chainNode"+nexts(maxPathDepth-2)+".V", pathOf(unsafe.Pointer(&node(maxPathDepth-2).V)), "the deepest field named in full")
+	assert.Equal(t, "…"+nexts(maxPathDepth-1)+".V", pathOf(unsafe.Pointer(&node(maxPathDepth-1).V)))
+	assert.Equal(t, "…"+nexts(maxPathDepth-1)+".V", pathOf(unsafe.Pointer(&node(maxPathDepth+2).V)))
+	assert.Equal(t, "…"+nexts(maxPathDepth), pathOf(unsafe.Pointer(&node(maxPathDepth+1).Next)))
+}
