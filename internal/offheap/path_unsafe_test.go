@@ -230,3 +230,18 @@ func TestPathsStopAtMaxPathDepthWithAnEllipsis(t *testing.T) {
 	assert.Equal(t, "…"+nexts(maxPathDepth-1)+".V", pathOf(unsafe.Pointer(&node(maxPathDepth+2).V)))
 	assert.Equal(t, "…"+nexts(maxPathDepth), pathOf(unsafe.Pointer(&node(maxPathDepth+1).Next)))
 }
+
+type twinPointers struct{ First, Second *item }
+
+// Of two words equally good that reach a field, the path takes the one
+// found first, in the order of the fields: both point at the same item.
+func TestPathsTakeTheFirstOfEquallyGoodWords(t *testing.T) {
+	it := &item{1, 2}
+	a, err := NewArena("twins", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, &twinPointers{First: it, Second: it})
+	require.NoError(t, err)
+	require.Same(t, cl.First, cl.Second, "Clone keeps the item shared")
+	assert.Equal(t, "*twinPointers.First.B", a.PathAt(uintptr(unsafe.Pointer(&cl.Second.B))-uintptr(a.Base())))
+}
