@@ -245,3 +245,29 @@ func TestPathsTakeTheFirstOfEquallyGoodWords(t *testing.T) {
 	require.Same(t, cl.First, cl.Second, "Clone keeps the item shared")
 	assert.Equal(t, "*twinPointers.First.B", a.PathAt(uintptr(unsafe.Pointer(&cl.Second.B))-uintptr(a.Base())))
 }
+
+type keyAndItem struct {
+	Key any // &It.A, an *int64
+	It  *item
+}
+
+// A field that no word reaches any more (the only pointer to its item
+// was cleared, and an interface left holding a pointer to the item's
+// first field reaches only that field) is named from "(?)", with the
+// field's own name, while the field the interface reaches is named
+// through it.
+func TestPathsOfUnreachedFieldsStartWithAQuestionMark(t *testing.T) {
+	it := &item{1, 2}
+	a, err := NewArena("unreached", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, &keyAndItem{Key: &it.A, It: it})
+	require.NoError(t, err)
+	itc := cl.It
+	require.Same(t, &itc.A, cl.Key.(*int64), "Key points into the item's copy")
+	pathOf := func(p *int64) string { return a.PathAt(uintptr(unsafe.Pointer(p)) - uintptr(a.Base())) }
+	require.Equal(t, "*keyAndItem.It.B", pathOf(&itc.B))
+	cl.It = nil // the arena is open: its owner may still write it
+	assert.Equal(t, "*keyAndItem.Key.(*int64)", pathOf(&itc.A))
+	assert.Equal(t, "(?).B", pathOf(&itc.B))
+}
