@@ -271,3 +271,28 @@ func TestPathsOfUnreachedFieldsStartWithAQuestionMark(t *testing.T) {
 	assert.Equal(t, "*keyAndItem.Key.(*int64)", pathOf(&itc.A))
 	assert.Equal(t, "(?).B", pathOf(&itc.B))
 }
+
+type unmetPointer *item
+
+type twoInterfaces struct {
+	Late any // set after Clone, to a type Clone never met
+	Key  any // &It.A, an *int64
+	It   *item
+}
+
+// Of two interfaces reaching a field, the path takes the one whose
+// dynamic type Clone met, and names it, before one of a type it never
+// met, declared first: past that one, names are guesses from the
+// allocation it points into.
+func TestPathsTakeAnInterfaceOfKnownTypeBeforeOneOfUnknownType(t *testing.T) {
+	it := &item{1, 2}
+	a, err := NewArena("known-first", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, &twoInterfaces{Key: &it.A, It: it})
+	require.NoError(t, err)
+	itc := cl.It
+	cl.Late, cl.It = unmetPointer(itc), nil // the arena is open: its owner may still write it
+	assert.Equal(t, "*twoInterfaces.Key.(*int64)", a.PathAt(uintptr(unsafe.Pointer(&itc.A))-uintptr(a.Base())))
+	assert.Equal(t, "*twoInterfaces.Late.B", a.PathAt(uintptr(unsafe.Pointer(&itc.B))-uintptr(a.Base())), "only Late reaches B")
+}
