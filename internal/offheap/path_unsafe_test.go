@@ -296,3 +296,29 @@ func TestPathsTakeAnInterfaceOfKnownTypeBeforeOneOfUnknownType(t *testing.T) {
 	assert.Equal(t, "*twoInterfaces.Key.(*int64)", a.PathAt(uintptr(unsafe.Pointer(&itc.A))-uintptr(a.Base())))
 	assert.Equal(t, "*twoInterfaces.Late.B", a.PathAt(uintptr(unsafe.Pointer(&itc.B))-uintptr(a.Base())), "only Late reaches B")
 }
+
+type triple struct{ A, B, C int64 }
+
+type midPointers struct {
+	ToC, ToB *int64 // &It.C, &It.B
+	It       *triple
+}
+
+// An allocation that no word reaches from its first byte (its only
+// pointer cleared, two pointers to later fields left) is named by the one
+// of its parent's words that points lowest into it, whatever the order
+// of the fields.
+func TestAllocationsReachedOnlyInPartAreNamedByTheLowestWord(t *testing.T) {
+	tr := &triple{1, 2, 3}
+	a, err := NewArena("in-part", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, &midPointers{ToC: &tr.C, ToB: &tr.B, It: tr})
+	require.NoError(t, err)
+	trc := cl.It
+	cl.It = nil // the arena is open: its owner may still write it
+	off := uintptr(unsafe.Pointer(trc)) - uintptr(a.Base())
+	allocs := a.AllocationsIn(off, off+1, MaxListed)
+	require.Len(t, allocs, 1)
+	assert.Equal(t, Allocation{Offset: off, Size: unsafe.Sizeof(triple{}), Type: "triple", Path: "*midPointers.ToB"}, allocs[0])
+}
