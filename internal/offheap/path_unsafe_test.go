@@ -322,3 +322,45 @@ func TestAllocationsReachedOnlyInPartAreNamedByTheLowestWord(t *testing.T) {
 	require.Len(t, allocs, 1)
 	assert.Equal(t, Allocation{Offset: off, Size: unsafe.Sizeof(triple{}), Type: "triple", Path: "*midPointers.ToB"}, allocs[0])
 }
+
+type emptyAndItem struct {
+	E []int64 // empty, not nil
+	I *item
+	B *bool // one byte, then padding before what follows
+}
+
+// AllocationsIn lists the allocations overlapping [lo, hi), up to its
+// limit: one that ends
+// at lo or starts at hi does not, nor one ending before lo in padding,
+// and a zero-size one (an empty slice's array) counts as holding the byte
+// it is given.
+func TestAllocationsInListsThoseOverlappingTheRange(t *testing.T) {
+	a, err := NewArena("overlap", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, &emptyAndItem{E: []int64{}, I: &item{1, 2}, B: new(bool)})
+	require.NoError(t, err)
+	offOf := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(a.Base()) }
+	empty, it := offOf(unsafe.Pointer(unsafe.SliceData(cl.E))), offOf(unsafe.Pointer(cl.I))
+	size := unsafe.Sizeof(item{})
+	types := func(lo, hi uintptr) []string {
+		var out []string
+		for _, al := range a.AllocationsIn(lo, hi, MaxListed) {
+			out = append(out, al.Type)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"item"}, types(it, it+size))
+	assert.Equal(t, []string{"item"}, types(it+size-1, it+size))
+	assert.NotContains(t, types(it+size, it+size+1), "item", "the item ends where the range starts")
+	assert.NotContains(t, types(it-1, it), "item", "the item starts where the range ends")
+	b := offOf(unsafe.Pointer(cl.B))
+	assert.Equal(t, []string{"bool"}, types(b, b+1))
+	assert.NotContains(t, types(b+1, b+2), "bool", "the bool ends where the range starts")
+	all := a.AllocationsIn(0, a.used, MaxListed)
+	require.Greater(t, len(all), 2)
+	assert.Equal(t, all[:2], a.AllocationsIn(0, a.used, 2), "at most limit, the first in address order")
+	got := a.AllocationsIn(empty, empty+1, MaxListed)
+	require.NotEmpty(t, got)
+	assert.Equal(t, Allocation{Offset: empty, Size: 0, Type: "[0]int64", Path: "*emptyAndItem.E"}, got[0])
+}
