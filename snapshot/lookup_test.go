@@ -560,18 +560,7 @@ func TestMapVerifyNamesAnEntryAcrossTwoPagesOnce(t *testing.T) {
 	require.NoError(t, err)
 	defer fm.Close()
 	require.NoError(t, fm.Region().Wait())
-	// An address and offset in the table, from a fault on a key's byte.
-	var keys []string
-	for k := range fm.All() {
-		keys = append(keys, k)
-	}
-	p0 := unsafe.Pointer(unsafe.StringData(keys[0]))
-	var wf *freeze.WriteFault
-	require.ErrorAs(t, freeze.Guard(func() { *(*byte)(p0) = 0 }), &wf)
-	// Addr - Offset is the table's first byte, even where the kernel
-	// reports only the page of a fault (linux/s390x).
-	base := wf.Addr - wf.Offset
-	at := func(off uintptr) *byte { return (*byte)(unsafe.Add(p0, int(off)-int(uintptr(p0)-base))) }
+	keys, base, at := tableBytes(t, fm)
 	// A page boundary inside one entry, whose page before holds few
 	// enough entries that Verify goes on to the page after it.
 	page := uintptr(vm.PageSize)
@@ -599,6 +588,25 @@ func TestMapVerifyNamesAnEntryAcrossTwoPagesOnce(t *testing.T) {
 	t.Skip("no page boundary inside an entry with few entries before it (pages too large)")
 }
 
+// tableBytes returns the keys of a frozen table as it holds them, the
+// address of its first byte, and at, which gives its byte at an offset
+// (reached from a key's address, as no pointer may be made of a number).
+func tableBytes[V any](t *testing.T, fm *snapshot.Map[string, V]) (keys []string, base uintptr, at func(off uintptr) *byte) {
+	t.Helper()
+	for k := range fm.All() {
+		keys = append(keys, k)
+	}
+	require.NotEmpty(t, keys)
+	// An address and offset in the table, from a fault on a key's byte.
+	p0 := unsafe.Pointer(unsafe.StringData(keys[0]))
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, freeze.Guard(func() { *(*byte)(p0) = 0 }), &wf)
+	// Addr - Offset is the table's first byte, even where the kernel
+	// reports only the page of a fault (linux/s390x).
+	base = wf.Addr - wf.Offset
+	return keys, base, func(off uintptr) *byte { return (*byte)(unsafe.Add(p0, int(off)-int(uintptr(p0)-base))) }
+}
+
 // inKey reports whether the byte at offset off of a table whose first
 // byte is at base is one of the bytes of the keys (read from the table).
 func inKey(keys []string, base, off uintptr) bool {
@@ -624,15 +632,7 @@ func TestMapVerifyMarksEntriesLeftUnnamed(t *testing.T) {
 	require.NoError(t, err)
 	defer fm.Close()
 	require.NoError(t, fm.Region().Wait())
-	var keys []string
-	for k := range fm.All() {
-		keys = append(keys, k)
-	}
-	p0 := unsafe.Pointer(unsafe.StringData(keys[0]))
-	var wf *freeze.WriteFault
-	require.ErrorAs(t, freeze.Guard(func() { *(*byte)(p0) = 0 }), &wf)
-	base := wf.Addr - wf.Offset
-	at := func(off uintptr) *byte { return (*byte)(unsafe.Add(p0, int(off)-int(uintptr(p0)-base))) }
+	keys, base, at := tableBytes(t, fm)
 	// flip changes the first byte at or after off that is no key's (the
 	// error names keys as they read now), so the entries on its page
 	// stay those KeysIn found.
