@@ -865,10 +865,15 @@ func (c *cloner) recordBlock(b *cblock) {
 }
 
 // containing returns the index of the record (from first on) whose memory
-// holds arena offset off.
+// holds arena offset off. Records are in offset order, so none after the
+// last that starts at or before off can hold it, and the scan starts
+// there rather than at the end: a clone of n windows of width n of one
+// array, each with a pointer to its first element, scanned n²/2 records
+// that way (BenchmarkCloneOfOverlappingWindows at n = 16,000: 0.67-0.73 s
+// against 3.3-3.6 ms).
 func (c *cloner) containing(first int, off uintptr) int {
 	recs := &c.a.recs
-	for j := recs.len() - 1; j >= first; j-- {
+	for j := recs.searchFrom(first, uint64(off)); j >= first; j-- {
 		rec := recs.at(j)
 		size := rec.N * uint64(layout.ByID(rec.Type).Size)
 		if uint64(off) >= rec.Off && uint64(off) < rec.Off+max(size, 1) {

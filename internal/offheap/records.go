@@ -55,8 +55,12 @@ func (r *records) reserve(n int) {
 
 // search returns the index of the last record whose offset is at most off,
 // or -1. Records are in offset order (the arena is a bump allocator).
-func (r *records) search(off uint64) int {
-	lo, hi := 0, r.n
+func (r *records) search(off uint64) int { return r.searchFrom(0, off) }
+
+// searchFrom is search among the records from index lo on: it returns
+// lo-1 if none of them starts at or before off.
+func (r *records) searchFrom(lo int, off uint64) int {
+	hi := r.n
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if r.at(mid).Off <= off {

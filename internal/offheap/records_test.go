@@ -35,6 +35,42 @@ func TestRecordsReserve(t *testing.T) {
 	}
 }
 
+// search finds the last record starting at or before an offset, across
+// chunks and among equal offsets; searchFrom only among the records from
+// its first index on, answering one before it when none of them does.
+func TestRecordsSearch(t *testing.T) {
+	var r records
+	for i := range recChunk + 10 {
+		r.add(Record{Off: uint64(10 * (i / 2))}) // two records at each offset
+	}
+	last := r.len() - 1
+	for _, tc := range []struct {
+		from int
+		off  uint64
+		want int
+	}{
+		{0, 0, 1},
+		{0, 9, 1},
+		{0, 10, 3},
+		{0, 5 * recChunk, recChunk + 1}, // first records of the second chunk
+		{0, 1 << 40, last},
+		{2, 9, 1},
+		{2, 10, 3},
+		{3, 10, 3},
+		{4, 10, 3},
+		{recChunk, 5*recChunk - 1, recChunk - 1},
+		{recChunk, 5*recChunk + 25, recChunk + 5},
+		{last + 1, 1 << 40, last},
+	} {
+		assert.Equal(t, tc.want, r.searchFrom(tc.from, tc.off), "searchFrom(%d, %d)", tc.from, tc.off)
+		if tc.from == 0 {
+			assert.Equal(t, tc.want, r.search(tc.off), "search(%d)", tc.off)
+		}
+	}
+	var empty records
+	assert.Equal(t, -1, empty.search(0))
+}
+
 // Cloning into a fresh arena allocates its record table once: a config of
 // 10,000 objects adds a few thousand records, which grew the table by
 // doubling, nine allocations, before Clone reserved them.
