@@ -522,11 +522,13 @@ func (c *cloner) place() error {
 		}
 	}
 	// Parent links, now that every range knows its record. A record's
-	// parent is that of the first-discovered range it holds (the one
-	// that made it, or one that starts in it): ranges are discovered
-	// breadth-first, each after the range that reaches it, so parents
-	// lead to ever earlier ranges and never round a cycle. (The parent of
-	// the range that made each record could: two records, each holding a
+	// parent is found from its owner, the first-discovered range it holds
+	// (the one that made it, or one that starts in it): the record
+	// holding the word that reached the owner (parentRecord). Ranges are
+	// discovered breadth-first, each after the range that reaches it, and
+	// a parent's owner is discovered before the child's, so parents lead
+	// to ever earlier ranges and never round a cycle. (The parent of the
+	// range that made each record could: two records, each holding a
 	// range that the other reaches first.)
 	for i := range c.ranges {
 		if k := int(c.ranges[i].rec) - first; k >= 0 && k < len(c.owners) && int32(i) < c.owners[k] {
@@ -535,10 +537,30 @@ func (c *cloner) place() error {
 	}
 	for j, i := range c.owners {
 		if p := c.ranges[i].parent; p >= 0 {
-			a.recs.at(first + j).Parent = uint32(c.ranges[p].rec)
+			a.recs.at(first + j).Parent = uint32(c.parentRecord(first, i, p))
 		}
 	}
 	return nil
+}
+
+// parentRecord returns the parent of the record that range i owns, where
+// range p holds the word that reached i: the record holding that word,
+// if its owner was discovered before i, and otherwise the record holding
+// p's first byte, whose owner was (p or earlier). Either way parent
+// links lead to ever earlier owners and never round a cycle. A range
+// split over several records, a window over an array that overlaps an
+// earlier one, holds its first byte in one record and the word in a
+// later one; a path leaves a record by a word in its parent, and had to
+// search elsewhere for one (a detour, of which a path in a large arena
+// makes few) when the parent was the first record.
+func (c *cloner) parentRecord(first int, i, p int32) int32 {
+	pr := &c.ranges[p]
+	at := uintptr(pr.dst) - uintptr(c.a.rng.Addr()) + (c.ranges[i].slot - pr.start())
+	q := c.containing(int(pr.rec), at)
+	if k := q - first; k < len(c.owners) && c.owners[k] < i {
+		return int32(q)
+	}
+	return pr.rec
 }
 
 // lineUp makes the element boundaries of every block's ranges line up.
