@@ -4,6 +4,7 @@ package offheap
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,4 +34,22 @@ func TestCopyHashesNeedTheCloneAtTheArenasStart(t *testing.T) {
 	changed, err := r.Verify(1)
 	require.NoError(t, err)
 	assert.Empty(t, changed)
+}
+
+// TestHashWhileCopyingOnAnArenaNoLongerFreshDoesNothing: asked again once
+// the copy is hashed, HashWhileCopying keeps the hashes Freeze is to
+// adopt (a Freeze right after the copy then reads no byte of the arena
+// again for its baseline) rather than dropping them for a copy that could
+// not be hashed anyway.
+func TestHashWhileCopyingOnAnArenaNoLongerFreshDoesNothing(t *testing.T) {
+	a := clonedHashing(t, hashedGraph(3, 10))
+	require.True(t, a.copied.ready(a.used))
+	sums := a.copied.sums
+	a.HashWhileCopying()
+	assert.True(t, a.copied.ready(a.used), "the copy's hashes were dropped")
+	r, err := a.Freeze(Protect)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	assert.Same(t, unsafe.SliceData(sums), unsafe.SliceData(r.sums), "adopted")
+	assert.Equal(t, pageHashes(a.Base(), r.size), r.sums)
 }
