@@ -1,0 +1,45 @@
+//go:build unix && !aix
+
+package snapshot_test
+
+import (
+	"errors"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/vm"
+	"github.com/frozen-go/frozen/snapshot"
+)
+
+// Where only the seals are missing (the read-only reopen works), Seal
+// mode, which seals the file, is missing, and Alias, which needs only
+// the reopen, is not: the default is Protect, Take refuses Seal with an
+// error wrapping freeze.ErrModeUnsupported and the seals' probe before
+// anything is built, and takes in Alias mode.
+func TestSealNeedsTheSealsAsWellAsTheReopen(t *testing.T) {
+	seals, mseal, mremap, reopen := vm.Features()
+	if seals != nil || reopen != nil {
+		t.Skip("needs seals and the read-only reopen here:", seals, reopen)
+	}
+	missing := &vm.FeatureError{Feature: "memfd seals", Err: syscall.ENOSYS}
+	defer vm.SetFeatures(missing, mseal, mremap, reopen)()
+	assert.Equal(t, freeze.Protect, snapshot.DefaultMode())
+
+	before := statsButMappings()
+	s, err := snapshot.Take(bulky{Name: "seal"}, snapshot.WithMode(freeze.Seal))
+	assert.Nil(t, s)
+	require.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	assert.ErrorIs(t, err, syscall.ENOSYS)
+	var se *freeze.StepError
+	assert.False(t, errors.As(err, &se), "refused by Freeze, after the copy: %v", err)
+	assert.Equal(t, before, statsButMappings(), "an arena was made")
+
+	s, err = snapshot.Take(bulky{Name: "alias"}, snapshot.WithMode(freeze.Alias))
+	require.NoError(t, err, "Alias needs only the reopen")
+	assert.Equal(t, "alias", s.Value().Name)
+	require.NoError(t, s.Close())
+}
