@@ -3,7 +3,6 @@
 package snapshot_test
 
 import (
-	"errors"
 	"syscall"
 	"testing"
 
@@ -29,16 +28,9 @@ func TestSealNeedsTheSealsAsWellAsTheReopen(t *testing.T) {
 	defer vm.SetFeatures(missing, mseal, mremap, reopen)()
 	assert.Equal(t, freeze.Protect, snapshot.DefaultMode())
 
-	before := statsButMappings()
-	s, err := snapshot.Take(bulky{Name: "seal"}, snapshot.WithMode(freeze.Seal))
-	assert.Nil(t, s)
-	require.ErrorIs(t, err, freeze.ErrModeUnsupported)
-	assert.ErrorIs(t, err, syscall.ENOSYS)
-	var se *freeze.StepError
-	assert.False(t, errors.As(err, &se), "refused by Freeze, after the copy: %v", err)
-	assert.Equal(t, before, statsButMappings(), "an arena was made")
+	requireTakeRefusedUnbuilt(t, freeze.Seal)
 
-	s, err = snapshot.Take(bulky{Name: "alias"}, snapshot.WithMode(freeze.Alias))
+	s, err := snapshot.Take(bulky{Name: "alias"}, snapshot.WithMode(freeze.Alias))
 	require.NoError(t, err, "Alias needs only the reopen")
 	assert.Equal(t, "alias", s.Value().Name)
 	require.NoError(t, s.Close())

@@ -314,14 +314,7 @@ func TestAModeMissingHereIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
 	assert.Equal(t, freeze.Protect, snapshot.DefaultMode())
 	for _, mode := range []freeze.Mode{freeze.Alias, freeze.Seal} {
 		t.Run(mode.String(), func(t *testing.T) {
-			before := statsButMappings()
-			s, err := snapshot.Take(bulky{Name: "missing"}, snapshot.WithMode(mode))
-			assert.Nil(t, s)
-			require.ErrorIs(t, err, freeze.ErrModeUnsupported)
-			assert.ErrorIs(t, err, syscall.ENOSYS)
-			var se *freeze.StepError
-			assert.False(t, errors.As(err, &se), "refused by Freeze, after the copy: %v", err)
-			assert.Equal(t, before, statsButMappings(), "an arena was made")
+			requireTakeRefusedUnbuilt(t, mode)
 
 			read := 0
 			m, err := snapshot.NewMap(func(yield func(int, int) bool) { read++; yield(1, 1) }, snapshot.WithMode(mode))
@@ -333,6 +326,22 @@ func TestAModeMissingHereIsRefusedBeforeAnythingIsBuilt(t *testing.T) {
 	s, err := snapshot.Take(bulky{Name: "protect"}, snapshot.WithMode(freeze.Protect))
 	require.NoError(t, err, "Protect needs neither")
 	require.NoError(t, s.Close())
+}
+
+// requireTakeRefusedUnbuilt holds that Take in mode m, which a probe
+// found missing (ENOSYS), fails with an error wrapping
+// freeze.ErrModeUnsupported and the probe's before anything is built: not
+// a failed Freeze (*freeze.StepError) after the copy, and no arena made.
+func requireTakeRefusedUnbuilt(t *testing.T, m freeze.Mode) {
+	t.Helper()
+	before := statsButMappings()
+	s, err := snapshot.Take(bulky{Name: "missing"}, snapshot.WithMode(m))
+	assert.Nil(t, s)
+	require.ErrorIs(t, err, freeze.ErrModeUnsupported)
+	assert.ErrorIs(t, err, syscall.ENOSYS)
+	var se *freeze.StepError
+	assert.False(t, errors.As(err, &se), "refused by Freeze, after the copy: %v", err)
+	assert.Equal(t, before, statsButMappings(), "an arena was made")
 }
 
 // WithPermanent where mseal is missing (a kernel before 6.10, or a probe
