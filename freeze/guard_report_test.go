@@ -1,0 +1,77 @@
+//go:build unix && !aix
+
+package freeze_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+)
+
+// writeAtDepth writes *p from n calls down: the write faults in the
+// innermost call.
+//
+//go:noinline
+func writeAtDepth(p *int64, n int) {
+	if n == 0 {
+		*p = 1
+		return
+	}
+	writeAtDepth(p, n-1)
+}
+
+// frameFormat is one frame of a fault report: the full function name,
+// then the file path and line in parentheses.
+var frameFormat = regexp.MustCompile(`^\S+ \(/\S+\.go:\d+\)$`)
+
+// A fault report's stack runs from the function whose instruction
+// faulted out to the function Guard ran, one frame a call, and no further
+// (neither Guard nor its callers), each frame named as "function
+// (file:line)"; a deep one keeps its sixteen innermost frames. That is
+// what the reader of a report sees of where the write came from: a frame
+// missing, or Guard's own callers, would send them elsewhere.
+func TestFaultStackRunsFromTheFaultToTheFunctionGuardRan(t *testing.T) {
+	const depthFn = "github.com/frozen-go/frozen/freeze_test.writeAtDepth"
+	const closure = "github.com/frozen-go/frozen/freeze_test.TestFaultStackRunsFromTheFaultToTheFunctionGuardRan.func"
+	r, c := frozenPoint(t, freeze.Protect)
+	ro := freeze.ReadOnly(r, c)
+	for _, tc := range []struct {
+		depth, frames int
+	}{{0, 2}, {3, 5}, {14, 16}, {15, 16}, {40, 16}} {
+		err := freeze.Guard(func() { writeAtDepth(&ro.Y, tc.depth) })
+		var wf *freeze.WriteFault
+		require.ErrorAs(t, err, &wf, "depth %d", tc.depth)
+		require.Len(t, wf.Stack, tc.frames, "depth %d: %q", tc.depth, wf.Stack)
+		for i, f := range wf.Stack {
+			assert.Regexp(t, frameFormat, f, "depth %d frame %d", tc.depth, i)
+			assert.NotContains(t, f, "freeze.Guard", "depth %d frame %d", tc.depth, i)
+			assert.NotContains(t, f, "testing.tRunner", "depth %d frame %d", tc.depth, i)
+			if i <= tc.depth {
+				assert.True(t, strings.HasPrefix(f, depthFn+" ("), "depth %d frame %d: %s", tc.depth, i, f)
+			}
+		}
+		if tc.frames == tc.depth+2 {
+			assert.True(t, strings.HasPrefix(wf.Stack[len(wf.Stack)-1], closure),
+				"depth %d: the outermost frame is the function Guard ran: %s", tc.depth, wf.Stack[len(wf.Stack)-1])
+		}
+	}
+}
+
+// frozenPoint clones a Point, the arena's first and only allocation, and
+// freezes it.
+func frozenPoint(t *testing.T, m freeze.Mode) (*freeze.Region, *Point) {
+	t.Helper()
+	a := newArena(t)
+	c, err := arena.Clone(a, &Point{X: 1, Y: 2})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, m)
+	require.NoError(t, err)
+	require.NoError(t, r.Wait())
+	return r, c
+}
