@@ -3,9 +3,11 @@
 package freeze_test
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +26,16 @@ func writeAtDepth(p *int64, n int) {
 		return
 	}
 	writeAtDepth(p, n-1)
+}
+
+// readAtDepth reads *p from n calls down.
+//
+//go:noinline
+func readAtDepth(p *int64, n int) int64 {
+	if n == 0 {
+		return *p
+	}
+	return readAtDepth(p, n-1)
 }
 
 // frameFormat is one frame of a fault report: the full function name,
@@ -60,6 +72,36 @@ func TestFaultStackRunsFromTheFaultToTheFunctionGuardRan(t *testing.T) {
 			assert.True(t, strings.HasPrefix(wf.Stack[len(wf.Stack)-1], closure),
 				"depth %d: the outermost frame is the function Guard ran: %s", tc.depth, wf.Stack[len(wf.Stack)-1])
 		}
+	}
+}
+
+// A use after Close is reported with the stack of the access, as a write
+// fault is, and its message names what was closed, the offset and the
+// address, in that order: the report is all a reader gets of a dangling
+// pointer.
+func TestUseAfterCloseReportsItsStackAndWhere(t *testing.T) {
+	const depthFn = "github.com/frozen-go/frozen/freeze_test.readAtDepth"
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			r, c := frozenPoint(t, m)
+			ro := freeze.ReadOnly(r, c)
+			var x *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { ro.X = 0 }), &x)
+			y := &ro.Y // taken before Close: &ro.Y after it touches *ro
+			require.NoError(t, r.Close())
+			var v int64
+			err := freeze.Guard(func() { v = readAtDepth(y, 2) })
+			var uac *freeze.UseAfterClose
+			require.ErrorAs(t, err, &uac, "read %d after Close", v)
+			require.Len(t, uac.Stack, 4, "%q", uac.Stack)
+			for i, f := range uac.Stack[:3] {
+				assert.True(t, strings.HasPrefix(f, depthFn+" ("), "frame %d: %s", i, f)
+				assert.Regexp(t, frameFormat, f)
+			}
+			assert.Equal(t, pageOnly(uintptr(unsafe.Pointer(y))), uac.Addr)
+			assert.Equal(t, fmt.Sprintf("freeze: access to %q after it was closed (offset %#x, address %#x)", r.Name(), uac.Offset, uac.Addr), err.Error())
+			assert.Equal(t, pageOnly(x.Offset+8), uac.Offset)
+		})
 	}
 }
 
