@@ -14,6 +14,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // writeAtDepth writes *p from n calls down: the write faults in the
@@ -103,6 +104,29 @@ func TestUseAfterCloseReportsItsStackAndWhere(t *testing.T) {
 			assert.Equal(t, pageOnly(x.Offset+8), uac.Offset)
 		})
 	}
+}
+
+// A write into frozen memory that no allocation holds (the rest of the
+// last page, past the used bytes) is reported as such: the message says
+// "(no allocation)" where it would name a field, rather than an empty
+// field that reads as a missing word.
+func TestWriteFaultOutsideEveryAllocationSaysSo(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page: no field is named")
+	}
+	r, c := frozenPoint(t, freeze.Protect)
+	ro := freeze.ReadOnly(r, c)
+	var x *freeze.WriteFault
+	require.ErrorAs(t, freeze.Guard(func() { ro.X = 0 }), &x)
+	past := (*byte)(unsafe.Add(unsafe.Pointer(ro), 100))
+	err := freeze.Guard(func() { *past = 1 })
+	var wf *freeze.WriteFault
+	require.ErrorAs(t, err, &wf)
+	assert.Equal(t, x.Offset+100, wf.Offset)
+	assert.Empty(t, wf.Path)
+	assert.Equal(t, fmt.Sprintf("freeze: write to frozen region %q at offset %#x, field (no allocation) (address %#x, Protect mode)",
+		r.Name(), x.Offset+100, uintptr(unsafe.Pointer(past))), err.Error())
+	require.NoError(t, r.Verify())
 }
 
 // frozenPoint clones a Point, the arena's first and only allocation, and
