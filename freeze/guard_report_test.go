@@ -5,6 +5,7 @@ package freeze_test
 import (
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
@@ -140,4 +141,35 @@ func frozenPoint(t *testing.T, m freeze.Mode) (*freeze.Region, *Point) {
 	require.NoError(t, err)
 	require.NoError(t, r.Wait())
 	return r, c
+}
+
+// Guard gives the calling goroutine back its own SetPanicOnFault setting
+// however f ends: a write fault it reports, a use after Close, a panic or
+// a fault elsewhere that it passes through. Left on, a later fault
+// anywhere in the goroutine would panic (and could be recovered) where
+// the program asked for the process to die; left off, a caller's own
+// recovery of faults would stop working.
+func TestGuardRestoresPanicOnFaultHoweverFEnds(t *testing.T) {
+	r, c := frozenPoint(t, freeze.Protect)
+	ro := freeze.ReadOnly(r, c)
+	closed, cc := frozenPoint(t, freeze.Protect)
+	y := &freeze.ReadOnly(closed, cc).Y
+	require.NoError(t, closed.Close())
+	var np *Point
+	ends := map[string]func(){
+		"write fault":     func() { ro.Y = 3 },
+		"use after Close": func() { _ = *y },
+		"panic":           func() { panic("boom") },
+		"nil dereference": func() { np.Y = 1 },
+	}
+	for _, caller := range []bool{false, true} {
+		for name, f := range ends {
+			old := debug.SetPanicOnFault(caller)
+			func() {
+				defer func() { _ = recover() }()
+				_ = freeze.Guard(f)
+			}()
+			assert.Equal(t, caller, debug.SetPanicOnFault(old), "%s, the caller's setting %v", name, caller)
+		}
+	}
 }
