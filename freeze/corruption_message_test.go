@@ -100,3 +100,37 @@ func TestCorruptionErrorOfFewPagesAndAllocationsIsNotCut(t *testing.T) {
 		`; page 0 [0x0, 0x1000) holding uint32#0 (uint32), uint16#0 (uint16), uint8#0…6143 ([6144]uint8)`+
 		`; page 1 [0x1000, %#x) holding uint8#0…6143 ([6144]uint8)`, end), err.Error())
 }
+
+// ChangedPage.More is set exactly where the page holds more allocations
+// than the eight listed: a page of eight lists them all and says there
+// are no more, one of nine lists eight and says so. A reader trusts More
+// to decide whether to ask Region.Allocations for the rest.
+func TestChangedPageMoreMeansMoreThanEight(t *testing.T) {
+	for _, n := range []int{8, 9} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			a := newArena(t)
+			first := unsafe.Pointer(arena.New[uint32](a))
+			for i := 1; i < n; i++ { // alternating types: each its own record
+				if i%2 == 1 {
+					arena.New[uint16](a)
+				} else {
+					arena.New[uint32](a)
+				}
+			}
+			r, err := freeze.Freeze(a, freeze.Protect)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			all, err := r.Allocations(0, freeze.PageSize)
+			require.NoError(t, err)
+			require.Len(t, all, n)
+			require.NoError(t, mprotectRange(first, 1, unix.PROT_READ|unix.PROT_WRITE))
+			*(*byte)(first) = 9
+			require.NoError(t, mprotectRange(first, 1, unix.PROT_READ))
+			var ce *freeze.CorruptionError
+			require.ErrorAs(t, r.Verify(), &ce)
+			require.Len(t, ce.Changed, 1)
+			assert.Equal(t, n > 8, ce.Changed[0].More)
+			assert.Equal(t, all[:8], ce.Changed[0].Allocations)
+		})
+	}
+}
