@@ -134,3 +134,21 @@ func TestChangedPageMoreMeansMoreThanEight(t *testing.T) {
 		})
 	}
 }
+
+// Allocations of a range holding none is nil, not an empty slice: an
+// empty range, a range past Size, and a range of an empty region. Code
+// that tests the result against nil, or encodes it (JSON null), sees
+// nothing listed, as the documentation says.
+func TestAllocationsOfARangeHoldingNoneIsNil(t *testing.T) {
+	r, _ := frozenPoint(t, freeze.Protect)
+	for _, rg := range [][2]uintptr{{5, 5}, {9, 3}, {uintptr(r.Size()), ^uintptr(0)}} {
+		got, err := r.Allocations(rg[0], rg[1])
+		require.NoError(t, err)
+		assert.Nil(t, got, "[%#x, %#x)", rg[0], rg[1])
+	}
+	e, err := freeze.Freeze(newArena(t), freeze.Protect)
+	require.NoError(t, err)
+	got, err := e.Allocations(0, ^uintptr(0))
+	require.NoError(t, err)
+	assert.Nil(t, got, "an empty region")
+}
