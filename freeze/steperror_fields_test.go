@@ -37,3 +37,16 @@ func TestStepErrorCarriesTheArenaAndTheStepsOwnError(t *testing.T) {
 	assert.NoError(t, se.Rollback)
 	assert.Equal(t, fmt.Sprintf("freeze: arena %q: Protect: step %q failed: injected failure", "steps", "protect"), err.Error())
 }
+
+// A StepError whose rollback failed too says so in its message, after the
+// step's error, and matches both errors: the arena is then not as it was,
+// and whoever reads the log must learn that from the message alone.
+func TestStepErrorSaysWhenRollingBackFailed(t *testing.T) {
+	step, rollback := errors.New("step broke"), errors.New("undo broke")
+	se := &freeze.StepError{Arena: "a", Mode: freeze.Alias, Step: "map", Err: step, Rollback: rollback}
+	assert.Equal(t, `freeze: arena "a": Alias: step "map" failed: step broke (and rolling back failed: undo broke)`, se.Error())
+	assert.ErrorIs(t, se, step)
+	assert.ErrorIs(t, se, rollback)
+	se.Rollback = nil
+	assert.Equal(t, `freeze: arena "a": Alias: step "map" failed: step broke`, se.Error())
+}
