@@ -158,3 +158,47 @@ func sortedStably(keys []key) []key {
 	})
 	return want
 }
+
+// Keys whose addresses vary only in high bits (mappings placed at
+// multiples of 1 GiB, far from the low bits every key shares): the radix
+// passes start at the lowest varying bit and must go on past bit 32 to
+// the highest, or keys differing only there are left in the order met.
+func TestSortKeysVaryingOnlyInHighBits(t *testing.T) {
+	if bits.UintSize < 64 {
+		t.Skip("addresses of 32 bits")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	const base = uintptr(0x7f0000000000)
+	for _, n := range []int{64, 3000} {
+		keys := make([]key, n)
+		for i := range keys {
+			// Bits 30 to 41 vary: two digits, the second starting at bit 41.
+			keys[i] = key{start: base + uintptr(r.IntN(1<<12))<<30, size: uintptr(r.IntN(3)) * 8, idx: int32(i)}
+		}
+		want := sortedStably(keys)
+		assert.Equal(t, want, sortKeys(slices.Clone(keys), make([]key, n)), "n=%d", n)
+	}
+}
+
+// sortKeys is given tmp at least as long as keys, as a cloner's reused
+// buffers are: a longer tmp still gives exactly the keys, sorted, whether
+// the result ends up in keys or in tmp (radix passes over one region, or
+// a split over several), and none of tmp's stale keys past them.
+func TestSortKeysWithALongerTmp(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, spread := range []uintptr{1 << 12, 1 << 20, 1 << 40} {
+		for _, n := range []int{64, 1000} {
+			keys := make([]key, n)
+			for i := range keys {
+				keys[i] = key{start: heapBase + uintptr(r.Int64N(int64(spread)))&^7, size: uintptr(r.IntN(3)) * 8, idx: int32(i)}
+			}
+			tmp := make([]key, 2*n+5)
+			for i := range tmp {
+				tmp[i] = key{start: ^uintptr(0) - uintptr(i), size: 1, idx: -1}
+			}
+			want := sortedStably(keys)
+			got := sortKeys(slices.Clone(keys), tmp)
+			assert.Equal(t, want, got, "n=%d, addresses over %#x", n, spread)
+		}
+	}
+}
