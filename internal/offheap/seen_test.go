@@ -62,3 +62,33 @@ func TestSeenSetShrinksAfterASmallClone(t *testing.T) {
 	s.reset()
 	assert.Len(t, s.slots, 2048)
 }
+
+// Ranges of one address and count that differ only in their type (a
+// struct and its first field of the same size, a value seen through
+// two types) are different keys, even where their probes meet: enough of
+// them in a table of 64 slots that some start their probe at a slot
+// another holds, and each is added once, under its own index, and found
+// again under it.
+func TestSeenSetTellsTypesOfOneAddressApart(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	var s seenSet
+	const types = 31 // the most a table of 64 slots holds before it grows
+	keys := make([]rangeKey, types)
+	for i := range keys {
+		keys[i] = rangeKey{addr: heapBase, n: 1, id: r.Uint32()}
+		got, found := s.add(keys[i], int32(i))
+		require.False(t, found, "type %d taken for another type", i)
+		require.Equal(t, int32(i), got)
+	}
+	require.Len(t, s.slots, 64)
+	met := false // some key's probe passed another's slot
+	for _, k := range keys {
+		met = met || s.slots[s.home(k)].k != k
+	}
+	require.True(t, met, "no probes met: the test shows nothing")
+	for i, k := range keys {
+		got, found := s.add(k, -1)
+		require.True(t, found, "type %d", i)
+		require.Equal(t, int32(i), got, "type %d", i)
+	}
+}
