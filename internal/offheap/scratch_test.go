@@ -79,3 +79,42 @@ func TestScratchSlices(t *testing.T) {
 		}
 	}
 }
+
+// Contains holds exactly the scratch's bytes: its first and last, not
+// the one before it nor the one just past its end (where another mapping
+// may lie), and after Release no address at all, not even the small ones
+// that an unmapped scratch's base of 0 would otherwise take in. A table
+// built in scratch memory is told from one already in an arena by it.
+func TestScratchContainsOnlyItsBytes(t *testing.T) {
+	s, err := NewScratch(1 << 16)
+	require.NoError(t, err)
+	base, n := uintptr(s.m.Addr()), s.m.Len()
+	assert.True(t, s.Contains(base), "the first byte")
+	assert.True(t, s.Contains(base+n-1), "the last byte")
+	assert.False(t, s.Contains(base-1), "the byte before")
+	assert.False(t, s.Contains(base+n), "the byte past the end")
+	require.NoError(t, s.Release())
+	for _, p := range []uintptr{0, 1, n - 1, base, base + n - 1} {
+		assert.False(t, s.Contains(p), "%#x after Release", p)
+	}
+}
+
+// A scratch slice of no elements (a table built for no entries) is
+// given, empty and not nil, and takes no scratch memory: only a negative
+// length is refused. Zero-size elements likewise take none, however many.
+func TestScratchSliceOfNothing(t *testing.T) {
+	s, err := NewScratch(1 << 16)
+	require.NoError(t, err)
+	defer s.Release()
+	_, err = ScratchSlice[byte](s, 1)
+	require.NoError(t, err)
+	used := s.used
+	w, err := ScratchSlice[uint64](s, 0)
+	require.NoError(t, err)
+	assert.NotNil(t, w)
+	assert.Empty(t, w)
+	e, err := ScratchSlice[struct{}](s, 1000)
+	require.NoError(t, err)
+	assert.Len(t, e, 1000)
+	assert.Equal(t, used, s.used, "scratch memory taken for nothing")
+}
