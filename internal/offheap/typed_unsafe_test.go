@@ -153,3 +153,30 @@ func TestSmallArenaMapsOnlyItsOwnRange(t *testing.T) {
 		require.NoError(t, b.Close())
 	}
 }
+
+// A zero-size T from New points at the arena's first byte every time,
+// however many are allocated in a row, and is given no bytes: it starts
+// no run that New's fast path could then extend, so the run of another
+// type it follows keeps its count (a record counting one element too
+// many would have Verify and Freeze cover bytes never allocated) and the
+// next allocation still goes where that run ends.
+func TestNewOfAZeroSizeTypeStartsNoRun(t *testing.T) {
+	a, err := NewArena("zero-size", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	type empty struct{}
+	off := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(a.Base()) }
+	s0 := off(unsafe.Pointer(New[small](a)))
+	for i := range 3 {
+		assert.Zero(t, off(unsafe.Pointer(New[empty](a))), "zero-size value %d", i)
+	}
+	s1 := off(unsafe.Pointer(New[small](a)))
+	assert.Equal(t, s0+16, s1)
+	assert.Equal(t, int(s1+16), a.Len())
+
+	got := a.AllocationsIn(0, uintptr(a.Len()), 100)
+	require.Len(t, got, 1)
+	assert.Equal(t, s0, got[0].Offset)
+	assert.Equal(t, uintptr(32), got[0].Size)
+	assert.Equal(t, "[2]small", got[0].Type)
+}
