@@ -180,3 +180,33 @@ func TestNewOfAZeroSizeTypeStartsNoRun(t *testing.T) {
 	assert.Equal(t, uintptr(32), got[0].Size)
 	assert.Equal(t, "[2]small", got[0].Type)
 }
+
+// Empty slices and strings are not in the arena: MakeSlice of no
+// elements, String of "" and Bytes of an empty slice point elsewhere (a
+// zero-size allocation would point at the arena's first byte) and map
+// nothing, so that an arena given only empty values has no memory to
+// account for, and such values stay usable once it is closed.
+func TestEmptyValuesAreNotInTheArena(t *testing.T) {
+	a, err := NewArena("empty", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	base := uintptr(a.Base())
+	in := func(p unsafe.Pointer) bool { return uintptr(p) == base }
+
+	sl, err := MakeSlice[small](a, 0)
+	require.NoError(t, err)
+	assert.NotNil(t, sl)
+	assert.Empty(t, sl)
+	assert.False(t, in(unsafe.Pointer(unsafe.SliceData(sl))), "MakeSlice of no elements")
+	s, err := String(a, "")
+	require.NoError(t, err)
+	assert.Empty(t, s)
+	assert.False(t, in(unsafe.Pointer(unsafe.StringData(s))), `String("")`)
+	b, err := Bytes(a, []byte{})
+	require.NoError(t, err)
+	assert.NotNil(t, b)
+	assert.Empty(t, b)
+	assert.False(t, in(unsafe.Pointer(unsafe.SliceData(b))), "Bytes of an empty slice")
+	assert.Nil(t, a.w, "an arena given only empty values mapped memory")
+	assert.Zero(t, a.Len())
+}
