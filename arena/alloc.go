@@ -67,8 +67,9 @@ func Bytes(a *Arena, b []byte) []byte {
 // values or memory of the same arena: the garbage collector does not see
 // what arena memory points to (see the package's Caveats).
 //
-// Maps, channels, funcs and unsafe.Pointer are refused: the error wraps
-// ErrUnsupported and names the field path and its type once, for example
+// Maps, channels, funcs and unsafe.Pointer are refused, and so is
+// unique.Handle (held by netip.Addr, Prefix and AddrPort), whose copy
+// would equal no handle: the error wraps ErrUnsupported and names the field path and its type once, for example
 // "arena: clone: Config.Index: map[string]int: maps are not supported …";
 // one inside an interface is named by the path through its dynamic type,
 // "Config.Extra.(Hooks).Index: map[string]int: …" (a pointer stored in it

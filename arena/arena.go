@@ -29,7 +29,8 @@ var (
 	// space or more (no kernel gives a process that much).
 	ErrInvalidSize = offheap.ErrInvalidSize
 	// ErrUnsupported: the type cannot be stored (maps, channels, funcs,
-	// unsafe.Pointer; or pointers where a pointer-free type is required);
+	// unsafe.Pointer, unique.Handle and so netip.Addr; or pointers where
+	// a pointer-free type is required);
 	// snapshot.NewMap wraps it too for a key type it cannot compare by
 	// its bytes (floats, pointers, interfaces, channels, strings inside
 	// array or struct keys).

@@ -5,11 +5,13 @@ package arena_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unique"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -392,6 +394,32 @@ func TestCloneRefusesUnsupportedTypesWithPath(t *testing.T) {
 			assert.Equal(t, before, a.Len(), "a refused clone allocates nothing")
 		})
 	}
+}
+
+type withAddr struct {
+	Name  string
+	Allow []netip.Addr
+}
+
+// TestCloneRefusesUniqueHandles: a unique.Handle is equal only to the very
+// pointer unique.Make gave, so a cloned one matched no other. A netip.Addr
+// holds one: its clone was not Is4, not equal to the address it was copied
+// from, and printed "::ffff:10.1.2.3%" for 10.1.2.3. It is refused like a
+// func, with the path, rather than copied wrong.
+func TestCloneRefusesUniqueHandles(t *testing.T) {
+	a := newArena(t)
+	v := withAddr{Name: "lan", Allow: []netip.Addr{netip.MustParseAddr("10.1.2.3")}}
+	_, err := arena.Clone(a, v)
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "withAddr.Allow[].z: Handle[addrDetail]: unique handles are compared by identity")
+
+	_, err = arena.Clone(a, Holder{Any: []any{netip.MustParseAddr("::1")}})
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "Holder.Any[0].(Addr).z: Handle[addrDetail]: ")
+
+	_, err = arena.Clone(a, unique.Make("x"))
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Equal(t, 0, a.Len(), "a refused clone allocates nothing")
 }
 
 type mapRouting struct {

@@ -53,9 +53,11 @@
 // # Caveats
 //
 // What may not be stored: maps, channels, funcs and unsafe.Pointer, at any
-// depth (snapshot.Map is the frozen replacement for maps); and, for the typed
-// allocators, anything holding pointers (strings, slices and interfaces
-// count).
+// depth (snapshot.Map is the frozen replacement for maps); unique.Handle,
+// which is compared by identity and so cannot be copied (netip.Addr,
+// netip.Prefix and netip.AddrPort hold one: store addresses as strings or
+// byte arrays); and, for the typed allocators, anything holding pointers
+// (strings, slices and interfaces count).
 //
 // The garbage collector does not scan arena memory, so no Go-heap pointer
 // may ever be stored in it: the object it points to could be freed while

@@ -99,8 +99,8 @@
 // is the same as closing the snapshot or map.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
-// funcs and unsafe.Pointer are refused with an error naming the field
-// path. Pointer identity with objects outside the snapshot is not kept (a
+// funcs, unsafe.Pointer and unique.Handle (which netip.Addr holds) are
+// refused with an error naming the field path. Pointer identity with objects outside the snapshot is not kept (a
 // cloned error wraps a copy of its sentinel).
 //
 // Maps: Get's results, including strings and anything pointed to by a
