@@ -126,7 +126,12 @@
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have
-// len == cap). Copies of frozen values are ordinary Go values.
+// len == cap). Copies of frozen values are ordinary Go values. That
+// includes the writes a value's own methods make: Take copies a
+// sync.Mutex, sync.Once or atomic counter like any other field, but
+// locking it, running it or adding to it faults once frozen, as does
+// using a type that builds its state on first use (a strings.Replacer).
+// Leave such fields out of the value, or keep them beside the snapshot.
 //
 // Each live snapshot costs one or two kernel mappings (two to four in Alias
 // mode: an arena of 2 MiB or more is aligned to 2 MiB, which can leave a
