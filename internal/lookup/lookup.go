@@ -248,19 +248,28 @@ func rawLeaves(rt reflect.Type, top bool) (uintptr, string) {
 		}
 		return 0, "strings inside array or struct keys are not supported (use a string key, or fixed-size arrays of bytes)"
 	case reflect.Array:
+		if rt.Len() == 0 {
+			return 0, "" // no bytes, nothing compared, whatever the element
+		}
 		n, why := rawLeaves(rt.Elem(), false)
 		return n * uintptr(rt.Len()), why
 	case reflect.Struct:
 		var total uintptr
 		for i := 0; i < rt.NumField(); i++ {
-			n, why := rawLeaves(rt.Field(i).Type, false)
+			f := rt.Field(i)
+			// == ignores blank (_) fields, so their bytes are no part of
+			// the key: counted like padding, they send the type to the
+			// kComparable path, which zeroes them before hashing. Of
+			// what they hold only pointers matter, which a key's slot
+			// would carry into the arena.
+			if f.Name == "_" && layout.Of(f.Type).PtrFree {
+				continue
+			}
+			n, why := rawLeaves(f.Type, false)
 			if why != "" {
 				return 0, why
 			}
-			// == ignores blank (_) fields, so their bytes are no part of
-			// the key: counted like padding, they send the type to the
-			// kComparable path, which zeroes them before hashing.
-			if rt.Field(i).Name != "_" {
+			if f.Name != "_" {
 				total += n
 			}
 		}

@@ -491,6 +491,67 @@ func TestRefusedKeyTypes(t *testing.T) {
 	}
 }
 
+// A key's bytes that == never compares cannot make it unsupported: a
+// zero-length array holds none, and a blank field's are ignored, so that
+// neither a float nor a string nor a pointer type there matters (but for
+// pointer words in a blank field, which a key's slot would carry into the
+// arena). Such keys were refused as if those bytes were compared.
+func TestKeysWithBytesNeverCompared(t *testing.T) {
+	type zeroLen struct {
+		A int32
+		S [0]string
+		F [0]float64
+		P [0]*int
+	}
+	type blankFloat struct {
+		A uint16
+		_ float32
+		_ [2]complex64
+	}
+	type blankPtr struct {
+		A int
+		_ *int
+	}
+	check := func(t *testing.T, tb interface{ Len() int }, err error) {
+		require.NoError(t, err)
+		assert.Equal(t, 100, tb.Len())
+	}
+	zl, err := Build(func(yield func(zeroLen, int) bool) {
+		for i := range 100 {
+			if !yield(zeroLen{A: int32(i)}, i) {
+				return
+			}
+		}
+	})
+	check(t, zl, err)
+	for i := range 100 {
+		v, ok := zl.Get(zeroLen{A: int32(i)})
+		require.True(t, ok)
+		require.Equal(t, i, v)
+	}
+	bf, err := Build(func(yield func(blankFloat, int) bool) {
+		for i := range 100 {
+			var k blankFloat
+			k.A = uint16(i)
+			(*[5]uint32)(unsafe.Pointer(&k))[1] = 0x7fc00000 // a NaN in the blank float
+			if !yield(k, i) {
+				return
+			}
+		}
+	})
+	check(t, bf, err)
+	for i := range 100 {
+		v, ok := bf.Get(blankFloat{A: uint16(i)})
+		require.True(t, ok)
+		require.Equal(t, i, v)
+	}
+	_, _, _, err = kindOf[[0]any]()
+	assert.NoError(t, err)
+	err = kindErr[blankPtr]()
+	require.ErrorIs(t, err, layout.ErrUnsupported)
+	assert.Contains(t, err.Error(), "pointers")
+}
+
 func kindErr[K comparable]() error {
 	_, err := Build[K, int](nil)
 	return err
