@@ -79,6 +79,12 @@ func (o options) check() error {
 		return fmt.Errorf("%w: WithMode(%s): %w", freeze.ErrModeUnsupported, o.mode, err)
 	}
 	if o.permanent && o.mode != freeze.Seal {
+		if missing := offheap.ModeMissing(offheap.Seal); !o.modeSet && missing != nil {
+			// The mode is the default, not the caller's choice: say why
+			// Seal is not it.
+			return fmt.Errorf("%w: WithPermanent needs Seal mode, which is missing here (the default is %s): %w",
+				freeze.ErrModeUnsupported, o.mode, missing)
+		}
 		return fmt.Errorf("%w: WithPermanent needs Seal mode, not %s", freeze.ErrModeUnsupported, o.mode)
 	}
 	if o.permanent {
