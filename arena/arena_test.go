@@ -277,6 +277,9 @@ func TestSizesAndLimits(t *testing.T) {
 		assert.ErrorIs(t, err, want, "WithMaxBytes(%d)", n)
 		assert.ErrorContains(t, err, fmt.Sprintf("WithMaxBytes(%d)", n))
 		assert.ErrorContains(t, err, `arena "huge"`)
+		// The sentinel first, then the arena, as in every other message
+		// (this one read `arena "huge": arena: exhausted: …`).
+		assert.True(t, strings.HasPrefix(err.Error(), want.Error()+`: arena "huge": WithMaxBytes(`), "%v", err)
 		assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a refused NewArena leaves no arena")
 		assert.Equal(t, before.ReservedBytes, arena.ReadStats().ReservedBytes)
 	}

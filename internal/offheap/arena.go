@@ -250,7 +250,9 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	}
 	rng, err := space.Alloc(n, alignFor(n), a, name)
 	if errors.Is(err, space.ErrAddressSpace) {
-		err = fmt.Errorf("%w: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less): %w", ErrExhausted, maxBytes, err)
+		// Named as every other ErrExhausted is: the sentinel, then the arena.
+		err = fmt.Errorf("%w: arena %q: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less): %w", ErrExhausted, name, maxBytes, err)
+		return nil, errors.Join(err, f.Close())
 	}
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("arena %q: %w", name, err), f.Close())
