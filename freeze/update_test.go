@@ -767,3 +767,32 @@ func TestUpdateOfAValueEndingInAString(t *testing.T) {
 	require.NoError(t, r.Verify())
 	require.NoError(t, offheap.Unwrap(r.Arena()).Validate())
 }
+
+type unlinked struct {
+	N int
+	L []int64
+}
+
+// An allocation that nothing points to any more (an Update unlinked it) is
+// named by its type as a whole, as Type names it: a slice's array was
+// named by its element type, "int64" for a [3]int64.
+func TestAllocationsNameAnUnlinkedArrayByItsType(t *testing.T) {
+	a, err := arena.NewArena(arena.WithName("unlinked"))
+	require.NoError(t, err)
+	c, err := arena.Clone(a, &unlinked{N: 1, L: []int64{1, 2, 3}})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	defer r.Close()
+	require.NoError(t, freeze.Update(r, c, func(w *unlinked) { w.L = nil }))
+	all, err := r.Allocations(0, uintptr(r.Size()))
+	require.NoError(t, err)
+	found := false
+	for _, al := range all {
+		if al.Type == "[3]int64" {
+			found = true
+			assert.Equal(t, "[3]int64", al.Path, "%+v", al)
+		}
+	}
+	require.True(t, found, "%+v", all)
+}

@@ -723,6 +723,9 @@ func (n *namer) allocationPath(j int) string {
 		rt, ok = slices.MinFunc(cands, func(x, y route) int { return cmp.Compare(x.target, y.target) }), true
 	}
 	if !ok {
+		if rec.N != 1 {
+			return fmt.Sprintf("[%d]%s", rec.N, t.Name()) // the array, as Allocation.Type names it
+		}
 		return t.Name()
 	}
 	return n.path(rt.slot, here)
