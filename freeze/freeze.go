@@ -188,7 +188,11 @@ func (r *Region) Wait() error { return r.r.Wait() }
 func (r *Region) Arena() *arena.Arena { return r.a }
 
 // File returns a read-only *os.File of the sealed memfd, for handing to
-// another process (Seal mode only); the caller closes it. It waits until
+// another process (Seal mode only); the caller closes it. The file can
+// be longer than the region: the memfd grows in whole pages, and in larger
+// steps as an arena fills, so that a 3 MiB region's file can hold 4 MiB.
+// The region's bytes are the file's first Size bytes, and the rest are
+// zeros: send Size with the descriptor. It waits until
 // every seal is in place. It fails with an error wrapping
 // ErrModeUnsupported in the other modes, with one wrapping
 // arena.ErrClosed after Close, and with Wait's error if the background
