@@ -572,8 +572,11 @@ func (r *Region) freezeSeal() error {
 	var arng space.Range
 	if err := step("reserve", func() (err error) {
 		// Only this function ever knows the range's addresses, so it goes
-		// back with space.Discard, not through quarantine.
-		arng, err = space.Alloc(n, alignFor(a.rng.Len()), nil, a.name+" (moved aside)")
+		// back with space.Discard, not through quarantine. Aligned as the
+		// n bytes moved need (as the Alias view is), not as the arena's
+		// whole reservation: a few MiB of an arena of 1 GiB need no 1 GiB
+		// alignment, which took 2 GiB of address space.
+		arng, err = space.Alloc(n, alignFor(n), nil, a.name+" (moved aside)")
 		return err
 	}); err != nil {
 		return r.fail("reserve", err, nil)
