@@ -248,7 +248,19 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	if err != nil {
 		return nil, fmt.Errorf("arena %q: %w", name, err)
 	}
-	rng, err := space.Alloc(n, alignFor(n), a, name)
+	align := alignFor(n)
+	rng, err := space.Alloc(n, align, a, name)
+	for errors.Is(err, space.ErrAddressSpace) && align > vm.PageSize {
+		// The kernel reserves an aligned range by reserving the
+		// alignment's worth more and giving the slack back, which an
+		// address-space limit (RLIMIT_AS) may not leave room for where
+		// it leaves room for the range: 1 GiB aligned to 1 GiB takes 2.
+		// The alignment only speeds up Seal's move of page tables and
+		// lets the kernel use huge pages, so take the next smaller one
+		// (2 MiB, then a page) rather than fail.
+		align = alignFor(align - 1)
+		rng, err = space.Alloc(n, align, a, name)
+	}
 	if errors.Is(err, space.ErrAddressSpace) {
 		// Named as every other ErrExhausted is: the sentinel, then the arena.
 		err = fmt.Errorf("%w: arena %q: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less): %w", ErrExhausted, name, maxBytes, err)
