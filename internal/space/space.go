@@ -188,7 +188,10 @@ func (m *manager) grow(n, align uintptr) (free, error) {
 	need := alignUp(n, align)
 	res, err := vm.Reserve(size, max(align, chunkAlign))
 	if err != nil {
-		for len(m.quar) > 0 {
+		// Ranges leaving the quarantine make room only inside the chunks
+		// they lie in: for a range larger than every chunk (one no
+		// kernel would reserve, say) they would all go for nothing.
+		for len(m.quar) > 0 && m.chunkHolds(n) {
 			m.evictOldest()
 			if f, ok := m.take(n, align); ok {
 				return f, nil
@@ -207,6 +210,16 @@ func (m *manager) grow(n, align uintptr) (free, error) {
 		return free{}, fmt.Errorf("%w: %d bytes aligned to %d", ErrAddressSpace, n, align)
 	}
 	return f, nil
+}
+
+// chunkHolds reports whether some chunk is at least n bytes long.
+func (m *manager) chunkHolds(n uintptr) bool {
+	for _, c := range m.chunks {
+		if c.res.Len() >= n {
+			return true
+		}
+	}
+	return false
 }
 
 // reserveUnderLimit reserves, where a chunk of size was refused, a
