@@ -146,8 +146,10 @@
 // baseline unchecked. Seal prevents every write, but until its background
 // step finishes (103–190 ms per GiB on the hosts measured) the moved-aside
 // writable mapping of an arena whose mapping has grown to 2 MiB or more
-// still exists, at an address nothing in the library hands out: code that
-// finds it (in /proc/self/maps) and writes through it before the baseline
+// still exists, at an address the library hands to no caller (though it
+// may be a range that has left quarantine, which a pointer kept long past
+// a Close could still hold): code that finds it (in /proc/self/maps) or
+// such a pointer, and writes through it before the baseline
 // is hashed has its write folded into the baseline, as in Protect mode, and
 // Verify does not see it (again unless the arena is a snapshot's). No mode
 // protects against code that reads frozen data and keeps a copy: copies are
