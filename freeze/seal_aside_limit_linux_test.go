@@ -47,3 +47,34 @@ func TestSealMovesAsideWithinTheAlignmentOfTheMapping(t *testing.T) {
 	assert.Equal(t, byte(7), *freeze.ReadOnly(r, &b[len(b)-1]))
 	require.NoError(t, r.Verify())
 }
+
+// A mapping of 1 GiB or more is moved aside (Seal), or viewed (Alias),
+// through a 1 GiB-aligned range, which the kernel reserves by reserving
+// 1 GiB more and giving the slack back. Where an address-space limit
+// leaves room for the range but not for that slack, Freeze takes a
+// smaller alignment (page tables then move entry by entry) rather than
+// fail at "reserve". The limit leaves room for the arena's 1 GiB, which
+// it reserves 1 GiB-aligned, and for one more GiB and the Go heap's
+// growth, not for two. In a child process, whose address space holds no
+// chunk yet.
+func TestFreezeOfAGiBUnderALimitTooSmallForItsAlignment(t *testing.T) {
+	needSealsAndMremap(t)
+	for _, mode := range []freeze.Mode{freeze.Seal, freeze.Alias} {
+		t.Run(mode.String(), func(t *testing.T) {
+			if !childtest.InChild(t) {
+				return
+			}
+			vmSize, err := proc.VmSize()
+			require.NoError(t, err)
+			lim := vmSize + 2<<30 + 512<<20
+			require.NoError(t, unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: lim, Max: lim}))
+			a := newArena(t, arena.WithMaxBytes(1<<30))
+			b := arena.MakeSlice[byte](a, 1<<30)
+			b[len(b)-1] = 7
+			r, err := freeze.Freeze(a, mode)
+			require.NoError(t, err)
+			require.NoError(t, r.Wait())
+			assert.Equal(t, byte(7), *freeze.ReadOnly(r, &b[len(b)-1]))
+		})
+	}
+}

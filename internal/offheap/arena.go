@@ -248,19 +248,7 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	if err != nil {
 		return nil, fmt.Errorf("arena %q: %w", name, err)
 	}
-	align := alignFor(n)
-	rng, err := space.Alloc(n, align, a, name)
-	for errors.Is(err, space.ErrAddressSpace) && align > vm.PageSize {
-		// The kernel reserves an aligned range by reserving the
-		// alignment's worth more and giving the slack back, which an
-		// address-space limit (RLIMIT_AS) may not leave room for where
-		// it leaves room for the range: 1 GiB aligned to 1 GiB takes 2.
-		// The alignment only speeds up Seal's move of page tables and
-		// lets the kernel use huge pages, so take the next smaller one
-		// (2 MiB, then a page) rather than fail.
-		align = alignFor(align - 1)
-		rng, err = space.Alloc(n, align, a, name)
-	}
+	rng, err := allocAligned(n, a, name)
 	if errors.Is(err, space.ErrAddressSpace) {
 		// Named as every other ErrExhausted is: the sentinel, then the arena.
 		err = fmt.Errorf("%w: arena %q: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less): %w", ErrExhausted, name, maxBytes, err)
@@ -275,6 +263,26 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	counters.reserved.Add(int64(n))
 	counters.mu.Unlock()
 	return a, nil
+}
+
+// allocAligned reserves n bytes of address space at alignFor(n) for
+// owner, as space.Alloc does. The kernel reserves an aligned range by
+// reserving the alignment's worth more and giving the slack back, which
+// an address-space limit (RLIMIT_AS, or a 32-bit process's whole space)
+// may not leave room for where it leaves room for the range: 1 GiB
+// aligned to 1 GiB takes 2. The alignment only speeds up Seal's move of
+// page tables and lets the kernel use huge pages, so where space refuses
+// the range with ErrAddressSpace allocAligned asks again with the next
+// smaller alignment (2 MiB, then a page), and fails only when the range
+// fits with none of them.
+func allocAligned(n uintptr, owner any, name string) (space.Range, error) {
+	align := alignFor(n)
+	rng, err := space.Alloc(n, align, owner, name)
+	for errors.Is(err, space.ErrAddressSpace) && align > vm.PageSize {
+		align = alignFor(align - 1)
+		rng, err = space.Alloc(n, align, owner, name)
+	}
+	return rng, err
 }
 
 // alignFor picks the alignment of a range of n bytes: 1 GiB and 2 MiB

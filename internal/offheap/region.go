@@ -505,7 +505,7 @@ func (r *Region) undoAlias() error {
 // read-only view. Stats count the range as reserved, like an arena's,
 // until dropView gives it back.
 func (r *Region) reserveView(n uintptr) (err error) {
-	r.arng, err = space.Alloc(n, alignFor(n), r, r.a.name)
+	r.arng, err = allocAligned(n, r, r.a.name)
 	if err == nil {
 		counters.reserved.Add(int64(r.arng.Len()))
 	}
@@ -575,8 +575,9 @@ func (r *Region) freezeSeal() error {
 		// back with space.Discard, not through quarantine. Aligned as the
 		// n bytes moved need (as the Alias view is), not as the arena's
 		// whole reservation: a few MiB of an arena of 1 GiB need no 1 GiB
-		// alignment, which took 2 GiB of address space.
-		arng, err = space.Alloc(n, alignFor(n), nil, a.name+" (moved aside)")
+		// alignment, which took 2 GiB of address space; and less where
+		// even that is refused (allocAligned).
+		arng, err = allocAligned(n, nil, a.name+" (moved aside)")
 		return err
 	}); err != nil {
 		return r.fail("reserve", err, nil)
