@@ -21,10 +21,18 @@ import (
 // either, so TightAddressSpace first turns off what maps memory behind the
 // test's back (the garbage collector, the memory profiler, extra
 // threads), and it checks that a one-page mapping does fail before it
-// returns, trying again if the process unmapped memory meanwhile.
+// returns, trying again if the process unmapped memory meanwhile. Nor can
+// the Go heap grow under the limit: the first allocation that finds no
+// free page in it would stop the process ("fatal error: runtime: out of
+// memory"), as reading /proc/self/status to tell ENOMEM's cause did, in
+// runs where no collection had freed pages shortly before. So, as
+// OverMappingLimit does, TightAddressSpace first leaves the heap 64 MiB
+// of free pages, for what the library and the test allocate under it.
 func TightAddressSpace(t *testing.T) (restore func()) {
 	t.Helper()
 	runtime.MemProfileRate = 0
+	func() { runtime.KeepAlive(make([]byte, 64<<20)) }()
+	runtime.GC() // the 64 MiB stay the heap's, free
 	gc := debug.SetGCPercent(-1)
 	procs := runtime.GOMAXPROCS(1)
 	var old unix.Rlimit
