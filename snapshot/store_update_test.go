@@ -4,6 +4,7 @@ package snapshot_test
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -107,7 +108,11 @@ func TestStorePublishInsideAnUpdateWhileAnotherPublishRetriesItsVersion(t *testi
 // A Store.Close inside the function of an Update must not wait for a
 // Publish on another goroutine whose release of the version waits for the
 // Update: the Publish leaves the version for later, and Close reports it
-// as still unreleased until a Close after the Update releases it.
+// as still unreleased until a Close after the Update releases it. Close
+// comes once the Publish has made its version current, so that it meets
+// the Publish's release of v1, or follows it. (After a fixed pause
+// instead, a Publish slowed down for longer on a loaded machine came
+// after Close and failed as a Publish on a closed Store.)
 func TestStoreCloseInsideAnUpdateWhileAnotherPublishReleasesItsVersion(t *testing.T) {
 	st, v1 := aliasStore(t)
 	inside := make(chan struct{})
@@ -116,7 +121,9 @@ func TestStoreCloseInsideAnUpdateWhileAnotherPublishReleasesItsVersion(t *testin
 		done <- freeze.Update(v1.Region(), v1.Pointer(), func(w *counter) {
 			w.N = 10
 			close(inside)
-			time.Sleep(settle) // the other goroutine's Publish now releases v1
+			for st.Stats().Published < 2 { // the other goroutine's Publish now releases v1
+				runtime.Gosched()
+			}
 			err := st.Close()
 			assert.ErrorIs(t, err, freeze.ErrInsideUpdate, "v1 cannot be released inside its Update")
 		})
