@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -35,6 +36,7 @@ func TightAddressSpace(t *testing.T) (restore func()) {
 	runtime.GC() // the 64 MiB stay the heap's, free
 	gc := debug.SetGCPercent(-1)
 	procs := runtime.GOMAXPROCS(1)
+	spareThreads()
 	var old unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_AS, &old); err != nil {
 		t.Fatal(err)
@@ -92,6 +94,7 @@ func OverMappingLimit(t *testing.T) (restore func()) {
 	runtime.GC() // the 64 MiB stay the heap's, free
 	gc := debug.SetGCPercent(-1)
 	procs := runtime.GOMAXPROCS(1)
+	spareThreads()
 	page := uintptr(unix.Getpagesize())
 	limit, err := os.ReadFile("/proc/sys/vm/max_map_count")
 	if err != nil {
@@ -143,4 +146,34 @@ func OverMappingLimit(t *testing.T) (restore func()) {
 		t.Fatal("childtest: an mmap over the limit was allowed")
 	}
 	return restore
+}
+
+// spareThreads leaves the runtime idle threads to run goroutines on while
+// a limit holds, under which it could not start one (pthread_create maps
+// the thread's stack). With GOMAXPROCS at 1 a thread is still needed
+// whenever a goroutine becomes runnable while the test's own goroutine is
+// in a system call (the scavenger, woken by the pages a collection freed,
+// while the library reads /proc/self/status): the runtime hands the P to
+// an idle thread, and where none was left it started one, which failed,
+// and the process aborted ("pthread_create failed"). The goroutines here
+// each hold a thread at once, which makes the runtime start as many; once
+// they return, the threads stay idle, for the runtime to take.
+func spareThreads() {
+	const n = 8
+	var ready, done sync.WaitGroup
+	release := make(chan struct{})
+	ready.Add(n)
+	done.Add(n)
+	for range n {
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			ready.Done()
+			<-release
+		}()
+	}
+	ready.Wait()
+	close(release)
+	done.Wait()
 }
