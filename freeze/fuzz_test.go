@@ -165,6 +165,11 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 	v := reflect.New(rv.Type()).Elem() // addressable, as the arena's root word
 	v.Set(rv)
 	name := layout.ShortName(v.Type())
+	derefs := 0 // "(*" opened before the root, each closed by a ")"
+	for strings.HasPrefix(path, "(*") {
+		path = path[2:]
+		derefs++
+	}
 	if !strings.HasPrefix(path, name) {
 		return none, nil, fmt.Errorf("path does not start at the root %s", name)
 	}
@@ -182,6 +187,18 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 		switch {
 		case strings.HasPrefix(rest, "…"):
 			return none, nil, nil
+		case rest[0] == ')':
+			rest = rest[1:]
+			if derefs--; derefs < 0 {
+				return none, nil, fmt.Errorf("unopened ) before %q", rest)
+			}
+			if v.Kind() != reflect.Pointer || v.IsNil() {
+				return none, nil, fmt.Errorf("(*…) of a %s", v.Kind())
+			}
+			if k := v.Type().Elem().Kind(); k == reflect.Struct || k == reflect.Array {
+				return none, nil, fmt.Errorf("(*…) of a pointer to a %s, which a field or index follows without it", k)
+			}
+			v = v.Elem()
 		case strings.HasPrefix(rest, ".("):
 			end := strings.IndexByte(rest, ')')
 			if end < 0 {
@@ -208,7 +225,7 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 			v = reflect.NewAt(et, box).Elem()
 		case rest[0] == '.':
 			end := 1
-			for end < len(rest) && rest[end] != '.' && rest[end] != '[' {
+			for end < len(rest) && rest[end] != '.' && rest[end] != '[' && rest[end] != ')' {
 				end++
 			}
 			field := rest[1:end]
@@ -255,15 +272,22 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 			return none, nil, fmt.Errorf("cannot read %q", rest)
 		}
 	}
+	if derefs != 0 {
+		return none, nil, fmt.Errorf("%d (*… not closed", derefs)
+	}
 	return v, nil, nil
 }
 
 // spans returns the memory a path ending at v names: v's, and if v is a
-// typed pointer, its pointee's too (the namer spells the two alike).
+// pointer to a struct or an array, its pointee's too (the namer spells
+// the two alike, as a field or index after either reads the same; what
+// any other pointer points to is named in "(*…)").
 func spans(v reflect.Value) []span {
 	named := []span{{v.UnsafeAddr(), v.UnsafeAddr() + v.Type().Size()}}
 	if v.Kind() == reflect.Pointer && !v.IsNil() {
-		named = append(named, pointee(v))
+		if k := v.Type().Elem().Kind(); k == reflect.Struct || k == reflect.Array {
+			named = append(named, pointee(v))
+		}
 	}
 	return named
 }

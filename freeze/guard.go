@@ -21,7 +21,13 @@ type WriteFault struct {
 	// "*Config.Endpoints[1].Port" (the root a *Config), "*Config.Name[2]"
 	// (byte 2 of the string in Name), or, for memory from arena.New or
 	// MakeSlice, the type and the index in its run of allocations:
-	// "Point#7.Y". It steps through an interface with its dynamic type,
+	// "Point#7.Y". A pointer to a struct or an array is followed as Go
+	// follows it, by the field or index ("*Config.Primary.Port"); what
+	// any other pointer points to is named with the dereference spelt
+	// out, so that it reads apart from the pointer itself: "(**Config.Timeout)"
+	// for *c.Timeout = 5 where Timeout is an *int ("*Config.Timeout" is
+	// c.Timeout = nil), "(**Config.Next).Port" for a **Endpoint.
+	// It steps through an interface with its dynamic type,
 	// as a type assertion ("*Config.Any.(*Endpoint).Port"), and without
 	// it where the type is one Clone never met (an Update stored it):
 	// "*Config.Any.Port". Where several pointers reach the bytes written,

@@ -103,7 +103,7 @@ func TestParentOfTheClonesFirstRecord(t *testing.T) {
 	require.Same(t, &cl.N.Q[1], cl.P)
 	at := func(p unsafe.Pointer) uintptr { return uintptr(p) - uintptr(a.Base()) }
 	require.Zero(t, a.recordAt(at(unsafe.Pointer(cl.N.Q))), "the array's record comes first")
-	assert.Equal(t, "firstRecRoot.P", a.PathAt(at(unsafe.Pointer(cl.P))))
+	assert.Equal(t, "(*firstRecRoot.P)", a.PathAt(at(unsafe.Pointer(cl.P))))
 	assert.Equal(t, "firstRecRoot.N.Q[0]", a.PathAt(at(unsafe.Pointer(&cl.N.Q[0]))))
 	assert.True(t, parentHolds(t, a, unsafe.Pointer(cl.P), unsafe.Pointer(&cl.P)))
 }

@@ -12,8 +12,8 @@ package offheap
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -606,10 +606,42 @@ func (n *namer) path(off uintptr, seen []place) string {
 			break
 		}
 		parts = append(parts, rt.name(t, off))
+		if rt.explicitDeref() {
+			parts = append(parts, derefMark)
+		}
 		j, off = rt.rec, rt.slot
 	}
 	slices.Reverse(parts)
-	return strings.Join(parts, "")
+	var b string
+	for _, p := range parts {
+		if p == derefMark {
+			b = "(*" + b + ")"
+		} else {
+			b += p
+		}
+	}
+	return b
+}
+
+// derefMark stands, among the parts of a path, for the dereference of
+// what the parts before it name: they are wrapped in "(*…)".
+const derefMark = "\x00*"
+
+// explicitDeref reports whether the path through rt must spell its
+// dereference, as Go does: a pointer to a struct or array is followed
+// by a field or index as if it were the struct or array itself
+// (".Next.Port", ".Arr[2]"), but a pointer to anything else, a pointer
+// or a string, say, is not, and without "(*…)" a write to what it points
+// to would read as a write to the pointer itself.
+func (rt route) explicitDeref() bool {
+	if rt.iface || rt.slice || rt.elem == nil {
+		return false
+	}
+	switch rt.elem.RType.Kind() {
+	case reflect.Struct, reflect.Array:
+		return false
+	}
+	return true
 }
 
 // maxHeaders bounds the string headers a path compares when several

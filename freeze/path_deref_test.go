@@ -1,0 +1,65 @@
+//go:build unix && !aix
+
+package freeze_test
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
+)
+
+// Derefs holds pointers to what Go does not follow by a field or an
+// index alone: a pointer, an integer, a string, a slice.
+type Derefs struct {
+	PP  **Point
+	IP  *int64
+	SP  *string
+	XP  *[]Point
+	Ptr *Point // a pointer to a struct, for comparison
+}
+
+// A write to what a pointer to a pointer, an integer, a string or a slice
+// points to is named with the dereference, "(*…)", as Go spells it; the
+// pointer itself is named without: the two writes read differently.
+func TestFaultPathSpellsDereferences(t *testing.T) {
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+		t.Run(m.String(), func(t *testing.T) {
+			p, n, s, xs := &Point{X: 1}, int64(2), "hello", []Point{{X: 3}, {X: 4}}
+			a, err := arena.NewArena(arena.WithName("derefs"))
+			require.NoError(t, err)
+			defer a.Close()
+			c, err := arena.Clone(a, &Derefs{PP: &p, IP: &n, SP: &s, XP: &xs, Ptr: &Point{X: 5}})
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, m)
+			if m == freeze.Seal && err != nil {
+				t.Skip(err)
+			}
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, c)
+			for _, w := range []struct {
+				want  string
+				write func()
+			}{
+				{"*Derefs.PP", func() { ro.PP = nil }},
+				{"(**Derefs.PP)", func() { *ro.PP = nil }},
+				{"(**Derefs.PP).Y", func() { (*ro.PP).Y = 9 }},
+				{"*Derefs.IP", func() { ro.IP = nil }},
+				{"(**Derefs.IP)", func() { *ro.IP = 9 }},
+				{"(**Derefs.SP)", func() { *ro.SP = "" }},
+				{"(**Derefs.SP)[1]", func() { *(*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(*ro.SP)), 1)) = 'x' }},
+				{"(**Derefs.XP)", func() { *ro.XP = nil }},
+				{"(**Derefs.XP)[1].X", func() { (*ro.XP)[1].X = 9 }},
+				{"*Derefs.Ptr.X", func() { ro.Ptr.X = 9 }},
+			} {
+				var wf *freeze.WriteFault
+				require.ErrorAs(t, freeze.Guard(w.write), &wf, w.want)
+				assert.Equal(t, w.want, wf.Path)
+			}
+		})
+	}
+}
