@@ -26,7 +26,10 @@ type Stats struct {
 	// vm.max_map_count (65530 by default); -1 where it cannot be read.
 	// A live arena costs one or two, and one more while released ranges
 	// lie on both sides of it: released ones merge with each other, not
-	// with live ones.
+	// with live ones. The address space reserved for arenas (64 GiB at a
+	// time, 256 MiB on 32-bit systems) is counted too, where no arena
+	// splits it: once an arena has been made, Mappings is at least one,
+	// with no arena live and the quarantine empty.
 	Mappings int
 }
 
