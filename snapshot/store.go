@@ -178,7 +178,10 @@ var testHookBeforeRetire func()
 // If nothing has been published yet, or the store was closed, f is called
 // with the zero value of T. Read does not allocate and takes no lock,
 // unless it is the last reader of a replaced version, which it then
-// releases.
+// releases. f receives v as Value gives it, a copy of the frozen T
+// (only what T points to is shared, and read-only), made by every Read:
+// for a large T, such as a struct holding a big array, publish a pointer
+// instead (a Store[*Config] of a *Config), whose Read copies one word.
 //
 // If f panics (or calls runtime.Goexit) and Read was the last reader of a
 // version that has been replaced, or retired by Close, Read leaves that
