@@ -215,8 +215,8 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 			}
 			if et.Kind() == reflect.Pointer {
 				v = v.Elem()
-				if rest == "" && !v.IsNil() { // the pointee
-					return none, []span{pointee(v)}, nil
+				if k := et.Elem().Kind(); rest == "" && !v.IsNil() && (k == reflect.Struct || k == reflect.Array) {
+					return none, []span{pointee(v)}, nil // the pointee, whose field or index is not named
 				}
 				continue
 			}

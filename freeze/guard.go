@@ -26,7 +26,8 @@ type WriteFault struct {
 	// any other pointer points to is named with the dereference spelt
 	// out, so that it reads apart from the pointer itself: "(**Config.Timeout)"
 	// for *c.Timeout = 5 where Timeout is an *int ("*Config.Timeout" is
-	// c.Timeout = nil), "(**Config.Next).Port" for a **Endpoint.
+	// c.Timeout = nil), "(**Config.Next).Port" for a **Endpoint, and
+	// "(**Config.Any.(*int))" through an interface holding an *int.
 	// It steps through an interface with its dynamic type,
 	// as a type assertion ("*Config.Any.(*Endpoint).Port"), and without
 	// it where the type is one Clone never met (an Update stored it):

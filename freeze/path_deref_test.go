@@ -63,3 +63,45 @@ func TestFaultPathSpellsDereferences(t *testing.T) {
 		})
 	}
 }
+
+// DynDerefs holds, in interfaces, pointers to an integer and to a
+// pointer, and for comparison one to a struct.
+type DynDerefs struct {
+	IP, PP, SP any
+}
+
+// A write to what an interface's *int or **Point points to is named
+// with the dereference spelt out around the assertion, as for a typed
+// pointer; one to a field of what its *Point points to is not.
+func TestFaultPathSpellsDereferencesThroughInterfaces(t *testing.T) {
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+		t.Run(m.String(), func(t *testing.T) {
+			n, p := int64(2), &Point{X: 1}
+			a, err := arena.NewArena(arena.WithName("dynderefs"))
+			require.NoError(t, err)
+			defer a.Close()
+			c, err := arena.Clone(a, &DynDerefs{IP: &n, PP: &p, SP: &Point{X: 5}})
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, m)
+			if m == freeze.Seal && err != nil {
+				t.Skip(err)
+			}
+			require.NoError(t, err)
+			ro := freeze.ReadOnly(r, c)
+			for _, w := range []struct {
+				want  string
+				write func()
+			}{
+				{"*DynDerefs.IP", func() { ro.IP = nil }},
+				{"(**DynDerefs.IP.(*int64))", func() { *ro.IP.(*int64) = 9 }},
+				{"(**DynDerefs.PP.(**Point))", func() { *ro.PP.(**Point) = nil }},
+				{"(**DynDerefs.PP.(**Point)).Y", func() { (*ro.PP.(**Point)).Y = 9 }},
+				{"*DynDerefs.SP.(*Point).Y", func() { ro.SP.(*Point).Y = 9 }},
+			} {
+				var wf *freeze.WriteFault
+				require.ErrorAs(t, freeze.Guard(w.write), &wf, w.want)
+				assert.Equal(t, w.want, wf.Path)
+			}
+		})
+	}
+}

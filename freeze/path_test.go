@@ -405,8 +405,8 @@ func TestGuardNamesInterfacesByTheirDynamicType(t *testing.T) {
 	// unlinked, only Late reaches Nums[1], and without its type.
 	require.NoError(t, freeze.Update(r, ro, func(w *Boxes) { w.Rec, w.Late, w.Nums = nil, &w.Nums[1], nil }))
 	assertFaultPaths(t, map[string]func(){
-		"*Boxes.Key.(*int64)": func() { *ro.Key.(*int64) = 9 },
-		"*Boxes.Late":         func() { *ro.Late.(*Tally) = 9 },
+		"(**Boxes.Key.(*int64))": func() { *ro.Key.(*int64) = 9 },
+		"*Boxes.Late":            func() { *ro.Late.(*Tally) = 9 },
 	})
 	var wf *freeze.WriteFault
 	require.ErrorAs(t, freeze.Guard(func() { recr.V = 9 }), &wf)

@@ -605,9 +605,16 @@ func (n *namer) path(off uintptr, seen []place) string {
 			parts = append(parts, elemPath(t, local, rec.N != 1), "(?)")
 			break
 		}
-		parts = append(parts, rt.name(t, off))
-		if rt.explicitDeref() {
-			parts = append(parts, derefMark)
+		switch name := rt.name(t, off); {
+		case rt.explicitDeref():
+			parts = append(parts, name, derefMark)
+		case rt.dynDeref():
+			// The assertion gives the pointer, inside the dereference:
+			// "(**Config.Any.(*int))".
+			a := layout.Assertion(rt.dyn)
+			parts = append(parts, name[len(a):], derefMark, a)
+		default:
+			parts = append(parts, name)
 		}
 		j, off = rt.rec, rt.slot
 	}
@@ -637,11 +644,23 @@ func (rt route) explicitDeref() bool {
 	if rt.iface || rt.slice || rt.elem == nil {
 		return false
 	}
-	switch rt.elem.RType.Kind() {
-	case reflect.Struct, reflect.Array:
-		return false
-	}
-	return true
+	return !followedByName(rt.elem)
+}
+
+// dynDeref reports whether rt is an interface's data word holding a
+// pointer, of known type, to what Go does not follow by a field or an
+// index alone (an *int, a **T): the dereference is spelt out, as for
+// a typed pointer.
+func (rt route) dynDeref() bool {
+	return rt.iface && rt.dyn != nil && rt.dyn.RType.Kind() == reflect.Pointer && !followedByName(rt.elem)
+}
+
+// followedByName reports whether a pointer to a value of type t is
+// followed by a field or an index as t itself is: t is a struct or an
+// array.
+func followedByName(t *layout.Type) bool {
+	k := t.RType.Kind()
+	return k == reflect.Struct || k == reflect.Array
 }
 
 // maxHeaders bounds the string headers a path compares when several
