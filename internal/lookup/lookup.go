@@ -41,10 +41,13 @@
 // every seed (they cost a longer scan, or, many of them, a failed build).
 //
 // Keys: strings, integers of every kind, and fixed-size comparable types
-// made of booleans, integers, arrays and structs (blank fields, which ==
-// ignores, are no part of the key, but must be of these types too). Floats (NaN != NaN, and
-// -0 == +0 while their bytes differ), pointers, interfaces, channels, and
-// strings inside array or struct keys are refused.
+// made of booleans, integers, arrays and structs. Arrays of no elements
+// and blank fields, which == ignores, are no part of the key (a blank
+// field's bytes are zeroed before hashing): such an array may be of any
+// element, and such a field of any type that holds no pointer, a float
+// included. Floats (NaN != NaN, and -0 == +0 while their bytes
+// differ), pointers, interfaces, channels, and strings inside array or
+// struct keys are refused where == compares them.
 package lookup
 
 import (
