@@ -31,9 +31,7 @@ import (
 // of free pages, for what the library and the test allocate under it.
 func TightAddressSpace(t *testing.T) (restore func()) {
 	t.Helper()
-	runtime.MemProfileRate = 0
-	func() { runtime.KeepAlive(make([]byte, 64<<20)) }()
-	runtime.GC() // the 64 MiB stay the heap's, free
+	spareHeap()
 	gc := debug.SetGCPercent(-1)
 	procs := runtime.GOMAXPROCS(1)
 	spareThreads()
@@ -89,9 +87,7 @@ func TightAddressSpace(t *testing.T) (restore func()) {
 // shared anonymous memory, which merges with nothing.
 func OverMappingLimit(t *testing.T) (restore func()) {
 	t.Helper()
-	runtime.MemProfileRate = 0
-	func() { runtime.KeepAlive(make([]byte, 64<<20)) }()
-	runtime.GC() // the 64 MiB stay the heap's, free
+	spareHeap()
 	gc := debug.SetGCPercent(-1)
 	procs := runtime.GOMAXPROCS(1)
 	spareThreads()
@@ -146,6 +142,27 @@ func OverMappingLimit(t *testing.T) (restore func()) {
 		t.Fatal("childtest: an mmap over the limit was allowed")
 	}
 	return restore
+}
+
+// spareHeap leaves the Go heap room to allocate while a limit holds under
+// which the runtime can map nothing more: 64 MiB of free pages, and the
+// span structures that carving them into spans of small objects takes,
+// which the runtime maps memory for too, a chunk at a time (with free
+// pages left, a few thousand page-sized allocations under the limit still
+// stopped the process: "fatal error: runtime: cannot allocate memory").
+// The 64 MiB are allocated as page-sized objects, each a span of its own,
+// and freed: the pages stay the heap's, and the spans' structures wait
+// for reuse. The memory profiler, which maps its records, is turned off.
+func spareHeap() {
+	runtime.MemProfileRate = 0
+	func() {
+		pieces := make([][]byte, 0, 64<<20/8192)
+		for range cap(pieces) {
+			pieces = append(pieces, make([]byte, 8192))
+		}
+		runtime.KeepAlive(pieces)
+	}()
+	runtime.GC()
 }
 
 // spareThreads leaves the runtime idle threads to run goroutines on while

@@ -1,0 +1,45 @@
+//go:build !race
+
+// Not under the race detector, whose shadow memory the limits leave no
+// room to grow.
+
+package childtest_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/frozen-go/frozen/internal/childtest"
+)
+
+var kept [][]byte
+
+// While either limit holds, the runtime can map nothing more, and a test
+// still allocates: thousands of page-sized objects, each a span of its
+// own, stopped the process ("fatal error: runtime: cannot allocate
+// memory") although the heap had 64 MiB of free pages, as each span's
+// structure is memory the runtime maps too. The helpers leave room for
+// both. Each in a child process, which the crash would kill.
+func TestLimitsLeaveTheHeapRoomForManySpans(t *testing.T) {
+	for name, limit := range map[string]func(*testing.T) func(){
+		"TightAddressSpace": childtest.TightAddressSpace,
+		"OverMappingLimit":  childtest.OverMappingLimit,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !childtest.InChild(t) {
+				return
+			}
+			restore := limit(t)
+			for range 3000 {
+				kept = append(kept, make([]byte, 8192))
+			}
+			runtime.KeepAlive(kept)
+			n := len(kept)
+			kept = nil
+			restore()
+			assert.Equal(t, 3000, n)
+		})
+	}
+}
