@@ -3,15 +3,10 @@
 package freeze_test
 
 import (
-	"errors"
 	"testing"
 	"unsafe"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/frozen-go/frozen/arena"
-	"github.com/frozen-go/frozen/freeze"
+	"github.com/frozen-go/frozen/internal/vm"
 )
 
 // Derefs holds pointers to what Go does not follow by a field or an
@@ -28,43 +23,25 @@ type Derefs struct {
 // points to is named with the dereference, "(*…)", as Go spells it; the
 // pointer itself is named without: the two writes read differently.
 func TestFaultPathSpellsDereferences(t *testing.T) {
-	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	for _, m := range modes(t) {
 		t.Run(m.String(), func(t *testing.T) {
 			p, n, s, xs := &Point{X: 1}, int64(2), "hello", []Point{{X: 3}, {X: 4}}
-			a, err := arena.NewArena(arena.WithName("derefs"))
-			require.NoError(t, err)
-			defer a.Close()
-			c, err := arena.Clone(a, &Derefs{PP: &p, IP: &n, SP: &s, XP: &xs, Ptr: &Point{X: 5}})
-			require.NoError(t, err)
-			r, err := freeze.Freeze(a, m)
-			if m == freeze.Seal && errors.Is(err, freeze.ErrModeUnsupported) {
-				t.Skip(err)
-			}
-			require.NoError(t, err)
-			ro := freeze.ReadOnly(r, c)
-			for _, w := range []struct {
-				want  string
-				write func()
-			}{
-				{"*Derefs.PP", func() { ro.PP = nil }},
-				{"(**Derefs.PP)", func() { *ro.PP = nil }},
-				{"(**Derefs.PP).Y", func() { (*ro.PP).Y = 9 }},
-				{"*Derefs.IP", func() { ro.IP = nil }},
-				{"(**Derefs.IP)", func() { *ro.IP = 9 }},
-				{"(**Derefs.SP)", func() { *ro.SP = "" }},
-				{"(**Derefs.SP)[1]", func() { *(*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(*ro.SP)), 1)) = 'x' }},
-				{"(**Derefs.XP)", func() { *ro.XP = nil }},
-				{"(**Derefs.XP)[1].X", func() { (*ro.XP)[1].X = 9 }},
-				{"*Derefs.Ptr.X", func() { ro.Ptr.X = 9 }},
-			} {
-				var wf *freeze.WriteFault
-				require.ErrorAs(t, freeze.Guard(w.write), &wf, w.want)
-				if wf.PageOnly { // the kernel said only the page: no field is named
-					assert.Empty(t, wf.Path, w.want)
-					continue
-				}
-				assert.Equal(t, w.want, wf.Path)
-			}
+			_, ro := frozenClone(t, m, &Derefs{PP: &p, IP: &n, SP: &s, XP: &xs, Ptr: &Point{X: 5}})
+			assertFaultPaths(t, map[string]func(){
+				"*Derefs.PP":         func() { ro.PP = nil },
+				"(**Derefs.PP)":      func() { *ro.PP = nil },
+				"(**Derefs.PP).Y":    func() { (*ro.PP).Y = 9 },
+				"*Derefs.IP":         func() { ro.IP = nil },
+				"(**Derefs.IP)":      func() { *ro.IP = 9 },
+				"(**Derefs.SP)":      func() { *ro.SP = "" },
+				"(**Derefs.SP)[1]":   func() { *(*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(*ro.SP)), 1)) = 'x' },
+				"(**Derefs.XP)":      func() { *ro.XP = nil },
+				"(**Derefs.XP)[1].X": func() { (*ro.XP)[1].X = 9 },
+				"*Derefs.Ptr.X":      func() { ro.Ptr.X = 9 },
+			})
 		})
 	}
 }
@@ -79,38 +56,20 @@ type DynDerefs struct {
 // with the dereference spelt out around the assertion, as for a typed
 // pointer; one to a field of what its *Point points to is not.
 func TestFaultPathSpellsDereferencesThroughInterfaces(t *testing.T) {
-	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page of a fault")
+	}
+	for _, m := range modes(t) {
 		t.Run(m.String(), func(t *testing.T) {
 			n, p := int64(2), &Point{X: 1}
-			a, err := arena.NewArena(arena.WithName("dynderefs"))
-			require.NoError(t, err)
-			defer a.Close()
-			c, err := arena.Clone(a, &DynDerefs{IP: &n, PP: &p, SP: &Point{X: 5}})
-			require.NoError(t, err)
-			r, err := freeze.Freeze(a, m)
-			if m == freeze.Seal && errors.Is(err, freeze.ErrModeUnsupported) {
-				t.Skip(err)
-			}
-			require.NoError(t, err)
-			ro := freeze.ReadOnly(r, c)
-			for _, w := range []struct {
-				want  string
-				write func()
-			}{
-				{"*DynDerefs.IP", func() { ro.IP = nil }},
-				{"(**DynDerefs.IP.(*int64))", func() { *ro.IP.(*int64) = 9 }},
-				{"(**DynDerefs.PP.(**Point))", func() { *ro.PP.(**Point) = nil }},
-				{"(**DynDerefs.PP.(**Point)).Y", func() { (*ro.PP.(**Point)).Y = 9 }},
-				{"*DynDerefs.SP.(*Point).Y", func() { ro.SP.(*Point).Y = 9 }},
-			} {
-				var wf *freeze.WriteFault
-				require.ErrorAs(t, freeze.Guard(w.write), &wf, w.want)
-				if wf.PageOnly { // the kernel said only the page: no field is named
-					assert.Empty(t, wf.Path, w.want)
-					continue
-				}
-				assert.Equal(t, w.want, wf.Path)
-			}
+			_, ro := frozenClone(t, m, &DynDerefs{IP: &n, PP: &p, SP: &Point{X: 5}})
+			assertFaultPaths(t, map[string]func(){
+				"*DynDerefs.IP":                func() { ro.IP = nil },
+				"(**DynDerefs.IP.(*int64))":    func() { *ro.IP.(*int64) = 9 },
+				"(**DynDerefs.PP.(**Point))":   func() { *ro.PP.(**Point) = nil },
+				"(**DynDerefs.PP.(**Point)).Y": func() { (*ro.PP.(**Point)).Y = 9 },
+				"*DynDerefs.SP.(*Point).Y":     func() { ro.SP.(*Point).Y = 9 },
+			})
 		})
 	}
 }
