@@ -477,6 +477,23 @@ func TestMapAllAfterCloseInTheLoop(t *testing.T) {
 			require.NoError(t, tiny.Close())
 		}
 	})
+	// Closed at the last entry, wherever its slot lies (a tiny map's last
+	// entry fills its last slot), the range panics when the body returns.
+	for _, m := range []*snapshot.Map[[2]int, int]{
+		mustNewMap(t, map[[2]int]int{{1, 2}: 3, {4, 5}: 6}, "last-tiny"),
+		mustNewMap(t, map[[2]int]int{{1, 2}: 3, {4, 5}: 6, {7, 8}: 9, {1, 1}: 1, {2, 2}: 2, {3, 3}: 3, {4, 4}: 4, {5, 5}: 5, {6, 6}: 6, {7, 7}: 7}, "last-hashed"),
+	} {
+		name := m.Region().Name()
+		seen := 0
+		assert.PanicsWithError(t, `arena: closed: All on map "`+name+`" after Close`, func() {
+			for range m.All() {
+				if seen++; seen == m.Len() {
+					require.NoError(t, m.Close())
+				}
+			}
+		}, name)
+		assert.Equal(t, m.Len(), seen, "%s: every entry is yielded before the panic", name)
+	}
 	// An empty map has no entry to check at: its sequence checks first.
 	empty, err := snapshot.NewMap(maps.All(map[string]int{}), snapshot.WithName("empty"))
 	require.NoError(t, err)
@@ -962,4 +979,12 @@ func requireSet[K comparable](t *testing.T, want map[K]struct{}, misses ...K) {
 	}
 	require.Equal(t, want, maps.Collect(m.All()))
 	require.NoError(t, m.Verify())
+}
+
+// mustNewMap builds a map of m's entries named name, or fails t.
+func mustNewMap[K comparable, V any](t *testing.T, m map[K]V, name string) *snapshot.Map[K, V] {
+	t.Helper()
+	fm, err := snapshot.NewMap(maps.All(m), snapshot.WithName(name))
+	require.NoError(t, err)
+	return fm
 }

@@ -1057,7 +1057,10 @@ func (t *Table[K, V]) matchString(i uint64, s string) bool {
 // like Get, and so does ranging over a sequence it returned: each slot is
 // read only while the table is open, since the sequence may be ranged
 // over after SetClosed, or the loop's body may close the table, and the
-// table's memory is then gone.
+// table's memory is then gone. A body that closes the table at the last
+// entry makes the range panic too, once the body returns, wherever that
+// entry's slot lies: the table's last slots need not hold entries, and
+// the range would otherwise panic or end quietly depending on that.
 func (t *Table[K, V]) All() iter.Seq2[K, V] {
 	t.mustBeOpen("All")
 	return func(yield func(K, V) bool) {
@@ -1068,6 +1071,7 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 				return
 			}
 		}
+		t.mustBeOpen("All")
 	}
 }
 
