@@ -382,15 +382,45 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // works breadth-first from an explicit queue: a million-node list needs no
 // deep recursion, and the range that first reaches another (its parent, in
 // fault reports) is on a shortest path from the root.
+//
+// A range of the type of the range scanned just before it (last), starting
+// inside that one or at its end on its element boundaries, shares the
+// edges of the elements they have in common, and only its elements past
+// last are scanned: their edges follow last's at the end of c.edges, so
+// the range's edges are one run as copyBlock reads them. Windows of one
+// slice, s[i:i+w] for each i, are queued one after another by the slice
+// holding them; scanned whole, n windows of width n made n² edges, and
+// where the elements point to pointer-free values, n² ranges too (4,000
+// windows of 4,000 pointers took 3.3 s and 1.2 GB of heap). A range
+// that starts before last, or of another type, is scanned whole, as is
+// one that overlaps an earlier range other than last: that costs time,
+// never correctness, since the same words give the same edges.
 func (c *cloner) discover() error {
+	var last struct {
+		t          *layout.Type
+		start, end uintptr
+		edgeOff    uint32
+	}
 	for head := 0; head < len(c.work); head++ {
 		i := c.work[head]
 		if uint64(len(c.edges)) > 1<<31 {
 			return &CloneError{Path: c.ranges[0].t.Name(), Err: fmt.Errorf("%w: more than 2^31 pointers", ErrExhausted)}
 		}
-		c.ranges[i].edgeOff = uint32(len(c.edges))
 		r := c.ranges[i]
-		for k := uintptr(0); k < r.n; k++ {
+		from, edgeOff := uintptr(0), uint32(len(c.edges))
+		switch {
+		case r.n == 0:
+			// No edges; last's still end c.edges.
+		case r.t == last.t && r.t.Size > 0 && r.start() >= last.start && r.start() <= last.end &&
+			(r.start()-last.start)%r.t.Size == 0:
+			edgeOff = last.edgeOff + uint32((r.start()-last.start)/r.t.Size)*uint32(r.t.Edges)
+			from = min(r.n, (last.end-r.start())/r.t.Size)
+			last.end = max(last.end, r.end())
+		default:
+			last.t, last.start, last.end, last.edgeOff = r.t, r.start(), r.end(), edgeOff
+		}
+		c.ranges[i].edgeOff = edgeOff
+		for k := from; k < r.n; k++ {
 			if err := c.scan(i, unsafe.Add(r.src, k*r.t.Size), r.t.Slots); err != nil {
 				return err
 			}

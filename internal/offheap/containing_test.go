@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -74,11 +75,28 @@ func TestCloneOfOverlappingWindows(t *testing.T) {
 // BenchmarkCloneOfOverlappingWindows clones n windows of width n of a
 // pointer-free array, and a pointer to each window's first element:
 // finding the record that holds each pointer's byte scanned every record
-// of the block from the last, n²/2 records in all.
+// of the block from the last, n²/2 records in all. The ptrs case clones
+// n windows of width n of an array of pointers, which discover scanned
+// whole, n² pointer words and ranges: at n = 4,000, 3.3 s and 1.2 GB of
+// heap a clone, against 2 ms and at most 1.1 MB since windows share the edges
+// of the window before (go test -bench OverlappingWindows
+// ./internal/offheap/).
 func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 	type flat struct {
 		W [][]int64
 		P []*int64
+	}
+	clone := func(b *testing.B, v any) {
+		for b.Loop() {
+			a, err := NewArena("windows", 1<<30)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Clone(a, v); err != nil {
+				b.Fatal(err)
+			}
+			a.Close()
+		}
 	}
 	for _, n := range []int{1000, 16000} {
 		back := make([]int64, 2*n)
@@ -87,16 +105,92 @@ func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 			v.W = append(v.W, back[i:i+n])
 			v.P = append(v.P, &back[i])
 		}
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				a, err := NewArena("windows", 1<<30)
-				if err != nil {
-					b.Fatal(err)
+		b.Run(fmt.Sprintf("flat/n=%d", n), func(b *testing.B) { clone(b, v) })
+	}
+	for _, n := range []int{1000, 4000} {
+		leaves := make([]int64, 2*n)
+		back := make([]*int64, 2*n)
+		for i := range back {
+			back[i] = &leaves[i]
+		}
+		var w [][]*int64
+		for i := range n {
+			w = append(w, back[i:i+n])
+		}
+		b.Run(fmt.Sprintf("ptrs/n=%d", n), func(b *testing.B) { clone(b, w) })
+	}
+}
+
+// Windows of a slice of pointers share the edges of the elements they
+// have in common with the window scanned before them: cloning n windows
+// of width w scans each element once, whatever the order the windows are
+// met in that lets them (the same window twice, one inside the last, one
+// starting at its end, or windows moving forward), and the clone keeps
+// every window over one copy of the backing array. Windows moving
+// backward are scanned whole, and come out the same.
+func TestCloneOfOverlappingWindowsOfPointers(t *testing.T) {
+	const n, width = 200, 150
+	leaves := make([]int64, n+width)
+	back := make([]*int64, n+width)
+	for i := range back {
+		leaves[i] = int64(i)
+		back[i] = &leaves[i%(n+width/2)] // some leaves pointed to twice
+	}
+	type shape struct {
+		name  string
+		start []int // window i is back[start[i]:start[i]+len[i]]
+		len   []int
+		// linear: each element is scanned once (edges are counted).
+		linear bool
+	}
+	var shapes []shape
+	forward, backward, mixed := shape{name: "forward", linear: true}, shape{name: "backward"}, shape{name: "inside-adjacent-repeated", linear: true}
+	for i := range n {
+		forward.start, forward.len = append(forward.start, i), append(forward.len, width)
+		backward.start, backward.len = append(backward.start, n-1-i), append(backward.len, width)
+	}
+	// The whole array, a window inside it, one at its end, the same twice.
+	mixed.start = []int{0, 10, 0, n, 3, 3}
+	mixed.len = []int{n, 20, 0, 5, 100, 100}
+	shapes = append(shapes, forward, backward, mixed)
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			var w [][]*int64
+			for i, s := range sh.start {
+				w = append(w, back[s:s+sh.len[i]])
+			}
+			p, err := PlanClone(layout.For[[][]*int64](), unsafe.Pointer(&w))
+			require.NoError(t, err)
+			edges := len(p.c.edges)
+			p.Release()
+			if sh.linear {
+				assert.LessOrEqual(t, edges, len(w)+len(back), "edges: one per window and one per element of the backing array")
+			}
+
+			a, err := NewArena("windows", 1<<22)
+			require.NoError(t, err)
+			defer a.Close()
+			cl, err := Clone(a, w)
+			require.NoError(t, err)
+			require.NoError(t, a.Validate(), "every pointer of the clone points into the arena")
+			require.Len(t, cl, len(w))
+			// Overlapping windows lie over one copy of the backing array,
+			// and elements pointing to one leaf point to one copy of it.
+			leafCopy := map[int]*int64{}
+			for i, s := range sh.start {
+				require.Len(t, cl[i], sh.len[i], "window %d", i)
+				if i > 0 && sh.len[i] > 0 && sh.len[i-1] > 0 && s < sh.start[i-1]+sh.len[i-1] && sh.start[i-1] < s+sh.len[i] {
+					require.Equal(t, (s-sh.start[i-1])*8, int(uintptr(unsafe.Pointer(&cl[i][0]))-uintptr(unsafe.Pointer(&cl[i-1][0]))),
+						"window %d starts where it does in the copy of window %d", i, i-1)
 				}
-				if _, err := Clone(a, v); err != nil {
-					b.Fatal(err)
+				for j, q := range cl[i] {
+					leaf := (s + j) % (n + width/2)
+					require.Equal(t, leaves[leaf], *q, "window %d, element %d", i, j)
+					if c, ok := leafCopy[leaf]; ok {
+						require.Same(t, c, q, "window %d, element %d", i, j)
+					}
+					leafCopy[leaf] = q
 				}
-				a.Close()
 			}
 		})
 	}
