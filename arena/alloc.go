@@ -87,6 +87,17 @@ func Bytes(a *Arena, b []byte) []byte {
 // Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
 // panicking.
 //
+// Clone's time and scratch memory grow with the bytes and pointer words
+// v reaches, each counted once however many pointers lead to it, with
+// one exception: overlapping slices of one backing array of
+// pointer-bearing elements (windows, s[i:i+w]) read the elements they share once
+// when Clone meets them in increasing order, as a slice of windows built
+// from the front holds them (other values may come between them, as in a
+// slice of structs each holding a window and a pointer, but no slice of
+// another array of that element type); met otherwise (from the back, say),
+// each window reads all its elements, and n windows of width w read n×w
+// words.
+//
 // Nothing may write what v reaches while Clone copies it (a data race).
 // Clone reads the graph once to size the copy and again to copy it: a
 // string or slice keeps the length it had the first time, and an

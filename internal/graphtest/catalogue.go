@@ -159,9 +159,13 @@ func Build(data []byte) *FNode {
 				nd.Pair = (*[2]FVal)(t.Vals[i : i+2]) // an array view of a slice
 			}
 		case 14:
-			if t := g.node(); t != nil && len(t.Vals) > 0 {
+			switch t := g.node(); {
+			case t != nil && len(t.Vals) > 0:
 				lo := g.next() % len(t.Vals)
 				nd.Vals = t.Vals[lo : lo+1+g.next()%(len(t.Vals)-lo)] // a view of another node's Vals
+			case t != nil && len(t.Kids) > 0:
+				lo := g.next() % len(t.Kids)
+				nd.Kids = t.Kids[lo : lo+1+g.next()%(len(t.Kids)-lo)] // a window of another node's Kids
 			}
 		}
 	}

@@ -67,7 +67,8 @@ type crange struct {
 	slot    uintptr // address of the slot that pointed here, for paths only (never dereferenced)
 	parent  int32   // range holding that slot; -1 for the root
 	rec     int32   // record holding this range's first byte
-	edgeOff uint32  // its edges start here (pointer-bearing ranges only)
+	edgeOff uint32  // its edges start here (pointer-bearing ranges only),
+	ebuf    uint16  // in c.edges (0) or c.ebufs[ebuf-1] (see discover)
 	via     via
 }
 
@@ -110,7 +111,9 @@ type rangeKey struct {
 type cloner struct {
 	a        *Arena
 	ranges   []crange
-	edges    []int32 // target range of each pointer word, per scanned range
+	edges    []int32   // target range of each pointer word, per scanned range
+	ebufs    [][]int32 // more edges: windows' shared elements (see discover)
+	nbuf     uint64    // edges in ebufs
 	seen     seenSet
 	work     []int32
 	keys     []key
@@ -145,6 +148,7 @@ func (c *cloner) reset() {
 	clear(c.ranges) // drop the source pointers they hold,
 	clear(c.blocks) // here too, or the pool keeps the source graph alive
 	c.a, c.ranges, c.edges, c.work = nil, c.ranges[:0], c.edges[:0], c.work[:0]
+	c.ebufs, c.nbuf = c.ebufs[:0], 0 // rarely any: let them go
 	c.keys, c.tmp, c.blocks, c.owners = c.keys[:0], c.tmp[:0], c.blocks[:0], c.owners[:0]
 	c.words = [2][]pword{c.words[0][:0], c.words[1][:0]}
 	clear(c.unflat) // the types are immortal, but keep the pool tidy
@@ -383,50 +387,102 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // deep recursion, and the range that first reaches another (its parent, in
 // fault reports) is on a shortest path from the root.
 //
-// A range of the type of the range scanned just before it (last), starting
-// inside that one or at its end on its element boundaries, shares the
-// edges of the elements they have in common, and only its elements past
-// last are scanned: their edges follow last's at the end of c.edges, so
-// the range's edges are one run as copyBlock reads them. Windows of one
-// slice, s[i:i+w] for each i, are queued one after another by the slice
-// holding them; scanned whole, n windows of width n made n² edges, and
-// where the elements point to pointer-free values, n² ranges too (4,000
-// windows of 4,000 pointers took 3.3 s and 1.2 GB of heap). A range
-// that starts before last, or of another type, is scanned whole, as is
-// one that overlaps an earlier range other than last: that costs time,
+// Windows of one slice, s[i:i+w] for each i, are queued one after another
+// by the slice holding them, or each among other values (a slice of
+// structs each holding a window and a pointer). Scanned whole, n windows
+// of width n made n² edges, and where the elements point to pointer-free
+// values n² ranges too: 4,000 windows of 4,000 pointers took 3.3 s and
+// 1.2 GB of heap. So a range is scanned only past an earlier one of its
+// type that it starts inside of, or at the end of, on its element
+// boundaries (the last such range scanned of each of a few types is kept
+// open, a span): the range shares the edges of the elements they have in
+// common, and the edges of its elements past the span's end follow the
+// span's, so that its edges are one run, as copyBlock reads them. The
+// span's edges are at the end of c.edges, unless other ranges were
+// scanned since: then, for a range that overlaps the span (a value that
+// only begins where another ends, as the heap places them, shares
+// nothing), they move once to a buffer of their own (ebufs), which later
+// windows extend. A range that starts before the span, or of a type whose
+// span another type took, is scanned whole, and so is one past the span
+// that shares nothing, which starts a span of its own: that costs time,
 // never correctness, since the same words give the same edges.
 func (c *cloner) discover() error {
-	var last struct {
-		t          *layout.Type
-		start, end uintptr
-		edgeOff    uint32
-	}
+	var spans [16]span
 	for head := 0; head < len(c.work); head++ {
 		i := c.work[head]
-		if uint64(len(c.edges)) > 1<<31 {
+		if uint64(len(c.edges))+c.nbuf > 1<<31 {
 			return &CloneError{Path: c.ranges[0].t.Name(), Err: fmt.Errorf("%w: more than 2^31 pointers", ErrExhausted)}
 		}
-		r := c.ranges[i]
-		from, edgeOff := uintptr(0), uint32(len(c.edges))
-		switch {
-		case r.n == 0:
-			// No edges; last's still end c.edges.
-		case r.t == last.t && r.t.Size > 0 && r.start() >= last.start && r.start() <= last.end &&
-			(r.start()-last.start)%r.t.Size == 0:
-			edgeOff = last.edgeOff + uint32((r.start()-last.start)/r.t.Size)*uint32(r.t.Edges)
-			from = min(r.n, (last.end-r.start())/r.t.Size)
-			last.end = max(last.end, r.end())
-		default:
-			last.t, last.start, last.end, last.edgeOff = r.t, r.start(), r.end(), edgeOff
+		r := &c.ranges[i]
+		if r.n == 0 || r.t.Size == 0 {
+			r.edgeOff = uint32(len(c.edges)) // no edges
+			continue
 		}
-		c.ranges[i].edgeOff = edgeOff
-		for k := from; k < r.n; k++ {
-			if err := c.scan(i, unsafe.Add(r.src, k*r.t.Size), r.t.Slots); err != nil {
-				return err
-			}
+		sp := &spans[r.t.ID%uint32(len(spans))]
+		from := uintptr(0)
+		if sp.t == r.t && r.start() >= sp.start && r.start() <= sp.end && (r.start()-sp.start)%r.t.Size == 0 &&
+			(r.end() <= sp.end || sp.ebuf != 0 || sp.edgeOff+sp.edges() == uint32(len(c.edges)) || r.start() < sp.end && c.spill(sp)) {
+			from = min(r.n, (sp.end-r.start())/r.t.Size)
+		} else {
+			*sp = span{t: r.t, start: r.start(), end: r.start(), edgeOff: uint32(len(c.edges))}
+		}
+		r.ebuf, r.edgeOff = sp.ebuf, sp.edgeOff+uint32((r.start()-sp.start)/r.t.Size)*uint32(r.t.Edges)
+		sp.end = max(sp.end, r.end())
+		if from == r.n {
+			continue
+		}
+		if sp.ebuf != 0 {
+			// scan appends to c.edges: lend it the span's buffer.
+			c.edges, c.ebufs[sp.ebuf-1] = c.ebufs[sp.ebuf-1], c.edges
+		}
+		src, t, n, before := r.src, r.t, r.n, len(c.edges) // r may move: scan adds ranges
+		var err error
+		for k := from; k < n && err == nil; k++ {
+			err = c.scan(i, unsafe.Add(src, k*t.Size), t.Slots)
+		}
+		if sp.ebuf != 0 {
+			c.nbuf += uint64(len(c.edges) - before)
+			c.edges, c.ebufs[sp.ebuf-1] = c.ebufs[sp.ebuf-1], c.edges
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// span is the memory of a type discover scanned last (see discover): from
+// start to end, its edges from edgeOff on in c.edges (ebuf 0) or in
+// c.ebufs[ebuf-1].
+type span struct {
+	t          *layout.Type
+	start, end uintptr
+	edgeOff    uint32
+	ebuf       uint16
+}
+
+// edges returns the number of edges of the span's elements.
+func (sp *span) edges() uint32 { return uint32((sp.end-sp.start)/sp.t.Size) * uint32(sp.t.Edges) }
+
+// spill moves the span's edges from c.edges into a buffer of their own,
+// which the span's next windows extend, and reports whether it did: not
+// once there are as many buffers as ebuf counts.
+func (c *cloner) spill(sp *span) bool {
+	if len(c.ebufs) == 1<<16-1 {
+		return false
+	}
+	c.ebufs = append(c.ebufs, slices.Clone(c.edges[sp.edgeOff:sp.edgeOff+sp.edges()]))
+	c.nbuf += uint64(sp.edges())
+	sp.ebuf, sp.edgeOff = uint16(len(c.ebufs)), 0
+	return true
+}
+
+// edgesOf returns the edges that r's edgeOff counts in.
+func (c *cloner) edgesOf(r *crange) []int32 {
+	if r.ebuf == 0 {
+		return c.edges
+	}
+	return c.ebufs[r.ebuf-1]
 }
 
 // scan queues what the slots of one value at base point to, and records one
@@ -957,7 +1013,7 @@ func (c *cloner) copyBlock(b *cblock) {
 		}
 		k := firstElem(r, cursor)
 		e := int(r.edgeOff) + int(k)*r.t.Edges
-		w.rng = ky.idx
+		w.rng, w.edges = ky.idx, c.edgesOf(r)
 		for ; k < r.n; k++ {
 			e = w.slots(unsafe.Add(r.src, k*r.t.Size), r.t.Slots, e)
 		}
@@ -970,10 +1026,11 @@ func (c *cloner) copyBlock(b *cblock) {
 }
 
 type blockWriter struct {
-	c    *cloner
-	b    *cblock
-	done uintptr // source bytes before this are written
-	rng  int32   // the range whose slots are being written
+	c     *cloner
+	b     *cblock
+	done  uintptr // source bytes before this are written
+	rng   int32   // the range whose slots are being written
+	edges []int32 // its edges (c.edgesOf)
 }
 
 func (w *blockWriter) dst(u uintptr) unsafe.Pointer { return unsafe.Add(w.b.dst, u-w.b.start) }
@@ -1005,7 +1062,7 @@ const hashChunk = 64 << 10
 
 // target returns the copy a pointer word's edge leads to (nil for noEdge).
 func (w *blockWriter) target(e int) unsafe.Pointer {
-	if t := w.c.edges[e]; t != noEdge {
+	if t := w.edges[e]; t != noEdge {
 		return w.c.ranges[t].dst
 	}
 	return nil
@@ -1021,7 +1078,7 @@ func (w *blockWriter) target(e int) unsafe.Pointer {
 // would let readers past the copy. Elements of size zero occupy no
 // memory, so any length of them is safe: theirs is the source's.
 func (w *blockWriter) planned(e int, elemSize uintptr, p unsafe.Pointer) int {
-	t := w.c.edges[e]
+	t := w.edges[e]
 	switch {
 	case t == noEdge:
 		return 0
@@ -1071,7 +1128,7 @@ func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int
 			// is read again here, so it must still describe what the data
 			// word's edge leads to, the copy of what discover found.
 			tw, target := *(*uintptr)(p), w.target(e)
-			if !w.c.typeFits(tw, e) {
+			if !w.c.typeFits(tw, w.edges[e]) {
 				if w.c.changed[1] == 0 {
 					w.c.changed = [2]uintptr{uintptr(w.rng), u}
 				}
@@ -1087,15 +1144,14 @@ func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int
 }
 
 // typeFits reports whether an interface whose type or itab word is now tw
-// may be copied with the data word that edge e gives it: whether tw is
+// may be copied with the data word that edge t gives it: whether tw is
 // still the type discover met there (a race can have changed it since).
 // A nil interface has no edge; a pointer-shaped value, none if it is nil;
 // any other value's edge leads to a copy of its box, and a pointer-shaped
 // one's to a copy of what it points to, of the type discover counted its
 // elements in (lineUp may since have counted an array's in its elements,
 // keeping its size).
-func (c *cloner) typeFits(tw uintptr, e int) bool {
-	t := c.edges[e]
+func (c *cloner) typeFits(tw uintptr, t int32) bool {
 	if tw == 0 {
 		return t == noEdge
 	}
