@@ -189,7 +189,7 @@ func TestCloneOfOverlappingWindowsOfPointers(t *testing.T) {
 			for i, s := range sh.start {
 				require.Len(t, cl[i], sh.len[i], "window %d", i)
 				if i > 0 && sh.len[i] > 0 && sh.len[i-1] > 0 && s < sh.start[i-1]+sh.len[i-1] && sh.start[i-1] < s+sh.len[i] {
-					require.Equal(t, (s-sh.start[i-1])*8, int(uintptr(unsafe.Pointer(&cl[i][0]))-uintptr(unsafe.Pointer(&cl[i-1][0]))),
+					require.Equal(t, (s-sh.start[i-1])*int(ptrSize), int(uintptr(unsafe.Pointer(&cl[i][0]))-uintptr(unsafe.Pointer(&cl[i-1][0]))),
 						"window %d starts where it does in the copy of window %d", i, i-1)
 				}
 				for j, q := range cl[i] {
