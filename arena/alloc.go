@@ -90,13 +90,13 @@ func Bytes(a *Arena, b []byte) []byte {
 // Clone's time and scratch memory grow with the bytes and pointer words
 // v reaches, each counted once however many pointers lead to it, with
 // one exception: overlapping slices of one backing array of
-// pointer-bearing elements (windows, s[i:i+w]) read the elements they share once
-// when Clone meets them in increasing order, as a slice of windows built
-// from the front holds them (other values may come between them, as in a
-// slice of structs each holding a window and a pointer, but no slice of
-// another array of that element type); met otherwise (from the back, say),
-// each window reads all its elements, and n windows of width w read n×w
-// words.
+// pointer-bearing elements (windows, s[i:i+w]) read the elements they
+// share once as long as each window Clone meets overlaps those it met
+// before it, in whatever order (other values may come between them, as
+// in a slice of structs each holding a window and a pointer). A window
+// that does not, or a window of another array of the same element type,
+// starts over: windows of two such arrays met in turn each read all
+// their elements, n windows of width w n×w words.
 //
 // Nothing may write what v reaches while Clone copies it (a data race).
 // Clone reads the graph once to size the copy and again to copy it: a

@@ -113,6 +113,7 @@ type cloner struct {
 	ranges   []crange
 	edges    []int32   // target range of each pointer word, per scanned range
 	ebufs    [][]int32 // more edges: windows' shared elements (see discover)
+	front    []int32   // scratch: edges of elements before a span (prepend)
 	nbuf     uint64    // edges in ebufs
 	seen     seenSet
 	work     []int32
@@ -392,20 +393,19 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // structs each holding a window and a pointer). Scanned whole, n windows
 // of width n made n² edges, and where the elements point to pointer-free
 // values n² ranges too: 4,000 windows of 4,000 pointers took 3.3 s and
-// 1.2 GB of heap. So a range is scanned only past an earlier one of its
-// type that it starts inside of, or at the end of, on its element
-// boundaries (the last such range scanned of each of a few types is kept
-// open, a span): the range shares the edges of the elements they have in
-// common, and the edges of its elements past the span's end follow the
-// span's, so that its edges are one run, as copyBlock reads them. The
-// span's edges are at the end of c.edges, unless other ranges were
-// scanned since: then, for a range that overlaps the span (a value that
-// only begins where another ends, as the heap places them, shares
-// nothing), they move once to a buffer of their own (ebufs), which later
-// windows extend. A range that starts before the span, or of a type whose
-// span another type took, is scanned whole, and so is one past the span
-// that shares nothing, which starts a span of its own: that costs time,
-// never correctness, since the same words give the same edges.
+// 1.2 GB of heap. So the memory of the last few types scanned is kept
+// open (a span per type, of the ranges scanned since it began), and a
+// range of a span's type that overlaps it on its element boundaries
+// scans only its elements outside the span, which the span then takes
+// in: the range shares the edges of the elements they have in common,
+// and the edges of its other elements are put before and after the
+// span's, so that its edges are one run, as copyBlock reads them. A
+// span's edges are at the end of c.edges until other ranges are scanned
+// after it, or a range extends it at the front: they then move to a
+// buffer of their own (ebufs) with room before and after them. A range
+// that overlaps no span of its type (whose span another type may have
+// taken) is scanned whole and begins a span: that costs time, never
+// correctness, since the same words give the same edges.
 func (c *cloner) discover() error {
 	var spans [16]span
 	for head := 0; head < len(c.work); head++ {
@@ -418,24 +418,29 @@ func (c *cloner) discover() error {
 			r.edgeOff = uint32(len(c.edges)) // no edges
 			continue
 		}
-		sp := &spans[r.t.ID%uint32(len(spans))]
-		from := uintptr(0)
-		if sp.t == r.t && r.start() >= sp.start && r.start() <= sp.end && (r.start()-sp.start)%r.t.Size == 0 &&
-			(r.end() <= sp.end || sp.ebuf != 0 || sp.edgeOff+sp.edges() == uint32(len(c.edges)) || r.start() < sp.end && c.spill(sp)) {
-			from = min(r.n, (sp.end-r.start())/r.t.Size)
-		} else {
-			*sp = span{t: r.t, start: r.start(), end: r.start(), edgeOff: uint32(len(c.edges))}
+		src, t, n := r.src, r.t, r.n // r may move: scan adds ranges
+		sp := &spans[t.ID%uint32(len(spans))]
+		if !c.join(sp, r) {
+			*sp = span{t: t, start: r.start(), end: r.start(), edgeOff: uint32(len(c.edges))}
 		}
-		r.ebuf, r.edgeOff = sp.ebuf, sp.edgeOff+uint32((r.start()-sp.start)/r.t.Size)*uint32(r.t.Edges)
+		// From here on the span covers r's first byte.
+		if k := (sp.start - r.start()) / t.Size; r.start() < sp.start {
+			if err := c.prepend(sp, i, src, k); err != nil {
+				return err
+			}
+			r = &c.ranges[i] // prepend's scan may have moved it
+		}
+		r.ebuf, r.edgeOff = sp.ebuf, sp.edgeOff+uint32((r.start()-sp.start)/t.Size)*uint32(t.Edges)
+		from := min(n, (sp.end-r.start())/t.Size)
 		sp.end = max(sp.end, r.end())
-		if from == r.n {
+		if from == n {
 			continue
 		}
 		if sp.ebuf != 0 {
 			// scan appends to c.edges: lend it the span's buffer.
 			c.edges, c.ebufs[sp.ebuf-1] = c.ebufs[sp.ebuf-1], c.edges
 		}
-		src, t, n, before := r.src, r.t, r.n, len(c.edges) // r may move: scan adds ranges
+		before := len(c.edges)
 		var err error
 		for k := from; k < n && err == nil; k++ {
 			err = c.scan(i, unsafe.Add(src, k*t.Size), t.Slots)
@@ -451,9 +456,10 @@ func (c *cloner) discover() error {
 	return nil
 }
 
-// span is the memory of a type discover scanned last (see discover): from
-// start to end, its edges from edgeOff on in c.edges (ebuf 0) or in
-// c.ebufs[ebuf-1].
+// span is memory of one type that discover scanned (see discover), from
+// start to end: the edges of its elements are one run from edgeOff on in
+// c.edges (ebuf 0), or in c.ebufs[ebuf-1], where edgeOff is also the
+// room before them.
 type span struct {
 	t          *layout.Type
 	start, end uintptr
@@ -464,25 +470,84 @@ type span struct {
 // edges returns the number of edges of the span's elements.
 func (sp *span) edges() uint32 { return uint32((sp.end-sp.start)/sp.t.Size) * uint32(sp.t.Edges) }
 
-// spill moves the span's edges from c.edges into a buffer of their own,
-// which the span's next windows extend, and reports whether it did: not
-// once there are as many buffers as ebuf counts.
-func (c *cloner) spill(sp *span) bool {
+// join reports whether range r may share the edges of span sp: r is of
+// sp's type, on its element boundaries, and overlaps it, or begins where
+// it ends while its edges can follow the span's. For a range that goes
+// on past the span, the span's edges move to a buffer if others follow
+// them in c.edges (it fails when there can be no more buffers).
+func (c *cloner) join(sp *span, r *crange) bool {
+	switch {
+	case sp.t != r.t || r.start() > sp.end || r.end() <= sp.start:
+		return false
+	case r.start() < sp.start && (sp.start-r.start())%r.t.Size != 0,
+		r.start() >= sp.start && (r.start()-sp.start)%r.t.Size != 0:
+		return false
+	case r.end() <= sp.end || sp.ebuf != 0 || sp.edgeOff+sp.edges() == uint32(len(c.edges)):
+		return true
+	}
+	// r goes on past the span, whose edges others follow: share them if r
+	// overlaps the span (a value that begins where another ends, as the
+	// heap places them, shares nothing).
+	return r.start() < sp.end && c.spill(sp, 0)
+}
+
+// spill moves the span's edges into a new buffer, with room for at least
+// room edges before them, and as many after them, and reports whether it
+// did: not once there are as many buffers as ebuf counts. The span's old
+// edges stay where they were, for the ranges that use them.
+func (c *cloner) spill(sp *span, room uint32) bool {
 	if len(c.ebufs) == 1<<16-1 {
 		return false
 	}
-	c.ebufs = append(c.ebufs, slices.Clone(c.edges[sp.edgeOff:sp.edgeOff+sp.edges()]))
-	c.nbuf += uint64(sp.edges())
-	sp.ebuf, sp.edgeOff = uint16(len(c.ebufs)), 0
+	n := sp.edges()
+	room = max(room, n, 16)
+	b := make([]int32, room+n, room+2*n+16)
+	copy(b[room:], c.buf(sp.ebuf)[sp.edgeOff:sp.edgeOff+n])
+	c.ebufs = append(c.ebufs, b)
+	c.nbuf += uint64(n)
+	sp.ebuf, sp.edgeOff = uint16(len(c.ebufs)), room
 	return true
 }
 
+// prepend scans the k elements of range i (at src) before span sp, and
+// puts their edges before the span's, which then begins with range i.
+// The span's edges move to a new buffer with room for them first if
+// they must.
+func (c *cloner) prepend(sp *span, i int32, src unsafe.Pointer, k uintptr) error {
+	t := sp.t
+	// Scan into c.front, lent to scan as c.edges.
+	c.edges, c.front = c.front[:0], c.edges
+	var err error
+	for j := uintptr(0); j < k && err == nil; j++ {
+		err = c.scan(i, unsafe.Add(src, j*t.Size), t.Slots)
+	}
+	c.edges, c.front = c.front, c.edges
+	if err != nil {
+		return err
+	}
+	need := uint32(len(c.front))
+	if (sp.ebuf == 0 || sp.edgeOff < need) && !c.spill(sp, 2*need) {
+		// No more buffers: the span becomes the range's own elements,
+		// scanned again from the first, their edges at the end of c.edges.
+		*sp = span{t: t, start: uintptr(src), end: uintptr(src), edgeOff: uint32(len(c.edges))}
+		return nil
+	}
+	sp.edgeOff -= need
+	copy(c.ebufs[sp.ebuf-1][sp.edgeOff:], c.front)
+	c.nbuf += uint64(need)
+	sp.start = uintptr(src)
+	return nil
+}
+
 // edgesOf returns the edges that r's edgeOff counts in.
-func (c *cloner) edgesOf(r *crange) []int32 {
-	if r.ebuf == 0 {
+func (c *cloner) edgesOf(r *crange) []int32 { return c.buf(r.ebuf) }
+
+// buf returns c.edges for ebuf 0, and c.ebufs[ebuf-1] otherwise.
+func (c *cloner) buf(ebuf uint16) []int32 {
+	if ebuf == 0 {
 		return c.edges
 	}
-	return c.ebufs[r.ebuf-1]
+	return c.ebufs[ebuf-1]
 }
 
 // scan queues what the slots of one value at base point to, and records one
