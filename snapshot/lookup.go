@@ -207,7 +207,7 @@ func (m *Map[K, V]) Verify() error {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%#v", k)
+		b.WriteString(lookup.KeyText(k))
 	}
 	if len(keys) > named {
 		b.WriteString(", …")

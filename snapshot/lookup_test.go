@@ -932,6 +932,34 @@ func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {
 	assert.Contains(t, paths, `Map[string,*plan]["free"]`)
 }
 
+// Verify names the entries on a changed page as every other error and
+// fault path names a key: a struct key as %v prints it, not as Go syntax
+// with its unsigned fields in hex, and a long string key by its first 64
+// bytes and its length, so that a huge key does not make a huge error.
+func TestMapVerifyNamesKeysAsFaultPathsDo(t *testing.T) {
+	type pair struct{ A, B uint16 }
+	pm, err := snapshot.NewMap(maps.All(map[pair]*int{{1, 2}: new(int)}), snapshot.WithMode(freeze.Protect))
+	require.NoError(t, err)
+	defer pm.Close()
+	p, _ := pm.Get(pair{1, 2})
+	require.NoError(t, backdoor.Reprotect(p, 7))
+	err = pm.Verify()
+	require.Error(t, err)
+	assert.True(t, strings.HasSuffix(err.Error(), "; entries with bytes there: {1 2}"), "%v", err)
+
+	long := strings.Repeat("k", 3000)
+	lm, err := snapshot.NewMap(maps.All(map[string]*int{long: new(int)}), snapshot.WithMode(freeze.Protect))
+	require.NoError(t, err)
+	defer lm.Close()
+	lp, _ := lm.Get(long)
+	require.NoError(t, backdoor.Reprotect(lp, 7))
+	err = lm.Verify()
+	require.Error(t, err)
+	want := fmt.Sprintf("; entries with bytes there: %q… (3000 bytes)", long[:64])
+	assert.True(t, strings.HasSuffix(err.Error(), want), "%.300s", err)
+	assert.Less(t, len(err.Error()), 1000, "the error repeats the whole key")
+}
+
 // Sets, Map[K, struct{}], whose slots end in a zero-size value (which Go
 // pads), in every strategy and at a size built in scratch memory, and a
 // zero-size key type, whose one value is the only key there can be.

@@ -98,7 +98,7 @@ func (t *Table[K, V]) ValueName(addr uintptr) (string, bool) {
 	if local < val || local-val >= vt.Size || !t.inUse(i) {
 		return "", false
 	}
-	return "Map[" + layout.For[K]().Name() + "," + vt.Name() + "][" + keyText(t.keyAt(i)) + "]" +
+	return "Map[" + layout.For[K]().Name() + "," + vt.Name() + "][" + KeyText(t.keyAt(i)) + "]" +
 		layout.FieldPath(vt.RType, local-val), true
 }
 

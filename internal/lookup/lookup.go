@@ -451,15 +451,16 @@ func (t *Table[K, V]) Bytes() int {
 }
 
 func duplicate[K comparable](k K) error {
-	return fmt.Errorf("%w: %s", ErrDuplicateKey, keyText(k))
+	return fmt.Errorf("%w: %s", ErrDuplicateKey, KeyText(k))
 }
 
-// keyText formats a key for an error: quoted if it is a string (of any
-// string type: a type assertion to string would miss named ones). A
-// string key of more than keyTextMax bytes is cut there (at a rune
-// boundary) and its length given, and other keys' text after four times
-// as many, so that a huge key does not make a huge error.
-func keyText[K comparable](k K) string {
+// KeyText formats a key as the errors and fault paths that name one do:
+// quoted if it is a string (of any string type: a type assertion to
+// string would miss named ones), otherwise as %v prints it. A string key
+// of more than keyTextMax bytes is cut there (at a rune boundary) and its
+// length given, and other keys' text after four times as many, so that a
+// huge key does not make a huge error.
+func KeyText[K comparable](k K) string {
 	if reflect.TypeFor[K]().Kind() == reflect.String {
 		s := asString(&k)
 		if len(s) > keyTextMax {
@@ -507,7 +508,7 @@ func (t *Table[K, V]) ValueError() error {
 	}
 	for k, v := range t.All() {
 		if err := clonable(v); err != nil {
-			return fmt.Errorf("snapshot: value of key %s: %w", keyText(k), err)
+			return fmt.Errorf("snapshot: value of key %s: %w", KeyText(k), err)
 		}
 	}
 	return nil
