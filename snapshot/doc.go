@@ -113,7 +113,9 @@
 // arrays or structs of booleans and integers; float keys
 // (NaN != NaN, and -0 == +0 with different bytes), pointers, interfaces,
 // channels and strings inside array or struct keys are refused with an error
-// wrapping arena.ErrUnsupported. A duplicate key fails the build with an
+// wrapping arena.ErrUnsupported, except where == compares no byte of them:
+// in an array of length 0, or in a blank (_) field that holds no pointer,
+// such as a float. A duplicate key fails the build with an
 // error wrapping ErrDuplicateKey that names the key, and keys that crowd
 // together under every seed tried with ErrClusteredKeys. Building costs
 // more when values hold pointers: each string or pointed-to object in a
