@@ -47,8 +47,10 @@ type Map[K comparable, V any] struct {
 // types made of booleans, integers, arrays and structs. Float keys (NaN
 // != NaN; -0 == +0 with different bytes), pointers, interfaces, channels
 // and strings inside array or struct keys are refused with an error
-// wrapping arena.ErrUnsupported (but where == compares no byte: in an
-// array of length 0, or in a blank field that holds no pointer). A key
+// wrapping arena.ErrUnsupported that names the field and its type, as
+// Clone's errors do ("snapshot: key type K: K.Ar[].F: float32: floats
+// are not supported …"), but where == compares no byte: in an array of
+// length 0, or in a blank field that holds no pointer. A key
 // that appears twice gives an error
 // wrapping ErrDuplicateKey that names it; keys that no seed spreads out,
 // ErrClusteredKeys. Values may be anything

@@ -203,12 +203,19 @@ type Table[K comparable, V any] struct {
 
 // KeyError explains why a key type cannot be used.
 type KeyError struct {
-	Type   string
+	Type string
+	// Field is the path to the refused part of Type and its type, as
+	// Clone's errors name a field ("Route.Weights[].F: float32"), or ""
+	// where Type itself is refused.
+	Field  string
 	Reason string
 }
 
-// Error says which key type was refused and why.
+// Error says which key type was refused, where in it, and why.
 func (e *KeyError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("snapshot: key type %s: %s: %s", e.Type, e.Field, e.Reason)
+	}
 	return fmt.Sprintf("snapshot: key type %s: %s", e.Type, e.Reason)
 }
 
@@ -226,9 +233,14 @@ func kindOf[K comparable]() (kind keyKind, size uintptr, signed bool, err error)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return kInt, rt.Size(), false, nil
 	}
-	leaves, why := rawLeaves(rt, true)
+	name := layout.ShortName(rt)
+	leaves, why, at, bad := rawLeaves(rt, true, name)
 	if why != "" {
-		return 0, 0, false, &KeyError{Type: layout.ShortName(rt), Reason: why}
+		e := &KeyError{Type: name, Reason: why}
+		if bad != rt {
+			e.Field = at + ": " + layout.ShortName(bad)
+		}
+		return 0, 0, false, e
 	}
 	if leaves == rt.Size() {
 		return kRaw, rt.Size(), false, nil
@@ -237,25 +249,27 @@ func kindOf[K comparable]() (kind keyKind, size uintptr, signed bool, err error)
 }
 
 // rawLeaves returns the bytes of rt's leaves (to detect padding), or why rt
-// cannot be a key.
-func rawLeaves(rt reflect.Type, top bool) (uintptr, string) {
+// cannot be a key, with the path to the refused part (path being rt's
+// own, built as Clone's errors build one: ".Field", "[]" for an array's
+// elements) and its type.
+func rawLeaves(rt reflect.Type, top bool, path string) (uintptr, string, string, reflect.Type) {
 	switch rt.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return rt.Size(), ""
+		return rt.Size(), "", "", nil
 	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		return 0, "floats are not supported in keys (NaN != NaN, and -0 == +0 although their bytes differ)"
+		return 0, "floats are not supported in keys (NaN != NaN, and -0 == +0 although their bytes differ)", path, rt
 	case reflect.String:
 		if top {
-			return 0, ""
+			return 0, "", "", nil
 		}
-		return 0, "strings inside array or struct keys are not supported (use a string key, or fixed-size arrays of bytes)"
+		return 0, "strings inside array or struct keys are not supported (use a string key, or fixed-size arrays of bytes)", path, rt
 	case reflect.Array:
 		if rt.Len() == 0 {
-			return 0, "" // no bytes, nothing compared, whatever the element
+			return 0, "", "", nil // no bytes, nothing compared, whatever the element
 		}
-		n, why := rawLeaves(rt.Elem(), false)
-		return n * uintptr(rt.Len()), why
+		n, why, at, bad := rawLeaves(rt.Elem(), false, path+"[]")
+		return n * uintptr(rt.Len()), why, at, bad
 	case reflect.Struct:
 		var total uintptr
 		for i := 0; i < rt.NumField(); i++ {
@@ -265,24 +279,25 @@ func rawLeaves(rt reflect.Type, top bool) (uintptr, string) {
 			// kComparable path, which zeroes them before hashing. Of
 			// what they hold only pointers matter, which a key's slot
 			// would carry into the arena.
-			if f.Name == "_" && layout.Of(f.Type).PtrFree {
-				continue
+			if f.Name == "_" {
+				if layout.Of(f.Type).PtrFree {
+					continue
+				}
+				return 0, "blank fields holding pointers or strings are not supported in keys (== ignores them, but a key's slot would carry their pointers into the frozen table)", path + "._", f.Type
 			}
-			n, why := rawLeaves(f.Type, false)
+			n, why, at, bad := rawLeaves(f.Type, false, path+"."+f.Name)
 			if why != "" {
-				return 0, why
+				return 0, why, at, bad
 			}
-			if f.Name != "_" {
-				total += n
-			}
+			total += n
 		}
-		return total, ""
+		return total, "", "", nil
 	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan:
-		return 0, "pointers and channels are not supported in keys (a frozen table compares values, not identities)"
+		return 0, "pointers and channels are not supported in keys (a frozen table compares values, not identities)", path, rt
 	case reflect.Interface:
-		return 0, "interfaces are not supported in keys (their dynamic values could be anything, pointers included)"
+		return 0, "interfaces are not supported in keys (their dynamic values could be anything, pointers included)", path, rt
 	}
-	return 0, rt.Kind().String() + " is not supported in keys"
+	return 0, rt.Kind().String() + " is not supported in keys", path, rt
 }
 
 // Build collects the entries and builds a table on the Go heap. Keys

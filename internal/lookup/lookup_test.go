@@ -491,6 +491,45 @@ func TestRefusedKeyTypes(t *testing.T) {
 	}
 }
 
+// A refused key type's error names the field refused and its type, as
+// Clone's errors do ("K.Ar[].F: float32"), so that a key of many fields
+// need not be searched by hand; a blank field is refused for the pointers
+// its slot would carry, not as if == compared it. A key type refused as a
+// whole is named once.
+func TestRefusedKeyTypesNameTheField(t *testing.T) {
+	type inner struct {
+		X int
+		F float32
+	}
+	type nested struct {
+		A  int
+		Ar [3]inner
+	}
+	type blankPtr struct {
+		A int
+		_ *int
+	}
+	type blankString struct {
+		A int
+		_ string
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{kindErr[nested](), "snapshot: key type nested: nested.Ar[].F: float32: floats are not supported in keys"},
+		{kindErr[[2]*int](), "snapshot: key type [2]*int: [2]*int[]: *int: pointers and channels are not supported in keys"},
+		{kindErr[blankPtr](), "snapshot: key type blankPtr: blankPtr._: *int: blank fields holding pointers or strings are not supported in keys (== ignores them"},
+		{kindErr[blankString](), "snapshot: key type blankString: blankString._: string: blank fields holding pointers or strings"},
+		{kindErr[float64](), "snapshot: key type float64: floats are not supported in keys"},
+		{kindErr[*int](), "snapshot: key type *int: pointers and channels"},
+	} {
+		require.Error(t, tc.err)
+		assert.ErrorIs(t, tc.err, layout.ErrUnsupported)
+		assert.True(t, strings.HasPrefix(tc.err.Error(), tc.want), "%v\nwant it to begin %s", tc.err, tc.want)
+	}
+}
+
 // A key's bytes that == never compares cannot make it unsupported: a
 // zero-length array holds none, and a blank field's are ignored, so that
 // neither a float nor a string nor a pointer type there matters (but for
