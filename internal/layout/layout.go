@@ -357,19 +357,19 @@ func reason(rt reflect.Type) string {
 	case reflect.UnsafePointer:
 		return "unsafe.Pointer is not supported"
 	case reflect.Struct:
-		if isUniqueHandle(rt) {
+		if IsUniqueHandle(rt) {
 			return "unique handles are compared by identity, which a copy cannot keep (netip.Addr holds one: store addresses as strings or byte arrays)"
 		}
 	}
 	return ""
 }
 
-// isUniqueHandle reports whether rt is a unique.Handle. A handle is a
+// IsUniqueHandle reports whether rt is a unique.Handle. A handle is a
 // pointer to a canonical value, and equal handles are the same pointer:
 // a clone's handle points to a copy, equal to no handle made by
 // unique.Make, so that a cloned netip.Addr is neither Is4 nor equal to
 // the address it was copied from, and prints wrongly.
-func isUniqueHandle(rt reflect.Type) bool {
+func IsUniqueHandle(rt reflect.Type) bool {
 	return rt.PkgPath() == "unique" && strings.HasPrefix(rt.Name(), "Handle[")
 }
 

@@ -271,6 +271,11 @@ func rawLeaves(rt reflect.Type, top bool, path string) (uintptr, string, string,
 		n, why, at, bad := rawLeaves(rt.Elem(), false, path+"[]")
 		return n * uintptr(rt.Len()), why, at, bad
 	case reflect.Struct:
+		if layout.IsUniqueHandle(rt) {
+			// Its pointer is the handle's identity, which == compares: a
+			// Go-heap pointer, which frozen memory cannot hold.
+			return 0, "unique handles are compared by identity, a Go-heap pointer that a frozen table cannot hold (netip.Addr holds one: use a string key, or the address's bytes, Addr.As16)", path, rt
+		}
 		var total uintptr
 		for i := 0; i < rt.NumField(); i++ {
 			f := rt.Field(i)

@@ -6,10 +6,12 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"unique"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -523,6 +525,25 @@ func TestRefusedKeyTypesNameTheField(t *testing.T) {
 		{kindErr[blankString](), "snapshot: key type blankString: blankString._: string: blank fields holding pointers or strings"},
 		{kindErr[float64](), "snapshot: key type float64: floats are not supported in keys"},
 		{kindErr[*int](), "snapshot: key type *int: pointers and channels"},
+	} {
+		require.Error(t, tc.err)
+		assert.ErrorIs(t, tc.err, layout.ErrUnsupported)
+		assert.True(t, strings.HasPrefix(tc.err.Error(), tc.want), "%v\nwant it to begin %s", tc.err, tc.want)
+	}
+}
+
+// A key holding a unique.Handle, as netip.Addr, Prefix and AddrPort do, is
+// refused for the handle, as Clone refuses it, not for the pointer inside
+// it, whose field and reason ("compares values, not identities") would
+// name the wrong thing: a handle is compared by identity.
+func TestKeysHoldingUniqueHandlesNameTheHandle(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{kindErr[netip.Addr](), "snapshot: key type Addr: Addr.z: Handle[addrDetail]: unique handles are compared by identity"},
+		{kindErr[netip.AddrPort](), "snapshot: key type AddrPort: AddrPort.ip.z: Handle[addrDetail]: unique handles"},
+		{kindErr[unique.Handle[string]](), "snapshot: key type Handle[string]: unique handles are compared by identity"},
 	} {
 		require.Error(t, tc.err)
 		assert.ErrorIs(t, tc.err, layout.ErrUnsupported)
