@@ -69,7 +69,9 @@ func Bytes(a *Arena, b []byte) []byte {
 //
 // Maps, channels, funcs and unsafe.Pointer are refused, and so is
 // unique.Handle (held by netip.Addr, Prefix and AddrPort), whose copy
-// would equal no handle: the error wraps ErrUnsupported and names the field path and its type once, for example
+// would equal no handle, and so are the library's own handles (an Arena,
+// freeze.Region, snapshot.Snapshot, Map or Store), whose copy would own
+// none of the memory they refer to: the error wraps ErrUnsupported and names the field path and its type once, for example
 // "arena: clone: Config.Index: map[string]int: maps are not supported …";
 // one inside an interface is named by the path through its dynamic type,
 // "Config.Extra.(Hooks).Index: map[string]int: …" (a pointer stored in it

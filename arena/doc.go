@@ -56,7 +56,9 @@
 // depth (snapshot.Map is the frozen replacement for maps); unique.Handle,
 // which is compared by identity and so cannot be copied (netip.Addr,
 // netip.Prefix and netip.AddrPort hold one: store addresses as strings or
-// byte arrays); and, for the typed allocators, anything holding pointers
+// byte arrays); the library's own handles (an Arena, freeze.Region,
+// snapshot.Snapshot, Map or Store: keep them beside the value); and, for
+// the typed allocators, anything holding pointers
 // (strings, slices and interfaces count).
 //
 // The garbage collector does not scan arena memory, so no Go-heap pointer

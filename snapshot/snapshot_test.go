@@ -302,6 +302,46 @@ func TestTakeErrors(t *testing.T) {
 	assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a failed Take leaves nothing allocated")
 }
 
+// A value holding one of the library's own handles (a Map, a Snapshot, a
+// Store, a Region, an Arena) is refused for the handle, by its path, not
+// for one of its unexported fields ("Routes.snap.onClose: func(): funcs
+// are not supported"), which names a field the caller never wrote and
+// suggests the wrong fix.
+func TestTakeRefusesTheLibrarysHandlesByName(t *testing.T) {
+	m, err := snapshot.NewMap(maps.All(map[string]int{"a": 1}))
+	require.NoError(t, err)
+	defer m.Close()
+	s, err := snapshot.Take(1)
+	require.NoError(t, err)
+	defer s.Close()
+	a, err := arena.NewArena()
+	require.NoError(t, err)
+	defer a.Close()
+	var st snapshot.Store[int]
+	type withMap struct {
+		Name   string
+		Routes *snapshot.Map[string, int]
+	}
+	const handle = " is a handle to memory this library maps and releases, not data"
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{&withMap{Routes: m}, "arena: clone: interface {}.(*withMap).Routes: Map[string,int]: snapshot.Map" + handle},
+		{s, "arena: clone: interface {}.(*Snapshot[int]): Snapshot[int]: snapshot.Snapshot" + handle},
+		{[]*freeze.Region{s.Region()}, "arena: clone: interface {}.([]*Region)[]: Region: freeze.Region" + handle},
+		{a, "arena: clone: interface {}.(*Arena): Arena: arena.Arena" + handle},
+		{&st, "arena: clone: interface {}.(*Store[int]): Store[int]: snapshot.Store" + handle},
+	} {
+		_, err := snapshot.Take(tc.v)
+		require.ErrorIs(t, err, arena.ErrUnsupported)
+		assert.True(t, strings.HasPrefix(err.Error(), tc.want), "%v\nwant it to begin %s", err, tc.want)
+	}
+	_, err = snapshot.NewMap(maps.All(map[string]*snapshot.Map[string, int]{"a": m}))
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	assert.Contains(t, err.Error(), "snapshot: NewMap: value type: *Map[string,int]: Map[string,int]: snapshot.Map"+handle)
+}
+
 // A mode this kernel cannot freeze in (a probe found seals or the
 // read-only reopen missing) is refused by Take and NewMap before anything
 // is copied or built: an error wrapping freeze.ErrModeUnsupported and the

@@ -360,6 +360,32 @@ func reason(rt reflect.Type) string {
 		if IsUniqueHandle(rt) {
 			return "unique handles are compared by identity, which a copy cannot keep (netip.Addr holds one: store addresses as strings or byte arrays)"
 		}
+		if h := libraryHandle(rt); h != "" {
+			return h + " is a handle to memory this library maps and releases, not data: a copy would own none of it (keep the handle beside the value)"
+		}
+	}
+	return ""
+}
+
+// modulePath is the path of this module, whose packages are the
+// directories under it.
+var modulePath = strings.TrimSuffix(reflect.TypeFor[Type]().PkgPath(), "/internal/layout")
+
+// libraryHandle names rt as package.Type if it is one of the handles the
+// library's packages hand out (an Arena, Region, Snapshot, Map or Store),
+// and returns "" otherwise. Copied into a value, such a handle would not
+// own what it refers to; Clone would otherwise refuse it for one of its
+// unexported fields (a func, a channel, an unsafe.Pointer), an error that
+// names a field the caller never wrote.
+func libraryHandle(rt reflect.Type) string {
+	pkg, ok := strings.CutPrefix(rt.PkgPath(), modulePath+"/")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rt.Name(), "[")
+	switch pkg + "." + name {
+	case "arena.Arena", "freeze.Region", "snapshot.Snapshot", "snapshot.Map", "snapshot.Store":
+		return pkg + "." + name
 	}
 	return ""
 }
