@@ -930,6 +930,27 @@ func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {
 	}
 	assert.Contains(t, paths, `Map[string,*plan]["pro"]`)
 	assert.Contains(t, paths, `Map[string,*plan]["free"]`)
+
+	// A hashed table without keys of more than 16 bytes has no blob (of
+	// their bytes) to list, not even an empty one.
+	plans := map[string]*plan{}
+	for i := range 50 {
+		plans[fmt.Sprint("plan-", i)] = &plan{i, i}
+	}
+	hm, err := snapshot.NewMap(maps.All(plans), snapshot.WithMode(freeze.Protect))
+	require.NoError(t, err)
+	defer hm.Close()
+	require.Equal(t, "open-addressing", hm.Strategy())
+	require.NoError(t, hm.Region().Wait())
+	p, _ = hm.Get("plan-7")
+	require.NoError(t, backdoor.Reprotect(p, plan{7, 8}))
+	require.ErrorAs(t, hm.Verify(), &ce)
+	all, err = hm.Region().Allocations(0, uintptr(hm.Size()))
+	require.NoError(t, err)
+	for _, al := range all {
+		assert.NotContains(t, al.Path, ".blob", "allocation %s (%s)", al.Path, al.Type)
+	}
+	assert.NotContains(t, ce.Error(), ".blob")
 }
 
 // Verify names the entries on a changed page as every other error and

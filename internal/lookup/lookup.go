@@ -820,7 +820,12 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 	for p := 1; p <= parts; p++ {
 		first[p] += first[p-1]
 	}
-	t.blob = make([]byte, 0, long)
+	if long > 0 {
+		// Without long keys the blob stays nil: an empty one would be
+		// cloned as an allocation of no bytes, listed by Verify and
+		// Allocations on the page it sits on.
+		t.blob = make([]byte, 0, long)
+	}
 	recs, err := makeSlice[rec[strSlot[V]]](m, c.n)
 	if err != nil {
 		return err
