@@ -650,6 +650,40 @@ func TestUpdateRefusesHeapValuesStoredInInterfaces(t *testing.T) {
 	}
 }
 
+// Values stored in an interface are boxed outside the region, whatever
+// they are: a small integer or a constant in the program's data, others
+// on the heap. Update refuses them with a message that says so, since
+// w.X = 5 reads as storing a value, not a pointer; a value boxed in the
+// region already, as another interface of it holds, may be stored.
+func TestUpdateOfAnInterfaceSaysWhyAValueIsRefused(t *testing.T) {
+	type pair struct{ X, Y any }
+	big := 1 << 40
+	for name, v := range map[string]any{
+		"small int":       5,
+		"constant string": "constant",
+		"constant struct": Endpoint{Host: "h", Port: 1},
+		"heap int":        big,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, ro := aliasHolder(t)
+			err := freeze.Update(r, ro, func(w *Holder) { w.X = v })
+			require.ErrorIs(t, err, arena.ErrForeignPointer)
+			assert.Contains(t, err.Error(), "Holder.X")
+			assert.Contains(t, err.Error(), "for constants and small integers, in the program's data")
+			assert.Equal(t, 7, ro.X, "nothing was written")
+		})
+	}
+	a := newArena(t)
+	p, err := arena.Clone(a, &pair{X: 7, Y: "from the region"})
+	require.NoError(t, err)
+	r, err := freeze.Freeze(a, freeze.Alias)
+	require.NoError(t, err)
+	ro := freeze.ReadOnly(r, p)
+	require.NoError(t, freeze.Update(r, ro, func(w *pair) { w.X = w.Y }))
+	assert.Equal(t, "from the region", ro.X)
+	require.NoError(t, r.Verify())
+}
+
 // An Update that panics after storing a Go-heap pointer does not leave it
 // in frozen memory: f wrote only its copy, so the string cannot be freed
 // under a reader.

@@ -459,6 +459,8 @@ func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error
 			// from the end of a heap string): tidy it as a clone has it.
 			tidy(word, kind, r.alias.Addr())
 			return nil
+		case kind == layout.SlotEface || kind == layout.SlotIface:
+			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v, Hint: ifaceHint}
 		default:
 			return &GraphError{Arena: a.name, Path: a.PathAt(off), Off: off, Value: v,
 				Hint: "Update can store only nil or pointers to what is already in the region, such as ReadOnly's results; nothing was written"}
@@ -471,6 +473,14 @@ func (r *Region) checkCopy(buf unsafe.Pointer, t *layout.Type, lo uintptr) error
 		return nil
 	})
 }
+
+// ifaceHint is the hint of Update's error for an interface given a value
+// boxed outside the region: any value stored in an interface is, unless
+// it is already boxed in the region, which the message must say, since a
+// small integer or a constant stored there (w.Extra = 5) reads as a
+// value, not a pointer.
+const ifaceHint = "Update can give an interface only nil, a pointer into the region, or a value boxed in the region already, as another of its interfaces holds it: " +
+	"any other value stored in an interface is boxed outside the region, on the heap or, for constants and small integers, in the program's data; nothing was written"
 
 // walkUpdated visits the pointer words in arena offsets [lo, hi).
 func (r *Region) walkUpdated(lo, hi uintptr, visit visitor) error {

@@ -46,7 +46,9 @@ func (e *GraphError) Unwrap() error { return ErrForeignPointer }
 
 // visitor is called with the address of each pointer word in arena memory
 // that must point into the arena (or be nil), the kind of slot it begins
-// (a string's length is the word after it), and elemSize of that slot.
+// (a string's length is the word after it), or, for an interface's data
+// word, the second of its slot, SlotEface or SlotIface, and elemSize of
+// that slot (0 for an interface: its dynamic type is not looked at).
 type visitor func(word unsafe.Pointer, kind layout.SlotKind, elem uintptr) error
 
 // walkPointers visits every pointer word of the records from index from on:
@@ -151,7 +153,7 @@ func walkSlots(base unsafe.Pointer, slots []layout.Slot, visit visitor) error {
 			// so a type word that a stray write changed (Verify then
 			// describes the page holding it) cannot crash the walk.
 			if *(*uintptr)(p) != 0 {
-				err = visit(unsafe.Add(p, ptrSize), layout.SlotPointer, 0)
+				err = visit(unsafe.Add(p, ptrSize), s.Kind, 0)
 			}
 		case layout.SlotArray:
 			for j := uintptr(0); j < s.Len && err == nil; j++ {
