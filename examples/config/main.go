@@ -72,11 +72,13 @@ func run(path string) error {
 		}()
 	}
 
-	// The watcher: poll the file, republish on change.
+	// The watcher: poll the file, republish on change. It starts from
+	// the file that version 1 was read from: taken inside the goroutine,
+	// once it ran, a version written before then went unnoticed.
 	done := make(chan struct{})
+	last := modTime(path)
 	go func() {
 		defer close(done)
-		last := modTime(path)
 		for !stop.Load() {
 			time.Sleep(10 * time.Millisecond)
 			if t := modTime(path); !t.Equal(last) {
@@ -88,23 +90,28 @@ func run(path string) error {
 		}
 	}()
 
+	// Each version is written once the one before has been served. A
+	// watcher that polls sees only the file's latest version: written
+	// while the watcher was held up for a poll or more (on a loaded
+	// machine), the one before went unpublished, and the example waited
+	// for a fourth version that never came.
 	for v := 2; v <= 4; v++ {
 		time.Sleep(100 * time.Millisecond)
 		if err := write(path, v); err != nil {
 			stop.Store(true)
 			return err
 		}
-	}
-	// Wait for the watcher to publish the last version; a reload that
-	// failed leaves an older one current, and then nothing will.
-	for deadline := time.Now().Add(10 * time.Second); store.Stats().Published < 4; {
-		if time.Now().After(deadline) {
-			stop.Store(true)
-			wg.Wait()
-			<-done
-			return fmt.Errorf("version 4 was not published within 10s (%d versions were)", store.Stats().Published)
+		// Wait for a reader to serve it; a reload that failed leaves an
+		// older version current, and then none will.
+		for deadline := time.Now().Add(10 * time.Second); served[v].Load() == 0; {
+			if time.Now().After(deadline) {
+				stop.Store(true)
+				wg.Wait()
+				<-done
+				return fmt.Errorf("version %d was not served within 10s (%d versions were published)", v, store.Stats().Published)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond) // serve a while with the last version
 	stop.Store(true)
