@@ -273,7 +273,10 @@ func TestARangeLargerThanTheBudgetIsNotQuarantined(t *testing.T) {
 // MapsLines, which parses only the lines between the lowest chunk and the
 // highest, counts what the whole maps file holds within the chunks: here
 // a small range with a page made readable in its middle (three lines
-// where there was one), and a range large enough for a chunk of its own.
+// where there was one), and a range larger than every chunk, which takes
+// a chunk of its own. (A range of one chunk's size fitted into the chunk
+// of twice that size that TestAllocOfAHugeRangeAlignedBeyondAChunk leaves
+// free, when that test ran first, and there was one chunk.)
 func TestMapsLinesCountsTheChunksLines(t *testing.T) {
 	if _, err := vm.ReadMaps(); err != nil {
 		t.Skip("no /proc/self/maps here:", err)
@@ -284,7 +287,11 @@ func TestMapsLinesCountsTheChunksLines(t *testing.T) {
 	mid := unsafe.Slice((*byte)(unsafe.Add(small.base, vm.PageSize)), vm.PageSize)
 	require.NoError(t, unix.Mprotect(mid, unix.PROT_READ))
 	defer func() { require.NoError(t, unix.Mprotect(mid, unix.PROT_NONE)) }()
-	large, err := Alloc(chunkSize, 0, nil, "large") // more than the first chunk has left
+	n := uintptr(chunkSize)
+	for _, c := range Chunks() {
+		n = max(n, c[1]-c[0]+vm.PageSize)
+	}
+	large, err := Alloc(n, 0, nil, "large")
 	require.NoError(t, err)
 	defer func() { require.NoError(t, Release(large)) }()
 	require.GreaterOrEqual(t, len(Chunks()), 2)
