@@ -43,3 +43,33 @@ func TestLimitsLeaveTheHeapRoomForManySpans(t *testing.T) {
 		})
 	}
 }
+
+// What the runtime never frees it carves from a chunk of 256 KiB per P,
+// and maps another once the chunk is spent: under either limit that
+// stopped the process ("fatal error: runtime: cannot allocate memory",
+// from an itab that an fmt.Errorf under TightAddressSpace made, in about
+// 1 run in 500 of the space package's limit tests on linux/386),
+// wherever in its chunk the test began. Here 2000 cleanup records, some
+// 50 KiB of them, are made under each limit, which stopped a quarter of
+// the runs on linux/386 and half on linux/amd64. Each in a child
+// process, which the crash would kill.
+func TestLimitsLeaveTheRuntimeRoomForRecordsItNeverFrees(t *testing.T) {
+	for name, limit := range map[string]func(*testing.T) func(){
+		"TightAddressSpace": childtest.TightAddressSpace,
+		"OverMappingLimit":  childtest.OverMappingLimit,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !childtest.InChild(t) {
+				return
+			}
+			restore := limit(t)
+			cleanups := 0
+			for range 2000 {
+				runtime.AddCleanup(new([2]*byte), func(struct{}) {}, struct{}{})
+				cleanups++
+			}
+			restore()
+			assert.Equal(t, 2000, cleanups)
+		})
+	}
+}
