@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 const env = "FROZEN_CHILD_TEST"
@@ -15,8 +16,10 @@ const env = "FROZEN_CHILD_TEST"
 // InChild reports whether the test runs in the child process that an
 // earlier call started for it. Otherwise it starts one, running only this
 // test with the given environment variables added, fails t if the child
-// fails or skips, and returns false: the caller returns at once. Under an
-// emulator (FROZEN_TEST_EXEC_WRAPPER set) it skips the test instead.
+// fails or skips, and returns false: the caller returns at once. The
+// child's -test.timeout is three quarters of the time left before t's
+// deadline. Under an emulator (FROZEN_TEST_EXEC_WRAPPER set) it skips the
+// test instead.
 //
 //	if !childtest.InChild(t) {
 //		return
@@ -30,7 +33,15 @@ func InChild(t *testing.T, environ ...string) bool {
 	if os.Getenv("FROZEN_TEST_EXEC_WRAPPER") != "" {
 		t.Skip("under an emulator, whose own mappings and limits the child's would mix with")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	args := []string{"-test.run=^" + t.Name() + "$", "-test.v", "-test.count=1"}
+	if deadline, ok := t.Deadline(); ok {
+		// A child that hangs stops itself, printing its goroutines, while
+		// the parent can still report it: with no timeout of its own it
+		// ran until the parent's, which stopped the parent without a word
+		// from the child and left the child running.
+		args = append(args, "-test.timeout="+max(time.Until(deadline)*3/4, time.Second).String())
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	// No asynchronous preemption in the child: to preempt a goroutine so,
 	// the runtime saves its registers in memory it maps on demand, and at
 	// the limits these tests set that mmap fails and the runtime aborts
