@@ -139,11 +139,12 @@ func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 }
 
 // Windows of a slice of pointers share the edges of the elements they
-// have in common with the window scanned before them: cloning n windows
-// of width w scans each element once, whatever the order the windows are
-// met in that lets them (the same window twice, one inside the last, one
-// starting at its end, or windows moving forward), and the clone keeps
-// every window over one copy of the backing array.
+// have in common with the windows scanned before them: cloning n windows
+// of width w scans each element once, in whatever order the windows are
+// met, as long as each overlaps one met before it (moving forward or
+// backward, the same window twice, one inside another, one starting at
+// another's end), and the clone keeps every window over one copy of the
+// backing array.
 func TestCloneOfOverlappingWindowsOfPointers(t *testing.T) {
 	const n, width = 200, 150
 	leaves := make([]int64, n+width)
