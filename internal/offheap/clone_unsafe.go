@@ -420,21 +420,25 @@ func (c *cloner) discover() error {
 		}
 		src, t, n := r.src, r.t, r.n // r may move: scan adds ranges
 		sp := &spans[t.ID%uint32(len(spans))]
-		if !c.join(sp, r) {
-			*sp = span{t: t, start: r.start(), end: r.start(), edgeOff: uint32(len(c.edges))}
-		}
-		// From here on the span covers r's first byte.
-		if k := (sp.start - r.start()) / t.Size; r.start() < sp.start {
-			if err := c.prepend(sp, i, src, k); err != nil {
-				return err
+		from := uintptr(0)
+		if sp.t != t || r.start() > sp.end || r.end() <= sp.start || !c.join(sp, r) {
+			// Most ranges: a span of their own, and no division.
+			*sp = span{t: t, start: r.start(), end: r.end(), edgeOff: uint32(len(c.edges))}
+			r.ebuf, r.edgeOff = 0, sp.edgeOff
+		} else {
+			if r.start() < sp.start {
+				if err := c.prepend(sp, i, src, (sp.start-r.start())/t.Size); err != nil {
+					return err
+				}
+				r = &c.ranges[i] // prepend's scan may have moved it
 			}
-			r = &c.ranges[i] // prepend's scan may have moved it
-		}
-		r.ebuf, r.edgeOff = sp.ebuf, sp.edgeOff+uint32((r.start()-sp.start)/t.Size)*uint32(t.Edges)
-		from := min(n, (sp.end-r.start())/t.Size)
-		sp.end = max(sp.end, r.end())
-		if from == n {
-			continue
+			// The span now covers r's first byte.
+			r.ebuf, r.edgeOff = sp.ebuf, sp.edgeOff+uint32((r.start()-sp.start)/t.Size)*uint32(t.Edges)
+			from = min(n, (sp.end-r.start())/t.Size)
+			sp.end = max(sp.end, r.end())
+			if from == n {
+				continue
+			}
 		}
 		if sp.ebuf != 0 {
 			// scan appends to c.edges: lend it the span's buffer.
