@@ -115,11 +115,7 @@ func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 		b.Run(fmt.Sprintf("flat/n=%d", n), func(b *testing.B) { clone(b, v) })
 	}
 	for _, n := range []int{1000, 4000} {
-		leaves := make([]int64, 2*n)
-		back := make([]*int64, 2*n)
-		for i := range back {
-			back[i] = &leaves[i]
-		}
+		leaves, back := pointedLeaves(2*n, 2*n)
 		var w [][]*int64
 		for i := range n {
 			w = append(w, back[i:i+n])
@@ -147,12 +143,7 @@ func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 // backing array.
 func TestCloneOfOverlappingWindowsOfPointers(t *testing.T) {
 	const n, width = 200, 150
-	leaves := make([]int64, n+width)
-	back := make([]*int64, n+width)
-	for i := range back {
-		leaves[i] = int64(i)
-		back[i] = &leaves[i%(n+width/2)] // some leaves pointed to twice
-	}
+	leaves, back := pointedLeaves(n+width, n+width/2) // some leaves pointed to twice
 	type shape struct {
 		name  string
 		start []int // window i is back[start[i]:start[i]+len[i]]
@@ -228,12 +219,7 @@ type windowNode struct{ P *int64 }
 // the same, from a buffer of their own, and the clone is the same.
 func TestCloneOfInterleavedWindowsOfPointers(t *testing.T) {
 	const n, width = 200, 150
-	leaves := make([]int64, n+width)
-	back := make([]*int64, n+width)
-	for i := range back {
-		leaves[i] = int64(i)
-		back[i] = &leaves[i]
-	}
+	leaves, back := pointedLeaves(n+width, n+width)
 	items := make([]windowItem, n)
 	for i := range items {
 		items[i] = windowItem{W: back[i : i+width], Node: &windowNode{P: &leaves[i]}}
@@ -332,4 +318,16 @@ func TestCloneOfRandomWindows(t *testing.T) {
 		require.NoError(t, a.Close())
 	}
 	assert.NotZero(t, spilled, "some windows' edges moved to a buffer of their own")
+}
+
+// pointedLeaves returns n leaves, leaf i holding i, and n pointers to
+// them, pointer i to leaf i%distinct.
+func pointedLeaves(n, distinct int) ([]int64, []*int64) {
+	leaves := make([]int64, n)
+	back := make([]*int64, n)
+	for i := range back {
+		leaves[i] = int64(i)
+		back[i] = &leaves[i%distinct]
+	}
+	return leaves, back
 }
