@@ -248,7 +248,8 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // written to *p, and the checksums of those bytes are taken again, so
 // Verify accepts the change. It fails, without running f, with an error
 // wrapping ErrNotAlias for a region of another mode, ErrNotInRegion if *p
-// does not lie in the region, or arena.ErrClosed after Close. Pointers
+// does not lie in the region, or arena.ErrClosed after Close, whatever the
+// region's mode; a nil f is a mistake it panics on. Pointers
 // stored into the copy must be nil or point into the region (or into the
 // copy itself, as to *p); otherwise nothing is written and the error wraps
 // arena.ErrForeignPointer. (An empty string or slice, or a zero-size value

@@ -136,6 +136,11 @@ func TestUpdateAcrossAPageBoundaryRebaselinesBothPages(t *testing.T) {
 func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
 	r, _, ro := frozenConfig(t, freeze.Protect)
 	assert.ErrorIs(t, freeze.Update(r, ro, func(w *Config) {}), freeze.ErrNotAlias)
+	// Closed, a region of any mode says so, not that its mode is wrong.
+	require.NoError(t, r.Close())
+	err := freeze.Update(r, ro, func(w *Config) {})
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.NotErrorIs(t, err, freeze.ErrNotAlias)
 
 	ra, _, _ := frozenConfig(t, freeze.Alias)
 	assert.ErrorIs(t, freeze.Update(ra, &Config{}, func(w *Config) {}), freeze.ErrNotInRegion)
@@ -162,6 +167,20 @@ func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
 	assert.ErrorIs(t, err, freeze.ErrNotInRegion)
 	assert.False(t, ran, "f ran")
 	assert.NoError(t, rl.Verify())
+}
+
+// A nil func is a mistake in the caller, not a state of the region:
+// Update panics saying so, before it reads or locks anything, and the
+// region is as it was.
+func TestUpdateWithANilFuncPanicsPlainly(t *testing.T) {
+	r, _, ro := frozenConfig(t, freeze.Alias)
+	sum := r.Checksum()
+	assert.PanicsWithValue(t, "freeze.Update: nil func", func() {
+		_ = freeze.Update[Config](r, ro, nil)
+	})
+	assert.Equal(t, sum, r.Checksum())
+	require.NoError(t, freeze.Update(r, ro, func(w *Config) { w.Version = 2 }), "the region is not left locked")
+	assert.Equal(t, 2, ro.Version)
 }
 
 // An Update whose function panics is undone: its writes were never checked,

@@ -187,7 +187,13 @@ func ReadOnlyPtr[T any](r *Region, p *T) (*T, error) {
 // checked, as one copy into *p that is not atomic for them (use
 // snapshot.Store to swap versions).
 func Update[T any](r *Region, p *T, f func(w *T)) error {
+	if f == nil {
+		panic("freeze.Update: nil func")
+	}
 	if r.mode != Alias {
+		if r.Closed() {
+			return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+		}
 		return fmt.Errorf("%w: Update on %q (%s)", ErrNotAlias, r.a.name, r.mode)
 	}
 	lt := layout.For[T]()
