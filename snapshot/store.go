@@ -176,9 +176,9 @@ var testHookBeforeRetire func()
 // Read calls f with the current version. v, and everything it points to,
 // is valid only until f returns: f must not keep it (copy what it needs).
 // If nothing has been published yet, or the store was closed, f is called
-// with the zero value of T. Read does not allocate and takes no lock,
-// unless it is the last reader of a replaced version, which it then
-// releases. f receives v as Value gives it, a copy of the frozen T
+// with the zero value of T; Read panics if f is nil. Read does not
+// allocate and takes no lock, unless it is the last reader of a replaced
+// version, which it then releases. f receives v as Value gives it, a copy of the frozen T
 // (only what T points to is shared, and read-only), made by every Read:
 // for a large T, such as a struct holding a big array, publish a pointer
 // instead (a Store[*Config] of a *Config), whose Read copies one word.
@@ -190,6 +190,9 @@ var testHookBeforeRetire func()
 // Read can name only while the version is still there (released first,
 // the write would be reported as a use after Close).
 func (st *Store[T]) Read(f func(v T)) {
+	if f == nil {
+		panic("snapshot: Store.Read with a nil func")
+	}
 	v, s := st.enter()
 	if v == nil {
 		var zero T

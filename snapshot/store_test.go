@@ -64,6 +64,21 @@ func TestStoreZeroValueAndClose(t *testing.T) {
 	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 1}, st.Stats())
 }
 
+// A nil func panics saying so, before Read enters the current version:
+// the version is not left counted as read, and Close releases it.
+func TestStoreReadWithANilFuncPanicsPlainly(t *testing.T) {
+	var st snapshot.Store[Versioned]
+	assert.PanicsWithValue(t, "snapshot: Store.Read with a nil func", func() { st.Read(nil) })
+	_, err := st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	assert.PanicsWithValue(t, "snapshot: Store.Read with a nil func", func() { st.Read(nil) })
+	_, err = st.Publish(makeVersion(2))
+	require.NoError(t, err)
+	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 1}, st.Stats(), "the replaced version was not left to a reader")
+	require.NoError(t, st.Close())
+	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 2}, st.Stats())
+}
+
 func TestStoreKeepsAVersionWhileItIsRead(t *testing.T) {
 	var st snapshot.Store[Versioned]
 	defer st.Close()
