@@ -95,11 +95,12 @@ func Bytes(a *Arena, b []byte) []byte {
 // pointer-bearing elements (windows, s[i:i+w]) read the elements they
 // share once as long as each window Clone meets overlaps those it met
 // before it, in whatever order (other values may come between them, as
-// in a slice of structs each holding a window and a pointer). A window
-// that does not, or a window of another array of the same element type
-// (rarely, a value of another type) met between them, starts over:
-// windows of two such arrays met in turn each read all their elements,
-// n windows of width w n×w words.
+// in a slice of structs each holding a window and a pointer), and windows
+// of up to four arrays of one element type may be met in turn. A window
+// that overlaps none met before it, or one met after windows or values of
+// four other arrays of its element type (rarely, of other types), starts
+// over: windows of five such arrays met in turn each read all their
+// elements, n windows of width w n×w words.
 //
 // Nothing may write what v reaches while Clone copies it (a data race).
 // Clone reads the graph once to size the copy and again to copy it: a

@@ -87,7 +87,10 @@ func TestCloneOfOverlappingWindows(t *testing.T) {
 // edges across other ranges, 3-6 ms and 0.5 MB at n = 4,000 after. The
 // backward case meets the windows from the last: 1.7 s at n = 2,000
 // before windows shared edges with those after them, 1-4 ms at n =
-// 4,000 after (go test -bench OverlappingWindows ./internal/offheap/).
+// 4,000 after. The pairs case meets windows of two slices in turn: 11.3
+// s and 1.7 GB at n = 4,000 while discover kept one span a type, 7-12
+// ms and 3.4 MB with spanWays (go test -bench OverlappingWindows
+// ./internal/offheap/).
 func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 	type flat struct {
 		W [][]int64
@@ -131,6 +134,12 @@ func BenchmarkCloneOfOverlappingWindows(b *testing.B) {
 			backward = append(backward, back[n-i:2*n-i])
 		}
 		b.Run(fmt.Sprintf("backward/n=%d", n), func(b *testing.B) { clone(b, backward) })
+		_, back2 := pointedLeaves(2*n, 2*n)
+		pairs := make([]windowPair, n)
+		for i := range pairs {
+			pairs[i] = windowPair{A: back[i : i+n], B: back2[i : i+n]}
+		}
+		b.Run(fmt.Sprintf("pairs/n=%d", n), func(b *testing.B) { clone(b, pairs) })
 	}
 }
 
@@ -214,6 +223,9 @@ type windowItem struct {
 
 type windowNode struct{ P *int64 }
 
+// windowPair holds windows of two slices of one type, met in turn.
+type windowPair struct{ A, B []*int64 }
+
 // Windows each held beside a pointer, in a slice of structs, are scanned
 // one after another with the pointees in between: they share edges all
 // the same, from a buffer of their own, and the clone is the same.
@@ -253,30 +265,92 @@ func TestCloneOfInterleavedWindowsOfPointers(t *testing.T) {
 	}
 }
 
+// Windows of several slices of one type, met in turn (window i of each
+// slice, then window i+1 of each), share edges as windows of one slice
+// do, up to spanWays (4) slices; past that, each window is scanned
+// whole, and the clone is the same.
+func TestCloneOfWindowsOfSlicesMetInTurn(t *testing.T) {
+	const n, width = 100, 80
+	for _, tc := range []struct {
+		k      int  // slices
+		shared bool // whether windows share edges
+	}{{2, true}, {4, true}, {spanWays + 1, false}} {
+		k := tc.k
+		t.Run(fmt.Sprintf("slices=%d", k), func(t *testing.T) {
+			backs := make([][]*int64, k)
+			var w [][]*int64 // window i of slice j at i*k+j
+			for j := range backs {
+				_, backs[j] = pointedLeaves(n+width, n+width)
+			}
+			for i := range n {
+				for j := range backs {
+					w = append(w, backs[j][i:i+width])
+				}
+			}
+			p, err := PlanClone(layout.For[[][]*int64](), unsafe.Pointer(&w))
+			require.NoError(t, err)
+			edges := uint64(len(p.c.edges)) + p.c.nbuf
+			p.Release()
+			if tc.shared {
+				// As in TestCloneOfOverlappingWindowsOfPointers: each
+				// element counted once, and at most as many again moved.
+				assert.LessOrEqual(t, edges, 3*uint64(len(w)+k*(n+width)), "edges: each element of each backing array counted once")
+			} else {
+				assert.Greater(t, edges, uint64(len(w)*width/2), "edges: each window scanned whole")
+			}
+
+			a, err := NewArena("windows", 1<<22)
+			require.NoError(t, err)
+			defer a.Close()
+			cl, err := Clone(a, w)
+			require.NoError(t, err)
+			require.NoError(t, a.Validate())
+			for i := range n {
+				for j := range backs {
+					win := cl[i*k+j]
+					require.Len(t, win, width)
+					require.Equal(t, int64(i), *win[0], "slice %d, window %d", j, i)
+					if i > 0 {
+						prev := cl[(i-1)*k+j]
+						require.Same(t, &prev[1], &win[0], "slice %d, window %d: one copy of the backing array", j, i)
+						require.Same(t, prev[1], win[0], "slice %d, window %d: one copy of the leaf", j, i)
+					}
+				}
+			}
+		})
+	}
+}
+
 type randomWindow struct {
 	W    []windowElem
 	Node *windowNode // nil, or scanned between the windows
 }
 
-// Windows of random bounds, met in random order, some beside pointers
-// scanned between them: whatever edges they share or spill, every copied
-// element holds its own values, one copy of each element and of each leaf
-// is made, and the clone points only into the arena.
+// Windows of random bounds, of one to spanWays+1 slices, met in random
+// order, some beside pointers scanned between them: whatever edges they
+// share or spill, every copied element holds its own values, one copy of
+// each element and of each leaf is made, and the clone points only into
+// the arena.
 func TestCloneOfRandomWindows(t *testing.T) {
 	spilled := 0
 	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		back := make([]windowElem, 1+rng.IntN(40))
-		leaves := make([]int64, len(back))
-		for i := range back {
-			leaves[i] = int64(i)
-			back[i] = windowElem{L: &windowLeaf{V: int64(i)}, N: int64(i)}
+		// Element i of slice s, and its leaf, hold s*1000+i.
+		backs := make([][]windowElem, 1+rng.IntN(spanWays+1))
+		size := 1 + rng.IntN(40)
+		leaves, _ := pointedLeaves(size, size)
+		for s := range backs {
+			backs[s] = make([]windowElem, size)
+			for i := range size {
+				backs[s][i] = windowElem{L: &windowLeaf{V: int64(s*1000 + i)}, N: int64(s*1000 + i)}
+			}
 		}
 		ws := make([]randomWindow, 1+rng.IntN(30))
 		lo := make([]int, len(ws))
 		for i := range ws {
-			lo[i] = rng.IntN(len(back) + 1)
-			ws[i].W = back[lo[i] : lo[i]+rng.IntN(len(back)-lo[i]+1)]
+			s := rng.IntN(len(backs))
+			lo[i] = s*1000 + rng.IntN(size+1)
+			ws[i].W = backs[s][lo[i]%1000 : lo[i]%1000+rng.IntN(size-lo[i]%1000+1)]
 			if rng.IntN(2) == 0 {
 				ws[i].Node = &windowNode{P: &leaves[rng.IntN(len(leaves))]}
 			}
