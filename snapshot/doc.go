@@ -57,7 +57,10 @@
 // it lies in the table's own bytes (keys and the values stored in its
 // slots, not what values point to). A write that Guard catches in a value
 // or in what a value points to is named by the entry's key, as Go indexes
-// a map: `Map[string,*Route]["/api"].TimeoutMS`.
+// a map: `Map[string,*Route]["/api"].TimeoutMS`; one in what a slot holds
+// of the key, `key "/api" of Map[string,*Route]`; one in the table's other
+// parts (its tags, the bytes of keys longer than 16), through the Map:
+// `Map[string,*Route].tags[12]`.
 //
 // # Memory accounting
 //

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
@@ -112,8 +113,10 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 	}
 	m := &Map[K, V]{t: s.Value(), snap: s}
 	m.t.SetName(s.Name())
-	// A write through a value's pointer is named by the entry's key.
+	// A write into an entry, or through a value's pointer, is named by the
+	// entry's key; one into the table's other parts, through Map's name.
 	r := offheap.Unwrap(s.Region().Arena()).Region()
+	r.Arena().SetRootName(uintptr(unsafe.Pointer(s.Pointer()))-r.ViewAddr(0), m.t.MapName())
 	r.Arena().SetValueName(func(off uintptr) (name string, ok bool) {
 		defer func() {
 			if recover() != nil {
@@ -122,7 +125,7 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 				name, ok = "", false
 			}
 		}()
-		return m.t.ValueName(r.ViewAddr(off))
+		return m.t.EntryName(r.ViewAddr(off))
 	})
 	s.onClose = func() { m.t.SetClosed(true) }
 	return m, nil

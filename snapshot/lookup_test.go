@@ -907,6 +907,58 @@ func TestMapFaultNamesTheEntry(t *testing.T) {
 	}
 }
 
+// The table's own parts are named through the Map, never by the type
+// that holds them inside the library: a write to a key's bytes in its
+// slot names the entry (`key "/r2" of Map[string,int64]`), one to a tag
+// the Map's array (`Map[string,int64].tags[…]`), and Allocations and
+// Verify name the table itself `Map[string,int64]`, in every mode (whose
+// layouts place the table's parts in different orders).
+func TestMapNamesItsOwnParts(t *testing.T) {
+	want := map[string]int64{}
+	for i := range 1000 {
+		want[fmt.Sprintf("/r%d", i)] = int64(i)
+	}
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
+			require.NoError(t, err)
+			defer fm.Close()
+			require.NoError(t, fm.Region().Wait())
+			all, err := fm.Region().Allocations(0, uintptr(fm.Size()))
+			require.NoError(t, err)
+			var paths []string
+			tags := -1
+			for i, al := range all {
+				paths = append(paths, al.Path)
+				if al.Path == "Map[string,int64].tags" {
+					tags = i
+				}
+			}
+			assert.Contains(t, paths, "Map[string,int64]")
+			assert.Contains(t, paths, "Map[string,int64].sslots")
+			require.NotEqual(t, -1, tags, "allocations: %q", paths)
+			for _, p := range paths {
+				assert.NotContains(t, p, "Table[")
+			}
+			if vm.FaultPageOnly {
+				return // the kernel gives only the page of a fault here
+			}
+			var k string
+			for k = range fm.All() {
+				break
+			}
+			kb := (*byte)(unsafe.Pointer(unsafe.StringData(k)))
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { *kb = 'x' }), &wf)
+			assert.Equal(t, fmt.Sprintf("key %q of Map[string,int64]", k), wf.Path)
+			_, _, at := tableBytes(t, fm)
+			tag := at(all[tags].Offset + 3)
+			require.ErrorAs(t, freeze.Guard(func() { *tag = 0 }), &wf)
+			assert.Equal(t, "Map[string,int64].tags[3]", wf.Path)
+		})
+	}
+}
+
 // Verify's description of a changed page, and Allocations, name what the
 // table's values point to by the entries' keys too: `Map[string,*plan]["pro"]`.
 func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {

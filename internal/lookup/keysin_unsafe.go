@@ -82,24 +82,34 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 	return keys
 }
 
-// ValueName names the byte at address addr if it lies in the value of one
-// of the table's entries, in its slot, as Go text that indexes a map by
-// the entry's key: `Map[string,*Route]["api"]`, followed by the field of
-// the value holding the byte (".Port"). It reads the table as KeysIn
-// does, and gives false for any other address: a key's or tag's bytes,
-// an empty slot, or memory outside the slots.
-func (t *Table[K, V]) ValueName(addr uintptr) (string, bool) {
+// EntryName names the byte at address addr if it lies in one of the
+// table's entries, in its slot: in the value, as Go text that indexes a
+// map by the entry's key, `Map[string,*Route]["api"]`, followed by the
+// field of the value holding the byte (".Port"); in what the slot holds
+// of the key (its bytes, or where a long key's bytes are, or the hash of
+// an integer key), `key "api" of Map[string,*Route]`. It reads the table
+// as KeysIn does, and gives false for any other address: a tag, an empty
+// slot, padding after the value, or memory outside the slots.
+func (t *Table[K, V]) EntryName(addr uintptr) (string, bool) {
 	base, size, val := t.slotArray()
 	vt := layout.For[V]()
 	if size == 0 || addr < base || addr-base >= uintptr(t.slots())*size {
 		return "", false
 	}
 	i, local := int((addr-base)/size), (addr-base)%size
-	if local < val || local-val >= vt.Size || !t.inUse(i) {
+	if (local >= val && local-val >= vt.Size) || !t.inUse(i) {
 		return "", false
 	}
-	return "Map[" + layout.For[K]().Name() + "," + vt.Name() + "][" + KeyText(t.keyAt(i)) + "]" +
-		layout.FieldPath(vt.RType, local-val), true
+	m, key := t.MapName(), KeyText(t.keyAt(i))
+	if local < val {
+		return "key " + key + " of " + m, true
+	}
+	return m + "[" + key + "]" + layout.FieldPath(vt.RType, local-val), true
+}
+
+// MapName names the table as a Map: `Map[string,*Route]`.
+func (t *Table[K, V]) MapName() string {
+	return "Map[" + layout.For[K]().Name() + "," + layout.For[V]().Name() + "]"
 }
 
 // slotArray returns the address of the table's slot array (whichever of

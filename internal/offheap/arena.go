@@ -139,6 +139,15 @@ type Arena struct {
 	// arena took) names a path as soon as Freeze has: hence atomic, so
 	// that a path reading it also sees everything the function reads.
 	valueName atomic.Pointer[func(off uintptr) (string, bool)]
+	// rootName, when set (SetRootName), names a root record in paths;
+	// atomic for the same reason as valueName.
+	rootName atomic.Pointer[rootName]
+}
+
+// rootName is the name SetRootName gives the root record at offset off.
+type rootName struct {
+	off  uintptr
+	name string
 }
 
 // SetValueName makes paths through the arena, in fault reports and
@@ -154,6 +163,16 @@ type Arena struct {
 // under the lock that keeps Close from releasing the memory, and may read
 // the arena's memory but must not allocate in it.
 func (a *Arena) SetValueName(f func(off uintptr) (string, bool)) { a.valueName.Store(&f) }
+
+// SetRootName makes paths through the arena, in fault reports, Verify's
+// descriptions and Allocations, name the root whose record begins at
+// offset off by name instead of by its type: snapshot.Map names its
+// table's own bytes, and the arrays it points to, `Map[string,*Route].tags[3]`,
+// not `Table[string,*Route].tags[3]`. It is set once, after Freeze, as
+// SetValueName is.
+func (a *Arena) SetRootName(off uintptr, name string) {
+	a.rootName.Store(&rootName{off: off, name: name})
+}
 
 // leftover is a mapping of the arena's file outside its range that the
 // library failed to release when it meant to: a rollback's (a failed

@@ -592,12 +592,7 @@ func (n *namer) path(off uintptr, seen []place) string {
 			break
 		}
 		if rec.Parent == NoParent {
-			parts = append(parts, elemPath(t, local, rec.N != 1))
-			name := t.Name()
-			if rec.N != 1 {
-				name = "[]" + name
-			}
-			parts = append(parts, name)
+			parts = append(parts, elemPath(t, local, rec.N != 1), n.rootPath(j))
 			break
 		}
 		rt, ok := n.step(j, off, seen, &detours)
@@ -745,6 +740,20 @@ func elemPath(t *layout.Type, local uintptr, indexed bool) string {
 	return fmt.Sprintf("[%d]", local/t.Size) + layout.FieldPath(t.RType, local%t.Size)
 }
 
+// rootPath names record j, a root: by the name SetRootName gave it, or
+// else by its type, as a slice for a run of values.
+func (n *namer) rootPath(j int) string {
+	rec := n.a.recs.at(j)
+	if rn := n.a.rootName.Load(); rn != nil && rn.off == uintptr(rec.Off) {
+		return rn.name
+	}
+	name := layout.ByID(rec.Type).Name()
+	if rec.N != 1 {
+		name = "[]" + name
+	}
+	return name
+}
+
 // allocationPath names record j as a whole: the field that points to it
 // (a path from the root), or its type where nothing does. The word is one
 // that reaches the record's first byte, from its parent or else from any
@@ -762,10 +771,7 @@ func (n *namer) allocationPath(j int) string {
 		}
 		return fmt.Sprintf("%s#0…%d", t.Name(), rec.N-1)
 	case NoParent:
-		if rec.N != 1 {
-			return "[]" + t.Name()
-		}
-		return t.Name()
+		return n.rootPath(j)
 	}
 	detours := 0
 	here := []place{{j, uintptr(rec.Off)}}
