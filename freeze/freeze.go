@@ -75,8 +75,17 @@ func (e *StepError) Error() string {
 	return offheap.StepMessage(e.Arena, offheap.Mode(e.Mode), e.Step, e.Err, e.Rollback)
 }
 
-// Unwrap returns the step's error and the rollback's.
-func (e *StepError) Unwrap() []error { return []error{e.Err, e.Rollback} }
+// Unwrap returns the step's error and the rollback's, leaving out either
+// that is nil (the errors package does not allow a nil in the slice).
+func (e *StepError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	for _, err := range [...]error{e.Err, e.Rollback} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
 
 // Region is a frozen arena. Its methods are safe for concurrent use.
 // A Region must not be copied. Obtain one from Freeze: the zero value is

@@ -50,3 +50,24 @@ func TestStepErrorSaysWhenRollingBackFailed(t *testing.T) {
 	se.Rollback = nil
 	assert.Equal(t, `freeze: arena "a": Alias: step "map" failed: step broke`, se.Error())
 }
+
+// Unwrap never returns a nil among its errors, which the errors package
+// does not allow: a StepError whose rollback succeeded unwraps to the
+// step's error alone, so that code walking the tree of errors by hand
+// (not only errors.Is and errors.As, which skip a nil) meets no nil.
+func TestStepErrorUnwrapHoldsNoNil(t *testing.T) {
+	step, rollback := errors.New("step broke"), errors.New("undo broke")
+	for _, tc := range []struct {
+		name string
+		se   *freeze.StepError
+		want []error
+	}{
+		{"step only", &freeze.StepError{Err: step}, []error{step}},
+		{"step and rollback", &freeze.StepError{Err: step, Rollback: rollback}, []error{step, rollback}},
+		{"neither", &freeze.StepError{}, []error{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.se.Unwrap())
+		})
+	}
+}

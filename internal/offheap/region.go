@@ -81,8 +81,17 @@ func StepMessage(arena string, mode Mode, step string, err, rollback error) stri
 	return s
 }
 
-// Unwrap returns the step's error and the rollback's.
-func (e *StepError) Unwrap() []error { return []error{e.Err, e.Rollback} }
+// Unwrap returns the step's error and the rollback's, leaving out either
+// that is nil (the errors package does not allow a nil in the slice).
+func (e *StepError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	for _, err := range [...]error{e.Err, e.Rollback} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
 
 // asideMin is the smallest mapping that Seal freezes by moving its page
 // tables aside (mremap) rather than remapping in place: below it, tearing

@@ -39,3 +39,10 @@ func TestStepErrorWrapsTheRollbacksErrorToo(t *testing.T) {
 	assert.ErrorIs(t, err, rollback)
 	assert.ErrorContains(t, err, "rolling back failed: injected rollback failure")
 }
+
+// Unwrap leaves out a nil rollback error: the errors package does not
+// allow a nil in the slice an Unwrap returns.
+func TestStepErrorUnwrapHoldsNoNil(t *testing.T) {
+	step := errors.New("step broke")
+	assert.Equal(t, []error{step}, (&StepError{Err: step}).Unwrap())
+}
