@@ -165,8 +165,12 @@
 // Guard only guards the calling goroutine; a fault in another goroutine
 // still kills the process, as any fault does. A system call that writes into
 // frozen memory (read(2) into a frozen buffer) fails with EFAULT instead of
-// faulting. A fault does not say whether it was a read or a write: in a
-// frozen range it can only be a write; in a closed range it is any access.
+// faulting. Under the race detector, an atomic operation into frozen
+// memory (sync/atomic, a sync.Mutex or sync.Once in a snapshot) kills the
+// process whether or not Guard runs it: the race runtime does atomics in C
+// code, whose faults the Go runtime cannot recover. A fault does not say
+// whether it was a read or a write: in a frozen range it can only be a
+// write; in a closed range it is any access.
 // On linux/s390x the kernel reports only the page that faulted, so a
 // WriteFault there has PageOnly set and names no field (make test runs the
 // suite for s390x under emulation to keep this, and the big-endian code,

@@ -114,8 +114,13 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // process); a system call writing into frozen memory fails with EFAULT
 // instead of faulting; a store straddling two pages reports the first
 // byte of the read-only page; where the kernel reports only the page that
-// faulted (linux/s390x), a WriteFault has PageOnly set and no Path. A
-// panic(nil) passes through as the runtime's *runtime.PanicNilError,
+// faulted (linux/s390x), a WriteFault has PageOnly set and no Path. Under
+// the race detector (-race) an atomic operation into frozen memory
+// (sync/atomic, and so locking a sync.Mutex or running a sync.Once held in
+// a snapshot) kills the process with a fatal runtime error rather than
+// faulting into Guard: the race runtime performs atomics in C code, where
+// the runtime cannot turn a fault into a panic (plain writes, copy and
+// clear are caught as usual). A panic(nil) passes through as the runtime's *runtime.PanicNilError,
 // except under GODEBUG=panicnil=1, where recover cannot tell it from
 // runtime.Goexit (which must go on) and Guard returns nil.
 func Guard(f func()) (err error) {

@@ -134,7 +134,8 @@
 // len == cap). Copies of frozen values are ordinary Go values. That
 // includes the writes a value's own methods make: Take copies a
 // sync.Mutex, sync.Once or atomic counter like any other field, but
-// locking it, running it or adding to it faults once frozen, as does
+// locking it, running it or adding to it faults once frozen (under the
+// race detector, a fatal error that freeze.Guard cannot catch), as does
 // using a type that builds its state on first use (a strings.Replacer).
 // Leave such fields out of the value, or keep them beside the snapshot.
 //
