@@ -89,11 +89,26 @@ func (e *StepError) Unwrap() []error {
 
 // Region is a frozen arena. Its methods are safe for concurrent use.
 // A Region must not be copied. Obtain one from Freeze: the zero value is
-// not a region.
+// not a region, and counts as closed: its methods, and ReadOnly, panic
+// with an error wrapping arena.ErrClosed, and those that return an error
+// return one.
 type Region struct {
 	_ noCopy
 	r *offheap.Region
 	a *arena.Arena
+}
+
+// errNoRegion is the error for a zero-value Region, which only a
+// declaration makes (Freeze never returns one).
+var errNoRegion = fmt.Errorf("%w: a zero-value Region is not a region (obtain one from Freeze)", arena.ErrClosed)
+
+// core returns the region behind r, and panics with errNoRegion for a
+// zero-value Region.
+func (r *Region) core() *offheap.Region {
+	if r.r == nil {
+		panic(errNoRegion)
+	}
+	return r.r
 }
 
 type noCopy struct{}
@@ -165,19 +180,19 @@ func Freeze(a *arena.Arena, m Mode) (*Region, error) {
 }
 
 // Name returns the arena's name.
-func (r *Region) Name() string { return r.r.Name() }
+func (r *Region) Name() string { return r.core().Name() }
 
 // Mode returns the freeze mode.
-func (r *Region) Mode() Mode { return Mode(r.r.Mode()) }
+func (r *Region) Mode() Mode { return Mode(r.core().Mode()) }
 
 // Size returns the number of frozen bytes. Name, Mode and Size may be
 // called after Close, and give what they gave before it.
-func (r *Region) Size() int { return r.r.Size() }
+func (r *Region) Size() int { return r.core().Size() }
 
 // Checksum returns the root checksum of the frozen bytes (xxhash of the
 // per-page hashes and the size). It waits for the baseline. Update changes
 // it; after Close it is the last one taken.
-func (r *Region) Checksum() uint64 { return r.r.Checksum() }
+func (r *Region) Checksum() uint64 { return r.core().Checksum() }
 
 // Wait blocks until the baseline is taken and, in Seal mode, every seal is
 // in place; it returns an error if the background part of the freeze
@@ -189,7 +204,12 @@ func (r *Region) Checksum() uint64 { return r.r.Checksum() }
 // owner's mapping writable again, which then stays read-only.
 // Close waits for that part too, and Wait after Close returns what it
 // would have returned before.
-func (r *Region) Wait() error { return r.r.Wait() }
+func (r *Region) Wait() error {
+	if r.r == nil {
+		return errNoRegion
+	}
+	return r.r.Wait()
+}
 
 // Arena returns the frozen arena. Its Name and Len still answer; New,
 // MakeSlice, String, Bytes and Clone panic or fail with arena.ErrFrozen;
@@ -206,7 +226,12 @@ func (r *Region) Arena() *arena.Arena { return r.a }
 // ErrModeUnsupported in the other modes, with one wrapping
 // arena.ErrClosed after Close, and with Wait's error if the background
 // part of the freeze failed.
-func (r *Region) File() (*os.File, error) { return r.r.File() }
+func (r *Region) File() (*os.File, error) {
+	if r.r == nil {
+		return nil, errNoRegion
+	}
+	return r.r.File()
+}
 
 // Permanent mseals the region's mapping (Seal mode, Linux 6.10+): it can
 // then never be unmapped, remapped or made writable, for the life of the
@@ -218,7 +243,12 @@ func (r *Region) File() (*os.File, error) { return r.r.File() }
 // returns nil. A version published by a snapshot.Store refuses, with an
 // error wrapping snapshot.ErrOwnedByStore: it is released by the Store,
 // which a permanent mapping would defeat.
-func (r *Region) Permanent() error { return r.r.Permanent() }
+func (r *Region) Permanent() error {
+	if r.r == nil {
+		return errNoRegion
+	}
+	return r.r.Permanent()
+}
 
 // Close releases the region and its arena (the same as closing the arena):
 // memory is unmapped and the address range stays reserved and inaccessible
@@ -234,7 +264,12 @@ func (r *Region) Permanent() error { return r.r.Permanent() }
 // inside an Update's function with one wrapping ErrInsideUpdate. If the
 // kernel refuses to release the memory, Close returns its error and may be
 // called again.
-func (r *Region) Close() error { return r.a.Close() }
+func (r *Region) Close() error {
+	if r.r == nil {
+		return errNoRegion
+	}
+	return r.a.Close()
+}
 
 // ReadOnly returns the pointer readers must use for p, a pointer into the
 // frozen arena: p itself in Protect and Seal modes, its twin in the
@@ -244,7 +279,7 @@ func (r *Region) Close() error { return r.a.Close() }
 // arena.ErrClosed after Close. Called on another goroutine while an
 // Update of the region runs, it waits for the Update to finish.
 func ReadOnly[T any](r *Region, p *T) *T {
-	q, err := offheap.ReadOnlyPtr(r.r, p)
+	q, err := offheap.ReadOnlyPtr(r.core(), p)
 	if err != nil {
 		panic(err)
 	}

@@ -80,6 +80,9 @@ func (e *CorruptionError) Error() string {
 // error of a failed background seal, and does not allocate when nothing
 // changed. After Close it returns an error wrapping arena.ErrClosed.
 func (r *Region) Verify() error {
+	if r.r == nil {
+		return errNoRegion
+	}
 	changed, err := r.r.Verify(maxListed + 1)
 	if err != nil || changed == nil {
 		return err
@@ -99,6 +102,9 @@ func (r *Region) Verify() error {
 // The range is clipped to the region's Size; an empty one lists nothing.
 // After Close it returns an error wrapping arena.ErrClosed.
 func (r *Region) Allocations(start, end uintptr) ([]Allocation, error) {
+	if r.r == nil {
+		return nil, errNoRegion
+	}
 	as, err := r.r.Allocations(start, end)
 	if err != nil {
 		return nil, err
