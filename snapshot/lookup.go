@@ -41,8 +41,9 @@ type Map[K comparable, V any] struct {
 }
 
 // NewMap builds a frozen lookup table from entries (for example
-// maps.All(m), or any iter.Seq2) and freezes it like Take (WithMode,
-// WithName, default name "map", WithPermanent).
+// maps.All(m), or any iter.Seq2; a nil entries builds an empty table) and
+// freezes it like Take (WithMode, WithName, default name "map",
+// WithPermanent).
 //
 // Keys may be strings, integers of every kind, or fixed-size comparable
 // types made of booleans, integers, arrays and structs. Float keys (NaN
