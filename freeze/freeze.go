@@ -90,8 +90,8 @@ func (e *StepError) Unwrap() []error {
 // Region is a frozen arena. Its methods are safe for concurrent use.
 // A Region must not be copied. Obtain one from Freeze: the zero value is
 // not a region, and counts as closed: its methods, and ReadOnly, panic
-// with an error wrapping arena.ErrClosed, and those that return an error
-// return one.
+// with an error wrapping arena.ErrClosed, and those that return an error,
+// and Update, return one.
 type Region struct {
 	_ noCopy
 	r *offheap.Region
@@ -363,6 +363,9 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // another allocation and no time that could be measured, and the copy of
 // the first and last page 3-5%.
 func Update[T any](r *Region, p *T, f func(w *T)) error {
+	if r.r == nil {
+		return errNoRegion
+	}
 	err := offheap.Update(r.r, p, f)
 	if c, ok := err.(*offheap.PageConflict); ok {
 		return fmt.Errorf("%s: %w", c.Error(), r.corruption(c.Changed))

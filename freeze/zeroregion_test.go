@@ -26,6 +26,7 @@ func TestZeroRegionCountsAsClosed(t *testing.T) {
 		{"Close", r.Close},
 		{"File", func() error { f, err := r.File(); assert.Nil(t, f); return err }},
 		{"Allocations", func() error { as, err := r.Allocations(0, 1); assert.Nil(t, as); return err }},
+		{"Update", func() error { return freeze.Update(&r, new(int), func(*int) { t.Error("f ran") }) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
