@@ -280,6 +280,10 @@ func TestSizesAndLimits(t *testing.T) {
 		// The sentinel first, then the arena, as in every other message
 		// (this one read `arena "huge": arena: exhausted: …`).
 		assert.True(t, strings.HasPrefix(err.Error(), want.Error()+`: arena "huge": WithMaxBytes(`), "%v", err)
+		// The size once, and no internal package's name.
+		assert.Equal(t, 1, strings.Count(err.Error(), fmt.Sprint(n)), "%v", err)
+		assert.NotContains(t, err.Error(), "space:")
+		assert.NotContains(t, err.Error(), "vm:")
 		assert.Equal(t, before.Arenas, arena.ReadStats().Arenas, "a refused NewArena leaves no arena")
 		assert.Equal(t, before.ReservedBytes, arena.ReadStats().ReservedBytes)
 	}

@@ -269,8 +269,10 @@ func NewArena(name string, maxBytes int64) (*Arena, error) {
 	}
 	rng, err := allocAligned(n, a, name)
 	if errors.Is(err, space.ErrAddressSpace) {
-		// Named as every other ErrExhausted is: the sentinel, then the arena.
-		err = fmt.Errorf("%w: arena %q: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less): %w", ErrExhausted, name, maxBytes, err)
+		// Named as every other ErrExhausted is: the sentinel, then the
+		// arena, then what the kernel said (the layers below only repeat
+		// the size, in the names of packages the caller never sees).
+		err = fmt.Errorf("%w: arena %q: WithMaxBytes(%d): the kernel would not reserve that much address space (reserve less)%s", ErrExhausted, name, maxBytes, kernelSaid(err))
 		return nil, errors.Join(err, f.Close())
 	}
 	if err != nil {
@@ -647,6 +649,31 @@ func checkReleased(r space.Range) {
 			panic(fmt.Sprintf("arena: invariant broken: released range [%#x, %#x) still has a %s mapping %+v",
 				r.Start(), r.End(), e.Perms, e))
 		}
+	}
+}
+
+// kernelSaid returns ": " and the text of the error at the end of err's
+// wraps (following the last of several), where that is not
+// space.ErrAddressSpace itself: the kernel's errno, "cannot allocate
+// memory", when a reservation failed.
+func kernelSaid(err error) string {
+	for {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				err = next
+				continue
+			}
+		case interface{ Unwrap() []error }:
+			if next := u.Unwrap(); len(next) > 0 {
+				err = next[len(next)-1]
+				continue
+			}
+		}
+		if err == space.ErrAddressSpace {
+			return ""
+		}
+		return ": " + err.Error()
 	}
 }
 
