@@ -171,7 +171,8 @@ func ExampleCorruptionError() {
 // Allocations lists what lies in a range of a region, with offset, size,
 // type and path: all of a changed page's where a CorruptionError had more
 // than eight to list (ChangedPage.More). Typed allocations of one type
-// made back to back are one run, listed once.
+// made back to back are one run, listed once, and numbered among all the
+// arena's typed allocations of that type (the second uint32 is #1).
 func ExampleRegion_Allocations() {
 	a, _ := arena.NewArena(arena.WithName("limits"))
 	for i := range 2 {
@@ -190,8 +191,8 @@ func ExampleRegion_Allocations() {
 	// Output:
 	// 0x0+4 uint32 uint32#0
 	// 0x4+2 uint16 uint16#0
-	// 0x8+4 uint32 uint32#0
-	// 0xc+10 [5]uint16 uint16#0…4
+	// 0x8+4 uint32 uint32#1
+	// 0xc+10 [5]uint16 uint16#1…5
 }
 
 func ExampleRegion_Arena() {

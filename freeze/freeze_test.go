@@ -219,6 +219,51 @@ func TestGuardNamesTheFieldAtEveryDepth(t *testing.T) {
 	}
 }
 
+// Typed allocations of one type are numbered in the order the arena made
+// them, whatever came between them: two New[Point] split by a Clone and a
+// New of another type are Point#0 and Point#1, not both Point#0 of a run
+// of their own, and a MakeSlice after them begins at Point#2. Verify and
+// Allocations number runs the same way.
+func TestTypedAllocationsAreNumberedAcrossRuns(t *testing.T) {
+	a := newArena(t)
+	p0 := arena.New[Point](a)
+	_, err := arena.Clone(a, &Endpoint{Host: "h"})
+	require.NoError(t, err)
+	p1 := arena.New[Point](a)
+	arena.New[int64](a)
+	ps := arena.MakeSlice[Point](a, 3)
+	ps[2].X = 1
+	n := arena.New[int64](a)
+	r, err := freeze.Freeze(a, freeze.Protect)
+	require.NoError(t, err)
+	defer r.Close()
+	all, err := r.Allocations(0, uintptr(r.Size()))
+	require.NoError(t, err)
+	var paths []string
+	for _, al := range all {
+		if al.Type != "string data" && !strings.HasPrefix(al.Path, "*Endpoint") { // the clone's
+			paths = append(paths, al.Path)
+		}
+	}
+	assert.Equal(t, []string{"Point#0", "Point#1", "int64#0", "Point#2…4", "int64#1"}, paths)
+	if vm.FaultPageOnly {
+		return // the kernel gives the page: no field is named
+	}
+	for _, tc := range []struct {
+		write func()
+		path  string
+	}{
+		{func() { p0.Y = 1 }, "Point#0.Y"},
+		{func() { p1.Y = 1 }, "Point#1.Y"},
+		{func() { ps[2].X = 2 }, "Point#4.X"},
+		{func() { *n = 1 }, "int64#1"},
+	} {
+		var wf *freeze.WriteFault
+		require.ErrorAs(t, freeze.Guard(tc.write), &wf)
+		assert.Equal(t, tc.path, wf.Path)
+	}
+}
+
 func TestGuardPassesOtherPanicsThrough(t *testing.T) {
 	assert.PanicsWithValue(t, "boom", func() { _ = freeze.Guard(func() { panic("boom") }) })
 	var np *Config

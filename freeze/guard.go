@@ -20,8 +20,10 @@ type WriteFault struct {
 	// Path is the Go field written, from the root of the value holding it:
 	// "*Config.Endpoints[1].Port" (the root a *Config), "*Config.Name[2]"
 	// (byte 2 of the string in Name), or, for memory from arena.New or
-	// MakeSlice, the type and the index in its run of allocations:
-	// "Point#7.Y". A pointer to a struct or an array is followed as Go
+	// MakeSlice, the type and the index among the values of that type
+	// those made in the arena, in order: "Point#7.Y", the eighth Point
+	// (the sixth element of the slice of MakeSlice[Point](a, 10) made
+	// after two New[Point]). A pointer to a struct or an array is followed as Go
 	// follows it, by the field or index ("*Config.Primary.Port"); what
 	// any other pointer points to is named with the dereference spelt
 	// out, so that it reads apart from the pointer itself: "(**Config.Timeout)"

@@ -93,7 +93,8 @@ func (r *Region) Verify() error {
 // Allocations returns every allocation overlapping the arena offsets
 // [start, end), in address order, with its type and field path as a
 // CorruptionError names them (typed allocations of one type made back to
-// back are one run, listed once: "[5]uint16", "uint16#0…4"). A
+// back are one run, listed once: "[5]uint16", "uint16#3…7", the fourth to
+// the eighth uint16 the arena's typed allocations made). A
 // CorruptionError lists at most eight per changed page; where
 // ChangedPage.More says there were more, this lists them all:
 //

@@ -60,7 +60,8 @@ const NoParent = ^uint32(0)
 // RunOfTyped marks a record that describes a run of typed allocations
 // (New, MakeSlice, String, Bytes) of one type laid out back to back: a
 // million New calls cost one record. Fault reports name an element of a
-// run "Point#3".
+// run "Point#3", by its index among the elements of every run of its type
+// (namer.typedIndex).
 const RunOfTyped = ^uint32(0) - 1
 
 // RunOfStrings marks the record of the string bytes one Clone packed

@@ -111,6 +111,38 @@ type namer struct {
 	rootMemo map[place]bool        // rooted, by word
 	smallSet bool                  // small is known
 	isSmall  bool
+	typed    []typedRun // the runs of typed allocations, in record order (typedIndex)
+}
+
+// typedRun is a run of typed allocations, record rec, with the number of
+// elements of its type that the runs before it hold.
+type typedRun struct {
+	rec   int
+	first uint64
+}
+
+// typedIndex returns the index of the first element of run j among every
+// element of its type that the arena's typed allocations (New, MakeSlice,
+// String, Bytes) made: "Point#7" is the eighth Point they made, whichever
+// run holds it, so that two runs of one type, split by an allocation of
+// another, name their elements apart. One pass over the records, on
+// first use.
+func (n *namer) typedIndex(j int) uint64 {
+	if n.typed == nil {
+		n.typed = []typedRun{}
+		count := map[uint32]uint64{}
+		for k := 0; k < n.a.recs.len(); k++ {
+			if rec := n.a.recs.at(k); rec.Parent == RunOfTyped {
+				n.typed = append(n.typed, typedRun{rec: k, first: count[rec.Type]})
+				count[rec.Type] += rec.N
+			}
+		}
+	}
+	i, ok := slices.BinarySearchFunc(n.typed, j, func(r typedRun, j int) int { return cmp.Compare(r.rec, j) })
+	if !ok {
+		panic(fmt.Sprintf("offheap: typedIndex(%d): not a run of typed allocations", j))
+	}
+	return n.typed[i].first
 }
 
 // small reports whether the arena has at most freeLooks records and
@@ -587,7 +619,7 @@ func (n *namer) path(off uintptr, seen []place) string {
 			if t.Size == 0 {
 				parts = append(parts, t.Name())
 			} else {
-				parts = append(parts, fmt.Sprintf("%s#%d", t.Name(), local/t.Size)+layout.FieldPath(t.RType, local%t.Size))
+				parts = append(parts, fmt.Sprintf("%s#%d", t.Name(), n.typedIndex(j)+uint64(local/t.Size))+layout.FieldPath(t.RType, local%t.Size))
 			}
 			break
 		}
@@ -766,10 +798,12 @@ func (n *namer) allocationPath(j int) string {
 	case RunOfStrings:
 		return "string data"
 	case RunOfTyped:
+		// As a fault in it is named: "Point#3.X".
+		first := n.typedIndex(j)
 		if rec.N == 1 {
-			return t.Name() + "#0" // as a fault in it is named: "Point#0.X"
+			return fmt.Sprintf("%s#%d", t.Name(), first)
 		}
-		return fmt.Sprintf("%s#0…%d", t.Name(), rec.N-1)
+		return fmt.Sprintf("%s#%d…%d", t.Name(), first, first+rec.N-1)
 	case NoParent:
 		return n.rootPath(j)
 	}
