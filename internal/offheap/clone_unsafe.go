@@ -410,7 +410,7 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // have taken) is scanned whole and begins a span: that costs time, never
 // correctness, since the same words give the same edges.
 func (c *cloner) discover() error {
-	var spans [16]spanSet
+	var spans [spanSlots]spanSet
 	for head := 0; head < len(c.work); head++ {
 		i := c.work[head]
 		if uint64(len(c.edges))+c.nbuf > 1<<31 {
@@ -462,6 +462,10 @@ func (c *cloner) discover() error {
 	}
 	return nil
 }
+
+// spanSlots is how many sets of spans discover keeps open: a type's spans
+// are in set ID%spanSlots.
+const spanSlots = 16
 
 // spanWays is how many spans discover keeps open for the types that share
 // one of its slots: windows of that many slices of one type, met in turn

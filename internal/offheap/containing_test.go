@@ -265,6 +265,71 @@ func TestCloneOfInterleavedWindowsOfPointers(t *testing.T) {
 	}
 }
 
+// slotNode and slotItem are TestCloneOfWindowsBesideValuesOfEveryTypeSlot's:
+// each T makes node types of their own, whose IDs, and so whose slots
+// in discover's spans, follow one another.
+type (
+	slotNode[T any] struct {
+		P   *int64
+		tag [0]T
+	}
+	slotItem[T any] struct {
+		W    []*int64
+		Node *slotNode[T]
+	}
+)
+
+// interleavedEdges clones windows of width w of back, each beside a node
+// of type slotNode[T] pointing to a leaf, and returns the edges discover
+// counted, and whether the node type shares the windows' span slot.
+func interleavedEdges[T any](t *testing.T, back []*int64, leaves []int64, w int) (edges uint64, sameSlot bool) {
+	t.Helper()
+	items := make([]slotItem[T], len(back)-w)
+	for i := range items {
+		items[i] = slotItem[T]{W: back[i : i+w], Node: &slotNode[T]{P: &leaves[i]}}
+	}
+	p, err := PlanClone(layout.For[[]slotItem[T]](), unsafe.Pointer(&items))
+	require.NoError(t, err)
+	defer p.Release()
+	return uint64(len(p.c.edges)) + p.c.nbuf, layout.For[slotNode[T]]().ID%spanSlots == layout.For[*int64]().ID%spanSlots
+}
+
+// Windows each beside a node share edges whatever the node's type, even
+// one whose span slot is the windows' (the spans of the two share the
+// slot's ways): with one span a slot, such a node closed the windows'
+// span and every window was scanned whole, which made the edges an
+// interleaved test counted depend on which types other tests had
+// analysed before it (type IDs are given in that order).
+func TestCloneOfWindowsBesideValuesOfEveryTypeSlot(t *testing.T) {
+	const n, width = 120, 100
+	leaves, back := pointedLeaves(n+width, n+width)
+	linear := uint64(3*n + len(back) + width)
+	collided := false
+	for i, run := range []func() (uint64, bool){
+		func() (uint64, bool) { return interleavedEdges[[1]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[2]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[3]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[4]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[5]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[6]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[7]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[8]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[9]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[10]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[11]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[12]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[13]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[14]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[15]byte](t, back, leaves, width) },
+		func() (uint64, bool) { return interleavedEdges[[16]byte](t, back, leaves, width) },
+	} {
+		edges, same := run()
+		collided = collided || same
+		assert.LessOrEqual(t, edges, linear, "node type %d (its slot the windows': %v): each element of the backing array counted once", i+1, same)
+	}
+	require.True(t, collided, "no node type had the windows' slot: the test shows nothing")
+}
+
 // Windows of several slices of one type, met in turn (window i of each
 // slice, then window i+1 of each), share edges as windows of one slice
 // do, up to spanWays (4) slices; past that, each window is scanned
