@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/internal/graphtest"
 	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/proc"
 	"github.com/frozen-go/frozen/internal/space"
 	"github.com/frozen-go/frozen/internal/vm"
 )
@@ -411,19 +411,11 @@ func TestConcurrentUseDuringStringOrBytesCopyIsDetectedUnderInvariants(t *testin
 }
 
 func countFDs(t *testing.T) int {
-	// The first file the process opens makes the runtime open the two
-	// descriptors of its poller (epoll and eventfd), which it keeps: a
-	// file is opened first, so that a count taken before the process
-	// had opened any (the test running first, under -run or -shuffle)
-	// does not take the poller's for a leak at the next count.
-	if f, err := os.Open("/dev/null"); err == nil {
-		_ = f.Close()
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
+	n, err := proc.OpenFDs()
 	if err != nil {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
-	return len(ents)
+	return n
 }
 
 func TestNoLeaksOverThousandsOfArenas(t *testing.T) {

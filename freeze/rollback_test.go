@@ -5,7 +5,6 @@ package freeze_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/proc"
 	"github.com/frozen-go/frozen/internal/space"
 	"github.com/frozen-go/frozen/internal/vm"
 	"github.com/frozen-go/frozen/snapshot"
@@ -68,19 +68,11 @@ func clonedConfig(t *testing.T) (*arena.Arena, *Config, *Config, []vm.MapsEntry)
 // /proc/self/fd cannot be read.
 func openFDs(t *testing.T) int {
 	t.Helper()
-	// The first file the process opens makes the runtime open the two
-	// descriptors of its poller (epoll and eventfd), which it keeps: a
-	// file is opened first, so that a count taken before the process
-	// had opened any (the test running first, under -run or -shuffle)
-	// does not take the poller's for a leak at the next count.
-	if f, err := os.Open("/dev/null"); err == nil {
-		_ = f.Close()
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
+	n, err := proc.OpenFDs()
 	if err != nil {
 		return -1
 	}
-	return len(ents)
+	return n
 }
 
 func TestEveryFailedStepRollsBack(t *testing.T) {

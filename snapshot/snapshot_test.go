@@ -25,6 +25,7 @@ import (
 	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/internal/graphtest"
 	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/proc"
 	"github.com/frozen-go/frozen/internal/vm"
 	"github.com/frozen-go/frozen/snapshot"
 )
@@ -679,19 +680,11 @@ func TestHundredThousandTakeCloseCyclesLeakNothing(t *testing.T) {
 }
 
 func countFDs(t *testing.T) int {
-	// The first file the process opens makes the runtime open the two
-	// descriptors of its poller (epoll and eventfd), which it keeps: a
-	// file is opened first, so that a count taken before the process
-	// had opened any (the test running first, under -run or -shuffle)
-	// does not take the poller's for a leak at the next count.
-	if f, err := os.Open("/dev/null"); err == nil {
-		_ = f.Close()
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
+	n, err := proc.OpenFDs()
 	if err != nil {
 		t.Skip(err)
 	}
-	return len(ents)
+	return n
 }
 
 func TestLiveSnapshotsHoldAtMostOneDescriptor(t *testing.T) {

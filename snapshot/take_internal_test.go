@@ -12,6 +12,7 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/internal/offheap"
+	"github.com/frozen-go/frozen/internal/proc"
 )
 
 // boxed holds an interface behind a pointer: Take copies its root, the
@@ -70,17 +71,9 @@ func statsOfLive() arena.Stats {
 // openFDs counts the process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()
-	// The first file the process opens makes the runtime open the two
-	// descriptors of its poller (epoll and eventfd), which it keeps: a
-	// file is opened first, so that a count taken before the process
-	// had opened any (the test running first, under -run or -shuffle)
-	// does not take the poller's for a leak at the next count.
-	if f, err := os.Open("/dev/null"); err == nil {
-		_ = f.Close()
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
+	n, err := proc.OpenFDs()
 	if err != nil {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
-	return len(ents)
+	return n
 }

@@ -31,3 +31,19 @@ func TestVmSizeFollowsMappings(t *testing.T) {
 	assert.GreaterOrEqual(t, grew, uint64(n), "VmSize grew by the mapping")
 	assert.Less(t, grew, uint64(n+n/8), "VmSize grew by the mapping and little else")
 }
+
+// OpenFDs counts a descriptor the process opens, and no longer once it is
+// closed.
+func TestOpenFDsCountsDescriptors(t *testing.T) {
+	before, err := OpenFDs()
+	require.NoError(t, err)
+	fd, err := unix.MemfdCreate("count", unix.MFD_CLOEXEC)
+	require.NoError(t, err)
+	open, err := OpenFDs()
+	require.NoError(t, err)
+	require.NoError(t, unix.Close(fd))
+	after, err := OpenFDs()
+	require.NoError(t, err)
+	assert.Equal(t, before+1, open)
+	assert.Equal(t, before, after)
+}
