@@ -270,8 +270,8 @@ func TestCloneOfInterleavedWindowsOfPointers(t *testing.T) {
 // in discover's spans, follow one another.
 type (
 	slotNode[T any] struct {
-		P   *int64
-		tag [0]T
+		P *int64
+		_ [0]T
 	}
 	slotItem[T any] struct {
 		W    []*int64
