@@ -77,15 +77,7 @@ func (e *StepError) Error() string {
 
 // Unwrap returns the step's error and the rollback's, leaving out either
 // that is nil (the errors package does not allow a nil in the slice).
-func (e *StepError) Unwrap() []error {
-	errs := make([]error, 0, 2)
-	for _, err := range [...]error{e.Err, e.Rollback} {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
+func (e *StepError) Unwrap() []error { return offheap.StepErrors(e.Err, e.Rollback) }
 
 // Region is a frozen arena. Its methods are safe for concurrent use.
 // A Region must not be copied. Obtain one from Freeze: the zero value is

@@ -81,13 +81,17 @@ func StepMessage(arena string, mode Mode, step string, err, rollback error) stri
 	return s
 }
 
-// Unwrap returns the step's error and the rollback's, leaving out either
-// that is nil (the errors package does not allow a nil in the slice).
-func (e *StepError) Unwrap() []error {
+// Unwrap returns the step's error and the rollback's (StepErrors).
+func (e *StepError) Unwrap() []error { return StepErrors(e.Err, e.Rollback) }
+
+// StepErrors returns what a StepError unwraps to: the step's error and the
+// rollback's, leaving out either that is nil (the errors package does
+// not allow a nil in the slice).
+func StepErrors(err, rollback error) []error {
 	errs := make([]error, 0, 2)
-	for _, err := range [...]error{e.Err, e.Rollback} {
-		if err != nil {
-			errs = append(errs, err)
+	for _, e := range [...]error{err, rollback} {
+		if e != nil {
+			errs = append(errs, e)
 		}
 	}
 	return errs
