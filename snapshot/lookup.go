@@ -6,7 +6,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
@@ -117,7 +116,7 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 	// A write into an entry, or through a value's pointer, is named by the
 	// entry's key; one into the table's other parts, through Map's name.
 	r := offheap.Unwrap(s.Region().Arena()).Region()
-	r.Arena().SetRootName(uintptr(unsafe.Pointer(s.Pointer()))-r.ViewAddr(0), m.t.MapName())
+	offheap.NameRoot(r, s.Pointer(), m.t.MapName())
 	r.Arena().SetValueName(func(off uintptr) (name string, ok bool) {
 		defer func() {
 			if recover() != nil {

@@ -147,6 +147,18 @@ func (a *Arena) allocationsIn(lo, hi uintptr, limit int, n *namer) []Allocation 
 	return out
 }
 
+// NameRoot makes paths through the region's arena name the root *p, a
+// value in the region seen through either mapping, by name instead of by
+// its type (Arena.SetRootName). It panics if *p is not in the region.
+func NameRoot[T any](r *Region, p *T, name string) {
+	// Unsafe: p is only turned into an address, to find its offset.
+	off, _, ok := r.offsetOf(uintptr(unsafe.Pointer(p)), unsafe.Sizeof(*p))
+	if !ok {
+		panic(fmt.Sprintf("offheap: NameRoot: %p is not in region %q", p, r.a.name))
+	}
+	r.a.SetRootName(off, name)
+}
+
 // ViewAddr returns the address at which readers see arena offset off: in
 // the alias mapping in Alias mode, in the arena's own mapping otherwise.
 // It is an address as an integer, for comparing with others, never to be
