@@ -1,3 +1,10 @@
+// Address-space and mapping limits for child processes.
+//
+// Unsafe: OverMappingLimit does address arithmetic (unsafe.Add) inside one
+// PROT_NONE mapping it made itself, to mprotect every other page of it,
+// and unmaps it before it returns the limit to the test; nothing is read
+// or written through those addresses.
+
 package childtest
 
 import (

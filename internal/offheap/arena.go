@@ -505,6 +505,10 @@ func (a *Arena) allocTyped(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 		return nil, err
 	}
 	a.recordTyped(off, n, t)
+	// Sound: [off, off+size) lies in the arena's range, mapped and sized
+	// by alloc (grow maps the memfd over it before alloc returns), and
+	// stays mapped until Close, after which the range is PROT_NONE in
+	// quarantine, never memory that was reused.
 	return unsafe.Add(a.rng.Addr(), off), nil
 }
 
