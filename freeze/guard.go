@@ -124,8 +124,12 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // the runtime cannot turn a fault into a panic (plain writes, copy and
 // clear are caught as usual). A panic(nil) passes through as the runtime's *runtime.PanicNilError,
 // except under GODEBUG=panicnil=1, where recover cannot tell it from
-// runtime.Goexit (which must go on) and Guard returns nil.
+// runtime.Goexit (which must go on) and Guard returns nil. Guard panics if
+// f is nil.
 func Guard(f func()) (err error) {
+	if f == nil {
+		panic("freeze: Guard with a nil func")
+	}
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
 	defer func() {

@@ -277,3 +277,14 @@ func TestGuardPassesThroughAFaultJustPastTheMappedPages(t *testing.T) {
 		})
 	}
 }
+
+// A nil func is a mistake in the caller: Guard panics saying so, as
+// Update and Store.Read do, before it turns on SetPanicOnFault, rather
+// than re-panic the runtime's nil dereference of the call, and the
+// caller's setting is as it was.
+func TestGuardWithANilFuncPanicsPlainly(t *testing.T) {
+	old := debug.SetPanicOnFault(false)
+	defer debug.SetPanicOnFault(old)
+	assert.PanicsWithValue(t, "freeze: Guard with a nil func", func() { _ = freeze.Guard(nil) })
+	assert.False(t, debug.SetPanicOnFault(false), "the caller's setting is left alone")
+}
