@@ -1033,9 +1033,9 @@ func TestMapVerifyNamesKeysAsFaultPathsDo(t *testing.T) {
 	assert.Less(t, len(err.Error()), 1000, "the error repeats the whole key")
 }
 
-// Sets, Map[K, struct{}], whose slots end in a zero-size value (which Go
-// pads), in every strategy and at a size built in scratch memory, and a
-// zero-size key type, whose one value is the only key there can be.
+// Sets, Map[K, struct{}], whose values take no bytes of their slots, in
+// every strategy and at a size built in scratch memory, and a zero-size
+// key type, whose one value is the only key there can be.
 func TestMapOfZeroSizeValuesAndKeys(t *testing.T) {
 	for _, n := range []int{3, 100, 1 << 14} {
 		strs, dense, hashed, wide := map[string]struct{}{}, map[int16]struct{}{}, map[uint32]struct{}{}, map[int64]struct{}{}
@@ -1060,6 +1060,50 @@ func TestMapOfZeroSizeValuesAndKeys(t *testing.T) {
 	require.NoError(t, m.Close())
 	_, err = snapshot.NewMap(func(yield func(struct{}, int) bool) { _ = yield(struct{}{}, 1) && yield(struct{}{}, 2) })
 	require.ErrorIs(t, err, snapshot.ErrDuplicateKey)
+}
+
+// A set, Map[K, struct{}], takes no more memory than a table of the same
+// keys with byte values: a value that holds no bytes adds none to a slot.
+// (Go pads a struct that ends in a zero-size field, so slots that put the
+// value last gave a uint64 set 16 bytes a slot, not 8, and a string set
+// 24, more than the 17 of a table of byte values.)
+func TestMapOfZeroSizeValuesTakesNoMoreThanByteValues(t *testing.T) {
+	for _, n := range []int{3, 100, 1 << 14} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			strs, dense, hashed, wide := map[string]byte{}, map[int16]byte{}, map[uint32]byte{}, map[uint64]byte{}
+			for i := range n {
+				strs[fmt.Sprintf("%0*d", i%20, i)] = 1
+				dense[int16(i-n/2)] = 1
+				hashed[uint32(i)*7919] = 1
+				wide[uint64(i)*7919] = 1
+			}
+			requireSetNoLarger(t, strs)
+			requireSetNoLarger(t, dense)
+			requireSetNoLarger(t, hashed)
+			requireSetNoLarger(t, wide)
+		})
+	}
+}
+
+// requireSetNoLarger builds a Map of bytes's entries and a set of its
+// keys, and checks that the set's frozen table is no larger, and smaller
+// where it has slots to save a byte in.
+func requireSetNoLarger[K comparable](t *testing.T, bytes map[K]byte) {
+	t.Helper()
+	set := map[K]struct{}{}
+	for k := range bytes {
+		set[k] = struct{}{}
+	}
+	mb := mustNewMap(t, bytes, "bytes")
+	defer func() { require.NoError(t, mb.Close()) }()
+	ms := mustNewMap(t, set, "set")
+	defer func() { require.NoError(t, ms.Close()) }()
+	require.Equal(t, mb.Strategy(), ms.Strategy())
+	if len(bytes) > 8 {
+		assert.Less(t, ms.Size(), mb.Size(), "%T set, %s", *new(K), ms.Strategy())
+	} else {
+		assert.LessOrEqual(t, ms.Size(), mb.Size(), "%T set, %s", *new(K), ms.Strategy())
+	}
 }
 
 // requireSet builds a Map of want and checks Get of every key and of

@@ -48,7 +48,7 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 			idx = append(idx, i)
 		}
 	}
-	base, size, _ := t.slotArray()
+	base, size, _, _ := t.slotArray()
 	span(base, size, n)
 	span(uintptr(unsafe.Pointer(unsafe.SliceData(t.tags))), 1, min(n, len(t.tags)))
 	span(uintptr(unsafe.Pointer(unsafe.SliceData(t.lens))), 1, min(n, len(t.lens)))
@@ -89,22 +89,23 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 // of the key (its bytes, or where a long key's bytes are, or the hash of
 // an integer key), `key "api" of Map[string,*Route]`. It reads the table
 // as KeysIn does, and gives false for any other address: a tag, an empty
-// slot, padding after the value, or memory outside the slots.
+// slot, padding in a slot, or memory outside the slots.
 func (t *Table[K, V]) EntryName(addr uintptr) (string, bool) {
-	base, size, val := t.slotArray()
+	base, size, key, keySize := t.slotArray()
 	vt := layout.For[V]()
 	if size == 0 || addr < base || addr-base >= uintptr(t.slots())*size {
 		return "", false
 	}
 	i, local := int((addr-base)/size), (addr-base)%size
-	if (local >= val && local-val >= vt.Size) || !t.inUse(i) {
+	inKey, inVal := local >= key && local-key < keySize, local < vt.Size // the value is at a slot's start
+	if !inKey && !inVal || !t.inUse(i) {
 		return "", false
 	}
-	m, key := t.MapName(), KeyText(t.keyAt(i))
-	if local < val {
-		return "key " + key + " of " + m, true
+	m, k := t.MapName(), KeyText(t.keyAt(i))
+	if inKey {
+		return "key " + k + " of " + m, true
 	}
-	return m + "[" + key + "]" + layout.FieldPath(vt.RType, local-val), true
+	return m + "[" + k + "]" + layout.FieldPath(vt.RType, local), true
 }
 
 // MapName names the table as a Map: `Map[string,*Route]`.
@@ -114,15 +115,20 @@ func (t *Table[K, V]) MapName() string {
 
 // slotArray returns the address of the table's slot array (whichever of
 // sslots, hslots and kslots it uses), the size of a slot, and the offset
-// of the value in a slot; all zero for a table without slots.
-func (t *Table[K, V]) slotArray() (base, size, val uintptr) {
+// and size of what a slot holds of the key (its bytes, where a long key's
+// bytes are, or its hash); all zero for a table without slots. The value
+// is at the start of a slot.
+func (t *Table[K, V]) slotArray() (base, size, key, keySize uintptr) {
 	switch {
 	case t.sslots != nil:
-		return uintptr(unsafe.Pointer(unsafe.SliceData(t.sslots))), unsafe.Sizeof(t.sslots[0]), unsafe.Offsetof(t.sslots[0].Val)
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.sslots))), unsafe.Sizeof(t.sslots[0]),
+			unsafe.Offsetof(t.sslots[0].Key), unsafe.Sizeof(t.sslots[0].Key)
 	case t.hslots != nil:
-		return uintptr(unsafe.Pointer(unsafe.SliceData(t.hslots))), unsafe.Sizeof(t.hslots[0]), unsafe.Offsetof(t.hslots[0].Val)
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.hslots))), unsafe.Sizeof(t.hslots[0]),
+			unsafe.Offsetof(t.hslots[0].H), unsafe.Sizeof(t.hslots[0].H)
 	case t.kslots != nil:
-		return uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]), unsafe.Offsetof(t.kslots[0].Val)
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]),
+			unsafe.Offsetof(t.kslots[0].Key), unsafe.Sizeof(t.kslots[0].Key)
 	}
-	return 0, 0, 0
+	return 0, 0, 0, 0
 }
