@@ -83,7 +83,7 @@ func (e *StepError) Unwrap() []error { return offheap.StepErrors(e.Err, e.Rollba
 // A Region must not be copied. Obtain one from Freeze: the zero value is
 // not a region, and counts as closed: its methods, and ReadOnly, panic
 // with an error wrapping arena.ErrClosed, and those that return an error,
-// and Update, return one.
+// and Update, return one; Arena returns nil.
 type Region struct {
 	_ noCopy
 	r *offheap.Region
@@ -203,9 +203,9 @@ func (r *Region) Wait() error {
 	return r.r.Wait()
 }
 
-// Arena returns the frozen arena. Its Name and Len still answer; New,
-// MakeSlice, String, Bytes and Clone panic or fail with arena.ErrFrozen;
-// its Close is the region's Close.
+// Arena returns the frozen arena (nil for a zero-value Region). Its Name
+// and Len still answer; New, MakeSlice, String, Bytes and Clone panic or
+// fail with arena.ErrFrozen; its Close is the region's Close.
 func (r *Region) Arena() *arena.Arena { return r.a }
 
 // File returns a read-only *os.File of the sealed memfd, for handing to
