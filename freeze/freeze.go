@@ -81,23 +81,23 @@ func (e *StepError) Unwrap() []error { return offheap.StepErrors(e.Err, e.Rollba
 
 // Region is a frozen arena. Its methods are safe for concurrent use.
 // A Region must not be copied. Obtain one from Freeze: the zero value is
-// not a region, and counts as closed: its methods, and ReadOnly, panic
-// with an error wrapping arena.ErrClosed, and those that return an error,
-// and Update, return one; Arena returns nil.
+// not a region, and counts as closed, as does a nil *Region: its methods,
+// and ReadOnly, panic with an error wrapping arena.ErrClosed, and those
+// that return an error, and Update, return one; Arena returns nil.
 type Region struct {
 	_ noCopy
 	r *offheap.Region
 	a *arena.Arena
 }
 
-// errNoRegion is the error for a zero-value Region, which only a
+// errNoRegion is the error for a nil or zero-value *Region, which only a
 // declaration makes (Freeze never returns one).
-var errNoRegion = fmt.Errorf("%w: a zero-value Region is not a region (obtain one from Freeze)", arena.ErrClosed)
+var errNoRegion = fmt.Errorf("%w: a nil or zero-value *Region is not a region (obtain one from Freeze)", arena.ErrClosed)
 
 // core returns the region behind r, and panics with errNoRegion for a
-// zero-value Region.
+// nil or zero-value *Region.
 func (r *Region) core() *offheap.Region {
-	if r.r == nil {
+	if r == nil || r.r == nil {
 		panic(errNoRegion)
 	}
 	return r.r
@@ -197,16 +197,21 @@ func (r *Region) Checksum() uint64 { return r.core().Checksum() }
 // Close waits for that part too, and Wait after Close returns what it
 // would have returned before.
 func (r *Region) Wait() error {
-	if r.r == nil {
+	if r == nil || r.r == nil {
 		return errNoRegion
 	}
 	return r.r.Wait()
 }
 
-// Arena returns the frozen arena (nil for a zero-value Region). Its Name
-// and Len still answer; New, MakeSlice, String, Bytes and Clone panic or
-// fail with arena.ErrFrozen; its Close is the region's Close.
-func (r *Region) Arena() *arena.Arena { return r.a }
+// Arena returns the frozen arena (nil for a nil or zero-value *Region).
+// Its Name and Len still answer; New, MakeSlice, String, Bytes and Clone
+// panic or fail with arena.ErrFrozen; its Close is the region's Close.
+func (r *Region) Arena() *arena.Arena {
+	if r == nil {
+		return nil
+	}
+	return r.a
+}
 
 // File returns a read-only *os.File of the sealed memfd, for handing to
 // another process (Seal mode only); the caller closes it. The file can
@@ -219,7 +224,7 @@ func (r *Region) Arena() *arena.Arena { return r.a }
 // arena.ErrClosed after Close, and with Wait's error if the background
 // part of the freeze failed.
 func (r *Region) File() (*os.File, error) {
-	if r.r == nil {
+	if r == nil || r.r == nil {
 		return nil, errNoRegion
 	}
 	return r.r.File()
@@ -236,7 +241,7 @@ func (r *Region) File() (*os.File, error) {
 // error wrapping snapshot.ErrOwnedByStore: it is released by the Store,
 // which a permanent mapping would defeat.
 func (r *Region) Permanent() error {
-	if r.r == nil {
+	if r == nil || r.r == nil {
 		return errNoRegion
 	}
 	return r.r.Permanent()
@@ -257,7 +262,7 @@ func (r *Region) Permanent() error {
 // kernel refuses to release the memory, Close returns its error and may be
 // called again.
 func (r *Region) Close() error {
-	if r.r == nil {
+	if r == nil || r.r == nil {
 		return errNoRegion
 	}
 	return r.a.Close()
@@ -355,7 +360,7 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // another allocation and no time that could be measured, and the copy of
 // the first and last page 3-5%.
 func Update[T any](r *Region, p *T, f func(w *T)) error {
-	if r.r == nil {
+	if r == nil || r.r == nil {
 		return errNoRegion
 	}
 	err := offheap.Update(r.r, p, f)

@@ -13,8 +13,10 @@ import (
 // Snapshot is an immutable, frozen copy of a value of type T, outside the Go
 // heap. Its methods are safe for concurrent use. A Snapshot must not be
 // copied; share the pointer. Obtain one from Take or Store.Publish: the
-// zero value is not a snapshot, and its methods panic (a nil dereference),
-// but Pointer and Region, which return nil.
+// zero value is not a snapshot: Value panics (a nil dereference), Pointer
+// and Region return nil, and the others act as those of a nil
+// *freeze.Region do (Verify and Close return an error wrapping
+// arena.ErrClosed, Name and Size panic with one).
 // A snapshot is released only by Close (or its Store): one that is
 // dropped without it keeps its memory, which no finalizer reclaims, for
 // the life of the process.

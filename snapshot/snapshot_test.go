@@ -269,6 +269,25 @@ func TestValueAndPointerAfterClosePanicWithErrClosed(t *testing.T) {
 	}
 }
 
+// A zero-value Snapshot has no region: Pointer and Region give nil, and
+// its other methods but Value fail or panic as a nil *freeze.Region's
+// do, with errors wrapping arena.ErrClosed, not the runtime's nil
+// dereference.
+func TestZeroSnapshotCountsAsClosed(t *testing.T) {
+	var s snapshot.Snapshot[int]
+	assert.Nil(t, s.Pointer())
+	assert.Nil(t, s.Region())
+	assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+	assert.ErrorIs(t, s.Close(), arena.ErrClosed)
+	for name, use := range map[string]func(){
+		"Name": func() { s.Name() },
+		"Size": func() { s.Size() },
+	} {
+		p, _ := recovered(use).(error)
+		assert.ErrorIs(t, p, arena.ErrClosed, name)
+	}
+}
+
 // recovered runs f and returns what it panicked with (nil if it returned).
 func recovered(f func()) (p any) {
 	defer func() { p = recover() }()
