@@ -398,10 +398,12 @@ func makeSlice[T any](m mem, n int) ([]T, error) {
 	return offheap.ScratchSlice[T](m.s, n)
 }
 
-// entry is a key and its value as collect gathers them.
+// entry is a key and its value as collect gathers them. The value comes
+// first, as in the slots, so that a set's entries (V = struct{}) are not
+// padded.
 type entry[K comparable, V any] struct {
-	k K
 	v V
+	k K
 }
 
 // entries holds what collect gathered: chunks of entries, the last one
@@ -427,7 +429,7 @@ func collect[K comparable, V any](seq iter.Seq2[K, V]) entries[K, V] {
 			c.chunks = append(c.chunks, cur)
 			cur = make([]entry[K, V], 0, chunk)
 		}
-		cur = append(cur, entry[K, V]{k, v})
+		cur = append(cur, entry[K, V]{k: k, v: v})
 	}
 	c.chunks = append(c.chunks, cur)
 	c.n = len(c.chunks)*chunk - chunk + len(cur)

@@ -1518,3 +1518,15 @@ func TestClosedTablePanicsTyped(t *testing.T) {
 		})
 	})
 }
+
+// The entries collect gathers for a set, V = struct{}, take their keys'
+// bytes and no more: Go pads a struct whose last field has no size, and
+// entries that put the value last took 16 bytes a uint64 key on the Go
+// heap while NewMap built, as many as a table of uint64 values.
+func TestCollectedEntriesOfASetTakeTheirKeysBytes(t *testing.T) {
+	c := collect(maps.All(map[uint64]struct{}{1: {}, 2: {}}))
+	require.Equal(t, 2, c.n)
+	assert.Equal(t, unsafe.Sizeof(uint64(0)), unsafe.Sizeof(c.chunks[0][0]))
+	s := collect(maps.All(map[string]struct{}{"a": {}}))
+	assert.Equal(t, unsafe.Sizeof(""), unsafe.Sizeof(s.chunks[0][0]))
+}
