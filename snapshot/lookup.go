@@ -31,8 +31,9 @@ var ErrClusteredKeys = lookup.ErrClusteredKeys
 // collector never scans its entries, any number of goroutines may call Get
 // at once without locks, and Get does not allocate (for keys and values
 // of up to 128 KiB). A Map must not be copied.
-// Obtain one from NewMap: the zero value is not a table (Get, Len,
-// Strategy and All see an empty one; the other methods panic).
+// Obtain one from NewMap: the zero value is not a table. Get, Len,
+// Strategy, All and Size see an empty one (Size 0), Region returns nil,
+// and Verify, KeysIn and Close return an error wrapping arena.ErrClosed.
 type Map[K comparable, V any] struct {
 	_    noCopy
 	t    lookup.Table[K, V] // the table's header; its arrays are frozen
@@ -160,10 +161,24 @@ func (m *Map[K, V]) Strategy() string { return m.t.Strategy().String() }
 
 // Size returns the bytes the frozen table takes: keys, values, index, and
 // what the values point to, cloned beside them (its Region's Size).
-func (m *Map[K, V]) Size() int { return m.snap.Size() }
+func (m *Map[K, V]) Size() int {
+	if m.snap == nil {
+		return 0
+	}
+	return m.snap.Size()
+}
+
+// errNoMap is the error for a zero-value Map, which only a declaration
+// makes (NewMap never returns one).
+var errNoMap = fmt.Errorf("%w: a zero-value Map is not a table (obtain one from NewMap)", arena.ErrClosed)
 
 // Region returns the frozen region holding the table.
-func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
+func (m *Map[K, V]) Region() *freeze.Region {
+	if m.snap == nil {
+		return nil
+	}
+	return m.snap.Region()
+}
 
 // Verify checks that no byte of the table changed since it was built (see
 // freeze.Region.Verify). It does not allocate when nothing changed. When
@@ -178,6 +193,9 @@ func (m *Map[K, V]) Region() *freeze.Region { return m.snap.Region() }
 // it then reports what it found or returns that error, and names entries
 // only while the table is mapped.
 func (m *Map[K, V]) Verify() error {
+	if m.snap == nil {
+		return errNoMap
+	}
 	err := m.snap.Verify()
 	if err == nil {
 		return nil
@@ -243,6 +261,9 @@ func (m *Map[K, V]) Verify() error {
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {
+	if m.snap == nil {
+		return nil, errNoMap
+	}
 	if m.t.Closed() {
 		return nil, fmt.Errorf("%w: KeysIn of map %q after Close", arena.ErrClosed, m.snap.Name())
 	}
@@ -264,6 +285,12 @@ func (m *Map[K, V]) keysIn(r *offheap.Region, start, end uintptr) []K {
 // may be called from several goroutines at once. A table built
 // WithPermanent is never released: Close returns an error wrapping
 // freeze.ErrPermanent. If the kernel refuses to release the memory,
-// Close returns its error and may be called again. Close must not race with Get: a Get still running when the table
-// is unmapped faults, which kills the process outside freeze.Guard.
-func (m *Map[K, V]) Close() error { return m.snap.Close() }
+// Close returns its error and may be called again. Close must not race
+// with Get: a Get still running when the table is unmapped faults, which
+// kills the process outside freeze.Guard.
+func (m *Map[K, V]) Close() error {
+	if m.snap == nil {
+		return errNoMap
+	}
+	return m.snap.Close()
+}

@@ -163,6 +163,25 @@ func TestMapEmptyAndTiny(t *testing.T) {
 	assert.Equal(t, "tiny", one.Strategy())
 }
 
+// TestZeroMapCountsAsClosed: a zero-value Map is an empty table to the
+// methods that read it, and a closed one to those that check or release
+// it, as a zero-value Snapshot is; none dereferences nil.
+func TestZeroMapCountsAsClosed(t *testing.T) {
+	var m snapshot.Map[string, int]
+	_, ok := m.Get("x")
+	assert.False(t, ok)
+	assert.Equal(t, 0, m.Len())
+	assert.Equal(t, "empty", m.Strategy())
+	assert.Empty(t, maps.Collect(m.All()))
+	assert.Equal(t, 0, m.Size())
+	assert.Nil(t, m.Region())
+	assert.ErrorIs(t, m.Verify(), arena.ErrClosed)
+	_, err := m.KeysIn(0, 1<<20)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.ErrorIs(t, m.Close(), arena.ErrClosed)
+	assert.ErrorIs(t, m.Close(), arena.ErrClosed, "a second Close")
+}
+
 func TestMapErrors(t *testing.T) {
 	_, err := snapshot.NewMap(maps.All(map[float64]int{1: 1}))
 	assert.ErrorIs(t, err, arena.ErrUnsupported)
