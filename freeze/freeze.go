@@ -271,10 +271,11 @@ func (r *Region) Close() error {
 // ReadOnly returns the pointer readers must use for p, a pointer into the
 // frozen arena: p itself in Protect and Seal modes, its twin in the
 // read-only view in Alias mode. Every pointer reachable from the result
-// points into read-only memory. It panics with an error wrapping
-// ErrNotInRegion if *p does not lie wholly in the region, and with one wrapping
-// arena.ErrClosed after Close. Called on another goroutine while an
-// Update of the region runs, it waits for the Update to finish.
+// points into read-only memory. A nil p gives nil, as a nil pointer in
+// the frozen graph stays nil. It panics with an error wrapping
+// ErrNotInRegion if *p does not lie wholly in the region, and with one
+// wrapping arena.ErrClosed after Close. Called on another goroutine while
+// an Update of the region runs, it waits for the Update to finish.
 func ReadOnly[T any](r *Region, p *T) *T {
 	q, err := offheap.ReadOnlyPtr(r.core(), p)
 	if err != nil {

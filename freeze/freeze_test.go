@@ -834,6 +834,33 @@ func TestReadOnlyRefusesAValueReachingPastTheRegion(t *testing.T) {
 	}
 }
 
+// ReadOnly of a nil pointer is nil, in every mode, as a nil pointer in
+// the frozen graph stays nil: a reader handed an optional field that is
+// unset gets nil, not a panic. After Close it still panics with
+// arena.ErrClosed, as for any pointer.
+func TestReadOnlyOfNilIsNil(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			c, err := arena.Clone(a, newConfig())
+			require.NoError(t, err)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			var none *Config
+			require.NotPanics(t, func() { none = freeze.ReadOnly(r, none) })
+			assert.Nil(t, none)
+			assert.NotNil(t, freeze.ReadOnly(r, c))
+			require.NoError(t, r.Close())
+			defer func() {
+				err, _ := recover().(error)
+				assert.ErrorIs(t, err, arena.ErrClosed)
+			}()
+			freeze.ReadOnly(r, none)
+			t.Error("ReadOnly after Close returned")
+		})
+	}
+}
+
 func TestEmptyArenaFreezes(t *testing.T) {
 	for _, m := range modes(t) {
 		a := newArena(t)

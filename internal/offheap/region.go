@@ -842,10 +842,14 @@ func (r *Region) Allocations(lo, hi uintptr) ([]Allocation, error) {
 // address readers must use: itself in Protect and Seal modes, its alias
 // in Alias mode. All n bytes must lie in the region, as Update requires:
 // a pointer starting in it but reaching past its end (made with unsafe)
-// would have readers read past the frozen bytes.
+// would have readers read past the frozen bytes. A nil p gives nil, as a
+// nil pointer in the frozen graph stays nil.
 func (r *Region) ReadOnly(p unsafe.Pointer, n uintptr) (unsafe.Pointer, error) {
 	if r.Closed() {
 		return nil, fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
+	if p == nil {
+		return nil, nil
 	}
 	_, inView, ok := r.offsetOf(uintptr(p), n)
 	switch {
