@@ -156,6 +156,21 @@ func ExampleMap_Len() {
 	// Output: 3
 }
 
+func ExampleMap_Name() {
+	routes, err := snapshot.NewMap(maps.All(routeTable), snapshot.WithName("routes"))
+	if err != nil {
+		panic(err)
+	}
+	defer routes.Close()
+	plain, err := snapshot.NewMap(maps.All(routeTable))
+	if err != nil {
+		panic(err)
+	}
+	defer plain.Close()
+	fmt.Println(routes.Name(), plain.Name())
+	// Output: routes map
+}
+
 func ExampleMap_Strategy() {
 	statusText := make([]string, 512) // indexed by HTTP status code
 	statusText[200], statusText[404] = "OK", "Not Found"

@@ -144,8 +144,8 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 // one function call.
 func (m *Map[K, V]) Get(k K) (V, bool) { return m.t.Get(k) }
 
-// Len returns the number of entries. Len, Size, Strategy and Region may
-// be called after Close, and give what they gave before it.
+// Len returns the number of entries. Len, Name, Size, Strategy and Region
+// may be called after Close, and give what they gave before it.
 func (m *Map[K, V]) Len() int { return m.t.Len() }
 
 // All yields every entry, in an unspecified but fixed order. String keys
@@ -154,6 +154,17 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 // one taken before Close, or after a Close in the loop's body) panics with
 // an error wrapping arena.ErrClosed, like Get.
 func (m *Map[K, V]) All() iter.Seq2[K, V] { return m.t.All() }
+
+// Name returns the table's name: the one given with WithName, or "map".
+// Fault reports, Verify errors, Get's panic after Close and
+// /proc/self/maps use it. Like Len, it may be called after Close; a
+// zero-value Map's is "".
+func (m *Map[K, V]) Name() string {
+	if m.snap == nil {
+		return ""
+	}
+	return m.snap.Name()
+}
 
 // Strategy names how the table finds keys: "empty", "tiny", "dense" or
 // "open-addressing".

@@ -174,6 +174,7 @@ func TestZeroMapCountsAsClosed(t *testing.T) {
 	assert.Equal(t, "empty", m.Strategy())
 	assert.Empty(t, maps.Collect(m.All()))
 	assert.Equal(t, 0, m.Size())
+	assert.Empty(t, m.Name())
 	assert.Nil(t, m.Region())
 	assert.ErrorIs(t, m.Verify(), arena.ErrClosed)
 	_, err := m.KeysIn(0, 1<<20)
@@ -524,7 +525,7 @@ func TestMapAllAfterCloseInTheLoop(t *testing.T) {
 	})
 }
 
-// Len, Size, Strategy and Region of a Map, and Name and Size of a
+// Len, Name, Size, Strategy and Region of a Map, and Name and Size of a
 // Snapshot, keep answering after Close, with what they said before.
 func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
 	fm, err := snapshot.NewMap(maps.All(map[string]int{"a": 1, "b": 2, "c": 3}), snapshot.WithName("kept"))
@@ -537,6 +538,7 @@ func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
 	assert.Equal(t, strat, fm.Strategy())
 	assert.Same(t, r, fm.Region())
 	assert.Equal(t, "kept", r.Name())
+	assert.Equal(t, "kept", fm.Name())
 
 	src := []int64{1, 2, 3}
 	s, err := snapshot.Take(src, snapshot.WithName("kept too"))
