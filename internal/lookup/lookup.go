@@ -485,9 +485,21 @@ func duplicate[K comparable](k K) error {
 // string would miss named ones), otherwise as %v prints it. A string key
 // of more than keyTextMax bytes is cut there (at a rune boundary) and its
 // length given, and other keys' text after four times as many, so that a
-// huge key does not make a huge error.
+// huge key does not make a huge error. Bytes that == ignores (blank
+// fields) print as zero, so that keys equal by == print alike.
 func KeyText[K comparable](k K) string {
-	if reflect.TypeFor[K]().Kind() == reflect.String {
+	switch reflect.TypeFor[K]().Kind() {
+	case reflect.Struct, reflect.Array:
+		// Cleared as bytes in k, a copy: only where K holds no pointer
+		// (as every key type Build accepts), whose slots must not be
+		// written that way.
+		if layout.For[K]().PtrFree {
+			b := rawBytes(&k)
+			for _, sp := range padSpans(reflect.TypeFor[K]()) {
+				clear(b[sp.lo:sp.hi])
+			}
+		}
+	case reflect.String:
 		s := asString(&k)
 		if len(s) > keyTextMax {
 			return fmt.Sprintf("%q… (%d bytes)", s[:runeCut(s, keyTextMax)], len(s))

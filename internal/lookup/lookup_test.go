@@ -407,6 +407,37 @@ func TestDuplicateKeysAreNamed(t *testing.T) {
 	assert.Contains(t, err.Error(), fmt.Sprint(3*spread))
 }
 
+// A key's blank fields, which == ignores, print as zero in the error
+// naming a duplicate, whatever bytes they held: the two keys are equal, and
+// the text must not depend on which of them it shows.
+func TestDuplicateKeyTextIgnoresBlankFields(t *testing.T) {
+	type key struct {
+		A int32
+		_ [4]byte
+		B uint16
+	}
+	k := key{A: 1, B: 5}
+	dirty := k
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&dirty)), unsafe.Sizeof(dirty))
+	for i := 4; i < 8; i++ {
+		raw[i] = 0xee
+	}
+	require.True(t, k == dirty, "equal by ==")
+	for _, others := range []int32{0, 1000} { // a tiny table, a hashed one
+		for _, pair := range [][2]key{{k, dirty}, {dirty, k}} {
+			_, err := Build(func(yield func(key, int) bool) {
+				for i := range others {
+					yield(key{A: 10 + i}, 0)
+				}
+				yield(pair[0], 1)
+				yield(pair[1], 2)
+			})
+			require.ErrorIs(t, err, ErrDuplicateKey)
+			assert.EqualError(t, err, "snapshot: duplicate key: {1 [0 0 0 0] 5}", "among %d others", others)
+		}
+	}
+}
+
 // TestValueErrorFindsTheEntry: ValueError names the key of the value that
 // cannot be cloned (a long key from the blob, a dense integer key), with
 // the path from the value's dynamic type, and is nil when every value can
