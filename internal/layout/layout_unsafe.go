@@ -53,6 +53,12 @@ func Known(w uintptr) *Type {
 	return nil
 }
 
+// testHookAfterMiss, when set (by tests in this package only), runs in
+// Dynamic once the type word it read has missed the cache, before the
+// interface is read for its type: a test changes the interface there, as
+// another goroutine could. It is nil otherwise.
+var testHookAfterMiss func()
+
 // Dynamic returns the analysis of the dynamic type of the interface value
 // stored at slot (whose static type is iface), or nil if it is nil.
 func Dynamic(slot unsafe.Pointer, iface reflect.Type) *Type {
@@ -66,7 +72,24 @@ func Dynamic(slot unsafe.Pointer, iface reflect.Type) *Type {
 			return t
 		}
 	}
-	t := Of(reflect.NewAt(iface, slot).Elem().Elem().Type())
+	if testHookAfterMiss != nil {
+		testHookAfterMiss()
+	}
+	// Not cached: the interface is read once, into v, and the word cached
+	// and its type are both taken from that copy. Read from slot twice,
+	// an interface changed in between (by a data race in the caller)
+	// would cache one type's word with another type's analysis, for the
+	// life of the process: every later Clone of an interface holding that
+	// word would read its box by the other type's slots (a box of
+	// pointers copied as bytes, or integers followed as pointers). A torn
+	// copy (one value's type word, another's data word) still has a type
+	// word and its own type.
+	v := reflect.New(iface).Elem()
+	v.Set(reflect.NewAt(iface, slot).Elem())
+	if w = *(*uintptr)(v.Addr().UnsafePointer()); w == 0 {
+		return nil
+	}
+	t := Of(v.Elem().Type())
 	dynMu.Lock()
 	defer dynMu.Unlock()
 	old := dynTypes.Load()
