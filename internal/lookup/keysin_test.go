@@ -136,6 +136,27 @@ func TestKeysInReadsAGarbledLongKeyWithinTheBlob(t *testing.T) {
 			require.Equal(t, []string{"longer than sixteen bytes"}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
 			tb.sslots[i].Key.set(off+1<<40, n)
 			require.Equal(t, []string{""}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
+			// A length word with its top bit set is no negative length:
+			// the key is cut at the end of the blob as any other.
+			tb.sslots[i].Key.set(off, 1<<63)
+			require.Equal(t, []string{"a key longer than sixteen bytes"}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
+			return
+		}
+	}
+	t.Fatal("no long key")
+}
+
+// A tiny table's long key, whose length byte says "in the blob", reads its
+// length word as a hashed table's does.
+func TestKeysInReadsAGarbledLongKeyOfATinyTable(t *testing.T) {
+	tb, err := Build(maps.All(map[string]int{"a key longer than sixteen bytes": 1, "b": 2}))
+	require.NoError(t, err)
+	require.Equal(t, Tiny, tb.strat)
+	for i := range tb.slots() {
+		if tb.keyLen(uint64(i)) > 16 {
+			off, _ := tb.sslots[i].Key.words()
+			tb.sslots[i].Key.set(off, 1<<63) // the table is on the Go heap here
+			require.Equal(t, []string{"a key longer than sixteen bytes"}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
 			return
 		}
 	}

@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"reflect"
@@ -1179,17 +1180,25 @@ func (t *Table[K, V]) keyLen(i uint64) int {
 		if t.lens[i] <= 16 {
 			return int(t.lens[i])
 		}
-		_, n := t.sslots[i].Key.words()
-		return int(n)
+		return t.blobLen(i)
 	}
 	for p := range t.part {
 		if pp := &t.part[p]; i >= pp.slot0 && i < pp.slot0+pp.size && pp.n > 0 {
 			if p == parts-1 {
-				_, n := t.sslots[i].Key.words()
-				return int(n)
+				return t.blobLen(i)
 			}
 			return p
 		}
 	}
 	return 0
+}
+
+// blobLen returns the length word of the key in the blob that slot i
+// names. A word too large for an int, which only a stray write leaves
+// (Verify and KeysIn read such slots), gives the largest int, never a
+// negative length: keyAt then cuts the key at the end of the blob, where
+// a negative one would have it made an inline key of that length.
+func (t *Table[K, V]) blobLen(i uint64) int {
+	_, n := t.sslots[i].Key.words()
+	return int(min(n, math.MaxInt))
 }
