@@ -1,5 +1,10 @@
 //go:build linux
 
+// Seccomp filters for child processes (InChild).
+//
+// Unsafe: the filter program's address is passed to prctl as an integer,
+// in the system call's own argument list (see install).
+
 package childtest
 
 import (

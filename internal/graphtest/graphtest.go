@@ -4,6 +4,16 @@
 // /proc/self/maps, where every reference points. It also holds the fuzz
 // catalogue, graphs of node types built from fuzz bytes. It is used by
 // tests only.
+//
+// Unsafe: Refs takes addresses as integers (unsafe.StringData, a boxed
+// value's data word) only to compare them and to look them up in
+// /proc/self/maps; no integer is made a pointer again. The one pointer it
+// reads, an interface's data word, is read through the interface's own
+// address (v.UnsafeAddr, converted to unsafe.Pointer in the same
+// expression, as unsafe.Pointer's rules allow for reflect's addresses) as
+// the second of the interface's two words, and followed only for a type
+// that layout says is boxed, so that the word points to a value of that
+// type.
 package graphtest
 
 import (

@@ -147,7 +147,9 @@ func (k *inlineKey) set(a, b uint64) {
 }
 
 // inlineString returns the key stored inline as a string aliasing the
-// table's (frozen) memory.
+// table's (frozen) memory. n is from keyLen, which gives an inline key's
+// length, from 0 to 16, even for a slot a stray write garbled, so the
+// string lies within the key's 16 bytes.
 func inlineString(k *inlineKey, n int) string { return unsafe.String(&k[0], n) }
 
 // keyAsString views a string-kind key as a string, for writing it.

@@ -8,6 +8,13 @@
 // (or relocated by Freeze) and points into the same arena; Freeze
 // re-validates that graph first (as Update does for what its function
 // wrote); released ranges stay PROT_NONE in quarantine.
+//
+// Unsafe (in this file): an arena's range is held as an unsafe.Pointer,
+// the base space reserved, and every pointer the arena hands out is made
+// from that base with unsafe.Add (allocTyped), never from an integer;
+// runRT, lastRT and prevRT are runtime type words (typeWord), compared
+// and never followed. The files named *_unsafe.go say what their casts
+// rely on.
 package offheap
 
 import (

@@ -452,6 +452,10 @@ func (r *Region) freezeAlias() error {
 		}); err != nil {
 			return r.fail("map", err, r.dropView(space.Discard)) // never seen by a reader
 		}
+		// The difference of two addresses, as an int: on a 32-bit system
+		// it may wrap (a view more than 2 GiB above the arena), and
+		// unsafe.Add(p, r.delta) wraps back the same way, so that it
+		// gives the address at the same offset in the other mapping.
 		r.delta = int(uintptr(r.alias.Addr()) - uintptr(a.rng.Addr()))
 		a.relocate(a.writable(), r.delta)
 	}

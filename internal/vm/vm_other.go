@@ -4,6 +4,9 @@
 // whose fcntl lacks F_DUPFD_CLOEXEC): every call fails with
 // ErrUnsupportedPlatform, so the packages above compile and return a typed
 // error instead of crashing.
+//
+// Unsafe: only in the signatures, which match the other backends'; no
+// address is converted or dereferenced here.
 
 package vm
 
