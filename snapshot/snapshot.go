@@ -132,7 +132,10 @@ func (s *Snapshot[T]) beforeRelease() {
 // Value returns the frozen value. Whatever it points to is read-only (a
 // write faults; freeze.Guard names the field) and valid until Close. It
 // does not allocate. It panics with an error wrapping arena.ErrClosed
-// after Close.
+// after Close. Like Map.Get, it must not race with Close: a Value still
+// copying T when the memory is released faults, which kills the process
+// outside freeze.Guard (to replace a value that goroutines read, use a
+// Store, whose Read keeps its version mapped until the reader leaves).
 func (s *Snapshot[T]) Value() T {
 	if s.closed.Load() {
 		panic(fmt.Errorf("%w: Value of snapshot %q after Close", arena.ErrClosed, s.region.Name()))
