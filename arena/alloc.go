@@ -71,7 +71,8 @@ func Bytes(a *Arena, b []byte) []byte {
 // unique.Handle (held by netip.Addr, Prefix and AddrPort), whose copy
 // would equal no handle, and so are the library's own handles (an Arena,
 // freeze.Region, snapshot.Snapshot, Map or Store), whose copy would own
-// none of the memory they refer to: the error wraps ErrUnsupported and names the field path and its type once, for example
+// none of the memory they refer to: the error wraps ErrUnsupported and
+// names the field path and its type once, for example
 // "arena: clone: Config.Index: map[string]int: maps are not supported …";
 // one inside an interface is named by the path through its dynamic type,
 // "Config.Extra.(Hooks).Index: map[string]int: …" (a pointer stored in it
@@ -85,9 +86,8 @@ func Bytes(a *Arena, b []byte) []byte {
 // (a pointer stored later through the one with the pointer word would
 // escape Freeze's check). Interfaces whose boxes share one zero value, as
 // the runtime boxes "" and nil slices and reflect.Zero's values, are
-// copied. Unlike New,
-// Clone returns errors (ErrFrozen, ErrClosed, ErrExhausted) instead of
-// panicking.
+// copied. Unlike New, Clone returns errors (ErrFrozen, ErrClosed,
+// ErrExhausted) instead of panicking.
 //
 // Clone's time and scratch memory grow with the bytes and pointer words
 // v reaches, each counted once however many pointers lead to it, with

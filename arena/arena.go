@@ -177,23 +177,23 @@ func (a *Arena) core() *offheap.Arena {
 // SetQuarantine sets how much released address space is kept inaccessible
 // before any of it is handed out again: at most maxBytes of address space
 // and maxRanges ranges; exceeding either budget lets the oldest ranges go,
-// so zero for either disables the quarantine. A range larger than
-// maxBytes (an arena closed with WithMaxBytes above it) is not
-// quarantined, rather than push every other out. Under an address-space
-// limit (RLIMIT_AS) too small for the reservations arenas are carved from
-// (64 GiB each; 256 MiB on 32-bit systems), the oldest ranges leave before
-// the budget is spent, as many as a new arena needs, before more address
-// space is reserved, and then only a quarter of what the limit leaves: the
-// Go heap keeps room to grow, and NewArena does not fail while nothing is
-// live. Ranges out of quarantine are handed out again lowest address
-// first. Address space once reserved is kept for the life of the process
-// (inaccessible and holding no memory when no arena uses it), and so
-// counts against RLIMIT_AS even after every arena is closed. In Alias mode a region's read-only view is a range of its own,
-// quarantined after the owner's, so it is the later of the two to go. The
-// defaults are 64 GiB (256 MiB on 32-bit systems) and 16384 ranges
-// (address space only: quarantined ranges hold no memory). It returns the
-// previous budget. It panics with an error wrapping ErrInvalidSize if
-// either is negative.
+// so zero for either disables the quarantine. A range larger than maxBytes
+// (an arena closed with WithMaxBytes above it) is not quarantined, rather
+// than push every other out. Under an address-space limit (RLIMIT_AS) too
+// small for the reservations arenas are carved from (64 GiB each; 256 MiB
+// on 32-bit systems), the oldest ranges leave before the budget is spent,
+// as many as a new arena needs, before more address space is reserved, and
+// then only a quarter of what the limit leaves: the Go heap keeps room to
+// grow, and NewArena does not fail while nothing is live. Ranges out of
+// quarantine are handed out again lowest address first. Address space once
+// reserved is kept for the life of the process (inaccessible and holding no
+// memory when no arena uses it), and so counts against RLIMIT_AS even after
+// every arena is closed. In Alias mode a region's read-only view is a range
+// of its own, quarantined after the owner's, so it is the later of the two
+// to go. The defaults are 64 GiB (256 MiB on 32-bit systems) and 16384
+// ranges (address space only: quarantined ranges hold no memory). It
+// returns the previous budget. It panics with an error wrapping
+// ErrInvalidSize if either is negative.
 func SetQuarantine(maxBytes int64, maxRanges int) (prevBytes int64, prevRanges int) {
 	if maxBytes < 0 || maxRanges < 0 {
 		panic(fmt.Errorf("%w: SetQuarantine(%d, %d)", ErrInvalidSize, maxBytes, maxRanges))

@@ -333,19 +333,18 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // checksums, which stay as they were, match again.
 //
 // Updates of one region run one at a time, and Verify, Checksum, Close,
-// ReadOnly and Allocations on other goroutines wait for them, as does
-// Guard naming a fault in the region: f must not wait for a goroutine
-// that calls one of them on the region. (A snapshot.Store does not wait:
-// f may publish to, or close, the Store whose version it updates.) f itself may call ReadOnly, Checksum
-// (which gives the checksum from before the Update) and Verify (which
-// sees the region as it was before the Update) on the region, and a Guard
-// inside f reports f's faults as usual; Update and Close of the region
-// from inside f fail with an error wrapping ErrInsideUpdate, and
-// Permanent (an Alias region cannot be permanent) with
-// ErrModeUnsupported. An Update of another region from inside f holds
-// both regions, as nested locks do: two goroutines nesting Updates of the
-// same two regions in opposite orders wait for each other for ever, so
-// nest them in one order.
+// ReadOnly and Allocations on other goroutines wait for them, as does Guard
+// naming a fault in the region: f must not wait for a goroutine that calls
+// one of them on the region. (A snapshot.Store does not wait: f may publish
+// to, or close, the Store whose version it updates.) f itself may call
+// ReadOnly, Checksum (which gives the checksum from before the Update) and
+// Verify (which sees the region as it was before the Update) on the region,
+// and a Guard inside f reports f's faults as usual; Update and Close of the
+// region from inside f fail with an error wrapping ErrInsideUpdate, and
+// Permanent (an Alias region cannot be permanent) with ErrModeUnsupported.
+// An Update of another region from inside f holds both regions, as nested
+// locks do: two goroutines nesting Updates of the same two regions in
+// opposite orders wait for each other for ever, so nest them in one order.
 //
 // Cost: besides f, Update copies *p to the Go heap and back, hashes the
 // pages *p lies on before and after f (the first and last of them a

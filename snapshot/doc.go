@@ -103,8 +103,9 @@
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
 // funcs, unsafe.Pointer and unique.Handle (which netip.Addr holds) are
-// refused with an error naming the field path. Pointer identity with objects outside the snapshot is not kept (a
-// cloned error wraps a copy of its sentinel).
+// refused with an error naming the field path. Pointer identity with
+// objects outside the snapshot is not kept (a cloned error wraps a copy of
+// its sentinel).
 //
 // Maps: Get's results, including strings and anything pointed to by a
 // value, are frozen memory valid until the Map's Close, like a snapshot's

@@ -138,10 +138,9 @@ func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[
 // variable that large on the stack, and puts Get's copy of the key (and,
 // for a type with padding or blank fields, the copy it hashes with those
 // bytes zeroed), or the value it returns, on the heap (store such values
-// behind a pointer, V = *Big, for a Get that does not allocate). It panics with an error wrapping arena.ErrClosed
-// after Close.
-// The compiler inlines Get into its callers, so that a lookup costs them
-// one function call.
+// behind a pointer, V = *Big, for a Get that does not allocate). It panics
+// with an error wrapping arena.ErrClosed after Close. The compiler inlines
+// Get into its callers, so that a lookup costs them one function call.
 func (m *Map[K, V]) Get(k K) (V, bool) { return m.t.Get(k) }
 
 // Len returns the number of entries. Len, Name, Size, Strategy and Region

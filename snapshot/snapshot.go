@@ -43,8 +43,8 @@ func (*noCopy) Unlock() {}
 
 // Take deep-copies v (see arena.Clone for what can be copied and how the
 // shape of the pointer graph is kept) into a fresh arena sized for it (the
-// copy's bytes and room to align them), freezes it (WithMode; Seal by default on Linux) and takes its
-// baseline checksum.
+// copy's bytes and room to align them), freezes it (WithMode; Seal by
+// default on Linux) and takes its baseline checksum.
 //
 // Errors wrap arena.ErrUnsupported (with the field path) for values that
 // cannot be copied, a *freeze.StepError if freezing failed, and

@@ -165,9 +165,10 @@ type hashSlot[V any] struct {
 // no key of such a table has it (place reseeds if one does).
 const emptyHash = ^uint64(0)
 
-// part is one open-addressing sub-table over a share of the slots. String tables have one part per key length (0 to 16 bytes, and
-// one for longer keys), so that an inline key's length is implied by its
-// part and need not be stored; other tables have one part.
+// part is one open-addressing sub-table over a share of the slots. String
+// tables have one part per key length (0 to 16 bytes, and one for longer
+// keys), so that an inline key's length is implied by its part and need not
+// be stored; other tables have one part.
 type part struct {
 	n     int
 	m     uint64 // home slots: a key's home is slot0 + high half of hash × m

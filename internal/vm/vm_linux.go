@@ -39,13 +39,14 @@ const (
 // MFD_HUGETLB, not asked for here) mean that this backend cannot run at
 // all here, which the error says with ErrUnsupportedPlatform.
 //
-// It asks for MFD_NOEXEC_SEAL (Linux 6.3+): arena memory is never
-// executed, and the seal keeps the file's execute bits off, so the memfd
-// cannot be run as a program through /proc/self/fd. Linux 6.3 to 6.5 with
-// vm.memfd_noexec=2 refuse a memfd_create without it (EACCES), and
-// kernels from 6.3 on have logged a warning for a call without it. A kernel before 6.3 refuses the unknown
-// flag with EINVAL (the name, made by KernelName, is never the cause);
-// then create asks without it, and so do later calls (noexecUnknown).
+// It asks for MFD_NOEXEC_SEAL (Linux 6.3+): arena memory is never executed,
+// and the seal keeps the file's execute bits off, so the memfd cannot be
+// run as a program through /proc/self/fd. Linux 6.3 to 6.5 with
+// vm.memfd_noexec=2 refuse a memfd_create without it (EACCES), and kernels
+// from 6.3 on have logged a warning for a call without it. A kernel before
+// 6.3 refuses the unknown flag with EINVAL (the name, made by KernelName,
+// is never the cause); then create asks without it, and so do later calls
+// (noexecUnknown).
 func (f *File) create() error {
 	name, flags := KernelName(f.name), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING
 	fd, err := -1, error(unix.EINVAL)
