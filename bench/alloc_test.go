@@ -38,7 +38,9 @@ var allocPeers = map[string]func(b *testing.B){}
 // first written.
 func BenchmarkAlloc(b *testing.B) {
 	b.Run("impl=arena.New", func(b *testing.B) {
-		const max = 16 << 30
+		// 16 GiB on 64-bit systems (DefaultMaxBytes on 32-bit ones, whose
+		// int cannot hold it), so that replacing a full arena is rare.
+		const max = arena.DefaultMaxBytes << (4 * (^uint(0) >> 63))
 		a, err := arena.NewArena(arena.WithMaxBytes(max))
 		if err != nil {
 			b.Fatal(err)
