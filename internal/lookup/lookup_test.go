@@ -1559,5 +1559,6 @@ func TestCollectedEntriesOfASetTakeTheirKeysBytes(t *testing.T) {
 	require.Equal(t, 2, c.n)
 	assert.Equal(t, unsafe.Sizeof(uint64(0)), unsafe.Sizeof(c.chunks[0][0]))
 	s := collect(maps.All(map[string]struct{}{"a": {}}))
+	require.Equal(t, 1, s.n)
 	assert.Equal(t, unsafe.Sizeof(""), unsafe.Sizeof(s.chunks[0][0]))
 }
