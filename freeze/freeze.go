@@ -274,8 +274,9 @@ func (r *Region) Close() error {
 // points into read-only memory. A nil p gives nil, as a nil pointer in
 // the frozen graph stays nil. It panics with an error wrapping
 // ErrNotInRegion if *p does not lie wholly in the region, and with one
-// wrapping arena.ErrClosed after Close. Called on another goroutine while
-// an Update of the region runs, it waits for the Update to finish.
+// wrapping arena.ErrClosed after Close, a nil p included. Called on
+// another goroutine while an Update of the region runs, it waits for the
+// Update to finish.
 func ReadOnly[T any](r *Region, p *T) *T {
 	q, err := offheap.ReadOnlyPtr(r.core(), p)
 	if err != nil {
