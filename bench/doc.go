@@ -1,8 +1,10 @@
 // Package bench holds frozen's benchmarks against other libraries, in a
 // module of its own so that they stay out of the library's dependencies:
 // Freeze in each mode against copy(), go-clone and a bare mprotect
-// (BenchmarkFreeze); Clone and Take of a config-like graph against
-// go-clone and a JSON round trip (BenchmarkClone, BenchmarkTake);
+// (BenchmarkFreeze), and of a list of a million pointers against copy()
+// of its bytes (BenchmarkFreezePointers); Clone and Take of a
+// config-like graph against go-clone and a JSON round trip
+// (BenchmarkClone, BenchmarkTake);
 // arena.New and arena.MakeSlice against new, make and Go's experimental
 // arenas (BenchmarkAlloc, BenchmarkAllocSlice);
 // snapshot.Map against Go's map (BenchmarkMapGet, BenchmarkMapBuild,
