@@ -134,6 +134,7 @@ func timings() {
 		return time.Since(t)
 	})
 	fmt.Printf("%-34s %10v\n", "copy() of the bytes", copyTime.Round(time.Microsecond))
+	sealed := false // whether Seal, and so memfd seals, worked here
 	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
 		// ready and firstRead are those of the fastest freeze, d.
 		d, ready, firstRead := time.Duration(1<<62), time.Duration(0), time.Duration(0)
@@ -170,12 +171,18 @@ func timings() {
 			fmt.Printf("%-34s %10s\n", "Freeze("+m.String()+")", "unsupported")
 			continue
 		}
+		sealed = sealed || m == freeze.Seal
 		fmt.Printf("%-34s %10v  (%.3f× copy; baseline ready after %v; readers' first pass over every page %v)\n",
 			"Freeze("+m.String()+")", d.Round(time.Microsecond), float64(d)/float64(copyTime),
 			ready.Round(time.Microsecond), firstRead.Round(time.Microsecond))
 	}
-	fmt.Println("Protect pays the kernel's mprotect per page; so does Alias, whose owner's mapping stays read-only")
-	fmt.Println("until the baseline is hashed; Seal moves page tables. With memfd seals all three hash after returning.")
+	if sealed {
+		fmt.Println("Protect pays the kernel's mprotect per page; so does Alias, whose owner's mapping stays read-only")
+		fmt.Println("until the baseline is hashed; Seal moves page tables. With memfd seals all three hash after returning.")
+	} else {
+		fmt.Println("Protect pays the kernel's mprotect per page. Without memfd seals (this platform) nothing stops a write")
+		fmt.Println("through a descriptor, so Protect and Alias hash before returning, and Alias's owner mapping stays writable.")
+	}
 	fmt.Println("Best of five each, on a shared machine: see bench/REPORT.md for measured runs.")
 }
 
