@@ -841,11 +841,7 @@ func TestReadOnlyRefusesAValueReachingPastTheRegion(t *testing.T) {
 func TestReadOnlyOfNilIsNil(t *testing.T) {
 	for _, m := range modes(t) {
 		t.Run(m.String(), func(t *testing.T) {
-			a := newArena(t)
-			c, err := arena.Clone(a, newConfig())
-			require.NoError(t, err)
-			r, err := freeze.Freeze(a, m)
-			require.NoError(t, err)
+			r, c, _ := frozenConfig(t, m)
 			var none *Config
 			require.NotPanics(t, func() { none = freeze.ReadOnly(r, none) })
 			assert.Nil(t, none)
