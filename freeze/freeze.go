@@ -94,10 +94,14 @@ type Region struct {
 // declaration makes (Freeze never returns one).
 var errNoRegion = fmt.Errorf("%w: a nil or zero-value *Region is not a region (obtain one from Freeze)", arena.ErrClosed)
 
+// missing reports whether r is nil or a zero-value Region: no region,
+// which counts as closed (errNoRegion).
+func (r *Region) missing() bool { return r == nil || r.r == nil }
+
 // core returns the region behind r, and panics with errNoRegion for a
 // nil or zero-value *Region.
 func (r *Region) core() *offheap.Region {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		panic(errNoRegion)
 	}
 	return r.r
@@ -197,7 +201,7 @@ func (r *Region) Checksum() uint64 { return r.core().Checksum() }
 // Close waits for that part too, and Wait after Close returns what it
 // would have returned before.
 func (r *Region) Wait() error {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return errNoRegion
 	}
 	return r.r.Wait()
@@ -224,7 +228,7 @@ func (r *Region) Arena() *arena.Arena {
 // arena.ErrClosed after Close, and with Wait's error if the background
 // part of the freeze failed.
 func (r *Region) File() (*os.File, error) {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return nil, errNoRegion
 	}
 	return r.r.File()
@@ -241,7 +245,7 @@ func (r *Region) File() (*os.File, error) {
 // error wrapping snapshot.ErrOwnedByStore: it is released by the Store,
 // which a permanent mapping would defeat.
 func (r *Region) Permanent() error {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return errNoRegion
 	}
 	return r.r.Permanent()
@@ -262,7 +266,7 @@ func (r *Region) Permanent() error {
 // kernel refuses to release the memory, Close returns its error and may be
 // called again.
 func (r *Region) Close() error {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return errNoRegion
 	}
 	return r.a.Close()
@@ -361,7 +365,7 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // another allocation and no time that could be measured, and the copy of
 // the first and last page 3-5%.
 func Update[T any](r *Region, p *T, f func(w *T)) error {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return errNoRegion
 	}
 	err := offheap.Update(r.r, p, f)

@@ -80,7 +80,7 @@ func (e *CorruptionError) Error() string {
 // error of a failed background seal, and does not allocate when nothing
 // changed. After Close it returns an error wrapping arena.ErrClosed.
 func (r *Region) Verify() error {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return errNoRegion
 	}
 	changed, err := r.r.Verify(maxListed + 1)
@@ -103,7 +103,7 @@ func (r *Region) Verify() error {
 // The range is clipped to the region's Size; an empty one lists nothing.
 // After Close it returns an error wrapping arena.ErrClosed.
 func (r *Region) Allocations(start, end uintptr) ([]Allocation, error) {
-	if r == nil || r.r == nil {
+	if r.missing() {
 		return nil, errNoRegion
 	}
 	as, err := r.r.Allocations(start, end)
