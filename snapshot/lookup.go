@@ -40,6 +40,10 @@ type Map[K comparable, V any] struct {
 	snap *Snapshot[lookup.Table[K, V]]
 }
 
+// errNoMap is the error for a zero-value Map, which only a declaration
+// makes (NewMap never returns one).
+var errNoMap = fmt.Errorf("%w: a zero-value Map is not a table (obtain one from NewMap)", arena.ErrClosed)
+
 // NewMap builds a frozen lookup table from entries (for example
 // maps.All(m), or any iter.Seq2; a nil entries builds an empty table) and
 // freezes it like Take (WithMode, WithName, default name "map",
@@ -177,10 +181,6 @@ func (m *Map[K, V]) Size() int {
 	}
 	return m.snap.Size()
 }
-
-// errNoMap is the error for a zero-value Map, which only a declaration
-// makes (NewMap never returns one).
-var errNoMap = fmt.Errorf("%w: a zero-value Map is not a table (obtain one from NewMap)", arena.ErrClosed)
 
 // Region returns the frozen region holding the table.
 func (m *Map[K, V]) Region() *freeze.Region {
