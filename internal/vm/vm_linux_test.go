@@ -239,7 +239,10 @@ func TestAnonIsPrivateAlignedAndAdvisedHuge(t *testing.T) {
 	assert.ErrorIs(t, a.Populate(0, 1), errReleased)
 	maps, err = ReadMaps()
 	require.NoError(t, err)
-	if e, ok := maps.Find(start); ok {
+	// Once unmapped, the hole may at once hold a mapping of the Go
+	// runtime's (it maps where the kernel finds room): only a mapping with
+	// the released bounds must be gone.
+	if e, ok := maps.Find(start); ok && e.Start == start && e.End == start+4<<20 {
 		t.Errorf("released scratch memory still mapped: %+v", e)
 	}
 }
