@@ -241,9 +241,10 @@ func (r *Region) File() (*os.File, error) {
 // ErrModeUnsupported in the other modes and where the kernel has no
 // mseal, with one wrapping arena.ErrClosed after Close, and with Wait's
 // error if the background part of the freeze failed; a second call
-// returns nil. A version published by a snapshot.Store refuses, with an
-// error wrapping snapshot.ErrOwnedByStore: it is released by the Store,
-// which a permanent mapping would defeat.
+// returns nil. A version published by a snapshot.Store refuses, in every
+// mode and before and after the Store releases it, with an error wrapping
+// snapshot.ErrOwnedByStore: it is released by the Store, which a
+// permanent mapping would defeat.
 func (r *Region) Permanent() error {
 	if r.missing() {
 		return errNoRegion
@@ -261,7 +262,7 @@ func (r *Region) Permanent() error {
 // readers panic with arena.ErrClosed rather than fault. A version
 // published by a snapshot.Store refuses at once, without waiting for an
 // Update of it, with an error wrapping snapshot.ErrOwnedByStore (the
-// Store releases it), and a Close from
+// Store releases it; once it has, the refusal stays), and a Close from
 // inside an Update's function with one wrapping ErrInsideUpdate. If the
 // kernel refuses to release the memory, Close returns its error and may be
 // called again.

@@ -25,12 +25,10 @@ type Snapshot[T any] struct {
 	root   *T // the read-only copy of the value
 	region *freeze.Region
 	closed atomic.Bool
-	// owned is set while a Store holds the snapshot as a version: closing
-	// it by any other route is refused. The Store clears it only for the
-	// moment of its own attempt to release the version (releaseForStore).
-	// stored is set with it, for good: a version can never be made
-	// permanent, not even during that moment.
-	owned, stored atomic.Bool
+	// stored is set, for good, once a Store publishes the snapshot as a
+	// version: closing it or making it permanent is then refused, by any
+	// route, before and after the Store releases it (releaseForStore).
+	stored atomic.Bool
 	// onClose, if set (by NewMap, before the snapshot is shared), runs
 	// when the snapshot is marked closed.
 	onClose func()
@@ -105,12 +103,13 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 }
 
 // keeper refuses the release of the snapshot's region, whether through
-// Close, Region().Close or the arena's Close, while a Store owns the
-// snapshot: the Store releases it once replaced and unread. It refuses
-// Region().Permanent of any snapshot a Store published, for the Store
-// could then never release it.
-func (s *Snapshot[T]) keeper(permanent bool) error {
-	if s.owned.Load() || permanent && s.stored.Load() {
+// Close, Region().Close or the arena's Close, and Region().Permanent, of a
+// snapshot a Store published: the Store releases it once replaced and
+// unread (releaseForStore, which does not ask the keeper), and could
+// never release a permanent one. The refusal is the same once the Store
+// has released it, so that a misplaced Close fails whenever it runs.
+func (s *Snapshot[T]) keeper(bool) error {
+	if s.stored.Load() {
 		return fmt.Errorf("%w: snapshot %q is a version published by a Store, which releases it once replaced and unread",
 			ErrOwnedByStore, s.region.Name())
 	}
@@ -180,24 +179,18 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 // permanent snapshot returns freeze.ErrPermanent and stays readable; a
 // version published by a Store returns an error wrapping ErrOwnedByStore
 // at once (without waiting for a freeze.Update of it) and stays as it is
-// (the Store releases it). Closing the snapshot's
+// (the Store releases it), before and after the Store has released it. Closing the snapshot's
 // Region, or its arena, is the same as calling Close.
 //
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
 func (s *Snapshot[T]) Close() error { return s.region.Close() }
 
-// releaseForStore is Close for a Store releasing a version: instead of
-// waiting for an Update of the version running on another goroutine (or
-// for another Close of it), which may be waiting for the Store, it fails
-// with an error wrapping freeze.ErrBusy, and the Store tries again later.
-// The snapshot is the Store's again if the release fails: until a retry
-// releases it, its owner's Close is refused as before.
+// releaseForStore is Close for a Store releasing a version, past the
+// keeper's refusal: instead of waiting for an Update of the version
+// running on another goroutine (or for another Close of it), which may be
+// waiting for the Store, it fails with an error wrapping freeze.ErrBusy,
+// and the Store tries again later.
 func (s *Snapshot[T]) releaseForStore() error {
-	s.owned.Store(false)
-	err := offheap.Unwrap(s.region.Arena()).CloseUnlessBusy()
-	if err != nil {
-		s.owned.Store(true)
-	}
-	return err
+	return offheap.Unwrap(s.region.Arena()).CloseUnlessBusy()
 }

@@ -104,8 +104,9 @@ func (st *Store[T]) Configure(opts ...Option) {
 // Publish takes a snapshot of v (see Take) and makes it the current
 // version; the version it replaces is released once its last reader has
 // left. The returned snapshot belongs to the store: its Close (or its
-// Region's) and its Region's Permanent return an error wrapping
-// ErrOwnedByStore and change nothing. Its value must not be read after a
+// Region's, or its arena's) and its Region's Permanent return an error
+// wrapping ErrOwnedByStore and change nothing, in every mode, before and
+// after the store has released it. Its value must not be read after a
 // later Publish or Close, which may release it; where other goroutines
 // publish or close, that may happen before this Publish returns, so read
 // through Read instead (its Name and Size stay valid). It first tries
@@ -147,7 +148,6 @@ func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
 		}
 		return nil, errors.Join(errStoreClosed, err)
 	}
-	snap.owned.Store(true)
 	snap.stored.Store(true)
 	old := st.cur.Swap(nv)
 	st.published.Add(1)

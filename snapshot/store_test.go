@@ -106,43 +106,55 @@ func TestStoreKeepsAVersionWhileItIsRead(t *testing.T) {
 // The snapshot Publish returns belongs to the store: closing it, by any
 // route, or making it permanent (which would keep the store from ever
 // releasing it), is refused and changes nothing, so readers keep reading
-// it; once the store has released it, Close is a no-op like any second
-// Close.
+// it. The refusal is the same in every mode (Permanent's refusal comes
+// before its need of Seal mode) and stays once the store has released
+// the version, so that a misplaced Close fails whenever it runs.
 func TestStoreVersionsCannotBeClosedUnderIt(t *testing.T) {
-	var st snapshot.Store[Versioned]
-	defer st.Close()
-	s, err := st.Publish(makeVersion(1))
-	require.NoError(t, err)
-	routes := map[string]func() error{
-		"Snapshot.Close": s.Close,
-		"Region.Close":   s.Region().Close,
-		"Arena.Close":    s.Region().Arena().Close,
-	}
-	if s.Region().Mode() == freeze.Seal { // elsewhere Permanent refuses the mode
-		routes["Region.Permanent"] = s.Region().Permanent
-	}
-	for name, closeIt := range routes {
-		err := closeIt()
-		assert.ErrorIs(t, err, snapshot.ErrOwnedByStore, name)
-		assert.EqualError(t, err, `snapshot: owned by a Store: snapshot "store" is a version published by a Store, which releases it once replaced and unread`, name)
-	}
-	st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); assert.Equal(t, 1, v.Seq) })
-	assert.Equal(t, 1, s.Value().Seq, "still open")
-	require.NoError(t, s.Verify())
+	for _, mode := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+		t.Run(mode.String(), func(t *testing.T) {
+			var st snapshot.Store[Versioned]
+			defer st.Close()
+			st.Configure(snapshot.WithMode(mode))
+			s, err := st.Publish(makeVersion(1))
+			if errors.Is(err, freeze.ErrModeUnsupported) {
+				t.Skip(err)
+			}
+			require.NoError(t, err)
+			routes := map[string]func() error{
+				"Snapshot.Close":   s.Close,
+				"Region.Close":     s.Region().Close,
+				"Arena.Close":      s.Region().Arena().Close,
+				"Region.Permanent": s.Region().Permanent,
+			}
+			refused := func(when string) {
+				t.Helper()
+				for name, closeIt := range routes {
+					err := closeIt()
+					assert.ErrorIs(t, err, snapshot.ErrOwnedByStore, "%s %s", name, when)
+					assert.EqualError(t, err, `snapshot: owned by a Store: snapshot "store" is a version published by a Store, which releases it once replaced and unread`, "%s %s", name, when)
+				}
+			}
+			refused("while current")
+			st.Read(func(v Versioned) { assert.NoError(t, consistent(v)); assert.Equal(t, 1, v.Seq) })
+			assert.Equal(t, 1, s.Value().Seq, "still open")
+			require.NoError(t, s.Verify())
 
-	_, err = st.Publish(makeVersion(2))
-	require.NoError(t, err)
-	require.Equal(t, int64(1), st.Stats().Released)
-	require.NoError(t, s.Close(), "released by the store: Close is a no-op")
-	assert.Panics(t, func() { s.Value() })
-	st.Read(func(v Versioned) { assert.Equal(t, 2, v.Seq) })
+			_, err = st.Publish(makeVersion(2))
+			require.NoError(t, err)
+			require.Equal(t, int64(1), st.Stats().Released)
+			refused("once released by the store")
+			assert.Panics(t, func() { s.Value() }, "released by the store")
+			assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+			st.Read(func(v Versioned) { assert.Equal(t, 2, v.Seq) })
+		})
+	}
 }
 
-// Permanent of a version, called while the Store releases it (between
-// giving up its ownership and taking the region's lock), mseals it, and
-// the Store could then never release it: every later Close failed with
-// ErrPermanent. It is refused with ErrOwnedByStore, or ErrClosed once
-// the release went through.
+// Permanent of a version, called while the Store releases it, must not
+// mseal it, or the Store could never release it: every later Close would
+// fail with ErrPermanent (a Store that gave up its ownership for the
+// moment of its release once let such a call through). It is refused
+// with ErrOwnedByStore, before the release and after.
 func TestStoreVersionsNeverBecomePermanent(t *testing.T) {
 	var st snapshot.Store[int]
 	st.Configure(snapshot.WithMode(freeze.Seal))
@@ -165,7 +177,7 @@ func TestStoreVersionsNeverBecomePermanent(t *testing.T) {
 				return
 			}
 			err := s.Region().Permanent()
-			if !errors.Is(err, snapshot.ErrOwnedByStore) && !errors.Is(err, arena.ErrClosed) {
+			if !errors.Is(err, snapshot.ErrOwnedByStore) {
 				unexpected <- err
 				return
 			}
@@ -306,7 +318,7 @@ func TestStoreCountsOnlyReleasedVersions(t *testing.T) {
 	assert.Equal(t, "v1", name)
 	require.NoError(t, st.Close(), "Close did not retry the release")
 	assert.Equal(t, snapshot.StoreStats{Published: 2, Released: 2}, st.Stats())
-	require.NoError(t, s1.Close(), "released already: Close is idempotent")
+	require.ErrorIs(t, s1.Close(), snapshot.ErrOwnedByStore, "released by the store, whose it stays")
 	var uac *freeze.UseAfterClose
 	require.ErrorAs(t, freeze.Guard(func() { name = strings.Clone(v1.Name) }), &uac)
 }
@@ -604,6 +616,7 @@ func TestStorePublishAfterCloseReleasesAVersionLeftByAPanickingReader(t *testing
 // A version left mapped by a panicking reader belongs to the Store until a
 // Publish or Close releases it: its owner's Close returned nil and
 // released it, the Store's counts then short of it until the next Publish.
+// The owner's Close is refused after that release as before it.
 func TestStoreVersionLeftByAPanickingReaderStaysOwnedByTheStore(t *testing.T) {
 	before := liveStats()
 	var st snapshot.Store[counter]
@@ -624,7 +637,8 @@ func TestStoreVersionLeftByAPanickingReaderStaysOwnedByTheStore(t *testing.T) {
 	_, err = st.Publish(counter{N: 3})
 	require.NoError(t, err)
 	assert.Equal(t, snapshot.StoreStats{Published: 3, Released: 2}, st.Stats())
-	assert.NoError(t, s.Close(), "released by the store: Close is a no-op")
+	assert.ErrorIs(t, s.Close(), snapshot.ErrOwnedByStore, "released by the store")
+	assert.Panics(t, func() { s.Value() }, "released by the store")
 	require.NoError(t, st.Close())
 	assert.Equal(t, before, liveStats(), "an arena leaked")
 }

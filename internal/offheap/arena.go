@@ -533,12 +533,14 @@ func (a *Arena) allocTyped(t *layout.Type, n uintptr) (unsafe.Pointer, error) {
 // so.
 func (a *Arena) Close() error { return a.close(space.Release, false) }
 
-// CloseUnlessBusy is Close for an owner that must not wait for an Update
-// of the arena's region running on another goroutine (whose function may
-// be waiting for that owner), nor for another Close of it: it then
-// returns an error wrapping ErrBusy and changes nothing, and may be
-// called again. It waits, as Close does, for Verify and for a fault
-// being named, which run no code of the caller's.
+// CloseUnlessBusy is Close for the keeper of the arena's region (see
+// Region.SetKeeper), which it does not ask: the keeper releases the
+// region it keeps this way. It must not wait for an Update of the region
+// running on another goroutine (whose function may be waiting for the
+// keeper's owner), nor for another Close of it: it then returns an error
+// wrapping ErrBusy and changes nothing, and may be called again. It
+// waits, as Close does, for Verify and for a fault being named, which
+// run no code of the caller's.
 func (a *Arena) CloseUnlessBusy() error { return a.close(space.Release, true) }
 
 // Discard is Close for an arena whose addresses nobody outside the library
@@ -552,14 +554,15 @@ func (a *Arena) Discard() error { return a.close(space.Discard, false) }
 func (a *Arena) close(give func(space.Range) error, unlessBusy bool) error {
 	r := a.frozen.Load()
 	if r != nil {
-		// A release the keeper refuses (a version a Store holds) is
-		// refused first, before closeMu: a Close that is to fail neither
-		// waits for an Update running on another goroutine nor, holding
-		// closeMu, makes the keeper's own release (CloseUnlessBusy) fail.
-		// A keeper lets go for good (SetKeeper), so release need not ask
-		// again.
-		if err := r.kept(false); err != nil {
-			return err
+		// A release the keeper refuses (of a version a Store published)
+		// is refused first, before closeMu: a Close that is to fail
+		// neither waits for an Update running on another goroutine nor,
+		// holding closeMu, makes the keeper's own release
+		// (CloseUnlessBusy, which does not ask it) fail.
+		if !unlessBusy {
+			if err := r.kept(false); err != nil {
+				return err
+			}
 		}
 		if r.inOwnUpdate() {
 			// Releasing the memory the Update's function is writing, with

@@ -183,10 +183,12 @@ type Region struct {
 	// updater is the id of the goroutine running an Update's function
 	// (0 when none does), so that what that function calls on the region
 	// does not wait for the lock its own goroutine holds (see readLock).
-	updater   atomic.Uint64
-	closeMu   sync.Mutex // one Arena.Close at a time
-	closed    bool
-	permanent bool
+	updater atomic.Uint64
+	closeMu sync.Mutex // one Arena.Close at a time
+	closed  bool
+	// permanent is set, under mu, once the region is msealed; an atomic,
+	// so that Permanent finds it set without the lock.
+	permanent atomic.Bool
 
 	// beforeRelease, if set, runs when the region is about to be released
 	// by any route (see SetBeforeRelease).
@@ -207,15 +209,17 @@ type Region struct {
 // Set it before the region is shared.
 func (r *Region) SetAfterUpdate(f func()) { r.afterUpdate = f }
 
-// SetKeeper makes a release (Arena.Close, by whatever route) and Permanent
-// call f first (permanent says which) and refuse with its error, changing
-// nothing, when it returns one: a snapshot published by a Store says
-// there that the Store, which releases it once replaced, decides its
-// lifetime. Permanent calls it with the region's lock held; Close before
-// taking any lock, so that a refused Close returns at once (neither
-// waiting for an Update nor holding closeMu), which needs a refusal that,
-// once f stops giving it, never comes back: f must be safe to call
-// concurrently. Set it before the region is shared.
+// SetKeeper makes a release (Arena.Close, by whatever route, but not
+// CloseUnlessBusy, which is how the keeper itself releases the region)
+// and Permanent of a region not yet permanent call f first (permanent
+// says which) and refuse with its error, changing nothing, when it
+// returns one: a snapshot published by a Store says there that the
+// Store, which releases it once replaced, decides its lifetime. Both call
+// it before any other check and without a lock, so that its refusal is
+// the one given in every mode and state, before the release and after,
+// and a refused Close returns at once (neither waiting for an Update nor
+// holding closeMu): f must be safe to call concurrently. Set it before
+// the region is shared.
 func (r *Region) SetKeeper(f func(permanent bool) error) { r.keeper = f }
 
 // kept returns the keeper's refusal, if any, of a release or (permanent)
@@ -896,6 +900,12 @@ func (r *Region) Alias() *vm.Mapping { return r.alias }
 // be unmapped or re-protected, for the life of the process, and Close
 // returns ErrPermanent.
 func (r *Region) Permanent() error {
+	if r.permanent.Load() {
+		return nil
+	}
+	if err := r.kept(true); err != nil {
+		return err
+	}
 	if r.mode != Seal {
 		// Before the lock: an Alias region's Update holds it, and its
 		// function may call this.
@@ -909,11 +919,8 @@ func (r *Region) Permanent() error {
 	switch {
 	case r.closed:
 		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
-	case r.permanent:
-		return nil
-	}
-	if err := r.kept(true); err != nil {
-		return err
+	case r.permanent.Load():
+		return nil // made permanent by another call meanwhile
 	}
 	// Asked even of an arena that maps nothing, which mseal never sees.
 	err := MsealMissing()
@@ -926,7 +933,7 @@ func (r *Region) Permanent() error {
 	case err != nil:
 		return fmt.Errorf("freeze: region %q: mseal: %w", r.a.name, err)
 	}
-	r.permanent = true
+	r.permanent.Store(true)
 	return nil
 }
 
@@ -980,11 +987,12 @@ func (r *Region) release(releaseOwner func() error, unlessBusy bool) error {
 	r.bg.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.permanent {
+	if r.permanent.Load() {
 		return fmt.Errorf("%w: region %q cannot be released", ErrPermanent, r.a.name)
 	}
 	if !r.closed {
-		// The keeper was asked first, by Arena.close.
+		// The keeper was asked first, by Arena.close (unless it is the
+		// one releasing: CloseUnlessBusy).
 		if r.beforeRelease != nil {
 			r.beforeRelease()
 		}
