@@ -253,8 +253,8 @@ func (m *Map[K, V]) Verify() error {
 // it, as they read now (a key that was overwritten reads as it is now).
 // What values point to (strings, slices, and the objects behind pointers
 // and interfaces, cloned beside the table) is not an entry's bytes here.
-// It says which entries a change that Verify found may have hit, for
-// each changed page:
+// It says which entries a change that Verify found lies in, for each
+// changed page:
 //
 //	keys, err := m.KeysIn(page.Start, page.End)
 //
@@ -268,6 +268,16 @@ func (m *Map[K, V]) Verify() error {
 // a fault's page, as on linux/s390x, a WriteFault has no Path). The range
 // is clipped to Size. String keys are copies: unlike All's, they stay
 // valid after Close.
+//
+// The entries KeysIn names are not all that a change may break: a
+// changed index byte can also hide from Get the keys stored after its
+// slot, and a change to the table's own fields (which Verify lists among
+// its allocations under the table's name, and which are no entry's
+// bytes) any key of the table. Get may then answer wrongly or panic, and
+// where a slice header changed, read wherever it now points, as a reader
+// of any snapshot follows a changed pointer: once Verify has found a
+// change, trust no lookup of the table.
+//
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {
