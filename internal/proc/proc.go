@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"strconv"
 )
@@ -18,7 +19,7 @@ var ErrNoVmSize = errors.New("proc: no VmSize in /proc/self/status")
 // VmSize returns the process's address space in bytes: VmSize in
 // /proc/self/status, the total that RLIMIT_AS limits.
 func VmSize() (uint64, error) {
-	status, err := os.ReadFile("/proc/self/status")
+	status, err := ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err
 	}
@@ -36,6 +37,16 @@ func vmSizeIn(status []byte) (uint64, error) {
 		}
 	}
 	return 0, ErrNoVmSize
+}
+
+// ReadFile returns the contents of the file at path, opened with Open.
+func ReadFile(path string) ([]byte, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // OpenFDs returns the number of descriptors the process has open, as

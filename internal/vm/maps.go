@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/bits"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/frozen-go/frozen/internal/proc"
 )
 
 // MapsEntry is one line of /proc/self/maps.
@@ -39,7 +40,7 @@ func ReadMaps() (Maps, error) {
 // and holding it whole takes megabytes that the Go runtime may be unable
 // to map just then. Linux only, as ReadMaps.
 func ReadMapsWithin(start, end uintptr) (Maps, error) {
-	f, err := os.Open("/proc/self/maps")
+	f, err := proc.Open("/proc/self/maps") // not os.Open: see proc.Open
 	if err != nil {
 		return nil, &FeatureError{Feature: "/proc/self/maps", Err: err}
 	}
@@ -169,7 +170,7 @@ func (m Maps) Covers(start, end uintptr) bool {
 // "ShmemPmdMapped:") in the entry of /proc/self/smaps for the mapping that
 // starts at start, trimmed (Linux only).
 func SmapsField(start uintptr, field string) (string, error) {
-	smaps, err := os.ReadFile("/proc/self/smaps")
+	smaps, err := proc.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return "", &FeatureError{Feature: "/proc/self/smaps", Err: err}
 	}

@@ -11,7 +11,6 @@ package vm
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -366,7 +365,7 @@ func ShmemHugePages() string { return shmemHugePages(shmemEnabled) }
 const shmemEnabled = "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
 func shmemHugePages(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := proc.ReadFile(path)
 	if err != nil {
 		return ""
 	}
