@@ -35,10 +35,21 @@ type ChangedPage struct {
 
 // Allocation is an allocation in a region: one overlapping a changed page,
 // or one Region.Allocations lists.
+//
+// Offset, Size and Type come from the arena's records, kept on the Go
+// heap; Path is found by following the pointers in the region as they
+// read now. Where a change hit a pointer or a slice header, what it
+// pointed to may then be named by another field, or as (?) for a field
+// that is no longer found: the page and the allocation's bytes are
+// still exact.
 type Allocation struct {
 	Offset, Size uintptr // arena offset and size in bytes
-	Type         string  // e.g. "Endpoint", "[3]Endpoint", "string data"
-	Path         string  // the field that points to it, e.g. "*Config.Endpoints"; "string data" for the bytes of many strings packed together
+	// Type is the allocation's Go type, e.g. "Endpoint", "[3]Endpoint";
+	// "string data" for the bytes of the strings Clone packs together,
+	// while those of arena.String and arena.Bytes are listed as a run of
+	// bytes, "[n]uint8".
+	Type string
+	Path string // the field that points to it, e.g. "*Config.Endpoints"; "string data" for the bytes of many strings packed together
 }
 
 // maxListed bounds the allocations listed per changed page.
