@@ -76,8 +76,8 @@
 // slice of structs, but one per node of a linked list (a million 16-byte
 // nodes keep 23 MiB). Take and Publish clone in scratch memory on the Go
 // heap, a few hundred bytes per object reached (about 400 at its peak for
-// such a list), garbage once they return (see the README, Memory
-// accounting).
+// such a list), garbage once they return but for the scratch of up to
+// 65,536 objects, which a pool keeps (see the README, Memory accounting).
 //
 // # Caveats
 //

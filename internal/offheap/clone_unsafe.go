@@ -145,6 +145,26 @@ var errChanged = errors.New("the interface's type changed while the value was cl
 // cloners recycles scratch space between Clone calls.
 var cloners = sync.Pool{New: func() any { return new(cloner) }}
 
+// maxPooledRanges bounds the ranges of a cloner that goes back to the
+// pool. A clone's scratch takes a few hundred bytes of Go heap per object
+// it reaches: kept in the pool, that of a clone of millions of objects
+// stayed live through the next two collections (the pool's victim cache),
+// and each counted it in the heap that sets the next one's goal, so that
+// the heap could grow by as much again. A larger cloner is left to the
+// collector instead; a clone that large costs far more than growing its
+// scratch again.
+const maxPooledRanges = 1 << 16
+
+// putCloner returns c to the pool, or leaves it to the collector if it
+// has grown past maxPooledRanges.
+func putCloner(c *cloner) {
+	if cap(c.ranges) > maxPooledRanges {
+		return
+	}
+	c.reset()
+	cloners.Put(c)
+}
+
 func (c *cloner) reset() {
 	clear(c.ranges) // drop the source pointers they hold,
 	clear(c.blocks) // here too, or the pool keeps the source graph alive
@@ -260,14 +280,12 @@ func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	c.maxAlign = 1
 	c.add(src, t, 1, -1, 0, viaRoot)
 	if err := c.discover(); err != nil {
-		c.reset()
-		cloners.Put(c)
+		putCloner(c)
 		return nil, err
 	}
 	c.merge()
 	if err := c.lineUp(); err != nil {
-		c.reset()
-		cloners.Put(c)
+		putCloner(c)
 		return nil, err
 	}
 	p.c, p.total = c, c.layout()
@@ -290,8 +308,7 @@ var errPlanReleased = errors.New("arena: clone: the plan was released before it 
 // value with pointers cannot be applied once released.
 func (p *ClonePlan) Release() {
 	if p.c != nil {
-		p.c.reset()
-		cloners.Put(p.c)
+		putCloner(p.c)
 		p.c = nil
 	}
 }
