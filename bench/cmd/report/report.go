@@ -66,7 +66,10 @@ func (r *report) machine() {
 			r.p("and differ more between runs on different hosts than the ratios do. ")
 		}
 	}
-	r.p("Repetitions of one measurement differ by the spread shown under *Noise* below.\n\n")
+	if strings.TrimSpace(c["count"]) != "1" {
+		r.p("Repetitions of one measurement differ by the spread shown under *Noise* below.")
+	}
+	r.p("\n\n")
 }
 
 // goal is one target from the issues with what the run measured.
@@ -115,7 +118,7 @@ func (r *report) goals() {
 		add(impl+" of a 10,000-object graph vs go-clone Slowly", "≤ 0.5×", text+"×", cl, shown <= 0.5, miss)
 	}
 
-	big := r.largest("Freeze")
+	big := r.goalParams("Freeze", "size=1GiB")
 	for _, g := range []struct {
 		mode string
 		max  float64
@@ -129,7 +132,7 @@ func (r *report) goals() {
 	}
 
 	miss = nil
-	vs := r.largest("Verify")
+	vs := r.goalParams("Verify", "size=1024MiB")
 	vr := need(&miss, "verify", d.get("Verify", vs, "verify", "MB/s").med) /
 		need(&miss, "xxhash-1core", d.get("Verify", vs, "xxhash-1core", "MB/s").med)
 	add(sized("Verify throughput vs single-core xxhash", param(vs, "size")), "≥ 1.7×", fmtNum(vr, 2)+"×", vr, roundTo(vr, 2) >= 1.7, miss)
@@ -173,7 +176,7 @@ func (r *report) goals() {
 	add("Map build, 1e6 keys", "≤ 150 ns/key", fmtNum(bk, 0)+" ns/key", bk, roundTo(bk, 0) <= 150, miss)
 
 	miss = nil
-	gs7 := r.largest("GCWithTable")
+	gs7 := r.goalParams("GCWithTable", "n=10000000")
 	gf := need(&miss, "frozen", d.get("GCWithTable", gs7, "frozen", "gc-ms").med)
 	ge := need(&miss, "empty", d.get("GCWithTable", gs7, "empty", "gc-ms").med)
 	// Rounded first, and +0 turns a rounded -0 into 0: "+0.00", not
@@ -220,6 +223,19 @@ func sized(what, size string) string {
 		return what
 	}
 	return what + ", " + size
+}
+
+// goalParams returns the parameter set of bench that a goal set at want
+// (the issues set the freeze and Verify goals at 1 GiB, the GC goal at
+// 1e7 entries) is judged at: want itself in a full run, where a run cut
+// short of it leaves the goal without a verdict, and in a quick run,
+// which measures smaller sizes only and says that its verdicts are
+// indicative, the largest it measured.
+func (r *report) goalParams(bench, want string) string {
+	if r.d.config["mode"] == "quick" {
+		return r.largest(bench)
+	}
+	return want
 }
 
 // largest returns the parameter set of bench with the largest size or n.
@@ -347,7 +363,7 @@ var sections = []section{
 	},
 	{
 		bench: "Alloc", title: "Allocation",
-		intro:  "One 32-byte pointer-free struct: `arena.New` against `new(T)` and Go's experimental `arena.New` (built with `GOEXPERIMENT=arenas`, in the same binary). The `+write` rows also write a field of each struct: an arena's fresh memory then pays the first-write page fault (one per 128 structs, about 3.3 µs a page of shared memory here), which the plain rows leave out, while `new` mostly reuses memory already faulted in. These rows allocate one type back to back, each `arena.New` extending one run of allocations; the `-mixed` rows (in runs from 2026-12-05) alternate two types, so that each starts and records a run of its own (24 bytes of Go heap). No row times releasing the memory (`Close`, or the collector's work). Ratios are against `new`.",
+		intro:  "One 32-byte pointer-free struct: `arena.New` against `new(T)` and Go's experimental `arena.New` (built with `GOEXPERIMENT=arenas`, in the same binary). The `+write` rows also write a field of each struct: an arena's fresh memory then pays the first-write page fault (one per 128 structs: the `+write` row's time less the plain row's, times 128, is what a page of shared memory cost in this run), which the plain rows leave out, while `new` mostly reuses memory already faulted in. These rows allocate one type back to back, each `arena.New` extending one run of allocations; the `-mixed` rows (in runs from 2026-12-05) alternate two types, so that each starts and records a run of its own (24 bytes of Go heap). No row times releasing the memory (`Close`, or the collector's work). Ratios are against `new`.",
 		tables: []tableSpec{{"ns/op", "new", fmtNs}},
 		allocs: true,
 	},
@@ -444,7 +460,10 @@ func (r *report) noise() {
 	for _, k := range r.d.order {
 		unit := cmp.Or(shown[k.bench], "ns/op")
 		if vs := r.d.values[k][unit]; len(vs) > 1 {
-			all = append(all, sp{k, summarise(vs).spread()})
+			// A median of zero leaves no relative spread to show.
+			if spread := summarise(vs).spread(); !math.IsNaN(spread) && !math.IsInf(spread, 0) {
+				all = append(all, sp{k, spread})
+			}
 		}
 	}
 	if len(all) == 0 {
@@ -459,7 +478,7 @@ func (r *report) noise() {
 	// number), and the 90th percentile by nearest rank: the ceil(0.9n)th.
 	med, p90 := summarise(spreads).med, all[(9*len(all)+9)/10-1].spread
 	r.p("## Noise\n\n")
-	r.p("Spread of each measurement (the figure its table shows), (max − min) / median of its repetitions, over %d series: median %.0f%%, ", len(all), 100*med)
+	r.p("Spread of each measurement (the figure its table shows; ns/op for a benchmark no table shows), (max − min) / median of its repetitions, over %d series: median %.0f%%, ", len(all), 100*med)
 	r.p("90th percentile %.0f%%. The noisiest:\n\n", 100*p90)
 	r.p("| benchmark | spread |\n|---|---:|\n")
 	for i := len(all) - 1; i >= max(0, len(all)-8); i-- {

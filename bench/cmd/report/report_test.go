@@ -497,3 +497,54 @@ func TestQuickRunBannerCount(t *testing.T) {
 		}
 	}
 }
+
+// The freeze and Verify goals are set at 1 GiB and the GC goal at 1e7
+// entries: a full run cut short of those sizes gives them no verdict,
+// naming what is missing, instead of judging them at the largest size it
+// did measure; a quick run, which measures smaller sizes only, judges
+// them there and says its verdicts are indicative.
+func TestGoalsAtTheirOwnSizes(t *testing.T) {
+	run := "BenchmarkFreeze/size=256MiB/impl=Protect-2 3 1000 ns/op\nBenchmarkFreeze/size=256MiB/impl=Alias-2 3 1000 ns/op\n" +
+		"BenchmarkFreeze/size=256MiB/impl=Seal-2 3 10 ns/op\nBenchmarkFreeze/size=256MiB/impl=copy-2 3 100000 ns/op\n" +
+		"BenchmarkVerify/size=256MiB/impl=verify-2 1 1 ns/op 2000 MB/s\nBenchmarkVerify/size=256MiB/impl=xxhash-1core-2 1 1 ns/op 1000 MB/s\n" +
+		"BenchmarkGCWithTable/n=1000000/impl=empty-2 15 1 ns/op 0.2 gc-ms\nBenchmarkGCWithTable/n=1000000/impl=frozen-2 15 1 ns/op 0.2 gc-ms\n"
+	for _, c := range []struct {
+		what, full, quick string
+	}{
+		{"Freeze Protect", "Freeze Protect, 1GiB", "Freeze Protect, 256MiB"},
+		{"Freeze Alias", "Freeze Alias, 1GiB", "Freeze Alias, 256MiB"},
+		{"Freeze Seal", "Freeze Seal, 1GiB", "Freeze Seal, 256MiB"},
+		{"Verify throughput", "Verify throughput vs single-core xxhash, 1024MiB", "Verify throughput vs single-core xxhash, 256MiB"},
+		{"forced GC", "forced GC with a table live, n=10000000", "forced GC with a table live, n=1000000"},
+	} {
+		what, _, measured, verdict := goalRow(t, render(t, "mode: full\n"+run), c.what)
+		if what != c.full || verdict != "–" || !strings.HasPrefix(measured, "not measured in this run: ") {
+			t.Errorf("full run cut short: %q, %q, %q; want %q, no verdict", what, measured, verdict, c.full)
+		}
+		what, _, measured, verdict = goalRow(t, render(t, "mode: quick\n"+run), c.what)
+		if what != c.quick || verdict == "–" {
+			t.Errorf("quick run: %q, %q, %q; want %q with a verdict", what, measured, verdict, c.quick)
+		}
+	}
+}
+
+// A series whose median is zero has no relative spread: the noise
+// summary leaves it out rather than print NaN% or +Inf%.
+func TestNoiseLeavesOutZeroMedians(t *testing.T) {
+	rep := render(t, "count: 2\n"+
+		"BenchmarkClone/impl=arena.Clone-2 100 2000 ns/op\nBenchmarkClone/impl=arena.Clone-2 100 3000 ns/op\n"+
+		"BenchmarkGCWithTable/n=1000/impl=empty-2 15 1 ns/op 0 gc-ms\nBenchmarkGCWithTable/n=1000/impl=empty-2 15 1 ns/op 0 gc-ms\n")
+	noise := rep[strings.Index(rep, "## Noise"):]
+	if strings.Contains(noise, "NaN") || strings.Contains(noise, "Inf") || !strings.Contains(noise, "over 1 series: median 40%") {
+		t.Errorf("the noise summary counts a zero median:\n%s", noise)
+	}
+}
+
+// A run of one repetition has no Noise section, and the machine section
+// does not point at one.
+func TestOneRepetitionPointsAtNoNoise(t *testing.T) {
+	rep := render(t, "count: 1\nBenchmarkClone/impl=arena.Clone-2 100 2000 ns/op\n")
+	if strings.Contains(rep, "## Noise") || strings.Contains(rep, "under *Noise*") {
+		t.Errorf("a run of one repetition mentions noise:\n%s", rep)
+	}
+}
