@@ -177,10 +177,11 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 // instead of reading reused memory (freeze.Guard reports such an access as
 // a *freeze.UseAfterClose naming the snapshot). It is idempotent. A
 // permanent snapshot returns freeze.ErrPermanent and stays readable; a
-// version published by a Store returns an error wrapping ErrOwnedByStore
-// at once (without waiting for a freeze.Update of it) and stays as it is
-// (the Store releases it), before and after the Store has released it. Closing the snapshot's
-// Region, or its arena, is the same as calling Close.
+// version published by a Store, whether or not the Store has released it
+// yet, returns an error wrapping ErrOwnedByStore at once (without waiting
+// for a freeze.Update of it) and changes nothing (the Store releases it).
+// Closing the snapshot's Region, or its arena, is the same as calling
+// Close.
 //
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
