@@ -53,7 +53,7 @@ func run(path string) error {
 
 	// Readers: serve "requests" from the current version.
 	var stop atomic.Bool
-	var served [5]atomic.Int64 // requests served per version
+	var served [5]atomic.Int64 // requests served per version; validate keeps versions in 1..4
 	var wg sync.WaitGroup
 	for r := 0; r < 8; r++ {
 		wg.Add(1)
@@ -146,10 +146,28 @@ func reload(store *snapshot.Store[Config], path string) error {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return err
 	}
+	// Check the new version before it goes live: once published, every
+	// reader serves it. The readers here count requests per version 1 to
+	// 4 and expect each field to agree with the version.
+	if err := validate(c); err != nil {
+		return err
+	}
 	if _, err := store.Publish(c); err != nil {
 		return err
 	}
 	fmt.Printf("published version %d\n", c.Version)
+	return nil
+}
+
+// validate refuses a config that the readers could not serve, such as
+// a hand-edited file with a version out of range.
+func validate(c Config) error {
+	if c.Version < 1 || c.Version > 4 {
+		return fmt.Errorf("version %d: this example serves versions 1 to 4", c.Version)
+	}
+	if c.Greeting != fmt.Sprintf("hello v%d", c.Version) || len(c.Backends) != c.Version {
+		return fmt.Errorf("version %d: greeting %q and %d backends do not match the version", c.Version, c.Greeting, len(c.Backends))
+	}
 	return nil
 }
 
