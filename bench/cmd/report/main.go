@@ -94,6 +94,9 @@ func read(r io.Reader, name string) (*data, error) {
 	if err := checkFailures(in, name); err != nil {
 		return nil, err
 	}
+	if err := checkComplete(in, name); err != nil {
+		return nil, err
+	}
 	d := &data{config: map[string]string{}, values: map[key]map[string][]float64{}}
 	runs := map[key]int{}  // result lines of each series
 	procs, first := "", "" // the GOMAXPROCS suffix of the first result, and its name
@@ -168,6 +171,30 @@ func checkFailures(in []byte, name string) error {
 			strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
 			return fmt.Errorf("%s:%d: the benchmark run failed (%s); its results are partial, run the benchmarks again", name, i+1, l)
 		}
+	}
+	return nil
+}
+
+// checkComplete returns an error if a go test run in `in` (from its
+// "pkg:" line) has no "ok" line before the next run or the end: a run cut
+// off between two benchmarks, whose every series has its count of results
+// and whose missing series would only withhold verdicts without a word.
+// bench/run replaces its file only after a complete run, so this is a
+// file cut or assembled by hand.
+func checkComplete(in []byte, name string) error {
+	open := 0 // line of the run without an "ok" line yet, or 0
+	for i, line := range strings.Split(string(in), "\n") {
+		if strings.HasPrefix(line, "ok ") || strings.HasPrefix(line, "ok\t") {
+			open = 0
+		} else if strings.HasPrefix(line, "pkg: ") {
+			if open != 0 {
+				return fmt.Errorf("%s:%d: the go test run from this line has no ok line before the next run starts: it was cut short", name, open)
+			}
+			open = i + 1
+		}
+	}
+	if open != 0 {
+		return fmt.Errorf("%s:%d: the go test run from this line has no ok line before the end of the file: it was cut short", name, open)
 	}
 	return nil
 }

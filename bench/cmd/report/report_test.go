@@ -548,3 +548,24 @@ func TestOneRepetitionPointsAtNoNoise(t *testing.T) {
 		t.Errorf("a run of one repetition mentions noise:\n%s", rep)
 	}
 }
+
+// A go test run cut off between two benchmarks leaves every series it
+// wrote with its count of results; the missing "ok" line shows it.
+func TestReadRefusesRunWithoutOk(t *testing.T) {
+	run := func(bench string) string {
+		return "goos: linux\npkg: github.com/frozen-go/frozen/bench\n" +
+			lines(2, "Benchmark"+bench+"/impl=arena.Clone-2 100 2100000 ns/op")
+	}
+	done := "PASS\nok  \tgithub.com/frozen-go/frozen/bench\t12.0s\n"
+	if _, err := read(strings.NewReader("count: 2\n"+run("Clone")+done+run("Take")+done), "bench.txt"); err != nil {
+		t.Fatalf("two complete runs refused: %v", err)
+	}
+	for in, line := range map[string]string{
+		"count: 2\n" + run("Clone") + done + run("Take"): "bench.txt:9:",
+		"count: 2\n" + run("Clone") + run("Take") + done: "bench.txt:3:",
+	} {
+		if err := readErr(t, in); !strings.Contains(err.Error(), line) || !strings.Contains(err.Error(), "cut short") {
+			t.Errorf("the error does not name the run's pkg line (%s) and say why: %v", line, err)
+		}
+	}
+}
