@@ -34,8 +34,10 @@ func isDirect(rt reflect.Type) bool {
 }
 
 // dynamic caches the analysis of interface dynamic types by type word (a
-// type descriptor for interface{}, an itab otherwise). Both are immortal
-// runtime metadata, so the integer keys never dangle or get reused.
+// type descriptor for interface{}, an itab otherwise). Go never frees
+// either (those made at run time, by reflect.StructOf and the like, are
+// cached for the life of the process), so the integer keys never dangle
+// or get reused.
 var (
 	dynMu    sync.Mutex
 	dynTypes atomic.Pointer[map[uintptr]*Type]

@@ -1249,8 +1249,10 @@ func (w *blockWriter) slots(base unsafe.Pointer, slots []layout.Slot, e int) int
 			*(*int)(unsafe.Add(d, 2*ptrSize)) = n // cap == len
 			w.done = u + 3*ptrSize
 		case layout.SlotEface, layout.SlotIface:
-			// The type or itab word is immortal runtime metadata: copied as
-			// an integer so that no write barrier or cgocheck sees it. It
+			// The type or itab word is metadata Go never frees (in the
+			// binary, or made at run time and cached for the life of the
+			// process: see the file comment), copied as an integer so that
+			// no write barrier or cgocheck sees it. It
 			// is read again here, so it must still describe what the data
 			// word's edge leads to, the copy of what discover found.
 			tw, target := *(*uintptr)(p), w.target(e)
