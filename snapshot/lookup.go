@@ -34,6 +34,10 @@ var ErrClusteredKeys = lookup.ErrClusteredKeys
 // Obtain one from NewMap: the zero value is not a table. Get, Len,
 // Strategy, All and Size see an empty one (Size 0), Region returns nil,
 // and Verify, KeysIn and Close return an error wrapping arena.ErrClosed.
+// To Name, Size, Region, Verify, KeysIn and Close a nil *Map is the zero
+// value, so that `defer m.Close()` written before checking NewMap's error
+// returns that error instead of panicking (Get, Len, Strategy and All
+// dereference it).
 type Map[K comparable, V any] struct {
 	_    noCopy
 	t    lookup.Table[K, V] // the table's header; its arrays are frozen
@@ -163,7 +167,7 @@ func (m *Map[K, V]) All() iter.Seq2[K, V] { return m.t.All() }
 // /proc/self/maps use it. Like Len, it may be called after Close; a
 // zero-value Map's is "".
 func (m *Map[K, V]) Name() string {
-	if m.snap == nil {
+	if m == nil || m.snap == nil {
 		return ""
 	}
 	return m.snap.Name()
@@ -176,7 +180,7 @@ func (m *Map[K, V]) Strategy() string { return m.t.Strategy().String() }
 // Size returns the bytes the frozen table takes: keys, values, index, and
 // what the values point to, cloned beside them (its Region's Size).
 func (m *Map[K, V]) Size() int {
-	if m.snap == nil {
+	if m == nil || m.snap == nil {
 		return 0
 	}
 	return m.snap.Size()
@@ -184,7 +188,7 @@ func (m *Map[K, V]) Size() int {
 
 // Region returns the frozen region holding the table.
 func (m *Map[K, V]) Region() *freeze.Region {
-	if m.snap == nil {
+	if m == nil || m.snap == nil {
 		return nil
 	}
 	return m.snap.Region()
@@ -203,7 +207,7 @@ func (m *Map[K, V]) Region() *freeze.Region {
 // it then reports what it found or returns that error, and names entries
 // only while the table is mapped.
 func (m *Map[K, V]) Verify() error {
-	if m.snap == nil {
+	if m == nil || m.snap == nil {
 		return errNoMap
 	}
 	err := m.snap.Verify()
@@ -281,7 +285,7 @@ func (m *Map[K, V]) Verify() error {
 // After Close it returns an error wrapping arena.ErrClosed; it must not
 // race with Close, as Get must not.
 func (m *Map[K, V]) KeysIn(start, end uintptr) ([]K, error) {
-	if m.snap == nil {
+	if m == nil || m.snap == nil {
 		return nil, errNoMap
 	}
 	if m.t.Closed() {
@@ -309,7 +313,7 @@ func (m *Map[K, V]) keysIn(r *offheap.Region, start, end uintptr) []K {
 // with Get: a Get still running when the table is unmapped faults, which
 // kills the process outside freeze.Guard.
 func (m *Map[K, V]) Close() error {
-	if m.snap == nil {
+	if m == nil || m.snap == nil {
 		return errNoMap
 	}
 	return m.snap.Close()

@@ -183,6 +183,22 @@ func TestZeroMapCountsAsClosed(t *testing.T) {
 	assert.ErrorIs(t, m.Close(), arena.ErrClosed, "a second Close")
 }
 
+// To the methods that check or release a table, a nil *Map is the zero
+// value: NewMap's error is returned by a Close deferred before checking
+// it, not a nil dereference.
+func TestNilMapCountsAsClosed(t *testing.T) {
+	m, err := snapshot.NewMap(maps.All(map[float64]int{1: 1})) // refused: float keys
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	require.Nil(t, m)
+	assert.ErrorIs(t, m.Close(), arena.ErrClosed)
+	assert.ErrorIs(t, m.Verify(), arena.ErrClosed)
+	_, err = m.KeysIn(0, 1<<20)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.Empty(t, m.Name())
+	assert.Equal(t, 0, m.Size())
+	assert.Nil(t, m.Region())
+}
+
 func TestMapErrors(t *testing.T) {
 	_, err := snapshot.NewMap(maps.All(map[float64]int{1: 1}))
 	assert.ErrorIs(t, err, arena.ErrUnsupported)

@@ -16,7 +16,9 @@ import (
 // zero value is not a snapshot: Value panics (a nil dereference), Pointer
 // and Region return nil, and the others act as those of a nil
 // *freeze.Region do (Verify and Close return an error wrapping
-// arena.ErrClosed, Name and Size panic with one).
+// arena.ErrClosed, Name and Size panic with one). A nil *Snapshot acts
+// as the zero value, so that `defer s.Close()` written before checking
+// Take's error returns that error instead of panicking.
 // A snapshot is released only by Close (or its Store): one that is
 // dropped without it keeps its memory, which no finalizer reclaims, for
 // the life of the process.
@@ -147,6 +149,9 @@ func (s *Snapshot[T]) Value() T {
 // names the field). It is valid until Close and panics, like Value, with
 // an error wrapping arena.ErrClosed after Close.
 func (s *Snapshot[T]) Pointer() *T {
+	if s == nil {
+		return nil
+	}
 	if s.closed.Load() {
 		panic(fmt.Errorf("%w: Pointer of snapshot %q after Close", arena.ErrClosed, s.region.Name()))
 	}
@@ -156,21 +161,21 @@ func (s *Snapshot[T]) Pointer() *T {
 // Verify checks that no frozen byte changed since Take (see
 // freeze.Region.Verify). It does not allocate when nothing changed. After
 // Close it returns an error wrapping arena.ErrClosed.
-func (s *Snapshot[T]) Verify() error { return s.region.Verify() }
+func (s *Snapshot[T]) Verify() error { return s.reg().Verify() }
 
 // Region returns the frozen region behind the snapshot: its mode, size,
 // checksum and, in Seal mode, a read-only file of the sealed memory.
 // Closing the region closes the snapshot.
-func (s *Snapshot[T]) Region() *freeze.Region { return s.region }
+func (s *Snapshot[T]) Region() *freeze.Region { return s.reg() }
 
 // Name returns the snapshot's name: the one given with WithName, or the
 // default, "snapshot" from Take and "store" from Store.Publish. Fault
 // reports, Verify errors and /proc/self/maps use it.
-func (s *Snapshot[T]) Name() string { return s.region.Name() }
+func (s *Snapshot[T]) Name() string { return s.reg().Name() }
 
 // Size returns the snapshot's size in bytes. Name and Size may be called
 // after Close, and give what they gave before it.
-func (s *Snapshot[T]) Size() int { return s.region.Size() }
+func (s *Snapshot[T]) Size() int { return s.reg().Size() }
 
 // Close releases the snapshot's memory. Its address range stays reserved
 // and inaccessible (quarantined), so that a pointer kept past Close faults
@@ -185,7 +190,16 @@ func (s *Snapshot[T]) Size() int { return s.region.Size() }
 //
 // Close must not race with readers of the snapshot; Store releases
 // versions only once their last reader has left.
-func (s *Snapshot[T]) Close() error { return s.region.Close() }
+func (s *Snapshot[T]) Close() error { return s.reg().Close() }
+
+// reg returns the snapshot's region: nil for a nil *Snapshot, as for a
+// zero-value one, whose methods then act as a nil *freeze.Region's.
+func (s *Snapshot[T]) reg() *freeze.Region {
+	if s == nil {
+		return nil
+	}
+	return s.region
+}
 
 // releaseForStore is Close for a Store releasing a version, past the
 // keeper's refusal: instead of waiting for an Update of the version

@@ -288,6 +288,25 @@ func TestZeroSnapshotCountsAsClosed(t *testing.T) {
 	}
 }
 
+// A nil *Snapshot is the zero value to every method: Take's error is
+// returned by a Close deferred before checking it, not a nil dereference.
+func TestNilSnapshotCountsAsClosed(t *testing.T) {
+	s, err := snapshot.Take(map[string]int{}) // refused: maps are unsupported
+	require.ErrorIs(t, err, arena.ErrUnsupported)
+	require.Nil(t, s)
+	assert.ErrorIs(t, s.Close(), arena.ErrClosed)
+	assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+	assert.Nil(t, s.Pointer())
+	assert.Nil(t, s.Region())
+	for name, use := range map[string]func(){
+		"Name": func() { s.Name() },
+		"Size": func() { s.Size() },
+	} {
+		p, _ := recovered(use).(error)
+		assert.ErrorIs(t, p, arena.ErrClosed, name)
+	}
+}
+
 // recovered runs f and returns what it panicked with (nil if it returned).
 func recovered(f func()) (p any) {
 	defer func() { p = recover() }()
