@@ -26,7 +26,10 @@ import (
 // different cores rarely touch the same cache line. (The one exception is
 // the last reader of a replaced version: leaving, it releases the
 // version, which takes the version's own locks and unmaps its memory.)
-// A Store must not be copied.
+// A Store must not be copied (go vet reports a copy): a copy made after
+// the first method call panics, at its own first call, with an error
+// wrapping ErrStoreCopied, instead of sharing versions with the original
+// and releasing them under its readers.
 type Store[T any] struct {
 	_         noCopy
 	mu        sync.Mutex // serialises Publish, Configure and Close
@@ -46,6 +49,35 @@ type Store[T any] struct {
 	// held back (afterUpdate).
 	failMu     sync.Mutex
 	unreleased []*version[T]
+	// self is the Store's address, recorded by its first method call: a
+	// copy made after that holds the original's (see checkCopy).
+	self atomic.Pointer[Store[T]]
+}
+
+// ErrStoreCopied is wrapped by the error that the methods of a Store
+// copied after its first use panic with.
+var ErrStoreCopied = errors.New("snapshot: Store copied after first use")
+
+// checkCopy records st's address at its first method call, and panics
+// with an error wrapping ErrStoreCopied in a copy of a Store made after
+// that: the copy would share the original's current version and release
+// it, on its next Publish or Close, while the original's readers still
+// read it (a fault that kills the process). A load and a compare in Read.
+func (st *Store[T]) checkCopy() {
+	if st.self.Load() != st {
+		st.firstUseOrCopy()
+	}
+}
+
+// firstUseOrCopy is checkCopy's slow path: it records st's address if
+// none is yet, and panics if another is.
+func (st *Store[T]) firstUseOrCopy() {
+	if st.self.CompareAndSwap(nil, st) {
+		return
+	}
+	if p := st.self.Load(); p != st {
+		panic(fmt.Errorf("%w: a Store must not be copied (share a *Store); this one is a copy of the Store at %p", ErrStoreCopied, p))
+	}
 }
 
 // stripeCount is the number of reader counters per version: a power of
@@ -96,6 +128,7 @@ type version[T any] struct {
 // freeze.ErrModeUnsupported, since a Store releases the versions it
 // replaces.
 func (st *Store[T]) Configure(opts ...Option) {
+	st.checkCopy()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.opts = append([]Option(nil), opts...)
@@ -115,6 +148,7 @@ func (st *Store[T]) Configure(opts ...Option) {
 // Publish after Close fails with an error wrapping arena.ErrClosed, after
 // that retry.
 func (st *Store[T]) Publish(v T) (*Snapshot[T], error) {
+	st.checkCopy()
 	st.mu.Lock()
 	opts := st.opts
 	closed := st.closed
@@ -193,6 +227,7 @@ func (st *Store[T]) Read(f func(v T)) {
 	if f == nil {
 		panic("snapshot: Store.Read with a nil func")
 	}
+	st.checkCopy()
 	v, s := st.enter()
 	if v == nil {
 		var zero T
@@ -370,6 +405,7 @@ func (st *Store[T]) retryReleases(unwound bool) error {
 // released by its last reader; should that release fail, only a later
 // Close reports it (Stats shows it as published and not released).
 func (st *Store[T]) Close() error {
+	st.checkCopy()
 	st.mu.Lock()
 	st.closed = true
 	old := st.cur.Swap(nil)
@@ -398,6 +434,7 @@ type StoreStats struct {
 // Read and Close). It may be called from any
 // goroutine, inside Read too.
 func (st *Store[T]) Stats() StoreStats {
+	st.checkCopy()
 	// Released first: a version is counted released only after it was
 	// counted published, so Released never comes out above Published.
 	released := st.released.Load()

@@ -5,6 +5,7 @@ package snapshot_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -61,6 +62,44 @@ func TestStoreZeroValueAndClose(t *testing.T) {
 	st.Read(func(v Versioned) { assert.Equal(t, Versioned{}, v) })
 	_, err = st.Publish(makeVersion(2))
 	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 1}, st.Stats())
+}
+
+// A copy of a Store made after its first use panics at each method call,
+// with ErrStoreCopied, before it touches a version: a Publish through the
+// copy would release the version the original's readers read. The
+// original keeps working, and a copy of a Store not yet used is a Store
+// of its own. (Copied with reflect, as go vet reports a plain copy.)
+func TestStoreCopiedAfterUsePanics(t *testing.T) {
+	copyOf := func(st *snapshot.Store[Versioned]) *snapshot.Store[Versioned] {
+		cp := new(snapshot.Store[Versioned])
+		reflect.ValueOf(cp).Elem().Set(reflect.ValueOf(st).Elem())
+		return cp
+	}
+	var unused snapshot.Store[Versioned]
+	fresh := copyOf(&unused)
+	_, err := fresh.Publish(makeVersion(7))
+	require.NoError(t, err, "a copy of a Store not yet used is a Store")
+	require.NoError(t, fresh.Close())
+
+	var st snapshot.Store[Versioned]
+	_, err = st.Publish(makeVersion(1))
+	require.NoError(t, err)
+	cp := copyOf(&st)
+	for name, use := range map[string]func(){
+		"Publish":   func() { _, _ = cp.Publish(makeVersion(2)) },
+		"Read":      func() { cp.Read(func(Versioned) { t.Error("Read ran its func on a copy") }) },
+		"Close":     func() { _ = cp.Close() },
+		"Configure": func() { cp.Configure(snapshot.WithName("copy")) },
+		"Stats":     func() { cp.Stats() },
+	} {
+		p, _ := recovered(use).(error)
+		require.ErrorIs(t, p, snapshot.ErrStoreCopied, name)
+		assert.Contains(t, p.Error(), "must not be copied", name)
+	}
+	st.Read(func(v Versioned) { assert.Equal(t, 1, v.Seq, "the original's version is still current and mapped") })
+	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 0}, st.Stats())
+	require.NoError(t, st.Close())
 	assert.Equal(t, snapshot.StoreStats{Published: 1, Released: 1}, st.Stats())
 }
 
