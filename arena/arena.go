@@ -107,11 +107,14 @@ func WithMaxBytes(n int64) Option { return func(o *options) { o.maxBytes = n } }
 // NewArena creates an arena backed by a fresh memfd (an unlinked temporary
 // file on the other Unix systems but AIX). It fails with an error wrapping
 // ErrInvalidSize for WithMaxBytes(n) with n <= 0 or so large that,
-// rounded up to a page, it is half the address space or more, and with
-// one wrapping ErrExhausted when the kernel will not reserve n bytes of
-// address space; where the platform has no backend (Windows, AIX, wasm,
-// Plan 9) or the Linux kernel no memfd_create, with one wrapping
-// ErrUnsupportedPlatform.
+// rounded up to a page, it is half of what a pointer can address or more
+// (2^63 bytes on 64-bit systems, 2 GiB on 32-bit ones), and with one
+// wrapping ErrExhausted when the kernel will not reserve n bytes of
+// address space, of which a process has less: 128 TiB on most
+// Linux/amd64 hosts, so that WithMaxBytes(1<<46) is reserved and
+// WithMaxBytes(1<<62) fails with ErrExhausted; where the platform has
+// no backend (Windows, AIX, wasm, Plan 9) or the Linux kernel no
+// memfd_create, with one wrapping ErrUnsupportedPlatform.
 func NewArena(opts ...Option) (*Arena, error) {
 	o := options{name: "arena", maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {
