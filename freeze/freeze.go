@@ -222,9 +222,9 @@ func (r *Region) Arena() *arena.Arena {
 // be longer than the region: the memfd grows in whole pages, and in larger
 // steps as an arena fills, so that a 3 MiB region's file can hold 4 MiB.
 // The region's bytes are the file's first Size bytes, and the rest are
-// zeros: send Size with the descriptor. It waits until
-// every seal is in place. It fails with an error wrapping
-// ErrModeUnsupported in the other modes, with one wrapping
+// zeros: send Size with the descriptor. It waits until every seal is in
+// place. It fails with an error wrapping ErrModeUnsupported in the other
+// modes (closed or not: the mode is checked first), with one wrapping
 // arena.ErrClosed after Close, and with Wait's error if the background
 // part of the freeze failed.
 func (r *Region) File() (*os.File, error) {
@@ -238,8 +238,9 @@ func (r *Region) File() (*os.File, error) {
 // then never be unmapped, remapped or made writable, for the life of the
 // process, and Close returns ErrPermanent. Use it only for data that lives
 // as long as the process. It fails with an error wrapping
-// ErrModeUnsupported in the other modes and where the kernel has no
-// mseal, with one wrapping arena.ErrClosed after Close, and with Wait's
+// ErrModeUnsupported in the other modes (closed or not: the mode is
+// checked first) and where the kernel has no mseal, with one wrapping
+// arena.ErrClosed after Close, and with Wait's
 // error if the background part of the freeze failed; a second call
 // returns nil. A version published by a snapshot.Store refuses, in every
 // mode and before and after the Store releases it, with an error wrapping

@@ -1096,3 +1096,19 @@ func TestFreezeAcceptsZeroSizeAllocationsAtTheEnd(t *testing.T) {
 		})
 	}
 }
+
+// File and Permanent check the mode before whether the region is closed:
+// in Protect and Alias modes they fail with ErrModeUnsupported, closed
+// or not, and never with ErrClosed.
+func TestFileAndPermanentCheckTheModeFirst(t *testing.T) {
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias} {
+		r, _, _ := frozenConfig(t, m)
+		require.NoError(t, r.Close())
+		_, err := r.File()
+		assert.ErrorIs(t, err, freeze.ErrModeUnsupported, "File in %s mode", m)
+		assert.NotErrorIs(t, err, arena.ErrClosed, "File in %s mode", m)
+		err = r.Permanent()
+		assert.ErrorIs(t, err, freeze.ErrModeUnsupported, "Permanent in %s mode", m)
+		assert.NotErrorIs(t, err, arena.ErrClosed, "Permanent in %s mode", m)
+	}
+}
