@@ -84,10 +84,15 @@ func (e *WriteFault) Error() string {
 func (e *WriteFault) Is(target error) bool { return target == arena.ErrFrozen }
 
 // UseAfterClose reports an access to the memory of a closed arena or
-// snapshot, caught by Guard while the range is in quarantine.
+// snapshot, caught by Guard while the range is in quarantine. Once the
+// range has left quarantine (see arena.SetQuarantine), and until an arena
+// takes it again, an access there is still caught, with an empty Region
+// and Offset 0: the library knows the address lies in space it reserved
+// and no arena holds, not which arena held it (nor whether one ever did:
+// a wild pointer can land there too).
 type UseAfterClose struct {
-	Region string  // the name of what was closed
-	Offset uintptr // from the start of its range
+	Region string  // the name of what was closed ("" once out of quarantine)
+	Offset uintptr // from the start of its range (0 once out of quarantine)
 	// Addr is the faulting address (where the kernel reports only the
 	// page, as on linux/s390x, the page's first byte, and so is Offset).
 	Addr  uintptr
@@ -96,6 +101,10 @@ type UseAfterClose struct {
 
 // Error names what was closed and where it was accessed.
 func (e *UseAfterClose) Error() string {
+	if e.Region == "" {
+		return fmt.Sprintf("freeze: access to address %#x, in space the library reserved and no arena holds: "+
+			"most likely memory of an arena or snapshot closed long enough ago to have left quarantine (see arena.SetQuarantine)", e.Addr)
+	}
 	return fmt.Sprintf("freeze: access to %q after it was closed (offset %#x, address %#x)", e.Region, e.Offset, e.Addr)
 }
 
@@ -104,8 +113,9 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 
 // Guard runs f and turns a fault caused by a write into frozen memory into
 // a *WriteFault naming the region, offset and Go field, and an access to a
-// closed (quarantined) range into a *UseAfterClose. Other panics, faults
-// elsewhere included, pass through unchanged (re-panicked with the same
+// closed (quarantined) range into a *UseAfterClose naming it, as it does an
+// access to a closed range that has left quarantine, unnamed, until an
+// arena takes its addresses again. Other panics, faults elsewhere included, pass through unchanged (re-panicked with the same
 // value). Guard sets debug.SetPanicOnFault for the calling goroutine while
 // f runs and restores it after. A write that faults while another
 // goroutine's Freeze is making the memory read-only is named too: the
@@ -122,10 +132,10 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // a snapshot) kills the process with a fatal runtime error rather than
 // faulting into Guard: the race runtime performs atomics in C code, where
 // the runtime cannot turn a fault into a panic (plain writes, copy and
-// clear are caught as usual). A panic(nil) passes through as the runtime's *runtime.PanicNilError,
-// except under GODEBUG=panicnil=1, where recover cannot tell it from
-// runtime.Goexit (which must go on) and Guard returns nil. Guard panics if
-// f is nil.
+// clear are caught as usual). A panic(nil) passes through as the
+// runtime's *runtime.PanicNilError, except under GODEBUG=panicnil=1,
+// where recover cannot tell it from runtime.Goexit (which must go on) and
+// Guard returns nil. Guard panics if f is nil.
 func Guard(f func()) (err error) {
 	if f == nil {
 		panic("freeze: Guard with a nil func")
@@ -146,7 +156,9 @@ func Guard(f func()) (err error) {
 		}); ok && reflect.TypeOf(r).PkgPath() == "runtime" {
 			addr := af.Addr()
 			if info, ok := offheap.Resolve(addr); ok {
-				if info.Released {
+				if info.Unheld {
+					err = &UseAfterClose{Addr: addr, Stack: faultStack()}
+				} else if info.Released {
 					err = &UseAfterClose{Region: info.Region, Offset: info.Offset, Addr: addr, Stack: faultStack()}
 				} else {
 					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,

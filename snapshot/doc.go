@@ -86,8 +86,8 @@
 // snapshot, map or Store dropped without Close keeps its memory for the
 // life of the process). Close may be called from several goroutines at
 // once (one releases, the others wait, and return nil once it has
-// succeeded), but must not race with readers: a reader still holding the value afterwards
-// faults, because the range stays inaccessible in quarantine instead of
+// succeeded), but must not race with readers: a reader still holding the
+// value afterwards faults, because the range stays inaccessible in quarantine instead of
 // being reused, and the fault kills the process unless the reader runs
 // under freeze.Guard, which reports a *freeze.UseAfterClose naming the
 // snapshot. The quarantine is bounded (arena.SetQuarantine; by default 64
@@ -95,7 +95,8 @@
 // and less under an RLIMIT_AS that leaves less address space):
 // once that many later releases have pushed a range out, a pointer kept
 // into it reads whatever newer arena reuses the range, or, while none
-// does, faults as an address Guard cannot name and passes through. A
+// does, faults, and Guard reports a *freeze.UseAfterClose that cannot
+// name the snapshot (its Region is empty). A
 // snapshot larger than the whole byte budget is not quarantined at all,
 // rather than push every other out. When readers and releases overlap,
 // use a Store: a value passed to Read's callback is valid only inside the

@@ -28,16 +28,24 @@ type Fault struct {
 	Path     string  // the Go field at that offset, when known
 	Frozen   bool    // the address is in a frozen region (a write faulted)
 	Released bool    // the address is in a released (quarantined) range
+	// Unheld: the address is in reserved space that no range holds: one
+	// released and gone from quarantine (or never handed out). Region is
+	// then "" and Offset 0: the range it was in is not known any more.
+	Unheld bool
 	// PageOnly: the kernel gives fault addresses only to the page here
 	// (vm.FaultPageOnly), so Offset is the page's and Path is empty.
 	PageOnly bool
 }
 
-// Resolve says what the library knows of addr: in a frozen region, or in a
-// released one. ok is false for any other address (including open arenas,
-// whose faults are not the library's to explain).
+// Resolve says what the library knows of addr: in a frozen region, in a
+// released one, or in reserved space that no range holds (Unheld). ok is
+// false for any other address (including open arenas, whose faults are
+// not the library's to explain).
 func Resolve(addr uintptr) (f Fault, ok bool) {
-	e, found := space.Lookup(addr)
+	e, found, unheld := space.Locate(addr)
+	if unheld {
+		return Fault{Unheld: true, PageOnly: vm.FaultPageOnly}, true
+	}
 	if !found {
 		return Fault{}, false
 	}

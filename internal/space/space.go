@@ -383,12 +383,27 @@ func (m *manager) find(addr uintptr) *entry {
 // Lookup returns what is known of the range containing addr: its owner while
 // it is live, its name while it is live or quarantined.
 func Lookup(addr uintptr) (Entry, bool) {
+	e, held, _ := Locate(addr)
+	return e, held
+}
+
+// Locate is Lookup, and says besides, in the same look, whether an addr
+// that no range holds lies in reserved space that is free: never handed
+// out, or handed out, released and gone from quarantine (unheld). Such
+// space is PROT_NONE, so an access there faults; a range lost (Lose) is
+// not free, as another mapping may lie there.
+func Locate(addr uintptr) (e Entry, held, unheld bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if e := m.find(addr); e != nil {
-		return e.Entry, true
+		return e.Entry, true, false
 	}
-	return Entry{}, false
+	i := sort.Search(len(m.free), func(i int) bool { return m.free[i].start() > addr })
+	if i > 0 {
+		f := m.free[i-1]
+		unheld = addr-f.start() < f.end-f.off
+	}
+	return Entry{}, false, unheld
 }
 
 // SetQuarantine sets the quarantine budget: released ranges are kept

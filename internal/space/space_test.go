@@ -101,6 +101,42 @@ func TestLookupNamesLiveAndQuarantinedRanges(t *testing.T) {
 	assert.Error(t, Release(r), "double release is refused")
 }
 
+// Locate says, of an address no range holds, whether it is free reserved
+// space: a range gone from quarantine is, until it is handed out again;
+// a lost range, and addresses outside every chunk, are not.
+func TestLocateTellsFreeReservedSpace(t *testing.T) {
+	withQuarantine(t, 0, 0)
+	r, err := Alloc(2*vm.PageSize, 0, nil, "gone")
+	require.NoError(t, err)
+	_, held, unheld := Locate(r.Start() + vm.PageSize)
+	assert.True(t, held, "a live range is held")
+	assert.False(t, unheld)
+
+	require.NoError(t, Release(r)) // no quarantine: free at once
+	for _, addr := range []uintptr{r.Start(), r.Start() + vm.PageSize + 7, r.End() - 1} {
+		_, held, unheld = Locate(addr)
+		assert.False(t, held, "%#x", addr)
+		assert.True(t, unheld, "%#x: a released range out of quarantine is free reserved space", addr)
+	}
+
+	again, err := Alloc(2*vm.PageSize, 0, nil, "again")
+	require.NoError(t, err)
+	require.Equal(t, r.Start(), again.Start(), "first fit takes the freed range back")
+	_, held, unheld = Locate(r.Start())
+	assert.True(t, held, "handed out again")
+	assert.False(t, unheld)
+
+	require.NoError(t, Lose(again))
+	_, held, unheld = Locate(again.Start())
+	assert.False(t, held, "a lost range is not listed")
+	assert.False(t, unheld, "nor free: another mapping may lie there")
+
+	var outside int
+	_, held, unheld = Locate(uintptr(unsafe.Pointer(&outside)))
+	assert.False(t, held)
+	assert.False(t, unheld, "the Go heap is not reserved space")
+}
+
 func TestQuarantineReusesOldestOnlyAfterBudget(t *testing.T) {
 	const n = 8
 	withQuarantine(t, unlimited, n)
