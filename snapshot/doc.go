@@ -96,9 +96,9 @@
 // once that many later releases have pushed a range out, a pointer kept
 // into it reads whatever newer arena reuses the range, or, while none
 // does, faults, and Guard reports a *freeze.UseAfterClose that cannot
-// name the snapshot (its Region is empty). A
-// snapshot larger than the whole byte budget is not quarantined at all,
-// rather than push every other out. When readers and releases overlap,
+// name the snapshot (its Region is empty). A snapshot larger than the
+// whole byte budget is not quarantined at all, rather than push every
+// other out. When readers and releases overlap,
 // use a Store: a value passed to Read's callback is valid only inside the
 // callback, and the Store releases a version only after every callback
 // reading it has returned (a callback that panics, a fault caught by
@@ -107,7 +107,9 @@
 // returns belongs to the Store: closing it (directly or through its
 // Region), or making its Region permanent, is refused with
 // ErrOwnedByStore. Closing a snapshot's or map's Region, or its arena,
-// is the same as closing the snapshot or map.
+// is the same as closing the snapshot or map. A Store must not be copied
+// (go vet reports it): a copy made after its first use panics with an
+// error wrapping ErrStoreCopied at its first method call.
 //
 // What can be snapshotted: anything arena.Clone accepts. Maps, channels,
 // funcs, unsafe.Pointer and unique.Handle (which netip.Addr holds) are
