@@ -73,12 +73,17 @@ func New[T any](a *Arena) *T {
 	// too, or New starts no run), so the end is aligned; a closed or
 	// frozen arena has limit 0, so it falls through.
 	// Written without calls: calls inside a generic body instantiated in
-	// another package are not inlined.
-	if off := a.runEnd; !Invariants && a.runRT == typeWord[T]() && a.used == off {
-		if end := off + a.runSize; end <= a.limit && end >= off {
-			a.used, a.runEnd = end, end
-			a.run.N++
-			return (*T)(unsafe.Add(a.base, off))
+	// another package are not inlined. Not in the invariants build, which
+	// reads no field of the arena before entering it (so that under -race
+	// concurrent use panics saying so, before the detector reports these
+	// reads as a race).
+	if !Invariants {
+		if off := a.runEnd; a.runRT == typeWord[T]() && a.used == off {
+			if end := off + a.runSize; end <= a.limit && end >= off {
+				a.used, a.runEnd = end, end
+				a.run.N++
+				return (*T)(unsafe.Add(a.base, off))
+			}
 		}
 	}
 	t, err := ptrFree[T](a)
