@@ -22,8 +22,9 @@ import (
 // Benchmarks of snapshot.Map against Go's map, side by side in one run:
 //
 //	BenchmarkMapGet/key=string16|uint64/n=…/op=hit|miss/impl=frozen|gomap|loop|oneread
+//	BenchmarkMapGet/key=string32/n=…/op=hit|miss/impl=frozen|gomap
 //	BenchmarkMapBuild/key=…/n=…/impl=frozen|gomap     (build-ns/key, bytes/entry)
-//	BenchmarkGCWithTable/n=…/impl=frozen|gomap|empty (gc-ms: median forced runtime.GC)
+//	BenchmarkGCWithTable/n=…/impl=frozen|gomap|gomap-uint64|empty (gc-ms: median forced runtime.GC)
 
 var (
 	sinkInt int
@@ -31,15 +32,20 @@ var (
 	sinkOK  bool
 )
 
-func string16Keys(n int, seed uint64) []string {
-	r := rand.New(rand.NewPCG(seed, 16))
+func string16Keys(n int, seed uint64) []string { return stringKeys(n, seed, 16) }
+
+// stringKeys returns n distinct random keys of size bytes (a multiple of
+// 8), the same for the same seed and size.
+func stringKeys(n int, seed uint64, size int) []string {
+	r := rand.New(rand.NewPCG(seed, uint64(size)))
 	seen := make(map[string]bool, n)
 	out := make([]string, 0, n)
-	var b [16]byte
+	b := make([]byte, size)
 	for len(out) < n {
-		binary.LittleEndian.PutUint64(b[:], r.Uint64())
-		binary.LittleEndian.PutUint64(b[8:], r.Uint64())
-		if s := string(b[:]); !seen[s] {
+		for i := 0; i < size; i += 8 {
+			binary.LittleEndian.PutUint64(b[i:], r.Uint64())
+		}
+		if s := string(b); !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}
@@ -161,6 +167,41 @@ func BenchmarkMapGet(b *testing.B) {
 			})
 		}
 		fm.Close()
+
+		// Keys longer than the 16 bytes a slot holds: the table keeps
+		// their bytes apart from the slots, so that a hit reads them from
+		// a second place, as Go's map reads every string key's.
+		lkeys := stringKeys(n, 5, 32)
+		lothers := stringKeys(1<<16, 6, 32)
+		gl := make(map[string]int, n)
+		for i, k := range lkeys {
+			gl[k] = i
+		}
+		fl, err := snapshot.NewMap(maps.All(gl))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, op := range []string{"hit", "miss"} {
+			ps := copied(probes(lkeys, lothers, op == "hit", uint64(n)))
+			b.Run(fmt.Sprintf("key=string32/n=%d/op=%s/impl=frozen", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := fl.Get(ps[i&(1<<16-1)])
+					sinkInt += v
+					sinkOK = ok
+				}
+			})
+			b.Run(fmt.Sprintf("key=string32/n=%d/op=%s/impl=gomap", n, op), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					v, ok := gl[ps[i&(1<<16-1)]]
+					sinkInt += v
+					sinkOK = ok
+				}
+			})
+		}
+		fl.Close()
+		gl = nil
 
 		ukeys := uint64Keys(n, 3)
 		uothers := uint64Keys(1<<16, 4)
@@ -352,10 +393,12 @@ var keepTable any
 // BenchmarkGCWithTable measures forced garbage collections with a large
 // table of 16-byte string keys and int64 values live: frozen (off the
 // heap), a Go map, or nothing. The key slice the table was built from is
-// dropped first, so only the table is live.
+// dropped first, so only the table is live. gomap-uint64 is a Go map of
+// as many uint64 keys and int64 values: holding no pointers, it is never
+// scanned, and shows what the collector's time with gomap is due to.
 func BenchmarkGCWithTable(b *testing.B) {
 	for _, n := range mapSizes() {
-		for _, impl := range []string{"empty", "frozen", "gomap"} {
+		for _, impl := range []string{"empty", "frozen", "gomap", "gomap-uint64"} {
 			b.Run(fmt.Sprintf("n=%d/impl=%s", n, impl), func(b *testing.B) {
 				switch keys := string16Keys(n, 9); impl {
 				case "frozen":
@@ -372,6 +415,12 @@ func BenchmarkGCWithTable(b *testing.B) {
 				case "gomap":
 					m := make(map[string]int64, n)
 					for i, k := range keys {
+						m[k] = int64(i)
+					}
+					keepTable = m
+				case "gomap-uint64":
+					m := make(map[uint64]int64, n)
+					for i, k := range uint64Keys(n, 9) {
 						m[k] = int64(i)
 					}
 					keepTable = m

@@ -127,7 +127,7 @@ func (r *report) plotFreeze() {
 
 func (r *report) plotLookup() {
 	var ls []line
-	for _, k := range []string{"string16", "uint64"} {
+	for _, k := range []string{"string16", "string32", "uint64"} {
 		for _, im := range []string{"frozen", "gomap"} {
 			f := func(ps string) bool { return param(ps, "key") == k && param(ps, "op") == "hit" }
 			ls = append(ls, line{fmt.Sprintf("%s, %s keys", im, k), r.series("MapGet", im, "ns/op", "n", f)})
@@ -138,7 +138,7 @@ func (r *report) plotLookup() {
 
 func (r *report) plotGC() {
 	var ls []line
-	for _, im := range []string{"empty", "frozen", "gomap"} {
+	for _, im := range []string{"empty", "frozen", "gomap", "gomap-uint64"} {
 		ls = append(ls, line{im, r.series("GCWithTable", im, "gc-ms", "n", nil)})
 	}
 	r.savePlot("gc.svg", "A forced runtime.GC() with a table live (median)", "entries", "ms", ls)

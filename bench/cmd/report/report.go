@@ -375,7 +375,7 @@ var sections = []section{
 	},
 	{
 		bench: "MapGet", title: "Lookup: snapshot.Map against Go's map",
-		intro:  "`Get` of random keys (16-byte strings, uint64), hits and misses, against the built-in map holding the same entries. `loop` is the benchmark's loop around each lookup with one call that does nothing but read the probe (`Map.Get` is inlined and makes one call): the part of both times that is not the lookup. `oneread` is that loop with one read of a random cache line in frozen memory as large as the frozen table, chosen by the probe's bits (a multiply-shift): the floor of any lookup that reads the table at all, and at a million keys and more, where each read misses the caches and the TLB, most of a lookup's time. Ratios are against Go's map.",
+		intro:  "`Get` of random keys (16-byte strings, uint64), hits and misses, against the built-in map holding the same entries. 16 bytes is the longest string key a slot holds; `key=string32` (in runs from 2026-12-06) has 32-byte keys, whose bytes the table keeps apart from the slots, so that a hit reads them from a second place, as Go's map reads every string key's. `loop` is the benchmark's loop around each lookup with one call that does nothing but read the probe (`Map.Get` is inlined and makes one call): the part of both times that is not the lookup. `oneread` is that loop with one read of a random cache line in frozen memory as large as the frozen table, chosen by the probe's bits (a multiply-shift): the floor of any lookup that reads the table at all, and at a million keys and more, where each read misses the caches and the TLB, most of a lookup's time. Ratios are against Go's map.",
 		plot:   (*report).plotLookup,
 		tables: []tableSpec{{"ns/op", "gomap", fmtNs}},
 	},
@@ -386,7 +386,7 @@ var sections = []section{
 	},
 	{
 		bench: "GCWithTable", title: "Garbage collection with a table live",
-		intro:  "A forced `runtime.GC()` with nothing live, with a frozen table live, and with a Go map of the same entries live (16-byte string keys, int64 values); each repetition is the median of its collections (15 in a full run). Ratios are against the empty heap.",
+		intro:  "A forced `runtime.GC()` with nothing live, with a frozen table live, and with a Go map of the same entries live (16-byte string keys, int64 values); each repetition is the median of its collections (15 in a full run). `gomap-uint64` (in runs from 2026-12-06) is a Go map of as many uint64 keys and int64 values: a map holding no pointers is never scanned, so what the collector spends on `gomap` is the strings' pointers, and a frozen table saves that only for keys or values that hold pointers. Ratios are against the empty heap.",
 		plot:   (*report).plotGC,
 		tables: []tableSpec{{"gc-ms", "empty", unitFormat(2, " ms")}},
 	},
