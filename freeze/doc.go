@@ -20,8 +20,8 @@
 // at full speed. Moving the page tables aside first, as Seal does, would
 // return sooner but make readers fault every page in again, which
 // measured about four times the cost of the mprotect (3-5× over the runs
-// measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 86.7
-// ms, Protect's mprotect 24.0 ms); Protect does not.
+// measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 79.1
+// ms, Protect's mprotect 21.0 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the
@@ -65,10 +65,10 @@
 // The costs above, and bench/REPORT.md's Freeze figures, are those of
 // data without pointers. Before any mode's own work, Freeze checks that
 // every pointer in the arena leads into it, and Alias then points each
-// into the view: 14-16 ns a pointer in Protect and Seal mode and 33-39 in
-// Alias mode on the 2-core host measured, so a list of a million nodes
-// (16 MiB) froze in 14-17 and 34-41 ms, where a copy of its bytes took
-// 1.0-1.4 ms (bench: BenchmarkFreezePointers).
+// into the view: 11-16 ns a pointer in Protect and Seal mode and 28-39 in
+// Alias mode on the 2-core hosts measured, so a list of a million nodes
+// (16 MiB) froze in 11-17 and 29-41 ms, where a copy of its bytes took
+// 0.8-1.4 ms (bench: BenchmarkFreezePointers).
 //
 // # Huge pages
 //
