@@ -22,7 +22,7 @@ var ErrDuplicateKey = lookup.ErrDuplicateKey
 
 // ErrClusteredKeys is wrapped by the error NewMap returns when the keys
 // crowd into the same slots under every seed it tries. Random keys never
-// do; many keys of more than 16 bytes (strings, or arrays and structs of
+// do; many keys of more than 64 bytes (strings, or arrays and structs of
 // that size) whose 64-bit xxhash collide, which a seed does not
 // separate, can.
 var ErrClusteredKeys = lookup.ErrClusteredKeys

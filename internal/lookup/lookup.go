@@ -36,7 +36,7 @@
 // Seeds: each build draws its first seed at random, as Go's maps do, and
 // tries up to eight seeds in all (integers switching to a stronger hash)
 // while keys cluster, so keys chosen against one build's hash do not defeat
-// another. Keys of more than 16 bytes are hashed with xxhash before the
+// another. Keys of more than 64 bytes are hashed with xxhash before the
 // seed is mixed in: keys whose 64-bit xxhash collide stay together under
 // every seed (they cost a longer scan, or, many of them, a failed build).
 //

@@ -712,7 +712,7 @@ func TestGetDoesNotAllocate(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ti.ints)
 	// Keys with padding are hashed from a copy with the padding zeroed
-	// (24 bytes: the xxhash path): the copy stays on the stack.
+	// (24 bytes: hashMid's path): the copy stays on the stack.
 	padded := map[paddedKey]int{}
 	for i := range 1000 {
 		padded[paddedKey{A: uint8(i), B: uint64(i)}] = i
@@ -1422,8 +1422,8 @@ func TestBlankFieldsAreNoPartOfTheKey(t *testing.T) {
 // Padding bytes are no part of a key either, wherever they lie (between
 // fields, at the end, in an array's elements): keys built with some
 // garbage there are found by probes with other garbage there, and two
-// keys that differ only there are one key. 24-byte keys take the xxhash
-// path, 16-byte ones the two-word one.
+// keys that differ only there are one key. 24-byte keys take the path of
+// 17 to 64 bytes (hashMid), 16-byte ones the two-word one.
 func TestPaddingBytesAreNoPartOfTheKey(t *testing.T) {
 	type pair struct {
 		A uint8 // 7 bytes of padding after A
