@@ -115,8 +115,9 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // a *WriteFault naming the region, offset and Go field, and an access to a
 // closed (quarantined) range into a *UseAfterClose naming it, as it does an
 // access to a closed range that has left quarantine, unnamed, until an
-// arena takes its addresses again. Other panics, faults elsewhere included, pass through unchanged (re-panicked with the same
-// value). Guard sets debug.SetPanicOnFault for the calling goroutine while
+// arena takes its addresses again. Other panics, faults elsewhere
+// included, pass through unchanged (re-panicked with the same value).
+// Guard sets debug.SetPanicOnFault for the calling goroutine while
 // f runs and restores it after. A write that faults while another
 // goroutine's Freeze is making the memory read-only is named too: the
 // region is known before its memory is protected.
