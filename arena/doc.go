@@ -91,10 +91,10 @@
 // Close faults (freeze.Guard reports it as a *freeze.UseAfterClose) instead
 // of reading memory that was reused, until later releases push the range
 // out of the bounded quarantine (and a new arena takes it: until then it
-// still faults, and Guard's report cannot name the arena). A range larger than the whole quarantine
-// budget (64 GiB, 256 MiB on 32-bit systems) is not quarantined at all: an
-// arena given a WithMaxBytes above it. Values read out of an arena must
-// not be used after its Close.
+// still faults, and Guard's report cannot name the arena). A range larger
+// than the whole quarantine budget (64 GiB, 256 MiB on 32-bit systems) is
+// not quarantined at all: an arena given a WithMaxBytes above it. Values
+// read out of an arena must not be used after its Close.
 //
 // Memory outside the Go heap is invisible to the runtime: GOMEMLIMIT and
 // runtime/metrics do not count it. Fresh arena pages cost a page fault on
