@@ -173,6 +173,15 @@ func TestZeroMapCountsAsClosed(t *testing.T) {
 	assert.Equal(t, 0, m.Len())
 	assert.Equal(t, "empty", m.Strategy())
 	assert.Empty(t, maps.Collect(m.All()))
+	requireNoMap(t, &m)
+	assert.ErrorIs(t, m.Close(), arena.ErrClosed, "a second Close")
+}
+
+// requireNoMap checks that m, a zero-value or nil *Map, acts as no table
+// to the methods that check or release it: Size 0, Name "", Region nil,
+// and Verify, KeysIn and Close return an error wrapping arena.ErrClosed.
+func requireNoMap[K comparable, V any](t *testing.T, m *snapshot.Map[K, V]) {
+	t.Helper()
 	assert.Equal(t, 0, m.Size())
 	assert.Empty(t, m.Name())
 	assert.Nil(t, m.Region())
@@ -180,7 +189,6 @@ func TestZeroMapCountsAsClosed(t *testing.T) {
 	_, err := m.KeysIn(0, 1<<20)
 	assert.ErrorIs(t, err, arena.ErrClosed)
 	assert.ErrorIs(t, m.Close(), arena.ErrClosed)
-	assert.ErrorIs(t, m.Close(), arena.ErrClosed, "a second Close")
 }
 
 // To the methods that check or release a table, a nil *Map is the zero
@@ -190,13 +198,7 @@ func TestNilMapCountsAsClosed(t *testing.T) {
 	m, err := snapshot.NewMap(maps.All(map[float64]int{1: 1})) // refused: float keys
 	require.ErrorIs(t, err, arena.ErrUnsupported)
 	require.Nil(t, m)
-	assert.ErrorIs(t, m.Close(), arena.ErrClosed)
-	assert.ErrorIs(t, m.Verify(), arena.ErrClosed)
-	_, err = m.KeysIn(0, 1<<20)
-	assert.ErrorIs(t, err, arena.ErrClosed)
-	assert.Empty(t, m.Name())
-	assert.Equal(t, 0, m.Size())
-	assert.Nil(t, m.Region())
+	requireNoMap(t, m)
 }
 
 func TestMapErrors(t *testing.T) {

@@ -275,17 +275,7 @@ func TestValueAndPointerAfterClosePanicWithErrClosed(t *testing.T) {
 // dereference.
 func TestZeroSnapshotCountsAsClosed(t *testing.T) {
 	var s snapshot.Snapshot[int]
-	assert.Nil(t, s.Pointer())
-	assert.Nil(t, s.Region())
-	assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
-	assert.ErrorIs(t, s.Close(), arena.ErrClosed)
-	for name, use := range map[string]func(){
-		"Name": func() { s.Name() },
-		"Size": func() { s.Size() },
-	} {
-		p, _ := recovered(use).(error)
-		assert.ErrorIs(t, p, arena.ErrClosed, name)
-	}
+	requireNoSnapshot(t, &s)
 }
 
 // A nil *Snapshot is the zero value to every method: Take's error is
@@ -294,10 +284,18 @@ func TestNilSnapshotCountsAsClosed(t *testing.T) {
 	s, err := snapshot.Take(map[string]int{}) // refused: maps are unsupported
 	require.ErrorIs(t, err, arena.ErrUnsupported)
 	require.Nil(t, s)
-	assert.ErrorIs(t, s.Close(), arena.ErrClosed)
-	assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+	requireNoSnapshot(t, s)
+}
+
+// requireNoSnapshot checks that s, a zero-value or nil *Snapshot, acts as
+// no snapshot: Pointer and Region give nil, Verify and Close return an
+// error wrapping arena.ErrClosed, Name and Size panic with one.
+func requireNoSnapshot[T any](t *testing.T, s *snapshot.Snapshot[T]) {
+	t.Helper()
 	assert.Nil(t, s.Pointer())
 	assert.Nil(t, s.Region())
+	assert.ErrorIs(t, s.Verify(), arena.ErrClosed)
+	assert.ErrorIs(t, s.Close(), arena.ErrClosed)
 	for name, use := range map[string]func(){
 		"Name": func() { s.Name() },
 		"Size": func() { s.Size() },
