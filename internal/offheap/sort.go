@@ -21,9 +21,10 @@ const (
 // regions far apart (a binary's data, the heap, other mappings), each of
 // which varies in few: those are first split by their top digit, and each
 // part sorted on its own bits. Cloning a config of 10,000 objects met
-// 12,700 keys varying in bits 0 to 46: five LSD passes, against one split
-// and two passes within the binary's data and within the heap (4 MiB
-// apart from each other's bits); the sort took a fifth of Clone's time.
+// 12,700 keys varying in bits 0 to 46 (9,064 since a string met again is
+// planned once): five LSD passes, against one split and two passes within
+// the binary's data and within the heap (4 MiB apart from each other's
+// bits); the sort took a fifth of Clone's time.
 //
 // Digits start at the lowest bit that varies: the parts a split of heap
 // addresses leaves are 8 KiB spans of aligned objects, whose 10 or so
