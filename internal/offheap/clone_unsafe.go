@@ -133,9 +133,11 @@ type cloner struct {
 	// another type than discover met there: its range and slot address
 	// (changed[1] 0: none).
 	changed [2]uintptr
-	// strs: the index of a range of string bytes met lately, by a hash
-	// of their address and length (addString).
-	strs [1 << stringCacheBits]int32
+	// strs: the ranges of string bytes met lately, by a hash of their
+	// address and length (addString); entries of an earlier clone have
+	// another gen.
+	strs [1 << stringCacheBits]stringEntry
+	gen  uint32
 	// hashing: the copy hashes the pages it writes (a.copied), from place
 	// to the end of apply.
 	hashing bool
@@ -283,6 +285,12 @@ func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	localOnce.Do(loadLocal)
 	c := cloners.Get().(*cloner)
 	c.maxAlign = 1
+	if c.gen++; c.gen == 0 {
+		// Once in 2^32 clones: an entry last written that many clones
+		// ago would pass for this one's.
+		clear(c.strs[:])
+		c.gen = 1
+	}
 	c.add(src, t, 1, -1, 0, viaRoot)
 	if err := c.discover(); err != nil {
 		putCloner(c)
@@ -417,20 +425,25 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // every string used to, which costs time, never correctness.
 func (c *cloner) addString(data unsafe.Pointer, n uintptr, parent int32, slot uintptr) int32 {
 	h := (uint64(uintptr(data)) ^ uint64(n)<<48) * 0x9e3779b97f4a7c15 >> (64 - stringCacheBits)
-	// The entry is checked against the range it names, so an entry left
-	// by an earlier clone (the cloner is reused) is never trusted.
-	if i := c.strs[h]; int(i) < len(c.ranges) {
-		if r := &c.ranges[i]; r.via == viaString && r.src == data && r.n == n {
-			return i
-		}
+	e := &c.strs[h]
+	if e.gen == c.gen && e.addr == uintptr(data) && e.n == n {
+		return e.idx
 	}
 	i := c.add(data, byteType, n, parent, slot, viaString)
-	c.strs[h] = i
+	*e = stringEntry{addr: uintptr(data), n: n, idx: i, gen: c.gen}
 	return i
 }
 
-// stringCacheBits sizes c.strs: 1,024 entries of 4 bytes.
+// stringCacheBits sizes c.strs: 1,024 entries.
 const stringCacheBits = 10
+
+// stringEntry is a string's range (idx) in the clone gen, by the string's
+// address (an integer, never followed) and length.
+type stringEntry struct {
+	addr, n uintptr
+	idx     int32
+	gen     uint32
+}
 
 // discover scans queued ranges until every reachable range is known. It
 // works breadth-first from an explicit queue: a million-node list needs no

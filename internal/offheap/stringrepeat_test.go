@@ -90,3 +90,43 @@ func TestRepeatedStringAcrossReusedCloners(t *testing.T) {
 	}
 	require.NoError(t, a.Validate())
 }
+
+// Entries of the table of strings are told from those of earlier clones
+// by the clone's number, which wraps after 2^32 clones: the table is then
+// emptied, or an entry written 2^32 clones before would pass for the new
+// clone's. A cloner about to wrap, whose entry for a string names range 0
+// (the root) as the first clone after the wrap numbers itself, clones
+// that string as its bytes all the same.
+func TestStringTableAtTheWrapOfCloneNumbers(t *testing.T) {
+	s := strings.Clone("wrapped")
+	data, n := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(len(s))
+	h := (uint64(data) ^ uint64(n)<<48) * 0x9e3779b97f4a7c15 >> (64 - stringCacheBits)
+	v := &namedItems{Name: s}
+	for try := 0; ; try++ {
+		c := new(cloner)
+		c.reset()
+		c.gen = ^uint32(0)
+		c.strs[h] = stringEntry{addr: data, n: n, idx: 0, gen: 1}
+		cloners.Put(c)
+		p, err := PlanValue(&v)
+		require.NoError(t, err)
+		if p.c != c {
+			// The pool handed out another cloner (it may drop what it
+			// is given): try again.
+			p.Release()
+			if try == 100 {
+				t.Skip("the pool never handed back the cloner put in it")
+			}
+			continue
+		}
+		assert.Equal(t, uint32(1), c.gen)
+		a, err := NewArena("wrap", 1<<20)
+		require.NoError(t, err)
+		defer a.Close()
+		root, err := ApplyValue[*namedItems](a, p)
+		p.Release()
+		require.NoError(t, err)
+		assert.Equal(t, "wrapped", (*root).Name)
+		return
+	}
+}
