@@ -21,7 +21,7 @@
 // return sooner but make readers fault every page in again, which
 // measured about four times the cost of the mprotect (3-5× over the runs
 // measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 79.1
-// ms, Protect's mprotect 21.0 ms); Protect does not.
+// ms, Protect's mprotect 21.2 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the
@@ -65,9 +65,9 @@
 // The costs above, and bench/REPORT.md's Freeze figures, are those of
 // data without pointers. Before any mode's own work, Freeze checks that
 // every pointer in the arena leads into it, and Alias then points each
-// into the view: 11-16 ns a pointer in Protect and Seal mode and 28-39 in
+// into the view: 11-16 ns a pointer in Protect and Seal mode and 26-39 in
 // Alias mode on the 2-core hosts measured, so a list of a million nodes
-// (16 MiB) froze in 11-17 and 29-41 ms, where a copy of its bytes took
+// (16 MiB) froze in 11-17 and 27-41 ms, where a copy of its bytes took
 // 0.8-1.4 ms (bench: BenchmarkFreezePointers).
 //
 // # Huge pages

@@ -141,12 +141,11 @@
 // host). A slot holds a string key of up to 16 bytes; a longer key's
 // bytes are kept beside the slots, so a hit reads the tag word, the slot
 // and then the key's bytes, three dependent reads: with 32-byte keys hits
-// took 1.7-2.3 times as long as Go's map's at 1e3 to 1e7 keys in the run
-// measured (bench/REPORT.md, key=string32), and misses, which the tags
-// settle, 0.7-0.8 of its time from 1e5 keys (2.1 at 1e3, where hashing
-// them with xxhash took 14 of a hit's 37 ns; keys of up to 64 bytes have
-// since been hashed without it, and hits in the cache took 1.2-1.4 times
-// Go's map's time). Such a table saves the collector's work, not lookup
+// took 1.06-1.24 times as long as Go's map's at 1e3 to 1e7 keys in the
+// latest run (bench/REPORT.md, key=string32), and misses, which the tags
+// settle, 0.5-0.7 of its time from 1e5 keys (1.2 at 1e3). In the run
+// before, which hashed such keys with xxhash, hits took 1.7-2.3 times
+// Go's map's time. Such a table saves the collector's work, not lookup
 // time.
 //
 // Frozen values are read-only: writing through them faults, and
