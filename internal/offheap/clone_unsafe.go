@@ -1174,7 +1174,9 @@ func (c *cloner) holds(j int, off uintptr) bool {
 // begins where the block does.
 func (c *cloner) src(b *cblock) unsafe.Pointer { return c.ranges[c.keys[b.lo].idx].src }
 
-// dst returns where block b is copied to (once place has run).
+// dst returns where block b is copied to (once place has run). The
+// clone's allocation holds every block at its rel (layout), so the
+// address lies inside the arena's used bytes.
 func (c *cloner) dst(b *cblock) unsafe.Pointer { return unsafe.Add(c.a.rng.Addr(), c.off+b.rel) }
 
 // copyBlock copies one block: pointer-free bytes with memmove, pointer
@@ -1212,10 +1214,14 @@ type blockWriter struct {
 	edges []int32        // its edges (c.edgesOf)
 }
 
-// at returns where the copy of source address u goes.
+// at returns where the copy of source address u goes. Callers pass u
+// in [start, end] of the block, so it stays inside the block's copy (or
+// one past its end, for a length).
 func (w *blockWriter) at(u uintptr) unsafe.Pointer { return unsafe.Add(w.dst, u-w.b.start) }
 
-// from returns source address u as a pointer into the block's source.
+// from returns source address u as a pointer into the block's source,
+// derived from the source pointer, never from u: u in [start, end) lies
+// in the one allocation the block's overlapping ranges share.
 func (w *blockWriter) from(u uintptr) unsafe.Pointer { return unsafe.Add(w.src, u-w.b.start) }
 
 // raw copies the pointer-free source bytes [done, to). While the clone
