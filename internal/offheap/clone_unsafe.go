@@ -424,8 +424,7 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // last met before another took its entry) gets a range of its own as
 // every string used to, which costs time, never correctness.
 func (c *cloner) addString(data unsafe.Pointer, n uintptr, parent int32, slot uintptr) int32 {
-	h := (uint64(uintptr(data)) ^ uint64(n)<<48) * 0x9e3779b97f4a7c15 >> (64 - stringCacheBits)
-	e := &c.strs[h]
+	e := &c.strs[stringSlot(uintptr(data), n)]
 	if e.gen == c.gen && e.addr == uintptr(data) && e.n == n {
 		return e.idx
 	}
@@ -436,6 +435,12 @@ func (c *cloner) addString(data unsafe.Pointer, n uintptr, parent int32, slot ui
 
 // stringCacheBits sizes c.strs: 1,024 entries.
 const stringCacheBits = 10
+
+// stringSlot returns the entry of c.strs for the string of n bytes at
+// address data: a multiply-shift hash of both.
+func stringSlot(data, n uintptr) uint64 {
+	return (uint64(data) ^ uint64(n)<<48) * 0x9e3779b97f4a7c15 >> (64 - stringCacheBits)
+}
 
 // stringEntry is a string's range (idx) in the clone gen, by the string's
 // address (an integer, never followed) and length.

@@ -100,13 +100,12 @@ func TestRepeatedStringAcrossReusedCloners(t *testing.T) {
 func TestStringTableAtTheWrapOfCloneNumbers(t *testing.T) {
 	s := strings.Clone("wrapped")
 	data, n := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(len(s))
-	h := (uint64(data) ^ uint64(n)<<48) * 0x9e3779b97f4a7c15 >> (64 - stringCacheBits)
 	v := &namedItems{Name: s}
 	for try := 0; ; try++ {
 		c := new(cloner)
 		c.reset()
 		c.gen = ^uint32(0)
-		c.strs[h] = stringEntry{addr: data, n: n, idx: 0, gen: 1}
+		c.strs[stringSlot(data, n)] = stringEntry{addr: data, n: n, idx: 0, gen: 1}
 		cloners.Put(c)
 		p, err := PlanValue(&v)
 		require.NoError(t, err)
