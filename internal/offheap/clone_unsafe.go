@@ -86,9 +86,9 @@ type key struct {
 // cblock is a maximal set of overlapping ranges, copied as one piece. It
 // holds no pointer: its source is that of its first range (c.src), its
 // copy at rel in the clone's allocation (c.dst). A clone has a block for
-// most objects it copies, and a smaller block, which the collector need
-// not see, made a clone of a config of 10,000 objects spend less time
-// writing them, and none clearing them for the next clone.
+// most objects it copies: without pointers, a block is half the size it
+// was, the collector need not scan the blocks, and the cloner need not
+// clear them before it goes back to the pool.
 type cblock struct {
 	start, end uintptr
 	rel        uintptr // offset of the copy in the clone's allocation
