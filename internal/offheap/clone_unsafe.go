@@ -422,7 +422,11 @@ func (c *cloner) add(src unsafe.Pointer, t *layout.Type, n uintptr, parent int32
 // address and length are the same bytes, and the repeat's edge leads to
 // the same copy either way; a string that misses (a collision, or one
 // last met before another took its entry) gets a range of its own as
-// every string used to, which costs time, never correctness.
+// every string used to, which costs time, never correctness. Strings are
+// kept out of seen, which must find every value met before (it queues
+// each pointer-bearing range once, and ends cycles): with most ranges of
+// a config strings, seen would be several times larger and out of the
+// cache, for repeats that a table of 1,024 entries finds.
 func (c *cloner) addString(data unsafe.Pointer, n uintptr, parent int32, slot uintptr) int32 {
 	e := &c.strs[stringSlot(uintptr(data), n)]
 	if e.gen == c.gen && e.addr == uintptr(data) && e.n == n {
