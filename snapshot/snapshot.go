@@ -109,13 +109,18 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 // snapshot a Store published: the Store releases it once replaced and
 // unread (releaseForStore, which does not ask the keeper), and could
 // never release a permanent one. The refusal is the same once the Store
-// has released it, so that a misplaced Close fails whenever it runs.
-func (s *Snapshot[T]) keeper(bool) error {
-	if s.stored.Load() {
-		return fmt.Errorf("%w: snapshot %q is a version published by a Store, which releases it once replaced and unread",
-			ErrOwnedByStore, s.region.Name())
+// has released it, so that a misplaced Close fails whenever it runs. The
+// error says which of the two was refused.
+func (s *Snapshot[T]) keeper(permanent bool) error {
+	if !s.stored.Load() {
+		return nil
 	}
-	return nil
+	what := "closed"
+	if permanent {
+		what = "made permanent"
+	}
+	return fmt.Errorf("%w: snapshot %q is a version published by a Store, which releases it once replaced and unread; it cannot be %s",
+		ErrOwnedByStore, s.region.Name(), what)
 }
 
 // beforeRelease runs whenever the snapshot's region is about to be
