@@ -350,7 +350,11 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 	}
 	var m mem
 	if offHeap && c.n >= offHeapMin && layout.For[V]().PtrFree {
-		if m.s, err = offheap.NewScratch(t.scratchBytes(c.n)); err != nil {
+		size, err := t.scratchBytes(c.n)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.s, err = offheap.NewScratch(size); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -377,14 +381,31 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 // (a dense table spans at most 2n slots; a hashed one about n/load, at
 // most 2n for every load used (load, intLoad), and each part up to its
 // number of keys more), plus alignment. Only what is allocated takes
-// memory.
-func (t *Table[K, V]) scratchBytes(n int) uintptr {
+// memory. A bound the address space cannot hold (on 32-bit platforms, a
+// few tens of millions of entries) is an error wrapping ErrExhausted that
+// says so, not a wrapped-around size whose scratch runs out part way.
+func (t *Table[K, V]) scratchBytes(n int) (uintptr, error) {
 	rs, ss := reflect.TypeFor[rec[keySlot[K, V]]]().Size(), reflect.TypeFor[keySlot[K, V]]().Size()
 	if t.kind == kString {
 		rs, ss = reflect.TypeFor[rec[strSlot[V]]]().Size(), reflect.TypeFor[strSlot[V]]().Size()
 	}
-	slots := 3*uintptr(n) + 64
-	return 2*uintptr(n)*rs + slots*(ss+1) + tagPad + 4096
+	// 2n·rs + 3n·(ss+1) + 64·(ss+1) + tagPad + 4096 in 128 bits (hi, lo):
+	// n < 2^63 and the sizes are far below 2^32, so no term wraps, and
+	// the sum fits a uintptr exactly when hi is 0 and lo does.
+	var hi, lo uint64
+	add := func(h, l uint64) {
+		var c uint64
+		lo, c = bits.Add64(lo, l, 0)
+		hi += h + c
+	}
+	add(bits.Mul64(uint64(n), 2*uint64(rs)))
+	add(bits.Mul64(uint64(n), 3*(uint64(ss)+1)))
+	add(0, 64*(uint64(ss)+1)+tagPad+4096)
+	if hi != 0 || lo > uint64(^uintptr(0)) {
+		return 0, fmt.Errorf("%w: a table of %d entries of %s needs more scratch memory to build than the address space holds",
+			offheap.ErrExhausted, n, reflect.TypeFor[map[K]V]())
+	}
+	return uintptr(lo), nil
 }
 
 // mem allocates the arrays of a table being built: in scratch memory s

@@ -1294,6 +1294,38 @@ func TestBuildOffHeap(t *testing.T) {
 	assert.Equal(t, live, offheap.LiveScratchBytes(), "a failed build kept its scratch memory")
 }
 
+// The bound on a build's scratch memory is exact arithmetic: a count
+// whose bound the address space cannot hold (math.MaxInt entries, on 32-
+// and 64-bit platforms alike) is refused with ErrExhausted and a message
+// naming the count, where the sum used to wrap around to a small size
+// whose scratch then ran out part way through the build.
+func TestScratchBoundThatOverflowsIsRefused(t *testing.T) {
+	var ts Table[string, int64]
+	ts.kind = kString
+	var ti Table[uint64, [3]uint64]
+	ti.kind = kInt
+	for name, bound := range map[string]func(int) (uintptr, error){
+		"strings":  ts.scratchBytes,
+		"integers": ti.scratchBytes,
+	} {
+		small, err := bound(offHeapMin)
+		require.NoError(t, err, name)
+		large, err := bound(64 * offHeapMin)
+		require.NoError(t, err, name)
+		assert.Greater(t, large, 63*small, "%s: the bound grows with the count", name)
+
+		// The fewest entries whose bound passes the address space, at the
+		// bytes per entry that the bound allows at least.
+		perEntry := large / (64 * offHeapMin)
+		justOver := int(min(^uintptr(0)/perEntry+1, math.MaxInt))
+		for _, n := range []int{math.MaxInt, justOver} {
+			got, err := bound(n)
+			assert.ErrorIs(t, err, offheap.ErrExhausted, "%s: %d entries gave %d bytes", name, n, got)
+			assert.ErrorContains(t, err, fmt.Sprintf("a table of %d entries", n), name)
+		}
+	}
+}
+
 // requireOffHeap builds want with BuildOffHeap and checks that the slot
 // that slot returns and the tags (if any) lie in the scratch memory, and that the
 // table holds exactly want.
