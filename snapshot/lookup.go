@@ -78,7 +78,10 @@ var errNoMap = fmt.Errorf("%w: a zero-value Map is not a table (obtain one from 
 // leaves the garbage collector little but the collected entries (and, for
 // string keys of more than 16 bytes, one heap buffer holding those keys);
 // smaller tables and pointer-bearing values are built on the Go heap. Either way
-// the table is then copied into the arena that is frozen.
+// the table is then copied into the arena that is frozen. Where the
+// private memory that a build would need is more than the address space
+// holds (on 32-bit platforms, some tens of millions of entries), NewMap
+// gives an error wrapping arena.ErrExhausted that says so.
 //
 // The table chooses its strategy from the keys: a linear scan for up to
 // eight entries, direct addressing for dense integer keys, otherwise
