@@ -39,8 +39,10 @@
 // them in the same frozen arena, so a table of ten million entries costs
 // the garbage collector nothing.
 // The strategy follows the keys: a linear scan for up to eight entries,
-// direct addressing for dense integer keys, and otherwise static open
-// addressing placed in home-slot order, with one tag byte per slot (four
+// direct addressing for dense integer keys (spanning at most twice their
+// count: a slot holds only a value, its key being the smallest key plus
+// the slot's index), and otherwise static open addressing placed in
+// home-slot order, with one tag byte per slot (four
 // bits of the key's hash and the key's distance from its home slot). A
 // lookup reads eight tags at once from the key's home slot, compares keys
 // only where a tag matches, and stops where the next home's keys begin

@@ -84,14 +84,15 @@ var errNoMap = fmt.Errorf("%w: a zero-value Map is not a table (obtain one from 
 // gives an error wrapping arena.ErrExhausted that says so.
 //
 // The table chooses its strategy from the keys: a linear scan for up to
-// eight entries, direct addressing for dense integer keys, otherwise
-// static open addressing, where a lookup scans tag bytes from the key's
-// home slot onwards, eight at a time, and compares keys only where the tag
-// matches. Tags also record each key's distance from its home slot, so
-// that a miss stops where the next home's keys begin. Tables of 8-byte
-// integer keys store each key's hash (a bijection of the key) instead of
-// the key and no tags, and a lookup compares hashes, which are stored in
-// increasing order, from the home slot on.
+// eight entries, direct addressing for dense integer keys (whose slots
+// hold only values), otherwise static open addressing, where a lookup
+// scans tag bytes from the key's home slot onwards, eight at a time, and
+// compares keys only where the tag matches. Tags also record each key's
+// distance from its home slot, so that a miss stops where the next home's
+// keys begin. Tables of 8-byte integer keys store each key's hash (a
+// bijection of the key) instead of the key and no tags, and a lookup
+// compares hashes, which are stored in increasing order, from the home
+// slot on.
 func NewMap[K comparable, V any](entries iter.Seq2[K, V], opts ...Option) (*Map[K, V], error) {
 	o := makeOptions("map", opts)
 	if err := o.check(); err != nil {

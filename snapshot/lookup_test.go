@@ -998,6 +998,46 @@ func TestMapNamesItsOwnParts(t *testing.T) {
 	}
 }
 
+// A dense table's slot holds only its value, the key being the table's
+// smallest key plus the slot's index: a write into a slot is named by
+// the key that its index stands for, a negative one included, in every
+// mode, as a write into what the value points to is.
+func TestDenseMapNamesAWrittenSlotByItsKey(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel gives only the page of a fault here: no field is named")
+	}
+	want := map[int16]string{}
+	for i := range int16(200) {
+		want[i-100] = fmt.Sprint("value ", i-100)
+	}
+	for _, m := range modes() {
+		t.Run(m.String(), func(t *testing.T) {
+			fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
+			require.NoError(t, err)
+			defer fm.Close()
+			require.Equal(t, "dense", fm.Strategy())
+			s, _ := fm.Get(-3)
+			p0 := unsafe.Pointer(unsafe.StringData(s))
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, freeze.Guard(func() { *(*byte)(p0) = 'x' }), &wf)
+			assert.Equal(t, "Map[int16,string][-3][0]", wf.Path)
+			base := wf.Addr - wf.Offset
+
+			all, err := fm.Region().Allocations(0, uintptr(fm.Size()))
+			require.NoError(t, err)
+			i := slices.IndexFunc(all, func(a freeze.Allocation) bool { return a.Path == "Map[int16,string].vslots" })
+			require.NotEqual(t, -1, i, "allocations: %v", all)
+			assert.Equal(t, uintptr(200)*unsafe.Sizeof(""), all[i].Size, "slots of the value alone")
+			for _, k := range []int16{-100, -1, 0, 7, 99} {
+				slot := base + all[i].Offset + uintptr(k+100)*unsafe.Sizeof("")
+				b := (*byte)(unsafe.Add(p0, int(slot)-int(uintptr(p0))))
+				require.ErrorAs(t, freeze.Guard(func() { *b = 1 }), &wf)
+				assert.Equal(t, fmt.Sprintf("Map[int16,string][%d]", k), wf.Path)
+			}
+		})
+	}
+}
+
 // Verify's description of a changed page, and Allocations, name what the
 // table's values point to by the entries' keys too: `Map[string,*plan]["pro"]`.
 func TestMapVerifyNamesPointedToValuesByKey(t *testing.T) {

@@ -304,7 +304,7 @@ func (t *Table[K, V]) getOther(k K) (V, bool) {
 	case Dense:
 		i := asU64(&k, t.signed) - t.min
 		if i < t.part[0].m && t.tags[i] != 0 {
-			return t.kslots[i].Val, true
+			return t.vslots[i], true
 		}
 	case Tiny:
 		if t.kind == kString {

@@ -242,9 +242,21 @@ func (t *Table[K, V]) unhash(h uint64) uint64 {
 	return h*goldenInv ^ t.seed
 }
 
-// fromU64 returns the 8-byte integer key whose bits are u: asU64 undone.
-// K must be an 8-byte integer kind (t.ints tables only).
+// fromU64 returns the integer key whose asU64 is u (or, for a key of
+// fewer than 8 bytes, whose asU64 has u's low bytes): asU64 undone. K must
+// be an integer kind (t.ints and Dense tables), so a key of each size is
+// that many bytes, written whole in native byte order.
 func fromU64[K comparable](u uint64) (k K) {
-	*(*uint64)(unsafe.Pointer(&k)) = u
+	p := unsafe.Pointer(&k)
+	switch unsafe.Sizeof(k) { // a constant in each instantiation
+	case 1:
+		*(*uint8)(p) = uint8(u)
+	case 2:
+		*(*uint16)(p) = uint16(u)
+	case 4:
+		*(*uint32)(p) = uint32(u)
+	default:
+		*(*uint64)(p) = u
+	}
 	return k
 }

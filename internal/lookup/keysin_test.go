@@ -35,12 +35,13 @@ func checkKeysIn[K comparable, V any](t *testing.T, want map[K]V) *Table[K, V] {
 		{"sslots", unsafe.Pointer(unsafe.SliceData(tb.sslots)), unsafe.Sizeof(strSlot[V]{}), len(tb.sslots)},
 		{"hslots", unsafe.Pointer(unsafe.SliceData(tb.hslots)), unsafe.Sizeof(hashSlot[V]{}), len(tb.hslots)},
 		{"kslots", unsafe.Pointer(unsafe.SliceData(tb.kslots)), unsafe.Sizeof(keySlot[K, V]{}), len(tb.kslots)},
+		{"vslots", unsafe.Pointer(unsafe.SliceData(tb.vslots)), unsafe.Sizeof(*new(V)), len(tb.vslots)},
 		{"tags", unsafe.Pointer(unsafe.SliceData(tb.tags)), 1, len(tb.tags)},
 		{"lens", unsafe.Pointer(unsafe.SliceData(tb.lens)), 1, len(tb.lens)},
 	}
 	for _, a := range arrays {
-		if a.n == 0 {
-			continue
+		if a.n == 0 || a.size == 0 {
+			continue // no bytes: a Dense set's values
 		}
 		lo, hi := uintptr(a.base), uintptr(a.base)+uintptr(a.n)*a.size
 		chunk := 3*a.size/2 + 1 // one element and a half, and a byte
@@ -115,6 +116,11 @@ func TestKeysInFindsEveryEntryByItsBytes(t *testing.T) {
 		dense[uint32(1000+2*i)] = int64(i)
 	}
 	require.Equal(t, Dense, checkKeysIn(t, dense).strat)
+	denseSet := map[int8]struct{}{}
+	for i := range 100 {
+		denseSet[int8(i-50)] = struct{}{}
+	}
+	require.Equal(t, Dense, checkKeysIn(t, denseSet).strat, "values of no size: the tags name the keys")
 	arrays := map[[3]uint16]bool{}
 	for i := range 1500 {
 		arrays[[3]uint16{uint16(i), uint16(i * 7), 1}] = i%2 == 0

@@ -31,9 +31,10 @@ func (t *Table[K, V]) KeysIn(lo, hi uintptr) []K {
 	}
 	var idx []int
 	// span adds the indices of the elements of an array of n elements of
-	// size bytes at base that overlap [lo, hi).
+	// size bytes at base that overlap [lo, hi): none, for elements of no
+	// size (a Dense set's values).
 	span := func(a, size uintptr, n int) {
-		if n == 0 || a >= hi || a+uintptr(n)*size <= lo {
+		if n == 0 || size == 0 || a >= hi || a+uintptr(n)*size <= lo {
 			return
 		}
 		first := 0
@@ -114,10 +115,10 @@ func (t *Table[K, V]) MapName() string {
 }
 
 // slotArray returns the address of the table's slot array (whichever of
-// sslots, hslots and kslots it uses), the size of a slot, and the offset
-// and size of what a slot holds of the key (its bytes, where a long key's
-// bytes are, or its hash); all zero for a table without slots. The value
-// is at the start of a slot.
+// sslots, hslots, kslots and vslots it uses), the size of a slot, and the
+// offset and size of what a slot holds of the key (its bytes, where a long
+// key's bytes are, or its hash; nothing, in a Dense table); all zero for a
+// table without slots. The value is at the start of a slot.
 func (t *Table[K, V]) slotArray() (base, size, key, keySize uintptr) {
 	switch {
 	case t.sslots != nil:
@@ -129,6 +130,9 @@ func (t *Table[K, V]) slotArray() (base, size, key, keySize uintptr) {
 	case t.kslots != nil:
 		return uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]),
 			unsafe.Offsetof(t.kslots[0].Key), unsafe.Sizeof(t.kslots[0].Key)
+	case t.vslots != nil:
+		// No slot holds any of its key (min + the slot's index).
+		return uintptr(unsafe.Pointer(unsafe.SliceData(t.vslots))), unsafe.Sizeof(t.vslots[0]), 0, 0
 	}
 	return 0, 0, 0, 0
 }

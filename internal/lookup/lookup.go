@@ -89,7 +89,7 @@ type Strategy uint8
 const (
 	Empty  Strategy = iota // no entries
 	Tiny                   // linear scan
-	Dense                  // integer keys, direct addressing
+	Dense                  // integer keys, direct addressing: vslots, no keys stored
 	Hashed                 // open addressing
 )
 
@@ -197,6 +197,9 @@ type Table[K comparable, V any] struct {
 	lens   []uint8 // Tiny string tables: each key's length
 	blob   []byte  // string keys longer than 16 bytes
 	kslots []keySlot[K, V]
+	// vslots holds a Dense table's values, that of key min+i in slot i:
+	// a slot's key follows from its index, so no slot stores one.
+	vslots []V
 	hslots []hashSlot[V] // Hashed tables of 8-byte integer keys, which have no tags
 	// tags has one byte per slot (Dense, Hashed but for hslots), then
 	// tagPad zeros: 0 for an empty slot, else distTag (Dense: 1).
@@ -495,7 +498,7 @@ func (t *Table[K, V]) Strategy() Strategy { return t.strat }
 // Bytes returns the memory the table's arrays take.
 func (t *Table[K, V]) Bytes() int {
 	return len(t.sslots)*int(reflect.TypeFor[strSlot[V]]().Size()) + len(t.lens) + len(t.blob) +
-		len(t.kslots)*int(reflect.TypeFor[keySlot[K, V]]().Size()) +
+		len(t.kslots)*int(reflect.TypeFor[keySlot[K, V]]().Size()) + len(t.vslots)*int(reflect.TypeFor[V]().Size()) +
 		len(t.hslots)*int(reflect.TypeFor[hashSlot[V]]().Size()) + len(t.tags)
 }
 
@@ -620,9 +623,12 @@ func (t *Table[K, V]) alloc(mm mem, m uint64) (err error) {
 		t.hslots, err = makeSlice[hashSlot[V]](mm, int(m+hashPad))
 		return err
 	}
-	if t.kind == kString {
+	switch {
+	case t.strat == Dense:
+		t.vslots, err = makeSlice[V](mm, int(m))
+	case t.kind == kString:
 		t.sslots, err = makeSlice[strSlot[V]](mm, int(m))
-	} else {
+	default:
 		t.kslots, err = makeSlice[keySlot[K, V]](mm, int(m))
 	}
 	if err == nil && t.strat != Tiny {
@@ -693,7 +699,7 @@ func (t *Table[K, V]) buildDense(c *entries[K, V], m mem) error {
 			if t.tags[j] != 0 {
 				return duplicate(ch[i].k)
 			}
-			t.setKey(j, &ch[i].k, ch[i].v, 1)
+			t.tags[j], t.vslots[j] = 1, ch[i].v
 		}
 	}
 	return nil
@@ -1142,9 +1148,11 @@ func (t *Table[K, V]) All() iter.Seq2[K, V] {
 	}
 }
 
-// slots returns the number of slots: of sslots, hslots or kslots,
-// whichever the table has (the others are empty).
-func (t *Table[K, V]) slots() int { return len(t.sslots) + len(t.hslots) + len(t.kslots) }
+// slots returns the number of slots: of sslots, hslots, kslots or
+// vslots, whichever the table has (the others are empty).
+func (t *Table[K, V]) slots() int {
+	return len(t.sslots) + len(t.hslots) + len(t.kslots) + len(t.vslots)
+}
 
 // inUse reports whether slot i holds an entry: every slot of a tiny
 // table does; a slot of another holds one if its tag is not zero, or,
@@ -1173,6 +1181,8 @@ func (t *Table[K, V]) keyAt(i int) (k K) {
 		return k
 	case t.hslots != nil:
 		return fromU64[K](t.unhash(t.hslots[i].H))
+	case t.strat == Dense:
+		return fromU64[K](t.min + uint64(i))
 	}
 	return t.kslots[i].Key
 }
@@ -1184,6 +1194,8 @@ func (t *Table[K, V]) valAt(i int) V {
 		return t.sslots[i].Val
 	case t.hslots != nil:
 		return t.hslots[i].Val
+	case t.strat == Dense:
+		return t.vslots[i]
 	}
 	return t.kslots[i].Val
 }

@@ -175,6 +175,40 @@ func TestDenseIntegerKeys(t *testing.T) {
 	assert.Equal(t, Hashed, tb2.Strategy())
 }
 
+// A dense table's slot holds only its value, the key being the table's
+// smallest key plus the slot's index: int64 keys with int64 values take
+// 8 bytes a slot and a tag byte, where slots holding their keys too took
+// 16; a set's slots take nothing. Every key of each kind still comes back
+// from All (check), negative ones and those of fewer than 8 bytes too.
+func TestDenseSlotsHoldNoKeys(t *testing.T) {
+	want := map[int64]int64{}
+	for i := range int64(1000) {
+		want[i*2-700] = i // a span of 1999 slots
+	}
+	tb := check(t, want, []int64{-701, -699, 1299, 0})
+	require.Equal(t, Dense, tb.Strategy())
+	assert.Nil(t, tb.kslots)
+	assert.Len(t, tb.vslots, 1999)
+	assert.Equal(t, 1999*8+1999+tagPad, tb.Bytes())
+
+	set := map[int16]struct{}{}
+	for i := range int16(300) {
+		set[i-150] = struct{}{}
+	}
+	ts := check(t, set, []int16{-151, 150, math.MinInt16})
+	require.Equal(t, Dense, ts.Strategy())
+	assert.Len(t, ts.vslots, 300)
+	assert.Equal(t, 300+tagPad, ts.Bytes(), "a set's slots take no bytes")
+
+	small := map[uint8]uint8{}
+	for i := range 200 {
+		small[uint8(i+50)] = uint8(i)
+	}
+	tu := check(t, small, []uint8{0, 49, 250, 255})
+	require.Equal(t, Dense, tu.Strategy())
+	assert.Equal(t, 200+200+tagPad, tu.Bytes())
+}
+
 // Dense is chosen by each kind's own order: unsigned keys on both sides
 // of 1<<63, and signed ones on both sides of zero, are neighbours.
 func TestDenseKeysAcrossTheMiddleOfTheirRange(t *testing.T) {
@@ -1257,7 +1291,7 @@ func TestBuildOffHeap(t *testing.T) {
 		assert.Equal(t, Hashed, tb.Strategy())
 	})
 	t.Run("dense integers", func(t *testing.T) {
-		tb := requireOffHeap(t, dense, func(tb *Table[int32, uint8]) unsafe.Pointer { return unsafe.Pointer(&tb.kslots[0]) })
+		tb := requireOffHeap(t, dense, func(tb *Table[int32, uint8]) unsafe.Pointer { return unsafe.Pointer(&tb.vslots[0]) })
 		assert.Equal(t, Dense, tb.Strategy())
 	})
 
