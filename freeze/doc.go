@@ -19,9 +19,9 @@
 // table entry; see Huge pages below), which stay mapped, so readers go on
 // at full speed. Moving the page tables aside first, as Seal does, would
 // return sooner but make readers fault every page in again, which
-// measured about four times the cost of the mprotect (3-5× over the runs
-// measured; bench/REPORT.md: a first pass over 1 GiB after Seal took 79.1
-// ms, Protect's mprotect 21.2 ms); Protect does not.
+// measured three to six times the cost of the mprotect over the runs
+// measured (bench/REPORT.md: a first pass over 1 GiB after Seal took
+// 129.8 ms, Protect's mprotect 23.6 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the
