@@ -141,14 +141,18 @@
 // values (bench/REPORT.md, since the build moved off the Go heap): six
 // to thirty times as long (six to eight in the runs of one day on one
 // host). A slot holds a string key of up to 16 bytes; a longer key's
-// bytes are kept beside the slots, so a hit reads the tag word, the slot
-// and then the key's bytes, three dependent reads: with 32-byte keys hits
-// took 1.06-1.24 times as long as Go's map's at 1e3 to 1e7 keys in the
-// latest run (bench/REPORT.md, key=string32), and misses, which the tags
-// settle, 0.5-0.7 of its time from 1e5 keys (1.2 at 1e3). In the run
-// before, which hashed such keys with xxhash, hits took 1.7-2.3 times
-// Go's map's time. Such a table saves the collector's work, not lookup
-// time.
+// bytes are kept beside the slots. Where all such keys have one length,
+// they are laid out by slot, so that a hit reads its slot and the key's
+// bytes at once after the tag word (the key's bytes then take a quarter
+// more room: empty slots keep room for one); keys of several lengths
+// over 16 bytes cost a third read, the slot first for where the bytes
+// are. With 32-byte keys hits took 1.29-1.69 times as long as Go's map's
+// at 1e3 to 1e7 keys in the latest full run (bench/REPORT.md,
+// key=string32), before the layout by slot, and misses, which the tags
+// settle, 0.4-0.5 of its time from 1e5 keys (1.2 at 1e3); laid out by
+// slot, in alternating runs, hits took 0.9 of Go's map's time at 1e6 keys
+// and 0.6 at 1e5. Such a table saves the collector's work more than
+// lookup time.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -138,14 +140,23 @@ func TestKeysInReadsAGarbledLongKeyWithinTheBlob(t *testing.T) {
 		if tb.inUse(i) && tb.keyLen(uint64(i)) > 16 {
 			off, n := tb.sslots[i].Key.words()
 			require.Equal(t, "a key longer than sixteen bytes", blobString(tb.blob, off, n))
+			// The only long key: the blob is laid out by slot (blobBySlot),
+			// and the bytes of the long part's empty slots are zero.
+			require.Equal(t, uint64(n), tb.longLen)
 			tb.sslots[i].Key.set(off+6, n+1000) // the table is on the Go heap here
-			require.Equal(t, []string{"longer than sixteen bytes"}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
+			got := tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1)
+			require.Len(t, got, 1)
+			assert.Len(t, got[0], len(tb.blob)-int(off)-6, "cut at the end of the blob")
+			assert.Equal(t, "longer than sixteen bytes", strings.TrimRight(got[0], "\x00"))
 			tb.sslots[i].Key.set(off+1<<40, n)
 			require.Equal(t, []string{""}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
 			// A length word with its top bit set is no negative length:
 			// the key is cut at the end of the blob as any other.
 			tb.sslots[i].Key.set(off, 1<<63)
-			require.Equal(t, []string{"a key longer than sixteen bytes"}, tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1))
+			got = tb.KeysIn(uintptr(unsafe.Pointer(&tb.sslots[i])), uintptr(unsafe.Pointer(&tb.sslots[i]))+1)
+			require.Len(t, got, 1)
+			assert.Len(t, got[0], len(tb.blob)-int(off), "cut at the end of the blob")
+			assert.Equal(t, "a key longer than sixteen bytes", strings.TrimRight(got[0], "\x00"))
 			return
 		}
 	}

@@ -196,7 +196,11 @@ type Table[K comparable, V any] struct {
 	sslots []strSlot[V]
 	lens   []uint8 // Tiny string tables: each key's length
 	blob   []byte  // string keys longer than 16 bytes
-	kslots []keySlot[K, V]
+	// longLen is the length of every long key of a Hashed string table
+	// whose long keys all have one length, and whose blob then holds the
+	// key of slot slot0+j (of the long keys' part) at j×longLen; else 0.
+	longLen uint64
+	kslots  []keySlot[K, V]
 	// vslots holds a Dense table's values, that of key min+i in slot i:
 	// a slot's key follows from its index, so no slot stores one.
 	vslots []V
@@ -353,7 +357,17 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 	}
 	var m mem
 	if offHeap && c.n >= offHeapMin && layout.For[V]().PtrFree {
-		size, err := t.scratchBytes(c.n)
+		var longBytes, longMax uint64
+		if kind == kString {
+			for _, ch := range c.chunks {
+				for i := range ch {
+					if n := uint64(len(asString(&ch[i].k))); n > 16 {
+						longBytes, longMax = longBytes+n, max(longMax, n)
+					}
+				}
+			}
+		}
+		size, err := t.scratchBytes(c.n, longBytes, longMax)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -384,17 +398,22 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 // (a dense table spans at most 2n slots; a hashed one about n/load, at
 // most 2n for every load used (load, intLoad), and each part up to its
 // number of keys more), plus alignment. Only what is allocated takes
-// memory. A bound the address space cannot hold (on 32-bit platforms, a
-// few tens of millions of entries) is an error wrapping ErrExhausted that
-// says so, not a wrapped-around size whose scratch runs out part way.
-func (t *Table[K, V]) scratchBytes(n int) (uintptr, error) {
+// memory. String keys of more than 16 bytes, longBytes in all and the
+// longest longMax, add a blob laid out by slot (blobBySlot): at most
+// 3n + 64 slots of their part, each of one key's length. A bound the
+// address space cannot hold (on 32-bit platforms, a few tens of millions
+// of entries) is an error wrapping ErrExhausted that says so, not a
+// wrapped-around size whose scratch runs out part way.
+func (t *Table[K, V]) scratchBytes(n int, longBytes, longMax uint64) (uintptr, error) {
 	rs, ss := reflect.TypeFor[rec[keySlot[K, V]]]().Size(), reflect.TypeFor[keySlot[K, V]]().Size()
 	if t.kind == kString {
 		rs, ss = reflect.TypeFor[rec[strSlot[V]]]().Size(), reflect.TypeFor[strSlot[V]]().Size()
 	}
-	// 2n·rs + 3n·(ss+1) + 64·(ss+1) + tagPad + 4096 in 128 bits (hi, lo):
-	// n < 2^63 and the sizes are far below 2^32, so no term wraps, and
-	// the sum fits a uintptr exactly when hi is 0 and lo does.
+	// 2n·rs + 3n·(ss+1) + 64·(ss+1) + tagPad + 4096 + 3·longBytes +
+	// 64·longMax in 128 bits (hi, lo): n < 2^63 and the sizes are far
+	// below 2^32, the key bytes below 2^63 (they are in memory), so no
+	// term wraps, and the sum fits a uintptr exactly when hi is 0 and lo
+	// does.
 	var hi, lo uint64
 	add := func(h, l uint64) {
 		var c uint64
@@ -404,6 +423,8 @@ func (t *Table[K, V]) scratchBytes(n int) (uintptr, error) {
 	add(bits.Mul64(uint64(n), 2*uint64(rs)))
 	add(bits.Mul64(uint64(n), 3*(uint64(ss)+1)))
 	add(0, 64*(uint64(ss)+1)+tagPad+4096)
+	add(bits.Mul64(longBytes, 3))
+	add(bits.Mul64(longMax, 64))
 	if hi != 0 || lo > uint64(^uintptr(0)) {
 		return 0, fmt.Errorf("%w: a table of %d entries of %s needs more scratch memory to build than the address space holds",
 			offheap.ErrExhausted, n, reflect.TypeFor[map[K]V]())
@@ -907,7 +928,54 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 			}
 			return duplicate(t.longKey(&s.Key))
 		},
-		func(sorted []rec[strSlot[V]]) { fill(t, sorted, &first, t.sslots) })
+		func(sorted []rec[strSlot[V]]) {
+			fill(t, sorted, &first, t.sslots)
+			t.blobBySlot(m)
+		})
+}
+
+// blobBySlot lays the blob out by slot when every long key has the same
+// length L: the key of slot slot0+j of the long keys' part at j×L (empty
+// slots' bytes unused), each slot's (offset, length) words rewritten to
+// match, so that a lookup finds a candidate's bytes from its index, and
+// reads them and its slot at once instead of one after the other. Keys
+// of other lengths, or a blob that size would not fit an int, keep the
+// blob as collected. If the new blob cannot be allocated, the old one
+// stays, and so does its layout.
+func (t *Table[K, V]) blobBySlot(m mem) {
+	p := &t.part[parts-1]
+	if p.n == 0 {
+		return
+	}
+	var l uint64
+	for j := range p.size {
+		if t.tags[p.slot0+j] == 0 {
+			continue
+		}
+		_, n := t.sslots[p.slot0+j].Key.words()
+		if l != 0 && n != l {
+			return
+		}
+		l = n
+	}
+	hi, size := bits.Mul64(p.size, l)
+	if hi != 0 || size > math.MaxInt {
+		return
+	}
+	blob, err := makeSlice[byte](m, int(size))
+	if err != nil {
+		return
+	}
+	for j := range p.size {
+		k := &t.sslots[p.slot0+j].Key
+		if t.tags[p.slot0+j] == 0 {
+			continue
+		}
+		off, _ := k.words()
+		copy(blob[j*l:(j+1)*l], t.blob[off:off+l])
+		k.set(j*l, l)
+	}
+	t.blob, t.longLen = blob, l
 }
 
 // strKey returns string key s as a slot stores it: its bytes inline, or

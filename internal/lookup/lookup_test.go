@@ -175,6 +175,51 @@ func TestDenseIntegerKeys(t *testing.T) {
 	assert.Equal(t, Hashed, tb2.Strategy())
 }
 
+// A string table whose keys of more than 16 bytes all have one length
+// lays their bytes out by slot (blobBySlot), where a lookup finds a
+// candidate's bytes from its index: every key is found, probes of that
+// length and of others miss, All and KeysIn read the keys back, and the
+// blob holds one key's length for each slot of the long keys' part.
+// Keys of several long lengths keep the blob as collected.
+func TestLongKeysOfOneLengthAreLaidOutBySlot(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	uniform := map[string]int{}
+	for len(uniform) < 5000 {
+		uniform[randString(r, 32)] = len(uniform)
+	}
+	for i := range 100 { // short keys share the table, in their own parts
+		uniform[fmt.Sprint(i)] = -i
+	}
+	misses := []string{"", "x", randString(r, 16), randString(r, 31), randString(r, 33), randString(r, 64)}
+	for range 100 {
+		misses = append(misses, randString(r, 32))
+	}
+	tb := check(t, uniform, misses)
+	require.Equal(t, Hashed, tb.Strategy())
+	p := tb.part[parts-1]
+	assert.Equal(t, uint64(32), tb.longLen)
+	assert.Len(t, tb.blob, int(p.size)*32, "one key's bytes a slot of the long keys' part")
+	for j := range p.size {
+		if tb.tags[p.slot0+j] != 0 {
+			off, n := tb.sslots[p.slot0+j].Key.words()
+			require.Equal(t, [2]uint64{j * 32, 32}, [2]uint64{off, n}, "slot %d", p.slot0+j)
+		}
+	}
+	checkKeysIn(t, uniform)
+
+	mixed := map[string]int{}
+	for len(mixed) < 5000 {
+		mixed[randString(r, 17+r.IntN(40))] = len(mixed)
+	}
+	tm := check(t, mixed, misses)
+	assert.Zero(t, tm.longLen)
+	long := 0
+	for k := range mixed {
+		long += len(k)
+	}
+	assert.Len(t, tm.blob, long, "the keys' bytes as collected")
+}
+
 // A dense table's slot holds only its value, the key being the table's
 // smallest key plus the slot's index: int64 keys with int64 values take
 // 8 bytes a slot and a tag byte, where slots holding their keys too took
@@ -1286,6 +1331,14 @@ func TestBuildOffHeap(t *testing.T) {
 		tb := requireOffHeap(t, strs, func(tb *Table[string, int64]) unsafe.Pointer { return unsafe.Pointer(&tb.sslots[0]) })
 		assert.Equal(t, Hashed, tb.Strategy())
 	})
+	t.Run("long strings of one length", func(t *testing.T) {
+		long := map[string]int64{}
+		for len(long) < offHeapMin {
+			long[randString(r, 40)] = int64(len(long))
+		}
+		tb := requireOffHeap(t, long, func(tb *Table[string, int64]) unsafe.Pointer { return unsafe.Pointer(&tb.blob[0]) })
+		assert.Equal(t, uint64(40), tb.longLen, "the blob laid out by slot")
+	})
 	t.Run("hashed integers", func(t *testing.T) {
 		tb := requireOffHeap(t, ints, func(tb *Table[uint64, uint64]) unsafe.Pointer { return unsafe.Pointer(&tb.hslots[0]) })
 		assert.Equal(t, Hashed, tb.Strategy())
@@ -1338,9 +1391,17 @@ func TestScratchBoundThatOverflowsIsRefused(t *testing.T) {
 	ts.kind = kString
 	var ti Table[uint64, [3]uint64]
 	ti.kind = kInt
+	// Long keys' bytes count three times (a blob laid out by slot).
+	withLong, err := ts.scratchBytes(offHeapMin, 1000, 40)
+	require.NoError(t, err)
+	without, err := ts.scratchBytes(offHeapMin, 0, 0)
+	require.NoError(t, err)
+	assert.Equal(t, without+3*1000+64*40, withLong)
+	_, err = ts.scratchBytes(offHeapMin, math.MaxInt64, 64)
+	assert.ErrorIs(t, err, offheap.ErrExhausted, "long keys' bytes past the address space")
 	for name, bound := range map[string]func(int) (uintptr, error){
-		"strings":  ts.scratchBytes,
-		"integers": ti.scratchBytes,
+		"strings":  func(n int) (uintptr, error) { return ts.scratchBytes(n, 0, 0) },
+		"integers": func(n int) (uintptr, error) { return ti.scratchBytes(n, 0, 0) },
 	} {
 		small, err := bound(offHeapMin)
 		require.NoError(t, err, name)
