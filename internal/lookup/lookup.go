@@ -350,24 +350,14 @@ func build[K comparable, V any](entries iter.Seq2[K, V], offHeap bool) (*Table[K
 	if err != nil {
 		return nil, nil, err
 	}
-	c := collect(entries)
+	c := collect(entries, kind == kString)
 	t := &Table[K, V]{kind: kind, size: size, signed: signed, n: c.n}
 	if kind == kComparable {
 		t.pad = padSpans(reflect.TypeFor[K]())
 	}
 	var m mem
 	if offHeap && c.n >= offHeapMin && layout.For[V]().PtrFree {
-		var longBytes, longMax uint64
-		if kind == kString {
-			for _, ch := range c.chunks {
-				for i := range ch {
-					if n := uint64(len(asString(&ch[i].k))); n > 16 {
-						longBytes, longMax = longBytes+n, max(longMax, n)
-					}
-				}
-			}
-		}
-		size, err := t.scratchBytes(c.n, longBytes, longMax)
+		size, err := t.scratchBytes(c.n, c.longBytes, c.longMax)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -458,13 +448,16 @@ type entry[K comparable, V any] struct {
 type entries[K comparable, V any] struct {
 	chunks [][]entry[K, V]
 	n      int
+	// String keys of more than 16 bytes: their bytes in all, and the
+	// longest (the blob's size, and the bound of one laid out by slot).
+	longBytes, longMax uint64
 }
 
 // collect gathers the entries in fixed-size chunks. Growing one slice by
 // append measured 150 ms for a million string keys, against 20 ms in
 // chunks: each doubling of a large pointer-bearing slice is a fresh
 // allocation to zero, fault in and scan.
-func collect[K comparable, V any](seq iter.Seq2[K, V]) entries[K, V] {
+func collect[K comparable, V any](seq iter.Seq2[K, V], strs bool) entries[K, V] {
 	if seq == nil {
 		return entries[K, V]{}
 	}
@@ -477,6 +470,11 @@ func collect[K comparable, V any](seq iter.Seq2[K, V]) entries[K, V] {
 			cur = make([]entry[K, V], 0, chunk)
 		}
 		cur = append(cur, entry[K, V]{k: k, v: v})
+		if strs { // K's underlying type is string: asString may read it
+			if n := uint64(len(asString(&k))); n > 16 {
+				c.longBytes, c.longMax = c.longBytes+n, max(c.longMax, n)
+			}
+		}
 	}
 	c.chunks = append(c.chunks, cur)
 	c.n = len(c.chunks)*chunk - chunk + len(cur)
@@ -875,24 +873,19 @@ func (t *Table[K, V]) buildHashed(c entries[K, V], m mem) error {
 			})
 	}
 	// String keys: one part per length, long keys' bytes in the blob.
-	var long int
 	for _, ch := range c.chunks {
 		for i := range ch {
-			n := len(asString(&ch[i].k))
-			first[min(n, parts-1)+1]++
-			if n > 16 {
-				long += n
-			}
+			first[min(len(asString(&ch[i].k)), parts-1)+1]++
 		}
 	}
 	for p := 1; p <= parts; p++ {
 		first[p] += first[p-1]
 	}
-	if long > 0 {
+	if c.longBytes > 0 {
 		// Without long keys the blob stays nil: an empty one would be
 		// cloned as an allocation of no bytes, listed by Verify and
 		// Allocations on the page it sits on.
-		t.blob = make([]byte, 0, long)
+		t.blob = make([]byte, 0, c.longBytes)
 	}
 	recs, err := makeSlice[rec[strSlot[V]]](m, c.n)
 	if err != nil {

@@ -1682,10 +1682,16 @@ func TestClosedTablePanicsTyped(t *testing.T) {
 // entries that put the value last took 16 bytes a uint64 key on the Go
 // heap while NewMap built, as many as a table of uint64 values.
 func TestCollectedEntriesOfASetTakeTheirKeysBytes(t *testing.T) {
-	c := collect(maps.All(map[uint64]struct{}{1: {}, 2: {}}))
+	c := collect(maps.All(map[uint64]struct{}{1: {}, 2: {}}), false)
 	require.Equal(t, 2, c.n)
 	assert.Equal(t, unsafe.Sizeof(uint64(0)), unsafe.Sizeof(c.chunks[0][0]))
-	s := collect(maps.All(map[string]struct{}{"a": {}}))
+	s := collect(maps.All(map[string]struct{}{"a": {}}), true)
 	require.Equal(t, 1, s.n)
 	assert.Equal(t, unsafe.Sizeof(""), unsafe.Sizeof(s.chunks[0][0]))
+	assert.Zero(t, s.longBytes+s.longMax+c.longBytes+c.longMax, "no key of more than 16 bytes")
+
+	// It counts the bytes of string keys of more than 16, and the
+	// longest: the blob's size and the bound of its layout by slot.
+	l := collect(maps.All(map[string]int{"a": 1, strings.Repeat("b", 17): 2, strings.Repeat("c", 30): 3, strings.Repeat("d", 16): 4}), true)
+	assert.Equal(t, [2]uint64{47, 30}, [2]uint64{l.longBytes, l.longMax})
 }
