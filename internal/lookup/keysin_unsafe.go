@@ -130,7 +130,7 @@ func (t *Table[K, V]) slotArray() (base, size, key, keySize uintptr) {
 	case t.kslots != nil:
 		return uintptr(unsafe.Pointer(unsafe.SliceData(t.kslots))), unsafe.Sizeof(t.kslots[0]),
 			unsafe.Offsetof(t.kslots[0].Key), unsafe.Sizeof(t.kslots[0].Key)
-	case t.vslots != nil:
+	case t.strat == Dense:
 		// No slot holds any of its key (min + the slot's index).
 		return uintptr(unsafe.Pointer(unsafe.SliceData(t.vslots))), unsafe.Sizeof(t.vslots[0]), 0, 0
 	}
