@@ -68,7 +68,7 @@ func BenchmarkSortKeysOfAConfig(b *testing.B) {
 	keys := make([]key, 0, len(p.c.ranges))
 	for i := range p.c.ranges {
 		r := &p.c.ranges[i]
-		keys = append(keys, key{r.start(), r.size(), int32(i)})
+		keys = append(keys, key{r.start(), r.size(), int32(i), r.via == viaString})
 	}
 	in, tmp := make([]key, len(keys)), make([]key, len(keys))
 	for b.Loop() {
