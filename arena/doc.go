@@ -99,4 +99,12 @@
 // Memory outside the Go heap is invisible to the runtime: GOMEMLIMIT and
 // runtime/metrics do not count it. Fresh arena pages cost a page fault on
 // first touch, like any fresh memory; Clone pre-faults what it writes.
+//
+// Clone costs more per object than a copy on the heap: it first finds
+// every range it will copy, and sorts them to find those that overlap,
+// so that shared and interior pointers stay shared. A slice of many short
+// strings, its worst case, took 75-155 ns a string against 19-37 for
+// strings.Clone of each (BenchmarkCloneStrings); a config of structs,
+// slices and pointers clones in a third of go-clone's cycle-safe time
+// (the README's Performance section).
 package arena
