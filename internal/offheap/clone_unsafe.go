@@ -528,9 +528,9 @@ func (c *cloner) discover() error {
 		// edges so far each time) as a long slice is scanned.
 		c.edges = slices.Grow(c.edges, int(n-from)*t.Edges)
 		var err error
-		for k, added := from, len(c.ranges); k < n && err == nil; k++ {
+		for k, had := from, len(c.ranges); k < n && err == nil; k++ {
 			if len(c.ranges) == cap(c.ranges) && k > from {
-				c.growRanges(len(c.ranges)-added, k-from, n-k)
+				c.growRanges(len(c.ranges)-had, k-from, n-k)
 			}
 			err = c.scan(i, unsafe.Add(src, k*t.Size), t.Slots)
 		}
