@@ -17,13 +17,13 @@ import (
 // range's elements at the rate of ranges its scanned elements added, and
 // none for a rate of zero.
 func TestGrowRangesAtTheRateMet(t *testing.T) {
-	c := &cloner{ranges: make([]crange, 100, 100)}
+	c := &cloner{ranges: make([]crange, 100)}
 	c.growRanges(50, 100, 10_000) // half a range an element: 5,000 more
 	assert.GreaterOrEqual(t, cap(c.ranges), 100+5_000)
 	assert.Less(t, cap(c.ranges), 2*(100+5_000), "room for far more than the rate asks")
 	assert.Equal(t, 100, len(c.ranges), "growing keeps the ranges")
 
-	c = &cloner{ranges: make([]crange, 100, 100)}
+	c = &cloner{ranges: make([]crange, 100)}
 	c.growRanges(0, 100, 1<<30) // nil pointers or repeats: nothing ahead
 	assert.Equal(t, 100, cap(c.ranges))
 }
