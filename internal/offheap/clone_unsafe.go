@@ -545,9 +545,9 @@ func (c *cloner) discover() error {
 	return nil
 }
 
-// growRanges makes room in c.ranges for the ranges that the rest
-// elements still to scan of a range will add, at the rate of the done
-// elements scanned so far, which added added. A long slice of strings or
+// growRanges makes room in c.ranges for the ranges that a range's rest
+// elements still to scan will add, at the rate of its done elements
+// scanned so far, which added added ranges. A long slice of strings or
 // pointers adds a range an element; grown by doubling as it was scanned,
 // c.ranges, which holds pointers, was allocated, cleared and copied again
 // and again (with write barriers once the allocations had started a
@@ -1225,7 +1225,10 @@ func (c *cloner) dst(b *cblock) unsafe.Pointer { return unsafe.Add(c.a.rng.Addr(
 func (c *cloner) copyBlock(b *cblock) {
 	if n := b.end - b.start; b.strings && n <= hashChunk {
 		// Only string bytes, and few of them (raw hashes a longer run
-		// part by part): nothing to translate, one copy.
+		// part by part): nothing to translate, one copy. The source
+		// [start, end) lies in one allocation, which the block's
+		// overlapping ranges share, and layout gave the copy n bytes at
+		// rel in the clone's allocation.
 		copy(unsafe.Slice((*byte)(c.dst(b)), n), unsafe.Slice((*byte)(c.src(b)), n))
 		if c.hashing {
 			c.a.copied.written(c.a.rng.Addr(), c.off+b.rel+n)
