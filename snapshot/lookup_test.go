@@ -107,9 +107,7 @@ func TestMapIntegerKeysPointerValuesReadOnly(t *testing.T) {
 	}
 	for _, m := range modes() {
 		t.Run(m.String(), func(t *testing.T) {
-			fm, err := snapshot.NewMap(maps.All(src), snapshot.WithMode(m))
-			require.NoError(t, err)
-			defer fm.Close()
+			fm := newMapIn(t, src, m)
 			require.Equal(t, "open-addressing", fm.Strategy())
 			mp, err := vm.ReadMaps()
 			if err != nil {
@@ -905,8 +903,7 @@ func TestMapFaultNamesTheEntry(t *testing.T) {
 				for _, n := range []int{3, 1000} { // tiny, open addressing
 					want := many(n, func(i int) string { return fmt.Sprintf("/r%d", i) })
 					want[long] = &route{Name: "long"}
-					fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
-					require.NoError(t, err)
+					fm := newMapIn(t, want, m)
 					r, _ := fm.Get("/r2")
 					assert.Equal(t, `Map[string,*route]["/r2"].TimeoutMS`, faultPath(t, func() { r.TimeoutMS = 9 }), "n=%d", n)
 					r, _ = fm.Get(long)
@@ -923,8 +920,7 @@ func TestMapFaultNamesTheEntry(t *testing.T) {
 					for i := range int64(1000) {
 						want[i*step-500] = []int{int(i), 1, 2}
 					}
-					fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
-					require.NoError(t, err)
+					fm := newMapIn(t, want, m)
 					v, _ := fm.Get(3*step - 500)
 					assert.Equal(t, fmt.Sprintf("Map[int64,[]int][%d][2]", 3*step-500), faultPath(t, func() { v[2] = 9 }), "step %d, %s", step, fm.Strategy())
 					require.NoError(t, fm.Close())
@@ -935,8 +931,7 @@ func TestMapFaultNamesTheEntry(t *testing.T) {
 				for i := range int32(100) {
 					want[key{i, -i}] = &route{TimeoutMS: i}
 				}
-				fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
-				require.NoError(t, err)
+				fm := newMapIn(t, want, m)
 				v, _ := fm.Get(key{7, -7})
 				r := v.(*route)
 				assert.Equal(t, `Map[key,interface {}][{7 -7}].(*route).TimeoutMS`, faultPath(t, func() { r.TimeoutMS = 9 }))
@@ -959,9 +954,7 @@ func TestMapNamesItsOwnParts(t *testing.T) {
 	}
 	for _, m := range modes() {
 		t.Run(m.String(), func(t *testing.T) {
-			fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
-			require.NoError(t, err)
-			defer fm.Close()
+			fm := newMapIn(t, want, m)
 			require.NoError(t, fm.Region().Wait())
 			all, err := fm.Region().Allocations(0, uintptr(fm.Size()))
 			require.NoError(t, err)
@@ -1012,9 +1005,7 @@ func TestDenseMapNamesAWrittenSlotByItsKey(t *testing.T) {
 	}
 	for _, m := range modes() {
 		t.Run(m.String(), func(t *testing.T) {
-			fm, err := snapshot.NewMap(maps.All(want), snapshot.WithMode(m))
-			require.NoError(t, err)
-			defer fm.Close()
+			fm := newMapIn(t, want, m)
 			require.Equal(t, "dense", fm.Strategy())
 			s, _ := fm.Get(-3)
 			p0 := unsafe.Pointer(unsafe.StringData(s))
@@ -1229,5 +1220,16 @@ func mustNewMap[K comparable, V any](t *testing.T, m map[K]V, name string) *snap
 	t.Helper()
 	fm, err := snapshot.NewMap(maps.All(m), snapshot.WithName(name))
 	require.NoError(t, err)
+	return fm
+}
+
+// newMapIn builds a frozen table of src in mode m, failing the test if
+// NewMap fails, and closes it when the test ends (Close is idempotent, so
+// a test may close it sooner).
+func newMapIn[K comparable, V any](t *testing.T, src map[K]V, m freeze.Mode) *snapshot.Map[K, V] {
+	t.Helper()
+	fm, err := snapshot.NewMap(maps.All(src), snapshot.WithMode(m))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, fm.Close()) })
 	return fm
 }
