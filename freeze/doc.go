@@ -21,7 +21,7 @@
 // return sooner but make readers fault every page in again, which
 // measured three to six times the cost of the mprotect over the runs
 // measured (bench/REPORT.md: a first pass over 1 GiB after Seal took
-// 129.8 ms, Protect's mprotect 23.6 ms); Protect does not.
+// 121.3 ms, Protect's mprotect 22.8 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the
@@ -65,10 +65,10 @@
 // The costs above, and bench/REPORT.md's Freeze figures, are those of
 // data without pointers. Before any mode's own work, Freeze checks that
 // every pointer in the arena leads into it, and Alias then points each
-// into the view: 11-16 ns a pointer in Protect and Seal mode and 26-39 in
+// into the view: 9-16 ns a pointer in Protect and Seal mode and 22-39 in
 // Alias mode on the 2-core hosts measured, so a list of a million nodes
-// (16 MiB) froze in 11-17 and 27-41 ms, where a copy of its bytes took
-// 0.8-1.4 ms (bench: BenchmarkFreezePointers).
+// (16 MiB) froze in 9-17 and 23-41 ms, where a copy of its bytes took
+// 0.7-1.4 ms (bench: BenchmarkFreezePointers).
 //
 // # Huge pages
 //
@@ -129,7 +129,7 @@
 // What each mode does not protect against: Protect can be undone by any
 // code in the process that calls mprotect on the range, and a write made
 // that way in the window while the background baseline is being taken
-// (44–145 ms per GiB on the hosts measured, bench/REPORT.md's Background
+// (41–145 ms per GiB on the hosts measured, bench/REPORT.md's Background
 // column) is folded into the baseline, unless the arena is a snapshot's
 // (see Checksums); so, in the same window, can the owner's mapping of an
 // Alias region. Alias leaves the owner's mapping writable by design once
@@ -144,7 +144,7 @@
 // so a write through the arena's memory by another goroutine while Freeze
 // runs (a data race: an Arena is not for concurrent use) lands in the
 // baseline unchecked. Seal prevents every write, but until its background
-// step finishes (103–190 ms per GiB on the hosts measured) the moved-aside
+// step finishes (100–190 ms per GiB on the hosts measured) the moved-aside
 // writable mapping of an arena whose mapping has grown to 2 MiB or more
 // still exists, at an address the library hands to no caller (though it
 // may be a range that has left quarantine, which a pointer kept long past
