@@ -38,9 +38,21 @@ func isDirect(rt reflect.Type) bool {
 // either (those made at run time, by reflect.StructOf and the like, are
 // cached for the life of the process), so the integer keys never dangle
 // or get reused.
+//
+// The published map is read without a lock and never changed; a type met
+// since it was published waits in dynPending, under dynMu, until the
+// pending types are as many as the published ones, or until lookups have
+// found pending types as often as the two maps hold entries. Each
+// publication then copies both maps into a new one, so that meeting n
+// types copies O(n) entries in all (copying the published map for every
+// new type, as a plain copy-on-write map would, copies O(n²)), and a type
+// looked up often is soon found without the lock.
 var (
-	dynMu    sync.Mutex
-	dynTypes atomic.Pointer[map[uintptr]*Type]
+	dynMu      sync.Mutex
+	dynTypes   atomic.Pointer[map[uintptr]*Type]
+	dynPending map[uintptr]*Type // under dynMu
+	dynHits    int               // lookups that found a pending type, under dynMu
+	dynCopied  int               // entries copied by publications, under dynMu (for tests)
 )
 
 // Known returns the analysis of the dynamic type whose type or itab word
@@ -50,9 +62,68 @@ var (
 // fault.
 func Known(w uintptr) *Type {
 	if m := dynTypes.Load(); m != nil {
-		return (*m)[w]
+		if t, ok := (*m)[w]; ok {
+			return t
+		}
 	}
-	return nil
+	return pending(w)
+}
+
+// pending returns the analysis of w if it waits to be published, and nil
+// otherwise.
+func pending(w uintptr) *Type {
+	dynMu.Lock()
+	defer dynMu.Unlock()
+	t := dynPending[w]
+	if t != nil {
+		dynHits++
+		publishIfDue()
+	}
+	return t
+}
+
+// remember caches t as the analysis of type word w, and returns the
+// analysis cached for w (t, unless another goroutine cached w first).
+func remember(w uintptr, t *Type) *Type {
+	dynMu.Lock()
+	defer dynMu.Unlock()
+	if m := dynTypes.Load(); m != nil {
+		if old, ok := (*m)[w]; ok {
+			return old
+		}
+	}
+	if old, ok := dynPending[w]; ok {
+		return old
+	}
+	if dynPending == nil {
+		dynPending = make(map[uintptr]*Type)
+	}
+	dynPending[w] = t
+	publishIfDue()
+	return t
+}
+
+// publishIfDue publishes the pending types with the published ones, once
+// they are as many as those, or lookups have found them as often as the
+// two maps hold entries. The caller holds dynMu.
+func publishIfDue() {
+	var old map[uintptr]*Type
+	if m := dynTypes.Load(); m != nil {
+		old = *m
+	}
+	if len(dynPending) < len(old) && dynHits < len(old)+len(dynPending) {
+		return
+	}
+	next := make(map[uintptr]*Type, len(old)+len(dynPending))
+	for k, v := range old {
+		next[k] = v
+	}
+	for k, v := range dynPending {
+		next[k] = v
+	}
+	dynCopied += len(next)
+	dynTypes.Store(&next)
+	dynPending, dynHits = nil, 0
 }
 
 // testHookAfterMiss, when set (by tests in this package only), runs in
@@ -69,10 +140,8 @@ func Dynamic(slot unsafe.Pointer, iface reflect.Type) *Type {
 	if w == 0 {
 		return nil
 	}
-	if m := dynTypes.Load(); m != nil {
-		if t, ok := (*m)[w]; ok {
-			return t
-		}
+	if t := Known(w); t != nil {
+		return t
 	}
 	if testHookAfterMiss != nil {
 		testHookAfterMiss()
@@ -91,17 +160,5 @@ func Dynamic(slot unsafe.Pointer, iface reflect.Type) *Type {
 	if w = *(*uintptr)(v.Addr().UnsafePointer()); w == 0 {
 		return nil
 	}
-	t := Of(v.Elem().Type())
-	dynMu.Lock()
-	defer dynMu.Unlock()
-	old := dynTypes.Load()
-	next := make(map[uintptr]*Type, 1)
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[w] = t
-	dynTypes.Store(&next)
-	return t
+	return remember(w, Of(v.Elem().Type()))
 }
