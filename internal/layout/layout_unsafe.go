@@ -9,6 +9,7 @@
 package layout
 
 import (
+	"maps"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -115,12 +116,8 @@ func publishIfDue() {
 		return
 	}
 	next := make(map[uintptr]*Type, len(old)+len(dynPending))
-	for k, v := range old {
-		next[k] = v
-	}
-	for k, v := range dynPending {
-		next[k] = v
-	}
+	maps.Copy(next, old)
+	maps.Copy(next, dynPending)
 	dynCopied += len(next)
 	dynTypes.Store(&next)
 	dynPending, dynHits = nil, 0
