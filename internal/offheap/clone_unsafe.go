@@ -377,13 +377,12 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	// In address order (see layout): the typed blocks, then the strings'
 	// bytes packed after them, so that the pages below a block's end are
 	// final once it is written (copyHashes).
-	for _, strings := range [2]bool{false, true} {
-		for i := range c.blocks {
-			if c.blocks[i].strings == strings {
-				c.copyBlock(&c.blocks[i])
-			}
+	for i := range c.blocks {
+		if !c.blocks[i].strings {
+			c.copyBlock(&c.blocks[i])
 		}
 	}
+	c.copyStrings()
 	if c.hashing {
 		c.hashing = false
 		a.copied.finish(a.rng.Addr(), a.used)
@@ -1220,21 +1219,53 @@ func (c *cloner) src(b *cblock) unsafe.Pointer { return c.ranges[c.keys[b.lo].id
 // address lies inside the arena's used bytes.
 func (c *cloner) dst(b *cblock) unsafe.Pointer { return unsafe.Add(c.a.rng.Addr(), c.off+b.rel) }
 
+// copyStrings copies the blocks of string bytes, which layout packed
+// after the typed blocks in the order of c.blocks. A block of few bytes
+// (raw hashes a longer run part by part) has nothing to translate: its
+// source [start, end) lies in one allocation, which the block's
+// overlapping ranges share, and layout gave the copy end-start bytes at
+// rel in the clone's allocation, so it is one copy.
+//
+// Blocks are in address order, and their sources are those of their first
+// ranges, in c.ranges, in discovery order: where the two orders differ,
+// each is a read from anywhere in c.ranges, which for a large clone
+// misses the caches. So the sources are gathered first, a chunk of blocks
+// at a time, in a loop of those reads alone, whose misses the CPU
+// overlaps. Read as each block was copied, each miss waited for the copy
+// before it: 42 ns of a string's 180 in a clone of a million shuffled
+// strings, in a CPU profile, against 17 for the gathering loop. In five
+// alternating rounds of BenchmarkCloneStrings at a million strings, the
+// shuffled ones took 144-178 ns a string against 169-210 (medians 147 and
+// 185); strings in address order, and 100,000 shuffled ones, whose ranges
+// stay in the caches, took as long as before, within the noise.
+func (c *cloner) copyStrings() {
+	var srcs [256]unsafe.Pointer
+	for lo := 0; lo < len(c.blocks); lo += len(srcs) {
+		blocks := c.blocks[lo:min(lo+len(srcs), len(c.blocks))]
+		for i := range blocks {
+			if b := &blocks[i]; b.strings {
+				srcs[i] = c.src(b)
+			}
+		}
+		for i := range blocks {
+			b := &blocks[i]
+			switch n := b.end - b.start; {
+			case !b.strings:
+			case n <= hashChunk:
+				copy(unsafe.Slice((*byte)(c.dst(b)), n), unsafe.Slice((*byte)(srcs[i]), n))
+				if c.hashing {
+					c.a.copied.written(c.a.rng.Addr(), c.off+b.rel+n)
+				}
+			default:
+				c.copyBlock(b)
+			}
+		}
+	}
+}
+
 // copyBlock copies one block: pointer-free bytes with memmove, pointer
 // words translated through the edges, in address order.
 func (c *cloner) copyBlock(b *cblock) {
-	if n := b.end - b.start; b.strings && n <= hashChunk {
-		// Only string bytes, and few of them (raw hashes a longer run
-		// part by part): nothing to translate, one copy. The source
-		// [start, end) lies in one allocation, which the block's
-		// overlapping ranges share, and layout gave the copy n bytes at
-		// rel in the clone's allocation.
-		copy(unsafe.Slice((*byte)(c.dst(b)), n), unsafe.Slice((*byte)(c.src(b)), n))
-		if c.hashing {
-			c.a.copied.written(c.a.rng.Addr(), c.off+b.rel+n)
-		}
-		return
-	}
 	w := blockWriter{c: c, b: b, src: c.src(b), dst: c.dst(b), done: b.start}
 	cursor := b.start
 	for _, ky := range c.keys[b.lo:b.hi] {
