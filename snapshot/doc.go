@@ -136,11 +136,12 @@
 // together under every seed tried with ErrClusteredKeys. Building costs
 // more when values hold pointers: each string or pointed-to object in a
 // value is cloned like any Go object, so a million entries whose values
-// hold a string took 0.7-0.9 µs per key to build (go run
-// ./examples/lookup on 2026-12-07; 0.9-1.4 µs that day before the
-// cloner grew its lists ahead, 1-3 µs on hosts measured earlier),
+// hold a string took 0.6-0.8 µs per key to build (go run
+// ./examples/lookup on 2026-12-07; 0.65-0.96 µs that day before Clone
+// gathered the sources of string bytes ahead of copying them, 0.9-1.4
+// before it grew its lists ahead, 1-3 µs on hosts measured earlier),
 // against 0.08-0.18 µs for int64 values (bench/REPORT.md, since the
-// build moved off the Go heap): four to eleven times as long. A slot
+// build moved off the Go heap): three to ten times as long. A slot
 // holds a string key of up to 16 bytes; a longer key's bytes are kept
 // beside the slots. Where all such keys have one length,
 // they are laid out by slot, so that a hit reads its slot and the key's
