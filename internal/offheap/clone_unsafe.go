@@ -127,6 +127,7 @@ type cloner struct {
 	tmp      []key
 	blocks   []cblock
 	owners   []int32
+	touched  uintptr    // what touchBlocks and touchOwners read, kept so that they read it
 	words    [2][]pword // pointer words of two overlapping ranges (agree)
 	maxAlign uintptr
 	total    uintptr // bytes of the clone's allocation (after layout)
@@ -378,6 +379,9 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	// bytes packed after them, so that the pages below a block's end are
 	// final once it is written (copyHashes).
 	for i := range c.blocks {
+		if i%touchChunk == 0 {
+			c.touchBlocks(i)
+		}
 		if !c.blocks[i].strings {
 			c.copyBlock(&c.blocks[i])
 		}
@@ -797,6 +801,9 @@ func (c *cloner) place() error {
 	a.runEnd, a.run, a.runRT = 0, nil, nil
 	strRec := int32(-1)
 	for i := range c.blocks {
+		if i%touchChunk == 0 {
+			c.touchBlocks(i)
+		}
 		b := &c.blocks[i]
 		dst := c.dst(b)
 		for _, k := range c.keys[b.lo:b.hi] {
@@ -832,6 +839,9 @@ func (c *cloner) place() error {
 		}
 	}
 	for j, i := range c.owners {
+		if j%touchChunk == 0 {
+			c.touchOwners(j)
+		}
 		if p := c.ranges[i].parent; p >= 0 {
 			a.recs.at(first + j).Parent = uint32(c.parentRecord(first, i, p))
 		}
@@ -1547,4 +1557,61 @@ func ApplyValue[T any](a *Arena, p *ClonePlan) (*T, error) {
 		return nil, err
 	}
 	return (*T)(dst), nil
+}
+
+// Clone visits its ranges in address order (place, recordBlock, copyBlock)
+// and by the records they make (place's parent links), and keeps them
+// in c.ranges in the order it discovered them. Where the orders differ, a
+// graph reached otherwise than as it was built, each visit reads from
+// anywhere in c.ranges, 56 bytes a range, which for a large clone misses
+// the caches, and each miss waits for the work of the visit before it.
+// touchBlocks and touchOwners read the ranges of the next touchChunk
+// blocks or records first, in a loop of those reads alone, whose misses
+// the CPU overlaps, so that the visits find them in the cache. A range
+// may straddle two cache lines: its first and last fields are read.
+// Blocks of string bytes, whose ranges place only writes, and copyStrings
+// gathers, are skipped. Clones of fewer than touchMin ranges, whose
+// ranges stay in the caches, touch nothing.
+//
+// In five alternating rounds of the arena's BenchmarkClonePointers, a
+// million pointers to 24-byte structs listed in shuffled order cloned in
+// 224-235 ns a pointer against 359-385 without (medians 228 and 364), and
+// 100,000 in 171-194 against 161-253 (179 and 201); listed in the order
+// they were allocated, a million took 152-162 against 143-156 (160 and
+// 155), the touching's own cost.
+const (
+	touchChunk = 256
+	touchMin   = 1 << 14
+)
+
+// touchBlocks reads the ranges of the blocks [i, i+touchChunk) that are
+// not string bytes.
+func (c *cloner) touchBlocks(i int) {
+	if len(c.ranges) < touchMin {
+		return
+	}
+	var s uintptr
+	for _, b := range c.blocks[i:min(i+touchChunk, len(c.blocks))] {
+		if b.strings {
+			continue
+		}
+		for _, k := range c.keys[b.lo:b.hi] {
+			r := &c.ranges[k.idx]
+			s += uintptr(r.src) + uintptr(r.via)
+		}
+	}
+	c.touched = s
+}
+
+// touchOwners reads the ranges of owners [j, j+touchChunk).
+func (c *cloner) touchOwners(j int) {
+	if len(c.ranges) < touchMin {
+		return
+	}
+	var s int32
+	for _, i := range c.owners[j:min(j+touchChunk, len(c.owners))] {
+		r := &c.ranges[i]
+		s += r.parent + int32(r.via)
+	}
+	c.touched = uintptr(s)
 }
