@@ -138,7 +138,7 @@
 // value is cloned like any Go object, so a million entries whose values
 // hold a string took 0.6-0.8 µs per key to build (go run
 // ./examples/lookup on 2026-12-07; 0.65-0.96 µs that day before Clone
-// gathered the sources of string bytes ahead of copying them, 0.9-1.4
+// read the sources of string bytes ahead of copying them, 0.9-1.4
 // before it grew its lists ahead, 1-3 µs on hosts measured earlier),
 // against 0.08-0.18 µs for int64 values (bench/REPORT.md, since the
 // build moved off the Go heap): three to ten times as long. A slot

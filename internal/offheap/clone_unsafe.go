@@ -380,7 +380,7 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	// final once it is written (copyHashes).
 	for i := range c.blocks {
 		if i%touchChunk == 0 {
-			c.touchBlocks(i)
+			c.touchBlocks(i, false)
 		}
 		if !c.blocks[i].strings {
 			c.copyBlock(&c.blocks[i])
@@ -802,7 +802,7 @@ func (c *cloner) place() error {
 	strRec := int32(-1)
 	for i := range c.blocks {
 		if i%touchChunk == 0 {
-			c.touchBlocks(i)
+			c.touchBlocks(i, false)
 		}
 		b := &c.blocks[i]
 		dst := c.dst(b)
@@ -1235,40 +1235,21 @@ func (c *cloner) dst(b *cblock) unsafe.Pointer { return unsafe.Add(c.a.rng.Addr(
 // source [start, end) lies in one allocation, which the block's
 // overlapping ranges share, and layout gave the copy end-start bytes at
 // rel in the clone's allocation, so it is one copy.
-//
-// Blocks are in address order, and their sources are those of their first
-// ranges, in c.ranges, in discovery order: where the two orders differ,
-// each is a read from anywhere in c.ranges, which for a large clone
-// misses the caches. So the sources are gathered first, a chunk of blocks
-// at a time, in a loop of those reads alone, whose misses the CPU
-// overlaps. Read as each block was copied, each miss waited for the copy
-// before it: 42 ns of a string's 180 in a clone of a million shuffled
-// strings, in a CPU profile, against 17 for the gathering loop. In five
-// alternating rounds of BenchmarkCloneStrings at a million strings, the
-// shuffled ones took 144-178 ns a string against 169-210 (medians 147 and
-// 185); strings in address order, and 100,000 shuffled ones, whose ranges
-// stay in the caches, took as long as before, within the noise.
 func (c *cloner) copyStrings() {
-	var srcs [256]unsafe.Pointer
-	for lo := 0; lo < len(c.blocks); lo += len(srcs) {
-		blocks := c.blocks[lo:min(lo+len(srcs), len(c.blocks))]
-		for i := range blocks {
-			if b := &blocks[i]; b.strings {
-				srcs[i] = c.src(b)
-			}
+	for i := range c.blocks {
+		if i%touchChunk == 0 {
+			c.touchBlocks(i, true)
 		}
-		for i := range blocks {
-			b := &blocks[i]
-			switch n := b.end - b.start; {
-			case !b.strings:
-			case n <= hashChunk:
-				copy(unsafe.Slice((*byte)(c.dst(b)), n), unsafe.Slice((*byte)(srcs[i]), n))
-				if c.hashing {
-					c.a.copied.written(c.a.rng.Addr(), c.off+b.rel+n)
-				}
-			default:
-				c.copyBlock(b)
+		b := &c.blocks[i]
+		switch n := b.end - b.start; {
+		case !b.strings:
+		case n <= hashChunk:
+			copy(unsafe.Slice((*byte)(c.dst(b)), n), unsafe.Slice((*byte)(c.src(b)), n))
+			if c.hashing {
+				c.a.copied.written(c.a.rng.Addr(), c.off+b.rel+n)
 			}
+		default:
+			c.copyBlock(b)
 		}
 	}
 }
@@ -1559,45 +1540,52 @@ func ApplyValue[T any](a *Arena, p *ClonePlan) (*T, error) {
 	return (*T)(dst), nil
 }
 
-// Clone visits its ranges in address order (place, recordBlock, copyBlock)
-// and by the records they make (place's parent links), and keeps them
-// in c.ranges in the order it discovered them. Where the orders differ, a
-// graph reached otherwise than as it was built, each visit reads from
-// anywhere in c.ranges, 56 bytes a range, which for a large clone misses
-// the caches, and each miss waits for the work of the visit before it.
-// touchBlocks and touchOwners read the ranges of the next touchChunk
-// blocks or records first, in a loop of those reads alone, whose misses
-// the CPU overlaps, so that the visits find them in the cache. A range
-// may straddle two cache lines: its first and last fields are read.
-// Blocks of string bytes, whose ranges place only writes, and copyStrings
-// gathers, are skipped. Clones of fewer than touchMin ranges, whose
-// ranges stay in the caches, touch nothing.
+// Clone visits its ranges in address order (place, recordBlock, copyBlock,
+// copyStrings) and by the records they make (place's parent links), and
+// keeps them in c.ranges in the order it discovered them. Where the
+// orders differ, a graph reached otherwise than as it was built or a
+// table's values, each visit reads from anywhere in c.ranges, 56 bytes a
+// range, which for a large clone misses the caches, and each miss waits
+// for the work of the visit before it. touchBlocks and touchOwners read
+// the ranges of the next touchChunk blocks or records first, in a loop of
+// those reads alone, whose misses the CPU overlaps, so that the visits
+// find them in the cache. Place only writes the ranges of string bytes,
+// and touches those of typed blocks only. Clones of fewer than touchMin
+// ranges, whose ranges stay in the caches, touch nothing.
 //
 // In five alternating rounds of the arena's BenchmarkClonePointers, a
 // million pointers to 24-byte structs listed in shuffled order cloned in
 // 224-235 ns a pointer against 359-385 without (medians 228 and 364), and
 // 100,000 in 171-194 against 161-253 (179 and 201); listed in the order
 // they were allocated, a million took 152-162 against 143-156 (160 and
-// 155), the touching's own cost.
+// 155), the touching's own cost. Copying the string bytes, the read of
+// each block's source had taken 42 ns of a string's 180 in a clone of a
+// million shuffled strings, in a CPU profile, against 17 for the reads
+// ahead.
 const (
 	touchChunk = 256
 	touchMin   = 1 << 14
 )
 
-// touchBlocks reads the ranges of the blocks [i, i+touchChunk) that are
-// not string bytes.
-func (c *cloner) touchBlocks(i int) {
+// touchBlocks reads the ranges of the blocks [i, i+touchChunk) of string
+// bytes, or of the others: of string bytes, the source (c.src); of the
+// others, as a range may straddle two cache lines, its first and last
+// fields.
+func (c *cloner) touchBlocks(i int, strings bool) {
 	if len(c.ranges) < touchMin {
 		return
 	}
 	var s uintptr
 	for _, b := range c.blocks[i:min(i+touchChunk, len(c.blocks))] {
-		if b.strings {
+		if b.strings != strings {
 			continue
 		}
 		for _, k := range c.keys[b.lo:b.hi] {
 			r := &c.ranges[k.idx]
-			s += uintptr(r.src) + uintptr(r.via)
+			s += uintptr(r.src)
+			if !strings {
+				s += uintptr(r.via)
+			}
 		}
 	}
 	c.touched = s

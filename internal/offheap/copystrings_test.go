@@ -46,13 +46,14 @@ func interleavedStrings(n int) stringsAndNodes {
 	return v
 }
 
-// TestCloneCopiesStringBlocksGatheredInChunks clones thousands of
-// strings whose blocks lie among typed ones, in chunks of which Apply
-// gathers the sources before copying (copyStrings): every string must
-// come out equal, in the arena, sharing the bytes it shared, and the
-// pages hashed as they are written must be those the copy left.
-func TestCloneCopiesStringBlocksGatheredInChunks(t *testing.T) {
-	for _, n := range []int{1, 255, 256, 257, 3000} {
+// TestCloneCopiesStringBlocksAmongTypedOnes clones strings whose blocks
+// lie among typed ones by address, met in another order, in clones small
+// and large enough for Clone to read their ranges ahead in chunks
+// (touchBlocks): every string must come out equal, in the arena, sharing
+// the bytes it shared, and the pages hashed as they are written must be
+// those the copy left.
+func TestCloneCopiesStringBlocksAmongTypedOnes(t *testing.T) {
+	for _, n := range []int{1, touchChunk - 1, touchChunk, touchChunk + 1, 3000, touchMin + 1} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			v := interleavedStrings(n)
 			a, err := NewArena("strings", 64<<20)
