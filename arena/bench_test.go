@@ -126,32 +126,7 @@ func BenchmarkCloneStrings(b *testing.B) {
 			}
 			words[i] = string(buf)
 		}
-		shuffled := slices.Clone(words)
-		r.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		for _, impl := range []string{"arena.Clone", "arena.Clone-shuffled"} {
-			in := words
-			if impl == "arena.Clone-shuffled" {
-				in = shuffled
-			}
-			b.Run(fmt.Sprintf("n=%d/impl=%s", n, impl), func(b *testing.B) {
-				for b.Loop() {
-					b.StopTimer()
-					a, err := arena.NewArena()
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.StartTimer()
-					if sinkStrings, err = arena.Clone(a, in); err != nil {
-						b.Fatal(err)
-					}
-					b.StopTimer()
-					sinkStrings = nil
-					a.Close()
-					b.StartTimer()
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/string")
-			})
-		}
+		benchCloneEach(b, words, r, &sinkStrings, "ns/string")
 		b.Run(fmt.Sprintf("n=%d/impl=heap", n), func(b *testing.B) {
 			for b.Loop() {
 				out := make([]string, n)
@@ -196,31 +171,39 @@ func BenchmarkClonePointers(b *testing.B) {
 		for i := range points {
 			points[i] = &point{X: int64(i), Y: -int64(i)}
 		}
-		shuffled := slices.Clone(points)
-		rand.New(rand.NewPCG(2, uint64(n))).Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		for _, impl := range []string{"arena.Clone", "arena.Clone-shuffled"} {
-			in := points
-			if impl == "arena.Clone-shuffled" {
-				in = shuffled
-			}
-			b.Run(fmt.Sprintf("n=%d/impl=%s", n, impl), func(b *testing.B) {
-				for b.Loop() {
-					b.StopTimer()
-					a, err := arena.NewArena()
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.StartTimer()
-					if sinkPoints, err = arena.Clone(a, in); err != nil {
-						b.Fatal(err)
-					}
-					b.StopTimer()
-					sinkPoints = nil
-					a.Close()
-					b.StartTimer()
+		benchCloneEach(b, points, rand.New(rand.NewPCG(2, uint64(n))), &sinkPoints, "ns/pointer")
+	}
+}
+
+// benchCloneEach runs two benchmarks, impl=arena.Clone and
+// impl=arena.Clone-shuffled, that clone in, and a copy of it shuffled by
+// r, each clone into a fresh arena (made and closed untimed), and report
+// the time per element in unit. The clone goes to *sink until the arena
+// is closed.
+func benchCloneEach[T any](b *testing.B, in []T, r *rand.Rand, sink *[]T, unit string) {
+	shuffled := slices.Clone(in)
+	r.Shuffle(len(in), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for _, tc := range []struct {
+		impl string
+		in   []T
+	}{{"arena.Clone", in}, {"arena.Clone-shuffled", shuffled}} {
+		b.Run(fmt.Sprintf("n=%d/impl=%s", len(in), tc.impl), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				a, err := arena.NewArena()
+				if err != nil {
+					b.Fatal(err)
 				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/pointer")
-			})
-		}
+				b.StartTimer()
+				if *sink, err = arena.Clone(a, tc.in); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				*sink = nil
+				a.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(in)), unit)
+		})
 	}
 }
