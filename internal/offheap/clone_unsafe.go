@@ -378,15 +378,8 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	// In address order (see layout): the typed blocks, then the strings'
 	// bytes packed after them, so that the pages below a block's end are
 	// final once it is written (copyHashes).
-	for i := range c.blocks {
-		if i%touchChunk == 0 {
-			c.touchBlocks(i, false)
-		}
-		if !c.blocks[i].strings {
-			c.copyBlock(&c.blocks[i])
-		}
-	}
-	c.copyStrings()
+	c.copyBlocks(false)
+	c.copyBlocks(true)
 	if c.hashing {
 		c.hashing = false
 		a.copied.finish(a.rng.Addr(), a.used)
@@ -1229,21 +1222,22 @@ func (c *cloner) src(b *cblock) unsafe.Pointer { return c.ranges[c.keys[b.lo].id
 // address lies inside the arena's used bytes.
 func (c *cloner) dst(b *cblock) unsafe.Pointer { return unsafe.Add(c.a.rng.Addr(), c.off+b.rel) }
 
-// copyStrings copies the blocks of string bytes, which layout packed
-// after the typed blocks in the order of c.blocks. A block of few bytes
-// (raw hashes a longer run part by part) has nothing to translate: its
-// source [start, end) lies in one allocation, which the block's
-// overlapping ranges share, and layout gave the copy end-start bytes at
-// rel in the clone's allocation, so it is one copy.
-func (c *cloner) copyStrings() {
+// copyBlocks copies the blocks of string bytes, or the others, in the
+// order of c.blocks, which is the order layout gave their copies (the
+// strings' bytes packed after the typed blocks). A block of string bytes
+// and few of them (raw hashes a longer run part by part) has nothing to
+// translate: its source [start, end) lies in one allocation, which the
+// block's overlapping ranges share, and layout gave the copy end-start
+// bytes at rel in the clone's allocation, so it is one copy.
+func (c *cloner) copyBlocks(strings bool) {
 	for i := range c.blocks {
 		if i%touchChunk == 0 {
-			c.touchBlocks(i, true)
+			c.touchBlocks(i, strings)
 		}
 		b := &c.blocks[i]
 		switch n := b.end - b.start; {
-		case !b.strings:
-		case n <= hashChunk:
+		case b.strings != strings:
+		case strings && n <= hashChunk:
 			copy(unsafe.Slice((*byte)(c.dst(b)), n), unsafe.Slice((*byte)(c.src(b)), n))
 			if c.hashing {
 				c.a.copied.written(c.a.rng.Addr(), c.off+b.rel+n)
@@ -1540,8 +1534,8 @@ func ApplyValue[T any](a *Arena, p *ClonePlan) (*T, error) {
 	return (*T)(dst), nil
 }
 
-// Clone visits its ranges in address order (place, recordBlock, copyBlock,
-// copyStrings) and by the records they make (place's parent links), and
+// Clone visits its ranges in address order (place, recordBlock,
+// copyBlocks) and by the records they make (place's parent links), and
 // keeps them in c.ranges in the order it discovered them. Where the
 // orders differ, a graph reached otherwise than as it was built or a
 // table's values, each visit reads from anywhere in c.ranges, 56 bytes a
