@@ -158,7 +158,8 @@ func FuzzFaultPath(f *testing.F) {
 // root, a pointer to the root's type. It returns the value the path ends
 // at (addressable), or, where the path ends at a byte of a string or at
 // what an interface points to, the bytes of those. A path cut short at
-// its maximum depth ("…") gives neither.
+// its maximum depth, which then begins with "…" where the root would be,
+// gives neither.
 func resolvePath(root any, path string) (reflect.Value, []span, error) {
 	var none reflect.Value
 	rv := reflect.ValueOf(&root).Elem().Elem()
@@ -169,6 +170,11 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 	for strings.HasPrefix(path, "(*") {
 		path = path[2:]
 		derefs++
+	}
+	if strings.HasPrefix(path, "…") {
+		// Cut short: the steps nearest the root are left out, the fault's
+		// end of the path is kept ("(*….Kids[0].Str)[3]").
+		return none, nil, nil
 	}
 	if !strings.HasPrefix(path, name) {
 		return none, nil, fmt.Errorf("path does not start at the root %s", name)
@@ -185,8 +191,6 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 	}
 	for rest != "" {
 		switch {
-		case strings.HasPrefix(rest, "…"):
-			return none, nil, nil
 		case rest[0] == ')':
 			rest = rest[1:]
 			if derefs--; derefs < 0 {
