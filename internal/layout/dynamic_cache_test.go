@@ -8,10 +8,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// nextDynamicLen is the length of the next array type newDynamicTypes
+// makes: each call makes types that no test met before in this process,
+// run after run (go test -count).
+var nextDynamicLen = 1000
+
 // newDynamicTypes returns n interfaces, each holding a value of an array
-// type no other test meets ([k]int16 for k from base on), with their
-// type words.
-func newDynamicTypes(base, n int) ([]any, []uintptr) {
+// type no other test meets ([k]int16 for k from nextDynamicLen on), with
+// their type words.
+func newDynamicTypes(n int) ([]any, []uintptr) {
+	base := nextDynamicLen
+	nextDynamicLen += n
 	vals, words := make([]any, n), make([]uintptr, n)
 	for i := range n {
 		rt := reflect.ArrayOf(base+i, reflect.TypeFor[int16]())
@@ -40,7 +47,7 @@ func cacheState() (held, copied int) {
 // published or not, so that a fault in a value of that type is named.
 func TestDynamicCacheGrowsInLinearTime(t *testing.T) {
 	const n = 3000
-	vals, words := newDynamicTypes(1000, n)
+	vals, words := newDynamicTypes(n)
 	held0, copied0 := cacheState()
 	for i := range vals {
 		got := Dynamic(unsafe.Pointer(&vals[i]), reflect.TypeFor[any]())
@@ -71,9 +78,9 @@ func TestDynamicCachePublishesATypeLookedUpOften(t *testing.T) {
 		w    []uintptr
 		want *Type
 	)
-	for k := 5000; ; k++ {
-		require.Less(t, k, 5100, "no new type waited to be published")
-		one, w = newDynamicTypes(k, 1)
+	for tries := 0; ; tries++ {
+		require.Less(t, tries, 100, "no new type waited to be published")
+		one, w = newDynamicTypes(1)
 		want = Dynamic(unsafe.Pointer(&one[0]), reflect.TypeFor[any]())
 		require.NotNil(t, want)
 		if !published(w[0], want) {
