@@ -3,6 +3,7 @@
 package freeze_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -73,13 +74,10 @@ func FuzzFaultPath(f *testing.F) {
 			require.ErrorAs(t, freeze.Guard(func() { *p = 0 }), &wf, "byte %d of %s", k, ref.Path)
 			require.Equal(t, ref.Addr+k, wf.Addr)
 			base = wf.Addr - wf.Offset
-			v, named, err := resolvePath(ro, wf.Path)
+			v, named, err := resolvePath(ro, wf.Path, holds(wf.Addr))
 			require.NoError(t, err, "byte %d of %s (%s, offset %#x) named %q", k, ref.Path, m, wf.Offset, wf.Path)
 			if named == nil && v.IsValid() {
 				named = spans(v)
-			}
-			if named == nil {
-				continue // a path cut short at its maximum depth
 			}
 			require.True(t, slices.ContainsFunc(named, func(s span) bool { return s.contains(wf.Addr) }),
 				"byte %d of %s (%s, offset %#x) named %q, which spans %v, not %#x",
@@ -102,12 +100,12 @@ func FuzzFaultPath(f *testing.F) {
 			if wf.Path == "" || wf.Path == root {
 				continue
 			}
-			v, named, err := resolvePath(ro, wf.Path)
+			v, named, err := resolvePath(ro, wf.Path, holds(wf.Addr))
 			require.NoError(t, err, "offset %#x (%s) named %q", off, m, wf.Path)
 			if named == nil && v.IsValid() {
 				named = spans(v)
 			}
-			require.True(t, named == nil || slices.ContainsFunc(named, func(s span) bool { return s.contains(wf.Addr) }),
+			require.True(t, slices.ContainsFunc(named, func(s span) bool { return s.contains(wf.Addr) }),
 				"offset %#x (%s) named %q, which spans %v, not %#x", off, m, wf.Path, named, wf.Addr)
 		}
 		require.NoError(t, r.Verify(), "writes that faulted changed nothing")
@@ -139,15 +137,15 @@ func FuzzFaultPath(f *testing.F) {
 			if al.Path == "string data" || al.Path == root {
 				continue // the strings of one Clone, packed; the root word
 			}
-			v, named, err := resolvePath(ro, al.Path)
+			lo, hi := base+al.Offset, base+al.Offset+max(al.Size, 1)
+			v, named, err := resolvePath(ro, al.Path, func(v reflect.Value, named []span) bool {
+				tgt, ok := target(v)
+				return named == nil && ok && tgt.lo < hi && lo < max(tgt.hi, tgt.lo+1)
+			})
 			require.NoError(t, err, "allocation %+v (%s)", al, m)
-			if named == nil && !v.IsValid() {
-				continue // a path cut short at its maximum depth
-			}
 			require.Nil(t, named, "allocation %+v names no reference (%s)", al, m)
 			tgt, ok := target(v)
 			require.True(t, ok, "allocation %+v is named by a %s (%s)", al, v.Type(), m)
-			lo, hi := base+al.Offset, base+al.Offset+max(al.Size, 1)
 			require.True(t, tgt.lo < hi && lo < max(tgt.hi, tgt.lo+1),
 				"allocation %+v at %#x is named by a reference to %v (%s)", al, lo, tgt, m)
 		}
@@ -158,9 +156,11 @@ func FuzzFaultPath(f *testing.F) {
 // root, a pointer to the root's type. It returns the value the path ends
 // at (addressable), or, where the path ends at a byte of a string or at
 // what an interface points to, the bytes of those. A path cut short at
-// its maximum depth, which then begins with "…" where the root would be,
-// gives neither.
-func resolvePath(root any, path string) (reflect.Value, []span, error) {
+// its maximum depth begins with "…" where the root would be: its rest is
+// followed from each value reachable from root in turn, and the first
+// end that fits (given the value and the bytes, as returned) is
+// returned; nil fits refuses cut paths.
+func resolvePath(root any, path string, fits func(reflect.Value, []span) bool) (reflect.Value, []span, error) {
 	var none reflect.Value
 	rv := reflect.ValueOf(&root).Elem().Elem()
 	v := reflect.New(rv.Type()).Elem() // addressable, as the arena's root word
@@ -171,15 +171,27 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 		path = path[2:]
 		derefs++
 	}
-	if strings.HasPrefix(path, "…") {
-		// Cut short: the steps nearest the root are left out, the fault's
-		// end of the path is kept ("(*….Kids[0].Str)[3]").
-		return none, nil, nil
+	if rest, ok := strings.CutPrefix(path, "…"); ok {
+		if fits == nil {
+			return none, nil, errors.New("path cut short")
+		}
+		for _, from := range reachable(v) {
+			if end, named, err := follow(from, rest, derefs); err == nil && fits(end, named) {
+				return end, named, nil
+			}
+		}
+		return none, nil, fmt.Errorf("no value reachable from the root leads by %q to what the path should name", rest)
 	}
 	if !strings.HasPrefix(path, name) {
 		return none, nil, fmt.Errorf("path does not start at the root %s", name)
 	}
-	rest := path[len(name):]
+	return follow(v, path[len(name):], derefs)
+}
+
+// follow follows the steps of a path, rest, from v (addressable), inside
+// derefs "(*" opened before v; see resolvePath.
+func follow(v reflect.Value, rest string, derefs int) (reflect.Value, []span, error) {
+	var none reflect.Value
 	deref := func() error {
 		for v.Kind() == reflect.Pointer {
 			if v.IsNil() {
@@ -280,6 +292,67 @@ func resolvePath(root any, path string) (reflect.Value, []span, error) {
 		return none, nil, fmt.Errorf("%d (*… not closed", derefs)
 	}
 	return v, nil, nil
+}
+
+// reachable returns every value reachable from v (addressable), each
+// once: what pointers point to, fields, elements, and what interfaces
+// hold (in a box, or pointed to: the catalogue stores no other kind of
+// value in an interface).
+func reachable(v reflect.Value) []reflect.Value {
+	type key struct {
+		addr uintptr
+		t    reflect.Type
+	}
+	var out []reflect.Value
+	seen := map[key]bool{}
+	stack := []reflect.Value{v}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		k := key{v.UnsafeAddr(), v.Type()}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, v)
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				stack = append(stack, v.Elem())
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				stack = append(stack, v.Field(i))
+			}
+		case reflect.Array, reflect.Slice:
+			for i := range v.Len() {
+				stack = append(stack, v.Index(i))
+			}
+		case reflect.Interface:
+			switch {
+			case v.IsNil():
+			case v.Elem().Kind() == reflect.Pointer:
+				if !v.Elem().IsNil() {
+					stack = append(stack, v.Elem().Elem())
+				}
+			default:
+				box := (*[2]unsafe.Pointer)(unsafe.Pointer(v.UnsafeAddr()))[1]
+				stack = append(stack, reflect.NewAt(v.Elem().Type(), box).Elem())
+			}
+		}
+	}
+	return out
+}
+
+// holds returns a fits for resolvePath: the end of the path holds the byte
+// at addr.
+func holds(addr uintptr) func(reflect.Value, []span) bool {
+	return func(v reflect.Value, named []span) bool {
+		if named == nil && v.IsValid() {
+			named = spans(v)
+		}
+		return slices.ContainsFunc(named, func(s span) bool { return s.contains(addr) })
+	}
 }
 
 // spans returns the memory a path ending at v names: v's, and if v is a

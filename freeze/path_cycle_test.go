@@ -141,7 +141,7 @@ func TestFaultPathsOfRandomGraphsLeadToTheByteWritten(t *testing.T) {
 						require.ErrorAs(t, freeze.Guard(func() { *p = 0 }), &wf, "seed %d: byte %d of %s", seed, k, ref.Path)
 						require.False(t, strings.Contains(wf.Path, "…") || strings.Contains(wf.Path, "(?)"),
 							"seed %d: byte %d of %s named %q", seed, k, ref.Path, wf.Path)
-						v, named, err := resolvePath(ro, wf.Path)
+						v, named, err := resolvePath(ro, wf.Path, nil)
 						require.NoError(t, err, "seed %d: byte %d of %s named %q", seed, k, ref.Path, wf.Path)
 						if named == nil && v.IsValid() {
 							named = spans(v)
