@@ -449,8 +449,17 @@ func (n *namer) step(j int, off uintptr, seen []place, detours *int) (route, boo
 		cands := slices.DeleteFunc(n.detour(j, off), func(d route) bool { return n.leadsBack(d, seen, rooted) })
 		if small {
 			budget := maxSearch
-			rooted = rooted || ok && n.reaches(rt, seen, &budget)
-			cands = slices.DeleteFunc(cands, func(d route) bool { return !n.rooted(d) && !n.reaches(d, seen, &budget) })
+			rooted = rooted || ok && n.reaches(rt, seen, -1, &budget)
+			// Where the parent's word goes on to the root, a detour
+			// must do so without coming back into j, as leadsBack
+			// keeps parent links from doing.
+			avoid := -1
+			if rooted {
+				avoid = j
+			}
+			cands = slices.DeleteFunc(cands, func(d route) bool {
+				return !n.rootedAvoiding(d, avoid) && !n.reaches(d, seen, avoid, &budget)
+			})
 		}
 		d, dok, drooted := n.choose(cands, off)
 		drooted = drooted || small && dok
@@ -464,14 +473,14 @@ func (n *namer) step(j int, off uintptr, seen []place, detours *int) (route, boo
 }
 
 // reaches reports whether a path goes on from word d to a root, by parent
-// links or detours, without passing through a place in seen, looking at
-// no more than *budget places; one as long as a path is spelled out
-// counts as reaching.
-func (n *namer) reaches(d route, seen []place, budget *int) bool {
+// links or detours, without passing through a place in seen or into
+// record avoid (-1: none), looking at no more than *budget places; one as
+// long as a path is spelled out counts as reaching.
+func (n *namer) reaches(d route, seen []place, avoid int, budget *int) bool {
 	j, off := d.rec, d.slot
 	parent := n.a.recs.at(j).Parent
 	switch {
-	case slices.Contains(seen, place{j, off}):
+	case j == avoid, slices.Contains(seen, place{j, off}):
 		return false
 	case parent == NoParent, len(seen) >= maxPathDepth:
 		return true
@@ -480,16 +489,22 @@ func (n *namer) reaches(d route, seen []place, budget *int) bool {
 	}
 	*budget--
 	seen = append(seen[:len(seen):len(seen)], place{j, off})
-	up, ok, rooted := n.choose(n.into(int(parent), j), off)
-	if ok && (rooted || n.reaches(up, seen, budget)) {
+	up, ok, _ := n.choose(n.into(int(parent), j), off)
+	if ok && (n.rootedAvoiding(up, avoid) || n.reaches(up, seen, avoid, budget)) {
 		return true
 	}
 	for _, c := range n.detour(j, off) {
-		if n.reaches(c, seen, budget) {
+		if n.reaches(c, seen, avoid, budget) {
 			return true
 		}
 	}
 	return false
+}
+
+// rootedAvoiding reports whether the path goes on from word d to a root
+// by parent links (rooted) without coming into record avoid (-1: none).
+func (n *namer) rootedAvoiding(d route, avoid int) bool {
+	return n.rooted(d) && (avoid < 0 || !n.leadsBack(d, []place{{avoid, ^uintptr(0)}}, true))
 }
 
 // leadsBack reports whether the path, going on from word d by parent

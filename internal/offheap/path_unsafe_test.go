@@ -364,3 +364,38 @@ func TestAllocationsInListsThoseOverlappingTheRange(t *testing.T) {
 	require.NotEmpty(t, got)
 	assert.Equal(t, Allocation{Offset: empty, Size: 0, Type: "[0]int64", Path: "*emptyAndItem.E"}, got[0])
 }
+
+type ringNode struct {
+	I    int64
+	Any  any
+	Next *ringNode
+	IP   *int64
+	Kids []*ringNode
+}
+
+// A path leaves a node by the word its parent record reached it by, or by
+// a better word of another record that goes on to the root: never one
+// that gets there only by coming back into the node. Here x is reached
+// from the root only through an interface (root.Any), and also, typed,
+// through q.Kids; q's parent word (x.IP) reaches only q.I, so the way
+// from q.Kids on goes through b.Next, whose record's parent is x. Taking
+// q.Kids[0] for x went round that loop, and the paths of x and of all
+// that hangs below it ended in a step that could not be found ("(?)").
+func TestPathsDoNotDetourBackIntoTheNodeTheyLeave(t *testing.T) {
+	x, b, q := &ringNode{I: 1}, &ringNode{I: 2}, &ringNode{I: 3}
+	x.IP, x.Next, b.Next, q.Kids = &q.I, b, q, []*ringNode{x}
+	root := &ringNode{Any: x}
+	a, err := NewArena("loop", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	cl, err := Clone(a, root)
+	require.NoError(t, err)
+	cx := cl.Any.(*ringNode)
+	pathOf := func(p unsafe.Pointer) string { return a.PathAt(uintptr(p) - uintptr(a.Base())) }
+	assert.Equal(t, "*ringNode.Any.(*ringNode).I", pathOf(unsafe.Pointer(&cx.I)))
+	assert.Equal(t, "*ringNode.Any.(*ringNode).Next.I", pathOf(unsafe.Pointer(&cx.Next.I)))
+	assert.Equal(t, "*ringNode.Any.(*ringNode).Next.Next.Kids", pathOf(unsafe.Pointer(&cx.Next.Next.Kids)))
+	for off := uintptr(0); off < a.used; off++ {
+		assert.NotContains(t, a.PathAt(off), "(?)", "offset %#x", off)
+	}
+}
