@@ -76,10 +76,8 @@ func FuzzFaultPath(f *testing.F) {
 			base = wf.Addr - wf.Offset
 			v, named, err := resolvePath(ro, wf.Path, holds(wf.Addr))
 			require.NoError(t, err, "byte %d of %s (%s, offset %#x) named %q", k, ref.Path, m, wf.Offset, wf.Path)
-			if named == nil && v.IsValid() {
-				named = spans(v)
-			}
-			require.True(t, slices.ContainsFunc(named, func(s span) bool { return s.contains(wf.Addr) }),
+			named = ends(v, named)
+			require.True(t, holds(wf.Addr)(v, named),
 				"byte %d of %s (%s, offset %#x) named %q, which spans %v, not %#x",
 				k, ref.Path, m, wf.Offset, wf.Path, named, wf.Addr)
 			if scalar == nil && (!v.IsValid() && len(named) == 1 && named[0].hi-named[0].lo == 1 ||
@@ -102,10 +100,8 @@ func FuzzFaultPath(f *testing.F) {
 			}
 			v, named, err := resolvePath(ro, wf.Path, holds(wf.Addr))
 			require.NoError(t, err, "offset %#x (%s) named %q", off, m, wf.Path)
-			if named == nil && v.IsValid() {
-				named = spans(v)
-			}
-			require.True(t, slices.ContainsFunc(named, func(s span) bool { return s.contains(wf.Addr) }),
+			named = ends(v, named)
+			require.True(t, holds(wf.Addr)(v, named),
 				"offset %#x (%s) named %q, which spans %v, not %#x", off, m, wf.Path, named, wf.Addr)
 		}
 		require.NoError(t, r.Verify(), "writes that faulted changed nothing")
@@ -157,7 +153,7 @@ func FuzzFaultPath(f *testing.F) {
 // at (addressable), or, where the path ends at a byte of a string or at
 // what an interface points to, the bytes of those. A path cut short at
 // its maximum depth begins with "…" where the root would be: its rest is
-// followed from each value reachable from root in turn, and the first
+// followed from each value reachable from root in turn (graphtest.Walk), and the first
 // end that fits (given the value and the bytes, as returned) is
 // returned; nil fits refuses cut paths.
 func resolvePath(root any, path string, fits func(reflect.Value, []span) bool) (reflect.Value, []span, error) {
@@ -175,7 +171,9 @@ func resolvePath(root any, path string, fits func(reflect.Value, []span) bool) (
 		if fits == nil {
 			return none, nil, errors.New("path cut short")
 		}
-		for _, from := range reachable(v) {
+		var froms []reflect.Value
+		graphtest.Walk(v.Interface(), func(from reflect.Value, _ string) { froms = append(froms, from) })
+		for _, from := range froms {
 			if end, named, err := follow(from, rest, derefs); err == nil && fits(end, named) {
 				return end, named, nil
 			}
@@ -294,65 +292,21 @@ func follow(v reflect.Value, rest string, derefs int) (reflect.Value, []span, er
 	return v, nil, nil
 }
 
-// reachable returns every value reachable from v (addressable), each
-// once: what pointers point to, fields, elements, and what interfaces
-// hold (in a box, or pointed to: the catalogue stores no other kind of
-// value in an interface).
-func reachable(v reflect.Value) []reflect.Value {
-	type key struct {
-		addr uintptr
-		t    reflect.Type
-	}
-	var out []reflect.Value
-	seen := map[key]bool{}
-	stack := []reflect.Value{v}
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		k := key{v.UnsafeAddr(), v.Type()}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, v)
-		switch v.Kind() {
-		case reflect.Pointer:
-			if !v.IsNil() {
-				stack = append(stack, v.Elem())
-			}
-		case reflect.Struct:
-			for i := range v.NumField() {
-				stack = append(stack, v.Field(i))
-			}
-		case reflect.Array, reflect.Slice:
-			for i := range v.Len() {
-				stack = append(stack, v.Index(i))
-			}
-		case reflect.Interface:
-			switch {
-			case v.IsNil():
-			case v.Elem().Kind() == reflect.Pointer:
-				if !v.Elem().IsNil() {
-					stack = append(stack, v.Elem().Elem())
-				}
-			default:
-				box := (*[2]unsafe.Pointer)(unsafe.Pointer(v.UnsafeAddr()))[1]
-				stack = append(stack, reflect.NewAt(v.Elem().Type(), box).Elem())
-			}
-		}
-	}
-	return out
-}
-
 // holds returns a fits for resolvePath: the end of the path holds the byte
 // at addr.
 func holds(addr uintptr) func(reflect.Value, []span) bool {
 	return func(v reflect.Value, named []span) bool {
-		if named == nil && v.IsValid() {
-			named = spans(v)
-		}
-		return slices.ContainsFunc(named, func(s span) bool { return s.contains(addr) })
+		return slices.ContainsFunc(ends(v, named), func(s span) bool { return s.contains(addr) })
 	}
+}
+
+// ends returns the memory the end of a path names, given what
+// resolvePath returned: the bytes, or else the value's spans.
+func ends(v reflect.Value, named []span) []span {
+	if named == nil && v.IsValid() {
+		return spans(v)
+	}
+	return named
 }
 
 // spans returns the memory a path ending at v names: v's, and if v is a

@@ -5,7 +5,7 @@
 // catalogue, graphs of node types built from fuzz bytes. It is used by
 // tests only.
 //
-// Unsafe: Refs takes addresses as integers (unsafe.StringData, a boxed
+// Unsafe: Walk and Refs take addresses as integers (unsafe.StringData, a boxed
 // value's data word) only to compare them and to look them up in
 // /proc/self/maps; no integer is made a pointer again. The one pointer it
 // reads, an interface's data word, is read through the interface's own
@@ -41,94 +41,119 @@ type Ref struct {
 	Cap  int
 }
 
-// Refs walks v (iteratively, in a fixed order) and returns every reference
-// it holds. Objects already visited are not walked again, so an original
-// and a clone give the same sequence exactly when they share the same way.
-func Refs(v any) []Ref {
+// Walk visits v and every value reachable from it (iteratively, in a
+// fixed order), with the path by which it was reached ("root.*.Kids[1]"):
+// each value when it is met, and what a pointer, slice or boxed interface
+// refers to only the first time that pointer (address and type), slice
+// (address, length and type) or interface is met. What a boxed interface
+// holds is visited where it lies, addressable; so is everything reached
+// through a pointer or a slice.
+func Walk(v any, visit func(v reflect.Value, path string)) {
 	type item struct {
 		v    reflect.Value
-		Path string
+		path string
 	}
-	var out []Ref
 	seen := map[string]bool{}
 	stack := []item{{reflect.ValueOf(&v).Elem(), "root"}}
 	push := func(v reflect.Value, path string) { stack = append(stack, item{v, path}) }
+	first := func(key string) bool {
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		return true
+	}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		v := it.v
+		visit(v, it.path)
 		switch v.Kind() {
 		case reflect.Pointer:
-			if v.IsNil() {
-				out = append(out, Ref{Kind: "nil", Path: it.Path})
-				continue
-			}
-			r := Ref{Kind: "ptr", Path: it.Path, Addr: v.Pointer(), Size: v.Type().Elem().Size()}
-			out = append(out, r)
-			key := fmt.Sprint("p", r.Addr, v.Type())
-			if !seen[key] {
-				seen[key] = true
-				push(v.Elem(), it.Path+".*")
+			if !v.IsNil() && first(fmt.Sprint("p", v.Pointer(), v.Type())) {
+				push(v.Elem(), it.path+".*")
 			}
 		case reflect.Slice:
-			if v.IsNil() {
-				out = append(out, Ref{Kind: "nilslice", Path: it.Path})
-				continue
-			}
-			r := Ref{Kind: "slice", Path: it.Path, Addr: v.Pointer(), Size: uintptr(v.Len()) * v.Type().Elem().Size(), Len: v.Len(), Cap: v.Cap()}
-			out = append(out, r)
-			key := fmt.Sprint("s", r.Addr, r.Len, v.Type())
-			if !seen[key] {
-				seen[key] = true
+			if !v.IsNil() && first(fmt.Sprint("s", v.Pointer(), v.Len(), v.Type())) {
 				for i := v.Len() - 1; i >= 0; i-- {
-					push(v.Index(i), fmt.Sprintf("%s[%d]", it.Path, i))
+					push(v.Index(i), fmt.Sprintf("%s[%d]", it.path, i))
 				}
-			}
-		case reflect.String:
-			s := v.String()
-			if len(s) > 0 {
-				out = append(out, Ref{Kind: "string", Path: it.Path, Addr: uintptr(unsafe.Pointer(unsafe.StringData(s))), Size: uintptr(len(s)), Len: len(s)})
 			}
 		case reflect.Interface:
 			if v.IsNil() {
-				out = append(out, Ref{Kind: "nilif", Path: it.Path})
 				continue
 			}
-			et := v.Elem().Type()
-			r := Ref{Kind: "iface:" + et.String(), Path: it.Path}
-			if v.CanAddr() && !layout.Of(et).Direct {
-				// A boxed value: the interface's data word points to the
-				// box, which is listed like a pointer's target and walked
-				// where it lies (addressable, so that interfaces inside
-				// it are listed the same way). Reflect does not give the
-				// box's address; the interface's own words do.
-				// (The root's box is the one Refs's caller made to pass
-				// the value, no part of it: not listed.)
-				box := (*[2]unsafe.Pointer)(unsafe.Pointer(v.UnsafeAddr()))[1]
-				if it.Path != "root" {
-					r.Addr, r.Size = uintptr(box), et.Size()
-				}
-				out = append(out, r)
-				push(reflect.NewAt(et, box).Elem(), it.Path+".(i)")
-				continue
+			if box, ok := boxOf(v); ok {
+				push(reflect.NewAt(v.Elem().Type(), box).Elem(), it.path+".(i)")
+			} else {
+				// A value stored directly (one word that is a pointer, as
+				// the runtime decides; layout.Type.Direct) is the data
+				// word itself: what it points to is visited when it is.
+				push(v.Elem(), it.path+".(i)")
 			}
-			// A value stored directly (one word that is a pointer, as the
-			// runtime decides; layout.Type.Direct) is the data word itself:
-			// what it points to is listed when it is walked.
-			out = append(out, r)
-			push(v.Elem(), it.Path+".(i)")
 		case reflect.Struct:
 			// Unexported fields are read too: reflect allows every
 			// accessor used here on them.
 			for i := v.NumField() - 1; i >= 0; i-- {
-				push(v.Field(i), it.Path+"."+v.Type().Field(i).Name)
+				push(v.Field(i), it.path+"."+v.Type().Field(i).Name)
 			}
 		case reflect.Array:
 			for i := v.Len() - 1; i >= 0; i-- {
-				push(v.Index(i), fmt.Sprintf("%s[%d]", it.Path, i))
+				push(v.Index(i), fmt.Sprintf("%s[%d]", it.path, i))
 			}
 		}
 	}
+}
+
+// boxOf returns the box that the interface v (not nil) points to, if its
+// dynamic value is boxed and v is addressable: reflect does not give the
+// box's address; the interface's own words do.
+func boxOf(v reflect.Value) (unsafe.Pointer, bool) {
+	if !v.CanAddr() || layout.Of(v.Elem().Type()).Direct {
+		return nil, false
+	}
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(v.UnsafeAddr()))[1], true
+}
+
+// Refs walks v (see Walk) and returns every reference it holds, each time
+// it is met. Objects already visited are not walked again, so an original
+// and a clone give the same sequence exactly when they share the same way.
+func Refs(v any) []Ref {
+	var out []Ref
+	Walk(v, func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				out = append(out, Ref{Kind: "nil", Path: path})
+				return
+			}
+			out = append(out, Ref{Kind: "ptr", Path: path, Addr: v.Pointer(), Size: v.Type().Elem().Size()})
+		case reflect.Slice:
+			if v.IsNil() {
+				out = append(out, Ref{Kind: "nilslice", Path: path})
+				return
+			}
+			out = append(out, Ref{Kind: "slice", Path: path, Addr: v.Pointer(), Size: uintptr(v.Len()) * v.Type().Elem().Size(), Len: v.Len(), Cap: v.Cap()})
+		case reflect.String:
+			if s := v.String(); len(s) > 0 {
+				out = append(out, Ref{Kind: "string", Path: path, Addr: uintptr(unsafe.Pointer(unsafe.StringData(s))), Size: uintptr(len(s)), Len: len(s)})
+			}
+		case reflect.Interface:
+			if v.IsNil() {
+				out = append(out, Ref{Kind: "nilif", Path: path})
+				return
+			}
+			et := v.Elem().Type()
+			r := Ref{Kind: "iface:" + et.String(), Path: path}
+			// A boxed value's box is listed like a pointer's target; the
+			// root's box is the one Refs's caller made to pass the value,
+			// no part of it: not listed.
+			if box, ok := boxOf(v); ok && path != "root" {
+				r.Addr, r.Size = uintptr(box), et.Size()
+			}
+			out = append(out, r)
+		}
+	})
 	return out
 }
 
