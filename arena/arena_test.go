@@ -49,14 +49,23 @@ type WithNested struct {
 }
 
 // panicErr runs f and returns the error it panicked with.
-func panicErr(t *testing.T, f func()) (err error) {
+func panicErr(t *testing.T, f func()) error {
+	t.Helper()
+	err := mayPanic(t, f)
+	require.Error(t, err, "expected a panic")
+	return err
+}
+
+// mayPanic runs f and returns the error it panicked with, or nil if it
+// returned.
+func mayPanic(t *testing.T, f func()) (err error) {
 	t.Helper()
 	defer func() {
-		r := recover()
-		require.NotNil(t, r, "expected a panic")
-		var ok bool
-		err, ok = r.(error)
-		require.True(t, ok, "panic value %T is not an error", r)
+		if r := recover(); r != nil {
+			var ok bool
+			err, ok = r.(error)
+			require.True(t, ok, "panic value %T is not an error", r)
+		}
 	}()
 	f()
 	return nil

@@ -127,7 +127,7 @@ func (m *opsModel) do(op byte, n int) {
 			if want == nil {
 				want = arena.ErrInvalidSize
 			}
-			require.ErrorIs(m.t, catch(func() { arena.MakeSlice[uint32](m.a, -1-n) }), want, "MakeSlice of %d", -1-n)
+			require.ErrorIs(m.t, mayPanic(m.t, func() { arena.MakeSlice[uint32](m.a, -1-n) }), want, "MakeSlice of %d", -1-n)
 		}
 	}
 }
@@ -161,7 +161,7 @@ func (m *opsModel) want(size, align int) error {
 func alloc[T any](m *opsModel, size, align int, newT func() *T) {
 	before, want := m.a.Len(), m.want(size, align)
 	var p *T
-	err := catch(func() { p = newT() })
+	err := mayPanic(m.t, func() { p = newT() })
 	if want != nil {
 		require.ErrorIs(m.t, err, want, "New of %d bytes at Len %d of %d", size, before, m.a.Cap())
 		require.Equal(m.t, before, m.a.Len(), "a failed New consumed memory")
@@ -179,7 +179,7 @@ func allocSlice[E any](m *opsModel, n, align int, copied bool, makeS func() []E)
 	size := n * int(unsafe.Sizeof(*new(E)))
 	before, want := m.a.Len(), m.want(size, align)
 	var s []E
-	err := catch(func() { s = makeS() })
+	err := mayPanic(m.t, func() { s = makeS() })
 	if want != nil {
 		require.ErrorIs(m.t, err, want, "%T of %d bytes at Len %d of %d", s, size, before, m.a.Cap())
 		require.Equal(m.t, before, m.a.Len(), "a failed allocation consumed memory")
@@ -273,19 +273,4 @@ func (m *opsModel) checkAll() {
 	for i, check := range m.checks {
 		require.NoError(m.t, check(), "allocation %d of %d", i, len(m.checks))
 	}
-}
-
-// catch runs f and returns the error it panicked with, or nil.
-func catch(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(error)
-			if !ok {
-				panic(r)
-			}
-			err = e
-		}
-	}()
-	f()
-	return nil
 }
