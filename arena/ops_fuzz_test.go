@@ -38,10 +38,11 @@ type opsNode struct {
 // fits exactly when alignUp(Len, align)+size <= Cap and otherwise fails
 // with ErrExhausted and consumes nothing, and zero-size ones take no
 // memory. Each allocation is then filled with bytes of its own; at the
-// end, after Freeze or Close if the program asked for them, every one
-// must still hold them (an allocation that overlapped another, or memory
-// lost when the arena grew, would not). After Freeze every allocation
-// panics with ErrFrozen and Clone returns it; after Close, ErrClosed.
+// end, or at Close, and after Freeze if the program froze the arena,
+// every one must still hold them (an allocation that overlapped another,
+// or memory lost when the arena grew, would not). After Freeze every
+// allocation panics with ErrFrozen and Clone returns it; after Close,
+// ErrClosed.
 //
 // The input's first byte chooses WithMaxBytes (0: the default); the rest
 // is a program of two bytes an operation: what to allocate (mod 8) and a
@@ -120,8 +121,9 @@ func (m *opsModel) do(op byte, n int) {
 			require.NoError(m.t, err)
 			m.state, m.region = "frozen", r
 		case 1:
+			m.checkAll() // nothing can be read after Close
 			require.NoError(m.t, m.a.Close())
-			m.checks, m.state = nil, "closed" // nothing can be read after Close
+			m.checks, m.state = nil, "closed"
 		default:
 			want := m.want(0, 1) // a closed or frozen arena says so first
 			if want == nil {
