@@ -114,17 +114,13 @@ func FuzzFaultPath(f *testing.F) {
 		// paths below follow them.
 		off := uintptr(unsafe.Pointer(scalar)) - base
 		p := (*byte)(unsafe.Add(unsafe.Pointer(c), int(off)-int(uintptr(unsafe.Pointer(ro))-base)))
-		switch m {
-		case freeze.Alias:
-			*p ^= 0xff
-		case freeze.Protect:
-			require.NoError(t, backdoor.Reprotect(p, ^*p))
-		default: // sealed: no route around the protection
+		if m == freeze.Seal { // no route around the protection
 			require.Error(t, backdoor.Reprotect(p, ^*p))
 			require.Error(t, backdoor.ProcMem(p, ^*p))
 			require.NoError(t, r.Verify())
 			return
 		}
+		writeAround(t, m, p, ^*p)
 		var ce *freeze.CorruptionError
 		require.ErrorAs(t, r.Verify(), &ce, "byte at offset %#x changed (%s)", off, m)
 		i := slices.IndexFunc(ce.Changed, func(pg freeze.ChangedPage) bool { return pg.Start <= off && off < pg.End })

@@ -11,7 +11,6 @@ import (
 
 	"github.com/frozen-go/frozen/arena"
 	"github.com/frozen-go/frozen/freeze"
-	"github.com/frozen-go/frozen/internal/backdoor"
 )
 
 // row is what FuzzVerifyAndUpdate freezes: 24 bytes, so that rows
@@ -115,15 +114,8 @@ func (v *verifyModel) do(op byte, off int, val byte) {
 	}
 }
 
-// write changes the byte at off around the protection: through the
-// owner's mapping in Alias mode, a brief mprotect in Protect mode.
-func (v *verifyModel) write(off int, b byte) {
-	if v.m == freeze.Alias {
-		v.own[off] = b
-		return
-	}
-	require.NoError(v.t, backdoor.Reprotect(&v.own[off], b))
-}
+// write changes the byte at off around the protection.
+func (v *verifyModel) write(off int, b byte) { writeAround(v.t, v.m, &v.own[off], b) }
 
 // pages returns the checksum pages of the row bytes [lo, hi).
 func (v *verifyModel) pages(lo, hi int) []int {
