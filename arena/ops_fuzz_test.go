@@ -171,7 +171,9 @@ func alloc[T any](m *opsModel, size, align int, newT func() *T) {
 	}
 	require.NoError(m.t, err)
 	m.placed(before, size, align, unsafe.Pointer(p))
-	m.own(unsafe.Slice((*byte)(unsafe.Pointer(p)), size))
+	b := unsafe.Slice((*byte)(unsafe.Pointer(p)), size)
+	m.own(b)
+	m.keep(b)
 }
 
 // allocSlice makes n elements of the given alignment with makeS and
@@ -196,17 +198,10 @@ func allocSlice[E any](m *opsModel, n, align int, copied bool, makeS func() []E)
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), size)
 	m.placed(before, size, align, unsafe.Pointer(unsafe.SliceData(s)))
-	if copied {
-		want := slices.Clone(b)
-		m.checks = append(m.checks, func() error {
-			if !slices.Equal(want, b) {
-				return fmt.Errorf("a copy of %d bytes at %p changed", len(b), &b[0])
-			}
-			return nil
-		})
-		return
+	if !copied {
+		m.own(b)
 	}
-	m.own(b)
+	m.keep(b)
 }
 
 // placed checks an allocation's alignment and what it added to Len.
@@ -220,12 +215,15 @@ func (m *opsModel) placed(before, size, align int, p unsafe.Pointer) {
 	require.Equal(m.t, (before+align-1)/align*align+size, m.a.Len(), "Len after allocating %d bytes aligned to %d at %d", size, align, before)
 }
 
-// own checks that b is zero, fills it with the next id's bytes, and keeps
-// a check that it still holds them.
+// own checks that b is zero and fills it with the next id's bytes.
 func (m *opsModel) own(b []byte) {
 	m.t.Helper()
 	require.Equal(m.t, make([]byte, len(b)), b, "fresh memory is zero")
 	copy(b, m.fill(len(b)))
+}
+
+// keep adds a check that b still holds the bytes it holds now.
+func (m *opsModel) keep(b []byte) {
 	want := slices.Clone(b)
 	m.checks = append(m.checks, func() error {
 		if !slices.Equal(want, b) {
