@@ -115,9 +115,7 @@ func TestMapIntegerKeysPointerValuesReadOnly(t *testing.T) {
 			}
 			readOnly := func(p unsafe.Pointer, what string) {
 				t.Helper()
-				e, ok := mp.Find(uintptr(p))
-				require.True(t, ok, what)
-				require.Equal(t, "r--s", e.Perms, what)
+				requireReadOnly(t, mp, uintptr(p), what)
 			}
 			seen := 0
 			for k, r := range fm.All() {

@@ -3,6 +3,7 @@
 package snapshot_test
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -77,9 +78,7 @@ func FuzzMapValues(f *testing.F) {
 				if ref.Addr == 0 || ref.Size == 0 {
 					continue
 				}
-				e, ok := mp.Find(ref.Addr)
-				require.True(t, ok, "%s of key %q unmapped", ref.Path, ks[i])
-				require.Equal(t, "r--s", e.Perms, "%s of key %q (%#x) lies in %+v (%s)", ref.Path, ks[i], ref.Addr, e, m)
+				requireReadOnly(t, mp, ref.Addr, fmt.Sprintf("%s of key %q (%s)", ref.Path, ks[i], m))
 			}
 		}
 		seen := map[string]bool{}

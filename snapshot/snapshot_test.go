@@ -790,6 +790,16 @@ func TestLiveSnapshotMappingCost(t *testing.T) {
 	}
 }
 
+// requireReadOnly checks that addr lies, in maps (as read from
+// /proc/self/maps), in a read-only shared mapping: frozen memory as
+// readers see it, never the owner's writable mapping of Alias mode.
+func requireReadOnly(t testing.TB, maps vm.Maps, addr uintptr, what string) {
+	t.Helper()
+	e, ok := maps.Find(addr)
+	require.True(t, ok, "%s (%#x) is not mapped", what, addr)
+	require.Equal(t, "r--s", e.Perms, "%s (%#x) lies in %+v", what, addr, e)
+}
+
 // The root that Pointer returns, a published version's included, lies in
 // read-only memory in every mode, like everything reachable from it: in
 // Alias mode it is the root's twin in the read-only view, not the root
@@ -801,9 +811,7 @@ func TestPointerIsReadOnlyInEveryMode(t *testing.T) {
 		if err != nil {
 			t.Skip(err)
 		}
-		e, ok := mm.Find(uintptr(p))
-		require.True(t, ok, what)
-		require.Equal(t, "r--s", e.Perms, "%s (%p) lies in %+v", what, p, e)
+		requireReadOnly(t, mm, uintptr(p), what)
 	}
 	for _, m := range modes() {
 		t.Run(m.String(), func(t *testing.T) {
