@@ -602,6 +602,28 @@ func TestAliasWriteMadeAtOnceFaultsOrIsCaught(t *testing.T) {
 	t.Logf("%d of 20 writes faulted, the others were caught", faulted)
 }
 
+// holdBackground holds a freeze's background at the named step
+// (offheap.SetBackgroundFailpoint) until let is called: held is closed
+// when it gets there. The hold ends however the test ends (a failed
+// require runs the arena's Close, which waits for the background).
+func holdBackground(t *testing.T, step string) (held <-chan struct{}, let func()) {
+	h, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	let = func() { once.Do(func() { close(release) }) }
+	offheap.SetBackgroundFailpoint(func(s string) error {
+		if s == step {
+			close(h)
+			<-release
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		let()
+		offheap.SetBackgroundFailpoint(nil)
+	})
+	return h, let
+}
+
 // Held at the background's last step, the window is certain: the owner's
 // mapping is read-only (r--s), a write through it faults and Guard names
 // it, and /proc/self/mem cannot write it either; then the mapping is
@@ -611,20 +633,7 @@ func TestAliasOwnerIsReadOnlyUntilTheBaselineIsTaken(t *testing.T) {
 	a := newArena(t)
 	type Limits struct{ Max, Min uint64 }
 	l := arena.MakeSlice[Limits](a, 1<<16) // 1 MiB
-	held, release := make(chan struct{}), make(chan struct{})
-	// Released however the test ends: a failed require runs the arena's
-	// Close, which waits for the background step held here.
-	var once sync.Once
-	let := func() { once.Do(func() { close(release) }) }
-	defer let()
-	offheap.SetBackgroundFailpoint(func(s string) error {
-		if s == "writable" {
-			close(held)
-			<-release
-		}
-		return nil
-	})
-	defer offheap.SetBackgroundFailpoint(nil)
+	held, let := holdBackground(t, "writable")
 	r, err := freeze.Freeze(a, freeze.Alias)
 	require.NoError(t, err)
 	<-held
@@ -659,6 +668,40 @@ func TestAliasOwnerIsReadOnlyUntilTheBaselineIsTaken(t *testing.T) {
 	require.ErrorAs(t, r.Verify(), &ce)
 	assert.Equal(t, []int{int(70 * unsafe.Sizeof(l[0]) / freeze.PageSize)}, ce.Pages)
 	assert.Equal(t, uint64(3), freeze.ReadOnly(r, &l[70]).Min, "the view shows the owner's write")
+}
+
+// Seal's file seals against descriptors hold when Freeze returns, not
+// only once its background is done: held before the moved-aside mapping
+// goes (an arena of 2 MiB or more; here any arena, SetAsideMin), a
+// read-write reopen of the file can neither write it, resize it nor map
+// it writable, and the readers' range cannot be made writable.
+func TestSealRefusesDescriptorsBeforeItsBackground(t *testing.T) {
+	memfdOnly(t)
+	defer offheap.SetAsideMin(offheap.SetAsideMin(vm.PageSize))
+	a := newArena(t)
+	l := arena.MakeSlice[uint64](a, 1<<17) // 1 MiB
+	l[5] = 5
+	held, let := holdBackground(t, "release-aside")
+	r, err := freeze.Freeze(a, freeze.Seal)
+	require.NoError(t, err)
+	<-held
+	_, ro := offheap.Unwrap(a).File().FDs()
+	re, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", ro), os.O_RDWR, 0)
+	require.NoError(t, err, "reopening read-write is allowed; writing is not")
+	defer re.Close()
+	_, err = re.WriteAt([]byte{7}, 40)
+	assert.ErrorIs(t, err, unix.EPERM)
+	// A shrink that went through would make every later read of the
+	// region fault (SIGBUS): stop here if it did.
+	require.ErrorIs(t, re.Truncate(0), unix.EPERM)
+	require.ErrorIs(t, re.Truncate(1<<30), unix.EPERM)
+	_, err = unix.Mmap(int(re.Fd()), 0, int(vm.PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	assert.ErrorIs(t, err, unix.EPERM)
+	assert.ErrorIs(t, mprotectRange(unsafe.Pointer(&l[5]), 8, unix.PROT_READ|unix.PROT_WRITE), unix.EACCES)
+	let()
+	require.NoError(t, r.Wait())
+	assert.Equal(t, uint64(5), l[5])
+	require.NoError(t, r.Verify())
 }
 
 // A region's checksum is a function of its bytes alone: the same bytes
