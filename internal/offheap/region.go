@@ -117,7 +117,8 @@ func SetFailpoint(f func(step string) error) { setHook(&failpoint, f) }
 
 // SetBackgroundFailpoint is SetFailpoint for the steps that the
 // background runs after Freeze has returned ("release-aside" in Seal
-// mode, "writable" in Alias mode).
+// mode, "writable" in Alias mode), and "start", where it starts, before
+// anything else.
 func SetBackgroundFailpoint(f func(step string) error) { setHook(&bgFailpoint, f) }
 
 func setHook(p *atomic.Pointer[func(step string) error], f func(step string) error) {
@@ -133,12 +134,10 @@ func setHook(p *atomic.Pointer[func(step string) error], f func(step string) err
 func SetAsideMin(n uintptr) uintptr { old := asideMin; asideMin = n; return old }
 
 // reached lets a test act at the named point (a failpoint's answer there
-// is ignored: nothing can fail).
-func reached(name string) {
-	if fp := failpoint.Load(); fp != nil {
-		_ = (*fp)(name)
-	}
-}
+// is ignored: nothing can fail); bgReached likewise in the background.
+func reached(name string) { _ = step(name, func() error { return nil }) }
+
+func bgReached(name string) { _ = bgStep(name, func() error { return nil }) }
 
 func step(name string, f func() error) error { return hooked(&failpoint, name, f) }
 
@@ -690,6 +689,7 @@ func (r *Region) background(first, last func() error) {
 	r.bg.Add(1)
 	go func() {
 		defer r.bg.Done()
+		bgReached("start")
 		if first != nil {
 			r.bgErr = first()
 		}
