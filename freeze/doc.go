@@ -47,7 +47,8 @@
 //
 // Seal remaps the range in place from the O_RDONLY descriptor and seals the
 // memfd with F_SEAL_WRITE, F_SEAL_GROW, F_SEAL_SHRINK and F_SEAL_SEAL:
-// nothing inside or outside the process can change the bytes, and
+// once that is done (Region.Wait; for large arenas see below and the
+// Caveats), nothing inside or outside the process can change the bytes, and
 // Region.File hands a read-only descriptor to other processes (from Linux
 // 6.3 the memfd also carries F_SEAL_EXEC, which every arena's memfd is
 // made with: it can never be given execute bits). Large

@@ -26,9 +26,11 @@ const (
 	// owner's mapping is read-only too (on Linux; see Freeze).
 	Alias = Mode(offheap.Alias)
 	// Seal remaps the arena read-only in place from a read-only descriptor
-	// and seals the memfd (F_SEAL_WRITE, GROW, SHRINK, SEAL): nothing in or
-	// out of the process can change the bytes, and the file can be handed
-	// to other processes (Region.File). Linux only.
+	// and seals the memfd (F_SEAL_WRITE, GROW, SHRINK, SEAL): once its
+	// background step is done (Wait), nothing in or out of the process can
+	// change the bytes, and the file can be handed to other processes
+	// (Region.File). Before that an arena of 2 MiB or more still has a
+	// writable mapping aside (the package's Caveats). Linux only.
 	Seal = Mode(offheap.Seal)
 )
 
@@ -149,9 +151,12 @@ func (*noCopy) Unlock() {}
 // address range handed out to no one, until the next Freeze or Close
 // releases it.
 //
-// The baseline is finished in the background, once the kernel already
-// guarantees the bytes cannot change; Verify, Checksum and Update wait
-// for it. In Alias mode that means the owner's mapping is read-only, as
+// The baseline is finished in the background, once only code in this
+// process that goes around the protection (an mprotect back to writable,
+// the moved-aside mapping of a large Seal arena) could change the bytes:
+// a change made that way before the baseline is taken goes into it, and
+// Verify never reports it (the package's Caveats). Verify, Checksum and
+// Update wait for it. In Alias mode that means the owner's mapping is read-only, as
 // in Protect mode, until the baseline is taken: a write through it before
 // Wait returns faults (Guard names it), and one after is caught by
 // Verify. (Update waits; a caller that wants the owner's mapping writable
@@ -313,9 +318,12 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // collector while it runs (a Go-heap pointer written into arena memory
 // would not be, and its object could be freed under f), and readers see
 // none of f's writes, nor pointers not yet checked, before f returns.
-// Then they see the copy written into *p, which is not atomic for
-// concurrent readers (publish a new snapshot with snapshot.Store for
-// that). The copy is valid only inside f: do not keep it.
+// Then they see the copy written into *p, which is not atomic: a reader
+// of *p while Update writes it races with it, as with any Go write, and
+// may see a string or slice whose data pointer and length come from
+// different values, and fault (fatally) reading it. Readers that run
+// while data changes need a new version instead: snapshot.Store. The
+// copy is valid only inside f: do not keep it.
 //
 // Checksums are per 4 KiB page, and Update takes those of the pages *p
 // lies on again; it never lets them take in a change made by another
