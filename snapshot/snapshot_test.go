@@ -641,29 +641,45 @@ func TestStatsFollowSnapshots(t *testing.T) {
 	}
 }
 
+// Released ranges stay in quarantine, where a read names the snapshot
+// closed and new snapshots never land, until the budget (here four
+// ranges) is spent; then the oldest leaves it first, and only the oldest.
 func TestQuarantineKeepsReleasedRangesUntilBudgetIsSpent(t *testing.T) {
 	pb, pr := arena.SetQuarantine(1<<40, 4)
 	defer arena.SetQuarantine(pb, pr)
-	var addrs []uintptr
-	for i := 0; i < 4; i++ {
+	var closed []*int // pointers kept past Close
+	for i := range 4 {
 		s, err := snapshot.Take(i, snapshot.WithName("q"+strconv.Itoa(i)))
 		require.NoError(t, err)
-		addrs = append(addrs, uintptr(unsafe.Pointer(s.Pointer())))
+		closed = append(closed, s.Pointer())
 		require.NoError(t, s.Close())
 	}
-	fresh := map[uintptr]bool{}
-	for i := 0; i < 8; i++ {
+	nameAt := func(p *int) string {
+		t.Helper()
+		var uac *freeze.UseAfterClose
+		require.ErrorAs(t, freeze.Guard(func() { sinkInt = *p }), &uac)
+		return uac.Region
+	}
+	for i := range 8 {
 		s, err := snapshot.Take(i)
 		require.NoError(t, err)
-		fresh[uintptr(unsafe.Pointer(s.Pointer()))] = true
 		defer s.Close()
-		if i < 4 {
-			for _, a := range addrs {
-				assert.False(t, fresh[a], "a quarantined range was reused before the budget was spent")
-			}
-		}
+		// slices.Contains compares the pointers (testify's would read them).
+		assert.False(t, slices.Contains(closed, s.Pointer()), "a quarantined range was reused before the budget was spent")
+	}
+	for i, p := range closed {
+		assert.Equal(t, "q"+strconv.Itoa(i), nameAt(p))
+	}
+	s, err := snapshot.Take(0)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.Empty(t, nameAt(closed[0]), "the oldest left quarantine")
+	for i, p := range closed[1:] {
+		assert.Equal(t, "q"+strconv.Itoa(i+1), nameAt(p))
 	}
 }
+
+var sinkInt int
 
 func rssBytes(t *testing.T) int64 {
 	data, err := os.ReadFile("/proc/self/statm")
