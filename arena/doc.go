@@ -103,7 +103,7 @@
 // Clone costs more per object than a copy on the heap: it first finds
 // every range it will copy, and sorts them to find those that overlap,
 // so that shared and interior pointers stay shared. A slice of many short
-// strings, its worst case, took 75-155 ns a string against 19-37 for
+// strings, its worst case, took 75-154 ns a string against 19-37 for
 // strings.Clone of each (BenchmarkCloneStrings), and 144-178 at a million
 // strings listed out of address order; a million pointers to small
 // structs took 152-162 ns a pointer, and 224-235 shuffled

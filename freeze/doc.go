@@ -66,9 +66,9 @@
 // The costs above, and bench/REPORT.md's Freeze figures, are those of
 // data without pointers. Before any mode's own work, Freeze checks that
 // every pointer in the arena leads into it, and Alias then points each
-// into the view: 9-16 ns a pointer in Protect and Seal mode and 22-39 in
+// into the view: 9-16 ns a pointer in Protect and Seal mode and 22-33 in
 // Alias mode on the 2-core hosts measured, so a list of a million nodes
-// (16 MiB) froze in 9-17 and 23-41 ms, where a copy of its bytes took
+// (16 MiB) froze in 9-17 and 23-35 ms, where a copy of its bytes took
 // 0.7-1.4 ms (bench: BenchmarkFreezePointers).
 //
 // # Huge pages
