@@ -278,13 +278,7 @@ func (r *report) table(bench, unit, ref string, format func(float64) string) {
 	for _, ps := range d.params(bench) {
 		r.p("| %s |", paramValues(ps))
 		for _, im := range impls {
-			// A cell not measured is a dash alone: written with a unit and
-			// a range it would read as a figure.
-			if s := d.get(bench, ps, im, unit); math.IsNaN(s.med) {
-				r.p(" – |")
-			} else {
-				r.p(" %s <br><sub>%s–%s</sub> |", format(s.med), format(s.min), format(s.max))
-			}
+			r.p(" %s |", rangeCell(d.get(bench, ps, im, unit), format))
 		}
 		for _, im := range impls {
 			if im != ref && ref != "" {
@@ -294,6 +288,16 @@ func (r *report) table(bench, unit, ref string, format func(float64) string) {
 		r.p("\n")
 	}
 	r.p("\n")
+}
+
+// rangeCell is a table cell of a median with its repetitions' range
+// below it; a cell not measured is a dash alone (written with a unit and
+// a range it would read as a figure).
+func rangeCell(s stats, format func(float64) string) string {
+	if math.IsNaN(s.med) {
+		return "–"
+	}
+	return fmt.Sprintf("%s <br><sub>%s–%s</sub>", format(s.med), format(s.min), format(s.max))
 }
 
 func paramNames(ps []string) []string {
@@ -436,7 +440,7 @@ func (r *report) freezeWait() {
 		r.p("| %s |", param(ps, "size"))
 		for _, metric := range []string{"wait-ns", "read-ns"} {
 			for _, m := range modes {
-				r.p(" %s |", fmtNs(r.d.get("Freeze", ps, m, metric).med))
+				r.p(" %s |", rangeCell(r.d.get("Freeze", ps, m, metric), fmtNs))
 			}
 		}
 		r.p("\n")

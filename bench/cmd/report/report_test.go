@@ -569,3 +569,17 @@ func TestReadRefusesRunWithoutOk(t *testing.T) {
 		}
 	}
 }
+
+// The table of what follows Freeze gives each figure's range too, and a
+// dash for a mode not measured.
+func TestFreezeWaitTableRanges(t *testing.T) {
+	rep := render(t, "count: 3\n"+
+		"BenchmarkFreeze/size=4KiB/impl=Protect-2 3 16447 ns/op 53 read-ns 160 wait-ns\n"+
+		"BenchmarkFreeze/size=4KiB/impl=Protect-2 3 16447 ns/op 47 read-ns 190 wait-ns\n"+
+		"BenchmarkFreeze/size=4KiB/impl=Protect-2 3 16447 ns/op 44 read-ns 170 wait-ns\n"+
+		lines(3, "BenchmarkFreeze/size=4KiB/impl=copy-2 3 137 ns/op"))
+	want := "| 4KiB | 170.0 ns <br><sub>160.0 ns–190.0 ns</sub> | – | – | 47.0 ns <br><sub>44.0 ns–53.0 ns</sub> | – | – |"
+	if !strings.Contains(rep, want) {
+		t.Errorf("no row %q in:\n%s", want, rep)
+	}
+}
