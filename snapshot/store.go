@@ -20,7 +20,8 @@ import (
 // memory then goes into quarantine like any closed snapshot.
 //
 // The zero value is ready to use (with default options); Configure sets
-// the options of later versions. All methods are safe for concurrent use.
+// the options of later versions. (A nil *Store is not one: its methods
+// panic with a nil dereference, as a nil *sync.Mutex's do.) All methods are safe for concurrent use.
 // Readers take no lock and allocate nothing: each Read marks itself in one
 // of several padded counters of the version it reads, so readers on
 // different cores rarely touch the same cache line. (The one exception is
