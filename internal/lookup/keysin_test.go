@@ -179,3 +179,40 @@ func TestKeysInReadsAGarbledLongKeyOfATinyTable(t *testing.T) {
 	}
 	t.Fatal("no long key")
 }
+
+// EntryName names the bytes of a slot's value and of what it holds of
+// the key, and not the padding between them: in a table of 8-byte
+// integer keys and 4-byte values, a slot is the value, four bytes of
+// padding (where 8-byte words are aligned to 8), and the key's hash.
+func TestEntryNameSkipsPaddingInASlot(t *testing.T) {
+	want := map[int64]int32{}
+	for i := range int64(1000) {
+		want[i*7919-3_000_000] = int32(i)
+	}
+	tb, err := Build(maps.All(want))
+	require.NoError(t, err)
+	require.NotNil(t, tb.hslots)
+	h := unsafe.Offsetof(tb.hslots[0].H)
+	if h == 4 {
+		t.Skip("no padding between value and hash here (8-byte words aligned to 4)")
+	}
+	named := 0
+	for i := range tb.hslots {
+		if tb.hslots[i].H == emptyHash {
+			continue
+		}
+		val, key := fmt.Sprintf("Map[int64,int32][%d]", tb.keyAt(i)), fmt.Sprintf("key %d of Map[int64,int32]", tb.keyAt(i))
+		base := uintptr(unsafe.Pointer(&tb.hslots[i]))
+		for _, b := range []struct {
+			off  uintptr
+			name string // "" for none
+		}{{0, val}, {3, val}, {4, ""}, {h - 1, ""}, {h, key}, {h + 7, key}} {
+			off, name := b.off, b.name
+			got, ok := tb.EntryName(base + off)
+			require.Equal(t, name != "", ok, "slot %d byte %d: %q", i, off, got)
+			require.Equal(t, name, got, "slot %d byte %d", i, off)
+		}
+		named++
+	}
+	require.Equal(t, len(want), named)
+}

@@ -952,7 +952,8 @@ func slotFull[K comparable, V any](tb *Table[K, V], i uint64) bool {
 // requirePartsEndEmpty checks the layout the scans rely on to stop: the
 // parts tile the slots in order; each nonempty part has its n keys in its
 // slots and its last slot empty (so no scan from a home in the part runs
-// into the next part or off the slots); and after the last part come
+// into the next part or off the slots, nor its tag window off the tags);
+// and after the last part come
 // tagPad zero tags, or for a table of 8-byte integer keys hashPad empty
 // slots. It returns the parts whose last home slot holds a key (or a key
 // lies past it): there, only the slot place adds beyond the home slots
@@ -987,6 +988,11 @@ func requirePartsEndEmpty[K comparable, V any](t *testing.T, tb *Table[K, V]) (f
 		require.Equal(t, next, pt.slot0, "part %d does not start where the one before ends", p)
 		require.GreaterOrEqual(t, pt.size, pt.m, "part %d is smaller than its home slots", p)
 		last := pt.slot0 + pt.size - 1
+		if !tb.ints {
+			// A scan's eight-tag window starts at most at the part's last
+			// slot, and is read as one word (get_unsafe.go).
+			require.LessOrEqual(t, last+8, uint64(len(tb.tags)), "part %d: a window from its last slot runs past the tags", p)
+		}
 		require.False(t, slotFull(tb, last),
 			"part %d (%d keys, %d home slots, %d slots): its last slot, %d, holds a key", p, pt.n, pt.m, pt.size, last)
 		keys := 0
@@ -1694,4 +1700,50 @@ func TestCollectedEntriesOfASetTakeTheirKeysBytes(t *testing.T) {
 	// longest: the blob's size and the bound of its layout by slot.
 	l := collect(maps.All(map[string]int{"a": 1, strings.Repeat("b", 17): 2, strings.Repeat("c", 30): 3, strings.Repeat("d", 16): 4}), true)
 	assert.Equal(t, [2]uint64{47, 30}, [2]uint64{l.longBytes, l.longMax})
+}
+
+// Signed keys of every size in hashed tables (too sparse to be Dense):
+// Get hashes a negative key as Build did, sign-extended, and finds every
+// one, and misses those not there, negative or not.
+func TestSignedKeysInHashedTables(t *testing.T) {
+	t.Run("int8", func(t *testing.T) { signedHashed[int8](t, 40, 3) })
+	t.Run("int16", func(t *testing.T) { signedHashed[int16](t, 1000, 29) })
+	t.Run("int32", func(t *testing.T) { signedHashed[int32](t, 1000, 100_003) })
+	t.Run("int64", func(t *testing.T) { signedHashed[int64](t, 1000, 1<<40+7) })
+	t.Run("int", func(t *testing.T) { signedHashed[int](t, 1000, 1<<20+3) })
+}
+
+// signedHashed checks a table of n keys, -step, -2·step, …, half of them
+// negated back to positive, which no Dense table can hold (they span
+// about step·n), against a Go map.
+func signedHashed[K int8 | int16 | int32 | int64 | int](t *testing.T, n int, step int64) {
+	want, misses := map[K]int{}, []K{}
+	for i := range int64(n) {
+		k := -(i + 1) * step
+		if i%2 == 1 {
+			k = -k
+		}
+		want[K(k)] = int(i)
+		misses = append(misses, K(k+1), K(-k-1))
+	}
+	tb := check(t, want, misses)
+	require.Equal(t, Hashed, tb.Strategy())
+}
+
+// Keys of 17 to 32 bytes that share their first 16 bytes and their last
+// 16 (here "a", some "b"s, "c") differ only in their length, which the
+// hash takes in: under every seed they hash apart, or no seed could build
+// a table of many such families without their clustering.
+func TestHashTakesInTheLength(t *testing.T) {
+	var tb Table[string, int]
+	for _, seed := range []uint64{0, 1, 0x9e3779b97f4a7c15} {
+		seen := map[uint64]string{}
+		for n := 17; n <= 32; n++ {
+			k := "a" + strings.Repeat("b", n-2) + "c"
+			h := tb.hashString(k, seed)
+			other, dup := seen[h]
+			require.False(t, dup, "seed %#x: %q and %q hash alike", seed, k, other)
+			seen[h] = k
+		}
+	}
 }
