@@ -647,3 +647,37 @@ func TestFeaturesProbeLeavesNoMemfdBehind(t *testing.T) {
 		assert.NotContains(t, target, "frozen-probe", "descriptor %s", fd.Name())
 	}
 }
+
+// A released mapping's range is PROT_NONE reservation again (a
+// quarantine, say): nothing can make it accessible, map more after it or
+// seal it, and it stays PROT_NONE.
+func TestReleasedMappingRefusesEveryChange(t *testing.T) {
+	fx := newFixture(t, 2)
+	start, end := uintptr(fx.m.Addr()), uintptr(fx.m.Addr())+fx.m.Len()
+	require.NoError(t, fx.m.Release())
+	assert.ErrorIs(t, fx.m.Protect(ProtReadWrite), errReleased)
+	assert.ErrorIs(t, fx.m.Extend(PageSize), errReleased)
+	assert.ErrorIs(t, fx.m.Remap(FromReadWrite, ProtReadWrite), errReleased)
+	assert.ErrorIs(t, fx.m.Mseal(), errReleased)
+	maps, err := ReadMapsWithin(start, end)
+	require.NoError(t, err)
+	for _, e := range maps {
+		assert.Equal(t, "---p", e.Perms, "[%#x, %#x)", e.Start, e.End)
+	}
+}
+
+// Extend maps the new part with the mapping's protection at the time,
+// after a Protect too.
+func TestExtendAfterProtectKeepsTheProtection(t *testing.T) {
+	fx := newFixture(t, 1)
+	require.NoError(t, fx.file.Resize(int64(2*PageSize)))
+	require.NoError(t, fx.m.Protect(ProtRead))
+	require.NoError(t, fx.m.Extend(PageSize))
+	start := uintptr(fx.m.Addr())
+	maps, err := ReadMapsWithin(start, start+2*PageSize)
+	require.NoError(t, err)
+	require.NotEmpty(t, maps)
+	for _, e := range maps {
+		assert.Equal(t, "r--s", e.Perms, "[%#x, %#x)", e.Start, e.End)
+	}
+}
