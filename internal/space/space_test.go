@@ -481,3 +481,35 @@ func TestAlignedAllocLeavesTheSkippedSpaceFree(t *testing.T) {
 	_, held, unheld := Locate(r2.Start() - vm.PageSize)
 	assert.True(t, held || unheld, "the space below the aligned range is lost")
 }
+
+// insertFree merges an extent only with free neighbours of its own chunk:
+// an extent of a lower chunk whose end offset equals the new extent's
+// start offset is no neighbour (chunks differ in size: a chunk of its own
+// for a huge range, smaller ones under an address-space limit), and
+// merging it would hand out live space of the other chunk.
+func TestFreeExtentsMergeWithinTheirChunkOnly(t *testing.T) {
+	p := vm.PageSize
+	var cs [2]*chunk
+	for i, pages := range []uintptr{16, 64} {
+		res, err := vm.Reserve(pages*p, p)
+		require.NoError(t, err)
+		t.Cleanup(func() { res.Release() })
+		cs[i] = &chunk{res: res}
+	}
+	if uintptr(cs[0].res.Addr()) > uintptr(cs[1].res.Addr()) {
+		cs[0], cs[1] = cs[1], cs[0]
+	}
+	lo, hi := cs[0], cs[1]
+	mm := &manager{}
+	mm.insertFree(free{c: lo, off: 8 * p, end: 16 * p})
+	mm.insertFree(free{c: hi, off: 16 * p, end: 17 * p}) // its end offset is lo's
+	assert.Equal(t, []free{{c: lo, off: 8 * p, end: 16 * p}, {c: hi, off: 16 * p, end: 17 * p}}, mm.free)
+	mm.insertFree(free{c: hi, off: 17 * p, end: 20 * p}) // a neighbour in hi
+	assert.Equal(t, []free{{c: lo, off: 8 * p, end: 16 * p}, {c: hi, off: 16 * p, end: 20 * p}}, mm.free)
+	// The same two extents inserted the other way round: hi's is then
+	// the one after.
+	mm = &manager{}
+	mm.insertFree(free{c: hi, off: 16 * p, end: 17 * p})
+	mm.insertFree(free{c: lo, off: 8 * p, end: 16 * p})
+	assert.Equal(t, []free{{c: lo, off: 8 * p, end: 16 * p}, {c: hi, off: 16 * p, end: 17 * p}}, mm.free)
+}
