@@ -341,21 +341,30 @@ func TestVerifyAndTheBackDoors(t *testing.T) {
 		memfdOnly(t)
 		r, _, ro := frozenConfig(t, freeze.Seal)
 		assert.ErrorIs(t, procMemWrite(uintptr(unsafe.Pointer(&ro.Version)), []byte{7}), unix.EIO)
-		_, ro2 := offheap.Unwrap(r.Arena()).File().FDs()
-		re, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", ro2), os.O_RDWR, 0)
-		require.NoError(t, err, "reopening read-write is allowed; writing is not")
-		defer re.Close()
-		_, err = re.WriteAt([]byte{7}, 0)
-		assert.ErrorIs(t, err, unix.EPERM)
-		// A shrink that went through would make every later read of the
-		// region fault (SIGBUS): stop here if it did.
-		require.ErrorIs(t, re.Truncate(0), unix.EPERM)
-		require.ErrorIs(t, re.Truncate(1<<30), unix.EPERM)
-		_, err = unix.Mmap(int(re.Fd()), 0, int(vm.PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-		assert.ErrorIs(t, err, unix.EPERM)
-		assert.ErrorIs(t, mprotectRange(unsafe.Pointer(ro), 8, unix.PROT_READ|unix.PROT_WRITE), unix.EACCES)
+		requireSealed(t, r.Arena(), unsafe.Pointer(ro))
 		require.NoError(t, r.Verify())
 	})
+}
+
+// requireSealed checks that a's file, frozen in Seal mode, refuses every
+// descriptor route (a read-write reopen can neither write it, resize it
+// nor map it writable) and that frozen memory at p cannot be made
+// writable.
+func requireSealed(t *testing.T, a *arena.Arena, p unsafe.Pointer) {
+	t.Helper()
+	_, ro := offheap.Unwrap(a).File().FDs()
+	re, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", ro), os.O_RDWR, 0)
+	require.NoError(t, err, "reopening read-write is allowed; writing is not")
+	defer re.Close()
+	_, err = re.WriteAt([]byte{7}, 0)
+	assert.ErrorIs(t, err, unix.EPERM)
+	// A shrink that went through would make every later read of the
+	// region fault (SIGBUS): stop here if it did.
+	require.ErrorIs(t, re.Truncate(0), unix.EPERM)
+	require.ErrorIs(t, re.Truncate(1<<30), unix.EPERM)
+	_, err = unix.Mmap(int(re.Fd()), 0, int(vm.PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	assert.ErrorIs(t, err, unix.EPERM)
+	assert.ErrorIs(t, mprotectRange(p, 8, unix.PROT_READ|unix.PROT_WRITE), unix.EACCES)
 }
 
 // requireCorruption checks that Verify reports a change and names an
@@ -685,19 +694,7 @@ func TestSealRefusesDescriptorsBeforeItsBackground(t *testing.T) {
 	r, err := freeze.Freeze(a, freeze.Seal)
 	require.NoError(t, err)
 	<-held
-	_, ro := offheap.Unwrap(a).File().FDs()
-	re, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", ro), os.O_RDWR, 0)
-	require.NoError(t, err, "reopening read-write is allowed; writing is not")
-	defer re.Close()
-	_, err = re.WriteAt([]byte{7}, 40)
-	assert.ErrorIs(t, err, unix.EPERM)
-	// A shrink that went through would make every later read of the
-	// region fault (SIGBUS): stop here if it did.
-	require.ErrorIs(t, re.Truncate(0), unix.EPERM)
-	require.ErrorIs(t, re.Truncate(1<<30), unix.EPERM)
-	_, err = unix.Mmap(int(re.Fd()), 0, int(vm.PageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	assert.ErrorIs(t, err, unix.EPERM)
-	assert.ErrorIs(t, mprotectRange(unsafe.Pointer(&l[5]), 8, unix.PROT_READ|unix.PROT_WRITE), unix.EACCES)
+	requireSealed(t, a, unsafe.Pointer(&l[5]))
 	let()
 	require.NoError(t, r.Wait())
 	assert.Equal(t, uint64(5), l[5])
