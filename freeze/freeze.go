@@ -156,7 +156,7 @@ func (*noCopy) Unlock() {}
 // the moved-aside mapping of a large Seal arena) could change the bytes:
 // a change made that way before the baseline is taken goes into it, and
 // Verify never reports it (the package's Caveats). Verify, Checksum and
-// Update wait for it. In Alias mode that means the owner's mapping is read-only, as
+// Update wait for it. In Alias mode the owner's mapping is read-only, as
 // in Protect mode, until the baseline is taken: a write through it before
 // Wait returns faults (Guard names it), and one after is caught by
 // Verify. (Update waits; a caller that wants the owner's mapping writable

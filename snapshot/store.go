@@ -21,14 +21,14 @@ import (
 //
 // The zero value is ready to use (with default options); Configure sets
 // the options of later versions. (A nil *Store is not one: its methods
-// panic with a nil dereference, as a nil *sync.Mutex's do.) All methods are safe for concurrent use.
-// Readers take no lock and allocate nothing: each Read marks itself in one
-// of several padded counters of the version it reads, so readers on
-// different cores rarely touch the same cache line. (The one exception is
-// the last reader of a replaced version: leaving, it releases the
-// version, which takes the version's own locks and a lock of the store's
-// that Publish, Close and the end of an Update take to retry releases
-// that failed, and unmaps its memory.)
+// panic with a nil dereference, as a nil *sync.Mutex's do.) All methods
+// are safe for concurrent use. Readers take no lock and allocate nothing:
+// each Read marks itself in one of several padded counters of the version
+// it reads, so readers on different cores rarely touch the same cache
+// line. (The one exception is the last reader of a replaced version:
+// leaving, it releases the version, which takes the version's own locks
+// and a lock of the store's that Publish, Close and the end of an Update
+// take to retry releases that failed, and unmaps its memory.)
 // A Store must not be copied (go vet reports a copy): a copy made after
 // the first method call panics, at its own first call, with an error
 // wrapping ErrStoreCopied, instead of sharing versions with the original
