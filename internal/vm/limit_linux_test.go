@@ -169,3 +169,31 @@ func TestReReserveAtTheMappingLimitKeepsAWholeRange(t *testing.T) {
 	require.NoError(t, err, "the range is whole")
 	assert.True(t, reservedAt(t, dst, n))
 }
+
+// A reservation in the middle of a larger PROT_NONE mapping (a quarantine
+// merges neighbours so) cannot be unmapped over the mapping limit: the
+// kernel would have to split the mapping in two. Release then fails and
+// leaves the reservation as it was, reserved at its address, and a later
+// Release, under the limit, releases it. In a child process, since the
+// limit is the whole process's.
+func TestReservationReleaseRefusedKeepsTheReservation(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	outer, err := Reserve(6*PageSize, PageSize)
+	require.NoError(t, err)
+	defer outer.Release()
+	at := unsafe.Add(outer.Addr(), PageSize)
+	r := &Reservation{addr: at, len: 4 * PageSize} // as Reserve would have made it, merged with its neighbours
+
+	restore := childtest.OverMappingLimit(t)
+	err = r.Release()
+	restore()
+
+	require.ErrorIs(t, err, unix.ENOMEM, "unmapping the middle of a mapping over the limit")
+	assert.Equal(t, at, r.Addr(), "the reservation keeps its address")
+	assert.True(t, reservedAt(t, at, 4*PageSize))
+	require.NoError(t, r.Release())
+	assert.Nil(t, r.Addr())
+	assert.NoError(t, r.Release(), "a second Release of a released reservation")
+}
