@@ -91,11 +91,7 @@ func FuzzMapValues(f *testing.F) {
 		require.Len(t, seen, len(src))
 		require.NoError(t, fm.Verify())
 		require.NoError(t, fm.Close())
-		var closed error
-		func() {
-			defer func() { closed, _ = recover().(error) }()
-			fm.Get(ks[0])
-		}()
+		closed, _ := recovered(func() { fm.Get(ks[0]) }).(error)
 		require.ErrorIs(t, closed, arena.ErrClosed, "Get after Close")
 	})
 }
