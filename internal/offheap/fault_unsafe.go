@@ -75,6 +75,7 @@ func Resolve(addr uintptr) (f Fault, ok bool) {
 	if r == nil {
 		return Fault{}, false
 	}
+	reached("resolve-loaded") // a test fails Freeze here, before r.mu
 	// Under the region's lock, Close cannot release the memory and the
 	// records that naming the field reads, nor Freeze set or withdraw
 	// the view; once Close has released, the address is one of a

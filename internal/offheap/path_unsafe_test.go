@@ -6,6 +6,7 @@
 package offheap
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unsafe"
@@ -167,6 +168,51 @@ func TestSetValueNameRacingAFaultElsewhere(t *testing.T) {
 		}
 	}
 	assert.Equal(t, name, a.PathAt(addr-uintptr(a.Base())))
+}
+
+// A fault named while Freeze fails: Resolve has loaded the region that
+// Freeze published, and Freeze then withdraws it and returns before
+// Resolve takes the region's lock. The arena is its owner's again (who
+// may be allocating, changing what naming a field reads), and the
+// address was never frozen after all: Resolve must say it knows nothing
+// of it, not name a write into a frozen region.
+func TestResolveRacingAFreezeThatFails(t *testing.T) {
+	a, err := NewArena("withdrawn", 1<<20)
+	require.NoError(t, err)
+	defer a.Close()
+	p := New[uint64](a)
+	addr := uintptr(unsafe.Pointer(p))
+	type result struct {
+		f  Fault
+		ok bool
+	}
+	loaded, resume, done := make(chan struct{}), make(chan struct{}), make(chan result, 1)
+	injected := errors.New("injected failure")
+	SetFailpoint(func(s string) error {
+		switch s {
+		case "protect": // the region is published; the memory still writable
+			go func() {
+				f, ok := Resolve(addr)
+				done <- result{f, ok}
+			}()
+			<-loaded
+			return injected
+		case "resolve-loaded":
+			close(loaded)
+			<-resume
+		}
+		return nil
+	})
+	_, err = a.Freeze(Protect)
+	close(resume)
+	res := <-done
+	SetFailpoint(nil)
+	require.ErrorIs(t, err, injected)
+	assert.False(t, res.ok, "a fault in an arena whose Freeze failed was named: %+v", res.f)
+	assert.Equal(t, Fault{}, res.f)
+	*p = 7 // writable again
+	_, ok := Resolve(addr)
+	assert.False(t, ok)
 }
 
 type arrayHolder struct {
