@@ -8,10 +8,10 @@ PLATFORMS   := linux/amd64 linux/arm64 linux/386 linux/arm darwin/amd64 darwin/a
 EXAMPLES    := $(notdir $(wildcard examples/*))
 BENCHTIME   ?= 1x
 
-.PHONY: test fmt vet race cgocheck2 fallback purego linux386 emulated nobackend cross examples bench-compile bench bench-quick report report-quick clean
+.PHONY: test fmt vet race cgocheck2 fallback linux386 emulated nobackend cross examples bench-compile bench bench-quick report report-quick clean
 
-## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, purego, 32-bit, other CPUs under emulation, a platform without a backend, cross-compile, examples)
-test: fmt vet race cgocheck2 fallback purego linux386 emulated nobackend cross bench-compile examples
+## test: everything CI checks (gofmt, vet, -race, cgocheck2, fallback backend, 32-bit, other CPUs under emulation, a platform without a backend, cross-compile, examples)
+test: fmt vet race cgocheck2 fallback linux386 emulated nobackend cross bench-compile examples
 	@echo "make test: all checks passed"
 
 fmt:
@@ -47,15 +47,13 @@ cgocheck2:
 fallback:
 	$(GO) test -tags frozen_fallback -count=1 -short -timeout 20m $(PKGS)
 
-## purego: the suite with -tags purego, which swaps assembly for Go in the
-## standard library and in xxhash (and once changed what hash/maphash hashes)
-purego:
-	$(GO) test -tags purego -count=1 -short -timeout 20m $(PKGS)
-
 ## linux386: the suite and the examples built for linux/386 and run natively
 ## (x86-64 Linux runs 32-bit programs): 32-bit pointers, sizes and
-## alignments, and a 4 GiB address space. On another host, or a kernel
-## built without IA-32 emulation, the step says it skipped instead of failing.
+## alignments, a 4 GiB address space, and xxhash's Go code instead of its
+## amd64 assembly. (No step builds with -tags purego: the library has no
+## code of its own for it, and xxhash's Go code runs here and in the
+## emulated runs.) On another host, or a kernel built without IA-32
+## emulation, the step says it skipped instead of failing.
 linux386:
 	@set -e; \
 	if [ "$$($(GO) env GOHOSTOS)/$$($(GO) env GOHOSTARCH)" != linux/amd64 ]; then \
@@ -83,16 +81,17 @@ linux386:
 ##    32-bit ARM, and it runs a 32-bit guest inside one reservation of its
 ##    own address space, whose /proc/self/maps, status and mem do not
 ##    describe the guest's memory as a kernel's would;
-##  - linux/mipsle and linux/mips, CPUs that fault on unaligned word loads:
-##    the lookup tables only, which read words at any byte offset (under
-##    qemu-user the other packages' tests of mappings and faults see the
-##    emulator, not a MIPS kernel).
+##  - linux/mips, a CPU that faults on unaligned word loads: the lookup
+##    tables only, which read words at any byte offset (under qemu-user the
+##    other packages' tests of mappings and faults see the emulator, not a
+##    MIPS kernel). Little-endian mipsle adds nothing to it: linux/arm
+##    runs the same byte-at-a-time loads little-endian, and a load that
+##    is not aligned faults on mips whatever the byte order.
 ## qemu-user-static is installed with apt-get when missing (as root); where
 ## it cannot be, the step says it skipped instead of failing.
 QEMU_S390X ?= qemu-s390x-static
 QEMU_ARM64 ?= qemu-aarch64-static -p 65536
 QEMU_ARM ?= qemu-arm-static
-QEMU_MIPSLE ?= qemu-mipsel-static
 QEMU_MIPS ?= qemu-mips-static
 emulated:
 	@set -e; \
@@ -102,8 +101,7 @@ emulated:
 			{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q qemu-user-static >/dev/null 2>&1; } || true; \
 	fi; \
 	if ! command -v $(firstword $(QEMU_S390X)) >/dev/null 2>&1 || ! command -v $(firstword $(QEMU_ARM64)) >/dev/null 2>&1 || \
-		! command -v $(firstword $(QEMU_ARM)) >/dev/null 2>&1 || \
-		! command -v $(firstword $(QEMU_MIPSLE)) >/dev/null 2>&1 || ! command -v $(firstword $(QEMU_MIPS)) >/dev/null 2>&1; then \
+		! command -v $(firstword $(QEMU_ARM)) >/dev/null 2>&1 || ! command -v $(firstword $(QEMU_MIPS)) >/dev/null 2>&1; then \
 		echo "emulated: SKIPPED: qemu-user-static is missing and could not be installed (needs root, apt-get and the network)"; \
 		exit 0; \
 	fi; \
@@ -114,8 +112,7 @@ emulated:
 	echo "emulated: linux/arm (32-bit ARM), the packages that need no fault address or /proc"; \
 	FROZEN_TEST_EXEC_WRAPPER="$(QEMU_ARM)" GOARCH=arm $(GO) test -exec "$(QEMU_ARM)" -count=1 -short -timeout 20m \
 		./arena ./internal/offheap ./internal/layout ./internal/lookup; \
-	echo "emulated: linux/mipsle and linux/mips (strict alignment), lookup tables"; \
-	GOARCH=mipsle $(GO) test -exec "$(QEMU_MIPSLE)" -count=1 -short -timeout 20m ./internal/lookup; \
+	echo "emulated: linux/mips (strict alignment), lookup tables"; \
 	GOARCH=mips $(GO) test -exec "$(QEMU_MIPS)" -count=1 -short -timeout 20m ./internal/lookup
 
 ## nobackend: the suite built for js/wasm and run under Node.js, a
@@ -134,12 +131,13 @@ nobackend:
 ## cross: every platform builds and vets (library and tests). The standard
 ## library of each system that no other step compiles is compiled without
 ## optimizations (-N -l): the same errors, a fifth less time on a fresh
-## machine, where compiling it is most of this step. The Linux targets keep
-## the optimized builds that the suite's steps compiled (and cached) before.
+## machine, where compiling it is most of this step. The Linux targets and
+## js/wasm keep the optimized builds that the suite's steps compiled (and
+## cached) before (js/wasm's where Node.js ran them).
 cross:
 	@set -e; for p in $(PLATFORMS); do \
 		echo "cross-compile $$p"; \
-		case $$p in linux/*) gc=;; *) gc='all=-N -l';; esac; \
+		case $$p in linux/*|js/wasm) gc=;; *) gc='all=-N -l';; esac; \
 		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -gcflags="$$gc" $(PKGS); \
 		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet -gcflags="$$gc" $(PKGS); \
 	done
