@@ -203,11 +203,14 @@ func TestResolveRacingAFreezeThatFails(t *testing.T) {
 		}
 		return nil
 	})
+	t.Cleanup(func() { SetFailpoint(nil) })
 	_, err = a.Freeze(Protect)
 	close(resume)
+	// Checked before waiting: a Freeze that failed before "protect"
+	// started no Resolve to wait for.
+	require.ErrorIs(t, err, injected)
 	res := <-done
 	SetFailpoint(nil)
-	require.ErrorIs(t, err, injected)
 	assert.False(t, res.ok, "a fault in an arena whose Freeze failed was named: %+v", res.f)
 	assert.Equal(t, Fault{}, res.f)
 	*p = 7 // writable again
