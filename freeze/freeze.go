@@ -301,11 +301,12 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // own) and may change its fields; when f returns, the copy is checked,
 // written to *p, and the checksums of those bytes are taken again, so
 // Verify accepts the change. It fails, without running f, with an error
-// wrapping ErrNotAlias for a region of another mode, ErrNotInRegion if *p
-// does not lie in the region, or arena.ErrClosed after Close, whatever the
-// region's mode; a nil f is a mistake it panics on. Pointers
-// stored into the copy must be nil or point into the region (or into the
-// copy itself, as to *p); otherwise nothing is written and the error wraps
+// wrapping ErrNotAlias for a region of another mode, arena.ErrUnsupported
+// for a T that Clone refuses, ErrNotInRegion if *p does not lie in the
+// region, or arena.ErrClosed after Close, whatever the region's mode and
+// T; a nil f is a mistake it panics on. Pointers stored into the copy
+// must be nil or point into the region (or into the copy itself, as to
+// *p); otherwise nothing is written and the error wraps
 // arena.ErrForeignPointer. (An empty string or slice, or a zero-size value
 // in an interface, holds no memory and is accepted whatever its data
 // pointer: the string's is cleared, and the others are pointed into the

@@ -145,8 +145,14 @@ func TestUpdateOutsideAliasModeOrRegion(t *testing.T) {
 	ra, _, _ := frozenConfig(t, freeze.Alias)
 	assert.ErrorIs(t, freeze.Update(ra, &Config{}, func(w *Config) {}), freeze.ErrNotInRegion)
 	assert.Panics(t, func() { freeze.ReadOnly(ra, &Config{}) })
+	refused := func(*map[string]int) { t.Error("f ran for a type Clone refuses") }
+	assert.ErrorIs(t, freeze.Update(ra, new(map[string]int), refused), arena.ErrUnsupported)
 	require.NoError(t, ra.Close())
 	assert.ErrorIs(t, freeze.Update(ra, ro, func(w *Config) {}), arena.ErrClosed)
+	// Closed, it says so whatever the type.
+	err = freeze.Update(ra, new(map[string]int), refused)
+	assert.ErrorIs(t, err, arena.ErrClosed)
+	assert.NotErrorIs(t, err, arena.ErrUnsupported)
 
 	// An arena that never allocated has no alias view: nothing is in it.
 	empty, err := freeze.Freeze(newArena(t), freeze.Alias)

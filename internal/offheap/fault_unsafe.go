@@ -211,10 +211,10 @@ func Update[T any](r *Region, p *T, f func(w *T)) error {
 	if f == nil {
 		panic("freeze.Update: nil func")
 	}
+	if r.Closed() { // checked again below, with r.mu held
+		return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
+	}
 	if r.mode != Alias {
-		if r.Closed() {
-			return fmt.Errorf("%w: region %q", ErrClosed, r.a.name)
-		}
 		return fmt.Errorf("%w: Update on %q (%s)", ErrNotAlias, r.a.name, r.mode)
 	}
 	lt := layout.For[T]()
