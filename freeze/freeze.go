@@ -343,10 +343,10 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // from that one reading both the new checksums and the check that those
 // bytes did not change: a write beside *p is either seen by the check or
 // in neither, and Verify reports it. If a pointer word of *p changes,
-// after Update wrote the checked copy, to one that is not nil or into the region
-// (another goroutine writing *p through the owner's mapping), the error
-// wraps arena.ErrForeignPointer and *p's old bytes are put back, so the
-// checksums, which stay as they were, match again.
+// after Update wrote the checked copy, to one that is neither nil nor
+// into the region (another goroutine writing *p through the owner's
+// mapping), the error wraps arena.ErrForeignPointer and *p's old bytes
+// are put back, so the checksums, which stay as they were, match again.
 //
 // Updates of one region run one at a time, and Verify, Checksum, Close,
 // ReadOnly and Allocations on other goroutines wait for them, as does Guard
@@ -365,16 +365,16 @@ func ReadOnly[T any](r *Region, p *T) *T {
 // Cost: besides f, Update copies *p to the Go heap and back, hashes the
 // pages *p lies on before and after f (the first and last of them a
 // second time, from one copy taken after f, to check the bytes outside
-// *p), walks the pointer words of *p
-// twice, then the root checksum over every page's sum (8 bytes per 4 KiB
-// page), and reads the calling goroutine's id from its stack header
-// (about a microsecond) to tell calls from inside f from calls on other
-// goroutines. Changing one element of a frozen slice of a million 24-byte
-// structs took 7.0-9.2 µs, of a thousand 4.1-5.3 µs, on the hosts measured (go
-// test -bench UpdateOneElement ./freeze/); the copy to the Go heap and
-// back added 2-3% and one allocation, the check of the bytes read once
-// another allocation and no time that could be measured, and the copy of
-// the first and last page 3-5%.
+// *p), walks the pointer words of *p twice, then the root checksum over
+// every page's sum (8 bytes per 4 KiB page), and reads the calling
+// goroutine's id from its stack header (about a microsecond) to tell
+// calls from inside f from calls on other goroutines. Changing one
+// element of a frozen slice of a million 24-byte structs took 7.0-9.2 µs,
+// of a thousand 4.1-5.3 µs, on the hosts measured (go test -bench
+// UpdateOneElement ./freeze/); the copy to the Go heap and back added 2-3%
+// and one allocation, the check of the bytes read once another allocation
+// and no time that could be measured, and the copy of the first and last
+// page 3-5%.
 func Update[T any](r *Region, p *T, f func(w *T)) error {
 	if r.missing() {
 		return errNoRegion
