@@ -557,15 +557,20 @@ func TestAccessorsAfterCloseGiveTheirLastValues(t *testing.T) {
 
 type nineBytes [9]byte
 
+type twoInt16 struct{ A, B int16 }
+
 // On 32-bit systems a clone keeps the original's address modulo 8, as the
 // package doc says: a [9]byte that Go's allocator placed off a multiple of
-// 8 is copied off one too, though New would place it on one.
+// 8 is copied off one too, though New would place it on one; and a value
+// of fewer than 8 bytes, in a graph of such values and pointer words
+// (which are 4 bytes there), keeps it too, not its address modulo 4.
 func TestCloneKeepsTheOriginalsAlignment(t *testing.T) {
 	if strconv.IntSize != 32 {
 		t.Skip("8-byte alignment of allocations differs from the type's only on 32-bit systems")
 	}
 	a := newArena(t)
 	var keep []*nineBytes
+	var keepSmall []*twoInt16
 	for i := range 64 {
 		p := new(nineBytes)
 		p[0] = byte(i)
@@ -574,8 +579,15 @@ func TestCloneKeepsTheOriginalsAlignment(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uintptr(unsafe.Pointer(p))%8, uintptr(unsafe.Pointer(c))%8)
 		assert.Zero(t, uintptr(unsafe.Pointer(arena.New[nineBytes](a)))%8)
+
+		small := &twoInt16{A: int16(i)}
+		keepSmall = append(keepSmall, small)
+		cs, err := arena.Clone(a, small)
+		require.NoError(t, err)
+		assert.Equal(t, uintptr(unsafe.Pointer(small))%8, uintptr(unsafe.Pointer(cs))%8, "a 4-byte value at %p", small)
 	}
 	runtime.KeepAlive(keep)
+	runtime.KeepAlive(keepSmall)
 }
 
 // Allocations that need no arena memory (a zero-size value, an empty

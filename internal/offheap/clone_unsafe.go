@@ -187,7 +187,7 @@ func (c *cloner) reset() {
 	clear(c.unflat) // the types are immortal, but keep the pool tidy
 	c.unflat = c.unflat[:0]
 	c.seen.reset()
-	c.maxAlign, c.total, c.strOff, c.typed = 1, 0, 0, 0
+	c.maxAlign, c.total, c.strOff, c.typed = cloneAlign, 0, 0, 0
 	c.changed = [2]uintptr{}
 	c.hashing = false
 }
@@ -289,7 +289,7 @@ func PlanClone(t *layout.Type, src unsafe.Pointer) (*ClonePlan, error) {
 	}
 	localOnce.Do(loadLocal)
 	c := cloners.Get().(*cloner)
-	c.maxAlign = 1
+	c.maxAlign = cloneAlign
 	if c.gen++; c.gen == 0 {
 		// Once in 2^32 clones: an entry last written that many clones
 		// ago would pass for this one's.
@@ -396,6 +396,14 @@ func (a *Arena) apply(p *ClonePlan) (unsafe.Pointer, error) {
 	}
 	return c.ranges[0].dst, nil
 }
+
+// cloneAlign is the least alignment of a clone's allocation, which layout
+// keeps every block's address modulo: 8, so that a clone keeps each
+// value's address modulo 8 from the original, as the arena package's doc
+// says. (Where pointers are 8 bytes, the root's pointer alone would set
+// it; on 32-bit systems a graph of values of fewer than 8 bytes, pointer
+// words and pairs of int16, kept their addresses modulo 4 only.)
+const cloneAlign = 8
 
 // add records a range and returns its index; pointer-bearing ranges are
 // deduplicated and queued for scanning.
