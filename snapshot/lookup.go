@@ -162,8 +162,10 @@ func (m *Map[K, V]) Len() int { return m.t.Len() }
 // All yields every entry, in an unspecified but fixed order. String keys
 // and pointer values it yields point into frozen memory, valid until Close.
 // After Close, calling All or ranging over a sequence it returned (even
-// one taken before Close, or after a Close in the loop's body) panics with
-// an error wrapping arena.ErrClosed, like Get.
+// one taken before Close) panics with an error wrapping arena.ErrClosed,
+// like Get; so does a loop whose body closes the Map and goes on to the
+// next entry (one that breaks out after the Close ends quietly: nothing
+// is read after it).
 func (m *Map[K, V]) All() iter.Seq2[K, V] { return m.t.All() }
 
 // Name returns the table's name: the one given with WithName, or "map".
