@@ -40,7 +40,9 @@ func main() {
 	check(err)
 	r, err := freeze.Freeze(a, freeze.Alias)
 	check(err)
-	defer r.Close()
+	// The host's own mapping is read-only until Freeze's baseline checksum
+	// is taken, in the background; from then on, only plugins are refused.
+	check(r.Wait())
 	view := freeze.ReadOnly(r, own) // what plugins get: every pointer in it is read-only
 
 	fmt.Println("== plugins run on a read-only view")
@@ -51,19 +53,23 @@ func main() {
 	fmt.Printf("host: Kettle now costs %d\n", newPrice)
 	checkRound(runAll(view), newPrice)
 
-	check(r.Verify()) // the misbehaving plugin changed nothing
+	check(r.Verify()) // the misbehaving plugins changed nothing
 	fmt.Println("\nVerify: the catalogue is exactly what the host made it")
-	if view.Products[1].Price != 4599 || view.Products[0].Price != newPrice {
+	if view.Products[1].Price != 4599 || view.Products[0].Price != newPrice || view.Currency != "EUR" {
 		fail("the catalogue is not what the host made it")
 	}
-	fmt.Println("ok plugin: the misbehaving plugin caught at its write in every round, the host's update seen by all")
+	check(r.Close())
+	fmt.Println("ok plugin: the misbehaving plugins caught at their writes in every round, the host's update seen through the plugins' view")
 }
 
 // misbehaving names the plugins that write to the catalogue and the field
 // each one's first write is to (Discount lowers the price of the first
-// product tagged "sale", the Lamp); every other plugin must run to its end.
+// product tagged "sale", the Lamp; Convert relabels the catalogue's
+// currency, a field of the struct the view points to itself); every other
+// plugin must run to its end.
 var misbehaving = map[string]string{
 	"discount": "*Catalog.Products[1].Price",
+	"convert":  "*Catalog.Currency",
 }
 
 // result is what one plugin did in one round: its output if it ran to the

@@ -9,7 +9,7 @@ import (
 )
 
 // All returns the installed plugins.
-func All() []catalog.Plugin { return []catalog.Plugin{Report{}, LowStock{}, Discount{}} }
+func All() []catalog.Plugin { return []catalog.Plugin{Report{}, LowStock{}, Discount{}, Convert{}} }
 
 // Report sums the catalogue's value. It only reads.
 type Report struct{}
@@ -58,6 +58,23 @@ func (Discount) Run(c *catalog.Catalog) string {
 		}
 	}
 	return "prices discounted"
+}
+
+// Convert shows prices in dollars. It relabels the catalogue it was given
+// before converting, as if the catalogue were its own copy.
+type Convert struct{}
+
+// Name implements catalog.Plugin.
+func (Convert) Name() string { return "convert" }
+
+// Run implements catalog.Plugin.
+func (Convert) Run(c *catalog.Catalog) string {
+	c.Currency = "USD"
+	var prices []string
+	for _, p := range c.Products {
+		prices = append(prices, fmt.Sprintf("%s %d", p.SKU, p.Price*108/100))
+	}
+	return "in USD: " + strings.Join(prices, ", ")
 }
 
 func hasTag(tags []string, t string) bool {
