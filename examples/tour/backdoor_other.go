@@ -7,3 +7,9 @@ package main
 // back-door step. (The library has no backend there either, so the tour
 // stops at its first snapshot before reaching that step.)
 func backdoorWrite(p *int, v int) error { return errNoBackdoor }
+
+// haveBackdoor: the back-door step is skipped here.
+const haveBackdoor = false
+
+// Nothing is sealed here: there are no errors of back doors to expect.
+var errDenied, errIO, errSealed error = errNoBackdoor, errNoBackdoor, errNoBackdoor

@@ -2,7 +2,20 @@
 
 package main
 
-import "github.com/frozen-go/frozen/internal/backdoor"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/frozen-go/frozen/internal/backdoor"
+)
+
+// haveBackdoor: the back-door step must run here.
+const haveBackdoor = true
+
+// The errors a sealed snapshot's back doors meet: mprotect(PROT_WRITE) of
+// a mapping of a read-only descriptor is denied, the kernel's own write
+// through /proc/self/mem fails, and a write or resize of a memfd sealed
+// against them is not permitted.
+var errDenied, errIO, errSealed error = unix.EACCES, unix.EIO, unix.EPERM
 
 // backdoorWrite changes a frozen int the way buggy native code could: by
 // making its page writable again with mprotect first. On Unix any code in
