@@ -124,6 +124,12 @@ func run(path string) error {
 	for v := 1; v <= 4; v++ {
 		fmt.Printf("requests served with version %d: %d\n", v, served[v].Load())
 	}
+	// The readers have stopped: every version replaced is released by now,
+	// not held until Close; the current one is released by Close.
+	if st := store.Stats(); st.Published != 4 || st.Released != 3 {
+		return fmt.Errorf("before Close, with no reader left: %+v, want 4 versions published and the 3 replaced ones released", st)
+	}
+	fmt.Println("before Close: the 3 replaced versions were released once their last readers left")
 	if err := store.Close(); err != nil {
 		return err
 	}
