@@ -459,56 +459,60 @@ func TestModesWithoutAReadOnlyReopen(t *testing.T) {
 // Invariant 5 holds for slices re-sliced in place before Freeze too:
 // Freeze cuts every slice's capacity to its length, so a reader's append
 // copies instead of writing past the slice into frozen memory (where it
-// faulted). A Freeze that fails after the cut puts the capacity back.
+// faulted), whether one element is spare or more. A Freeze that fails
+// after the cut puts the capacity back.
 func TestFreezeCutsTheCapacityOfSlicesReslicedInPlace(t *testing.T) {
 	for _, m := range modes(t) {
-		t.Run(m.String(), func(t *testing.T) {
-			a, _, c, _ := clonedConfig(t)
-			c.Endpoints = c.Endpoints[:1] // cap 3
-			last := m == freeze.Protect
-			if last {
-				// Protect's mprotect fails: the cut is undone.
-				offheap.SetFailpoint(failAt("protect", errors.New("injected failure")))
-				_, err := freeze.Freeze(a, m)
-				offheap.SetFailpoint(nil)
-				require.Error(t, err)
-				assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
-			}
-			if seals, _, _, _ := vm.Features(); m == freeze.Alias && seals == nil {
-				// Sealing fails and so does unmapping the view: the
-				// owner's mapping was never read-only, so the cut is
-				// undone all the same. (Without seals no step after
-				// the view's mapping can fail.)
-				rollback := errors.New("injected release-view failure")
-				offheap.SetFailpoint(func(s string) error {
-					switch s {
-					case "seal":
-						return errors.New("injected failure")
-					case "release-view":
-						return rollback
-					}
-					return nil
-				})
-				_, err := freeze.Freeze(a, m)
-				offheap.SetFailpoint(nil)
-				var se *freeze.StepError
-				require.ErrorAs(t, err, &se)
-				require.ErrorIs(t, se.Rollback, rollback)
-				assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
-				c.Endpoints = c.Endpoints[:1]
-			}
-			r, err := freeze.Freeze(a, m)
-			require.NoError(t, err)
-			require.NoError(t, r.Wait())
-			ro := freeze.ReadOnly(r, c)
-			assert.Len(t, ro.Endpoints, 1)
-			assert.Equal(t, 1, cap(ro.Endpoints))
-			var grown []Endpoint
-			require.NoError(t, freeze.Guard(func() { grown = append(ro.Endpoints, Endpoint{"z", 1}) }),
-				"append copies instead of writing frozen memory")
-			assert.Equal(t, []Endpoint{{"a", 80}, {"z", 1}}, grown)
-			require.NoError(t, r.Verify())
-		})
+		for keep := 1; keep <= 2; keep++ { // cap 3: two spare, then one
+			t.Run(fmt.Sprintf("%s/len%d", m, keep), func(t *testing.T) {
+				a, _, c, _ := clonedConfig(t)
+				all := slices.Clone(c.Endpoints)
+				c.Endpoints = c.Endpoints[:keep]
+				last := m == freeze.Protect
+				if last {
+					// Protect's mprotect fails: the cut is undone.
+					offheap.SetFailpoint(failAt("protect", errors.New("injected failure")))
+					_, err := freeze.Freeze(a, m)
+					offheap.SetFailpoint(nil)
+					require.Error(t, err)
+					assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
+				}
+				if seals, _, _, _ := vm.Features(); m == freeze.Alias && seals == nil {
+					// Sealing fails and so does unmapping the view: the
+					// owner's mapping was never read-only, so the cut is
+					// undone all the same. (Without seals no step after
+					// the view's mapping can fail.)
+					rollback := errors.New("injected release-view failure")
+					offheap.SetFailpoint(func(s string) error {
+						switch s {
+						case "seal":
+							return errors.New("injected failure")
+						case "release-view":
+							return rollback
+						}
+						return nil
+					})
+					_, err := freeze.Freeze(a, m)
+					offheap.SetFailpoint(nil)
+					var se *freeze.StepError
+					require.ErrorAs(t, err, &se)
+					require.ErrorIs(t, se.Rollback, rollback)
+					assert.Equal(t, 3, cap(c.Endpoints), "the capacity was put back")
+					c.Endpoints = c.Endpoints[:keep]
+				}
+				r, err := freeze.Freeze(a, m)
+				require.NoError(t, err)
+				require.NoError(t, r.Wait())
+				ro := freeze.ReadOnly(r, c)
+				assert.Len(t, ro.Endpoints, keep)
+				assert.Equal(t, keep, cap(ro.Endpoints))
+				var grown []Endpoint
+				require.NoError(t, freeze.Guard(func() { grown = append(ro.Endpoints, Endpoint{"z", 1}) }),
+					"append copies instead of writing frozen memory")
+				assert.Equal(t, append(all[:keep:keep], Endpoint{"z", 1}), grown)
+				require.NoError(t, r.Verify())
+			})
+		}
 	}
 }
 
