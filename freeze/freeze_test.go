@@ -219,6 +219,49 @@ func TestGuardNamesTheFieldAtEveryDepth(t *testing.T) {
 	}
 }
 
+// A write into bytes no allocation holds, the padding after one that an
+// aligned allocation skipped or the rest of the page after the last, is
+// reported at its offset with no field: the byte just past an allocation
+// is not named as an element past its end.
+func TestGuardNamesNoFieldBetweenOrAfterAllocations(t *testing.T) {
+	if vm.FaultPageOnly {
+		t.Skip("the kernel reports only the page: no field is named anywhere")
+	}
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) {
+			a := newArena(t)
+			b := arena.New[byte](a)
+			arena.New[uint64](a) // seven bytes of padding before it
+			last := arena.New[uint32](a)
+			r, err := freeze.Freeze(a, m)
+			require.NoError(t, err)
+			roB, roLast := freeze.ReadOnly(r, b), freeze.ReadOnly(r, last)
+			for _, tc := range []struct {
+				addr unsafe.Pointer
+				path string
+			}{
+				{unsafe.Pointer(roB), "uint8#0"},
+				{unsafe.Add(unsafe.Pointer(roB), 1), ""},
+				{unsafe.Add(unsafe.Pointer(roB), 7), ""},
+				{unsafe.Pointer(roLast), "uint32#0"},
+				{unsafe.Add(unsafe.Pointer(roLast), 4), ""},
+			} {
+				err := freeze.Guard(func() { *(*byte)(tc.addr) = 1 })
+				var wf *freeze.WriteFault
+				require.ErrorAs(t, err, &wf)
+				assert.Equal(t, uintptr(tc.addr), wf.Addr)
+				assert.Equal(t, tc.path, wf.Path, "a write at offset %#x", wf.Offset)
+				if tc.path == "" {
+					all, err := r.Allocations(wf.Offset, wf.Offset+1)
+					require.NoError(t, err)
+					assert.Empty(t, all, "no allocation holds offset %#x", wf.Offset)
+				}
+			}
+			require.NoError(t, r.Verify())
+		})
+	}
+}
+
 // Typed allocations of one type are numbered in the order the arena made
 // them, whatever came between them: two New[Point] split by a Clone and a
 // New of another type are Point#0 and Point#1, not both Point#0 of a run
