@@ -1096,11 +1096,14 @@ func TestFreezeRefusesHeadersReachingPastTheArena(t *testing.T) {
 
 // A plain pointer is held to the same bound as a header: what it points
 // to must end within the used bytes, to the byte, and a pointer one past
-// the used bytes is outside the arena even to a zero-size value.
+// the used bytes is outside the arena even to a zero-size value. So is
+// one in the last element of an array walked element by element (and in
+// Alias mode it is pointed into the view).
 func TestFreezeRefusesPointeesReachingPastTheArena(t *testing.T) {
 	type holder struct {
 		Two  *[2]byte
 		None *struct{}
+		Arr  [9]*[2]byte // too long to be flattened: the last element's pointer is checked too
 	}
 	// setup gives a holder and the end of the arena's used bytes, which
 	// its last allocation, two bytes, reaches.
@@ -1121,6 +1124,7 @@ func TestFreezeRefusesPointeesReachingPastTheArena(t *testing.T) {
 			}{
 				{"a pointee one byte past", "holder.Two", func(h *holder, end unsafe.Pointer) { h.Two = (*[2]byte)(unsafe.Add(end, -1)) }},
 				{"a zero-size pointee one past", "holder.None", func(h *holder, end unsafe.Pointer) { h.None = (*struct{})(end) }},
+				{"a pointee one byte past, from an array's last element", "holder.Arr[8]", func(h *holder, end unsafe.Pointer) { h.Arr[8] = (*[2]byte)(unsafe.Add(end, -1)) }},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					a, h, end := setup(t)
@@ -1133,9 +1137,11 @@ func TestFreezeRefusesPointeesReachingPastTheArena(t *testing.T) {
 			t.Run("a pointee ending at the last used byte", func(t *testing.T) {
 				a, h, end := setup(t)
 				h.Two = (*[2]byte)(unsafe.Add(end, -2))
+				h.Arr[8] = h.Two
 				r, err := freeze.Freeze(a, m)
 				require.NoError(t, err)
 				assert.Same(t, freeze.ReadOnly(r, h.Two), freeze.ReadOnly(r, h).Two)
+				assert.Same(t, freeze.ReadOnly(r, h.Two), freeze.ReadOnly(r, h).Arr[8], "the array's last element is in the view too")
 				require.NoError(t, r.Verify())
 			})
 		})
