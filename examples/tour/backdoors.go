@@ -1,17 +1,10 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/frozen-go/frozen/internal/backdoor"
 	"github.com/frozen-go/frozen/internal/fixture"
 	"github.com/frozen-go/frozen/snapshot"
 )
-
-// errNoBackdoor is what backdoorWrite returns where the back door does not
-// exist (backdoor_other.go); on Unix it never does, so any error there is a
-// failure of the tour.
-var errNoBackdoor = errors.New("tour: no mprotect back door on this platform")
 
 // attempt is one back door tried on a sealed snapshot: the error it met,
 // and the error the kernel refuses it with (any other error, a missing
