@@ -488,5 +488,5 @@ func (r *report) noise() {
 	for i := len(all) - 1; i >= max(0, len(all)-8); i-- {
 		r.p("| %s | %.0f%% |\n", all[i].k, 100*all[i].spread)
 	}
-	r.p("\nRatios between implementations measured in the same run are steadier than these spreads suggest: neighbours in time share the machine's state.\n")
+	r.p("\nA benchmark's repetitions run back to back (`go test -count`), so the two sides of a ratio were measured apart, seconds to minutes: a ratio is as uncertain as the spreads of both sides allow.\n")
 }
