@@ -136,7 +136,11 @@ func (e *UseAfterClose) Is(target error) bool { return target == arena.ErrClosed
 // clear are caught as usual). A panic(nil) passes through as the
 // runtime's *runtime.PanicNilError, except under GODEBUG=panicnil=1,
 // where recover cannot tell it from runtime.Goexit (which must go on) and
-// Guard returns nil. Guard panics if f is nil.
+// Guard returns nil. A fault in a deferred call of f while f exits through
+// runtime.Goexit (after t.FailNow, say) cannot be returned, for the Goexit
+// goes on once the fault is recovered: Guard panics with its *WriteFault
+// or *UseAfterClose instead, which a recover above Guard gets, and which
+// otherwise ends the process naming the field. Guard panics if f is nil.
 func Guard(f func()) (err error) {
 	if f == nil {
 		panic("freeze: Guard with a nil func")
@@ -165,6 +169,9 @@ func Guard(f func()) (err error) {
 					err = &WriteFault{Region: info.Region, Mode: Mode(info.Mode), Offset: info.Offset, Addr: addr,
 						Path: info.Path, PageOnly: info.PageOnly, Stack: faultStack()}
 				}
+				if goexiting() {
+					panic(err) // a recovered fault would resume the Goexit, and err be lost
+				}
 				return
 			}
 		}
@@ -172,6 +179,32 @@ func Guard(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// goexiting reports whether the fault Guard's deferred recover handles
+// happened while runtime.Goexit ran f's deferred calls: whether
+// runtime.Goexit lies between the recover and Guard's own frame.
+func goexiting() bool {
+	pcs := make([]uintptr, 64)
+	for skip := 2; ; skip += len(pcs) { // the faulting code may run deep
+		n := runtime.Callers(skip, pcs)
+		frames := runtime.CallersFrames(pcs[:n])
+		for {
+			f, more := frames.Next()
+			switch f.Function {
+			case "runtime.Goexit":
+				return true
+			case "github.com/frozen-go/frozen/freeze.Guard":
+				return false
+			}
+			if !more {
+				break
+			}
+		}
+		if n < len(pcs) {
+			return false
+		}
+	}
 }
 
 // maxStack bounds the frames kept in a fault report.

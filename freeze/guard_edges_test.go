@@ -34,6 +34,67 @@ func TestGuardRestoresPanicOnFaultAfterGoexit(t *testing.T) {
 	assert.False(t, <-got)
 }
 
+// A fault in a deferred call of f while f exits through runtime.Goexit
+// cannot be returned (the Goexit goes on once the fault is recovered):
+// Guard panics with the report instead, so that a write into frozen
+// memory, or a read after Close, is not recovered and then lost. The
+// fault may come deep in calls, and it does not stop the Goexit of a
+// goroutine that recovers the report above Guard.
+func TestGuardPanicsWithAFaultDuringGoexit(t *testing.T) {
+	_, _, ro := frozenConfig(t, freeze.Protect)
+	closed, _, roClosed := frozenConfig(t, freeze.Protect)
+	require.NoError(t, closed.Close())
+	var deep func(n int)
+	deep = func(n int) {
+		if n == 0 {
+			ro.Version = 42
+			return
+		}
+		deep(n - 1)
+	}
+	for name, tc := range map[string]struct {
+		fault func()
+		check func(t *testing.T, err error)
+	}{
+		"write": {func() { ro.Version = 42 }, func(t *testing.T, err error) {
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, err, &wf)
+			assert.Equal(t, "*Config.Version", wf.Path)
+		}},
+		"write 200 calls deep": {func() { deep(200) }, func(t *testing.T, err error) {
+			var wf *freeze.WriteFault
+			require.ErrorAs(t, err, &wf)
+			assert.Equal(t, "*Config.Version", wf.Path)
+		}},
+		"read after Close": {func() { _ = roClosed.Version }, func(t *testing.T, err error) {
+			var uac *freeze.UseAfterClose
+			require.ErrorAs(t, err, &uac)
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if vm.FaultPageOnly && name != "read after Close" {
+				t.Skip("the kernel reports only the page: no field is named")
+			}
+			var recovered any
+			returned, exited := false, make(chan struct{})
+			go func() {
+				defer close(exited)
+				defer func() { recovered = recover() }()
+				_ = freeze.Guard(func() {
+					defer tc.fault()
+					runtime.Goexit()
+				})
+				returned = true
+			}()
+			<-exited
+			assert.False(t, returned, "Goexit went on")
+			err, ok := recovered.(error)
+			require.True(t, ok, "Guard panicked with the fault's report, got %v", recovered)
+			tc.check(t, err)
+		})
+	}
+}
+
 // A Guard inside a Guard reports its own fault, leaves the outer one's
 // setting on, and the outer one restores the caller's.
 func TestNestedGuardRestoresEachSetting(t *testing.T) {
