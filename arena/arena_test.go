@@ -419,6 +419,100 @@ func TestConcurrentUseDuringStringOrBytesCopyIsDetectedUnderInvariants(t *testin
 	}
 }
 
+// Clone holds the arena busy until it has read the root's copy back, and
+// MakeSlice for the whole call: a Close that another goroutine tries over
+// and over, and that succeeds the moment the arena is left, unmapped the
+// root's copy while Clone still read it (the process died of the fault),
+// and under -race Close and Freeze were reported as racing with
+// MakeSlice's look at the arena's state between its type lookup and its
+// allocation, instead of panicking saying so.
+func TestConcurrentUseDuringCloneOrMakeSliceIsDetectedUnderInvariants(t *testing.T) {
+	if !offheap.Invariants {
+		t.Skip("needs -race or -tags invariants")
+	}
+	type big [4 << 20]byte // a root whose copy takes a while to read back
+	v := new(big)
+	v[len(v)-1] = 7
+	try := func(f func()) (p any) {
+		defer func() { p = recover() }()
+		f()
+		return nil
+	}
+	busy := func(p any) bool { return strings.Contains(fmt.Sprint(p), "concurrent use") }
+	// until calls f until it ends otherwise than in a panic for concurrent
+	// use, and returns how it ended: nil, or what it panicked with.
+	until := func(f func()) any {
+		for {
+			if p := try(f); !busy(p) {
+				return p
+			}
+		}
+	}
+	freeze := func(a *arena.Arena) error { _, err := offheap.Unwrap(a).Freeze(offheap.Protect); return err }
+	for name, tc := range map[string]struct {
+		use  func(a *arena.Arena) any // until the arena is closed or frozen: what ended it
+		end  func(a *arena.Arena) error
+		want error // what use meets once end is done
+	}{
+		"Clone/Close": {func(a *arena.Arena) any {
+			return until(func() {
+				c, err := arena.Clone(a, *v)
+				if err == nil && c[len(c)-1] != 7 {
+					err = errors.New("the clone's last byte is lost")
+				}
+				if err == nil {
+					err = errors.New("cloned") // the Close had not begun: try again
+				}
+				panic(err)
+			})
+		}, (*arena.Arena).Close, arena.ErrClosed},
+		"MakeSlice/Close": {func(a *arena.Arena) any {
+			return until(func() {
+				for {
+					arena.MakeSlice[int32](a, 3)
+				}
+			})
+		}, (*arena.Arena).Close, arena.ErrClosed},
+		"MakeSlice/Freeze": {func(a *arena.Arena) any {
+			return until(func() {
+				for {
+					arena.MakeSlice[int32](a, 3)
+				}
+			})
+		}, freeze, arena.ErrFrozen},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for range 20 {
+				a, err := arena.NewArena(arena.WithMaxBytes(256 << 20))
+				require.NoError(t, err)
+				ended := make(chan any, 1)
+				go func() {
+					// Once the arena is seen busy (an allocation of one
+					// byte panicking for concurrent use), end it as soon
+					// as it is left.
+					for !busy(try(func() { arena.New[byte](a) })) {
+					}
+					ended <- until(func() {
+						if err := tc.end(a); err != nil {
+							panic(err)
+						}
+					})
+				}()
+				for {
+					p := tc.use(a)
+					if err, ok := p.(error); ok && err.Error() == "cloned" {
+						continue
+					}
+					require.ErrorIs(t, p.(error), tc.want)
+					break
+				}
+				require.Nil(t, <-ended)
+				require.NoError(t, a.Close())
+			}
+		})
+	}
+}
+
 func countFDs(t *testing.T) int {
 	n, err := proc.OpenFDs()
 	if err != nil {

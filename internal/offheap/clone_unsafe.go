@@ -232,10 +232,15 @@ func refusedInInterface(path string, dt *layout.Type) error {
 // Unwrap returns the cause.
 func (e *CloneError) Unwrap() error { return e.Err }
 
-// Clone deep-copies v into the arena and returns the copy.
+// Clone deep-copies v into the arena and returns the copy. It stays
+// entered until the root's copy is read back, so that in the invariants
+// build a Close on another goroutine panics saying so instead of
+// unmapping the memory under that read.
 func Clone[T any](a *Arena, v T) (T, error) {
 	var zero T
-	dst, err := a.CloneRoot(layout.For[T](), unsafe.Pointer(&v))
+	a.enter()
+	defer a.leave()
+	dst, err := a.cloneRoot(layout.For[T](), unsafe.Pointer(&v))
 	if err != nil {
 		return zero, err
 	}
@@ -247,6 +252,11 @@ func Clone[T any](a *Arena, v T) (T, error) {
 func (a *Arena) CloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, error) {
 	a.enter()
 	defer a.leave()
+	return a.cloneRoot(t, src)
+}
+
+// cloneRoot is CloneRoot for a caller that has entered the arena.
+func (a *Arena) cloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, error) {
 	if err := a.usable(); err != nil {
 		return nil, err
 	}

@@ -108,7 +108,13 @@ func New[T any](a *Arena) *T {
 // gives a non-nil empty slice that is not in the arena (appending to it
 // allocates on the heap, as with any full slice).
 func MakeSlice[T any](a *Arena, n int) ([]T, error) {
-	t, err := ptrFree[T](a)
+	// Entered once for the whole call: the arena's state is read in
+	// between the type's lookup and the allocation, and under -race a
+	// Close or Freeze on another goroutine must meet the check for
+	// concurrent use, not be reported as a race with that read.
+	a.enter()
+	defer a.leave()
+	t, err := cachedType[T](a)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +127,7 @@ func MakeSlice[T any](a *Arena, n int) ([]T, error) {
 	if n == 0 {
 		return []T{}, nil
 	}
-	p, err := a.Alloc(t, uintptr(n))
+	p, err := a.allocTyped(t, uintptr(n))
 	if err != nil {
 		return nil, err
 	}
