@@ -30,10 +30,11 @@ var sinkConfig *fixture.Config
 
 // BenchmarkTake makes an immutable copy of a config-like pointer graph:
 // snapshot.Take in each mode (clone off the heap, freeze, baseline
-// checksum; Alias also relocates the graph to its read-only view), against
-// go-clone's deep copy (plain, and Slowly, its cycle-safe mode that keeps
-// shared pointers shared, as Take does) and a JSON round trip (which loses
-// sharing and interface types).
+// checksum; Alias also relocates the graph to its read-only view) and the
+// snapshot's Close, against go-clone's deep copy (plain, and Slowly, its
+// cycle-safe mode that keeps shared pointers shared, as Take does) and a
+// JSON round trip (which loses sharing and interface types), whose
+// collections, which their allocations set off, are timed likewise.
 func BenchmarkTake(b *testing.B) {
 	c := acyclicConfig()
 	for _, m := range []freeze.Mode{freeze.Seal, freeze.Protect, freeze.Alias} {
@@ -47,9 +48,9 @@ func BenchmarkTake(b *testing.B) {
 				if err := s.Region().Wait(); err != nil {
 					b.Fatal(err)
 				}
-				b.StopTimer()
-				s.Close()
-				b.StartTimer()
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -86,12 +87,12 @@ func BenchmarkTake(b *testing.B) {
 // memory: arena.Clone against go-clone's cycle-safe Slowly, the only
 // go-clone mode that copies this graph at all. Every clone writes memory
 // the arena never used before, and so pays first-touch page faults, where
-// go-clone mostly reuses memory the collector freed. "arena.Clone" fills
-// one arena with 64 clones before replacing it, and leaves out the
-// replacing (NewArena, and Close of the full arena); "arena.Clone-fresh"
-// times a new arena for every clone, and the Close of the one before: the
-// difference between the two rows is what making and releasing an arena
-// adds.
+// go-clone mostly reuses memory the collector freed, and pays the
+// collections its allocations set off. "arena.Clone" fills one arena with
+// 64 clones before replacing it (NewArena, and Close of the full arena,
+// timed: a 64th of it a clone); "arena.Clone-fresh" times a new arena for
+// every clone, and the Close of the one before: the difference between
+// the two rows is what making and releasing an arena for each clone adds.
 func BenchmarkClone(b *testing.B) {
 	c := fixture.NewConfig(10_000)
 	for _, per := range []int{64, 1} {
@@ -105,18 +106,14 @@ func BenchmarkClone(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				if i%per == 0 {
-					if per > 1 {
-						b.StopTimer()
-					}
 					if a != nil {
-						a.Close()
+						if err := a.Close(); err != nil {
+							b.Fatal(err)
+						}
 					}
 					var err error
 					if a, err = arena.NewArena(); err != nil {
 						b.Fatal(err)
-					}
-					if per > 1 {
-						b.StartTimer()
 					}
 				}
 				i++

@@ -355,19 +355,19 @@ var sections = []section{
 	},
 	{
 		bench: "Clone", title: "Clone against go-clone",
-		intro:  "Deep copy of a config-like graph of about 10,000 objects (strings, slices, shared pointers, interfaces, cycles). Every clone writes memory its arena never used before, and so pays first-touch page faults. `arena.Clone` fills an arena with 64 clones before replacing it, untimed; `arena.Clone-fresh` also times making a new arena for each clone and closing the one before. Ratios are against go-clone's cycle-safe `Slowly`.",
+		intro:  "Deep copy of a config-like graph of about 10,000 objects (strings, slices, shared pointers, interfaces, cycles). Every clone writes memory its arena never used before, and so pays first-touch page faults. `arena.Clone` fills an arena with 64 clones before replacing it (making the new arena and closing the full one are timed, a 64th of them a clone); `arena.Clone-fresh` makes a new arena for each clone and closes the one before. The go-clone row pays the collections its allocations set off. Ratios are against go-clone's cycle-safe `Slowly`.",
 		tables: []tableSpec{{"ns/op", "go-clone-slowly", fmtNs}},
 		allocs: true,
 	},
 	{
 		bench: "Take", title: "Take against the alternatives",
-		intro:  "An immutable copy of the same graph with its cycles cut, so that every peer can copy it: `snapshot.Take` in each mode (clone off the heap, freeze, full baseline checksum, `Wait` included; Alias also relocates the graph to its read-only view) against go-clone (plain and `Slowly`) and a JSON round trip (which loses sharing and interface types). Ratios are against `take-Seal`.",
+		intro:  "An immutable copy of the same graph with its cycles cut, so that every peer can copy it: `snapshot.Take` in each mode (clone off the heap, freeze, full baseline checksum, `Wait` included; Alias also relocates the graph to its read-only view; then the snapshot's `Close`, as the peers pay the collections their allocations set off) against go-clone (plain and `Slowly`) and a JSON round trip (which loses sharing and interface types). Ratios are against `take-Seal`.",
 		tables: []tableSpec{{"ns/op", "take-Seal", fmtNs}},
 		allocs: true,
 	},
 	{
 		bench: "Alloc", title: "Allocation",
-		intro:  "One 32-byte pointer-free struct: `arena.New` against `new(T)` and Go's experimental `arena.New` (built with `GOEXPERIMENT=arenas`, in the same binary). The `+write` rows also write a field of each struct: an arena's fresh memory then pays the first-write page fault (one per 128 structs: the `+write` row's time less the plain row's, times 128, is what a page of shared memory cost in this run), which the plain rows leave out, while `new` mostly reuses memory already faulted in. These rows allocate one type back to back, each `arena.New` extending one run of allocations; the `-mixed` rows (in runs from 2026-12-05) alternate two types, so that each starts and records a run of its own (24 bytes of Go heap). No row times releasing the memory (`Close`, or the collector's work). Ratios are against `new`.",
+		intro:  "One 32-byte pointer-free struct: `arena.New` against `new(T)` and Go's experimental `arena.New` (built with `GOEXPERIMENT=arenas`, in the same binary). The `+write` rows also write a field of each struct: an arena's fresh memory then pays the first-write page fault (one per 128 structs: the `+write` row's time less the plain row's, times 128, is what a page of shared memory cost in this run), which the plain rows leave out, while `new` mostly reuses memory already faulted in. These rows allocate one type back to back, each `arena.New` extending one run of allocations; the `-mixed` rows (in runs from 2026-12-05) alternate two types, so that each starts and records a run of its own (24 bytes of Go heap). The arena rows do not time releasing their memory (the `Close` of an arena replaced when full: every 16 GiB of address space, every GiB written in the `+write` row); the `new` rows pay the collector's work as their allocations set it off. Ratios are against `new`.",
 		tables: []tableSpec{{"ns/op", "new", fmtNs}},
 		allocs: true,
 	},
@@ -385,7 +385,7 @@ var sections = []section{
 	},
 	{
 		bench: "MapBuild", title: "Building a table",
-		intro:  "Build time per key (frozen: collect, place, clone into the arena, freeze; Go map: the inserts) and memory per entry (frozen: the arena, which holds the keys' bytes; Go map: heap growth, plus the 16 bytes of each key, which it references in the caller's memory), for 16-byte string keys and int64 values. `gomap` grows as it fills, as `NewMap`, which is not told the count either, builds; `gomap-sized` (in runs from 2026-12-05) is made for the count first.",
+		intro:  "Build time per key (frozen: collect, place, clone into the arena, freeze, until its background steps are done (`Wait`), not the `Close`; Go map: the inserts, and the collections they set off) and memory per entry (frozen: the arena, which holds the keys' bytes; Go map: heap growth, plus the 16 bytes of each key, which it references in the caller's memory), for 16-byte string keys and int64 values. `gomap` grows as it fills, as `NewMap`, which is not told the count either, builds; `gomap-sized` (in runs from 2026-12-05) is made for the count first.",
 		tables: []tableSpec{{"build-ns/key", "gomap", unitFormat(0, " ns")}, {"bytes/entry", "gomap", unitFormat(1, " B")}},
 	},
 	{
