@@ -84,8 +84,19 @@ func take[T any](v T, o options) (*Snapshot[T], error) {
 		testHookBeforeApply()
 	}
 	// Until Take returns, nobody but this function has an address in the
-	// arena: if it fails, the arena's ranges skip the quarantine.
+	// arena: if it fails, the arena's ranges skip the quarantine. The copy
+	// may also panic rather than fail: a fault reading what v reaches (the
+	// bytes of a string in a closed snapshot, under freeze.Guard) unwinds
+	// through here, and the arena, which nothing else refers to, must not
+	// stay allocated for good.
+	copied := false
+	defer func() {
+		if !copied {
+			_ = offheap.Unwrap(a).Discard()
+		}
+	}()
 	root, err := offheap.ApplyValue[T](offheap.Unwrap(a), plan)
+	copied = true
 	if err != nil {
 		return nil, errors.Join(err, offheap.Unwrap(a).Discard())
 	}

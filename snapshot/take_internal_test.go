@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/frozen-go/frozen/arena"
+	"github.com/frozen-go/frozen/freeze"
 	"github.com/frozen-go/frozen/internal/offheap"
 	"github.com/frozen-go/frozen/internal/proc"
 )
@@ -57,6 +59,45 @@ func TestTakeOfAValueChangedWhileCopiedDiscardsTheArena(t *testing.T) {
 			}
 		}
 		assert.Empty(t, left, "a failed Take left its arena mapped")
+	}
+}
+
+// withString is a value whose only pointer is a string's: a copy of it
+// reads the bytes only when it copies them, once its arena is made.
+type withString struct{ S string }
+
+// A copy that faults, rather than fails (the bytes of a string in a closed
+// snapshot, under freeze.Guard), unwinds through Take, Publish and NewMap,
+// which discard the arena they made for it: none is left live (nothing
+// refers to it, so nothing could ever close it), nor quarantined, nor a
+// descriptor open. (A value whose pointers lead into a closed snapshot
+// faults while its copy is planned, before there is an arena.)
+func TestTakeWhoseCopyFaultsDiscardsTheArena(t *testing.T) {
+	for _, m := range []freeze.Mode{freeze.Protect, freeze.Alias, freeze.Seal} {
+		t.Run(m.String(), func(t *testing.T) {
+			if err := offheap.ModeMissing(offheap.Mode(m)); err != nil {
+				t.Skip(err)
+			}
+			src, err := Take(withString{S: strings.Repeat("s", 100)}, WithMode(m))
+			require.NoError(t, err)
+			v := src.Value() // its header on the heap, its bytes in src
+			require.NoError(t, src.Close())
+
+			before, fds := statsOfLive(), openFDs(t)
+			var st Store[withString]
+			st.Configure(WithMode(m))
+			for name, copyV := range map[string]func(){
+				"Take":    func() { _, _ = Take(v, WithMode(m)) },
+				"Publish": func() { _, _ = st.Publish(v) },
+				"NewMap":  func() { _, _ = NewMap(maps.All(map[int]withString{1: v}), WithMode(m)) },
+			} {
+				var uac *freeze.UseAfterClose
+				require.ErrorAs(t, freeze.Guard(copyV), &uac, name)
+				assert.Equal(t, before, statsOfLive(), "%s left an arena live or quarantined", name)
+				assert.Equal(t, fds, openFDs(t), "%s left a descriptor open", name)
+			}
+			require.NoError(t, st.Close())
+		})
 	}
 }
 
