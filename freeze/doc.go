@@ -21,7 +21,7 @@
 // return sooner but make readers fault every page in again, which
 // measured three to six times the cost of the mprotect over the runs
 // measured (bench/REPORT.md: a first pass over 1 GiB after Seal took
-// 121.3 ms, Protect's mprotect 22.8 ms); Protect does not.
+// 138.5 ms, Protect's mprotect 30.8 ms); Protect does not.
 //
 // Alias maps the same memfd a second time, read-only, from an O_RDONLY
 // reopen (so the view can never be made writable), and relocates the

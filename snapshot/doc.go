@@ -151,11 +151,12 @@
 // are. With 32-byte keys hits took 1.29-1.69 times as long as Go's map's
 // at 1e3 to 1e7 keys before the layout by slot, and misses, which the
 // tags settle, 0.4-0.5 of its time from 1e5 keys (1.2 at 1e3). Laid out
-// by slot, hits took 1.50, 1.20, 0.97 and 0.70 of Go's map's time at 1e3,
+// by slot, hits took 1.18, 0.78, 0.94 and 0.89 of Go's map's time at 1e3,
 // 1e5, 1e6 and 1e7 keys in the latest full run (bench/REPORT.md,
-// key=string32), and 0.6 at 1e5 and 0.9 at 1e6 in alternating runs of
-// the binaries before and after the change. Such a table saves the
-// collector's work more than lookup time.
+// key=string32; 1.50, 1.20, 0.97 and 0.70 in the one before), and 0.6
+// at 1e5 and 0.9 at 1e6 in alternating runs of the binaries before and
+// after the change. Such a table saves the collector's work more than
+// lookup time.
 //
 // Frozen values are read-only: writing through them faults, and
 // appending to a frozen slice copies it to the heap (frozen slices have
