@@ -449,6 +449,13 @@ func TestConcurrentUseDuringCloneOrMakeSliceIsDetectedUnderInvariants(t *testing
 		}
 	}
 	freeze := func(a *arena.Arena) error { _, err := offheap.Unwrap(a).Freeze(offheap.Protect); return err }
+	makeSlices := func(a *arena.Arena) any {
+		return until(func() {
+			for {
+				arena.MakeSlice[int32](a, 3)
+			}
+		})
+	}
 	for name, tc := range map[string]struct {
 		use  func(a *arena.Arena) any // until the arena is closed or frozen: what ended it
 		end  func(a *arena.Arena) error
@@ -466,20 +473,8 @@ func TestConcurrentUseDuringCloneOrMakeSliceIsDetectedUnderInvariants(t *testing
 				panic(err)
 			})
 		}, (*arena.Arena).Close, arena.ErrClosed},
-		"MakeSlice/Close": {func(a *arena.Arena) any {
-			return until(func() {
-				for {
-					arena.MakeSlice[int32](a, 3)
-				}
-			})
-		}, (*arena.Arena).Close, arena.ErrClosed},
-		"MakeSlice/Freeze": {func(a *arena.Arena) any {
-			return until(func() {
-				for {
-					arena.MakeSlice[int32](a, 3)
-				}
-			})
-		}, freeze, arena.ErrFrozen},
+		"MakeSlice/Close":  {makeSlices, (*arena.Arena).Close, arena.ErrClosed},
+		"MakeSlice/Freeze": {makeSlices, freeze, arena.ErrFrozen},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for range 20 {
