@@ -6,6 +6,7 @@
 package vm
 
 import (
+	"errors"
 	"testing"
 	"unsafe"
 
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/frozen-go/frozen/internal/childtest"
+	"github.com/frozen-go/frozen/internal/proc"
 )
 
 // Over vm.max_map_count the kernel refuses the mmap that decommit makes,
@@ -74,6 +76,31 @@ func TestReleaseOverTheAddressSpaceLimitLeavesTheMapping(t *testing.T) {
 	assert.Equal(t, byte(7), fx.m.Bytes()[1], "still mapped")
 	require.NoError(t, fx.m.Release())
 	assert.True(t, reservedAt(t, fx.m.Addr(), n), "released once the limit allows")
+}
+
+// So does a Release at ENOMEM where RLIMIT_AS is set and what the process
+// maps cannot be read (no /proc): the munmap might leave a hole that no
+// reservation could fill, where it unmapped the range and then lost it.
+func TestReleaseUnderALimitItCannotMeasureLeavesTheMapping(t *testing.T) {
+	if !childtest.InChild(t) {
+		return
+	}
+	fx := newFixture(t, 4)
+	fx.m.Bytes()[1] = 7
+	vmSize = func() (uint64, error) { return 0, errors.New("no /proc here") }
+	defer func() { vmSize = proc.VmSize }()
+
+	restore := childtest.TightAddressSpace(t)
+	err := fx.m.Release()
+	restore()
+
+	require.ErrorIs(t, err, unix.ENOMEM)
+	require.ErrorContains(t, err, "cannot be read")
+	require.NotErrorIs(t, err, ErrRangeLost)
+	assert.False(t, fx.m.Released())
+	assert.False(t, fx.m.Lost())
+	assert.Equal(t, byte(7), fx.m.Bytes()[1], "still mapped")
+	require.NoError(t, fx.m.Release())
 }
 
 // readSink keeps a read that should fault from being compiled away.

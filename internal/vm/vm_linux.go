@@ -147,15 +147,16 @@ func adviseHuge(at unsafe.Pointer, n uintptr) error {
 // it would refuse the reservation after an munmap just as well, leaving a
 // hole for certain: decommit then fails with the mapping as it was, to be
 // released once the limit allows
-// (TestReleaseOverTheAddressSpaceLimitLeavesTheMapping).
+// (TestReleaseOverTheAddressSpaceLimitLeavesTheMapping); so it does where
+// a limit is set and what the process maps cannot be read (no /proc).
 func decommit(at unsafe.Pointer, n uintptr) error {
 	_, err := unix.MmapPtr(-1, 0, at, n, unix.PROT_NONE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE)
 	if !errors.Is(err, unix.ENOMEM) {
 		return err
 	}
-	if overAddressSpaceLimit() {
-		return fmt.Errorf("vm: the process maps more than RLIMIT_AS allows: %w", err)
+	if lerr := addressSpaceLimited(); lerr != nil {
+		return fmt.Errorf("%w: %w", lerr, err)
 	}
 	if uerr := unix.MunmapPtr(at, n); uerr != nil {
 		// The range holds whole mappings (an owner unmaps exactly what it
@@ -169,16 +170,28 @@ func decommit(at unsafe.Pointer, n uintptr) error {
 	return reReserve(at, n, true)
 }
 
-// overAddressSpaceLimit reports whether the process maps more than its
-// RLIMIT_AS (VmSize, the kernel's total_vm, above the soft limit). When
-// it cannot tell, it says no.
-func overAddressSpaceLimit() bool {
+// vmSize is proc.VmSize; a test replaces it to stand for a system without
+// /proc.
+var vmSize = proc.VmSize
+
+// addressSpaceLimited returns why an munmap and a new reservation of a
+// range could leave a hole: the process maps more than its RLIMIT_AS
+// (VmSize, the kernel's total_vm, above the soft limit), or a limit is
+// set and VmSize cannot be read (no /proc), so that it might. Otherwise,
+// with no limit or one not reached, it returns nil.
+func addressSpaceLimited() error {
 	var lim unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_AS, &lim) != nil || lim.Cur == unix.RLIM_INFINITY {
-		return false
+		return nil
 	}
-	size, err := proc.VmSize()
-	return err == nil && size > lim.Cur
+	size, err := vmSize()
+	switch {
+	case err != nil:
+		return fmt.Errorf("vm: RLIMIT_AS is set and the process's size cannot be read (%v), so the range is kept mapped", err)
+	case size > lim.Cur:
+		return errors.New("vm: the process maps more than RLIMIT_AS allows")
+	}
+	return nil
 }
 
 // afterUnmap, if set, runs between decommit's munmap and its reReserve,
