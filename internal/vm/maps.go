@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -46,23 +47,48 @@ func ReadMapsWithin(start, end uintptr) (Maps, error) {
 	}
 	defer f.Close()
 	var out Maps
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10) // a line holds at most a path
-	for sc.Scan() {
-		lo, hi, ok := mapsLineRange(sc.Bytes())
-		if !ok {
-			return nil, fmt.Errorf("vm: maps line %q: bad range", sc.Text())
-		}
-		if hi <= start || lo >= end {
-			continue
-		}
-		e, err := parseMapsLine(sc.Text(), lo, hi)
-		if err != nil {
+	// A line holds at most a path, but a path is not bounded by PATH_MAX
+	// (d_path of a deeply nested file can be longer): read lines in
+	// pieces, skip the rest of a line outside the range, and gather
+	// only the lines inside it whole.
+	r := bufio.NewReaderSize(f, 4096)
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(chunk) == 0 && err != nil {
+			if err == io.EOF {
+				return out, nil
+			}
 			return nil, err
 		}
-		out = append(out, e)
+		lo, hi, ok := mapsLineRange(chunk)
+		if !ok {
+			return nil, fmt.Errorf("vm: maps line %q: bad range", chunk)
+		}
+		inRange := hi > start && lo < end
+		var line []byte
+		if inRange {
+			line = append(line, chunk...)
+		}
+		for err == bufio.ErrBufferFull {
+			chunk, err = r.ReadSlice('\n')
+			if inRange {
+				line = append(line, chunk...)
+			}
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if inRange {
+			e, perr := parseMapsLine(strings.TrimSuffix(string(line), "\n"), lo, hi)
+			if perr != nil {
+				return nil, perr
+			}
+			out = append(out, e)
+		}
+		if err == io.EOF {
+			return out, nil
+		}
 	}
-	return out, sc.Err()
 }
 
 // mapsLineRange parses the "start-end" that begins a maps line, without
