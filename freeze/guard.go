@@ -181,6 +181,10 @@ func Guard(f func()) (err error) {
 	return nil
 }
 
+// guardFunc is Guard's name in a stack trace, where the frames of a fault
+// inside f end.
+const guardFunc = "github.com/frozen-go/frozen/freeze.Guard"
+
 // goexiting reports whether the fault Guard's deferred recover handles
 // happened while runtime.Goexit ran f's deferred calls: whether
 // runtime.Goexit lies between the recover and Guard's own frame.
@@ -194,7 +198,7 @@ func goexiting() bool {
 			switch f.Function {
 			case "runtime.Goexit":
 				return true
-			case "github.com/frozen-go/frozen/freeze.Guard":
+			case guardFunc:
 				return false
 			}
 			if !more {
@@ -222,7 +226,7 @@ func faultStack() []string {
 	for {
 		f, more := frames.Next()
 		if seen && len(out) < maxStack {
-			if f.Function == "github.com/frozen-go/frozen/freeze.Guard" {
+			if f.Function == guardFunc {
 				break
 			}
 			out = append(out, fmt.Sprintf("%s (%s:%d)", f.Function, f.File, f.Line))

@@ -247,15 +247,9 @@ func Clone[T any](a *Arena, v T) (T, error) {
 	return *(*T)(dst), nil
 }
 
-// CloneRoot deep-copies the value of type t at src into the arena, the root
-// value included, and returns the address of the root's copy.
-func (a *Arena) CloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, error) {
-	a.enter()
-	defer a.leave()
-	return a.cloneRoot(t, src)
-}
-
-// cloneRoot is CloneRoot for a caller that has entered the arena.
+// cloneRoot deep-copies the value of type t at src into the arena, the root
+// value included, and returns the address of the root's copy. The caller
+// has entered the arena.
 func (a *Arena) cloneRoot(t *layout.Type, src unsafe.Pointer) (unsafe.Pointer, error) {
 	if err := a.usable(); err != nil {
 		return nil, err

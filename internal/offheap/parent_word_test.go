@@ -97,7 +97,7 @@ func TestParentOfTheClonesFirstRecord(t *testing.T) {
 	a, err := NewArena("first-record", 1<<20)
 	require.NoError(t, err)
 	defer a.Close()
-	root, err := a.CloneRoot(layout.For[firstRecRoot](), unsafe.Pointer(&all.R))
+	root, err := a.cloneRoot(layout.For[firstRecRoot](), unsafe.Pointer(&all.R))
 	require.NoError(t, err)
 	cl := (*firstRecRoot)(root)
 	require.Same(t, &cl.N.Q[1], cl.P)

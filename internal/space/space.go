@@ -482,7 +482,7 @@ func MapsLines() (int, error) {
 	n := 0
 	for _, e := range maps {
 		for _, c := range chunks {
-			if e.End > c[0] && e.Start < c[1] {
+			if e.Overlaps(c[0], c[1]) {
 				n++
 				break
 			}

@@ -348,7 +348,7 @@ func TestMapsLinesCountsTheChunksLines(t *testing.T) {
 	for _, e := range maps {
 		in := 0
 		for _, c := range chunks {
-			if e.End > c[0] && e.Start < c[1] {
+			if e.Overlaps(c[0], c[1]) {
 				in++
 			}
 		}

@@ -23,6 +23,9 @@ type MapsEntry struct {
 // Shared reports whether the mapping is MAP_SHARED.
 func (e MapsEntry) Shared() bool { return len(e.Perms) == 4 && e.Perms[3] == 's' }
 
+// Overlaps reports whether the mapping shares an address with [start, end).
+func (e MapsEntry) Overlaps(start, end uintptr) bool { return e.End > start && e.Start < end }
+
 // Writable reports whether the mapping is writable.
 func (e MapsEntry) Writable() bool { return len(e.Perms) > 1 && e.Perms[1] == 'w' }
 
@@ -64,7 +67,7 @@ func ReadMapsWithin(start, end uintptr) (Maps, error) {
 		if !ok {
 			return nil, fmt.Errorf("vm: maps line %q: bad range", chunk)
 		}
-		inRange := hi > start && lo < end
+		inRange := (MapsEntry{Start: lo, End: hi}).Overlaps(start, end)
 		var line []byte
 		if inRange {
 			line = append(line, chunk...)
@@ -172,7 +175,7 @@ func (m Maps) Find(addr uintptr) (MapsEntry, bool) {
 func (m Maps) Within(start, end uintptr) Maps {
 	var out Maps
 	for _, e := range m {
-		if e.End > start && e.Start < end {
+		if e.Overlaps(start, end) {
 			out = append(out, e)
 		}
 	}
