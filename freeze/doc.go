@@ -77,7 +77,9 @@
 // on every mapping of their memfd: the owner's, an Alias view, and Seal's
 // remapped range. Linux gives shared memory huge pages only where
 // /sys/kernel/mm/transparent_hugepage/shmem_enabled allows it ("advise"
-// or "always"; many distributions ship "never"). Where it does, mprotect
+// or "always"; many distributions ship "never"; since Linux 6.11
+// hugepages-2048kB/shmem_enabled there overrides it for 2 MiB pages
+// unless it says "inherit"). Where it does, mprotect
 // and the first reads of a remapped range or a view take one page-table
 // entry per 2 MiB instead of 512: Protect of 1 GiB took 0.09 ms instead
 // of 11 ms on one host, and a first pass over 1 GiB after Alias or Seal

@@ -11,6 +11,7 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -371,11 +372,42 @@ func populateWrite(at unsafe.Pointer, n uintptr) error {
 // many distributions), "advise" (only mappings that ask, as large arenas
 // do), "always", "within_size", or "deny"/"force" (overrides for
 // testing); "" where the kernel has no such setting.
-func ShmemHugePages() string { return shmemHugePages(shmemEnabled) }
+//
+// It is the setting for PMD-size pages (2 MiB on amd64), the ones
+// ShmemPmdMapped counts: since Linux 6.11 that size has its own control,
+// hugepages-<size>kB/shmem_enabled, which overrides shmem_enabled unless
+// it says "inherit"; "deny" and "force" in shmem_enabled override it.
+func ShmemHugePages() string {
+	return effectiveShmemHugePages(shmemHugePages(shmemEnabled), shmemHugePages(pmdShmemEnabled()))
+}
+
+// effectiveShmemHugePages combines the global setting with the one for
+// PMD-size pages ("" where the kernel has no per-size controls).
+func effectiveShmemHugePages(global, pmd string) string {
+	if global == "deny" || global == "force" || pmd == "" || pmd == "inherit" {
+		return global
+	}
+	return pmd
+}
+
+// pmdShmemEnabled is the per-size control for PMD-size pages, named by
+// hpage_pmd_size.
+func pmdShmemEnabled() string {
+	size := uint64(hugePage)
+	if b, err := proc.ReadFile(thpDir + "/hpage_pmd_size"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			size = n
+		}
+	}
+	return fmt.Sprintf("%s/hugepages-%dkB/shmem_enabled", thpDir, size>>10)
+}
 
 // shmemEnabled is the kernel's setting, "always within_size advise
 // [never] deny force" with the one in force bracketed.
-const shmemEnabled = "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+const (
+	thpDir       = "/sys/kernel/mm/transparent_hugepage"
+	shmemEnabled = thpDir + "/shmem_enabled"
+)
 
 func shmemHugePages(path string) string {
 	b, err := proc.ReadFile(path)

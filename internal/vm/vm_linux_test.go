@@ -308,7 +308,7 @@ func TestLargeMappingsAreAdvisedHuge(t *testing.T) {
 // mapping of the same file; with the setting at "never" this is skipped.
 func TestHugePagesWhereTheKernelAllows(t *testing.T) {
 	if !ShmemHugePagesGiven() {
-		t.Skipf("the kernel's huge-page setting for shared memory is %q (%s)", ShmemHugePages(), shmemEnabled)
+		t.Skipf("the kernel's huge-page setting for shared memory is %q (%s, %s)", ShmemHugePages(), shmemEnabled, pmdShmemEnabled())
 	}
 	const n = 4 * hugePage
 	res, err := Reserve(n, hugePage)
@@ -352,6 +352,21 @@ func TestShmemHugePagesReadsTheBracketedSetting(t *testing.T) {
 		assert.Equal(t, want, shmemHugePages(p), content)
 	}
 	assert.Empty(t, shmemHugePages(dir+"/missing"))
+}
+
+// The control for PMD-size pages overrides the global one unless it
+// inherits; "deny" and "force" in the global one override it.
+func TestShmemHugePagesFollowsThePerSizeControl(t *testing.T) {
+	for _, c := range []struct{ global, pmd, want string }{
+		{"always", "never", "never"},
+		{"never", "advise", "advise"},
+		{"advise", "inherit", "advise"},
+		{"always", "", "always"},
+		{"deny", "always", "deny"},
+		{"force", "never", "force"},
+	} {
+		assert.Equal(t, c.want, effectiveShmemHugePages(c.global, c.pmd), "%+v", c)
+	}
 }
 
 // A probe that fails for want of descriptors is not kept: the next call
