@@ -17,10 +17,17 @@ import (
 // directory descriptor can lie deeper.
 func mapDeepFile(t *testing.T) {
 	t.Helper()
-	fd, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	dir := t.TempDir()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	require.NoError(t, err)
 	name := strings.Repeat("d", 250)
-	for range 300 {
+	const depth = 300
+	// TempDir's own cleanup (os.RemoveAll) holds a descriptor for each
+	// level it descends, and fails with EMFILE under a low RLIMIT_NOFILE
+	// (ulimit -n 64): the tree is taken down here, deepest first, with
+	// one descriptor at a time, before that cleanup runs.
+	t.Cleanup(func() { removeDeep(t, dir, name, depth) })
+	for range depth {
 		require.NoError(t, unix.Mkdirat(fd, name, 0o700))
 		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		require.NoError(t, unix.Close(fd))
@@ -35,6 +42,38 @@ func mapDeepFile(t *testing.T) {
 	b, err := unix.Mmap(f, 0, int(PageSize), unix.PROT_READ, unix.MAP_SHARED)
 	require.NoError(t, err)
 	t.Cleanup(func() { unix.Munmap(b) })
+}
+
+// removeDeep removes what mapDeepFile made under dir: the file "f" at
+// depth levels of name, then each level from the deepest up, walking
+// down from dir anew for each so that at most two descriptors are open.
+func removeDeep(t *testing.T, dir, name string, depth int) {
+	t.Helper()
+	for d := depth; d >= 0; d-- {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Errorf("remove deep tree: %v", err)
+			return
+		}
+		for i := 0; i < d && err == nil; i++ {
+			var next int
+			next, err = unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+			unix.Close(fd)
+			fd = next
+		}
+		if err == nil {
+			if d == depth {
+				err = unix.Unlinkat(fd, "f", 0)
+			} else {
+				err = unix.Unlinkat(fd, name, unix.AT_REMOVEDIR)
+			}
+			unix.Close(fd)
+		}
+		if err != nil && err != unix.ENOENT {
+			t.Errorf("remove deep tree at depth %d: %v", d, err)
+			return
+		}
+	}
 }
 
 // A line of /proc/self/maps longer than 64 KiB, for a mapping anywhere in
