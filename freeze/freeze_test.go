@@ -749,7 +749,9 @@ func TestSealRefusesDescriptorsBeforeItsBackground(t *testing.T) {
 // address or name), call after call; one changed byte gives another.
 func TestChecksumIsStableAndDescribesTheBytes(t *testing.T) {
 	frozen := func(t *testing.T, m freeze.Mode, last uint64) *freeze.Region {
-		a := newArena(t)
+		// Small: six arenas are live at once, which at the default 1 GiB
+		// did not fit under an RLIMIT_AS of 8 GiB (ErrExhausted).
+		a := newArena(t, arena.WithMaxBytes(1<<20))
 		s := arena.MakeSlice[uint64](a, 1000) // two checksum pages
 		for i := range s {
 			s[i] = uint64(i) * 0x9e3779b97f4a7c15

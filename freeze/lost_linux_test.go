@@ -45,6 +45,7 @@ func lostRange(t *testing.T, at unsafe.Pointer) *byte {
 // the next arena mapped its file over whatever had been mapped there.
 func TestAFailedMoveAsideNeverHandsOutTheLostRange(t *testing.T) {
 	needSealsAndMremap(t)
+	childtest.NeedAddressSpace(t, 8<<30) // up to seven arenas of 1 GiB live, one range lost
 	if !childtest.InChild(t) {
 		return
 	}

@@ -80,6 +80,7 @@ func modeWorks(m freeze.Mode) bool {
 // into the hole, which would keep the process over the limit, where the
 // Go runtime cannot get memory for its own use.)
 func TestCloseAtTheMappingLimitNeverHandsOutALostRange(t *testing.T) {
+	childtest.NeedAddressSpace(t, 16<<30) // per mode, five arenas of 1 GiB and their views live
 	if !childtest.InChild(t) {
 		return
 	}

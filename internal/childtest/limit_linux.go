@@ -22,6 +22,28 @@ import (
 	"github.com/frozen-go/frozen/internal/proc"
 )
 
+// NeedAddressSpace skips t where RLIMIT_AS leaves less than n bytes of
+// address space above what the process maps now: a test that reserves or
+// keeps that much at once cannot run under such a limit (ulimit -v), and
+// fails with ErrExhausted or ErrAddressSpace instead. Call it before
+// InChild: a child inherits the limit, and a skip in the child fails the
+// parent.
+func NeedAddressSpace(t testing.TB, n uint64) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_AS, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return
+	}
+	size, err := proc.VmSize()
+	if err != nil {
+		t.Skipf("RLIMIT_AS is %d bytes and what the process maps cannot be read (%v); the test needs %d bytes more", lim.Cur, err, n)
+	}
+	if size > lim.Cur || lim.Cur-size < n {
+		t.Skipf("RLIMIT_AS (%d MiB) leaves %d MiB above what the process maps (%d MiB); the test needs %d MiB",
+			lim.Cur>>20, (lim.Cur-min(size, lim.Cur))>>20, size>>20, n>>20)
+	}
+}
+
 // TightAddressSpace lowers RLIMIT_AS just below what the process maps, so
 // that any system call that needs more address space fails with ENOMEM,
 // and returns the function that restores it. Only for a child process
