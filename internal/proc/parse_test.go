@@ -34,3 +34,20 @@ func TestVmSizeReadsItsOwnLine(t *testing.T) {
 	_, err := vmSizeIn([]byte(head + "VmSize:\t 12x kB\n"))
 	assert.Error(t, err, "a number that does not parse")
 }
+
+// A vmstat counter is read from the line that names it exactly (not one
+// whose name it begins); a missing one, or a number that does not parse,
+// is an error.
+func TestCounterInReadsTheNamedLine(t *testing.T) {
+	const vmstat = "thp_file_alloc 4711\nthp_file_fallback 3\nthp_file_fallback_charge 9\n"
+	got, err := counterIn([]byte(vmstat), "thp_file_fallback")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), got)
+	got, err = counterIn([]byte(vmstat), "thp_file_fallback_charge")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), got)
+	_, err = counterIn([]byte(vmstat), "thp_file")
+	assert.Error(t, err, "no such counter")
+	_, err = counterIn([]byte("thp_file_fallback x\n"), "thp_file_fallback")
+	assert.Error(t, err, "a number that does not parse")
+}

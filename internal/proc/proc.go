@@ -1,12 +1,14 @@
 // Package proc reads what the kernel reports of the process in
-// /proc/self/status, for the OS layer and the tests that put the process
-// under limits. It imports nothing of the library's, so both may use it.
+// /proc/self/status, and of memory in /proc/vmstat, for the OS layer and
+// the tests that put the process under limits. It imports nothing of the
+// library's, so both may use it.
 package proc
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -37,6 +39,29 @@ func vmSizeIn(status []byte) (uint64, error) {
 		}
 	}
 	return 0, ErrNoVmSize
+}
+
+// VMStat returns the counter called name in /proc/vmstat, such as
+// thp_file_fallback.
+func VMStat(name string) (uint64, error) {
+	vmstat, err := ReadFile("/proc/vmstat")
+	if err != nil {
+		return 0, err
+	}
+	return counterIn(vmstat, name)
+}
+
+// counterIn returns the counter called name from the text of /proc/vmstat,
+// one "name value" pair per line.
+func counterIn(vmstat []byte, name string) (uint64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(vmstat))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) == 2 && string(f[0]) == name {
+			return strconv.ParseUint(string(f[1]), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("proc: no %s in /proc/vmstat", name)
 }
 
 // ReadFile returns the contents of the file at path, opened with Open.
