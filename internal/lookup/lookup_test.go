@@ -837,15 +837,28 @@ func FuzzAgainstGoMap(f *testing.F) {
 		for i := 0; i+1 < len(data); i += 2 {
 			ints[uint16(data[i])<<8|uint16(data[i+1])] = i
 		}
-		check(t, ints, []uint16{0, 1, 65535})
+		// Misses beside every key (a dense table's holes and both ends of
+		// its span, a hashed table's neighbouring hashes), not only fixed
+		// values.
+		check(t, ints, append(neighbours(ints), 0, 1, 65535))
 		// 8-byte keys (kept as their hashes): every overlapping window of
 		// eight bytes, so keys share most of their bytes.
 		wide := map[int64]int{}
 		for i := 0; i+8 <= len(data); i++ {
 			wide[int64(binary.LittleEndian.Uint64(data[i:]))] = i
 		}
-		check(t, wide, []int64{0, -1, math.MinInt64, math.MaxInt64})
+		check(t, wide, append(neighbours(wide), 0, -1, math.MinInt64, math.MaxInt64))
 	})
+}
+
+// neighbours returns k-1 and k+1 for every key k of want (wrapping), for
+// check to probe: those not in want must be missed.
+func neighbours[K uint16 | int64, V any](want map[K]V) []K {
+	var out []K
+	for k := range want {
+		out = append(out, k-1, k+1)
+	}
+	return out
 }
 
 // TestClusteringKeysGetAStrongerHash feeds keys that multiply-shift sends
