@@ -32,7 +32,7 @@ type row struct {
 // into the baseline but by an Update); an Update of a row on such a page
 // must fail with a CorruptionError naming them, and change nothing; one
 // whose f writes beside the row, on its pages, must be undone; Checksum
-// must be a function of the baseline bytes alone.
+// must be a function of the baseline bytes alone, and change with them.
 //
 // The input: the first byte chooses the mode (Alias, or Protect, where
 // Update fails with ErrNotAlias) and the rows' bytes; then four bytes an
@@ -109,6 +109,11 @@ func (v *verifyModel) do(op byte, off int, val byte) {
 		sum := v.r.Checksum()
 		if prev, ok := v.checksums[string(v.baseline)]; ok {
 			require.Equal(v.t, prev, sum, "Checksum of the same baseline bytes")
+		}
+		// And of those bytes: other baseline bytes (an Update that
+		// succeeded) give another checksum.
+		for b, prev := range v.checksums {
+			require.False(v.t, prev == sum && b != string(v.baseline), "Checksum %#x of other baseline bytes", sum)
 		}
 		v.checksums[string(v.baseline)] = sum
 	}
