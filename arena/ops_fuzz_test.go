@@ -253,6 +253,17 @@ func (m *opsModel) clone(n int) {
 	}
 	if m.state != "open" || errors.Is(err, arena.ErrExhausted) {
 		require.Equal(m.t, before, m.a.Len(), "a failed Clone consumed memory: %v", err)
+		if m.state == "open" {
+			// The same Clone, after as many bytes, in an arena without a
+			// limit takes more than this one allows: the refusal was due.
+			b, err2 := arena.NewArena()
+			require.NoError(m.t, err2)
+			defer b.Close()
+			arena.MakeSlice[byte](b, before)
+			_, err2 = arena.Clone(b, v)
+			require.NoError(m.t, err2)
+			require.Greater(m.t, b.Len(), m.a.Cap(), "Clone refused with room for it at Len %d: %v", before, err)
+		}
 		return
 	}
 	require.NoError(m.t, err)
