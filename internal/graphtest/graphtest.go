@@ -159,8 +159,9 @@ func Refs(v any) []Ref {
 
 // RequireSameShape checks that clone has the sharing structure of orig:
 // same sequence of references; two references are equal in the clone iff
-// they are equal in the original; a reference pointing inside another's
-// range keeps its offset; clone slices have cap == len.
+// they are equal in the original; a reference points inside another's
+// range in the clone iff it does in the original, at the same offset;
+// clone slices have cap == len.
 func RequireSameShape(t testing.TB, orig, clone any) {
 	t.Helper()
 	a, b := Refs(orig), Refs(clone)
@@ -186,6 +187,13 @@ func RequireSameShape(t testing.TB, orig, clone any) {
 			if a[i].Addr >= a[j].Addr && a[i].Addr < a[j].Addr+a[j].Size {
 				require.Equal(t, a[i].Addr-a[j].Addr, b[i].Addr-b[j].Addr,
 					"%s points %d bytes into %s; the clone does not", a[i].Path, a[i].Addr-a[j].Addr, a[j].Path)
+			}
+			// And the other way: the clone does not put one value inside
+			// another that the original keeps apart (two copies that
+			// overlap, where writing one would change the other).
+			if b[i].Addr >= b[j].Addr && b[i].Addr < b[j].Addr+b[j].Size {
+				require.True(t, a[i].Addr >= a[j].Addr && a[i].Addr-a[j].Addr == b[i].Addr-b[j].Addr,
+					"in the clone %s points %d bytes into %s; in the original it does not", b[i].Path, b[i].Addr-b[j].Addr, b[j].Path)
 			}
 		}
 	}
