@@ -10,7 +10,7 @@
 // slot. Inline keys are read as two words, as pack builds the probe's.
 // Neither tags nor inline keys (nor a probe's bytes) need lie at a
 // multiple of 8: every word goes through load64, which reads bytes one
-// at a time on CPUs that fault on unaligned loads (load_aligned.go).
+// at a time on CPUs that fault on unaligned loads (load_bytewise.go).
 // Nothing is written through these pointers; tags and slots never change
 // after Build.
 

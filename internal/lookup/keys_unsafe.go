@@ -8,7 +8,7 @@
 // exactly what == compares. Word loads from a string's or a raw key's
 // bytes (pack) stay inside [0, n), and those from an inline key inside
 // its 16 bytes; they go through load64 and load32, which need no
-// alignment (load_aligned.go, load_unaligned.go). The only writes are to
+// alignment (load_bytewise.go, load_word.go). The only writes are to
 // variables of the caller's own: keyAsString sets a string-kind key's
 // header, fromU64 the eight bytes of an 8-byte integer key (its only
 // callers hold such keys: t.ints), and inlineKey.set the two words of an

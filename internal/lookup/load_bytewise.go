@@ -28,7 +28,7 @@ func store64(p unsafe.Pointer, v uint64) {
 }
 
 // The same as methods of Table, for Get and its helpers (see
-// load_unaligned.go).
+// load_word.go).
 
 func (*Table[K, V]) load64(p unsafe.Pointer) uint64 {
 	return binary.NativeEndian.Uint64(unsafe.Slice((*byte)(p), 8))
