@@ -61,9 +61,10 @@ const DefaultMaxBytes = offheap.DefaultMaxBytes
 // the runtime's nil dereference).
 //
 // An Arena is not safe for concurrent use: allocate from one goroutine at a
-// time (the invariants build, on under -race, panics on concurrent calls).
-// Once frozen (package freeze), its contents may be read from any number of
-// goroutines. An Arena must not be copied.
+// time (the invariants build, on under -race, panics on concurrent calls;
+// closing the Arena, or the freeze.Region it was frozen into, counts as a
+// call). Once frozen (package freeze), its contents may be read from any
+// number of goroutines. An Arena must not be copied.
 type Arena struct {
 	_ noCopy
 	a *offheap.Arena

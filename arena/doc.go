@@ -36,7 +36,10 @@
 // An Arena is not safe for concurrent use while it is being filled; the
 // invariants build (on under -race and with -tags invariants) panics when two
 // goroutines use one at the same time. Once frozen, what it holds may be read
-// by any number of goroutines.
+// by any number of goroutines. Closing it, or the freeze.Region it was frozen
+// into, is a use too: a call of New, MakeSlice, String, Bytes or Clone on a
+// frozen arena (which fails with ErrFrozen) must not run while another
+// goroutine closes its Region.
 //
 // # Errors
 //
