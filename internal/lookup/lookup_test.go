@@ -813,8 +813,8 @@ func TestGetDoesNotAllocate(t *testing.T) {
 }
 
 // FuzzAgainstGoMap builds tables from fuzzed key sets, including short keys
-// that differ only in trailing zero bytes or in length, and compares every
-// answer with a Go map.
+// that differ only in trailing zero bytes or in length, integers, arrays
+// and structs with padding, and compares every answer with a Go map.
 func FuzzAgainstGoMap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, splits []byte) {
 		want := map[string]int{}
@@ -848,6 +848,25 @@ func FuzzAgainstGoMap(f *testing.F) {
 			wide[int64(binary.LittleEndian.Uint64(data[i:]))] = i
 		}
 		check(t, wide, append(neighbours(wide), 0, -1, math.MinInt64, math.MaxInt64))
+		// Fixed-size keys hashed as bytes: three-byte arrays, and structs
+		// with padding (hashed from a copy with it zeroed), each from
+		// overlapping windows, with misses that differ in one field.
+		raw := map[[3]byte]int{}
+		var rawProbes [][3]byte
+		for i := 0; i+3 <= len(data); i++ {
+			k := [3]byte(data[i:])
+			raw[k] = i
+			rawProbes = append(rawProbes, k, [3]byte{k[0], k[1], k[2] + 1}, [3]byte{k[0] ^ 0x80, k[1], k[2]})
+		}
+		check(t, raw, rawProbes)
+		padded := map[paddedKey]int{}
+		var paddedProbes []paddedKey
+		for i := 0; i+10 <= len(data); i++ {
+			k := paddedKey{A: data[i], B: binary.LittleEndian.Uint64(data[i+1:]), C: data[i+9]&1 == 1}
+			padded[k] = i
+			paddedProbes = append(paddedProbes, k, paddedKey{k.A, k.B + 1, k.C}, paddedKey{k.A, k.B, !k.C}, paddedKey{k.A + 1, k.B, k.C})
+		}
+		check(t, padded, paddedProbes)
 	})
 }
 
