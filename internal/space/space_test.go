@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/frozen-go/frozen/internal/childtest"
 	"github.com/frozen-go/frozen/internal/vm"
 )
 
@@ -334,7 +335,7 @@ func TestMapsLinesCountsTheChunksLines(t *testing.T) {
 	// put right below (the usual placement), and the two PROT_NONE ends
 	// merge into one line.
 	n = alignUp(n, chunkAlign)
-	needAddressSpace(t, uint64(n)+uint64(chunkAlign))
+	childtest.NeedAddressSpace(t, uint64(n)+uint64(chunkAlign))
 	large, err := Alloc(n, 0, nil, "large")
 	require.NoError(t, err)
 	defer func() { require.NoError(t, Release(large)) }()
@@ -455,7 +456,7 @@ func TestAllocOfAHugeRangeAlignedBeyondAChunk(t *testing.T) {
 		t.Skip("a 32-bit address space has no room for it")
 	}
 	n, align := uintptr(2*chunkSize), uintptr(chunkSize)
-	needAddressSpace(t, uint64(n)+uint64(align))
+	childtest.NeedAddressSpace(t, uint64(n)+uint64(align))
 	r, err := Alloc(n, align, nil, "huge")
 	require.NoError(t, err)
 	defer func() { require.NoError(t, Discard(r)) }()
@@ -469,7 +470,7 @@ func TestAllocOfAHugeRangeAlignedBeyondAChunk(t *testing.T) {
 // space (which counts against RLIMIT_AS) than it needs, not a whole chunk.
 func TestGrowGivesARangeAlignedPastAQuarterItsOwnChunk(t *testing.T) {
 	n, align := uintptr(chunkSize/4), uintptr(chunkSize/8)
-	needAddressSpace(t, uint64(n)+uint64(max(align, chunkAlign)))
+	childtest.NeedAddressSpace(t, uint64(n)+uint64(max(align, chunkAlign)))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	chunks, free := len(m.chunks), m.free
