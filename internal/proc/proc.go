@@ -30,15 +30,24 @@ func VmSize() (uint64, error) {
 
 // vmSizeIn returns VmSize, in bytes, from the text of a status file.
 func vmSizeIn(status []byte) (uint64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(status))
+	f := fieldsOf(status, "VmSize:")
+	if len(f) != 3 {
+		return 0, ErrNoVmSize
+	}
+	kb, err := strconv.ParseUint(string(f[1]), 10, 64)
+	return kb << 10, err
+}
+
+// fieldsOf returns the fields of the first line of text whose first field
+// is key, or nil.
+func fieldsOf(text []byte, key string) [][]byte {
+	sc := bufio.NewScanner(bytes.NewReader(text))
 	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) == 3 && string(f[0]) == "VmSize:" {
-			kb, err := strconv.ParseUint(string(f[1]), 10, 64)
-			return kb << 10, err
+		if f := bytes.Fields(sc.Bytes()); len(f) > 0 && string(f[0]) == key {
+			return f
 		}
 	}
-	return 0, ErrNoVmSize
+	return nil
 }
 
 // VMStat returns the counter called name in /proc/vmstat, such as
@@ -54,14 +63,11 @@ func VMStat(name string) (uint64, error) {
 // counterIn returns the counter called name from the text of /proc/vmstat,
 // one "name value" pair per line.
 func counterIn(vmstat []byte, name string) (uint64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(vmstat))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) == 2 && string(f[0]) == name {
-			return strconv.ParseUint(string(f[1]), 10, 64)
-		}
+	f := fieldsOf(vmstat, name)
+	if len(f) != 2 {
+		return 0, fmt.Errorf("proc: no %s in /proc/vmstat", name)
 	}
-	return 0, fmt.Errorf("proc: no %s in /proc/vmstat", name)
+	return strconv.ParseUint(string(f[1]), 10, 64)
 }
 
 // ReadFile returns the contents of the file at path, opened with Open.
