@@ -140,11 +140,17 @@ func TestReadOnlyGraphIsClosedInEveryMode(t *testing.T) {
 				if ref.Addr == 0 {
 					continue
 				}
+				// Plain tests for each of thousands of references; a
+				// require call each walked the stack for t.Helper.
 				e, ok := maps.Find(ref.Addr)
-				require.True(t, ok, "%s %#x unmapped", ref.Path, ref.Addr)
-				require.Equal(t, "r--s", e.Perms, "%s (%#x) is reachable from the read-only root but lies in %+v", ref.Path, ref.Addr, e)
-				if vm.Backend == "memfd" {
-					require.Contains(t, e.Path, "memfd:"+a.Name())
+				if !ok {
+					t.Fatalf("%s %#x unmapped", ref.Path, ref.Addr)
+				}
+				if e.Perms != "r--s" {
+					t.Fatalf("%s (%#x) is reachable from the read-only root but lies in %+v", ref.Path, ref.Addr, e)
+				}
+				if vm.Backend == "memfd" && !strings.Contains(e.Path, "memfd:"+a.Name()) {
+					t.Fatalf("%s (%#x) lies in %q, not in memfd %q", ref.Path, ref.Addr, e.Path, a.Name())
 				}
 				n++
 			}
@@ -558,9 +564,14 @@ func writeAround(t testing.TB, m freeze.Mode, p *byte, b byte) {
 	require.NoError(t, backdoor.Reprotect(p, b))
 }
 
+// Each change is one Verify of the whole arena: 256 KiB, a fraction of a
+// checksum chunk, hashed on the calling goroutine as a 1 MiB arena is
+// (TestVerifyFindsAChangeOnTheLastPage has arenas of several chunks,
+// hashed in parallel); at 1 MiB the test took 15 s on linux/386, whose
+// xxhash is Go code.
 func TestTenThousandSingleByteChangesAreAllDetected(t *testing.T) {
-	a := newArena(t, arena.WithMaxBytes(1<<20))
-	data := arena.MakeSlice[byte](a, 1<<20)
+	a := newArena(t, arena.WithMaxBytes(256<<10))
+	data := arena.MakeSlice[byte](a, 256<<10)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range data {
 		data[i] = byte(rng.Uint32())

@@ -24,8 +24,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/frozen-go/frozen/internal/layout"
 	"github.com/frozen-go/frozen/internal/vm"
 )
@@ -164,13 +162,21 @@ func Refs(v any) []Ref {
 // clone slices have cap == len.
 func RequireSameShape(t testing.TB, orig, clone any) {
 	t.Helper()
+	// Plain comparisons, and t.Fatalf only on a mismatch: a require call
+	// per reference and per nested pair (each one a t.Helper stack walk)
+	// was nine tenths of the tests that check large graphs, under the
+	// race detector and under emulation.
 	a, b := Refs(orig), Refs(clone)
-	require.Equal(t, len(a), len(b), "reference count differs:\norig  %v\nclone %v", kinds(a), kinds(b))
+	if len(a) != len(b) {
+		t.Fatalf("reference count differs: %d, clone %d:\norig  %v\nclone %v", len(a), len(b), kinds(a), kinds(b))
+	}
 	for i := range a {
-		require.Equal(t, a[i].Kind, b[i].Kind, "reference %d (%s)", i, a[i].Path)
-		require.Equal(t, a[i].Len, b[i].Len, "reference %d (%s)", i, a[i].Path)
-		if b[i].Kind == "slice" {
-			require.Equal(t, b[i].Len, b[i].Cap, "clone slice %s has cap != len", b[i].Path)
+		if a[i].Kind != b[i].Kind || a[i].Len != b[i].Len {
+			t.Fatalf("reference %d (%s) is a %s of length %d, in the clone a %s of length %d",
+				i, a[i].Path, a[i].Kind, a[i].Len, b[i].Kind, b[i].Len)
+		}
+		if b[i].Kind == "slice" && b[i].Len != b[i].Cap {
+			t.Fatalf("clone slice %s has cap %d != len %d", b[i].Path, b[i].Cap, b[i].Len)
 		}
 	}
 	for i := range a {
@@ -184,16 +190,15 @@ func RequireSameShape(t testing.TB, orig, clone any) {
 			if (a[i].Addr == a[j].Addr) != (b[i].Addr == b[j].Addr) {
 				t.Fatalf("sharing differs between %s and %s", a[i].Path, a[j].Path)
 			}
-			if a[i].Addr >= a[j].Addr && a[i].Addr < a[j].Addr+a[j].Size {
-				require.Equal(t, a[i].Addr-a[j].Addr, b[i].Addr-b[j].Addr,
-					"%s points %d bytes into %s; the clone does not", a[i].Path, a[i].Addr-a[j].Addr, a[j].Path)
+			if a[i].Addr >= a[j].Addr && a[i].Addr < a[j].Addr+a[j].Size && a[i].Addr-a[j].Addr != b[i].Addr-b[j].Addr {
+				t.Fatalf("%s points %d bytes into %s; the clone does not", a[i].Path, a[i].Addr-a[j].Addr, a[j].Path)
 			}
 			// And the other way: the clone does not put one value inside
 			// another that the original keeps apart (two copies that
 			// overlap, where writing one would change the other).
-			if b[i].Addr >= b[j].Addr && b[i].Addr < b[j].Addr+b[j].Size {
-				require.True(t, a[i].Addr >= a[j].Addr && a[i].Addr-a[j].Addr == b[i].Addr-b[j].Addr,
-					"in the clone %s points %d bytes into %s; in the original it does not", b[i].Path, b[i].Addr-b[j].Addr, b[j].Path)
+			if b[i].Addr >= b[j].Addr && b[i].Addr < b[j].Addr+b[j].Size &&
+				(a[i].Addr < a[j].Addr || a[i].Addr-a[j].Addr != b[i].Addr-b[j].Addr) {
+				t.Fatalf("in the clone %s points %d bytes into %s; in the original it does not", b[i].Path, b[i].Addr-b[j].Addr, b[j].Path)
 			}
 		}
 	}
@@ -238,13 +243,22 @@ func RequireAddrInArena(t testing.TB, addr uintptr, what, name string) {
 
 func requireMappedIn(t testing.TB, maps vm.Maps, addr uintptr, what, name string) {
 	t.Helper()
+	// Called once per reference: plain tests, t.Fatalf only on failure.
 	e, ok := maps.Find(addr)
-	require.True(t, ok, "%s (%#x) is not mapped", what, addr)
-	require.True(t, e.Shared(), "%s (%#x) is in a private mapping %+v", what, addr, e)
+	if !ok {
+		t.Fatalf("%s (%#x) is not mapped", what, addr)
+	}
+	if !e.Shared() {
+		t.Fatalf("%s (%#x) is in a private mapping %+v", what, addr, e)
+	}
 	switch vm.Backend {
 	case "memfd":
-		require.Contains(t, e.Path, "memfd:"+vm.KernelName(name), "%s (%#x) is in %q", what, addr, e.Path)
+		if !strings.Contains(e.Path, "memfd:"+vm.KernelName(name)) {
+			t.Fatalf("%s (%#x) is in %q, not in memfd %q", what, addr, e.Path, vm.KernelName(name))
+		}
 	case "tempfile":
-		require.True(t, strings.HasPrefix(path.Base(e.Path), "frozen-"+vm.KernelName(name)+"-"), "%s (%#x) is in %q", what, addr, e.Path)
+		if !strings.HasPrefix(path.Base(e.Path), "frozen-"+vm.KernelName(name)+"-") {
+			t.Fatalf("%s (%#x) is in %q, not in a temporary file of %q", what, addr, e.Path, vm.KernelName(name))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package graphtest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -57,5 +58,31 @@ func TestRequireSameShapeFindsOverlapsTheOriginalLacks(t *testing.T) {
 	// The other way round, an original inside another whose clone is not.
 	if msg := check(t, overlapping, apart); msg == "" {
 		t.Fatal("originals that overlap, with copies that do not, passed the check")
+	}
+}
+
+// Each other difference the check looks for fails it.
+func TestRequireSameShapeFindsEachDifference(t *testing.T) {
+	shared := new([4]int64)
+	var b1 [5]int64
+	var b2 [6]int64
+	for _, c := range []struct {
+		name        string
+		orig, clone any
+		want        string
+	}{
+		{"sharing", pair{shared, shared}, pair{new([4]int64), new([4]int64)}, "sharing differs"},
+		{"length", []int64{1, 2}, []int64{1, 2, 3}, "of length 2, in the clone a slice of length 3"},
+		{"capacity", []int64{1, 2}, make([]int64, 2, 4), "cap 4 != len 2"},
+		{"interior", pair{(*[4]int64)(b1[:4]), (*[4]int64)(b1[1:])}, pair{(*[4]int64)(b2[:4]), (*[4]int64)(b2[2:])},
+			"points 8 bytes into root.(i).A; the clone does not"},
+	} {
+		msg := check(t, c.orig, c.clone)
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("%s: the check said %q, want a message containing %q", c.name, msg, c.want)
+		}
+	}
+	if msg := check(t, pair{shared, shared}, pair{shared, shared}); msg != "" {
+		t.Errorf("a graph against itself failed the check: %s", msg)
 	}
 }
