@@ -27,8 +27,7 @@ vet:
 ## compiler: where none is found, gcc is installed with apt-get (as root);
 ## where it cannot be, the step fails and says so. GORACE's
 ## atexit_sleep_ms=0 ends each test binary, and each child process a test
-## starts, without the race runtime's second of sleep at exit (about 20
-## seconds of the step).
+## starts, without the race runtime's second of sleep at exit.
 race:
 	@set -e; \
 	if [ "$$($(GO) env CGO_ENABLED)" != 1 ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
