@@ -217,15 +217,40 @@ func kinds(rs []Ref) string {
 // temporary file).
 func RequireInArena(t testing.TB, clone any, name string) {
 	t.Helper()
+	requireRefsIn(t, clone, name, "")
+}
+
+// RequireReadOnlyInArena checks, as RequireInArena does, that every
+// reference in v points into a shared mapping of the named arena, and
+// that the mapping is read-only ("r--s"): a frozen graph, read from its
+// read-only root, reaches no writable memory. It returns the number of
+// references checked.
+func RequireReadOnlyInArena(t testing.TB, v any, name string) int {
+	t.Helper()
+	return requireRefsIn(t, v, name, "r--s")
+}
+
+// requireRefsIn checks each non-nil reference in v with requireMappedIn,
+// and that its mapping has permissions perms unless perms is "", and
+// returns how many it checked.
+func requireRefsIn(t testing.TB, v any, name, perms string) int {
+	t.Helper()
 	maps, err := vm.ReadMaps()
 	if err != nil {
 		t.Skipf("no /proc/self/maps: %v", err)
 	}
-	for _, r := range Refs(clone) {
-		if r.Addr != 0 {
-			requireMappedIn(t, maps, r.Addr, r.Path, name)
+	n := 0
+	for _, r := range Refs(v) {
+		if r.Addr == 0 {
+			continue
 		}
+		e := requireMappedIn(t, maps, r.Addr, r.Path, name)
+		if perms != "" && e.Perms != perms {
+			t.Fatalf("%s (%#x) is reachable from the root but lies in %+v, not in a %s mapping", r.Path, r.Addr, e, perms)
+		}
+		n++
 	}
+	return n
 }
 
 // RequireAddrInArena checks, against /proc/self/maps, that addr (what
@@ -241,7 +266,9 @@ func RequireAddrInArena(t testing.TB, addr uintptr, what, name string) {
 	requireMappedIn(t, maps, addr, what, name)
 }
 
-func requireMappedIn(t testing.TB, maps vm.Maps, addr uintptr, what, name string) {
+// requireMappedIn checks that addr lies in a shared mapping of the named
+// arena's file, and returns that mapping.
+func requireMappedIn(t testing.TB, maps vm.Maps, addr uintptr, what, name string) vm.MapsEntry {
 	t.Helper()
 	// Called once per reference: plain tests, t.Fatalf only on failure.
 	e, ok := maps.Find(addr)
@@ -261,4 +288,5 @@ func requireMappedIn(t testing.TB, maps vm.Maps, addr uintptr, what, name string
 			t.Fatalf("%s (%#x) is in %q, not in a temporary file of %q", what, addr, e.Path, vm.KernelName(name))
 		}
 	}
+	return e
 }
